@@ -1,0 +1,64 @@
+/**
+ * What a program module is.
+ *
+ * A module's default export is a ProgramModule: it declares its parameters and maps, and
+ * create() builds the verdict function for one queue. The loader (loader.ts) validates the
+ * parameters and creates the maps in shared memory in the main thread, before any worker
+ * runs the program — as libbpf creates an ELF's `.maps` before attaching — then each
+ * queue worker imports the module and calls create() with the same maps attached.
+ *
+ *   export default defineProgram({
+ *     name: 'count-udp',
+ *     params: { port: { type: 'number', default: 53, description: 'UDP port to count' } },
+ *     maps: () => ({ hits: { type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 1 } }),
+ *     create(env) { return (ctx) => XDP_PASS; },
+ *   });
+ */
+import type { XdpContext } from './context.js';
+import type { MapSpec, XdpMap } from './maps/index.js';
+
+/** Returns a verdict (programs/verdicts.ts). Must not allocate per call. */
+export type XdpProgram = (ctx: XdpContext) => number;
+
+export type ParamType = 'number' | 'string' | 'boolean' | 'string[]' | 'number[]';
+
+export interface ParamSpec {
+  type: ParamType;
+  default?: unknown;
+  required?: boolean;
+  description: string;
+}
+
+export type Params = Record<string, unknown>;
+
+export interface PortInfo {
+  name: string;
+  ifindex: number;
+}
+
+export interface ProgramEnv {
+  /** Validated parameters, defaults filled in. */
+  params: Params;
+  /** The maps the module declared, attached in this thread. */
+  maps: Record<string, XdpMap>;
+  /** The RX queue this instance runs on (-1 outside a queue, e.g. offline runs). */
+  queue: number;
+  /** Number of queues in the switch. */
+  queues: number;
+  ports: PortInfo[];
+  /** Reports an event to the main thread's log (not for per-packet use). */
+  log(message: string): void;
+}
+
+export interface ProgramModule {
+  name: string;
+  description: string;
+  params?: Record<string, ParamSpec>;
+  /** The maps to create, given the validated parameters. */
+  maps?: (params: Params) => Record<string, MapSpec>;
+  create(env: ProgramEnv): XdpProgram;
+}
+
+export function defineProgram(m: ProgramModule): ProgramModule {
+  return m;
+}

@@ -1,0 +1,102 @@
+/**
+ * The frame area (the switch's UMEM) and the packet descriptor.
+ *
+ *   frame area (one SharedArrayBuffer)
+ *   ┌───────────── frame 0 ─────────────┬───────────── frame 1 ─────────────┬── …
+ *   │ headroom (256) │ meta │ data …    │ headroom (256) │ data …           │
+ *   └───────────────────────────────────┴───────────────────────────────────┴── …
+ *     frame f starts at byte f × frameSize
+ *
+ * Frames are fixed-size (2048 bytes by default, 4096 for jumbo). Packet data starts after
+ * XDP_PACKET_HEADROOM bytes so programs can push headers in place.
+ *
+ * A descriptor is DESC_WORDS Int32 words in a ring slot — never packet bytes:
+ *   word 0  frame index
+ *   word 1  data offset in the frame (low 16 bits) | data length (high 16 bits)
+ *   word 2  RSS hash (u32)
+ *   word 3  ingress port index (bits 0–7) | metadata length (bits 8–15) | flags (16–31)
+ */
+export const XDP_PACKET_HEADROOM = 256;
+export const DEFAULT_FRAME_SIZE = 2048;
+
+export const DESC_WORDS = 4;
+export const D_FRAME = 0;
+export const D_OFFLEN = 1;
+export const D_HASH = 2;
+export const D_META = 3;
+
+export function packOffLen(offset: number, length: number): number {
+  return (offset & 0xffff) | (length << 16);
+}
+export function descOffset(offLen: number): number {
+  return offLen & 0xffff;
+}
+export function descLength(offLen: number): number {
+  return offLen >>> 16;
+}
+export function packMeta(port: number, metaLen: number, flags: number): number {
+  return (port & 0xff) | ((metaLen & 0xff) << 8) | (flags << 16);
+}
+export function metaPort(meta: number): number {
+  return meta & 0xff;
+}
+export function metaLen(meta: number): number {
+  return (meta >>> 8) & 0xff;
+}
+
+/** Maximum L2 frame length a frame of `frameSize` bytes can carry. */
+export function maxPacketLength(frameSize: number): number {
+  return frameSize - XDP_PACKET_HEADROOM;
+}
+
+export class FrameArea {
+  readonly sab: SharedArrayBuffer;
+  readonly frameSize: number;
+  readonly frameCount: number;
+  /** The whole area, for copies inside it (copyWithin) and bulk I/O. */
+  readonly bytes: Uint8Array;
+  private views: Uint8Array[] | null = null;
+  private dataViews: DataView[] | null = null;
+
+  static create(frameCount: number, frameSize = DEFAULT_FRAME_SIZE): FrameArea {
+    if (frameSize !== 2048 && frameSize !== 4096) throw new RangeError(`frame size ${frameSize} is not 2048 or 4096`);
+    if (frameCount < 1 || frameCount > 1 << 22) throw new RangeError(`frame count ${frameCount} is out of range 1..${1 << 22}`);
+    return new FrameArea(new SharedArrayBuffer(frameCount * frameSize), frameSize);
+  }
+
+  constructor(sab: SharedArrayBuffer, frameSize: number) {
+    this.sab = sab;
+    this.frameSize = frameSize;
+    this.frameCount = Math.floor(sab.byteLength / frameSize);
+    this.bytes = new Uint8Array(sab);
+  }
+
+  /** Byte offset of frame f in the area. */
+  base(frame: number): number {
+    return frame * this.frameSize;
+  }
+
+  /**
+   * One Uint8Array per frame, bounded to that frame, created once (allocates frameCount
+   * views at first call, never on the data path). Programs get these so a write cannot
+   * reach a neighbouring frame.
+   */
+  frameViews(): Uint8Array[] {
+    if (this.views === null) {
+      const v: Uint8Array[] = new Array(this.frameCount);
+      for (let f = 0; f < this.frameCount; f++) v[f] = new Uint8Array(this.sab, f * this.frameSize, this.frameSize);
+      this.views = v;
+    }
+    return this.views;
+  }
+
+  /** One DataView per frame, bounded like frameViews(). */
+  frameDataViews(): DataView[] {
+    if (this.dataViews === null) {
+      const v: DataView[] = new Array(this.frameCount);
+      for (let f = 0; f < this.frameCount; f++) v[f] = new DataView(this.sab, f * this.frameSize, this.frameSize);
+      this.dataViews = v;
+    }
+    return this.dataViews;
+  }
+}

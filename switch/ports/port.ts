@@ -1,0 +1,85 @@
+/**
+ * The port interface: what every port type (gen, pcap, udp, stream, vxlan, virtio, xsk)
+ * implements. One file per port type in this folder; each default-exports a PortType.
+ *
+ * A port runs inside its own device thread (switch/device.ts), which owns the port's frame
+ * pool, steers what the port receives onto the queues' rx rings, and drains the queues'
+ * tx rings into port.transmit(). A port only speaks to its medium:
+ *
+ *   medium ──read──▶ io.receive()/io.submit() ──▶ steer ──▶ rx ring of queue q
+ *   medium ◀─write── port.transmit()          ◀── device drains tx rings of every queue
+ *
+ * Ports that produce on their own (gen, pcap replay) implement poll(); ports driven by
+ * sockets call io.receive() from their event handlers and io.flush() after each burst.
+ */
+
+/** What the device thread gives a port. */
+export interface PortIO {
+  /** This port's name and ifindex (index + 1). */
+  readonly name: string;
+  readonly ifindex: number;
+  /** Frame size and the largest frame a port may receive (frame size − headroom). */
+  readonly frameSize: number;
+  readonly maxFrameLength: number;
+  /**
+   * Copies one frame from `src` into a pool frame, steers it and stages it for its queue.
+   * Returns false when it was dropped (counted as rx_no_buffer, rx_ring_full, rx_dropped
+   * or rx_flow_drop). Does not allocate.
+   */
+  receive(src: Uint8Array, offset: number, length: number): boolean;
+  /** For ports that write frames in place: a free frame index, or -1 (counted rx_no_buffer). */
+  allocFrame(): number;
+  /** Byte offset in `area` where packet data of `frame` starts (after the headroom). */
+  dataOffset(frame: number): number;
+  /** The whole frame area, for in-place writes at dataOffset(frame). */
+  readonly area: Uint8Array;
+  /** Steers and stages a frame filled in place (length bytes at dataOffset(frame)). */
+  submit(frame: number, length: number): boolean;
+  /** Publishes staged frames to the queues: one ring submit each. Call after every burst. */
+  flush(): void;
+  /** Adds to one of this port's own counters (name from PortType.counters), off the hot path. */
+  count(name: string, n?: number): void;
+  /** Index of one of this port's own counters, for hot-path use with `counters`. */
+  counterIndex(name: string): number;
+  /** All counters of this port (common ones first, then the port's own). */
+  readonly counters: Float64Array;
+  /** Logs an event through the main thread. */
+  log(level: 'info' | 'warn' | 'error', message: string): void;
+}
+
+export interface Port {
+  /** Opens the medium (sockets, files). Errors here stop the switch's start with a clear message. */
+  open(io: PortIO): Promise<void>;
+  /**
+   * For ports that produce on their own: produce up to `budget` frames (through io.submit or
+   * io.receive) and return how many, 0 when idle for now, or -1 when finished for good
+   * (a replay that reached its end).
+   */
+  poll?(budget: number): number;
+  /**
+   * Writes one frame to the medium; the bytes are area[offset, offset + length) and are only
+   * valid during the call. Returns false when the frame was dropped (counted tx_dropped).
+   */
+  transmit(area: Uint8Array, offset: number, length: number): boolean;
+  /** After each burst of transmits (flush batched writes). */
+  flushTx?(): void;
+  /** Closes the medium; a capture is complete and flushed when this resolves. */
+  close(): Promise<void>;
+  /** Port-specific figures for the control plane (e.g. a replay's progress). */
+  status?(): Record<string, unknown>;
+}
+
+export interface PortConfig {
+  name: string;
+  type: string;
+  [option: string]: unknown;
+}
+
+export interface PortType {
+  type: string;
+  /** Counter names this port type adds after the common ones (ethtool -S style). */
+  counters?: readonly string[];
+  /** Checks the port's options; returns messages for what is wrong (empty when fine). */
+  validate?(config: PortConfig): string[];
+  create(config: PortConfig): Port;
+}
