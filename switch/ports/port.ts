@@ -58,15 +58,22 @@ export interface Port {
   poll?(budget: number): number;
   /**
    * Writes one frame to the medium; the bytes are area[offset, offset + length) and are only
-   * valid during the call. Returns false when the frame was dropped (counted tx_dropped).
+   * valid during the call. `queue` is the switch queue that sent it (a multi-queue VM
+   * port maps it to a guest queue). Returns false when the frame was dropped (counted
+   * tx_dropped).
    */
-  transmit(area: Uint8Array, offset: number, length: number): boolean;
+  transmit(area: Uint8Array, offset: number, length: number, queue: number): boolean;
   /** After each burst of transmits (flush batched writes). */
   flushTx?(): void;
   /** Closes the medium; a capture is complete and flushed when this resolves. */
   close(): Promise<void>;
   /** Port-specific figures for the control plane (e.g. a replay's progress). */
   status?(): Record<string, unknown>;
+  /**
+   * Requests from the control plane, delivered between bursts (attach a VM's memory, rotate
+   * a capture). `msg` is structured-cloneable; so is the result.
+   */
+  control?(msg: unknown): Promise<unknown> | unknown;
 }
 
 export interface PortConfig {
