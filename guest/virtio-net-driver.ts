@@ -1,0 +1,326 @@
+/**
+ * A guest's virtio-net driver (what Linux drivers/net/virtio_net.c does, reduced): bring
+ * the device up through the transport, lay out queue pairs in guest memory, post receive
+ * buffers, transmit, reclaim, and sleep on interrupts.
+ *
+ * Buffers are tied to descriptor heads: the buffer of head h in queue q lives at
+ * base[q] + h × bufferBytes, so the driver needs no map from head to buffer and a
+ * reposted buffer costs one descriptor write. Runs in the VM's own thread (it blocks in
+ * Atomics.wait); one thread per VM. Nothing on the data path allocates.
+ */
+import { GuestMemory } from '../queues/virtqueue-memory.js';
+import { SplitDriverQueue } from '../queues/virtqueue-driver.js';
+import {
+  NET_HDR_BYTES,
+  NET_HDR_NUM_BUFFERS,
+  STATUS_ACKNOWLEDGE,
+  STATUS_DEVICE_NEEDS_RESET,
+  STATUS_DRIVER,
+  STATUS_DRIVER_OK,
+  STATUS_FEATURES_OK,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_MQ,
+  VIRTIO_NET_F_MRG_RXBUF,
+  VIRTIO_NET_F_STATUS,
+  VIRTIO_RING_F_EVENT_IDX,
+  VIRTIO_RING_F_INDIRECT_DESC,
+  VIRTQ_DESC_F_NEXT,
+  contiguousLayout,
+  featureWords,
+  hasFeature,
+  splitLayoutBytes,
+} from '../queues/virtqueue.js';
+import * as T from '../switch/endpoints/virtio-transport.js';
+import { GuestAllocator } from './allocator.js';
+
+export interface DriverOptions {
+  /** Queue pairs wanted (MQ); the device may offer fewer. */
+  pairs?: number;
+  queueSize?: number;
+  /** Bytes per receive buffer (≥ 1526 unless MRG_RXBUF is negotiated). */
+  rxBufferBytes?: number;
+  /** Feature bits not to negotiate even when offered. */
+  refuse?: readonly number[];
+  /** Transmit through one indirect table per packet (header + data) when negotiated. */
+  indirectTx?: boolean;
+  /** Milliseconds to wait for the device to attach / answer a status write. */
+  timeoutMs?: number;
+}
+
+const WANTED = [
+  VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_STATUS,
+  VIRTIO_NET_F_MRG_RXBUF,
+  VIRTIO_NET_F_MQ,
+  VIRTIO_RING_F_EVENT_IDX,
+  VIRTIO_RING_F_INDIRECT_DESC,
+];
+const TX_BUFFER_BYTES = 2048;
+
+export class VirtioNetDriver {
+  readonly t: Int32Array;
+  featLo = 0;
+  featHi = 0;
+  pairs = 0;
+  mac = '';
+  readonly rx: SplitDriverQueue[] = [];
+  readonly tx: SplitDriverQueue[] = [];
+  private rxBase: number[] = [];
+  private txBase: number[] = [];
+  private txTable: number[] = [];
+  private rxBytes = 0;
+  private mrg = false;
+  private indirectTx = false;
+  private readonly held: number[][] = [];
+  private rxPaused = false;
+  private txDirty: Uint8Array = new Uint8Array(0);
+  private readonly scratch = new Uint8Array(65536 + NET_HDR_BYTES);
+  private alloc: GuestAllocator;
+
+  constructor(
+    readonly mem: GuestMemory,
+    transport: SharedArrayBuffer,
+    readonly opts: DriverOptions = {},
+  ) {
+    this.t = new Int32Array(transport);
+    this.alloc = new GuestAllocator(mem.size);
+  }
+
+  // ── bring-up (virtio 1.x §3.1.1) ────────────────────────────────────────────
+
+  /** Waits for a device, negotiates, lays out queues, posts RX buffers, sets DRIVER_OK. */
+  init(): void {
+    const t = this.t;
+    const timeout = this.opts.timeoutMs ?? 10_000;
+    // Pairs with the device's Atomics.store/notify of kAttached in attach().
+    const deadline = Date.now() + timeout;
+    while (Atomics.load(t, T.kAttached) !== 1) {
+      if (Date.now() > deadline) throw new Error('no virtio device attached to this VM');
+      Atomics.wait(t, T.kAttached, 0, 50);
+    }
+    this.alloc = new GuestAllocator(this.mem.size);
+    this.rx.length = 0;
+    this.tx.length = 0;
+    this.writeStatus(0);
+    this.writeStatus(STATUS_ACKNOWLEDGE);
+    this.writeStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    const devLo = t[T.kDeviceFeaturesLo] >>> 0;
+    const devHi = t[T.kDeviceFeaturesHi] >>> 0;
+    const [wLo, wHi] = featureWords(WANTED.filter((b) => !(this.opts.refuse ?? []).includes(b)));
+    this.featLo = (devLo & wLo) >>> 0;
+    this.featHi = (devHi & wHi) >>> 0;
+    t[T.kDriverFeaturesLo] = this.featLo | 0;
+    t[T.kDriverFeaturesHi] = this.featHi | 0;
+    this.writeStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+    if ((Atomics.load(t, T.kStatus) & STATUS_FEATURES_OK) === 0) throw new Error('device refused our features');
+
+    const has = (bit: number) => hasFeature(this.featLo, this.featHi, bit);
+    this.mrg = has(VIRTIO_NET_F_MRG_RXBUF);
+    this.indirectTx = (this.opts.indirectTx ?? false) && has(VIRTIO_RING_F_INDIRECT_DESC);
+    this.pairs = has(VIRTIO_NET_F_MQ) ? Math.max(1, Math.min(this.opts.pairs ?? 1, t[T.kMaxPairs])) : 1;
+    this.mac = has(VIRTIO_NET_F_MAC) ? T.wordsToMac(t[T.kMacLo] >>> 0, t[T.kMacHi]) : '02:00:00:00:00:01';
+    t[T.kPairs] = this.pairs;
+    this.rxBytes = this.opts.rxBufferBytes ?? 2048;
+    if (!this.mrg && this.rxBytes < 1526) throw new Error(`receive buffers of ${this.rxBytes} bytes need MRG_RXBUF`);
+    const eventIdx = has(VIRTIO_RING_F_EVENT_IDX);
+    this.rxBase = [];
+    this.txBase = [];
+    this.txTable = [];
+    for (let q = 0; q < 2 * this.pairs; q++) {
+      const maxSize = t[T.queueWord(q, T.QMAXSIZE)];
+      const size = Math.min(this.opts.queueSize ?? 256, maxSize);
+      const layout = contiguousLayout(this.alloc.take(splitLayoutBytes(size), 16), size);
+      const dq = new SplitDriverQueue(this.mem, layout, eventIdx);
+      t[T.queueWord(q, T.QSIZE)] = size;
+      t[T.queueWord(q, T.QDESC)] = layout.desc;
+      t[T.queueWord(q, T.QDRIVER)] = layout.avail;
+      t[T.queueWord(q, T.QDEVICE)] = layout.used;
+      t[T.queueWord(q, T.QREADY)] = 1;
+      if (q % 2 === 0) {
+        this.rx.push(dq);
+        this.rxBase.push(this.alloc.take(size * this.rxBytes, 16));
+      } else {
+        this.tx.push(dq);
+        this.txBase.push(this.alloc.take(size * TX_BUFFER_BYTES, 16));
+        this.txTable.push(this.alloc.take(size * 32, 16));
+      }
+    }
+    this.held.length = 0;
+    for (let p = 0; p < this.pairs; p++) this.held.push([]);
+    this.txDirty = new Uint8Array(this.pairs);
+    this.writeStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+    if ((Atomics.load(t, T.kStatus) & STATUS_DRIVER_OK) === 0) throw new Error('device did not accept DRIVER_OK');
+    for (let p = 0; p < this.pairs; p++) {
+      const q = this.rx[p];
+      while (q.freeCount > 0) this.postRx(p);
+      if (q.publish()) this.kick(2 * p);
+    }
+  }
+
+  /** The device status as the device last published it. */
+  deviceStatus(): number {
+    return Atomics.load(this.t, T.kStatus);
+  }
+
+  needsReset(): boolean {
+    return (this.deviceStatus() & STATUS_DEVICE_NEEDS_RESET) !== 0;
+  }
+
+  /** Resets the device and brings it up again (what a driver does after NEEDS_RESET). */
+  reset(): void {
+    this.init();
+  }
+
+  /** Writes the status register and waits until the device applied it. */
+  writeStatus(value: number): void {
+    const t = this.t;
+    t[T.kStatusReq] = value;
+    // Pairs with the device's Atomics.load(kReqSeq) in poll(): our kStatusReq store is seen first.
+    const seq = (Atomics.add(t, T.kReqSeq, 1) + 1) | 0;
+    this.ringDevice();
+    const deadline = Date.now() + (this.opts.timeoutMs ?? 10_000);
+    for (;;) {
+      // Pairs with the device's Atomics.store/notify of kAckSeq in serviceStatus().
+      const ack = Atomics.load(t, T.kAckSeq);
+      if (ack === seq) return;
+      if (Atomics.load(t, T.kAttached) !== 1 || Date.now() > deadline) throw new Error(`device did not answer status write 0x${value.toString(16)}`);
+      Atomics.wait(t, T.kAckSeq, ack, 20);
+    }
+  }
+
+  // ── receive ─────────────────────────────────────────────────────────────────
+
+  /**
+   * Hands every frame waiting on pair p's RX queue to `onFrame` (bytes valid only during
+   * the call), reposts the buffers, and kicks if the device asks. Returns frames handled.
+   */
+  receive(p: number, onFrame: (bytes: Uint8Array, offset: number, length: number, pair: number) => void): number {
+    const q = this.rx[p];
+    const bytes = this.mem.bytes;
+    let frames = 0;
+    while (q.getUsed()) {
+      const addr = this.rxBase[p] + q.usedId * this.rxBytes;
+      const len = q.usedLen;
+      const nb = this.mrg ? this.mem.view.getUint16(addr + NET_HDR_NUM_BUFFERS, true) : 1;
+      this.recycleRx(p, q.usedId);
+      if (nb <= 1) {
+        if (len >= NET_HDR_BYTES) onFrame(bytes, addr + NET_HDR_BYTES, Math.min(len, this.rxBytes) - NET_HDR_BYTES, p);
+      } else {
+        // A merged frame: the first buffer then nb − 1 more used entries, in order.
+        let at = Math.min(len, this.rxBytes);
+        this.scratch.set(bytes.subarray(addr, addr + at), 0);
+        for (let k = 1; k < nb && q.getUsed(); k++) {
+          const a = this.rxBase[p] + q.usedId * this.rxBytes;
+          const l = Math.min(q.usedLen, this.rxBytes, this.scratch.length - at);
+          this.scratch.set(bytes.subarray(a, a + l), at);
+          at += l;
+          this.recycleRx(p, q.usedId);
+        }
+        onFrame(this.scratch, NET_HDR_BYTES, at - NET_HDR_BYTES, p);
+      }
+      frames++;
+    }
+    if (q.publish()) this.kick(2 * p);
+    return frames;
+  }
+
+  /** Stop reposting receive buffers (the device runs out and drops); resume posts them all. */
+  pauseRx(paused: boolean): void {
+    this.rxPaused = paused;
+    if (paused) return;
+    for (let p = 0; p < this.pairs; p++) {
+      const h = this.held[p];
+      while (h.length > 0) {
+        h.pop();
+        this.postRx(p);
+      }
+      if (this.rx[p].publish()) this.kick(2 * p);
+    }
+  }
+
+  // ── transmit ────────────────────────────────────────────────────────────────
+
+  /**
+   * Queues one frame on pair p (copied into a TX buffer behind a zeroed header). Returns
+   * false when the TX ring is full after reclaiming. Published by flushTx().
+   */
+  send(p: number, src: Uint8Array, offset: number, length: number): boolean {
+    const q = this.tx[p];
+    if (length > TX_BUFFER_BYTES - NET_HDR_BYTES) return false;
+    if (q.freeCount === 0) this.reclaimTx(p);
+    if (q.freeCount === 0) return false;
+    const h = q.nextHead;
+    const buf = this.txBase[p] + h * TX_BUFFER_BYTES;
+    const bytes = this.mem.bytes;
+    bytes.fill(0, buf, buf + NET_HDR_BYTES);
+    for (let k = 0; k < length; k++) bytes[buf + NET_HDR_BYTES + k] = src[offset + k];
+    if (this.indirectTx) {
+      const table = this.txTable[p] + h * 32;
+      q.writeTableEntry(table, 0, buf, NET_HDR_BYTES, VIRTQ_DESC_F_NEXT, 1);
+      q.writeTableEntry(table, 1, buf + NET_HDR_BYTES, length, 0, 0);
+      q.addIndirect(table, 2);
+    } else {
+      q.addOne(buf, NET_HDR_BYTES + length, false);
+    }
+    this.txDirty[p] = 1;
+    return true;
+  }
+
+  /** Publishes queued frames on every pair and kicks where the device asks. */
+  flushTx(): void {
+    for (let p = 0; p < this.pairs; p++) {
+      if (this.txDirty[p] === 0) continue;
+      this.txDirty[p] = 0;
+      if (this.tx[p].publish()) this.kick(2 * p + 1);
+    }
+  }
+
+  /** Takes back TX buffers the device is done with. */
+  reclaimTx(p: number): number {
+    let n = 0;
+    while (this.tx[p].getUsed()) n++;
+    return n;
+  }
+
+  // ── interrupts ──────────────────────────────────────────────────────────────
+
+  /**
+   * Sleeps until an interrupt or `timeoutMs`, unless a used ring already has entries.
+   * Interrupts stay enabled afterwards (cheap with EVENT_IDX).
+   */
+  wait(timeoutMs: number): void {
+    // Read the bell first: an interrupt after this read changes it and wait returns at once.
+    const seen = Atomics.load(this.t, T.kGuestBell);
+    for (let p = 0; p < this.pairs; p++) {
+      if (this.rx[p].enableInterrupts()) return;
+      this.tx[p].enableInterrupts();
+    }
+    if (this.needsReset()) return;
+    // Pairs with the device's Atomics.add/notify of kGuestBell in interrupt().
+    Atomics.wait(this.t, T.kGuestBell, seen, timeoutMs);
+  }
+
+  private postRx(p: number): void {
+    const q = this.rx[p];
+    const h = q.nextHead;
+    q.addOne(this.rxBase[p] + h * this.rxBytes, this.rxBytes, true);
+  }
+
+  private recycleRx(p: number, head: number): void {
+    if (this.rxPaused) this.held[p].push(head);
+    else this.postRx(p);
+  }
+
+  private kick(queue: number): void {
+    Atomics.add(this.t, T.queueWord(queue, T.QKICKS), 1);
+    this.ringDevice();
+  }
+
+  private ringDevice(): void {
+    // Pairs with an Atomics.wait on kDeviceBell in the device thread, if it sleeps there.
+    Atomics.add(this.t, T.kDeviceBell, 1);
+    Atomics.notify(this.t, T.kDeviceBell);
+  }
+}
