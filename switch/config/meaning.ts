@@ -74,10 +74,14 @@ export async function checkMeaning(
       messages = [`the ${port.type} port's validation failed: ${(e as Error).message}`];
     }
     for (const m of messages) {
-      // A message that starts with one of the port's option names is pinned to that option.
-      const key = Object.keys(port).find((k) => m.startsWith(k + ':') || m.startsWith(k + ' ') || m.startsWith(`'${k}'`));
-      if (key) add(['ports', i, key], `ports[${i}].${m.startsWith(key + ':') ? m : `${key}: ${m}`}`);
-      else add(['ports', i], `ports[${i}] (${port.type}): ${m}`);
+      // A message naming one of the port's options ("write: …", "'rate' must be …",
+      // "unknown option 'x'") is pinned to that option; others to the port.
+      const keys = Object.keys(port);
+      const quoted = [...m.matchAll(/'([^']+)'/g)].map((x) => x[1]).find((k) => keys.includes(k));
+      const key = keys.find((k) => m.startsWith(k + ':') || m.startsWith(k + ' ')) ?? quoted;
+      if (key === undefined) add(['ports', i], `ports[${i}] (${port.type}): ${m}`);
+      else if (/^unknown option/.test(m)) add(['ports', i], `ports[${i}].${key}: ${m}`, key);
+      else add(['ports', i, key], `ports[${i}].${m.startsWith(key + ':') ? m : `${key}: ${m}`}`);
     }
   }
 

@@ -38,7 +38,7 @@ function listModules(dir: string): string[] {
 
 /** Port types present in switch/ports/ (every module there except the interface). */
 export function portTypeNames(): string[] {
-  return listModules(portsDir).filter((n) => n !== 'port');
+  return listModules(portsDir).filter((n) => n !== 'port' && n !== 'index');
 }
 
 export function builtinProgramNames(): string[] {
@@ -46,7 +46,7 @@ export function builtinProgramNames(): string[] {
 }
 
 export async function loadPortType(type: string): Promise<PortType | null> {
-  if (!/^[a-z][a-z0-9-]*$/.test(type) || type === 'port') return null;
+  if (!/^[a-z][a-z0-9-]*$/.test(type) || type === 'port' || type === 'index') return null;
   const f = findModule(portsDir, type);
   if (!f) return null;
   const mod = (await import(pathToFileURL(f).href)) as { default?: PortType };
