@@ -1,0 +1,12 @@
+/**
+ * pass — XDP_PASS every packet to the switch's local stack.
+ * Parameters: none. Maps: none.
+ */
+import { defineProgram } from '../program.js';
+import { XDP_PASS } from '../verdicts.js';
+
+export default defineProgram({
+  name: 'pass',
+  description: 'Pass every packet to the local stack',
+  create: () => () => XDP_PASS,
+});

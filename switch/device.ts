@@ -1,0 +1,131 @@
+/**
+ * Device thread: hosts one port. Ingress (the port's poll(), or its socket handlers) and
+ * egress (draining the queues' tx rings into port.transmit()) share this thread, so a
+ * port never needs a lock.
+ *
+ *   loop:
+ *     ingress on and port polls → bursts of port.poll(budget), flush after each
+ *     drain tx rings → port.transmit()
+ *     nothing to do → NEEDS_WAKEUP on the tx rings, then wait on the doorbell without
+ *                      blocking the event loop (sockets keep delivering meanwhile)
+ *     busy → every few bursts, yield one macrotask so messages and timers run
+ *
+ * Requests from the supervisor arrive as ordinary messages (this thread has an event loop).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { setImmediate as yieldNow } from 'node:timers/promises';
+import { DeviceIO } from './device-io.js';
+import { FlowHashSteerer, type Steerer } from './steering.js';
+import type { Port, PortConfig, PortType } from './ports/port.js';
+import type { SharedLayout } from './layout.js';
+
+export interface DeviceWorkerData {
+  layout: SharedLayout;
+  port: number;
+  config: PortConfig;
+  /** URL of the port type's module (switch/ports/<type>.js or a user module). */
+  module: string;
+  steering: { module: string; shared: unknown } | null;
+}
+
+export type DeviceRequest =
+  | { type: 'stop-ingress'; id: number }
+  | { type: 'close'; id: number }
+  | { type: 'control'; id: number; msg: unknown }
+  | { type: 'steering'; id: number; module: string; shared: unknown }
+  | { type: 'status'; id: number };
+
+const BURSTS_PER_YIELD = 64;
+const IDLE_POLL_MS = 1; // a polling port that had nothing (rate limit): look again soon
+const IDLE_SLEEP_MS = 50;
+
+const data = workerData as DeviceWorkerData;
+const log = (level: 'info' | 'warn' | 'error', message: string) =>
+  parentPort!.postMessage({ type: 'log', level, message: `port ${data.config.name}: ${message}` });
+
+async function makeSteerer(s: { module: string; shared: unknown } | null): Promise<Steerer> {
+  if (s === null) return new FlowHashSteerer(data.layout.queues);
+  const mod = (await import(s.module)) as { createSteerer(shared: unknown): Steerer };
+  return mod.createSteerer(s.shared);
+}
+
+async function main(): Promise<void> {
+  const type = ((await import(data.module)) as { default: PortType }).default;
+  const port: Port = type.create(data.config);
+  const io = new DeviceIO(data.layout, data.port, data.config.name, await makeSteerer(data.steering), log);
+  let ingress = true;
+  let closing = false;
+  let finished = false;
+  const budget = data.layout.budget;
+
+  parentPort!.on('message', async (req: DeviceRequest) => {
+    const reply = (ok: boolean, value?: unknown, error?: string) => parentPort!.postMessage({ type: 'reply', id: req.id, ok, value, error });
+    try {
+      switch (req.type) {
+        case 'stop-ingress':
+          ingress = false;
+          io.ingressOpen = false;
+          io.flush();
+          return reply(true);
+        case 'close':
+          ingress = false;
+          closing = true;
+          io.doorbell.ring(); // wake the loop so it sees `closing`
+          return;
+        case 'control':
+          if (port.control === undefined) return reply(false, undefined, `port type ${type.type} takes no control requests`);
+          return reply(true, await port.control(req.msg));
+        case 'steering':
+          io.steerer = await makeSteerer({ module: req.module, shared: req.shared });
+          return reply(true);
+        case 'status':
+          return reply(true, { finished, ...(port.status?.() ?? {}) });
+      }
+    } catch (e) {
+      reply(false, undefined, (e as Error).message);
+    }
+  });
+
+  await port.open(io);
+  parentPort!.postMessage({ type: 'ready' });
+
+  let bursts = 0;
+  for (;;) {
+    let work = 0;
+    if (ingress && !finished && port.poll !== undefined) {
+      for (let b = 0; b < 8; b++) {
+        const n = port.poll(budget);
+        io.flush();
+        if (n < 0) {
+          finished = true;
+          parentPort!.postMessage({ type: 'finished' });
+          break;
+        }
+        if (n === 0) break;
+        work += n;
+      }
+    }
+    io.steerer.refresh();
+    work += io.drain(port, budget);
+    if (closing && io.txPending() === 0) break;
+    if (work !== 0) {
+      if (++bursts % BURSTS_PER_YIELD === 0) await yieldNow();
+      continue;
+    }
+    // Read the doorbell before the final check (pairs with Doorbell.ring in Ring.submit).
+    const seen = io.doorbell.read();
+    if (io.prepareSleep() && !closing) {
+      const polling = ingress && !finished && port.poll !== undefined;
+      await io.doorbell.sleepAsync(seen, polling ? IDLE_POLL_MS : IDLE_SLEEP_MS);
+    }
+    io.endSleep();
+  }
+  io.flush();
+  await port.close();
+  parentPort!.postMessage({ type: 'closed' });
+}
+
+main().catch((e: Error) => {
+  parentPort!.postMessage({ type: 'fatal', message: `port ${data.config.name}: ${e.message}` });
+  process.exitCode = 1;
+});

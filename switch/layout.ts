@@ -1,0 +1,90 @@
+/**
+ * The shared-memory plan of a running switch: every SharedArrayBuffer the threads share,
+ * created once by the supervisor and handed to each thread in its workerData.
+ *
+ *   threads:  device 0 … device P−1 (one per port), worker 0 … worker Q−1 (one per queue)
+ *   thread id t: devices are 0 … P−1, workers P … P+Q−1
+ *
+ *   frame area: P+Q pools of poolFrames frames each; pool t belongs to thread t
+ *               (a device allocates for ingress, a worker for copies: broadcast,
+ *               socket-endpoint transmit). owner of frame f = floor(f / poolFrames).
+ *   rx[p][q]    device p → worker q      packet descriptors
+ *   tx[q][p]    worker q → device p      packet descriptors
+ *   cpu[q][r]   worker q → worker r      descriptors re-steered by a cpumap (q ≠ r)
+ *   recycle[t][o] thread t → owner of pool o   frame indices (inside each pool)
+ *   control     per thread: doorbell, command word, heartbeat, current program slot
+ *
+ * Every ring has exactly one producer thread and one consumer thread.
+ */
+import { Ring } from '../queues/ring.js';
+import { FrameArea, DESC_WORDS } from '../queues/frames.js';
+import { createPool, type SharedPool } from '../queues/pool.js';
+import { CounterBlock, PORT_COUNTERS, QUEUE_COUNTERS, type SharedCounters } from './counters.js';
+import type { SwitchConfig } from './config-types.js';
+
+/** Int32 words per thread in the control block. */
+export const CTL_WORDS = 16;
+export const CTL_DOORBELL = 0; // bumped by producers that found NEEDS_WAKEUP set
+export const CTL_COMMAND = 1; // non-zero: the supervisor has a request (see CMD_*)
+export const CTL_HEARTBEAT = 2; // a worker bumps it every breath (watchdog)
+export const CTL_PROGRAM = 3; // chain slot the worker is running now (watchdog report)
+export const CTL_BUSY = 4; // 1 while a worker is inside a breath with packets in hand
+
+export const CMD_NONE = 0;
+export const CMD_MESSAGE = 1; // a message waits on the thread's control port
+export const CMD_STOP = 2; // finish the current breath, flush, exit
+
+export interface SharedLayout {
+  ports: number;
+  queues: number;
+  frameSize: number;
+  poolFrames: number;
+  ringSize: number;
+  budget: number;
+  area: SharedArrayBuffer;
+  /** pools[t]: the pool thread t owns. */
+  pools: SharedPool[];
+  rx: SharedArrayBuffer[][];
+  tx: SharedArrayBuffer[][];
+  cpu: (SharedArrayBuffer | null)[][];
+  control: SharedArrayBuffer;
+  queueCounters: SharedCounters[];
+  portCounters: SharedCounters[];
+}
+
+export function deviceThread(port: number): number {
+  return port;
+}
+export function workerThread(layout: { ports: number }, queue: number): number {
+  return layout.ports + queue;
+}
+
+export function createLayout(config: SwitchConfig, extraPortCounters: (readonly string[])[]): SharedLayout {
+  const P = config.ports.length;
+  const Q = config.queues;
+  const T = P + Q;
+  const area = FrameArea.create(T * config.poolFrames, config.frameSize);
+  const pools: SharedPool[] = [];
+  // Every thread returns frames to every pool through its own ring (T returners each).
+  for (let t = 0; t < T; t++) pools.push(createPool(t * config.poolFrames, config.poolFrames, T));
+  const ring = () => Ring.create(config.ringSize, DESC_WORDS).sab;
+  const rx = Array.from({ length: P }, () => Array.from({ length: Q }, ring));
+  const tx = Array.from({ length: Q }, () => Array.from({ length: P }, ring));
+  const cpu = Array.from({ length: Q }, (_, q) => Array.from({ length: Q }, (_, r) => (q === r ? null : ring())));
+  return {
+    ports: P,
+    queues: Q,
+    frameSize: config.frameSize,
+    poolFrames: config.poolFrames,
+    ringSize: config.ringSize,
+    budget: config.budget,
+    area: area.sab,
+    pools,
+    rx,
+    tx,
+    cpu,
+    control: new SharedArrayBuffer(T * CTL_WORDS * 4),
+    queueCounters: Array.from({ length: Q }, () => new CounterBlock(QUEUE_COUNTERS).toShared()),
+    portCounters: Array.from({ length: P }, (_, p) => new CounterBlock([...PORT_COUNTERS, ...(extraPortCounters[p] ?? [])]).toShared()),
+  };
+}

@@ -1,0 +1,396 @@
+/**
+ * One RX queue's engine: the breath a queue worker takes over and over.
+ *
+ *   breathe():
+ *     for each input ring (device rx rings, then cpumap rings from other queues):
+ *       n = ring.peek(budget)
+ *       for each descriptor: ctx.load(desc); verdict = program(ctx); route(verdict)
+ *     socket endpoints: take what applications queued for transmit
+ *     flush: one submit per tx/cpu/recycle ring touched, counters added once,
+ *            then release the input rings (so a worker that dies mid-breath leaves its
+ *            packets in the rings for the worker that replaces it)
+ *
+ * Exit counters: every packet taken from an input ring is counted in exactly one of
+ * xdp_drop, xdp_aborted, xdp_invalid, xdp_tx_xmit, xdp_tx_full, xdp_redirect,
+ * xdp_redirect_err, xdp_pass (switch/counters.ts).
+ *
+ * Nothing here allocates per packet: one context object, the frames' preallocated views,
+ * counters in a typed array, routing by integer switch.
+ */
+import { Ring } from '../queues/ring.js';
+import { Doorbell } from '../queues/doorbell.js';
+import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, packOffLen } from '../queues/frames.js';
+import { FramePool, RecycleRing } from '../queues/pool.js';
+import { CounterBlock, Q, QUEUE_COUNTERS } from './counters.js';
+import { CTL_DOORBELL, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
+import { XdpContext, REDIRECT_BROADCAST, REDIRECT_CPU, REDIRECT_PORT, REDIRECT_XSK } from '../programs/context.js';
+import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../programs/verdicts.js';
+import type { XdpProgram } from '../programs/program.js';
+import type { QueueEndpoint, TxEmit } from './endpoints/endpoint.js';
+
+/** Sees every packet at the hook, with its verdict, while a capture is armed (xdpdump). */
+export interface PacketTap {
+  observe(ctx: XdpContext, verdict: number): void;
+}
+
+export class QueueEngine {
+  readonly queue: number;
+  readonly thread: number;
+  readonly ctx: XdpContext;
+  readonly counters: CounterBlock;
+  readonly doorbell: Doorbell;
+  /** Errors thrown by programs since the last take (message, count) — reported off the hot path. */
+  lastError: string | null = null;
+  errorCount = 0;
+  program: XdpProgram;
+  tap: PacketTap | null = null;
+  /** Socket endpoints by id (REDIRECT_XSK targets) and the local stack (PASS), when bound. */
+  readonly endpoints: (QueueEndpoint | null)[] = [];
+  passEndpoint: QueueEndpoint | null = null;
+
+  private readonly budget: number;
+  private readonly poolFrames: number;
+  private readonly inputs: Ring[];
+  private readonly peeked: Int32Array;
+  private readonly tx: Ring[];
+  private readonly txStaged: Int32Array;
+  private readonly cpuOut: (Ring | null)[];
+  private readonly cpuStaged: Int32Array;
+  private readonly recycle: (RecycleRing | null)[];
+  private readonly pool: FramePool;
+  private readonly area: Uint8Array;
+  private readonly areaBuf: Buffer;
+  private readonly frameSize: number;
+  private readonly views: Uint8Array[];
+  private readonly dataViews: DataView[];
+  private readonly local: Float64Array;
+  private readonly ports: number;
+  private readonly emit: TxEmit;
+
+  constructor(layout: SharedLayout, queue: number, program: XdpProgram) {
+    this.queue = queue;
+    this.thread = workerThread(layout, queue);
+    this.budget = layout.budget;
+    this.poolFrames = layout.poolFrames;
+    this.ports = layout.ports;
+    this.program = program;
+    const area = new FrameArea(layout.area, layout.frameSize);
+    this.area = area.bytes;
+    this.areaBuf = Buffer.from(layout.area);
+    this.frameSize = layout.frameSize;
+    this.views = area.frameViews();
+    this.dataViews = area.frameDataViews();
+    this.ctx = new XdpContext(layout.frameSize, layout.ports);
+    this.ctx.rxQueueIndex = queue;
+    this.doorbell = new Doorbell(new Int32Array(layout.control), this.thread * CTL_WORDS + CTL_DOORBELL);
+
+    const inputs: Ring[] = [];
+    for (let p = 0; p < layout.ports; p++) inputs.push(new Ring(layout.rx[p][queue]));
+    for (let r = 0; r < layout.queues; r++) {
+      const sab = layout.cpu[r][queue];
+      if (sab !== null) inputs.push(new Ring(sab));
+    }
+    for (const ring of inputs) ring.attachDoorbell(this.doorbell); // (consumer side: unused by ring, kept for symmetry)
+    this.inputs = inputs;
+    this.peeked = new Int32Array(inputs.length);
+
+    this.tx = layout.tx[queue].map((sab) => new Ring(sab));
+    this.txStaged = new Int32Array(this.tx.length);
+    const ctl = new Int32Array(layout.control);
+    // Producers ring the consumer's doorbell: device p's for tx rings, worker r's for cpu rings.
+    this.tx.forEach((ring, p) => ring.attachDoorbell(new Doorbell(ctl, p * CTL_WORDS + CTL_DOORBELL)));
+    this.cpuOut = layout.cpu[queue].map((sab, r) => {
+      if (sab === null) return null;
+      const ring = new Ring(sab);
+      ring.attachDoorbell(new Doorbell(ctl, workerThread(layout, r) * CTL_WORDS + CTL_DOORBELL));
+      return ring;
+    });
+    this.cpuStaged = new Int32Array(layout.queues);
+    this.recycle = layout.pools.map((pool, o) => (o === this.thread ? null : new RecycleRing(pool.rings[this.thread])));
+    this.pool = new FramePool(layout.pools[this.thread]);
+    this.counters = CounterBlock.fromShared(layout.queueCounters[queue]);
+    this.local = new Float64Array(QUEUE_COUNTERS.length);
+    this.emit = (src, off, len, port) => this.transmitCopy(src, off, len, port);
+  }
+
+  /** One breath. Returns how many packets it took from the input rings. */
+  breathe(): number {
+    const budget = this.budget;
+    const inputs = this.inputs;
+    const peeked = this.peeked;
+    const c = this.local;
+    let total = 0;
+    for (let i = 0; i < inputs.length; i++) {
+      const ring = inputs[i];
+      const n = ring.peek(budget);
+      peeked[i] = n;
+      if (n === 0) continue;
+      const w = ring.words;
+      for (let k = 0; k < n; k++) this.process(w, ring.entryOf(k), c);
+      total += n;
+    }
+    const eps = this.endpoints;
+    for (let e = 0; e < eps.length; e++) {
+      const ep = eps[e];
+      if (ep !== null) ep.pollTx(budget, this.emit);
+    }
+    if (this.passEndpoint !== null) this.passEndpoint.pollTx(budget, this.emit);
+    this.flush();
+    for (let i = 0; i < inputs.length; i++) {
+      if (peeked[i] !== 0) inputs[i].release(peeked[i]);
+    }
+    return total;
+  }
+
+  private process(w: Int32Array, o: number, c: Float64Array): void {
+    const ctx = this.ctx;
+    const frame = w[o + D_FRAME];
+    const offLen = w[o + D_OFFLEN];
+    const meta = w[o + D_META];
+    const off = offLen & 0xffff;
+    const len = offLen >>> 16;
+    ctx.frame = frame;
+    ctx.packet = this.views[frame];
+    ctx.view = this.dataViews[frame];
+    ctx.data = off;
+    ctx.dataEnd = off + len;
+    ctx.dataMeta = off - ((meta >>> 8) & 0xff);
+    ctx.ingressIfindex = (meta & 0xff) + 1;
+    ctx.hash = w[o + D_HASH];
+    ctx.redirectKind = 0;
+    c[Q.packets]++;
+    c[Q.bytes] += len;
+    let v: number;
+    try {
+      v = this.program(ctx);
+    } catch (e) {
+      v = XDP_ABORTED;
+      this.errorCount++;
+      if (this.lastError === null) this.lastError = e instanceof Error ? e.message : String(e);
+    }
+    if (this.tap !== null) this.tap.observe(ctx, v);
+    this.route(v, ctx, c);
+  }
+
+  private route(v: number, ctx: XdpContext, c: Float64Array): void {
+    const frame = ctx.frame;
+    switch (v) {
+      case XDP_DROP:
+        c[Q.xdp_drop]++;
+        this.free(frame);
+        return;
+      case XDP_ABORTED:
+        c[Q.xdp_aborted]++;
+        this.free(frame);
+        return;
+      case XDP_TX:
+        if (this.stageTx(ctx.ingressIfindex - 1, frame, ctx.data, ctx.dataEnd - ctx.data, ctx.hash)) c[Q.xdp_tx_xmit]++;
+        else {
+          c[Q.xdp_tx_full]++;
+          this.free(frame);
+        }
+        return;
+      case XDP_REDIRECT:
+        this.redirect(ctx, c);
+        return;
+      case XDP_PASS:
+        c[Q.xdp_pass]++;
+        if (this.passEndpoint !== null) this.passEndpoint.deliver(ctx.packet, ctx.data, ctx.dataEnd - ctx.data, ctx.ingressIfindex - 1);
+        this.free(frame);
+        return;
+      default:
+        c[Q.xdp_invalid]++;
+        this.free(frame);
+    }
+  }
+
+  private redirect(ctx: XdpContext, c: Float64Array): void {
+    const frame = ctx.frame;
+    const idx = ctx.redirectIndex;
+    const len = ctx.dataEnd - ctx.data;
+    switch (ctx.redirectKind) {
+      case REDIRECT_PORT:
+        if (idx < 0 || idx >= this.ports) break;
+        if (this.stageTx(idx, frame, ctx.data, len, ctx.hash)) c[Q.xdp_redirect]++;
+        else {
+          c[Q.xdp_tx_full]++;
+          this.free(frame);
+        }
+        return;
+      case REDIRECT_CPU: {
+        const ring = idx >= 0 && idx < this.cpuOut.length ? this.cpuOut[idx] : null;
+        if (ring === null) break;
+        const s = this.cpuStaged[idx];
+        if (ring.reserve(s + 1) <= s) {
+          c[Q.xdp_tx_full]++;
+          this.free(frame);
+          return;
+        }
+        this.writeDesc(ring, s, frame, ctx.data, len, ctx.hash, ctx.ingressIfindex - 1, ctx.data - ctx.dataMeta);
+        this.cpuStaged[idx] = s + 1;
+        c[Q.xdp_redirect]++;
+        return;
+      }
+      case REDIRECT_XSK: {
+        const ep = idx >= 0 && idx < this.endpoints.length ? this.endpoints[idx] : null;
+        if (ep === null) break; // not bound to this queue: dropped, as Linux does
+        if (ep.deliver(ctx.packet, ctx.data, len, ctx.ingressIfindex - 1)) c[Q.xdp_redirect]++;
+        else c[Q.xdp_redirect_err]++;
+        this.free(frame); // copy mode: the socket has its own copy
+        return;
+      }
+      case REDIRECT_BROADCAST:
+        this.broadcast(ctx, c);
+        return;
+    }
+    c[Q.xdp_redirect_err]++;
+    this.free(frame);
+  }
+
+  /** Sends a copy to every flagged port; the original goes to the last one. */
+  private broadcast(ctx: XdpContext, c: Float64Array): void {
+    const flags = ctx.broadcastPorts;
+    const len = ctx.dataEnd - ctx.data;
+    let last = -1;
+    for (let p = 0; p < this.ports; p++) if (flags[p] !== 0) last = p;
+    if (last < 0) {
+      c[Q.xdp_redirect_err]++;
+      this.free(ctx.frame);
+      return;
+    }
+    const src = this.area;
+    const fs = this.frameSize;
+    const from = ctx.frame * fs + ctx.data;
+    for (let p = 0; p < last; p++) {
+      if (flags[p] === 0) continue;
+      const copy = this.pool.alloc();
+      if (copy < 0) continue; // counted by the pool (alloc_empty)
+      src.copyWithin(copy * fs + ctx.data, from, from + len);
+      if (!this.stageTx(p, copy, ctx.data, len, ctx.hash)) this.free(copy);
+    }
+    if (this.stageTx(last, ctx.frame, ctx.data, len, ctx.hash)) c[Q.xdp_redirect]++;
+    else {
+      c[Q.xdp_tx_full]++;
+      this.free(ctx.frame);
+    }
+  }
+
+  /** Endpoint transmit: copy into one of this queue's own frames and send it out of `port`. */
+  private transmitCopy(src: Uint8Array, off: number, len: number, port: number): boolean {
+    if (port < 0 || port >= this.ports || len < 0 || len > this.frameSize - 256 || off < 0 || off + len > src.length) return false;
+    const f = this.pool.alloc();
+    if (f < 0) return false;
+    const dst = f * this.frameSize + 256;
+    // Buffer.prototype.copy takes any Uint8Array source and does not allocate.
+    Buffer.prototype.copy.call(src, this.areaBuf, dst, off, off + len);
+    if (this.stageTx(port, f, 256, len, 0)) return true;
+    this.free(f);
+    return false;
+  }
+
+  private stageTx(port: number, frame: number, off: number, len: number, hash: number): boolean {
+    const ring = this.tx[port];
+    const s = this.txStaged[port];
+    if (ring.reserve(s + 1) <= s) return false;
+    this.writeDesc(ring, s, frame, off, len, hash, port, 0);
+    this.txStaged[port] = s + 1;
+    return true;
+  }
+
+  private writeDesc(ring: Ring, k: number, frame: number, off: number, len: number, hash: number, port: number, metaLen: number): void {
+    const w = ring.words;
+    const o = ring.slotOf(k);
+    w[o + D_FRAME] = frame;
+    w[o + D_OFFLEN] = packOffLen(off, len);
+    w[o + D_HASH] = hash;
+    w[o + D_META] = (port & 0xff) | ((metaLen & 0xff) << 8);
+  }
+
+  /** Returns a frame to the pool it belongs to. */
+  private free(frame: number): void {
+    const owner = (frame / this.poolFrames) | 0;
+    const r = this.recycle[owner];
+    if (r === null) this.pool.free(frame);
+    else r.put(frame);
+  }
+
+  /** Publishes everything staged this breath: one submit per ring, counters once. */
+  private flush(): void {
+    for (let p = 0; p < this.tx.length; p++) {
+      if (this.txStaged[p] !== 0) {
+        this.tx[p].submit(this.txStaged[p]);
+        this.txStaged[p] = 0;
+      }
+    }
+    for (let r = 0; r < this.cpuOut.length; r++) {
+      if (this.cpuStaged[r] !== 0) {
+        this.cpuOut[r]!.submit(this.cpuStaged[r]);
+        this.cpuStaged[r] = 0;
+      }
+    }
+    for (let o = 0; o < this.recycle.length; o++) {
+      const r = this.recycle[o];
+      if (r !== null) r.flush();
+    }
+    // Frames freed back into our own pool are only ours until we take them again.
+    if (this.pool.available() === 0) this.pool.refill();
+    this.pool.publish();
+    const eps = this.endpoints;
+    for (let e = 0; e < eps.length; e++) {
+      const ep = eps[e];
+      if (ep !== null) ep.flush();
+    }
+    if (this.passEndpoint !== null) this.passEndpoint.flush();
+    const shared = this.counters.values;
+    const local = this.local;
+    for (let i = 0; i < local.length; i++) {
+      if (local[i] !== 0) {
+        shared[i] += local[i];
+        local[i] = 0;
+      }
+    }
+    shared[Q.breaths]++;
+  }
+
+  /** Adds to a counter outside a breath (sleeps, restarts). */
+  bump(index: number, n = 1): void {
+    this.counters.values[index] += n;
+  }
+
+  /** Sets NEEDS_WAKEUP on every input and reports whether all are still empty (then sleeping is safe). */
+  prepareSleep(): boolean {
+    let empty = true;
+    for (const ring of this.inputs) {
+      ring.setNeedsWakeup();
+      if (ring.peek(1) !== 0) empty = false;
+    }
+    return empty;
+  }
+
+  endSleep(): void {
+    for (const ring of this.inputs) ring.clearNeedsWakeup();
+  }
+
+  /** Packets waiting in this queue's input rings (for the watchdog and draining). */
+  pending(): number {
+    let n = 0;
+    for (const ring of this.inputs) n += ring.count();
+    return n;
+  }
+
+  /** Drops the packet at the head of the first non-empty input (after a hang on it), counted aborted. */
+  skipOne(): boolean {
+    for (const ring of this.inputs) {
+      if (ring.peek(1) === 1) {
+        const frame = ring.words[ring.entryOf(0) + D_FRAME];
+        ring.release(1);
+        this.counters.values[Q.packets]++;
+        this.counters.values[Q.xdp_aborted]++;
+        this.free(frame);
+        this.flush();
+        return true;
+      }
+    }
+    return false;
+  }
+}

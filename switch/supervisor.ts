@@ -1,0 +1,554 @@
+/**
+ * The supervisor: creates the switch's shared memory, starts one worker per queue and one
+ * device thread per port, restarts a queue worker that dies (its rings live in shared
+ * memory, so what was queued for it is still there), watches for programs that hang,
+ * and stops everything in order:
+ *
+ *   stop(): devices stop ingress → queues drain their rx rings → workers stop
+ *           → devices drain their tx rings and close their ports (captures flushed)
+ *           → accounting: every frame is free or queued, none lost or doubled
+ */
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { createLayout, CMD_MESSAGE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_DOORBELL, CTL_HEARTBEAT, CTL_PROGRAM, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
+import { CounterBlock, POOL_COUNTERS, QUEUE_EXIT_COUNTERS } from './counters.js';
+import { Ring } from '../queues/ring.js';
+import { D_FRAME } from '../queues/frames.js';
+import { Doorbell } from '../queues/doorbell.js';
+import type { SwitchConfig } from './config-types.js';
+import type { PortConfig, PortType } from './ports/port.js';
+import { importPortType, portModuleUrl } from './ports/index.js';
+import { workerUrl } from './worker-url.js';
+import { instantiate, loadProgram, ProgramError, type LoadedProgram, type ProgramRefInput } from '../programs/loader.js';
+import type { PortInfo } from '../programs/program.js';
+import type { DeviceRequest, DeviceWorkerData } from './device.js';
+import type { QueueRequest, QueueWorkerData } from './queue-worker.js';
+
+export interface LogEvent {
+  level: 'info' | 'warn' | 'error';
+  message: string;
+}
+
+export interface Accounting {
+  total: number;
+  free: number;
+  queued: number;
+  inFlight: number;
+  /** Frames found in two places at once (must be 0). */
+  doubled: number;
+}
+
+export interface StopSummary {
+  durationMs: number;
+  stats: SwitchStats;
+  accounting: Accounting;
+  /** Packets that entered the queues minus packets counted in an exit counter (must be 0). */
+  unaccounted: number;
+}
+
+export interface SwitchStats {
+  /** rx<q>_<name> for every queue counter. */
+  queues: Record<string, number>;
+  /** Per port: device counters, and the port's pool as rx_pp_<name>. */
+  ports: Record<string, Record<string, number>>;
+}
+
+export interface StartOptions {
+  /** Directory that relative program paths resolve against (default: the config's folder or cwd). */
+  baseDir?: string;
+  /** Watchdog: a breath holding packets this long without progress is a hung program. */
+  hangMs?: number;
+  /** Steering per port name: a module exporting createSteerer(shared), and the shared state. */
+  steering?: Map<string, { module: string; shared: unknown }>;
+}
+
+interface QueueThread {
+  worker: Worker;
+  control: MessagePort;
+  chain: LoadedProgram[];
+  chainNames: string[];
+  ready: Promise<void>;
+  exited: Promise<void>;
+  /** Set when the supervisor itself ends this worker (watchdog): no automatic restart. */
+  retired: boolean;
+}
+
+interface DeviceThread {
+  worker: Worker;
+  type: PortType;
+  config: PortConfig;
+  finished: boolean;
+  closed: Promise<void>;
+}
+
+export class Switch extends EventEmitter {
+  readonly layout: SharedLayout;
+  readonly config: SwitchConfig;
+  readonly portInfo: PortInfo[];
+  private readonly ctl: Int32Array;
+  private readonly queueThreads: QueueThread[] = [];
+  private readonly deviceThreads: DeviceThread[] = [];
+  private readonly queueBlocks: CounterBlock[];
+  private readonly portBlocks: CounterBlock[];
+  private readonly poolBlocks: CounterBlock[];
+  private nextId = 1;
+  private readonly pendingReplies = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private stopping = false;
+  private watchdog: NodeJS.Timeout | null = null;
+  private readonly startedAt = Date.now();
+  private readonly baseDir: string;
+  private readonly hangMs: number;
+  private readonly steering: Map<string, { module: string; shared: unknown }>;
+  /** Restarts per queue (for tests and the status view). */
+  readonly restarts: number[];
+
+  private constructor(config: SwitchConfig, types: PortType[], opts: StartOptions) {
+    super();
+    this.config = config;
+    this.layout = createLayout(config, types.map((t) => t.counters ?? []));
+    this.ctl = new Int32Array(this.layout.control);
+    this.portInfo = config.ports.map((p, i) => ({ name: p.name, ifindex: i + 1 }));
+    this.queueBlocks = this.layout.queueCounters.map((s) => CounterBlock.fromShared(s));
+    this.portBlocks = this.layout.portCounters.map((s) => CounterBlock.fromShared(s));
+    this.poolBlocks = this.layout.pools.map((p) => CounterBlock.fromShared(p.counters));
+    this.baseDir = opts.baseDir ?? (config.source ? path.dirname(config.source) : process.cwd());
+    this.hangMs = opts.hangMs ?? 2000;
+    this.steering = opts.steering ?? new Map();
+    this.restarts = new Array(config.queues).fill(0);
+  }
+
+  /** Validates what only the switch can check, creates shared memory, starts every thread. */
+  static async start(config: SwitchConfig, opts: StartOptions = {}): Promise<Switch> {
+    if (config.ports.length === 0) throw new Error('a switch needs at least one port');
+    if (config.ports.length > 255) throw new Error('a switch has at most 255 ports');
+    if (config.queues < 1 || config.queues > 64) throw new Error(`queues must be 1 … 64, got ${config.queues}`);
+    const types: PortType[] = [];
+    for (const p of config.ports) {
+      const t = await importPortType(p.type);
+      const errors = t.validate?.(p) ?? [];
+      if (errors.length) throw new Error(`port ${p.name} (${p.type}): ${errors.join('; ')}`);
+      types.push(t);
+    }
+    const sw = new Switch(config, types, opts);
+    try {
+      await sw.startThreads(types);
+    } catch (e) {
+      await sw.kill();
+      throw e;
+    }
+    return sw;
+  }
+
+  private async chainFor(queue: number): Promise<{ chain: LoadedProgram[]; names: string[] }> {
+    const entry = this.config.programs.find((p) => p.queues.includes(queue));
+    const refs: ProgramRefInput[] = entry ? entry.chain : [{ name: 'pass' }];
+    return this.loadChain(refs);
+  }
+
+  private readonly loadedCache = new Map<string, LoadedProgram>();
+
+  /** Loads a chain; the same program with the same parameters shares its maps across queues. */
+  async loadChain(refs: ProgramRefInput[]): Promise<{ chain: LoadedProgram[]; names: string[] }> {
+    const chain: LoadedProgram[] = [];
+    for (const ref of refs) {
+      const key = JSON.stringify([ref.name, ref.params ?? {}, ref.continueOn ?? null]);
+      let lp = this.loadedCache.get(key);
+      if (lp === undefined) {
+        lp = await loadProgram(ref, { baseDir: this.baseDir, queues: this.config.queues });
+        // Build it once here too: a program whose create() throws fails now, with its message.
+        await instantiate(lp, { queue: -1, queues: this.config.queues, ports: this.portInfo, log: () => {} });
+        this.loadedCache.set(key, lp);
+      }
+      chain.push(lp);
+    }
+    return { chain, names: chain.map((p) => p.name) };
+  }
+
+  /** Every program loaded so far, with its maps (for `map list/dump`). */
+  loadedPrograms(): LoadedProgram[] {
+    return [...this.loadedCache.values()];
+  }
+
+  private async startThreads(types: PortType[]): Promise<void> {
+    for (let q = 0; q < this.config.queues; q++) {
+      const { chain, names } = await this.chainFor(q);
+      this.spawnQueue(q, chain, names, false, false);
+    }
+    await Promise.all(this.queueThreads.map((t) => t.ready));
+    const devReady: Promise<void>[] = [];
+    this.config.ports.forEach((config, p) => devReady.push(this.spawnDevice(p, config, types[p])));
+    await Promise.all(devReady);
+    this.watchdog = setInterval(() => this.checkHangs(), Math.max(50, this.hangMs / 4));
+    this.watchdog.unref();
+  }
+
+  private log(level: LogEvent['level'], message: string): void {
+    if (this.listenerCount('log') > 0) this.emit('log', { level, message } satisfies LogEvent);
+    else if (level !== 'info') process.stderr.write(`xswitch: ${level}: ${message}\n`);
+  }
+
+  // ── queue workers ─────────────────────────────────────────────────────────
+
+  private spawnQueue(q: number, chain: LoadedProgram[], names: string[], restarted: boolean, skipFirst: boolean): void {
+    const { port1, port2 } = new MessageChannel();
+    const data: QueueWorkerData = { layout: this.layout, queue: q, chain, ports: this.portInfo, control: port2, skipFirst, restarted };
+    const worker = new Worker(workerUrl('switch/queue-worker'), { workerData: data, transferList: [port2], name: `xswitch-q${q}` });
+    let readyResolve!: () => void;
+    let readyReject!: (e: Error) => void;
+    const ready = new Promise<void>((res, rej) => {
+      readyResolve = res;
+      readyReject = rej;
+    });
+    let isReady = false;
+    const t: QueueThread = { worker, control: port1, chain, chainNames: names, ready, exited: new Promise((res) => worker.once('exit', () => res())), retired: false };
+    port1.on('message', (m: { id: number; ok: boolean; error?: string }) => this.settle(m.id, m.ok, undefined, m.error));
+    port1.unref();
+    worker.on('message', (m: { type: string; level?: LogEvent['level']; message?: string }) => {
+      if (m.type === 'ready') {
+        isReady = true;
+        readyResolve();
+      } else if (m.type === 'log') this.log(m.level ?? 'info', m.message ?? '');
+    });
+    worker.on('error', (e) => this.log('error', `queue ${q}: worker error: ${e.message}`));
+    worker.on('exit', (code) => {
+      port1.close();
+      if (!isReady) readyReject(new Error(`queue ${q}: worker exited during start-up (code ${code})`));
+      if (this.stopping || t.retired) return;
+      if (!isReady && !restarted) return;
+      this.log('warn', `queue ${q}: worker exited (code ${code}); restarting it`);
+      this.restartQueue(q, false);
+    });
+    this.queueThreads[q] = t;
+  }
+
+  private restartQueue(q: number, skipFirst: boolean): void {
+    const old = this.queueThreads[q];
+    this.restarts[q]++;
+    this.spawnQueue(q, old.chain, old.chainNames, true, skipFirst);
+    this.queueThreads[q].ready.catch((e: Error) => this.log('error', e.message));
+  }
+
+  /** Terminates queue q's worker as a crash would (tests, and the watchdog). */
+  async killQueueWorker(q: number): Promise<void> {
+    const t = this.queueThreads[q];
+    await t.worker.terminate();
+  }
+
+  /** Waits until queue q's current worker is running (after a restart). */
+  async queueReady(q: number): Promise<void> {
+    await this.queueThreads[q].ready;
+  }
+
+  private readonly lastBeat: number[] = [];
+  private readonly stuckSince: number[] = [];
+
+  private checkHangs(): void {
+    if (this.stopping) return;
+    const now = Date.now();
+    for (let q = 0; q < this.queueThreads.length; q++) {
+      const base = workerThread(this.layout, q) * CTL_WORDS;
+      // Plain reads are enough: the watchdog only needs to see progress eventually.
+      const beat = Atomics.load(this.ctl, base + CTL_HEARTBEAT);
+      const busy = Atomics.load(this.ctl, base + CTL_BUSY) === 1;
+      if (!busy || beat !== this.lastBeat[q]) {
+        this.lastBeat[q] = beat;
+        this.stuckSince[q] = now;
+        continue;
+      }
+      if (now - this.stuckSince[q] >= this.hangMs) {
+        const t = this.queueThreads[q];
+        const slot = Atomics.load(this.ctl, base + CTL_PROGRAM);
+        const prog = t.chainNames[Math.min(slot, t.chainNames.length - 1)] ?? '?';
+        this.log('error', `queue ${q}: program '${prog}' has run for ${now - this.stuckSince[q]} ms on one packet; restarting the worker and dropping that packet`);
+        this.stuckSince[q] = now;
+        this.restarts[q]++;
+        this.spawnAfterKill(q);
+      }
+    }
+  }
+
+  /** Ends a hung worker, then starts a new one that drops the packet it hung on. */
+  private spawnAfterKill(q: number): void {
+    const old = this.queueThreads[q];
+    old.retired = true;
+    // The old worker must be gone before the new one consumes: rings have one consumer.
+    void old.worker.terminate().then(() => {
+      Atomics.store(this.ctl, workerThread(this.layout, q) * CTL_WORDS + CTL_BUSY, 0);
+      if (this.stopping) return;
+      this.spawnQueue(q, old.chain, old.chainNames, true, true);
+      this.queueThreads[q].ready.catch((e: Error) => this.log('error', e.message));
+    });
+  }
+
+  private request<T>(q: number, req: QueueRequest): Promise<T> {
+    const t = this.queueThreads[q];
+    const p = new Promise<T>((resolve, reject) => this.pendingReplies.set(req.id, { resolve: resolve as (v: unknown) => void, reject }));
+    t.control.postMessage(req);
+    const base = workerThread(this.layout, q) * CTL_WORDS;
+    // The message is on the port before the flag is set; pairs with the worker's
+    // Atomics.load(CTL_COMMAND) after each breath. Ringing the doorbell wakes it if asleep.
+    Atomics.store(this.ctl, base + CTL_COMMAND, CMD_MESSAGE);
+    new Doorbell(this.ctl, base + CTL_DOORBELL).ring();
+    return p;
+  }
+
+  private settle(id: number, ok: boolean, value: unknown, error?: string): void {
+    const p = this.pendingReplies.get(id);
+    if (!p) return;
+    this.pendingReplies.delete(id);
+    if (ok) p.resolve(value);
+    else p.reject(new Error(error ?? 'request failed'));
+  }
+
+  /** Replaces the program chain on `queues` between two breaths; no packet is lost. */
+  async replacePrograms(queues: number[], refs: ProgramRefInput[]): Promise<void> {
+    for (const q of queues) if (!(q >= 0 && q < this.config.queues)) throw new ProgramError(`queue ${q} does not exist (0 … ${this.config.queues - 1})`);
+    const { chain, names } = await this.loadChain(refs);
+    await Promise.all(queues.map((q) => this.request(q, { type: 'chain', id: this.nextId++, chain })));
+    for (const q of queues) {
+      this.queueThreads[q].chain = chain;
+      this.queueThreads[q].chainNames = names;
+    }
+  }
+
+  /** Program names running on each queue. */
+  programs(): string[][] {
+    return this.queueThreads.map((t) => t.chainNames);
+  }
+
+  /** Binds a socket endpoint (module exporting openEndpoint(shared)) to queue q in slot `slot`. */
+  async bindEndpoint(q: number, slot: number, module: string, shared: unknown): Promise<void> {
+    await this.request(q, { type: 'endpoint', id: this.nextId++, slot, module, shared });
+  }
+
+  /** Routes XDP_PASS on every queue to a local-stack endpoint per queue (module exporting openEndpoint). */
+  async setPassEndpoints(module: string, sharedPerQueue: unknown[]): Promise<void> {
+    await Promise.all(sharedPerQueue.map((shared, q) => this.request(q, { type: 'pass-endpoint', id: this.nextId++, module, shared })));
+  }
+
+  /** Arms (module exporting openTap(shared)) or disarms (null) a packet tap on queue q. */
+  async setTap(q: number, module: string | null, shared: unknown): Promise<void> {
+    await this.request(q, { type: 'tap', id: this.nextId++, module, shared });
+  }
+
+  // ── device threads ────────────────────────────────────────────────────────
+
+  private spawnDevice(p: number, config: PortConfig, type: PortType): Promise<void> {
+    const data: DeviceWorkerData = {
+      layout: this.layout,
+      port: p,
+      config,
+      module: portModuleUrl(config.type),
+      steering: this.steering.get(config.name) ?? null,
+    };
+    const worker = new Worker(workerUrl('switch/device'), { workerData: data, name: `xswitch-${config.name}` });
+    let closedResolve!: () => void;
+    const d: DeviceThread = { worker, type, config, finished: false, closed: new Promise((res) => (closedResolve = res)) };
+    this.deviceThreads[p] = d;
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: { type: string; id?: number; ok?: boolean; value?: unknown; error?: string; level?: LogEvent['level']; message?: string }) => {
+        switch (m.type) {
+          case 'ready':
+            return resolve();
+          case 'log':
+            return this.log(m.level ?? 'info', m.message ?? '');
+          case 'reply':
+            return this.settle(m.id!, m.ok!, m.value, m.error);
+          case 'finished':
+            d.finished = true;
+            this.emit('finished', config.name);
+            return;
+          case 'closed':
+            closedResolve();
+            return;
+          case 'fatal':
+            this.log('error', m.message ?? 'device failed');
+            reject(new Error(m.message));
+            return;
+        }
+      });
+      worker.on('error', (e) => {
+        this.log('error', `port ${config.name}: ${e.message}`);
+        reject(e);
+      });
+      worker.on('exit', () => {
+        closedResolve();
+        reject(new Error(`port ${config.name}: device thread exited during start-up`));
+      });
+    });
+  }
+
+  private deviceRequest<T>(p: number, req: DeviceRequest): Promise<T> {
+    const promise = new Promise<T>((resolve, reject) => this.pendingReplies.set(req.id, { resolve: resolve as (v: unknown) => void, reject }));
+    this.deviceThreads[p].worker.postMessage(req);
+    return promise;
+  }
+
+  private portIndex(name: string): number {
+    const i = this.config.ports.findIndex((p) => p.name === name);
+    if (i < 0) throw new Error(`no port named '${name}' (ports: ${this.config.ports.map((p) => p.name).join(', ')})`);
+    return i;
+  }
+
+  /** Sends a control request to a port (attach a VM, …) and returns its answer. */
+  portControl(name: string, msg: unknown): Promise<unknown> {
+    return this.deviceRequest(this.portIndex(name), { type: 'control', id: this.nextId++, msg });
+  }
+
+  /** Installs a new steerer on a port (flows/ publishes live rule changes itself). */
+  setSteering(name: string, module: string, shared: unknown): Promise<void> {
+    return this.deviceRequest(this.portIndex(name), { type: 'steering', id: this.nextId++, module, shared });
+  }
+
+  portStatus(name: string): Promise<Record<string, unknown>> {
+    return this.deviceRequest(this.portIndex(name), { type: 'status', id: this.nextId++ });
+  }
+
+  /** Resolves when a producing port (gen with a count, a replay) has produced everything. */
+  waitFinished(name: string): Promise<void> {
+    const d = this.deviceThreads[this.portIndex(name)];
+    if (d.finished) return Promise.resolve();
+    return new Promise((resolve) => {
+      const on = (n: string) => {
+        if (n === name) {
+          this.off('finished', on);
+          resolve();
+        }
+      };
+      this.on('finished', on);
+    });
+  }
+
+  /** Resolves when every packet that entered has left the queues and tx rings (traffic stopped). */
+  async settled(timeoutMs = 10_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (this.ringFrames() !== 0) {
+      if (Date.now() > end) throw new Error(`switch did not settle in ${timeoutMs} ms (${this.ringFrames()} frames still queued)`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  // ── counters ──────────────────────────────────────────────────────────────
+
+  stats(): SwitchStats {
+    const queues: Record<string, number> = {};
+    this.queueBlocks.forEach((b, q) => Object.assign(queues, b.snapshot(`rx${q}_`)));
+    const ports: Record<string, Record<string, number>> = {};
+    this.portBlocks.forEach((b, p) => {
+      ports[this.config.ports[p].name] = { ...b.snapshot(), ...this.poolBlocks[p].snapshot('rx_pp_') };
+    });
+    return { queues, ports };
+  }
+
+  /** `ethtool -S`-style flat list: queue counters, totals, then <port>.<counter>. */
+  flatStats(): Record<string, number> {
+    const s = this.stats();
+    const out: Record<string, number> = { ...s.queues };
+    for (const name of ['packets', 'bytes', ...QUEUE_EXIT_COUNTERS]) {
+      let sum = 0;
+      for (let q = 0; q < this.config.queues; q++) sum += s.queues[`rx${q}_${name}`];
+      out[`rx_${name}`] = sum;
+    }
+    for (const [port, c] of Object.entries(s.ports)) for (const [k, v] of Object.entries(c)) out[`${port}.${k}`] = v;
+    return out;
+  }
+
+  /** Queue-side invariant: packets − Σ exit counters, over all queues (0 when nothing is in a worker's hands). */
+  unaccounted(): number {
+    let d = 0;
+    for (const b of this.queueBlocks) {
+      d += b.get('packets');
+      for (const n of QUEUE_EXIT_COUNTERS) d -= b.get(n);
+    }
+    return d;
+  }
+
+  // ── accounting ────────────────────────────────────────────────────────────
+
+  private *allPacketRings(): Generator<Ring> {
+    const L = this.layout;
+    for (const row of L.rx) for (const sab of row) yield new Ring(sab);
+    for (const row of L.tx) for (const sab of row) yield new Ring(sab);
+    for (const row of L.cpu) for (const sab of row) if (sab !== null) yield new Ring(sab);
+  }
+
+  /** Frames sitting in packet rings now. */
+  ringFrames(): number {
+    let n = 0;
+    for (const r of this.allPacketRings()) n += r.count();
+    return n;
+  }
+
+  /**
+   * Where every frame is: free (a pool's stack or recycle rings), queued (a packet ring), or
+   * in flight (a thread's hands: must be 0 once stopped). Meaningful when threads are idle.
+   */
+  accounting(): Accounting {
+    const L = this.layout;
+    const total = L.pools.length * L.poolFrames;
+    const seen = new Uint8Array(total);
+    let doubled = 0;
+    const mark = (f: number) => {
+      if (f < 0 || f >= total || seen[f]++ !== 0) doubled++;
+    };
+    let free = 0;
+    let queued = 0;
+    for (const pool of L.pools) {
+      const stack = new Int32Array(pool.stack);
+      const top = stack[0];
+      for (let i = 1; i <= top; i++) mark(stack[i]);
+      free += top;
+      for (const sab of pool.rings) {
+        const r = new Ring(sab);
+        r.forEachQueued((o) => mark(r.words[o]));
+        free += r.count();
+      }
+    }
+    for (const r of this.allPacketRings()) {
+      r.forEachQueued((o) => mark(r.words[o + D_FRAME]));
+      queued += r.count();
+    }
+    return { total, free, queued, inFlight: total - free - queued, doubled };
+  }
+
+  // ── stop ──────────────────────────────────────────────────────────────────
+
+  async stop(): Promise<StopSummary> {
+    if (this.stopping) throw new Error('switch is already stopping');
+    this.stopping = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    await Promise.all(this.deviceThreads.map((_, p) => this.deviceRequest(p, { type: 'stop-ingress', id: this.nextId++ }).catch(() => {})));
+    // Queues drain their rx and cpu rings, then exit.
+    for (let q = 0; q < this.queueThreads.length; q++) {
+      const base = workerThread(this.layout, q) * CTL_WORDS;
+      Atomics.store(this.ctl, base + CTL_COMMAND, CMD_STOP); // pairs with the worker's load after each breath
+      new Doorbell(this.ctl, base + CTL_DOORBELL).ring();
+    }
+    await withTimeout(Promise.all(this.queueThreads.map((t) => t.exited)), 10_000, 'queue workers did not stop');
+    // Devices drain what the queues sent them, close their ports, and exit.
+    for (const d of this.deviceThreads) d.worker.postMessage({ type: 'close', id: this.nextId++ } satisfies DeviceRequest);
+    await withTimeout(Promise.all(this.deviceThreads.map((d) => d.closed)), 10_000, 'ports did not close');
+    await Promise.all(this.deviceThreads.map((d) => d.worker.terminate()));
+    return { durationMs: Date.now() - this.startedAt, stats: this.stats(), accounting: this.accounting(), unaccounted: this.unaccounted() };
+  }
+
+  /** Ends every thread at once (start-up failures). */
+  private async kill(): Promise<void> {
+    this.stopping = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    await Promise.all([...this.queueThreads, ...this.deviceThreads].filter(Boolean).map((t) => t.worker.terminate()));
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`${what} within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export { POOL_COUNTERS };
