@@ -1,0 +1,82 @@
+/**
+ * How several vxlan ports (one per VNI, each in its own device thread) share one UDP socket.
+ *
+ * Linux vxlan devices send every VNI to the same address and dstport, so one socket must
+ * receive them all and demultiplex by VNI. The ports meet on a BroadcastChannel named by
+ * their local address (every thread of the process can join it):
+ *
+ *   port A (bind ok → owner)                  port B (EADDRINUSE → member)
+ *     listens on the channel                    creates a handover (rings in shared memory)
+ *     posts {owner}  ───────────────────────▶   posts {join, vni, handover}  (again on {owner})
+ *     registers VNI → HandoverProducer  ◀─────
+ *     posts {welcome | reject}  ─────────────▶  starts draining its handover
+ *
+ * The bind decides who owns the socket, so no port needs to know the others' configuration.
+ * A member that hears no owner within JOIN_TIMEOUT_MS fails to open: the address is held
+ * by some other program. Joining happens at open, off the data path.
+ */
+import { BroadcastChannel } from 'node:worker_threads';
+import type { SharedHandover } from './handover.js';
+
+export const JOIN_TIMEOUT_MS = 3000;
+
+const ignore = (): void => {};
+
+export type GroupMessage =
+  | { kind: 'owner'; name: string }
+  | { kind: 'join'; id: string; name: string; vni: number; handover: SharedHandover }
+  | { kind: 'welcome'; id: string; owner: string }
+  | { kind: 'reject'; id: string; reason: string }
+  | { kind: 'leave'; vni: number; id: string };
+
+export function channelName(localKey: string): string {
+  return `xswitch:vxlan:${localKey}`;
+}
+
+/** Owner side: answers joins; `register` returns an error text to reject, or null. */
+export function serveGroup(
+  channel: BroadcastChannel,
+  ownerName: string,
+  register: (vni: number, name: string, id: string, h: SharedHandover) => string | null,
+  unregister: (vni: number, id: string) => void,
+): void {
+  channel.onmessage = (ev: unknown) => {
+    const m = (ev as { data: GroupMessage }).data;
+    if (m.kind === 'join') {
+      const reason = register(m.vni, m.name, m.id, m.handover);
+      channel.postMessage(reason === null ? { kind: 'welcome', id: m.id, owner: ownerName } : { kind: 'reject', id: m.id, reason });
+    } else if (m.kind === 'leave') {
+      unregister(m.vni, m.id);
+    }
+  };
+  channel.postMessage({ kind: 'owner', name: ownerName } satisfies GroupMessage);
+}
+
+/** Member side: resolves with the owner's port name once welcomed; rejects with a clear message. */
+export function joinGroup(
+  channel: BroadcastChannel,
+  join: { id: string; name: string; vni: number; handover: SharedHandover },
+  what: string,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      channel.onmessage = ignore;
+      reject(new Error(`${what} is in use by another program (no xswitch vxlan port owns it)`));
+    }, JOIN_TIMEOUT_MS);
+    const send = () => channel.postMessage({ kind: 'join', ...join } satisfies GroupMessage);
+    channel.onmessage = (ev: unknown) => {
+      const m = (ev as { data: GroupMessage }).data;
+      if (m.kind === 'owner') send();
+      else if (m.kind === 'welcome' && m.id === join.id) {
+        clearTimeout(timer);
+        channel.onmessage = ignore;
+        resolve(m.owner);
+      } else if (m.kind === 'reject' && m.id === join.id) {
+        clearTimeout(timer);
+        channel.onmessage = ignore;
+        reject(new Error(m.reason));
+      }
+    };
+    send();
+  });
+}

@@ -1,0 +1,324 @@
+/**
+ * vxlan port: one VXLAN network (VNI) as one switch port, RFC 7348 over UDP, interoperating
+ * with Linux vxlan devices.
+ *
+ *   ports:
+ *     - { name: vx1, type: vxlan, local: 10.99.0.1:4789, remote: 10.99.0.2, vni: 1 }
+ *     - { name: vx2, type: vxlan, local: 10.99.0.1:4789, remote: 10.99.0.2, vni: 2 }
+ *
+ * local    host[:port] to receive on (port default 4789, the IANA port).
+ * remote   host[:port] to send to; the port is the peer's dstport (default `dstport`, 4789).
+ *          Frames always go to that port, never back to a datagram's source port: Linux
+ *          sends from a random source port per flow.
+ * dstport  the remote's VXLAN port when `remote` names none (default 4789; Linux's own
+ *          default without `dstport` is 8472).
+ * vni      0 … 16777215, unique among the ports sharing `local`.
+ * mtu      inner L3 MTU (default 1450: a 1500-byte underlay less 50 bytes of encapsulation).
+ *
+ * One socket, several ports. Each port runs in its own device thread, but Linux sends every
+ * VNI to one address and port, so one socket must receive them all. The ports sharing a
+ * `local` (spelled the same way) elect an owner by binding: the one whose bind succeeds owns
+ * the socket, the others join it over a BroadcastChannel (net/vxlan-group.ts) and receive
+ * their frames through a shared-memory handover ring with a doorbell (net/handover.ts) —
+ * no message per packet, no change to the device runtime. Every port sends on a socket of
+ * its own (members bind local's address with an ephemeral port; VXLAN receivers accept any
+ * source port).
+ *
+ * Counters. The owner counts what cannot be attributed to a VNI port (the datagram was read
+ * by the owner): rx_vxlan_short (under 8 bytes), rx_vxlan_bad_flags (I flag clear),
+ * rx_vxlan_unknown_vni. Each port counts its own frames: rx_runt (inner frame < 14 bytes),
+ * rx_oversize (over its MTU or the frame area), rx_handover_full (its handover ring was
+ * full), tx_oversize, tx_busy, tx_errors. Reserved header bits are ignored, as RFC 7348 says.
+ */
+import dgram from 'node:dgram';
+import { BroadcastChannel } from 'node:worker_threads';
+import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import { parseHostPort, formatHostPort, type HostPort } from './net/address.js';
+import { checkMtu, checkMtuFits, overMtu, ETH_HLEN, VLAN_HLEN } from './net/mtu.js';
+import { DatagramSender, SEND_OK } from './net/datagram-sender.js';
+import { BurstFlush } from './net/burst.js';
+import { RxDrops } from './net/port-counters.js';
+import { createHandover, HandoverConsumer, HandoverProducer, type SharedHandover } from './net/handover.js';
+import { channelName, joinGroup, serveGroup } from './net/vxlan-group.js';
+import { bindUdp, resolveHost } from './net/udp-socket.js';
+
+export const VXLAN_PORT = 4789;
+export const VXLAN_HLEN = 8;
+const VXLAN_I_FLAG = 0x08; // bit 3 of the first byte: "the VNI is valid"
+const DEFAULT_VXLAN_MTU = 1450;
+const HANDOVER_SLOTS = 1024;
+
+const COUNTERS = [
+  'rx_vxlan_short',
+  'rx_vxlan_bad_flags',
+  'rx_vxlan_unknown_vni',
+  'rx_runt',
+  'rx_oversize',
+  'rx_handover_full',
+  'tx_oversize',
+  'tx_busy',
+  'tx_errors',
+] as const;
+const OPTIONS = new Set(['name', 'type', 'local', 'remote', 'dstport', 'vni', 'mtu']);
+
+function validate(config: PortConfig): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(config)) {
+    if (!OPTIONS.has(k)) out.push(`${k}: unknown option of a vxlan port (options: local, remote, dstport, vni, mtu)`);
+  }
+  for (const k of ['local', 'remote'] as const) {
+    if (config[k] === undefined) out.push(`${k}: missing: a host[:port], e.g. ${k === 'local' ? '10.99.0.1:4789' : '10.99.0.2'}`);
+    else {
+      try {
+        parseHostPort(config[k], VXLAN_PORT);
+      } catch (e) {
+        out.push(`${k}: ${(e as Error).message}`);
+      }
+    }
+  }
+  const d = config.dstport;
+  if (d !== undefined && !(typeof d === 'number' && Number.isInteger(d) && d >= 1 && d <= 65535)) {
+    out.push(`dstport: ${String(d)} is not a port number from 1 to 65535`);
+  }
+  const v = config.vni;
+  if (v === undefined) out.push('vni: missing: the VXLAN network identifier, 0 to 16777215');
+  else if (!(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffff)) {
+    out.push(`vni: ${String(v)} is not an integer from 0 to 16777215`);
+  }
+  const m = checkMtu(config.mtu);
+  if (m) out.push(m);
+  return out;
+}
+
+/** Writes the 8-byte VXLAN header for `vni` at b[o]. */
+export function writeVxlanHeader(b: Uint8Array, o: number, vni: number): void {
+  b[o] = VXLAN_I_FLAG;
+  b[o + 1] = 0;
+  b[o + 2] = 0;
+  b[o + 3] = 0;
+  b[o + 4] = (vni >>> 16) & 0xff;
+  b[o + 5] = (vni >>> 8) & 0xff;
+  b[o + 6] = vni & 0xff;
+  b[o + 7] = 0;
+}
+
+class VxlanPort implements Port {
+  private io!: PortIO;
+  private readonly vni: number;
+  private readonly mtu: number;
+  private maxLen = 0;
+  private local!: HostPort;
+  private remote!: HostPort;
+  private readonly header = new Uint8Array(VXLAN_HLEN);
+  private socket: dgram.Socket | null = null;
+  private sender!: DatagramSender;
+  private drops!: RxDrops;
+  private burst!: BurstFlush;
+  private channel: BroadcastChannel | null = null;
+  private role: 'owner' | 'member' = 'owner';
+  private ownerName = '';
+  private readonly id = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  // Owner state: VNI → member handover, and the members as a list for the burst flush.
+  private readonly members = new Map<number, { name: string; id: string; producer: HandoverProducer }>();
+  private memberList: HandoverProducer[] = [];
+  // Member state.
+  private consumer: HandoverConsumer | null = null;
+  private running = false;
+  private pumpDone: Promise<void> = Promise.resolve();
+  private iShort = 0;
+  private iBadFlags = 0;
+  private iUnknownVni = 0;
+  private iRunt = 0;
+  private iOversize = 0;
+  private iHandoverFull = 0;
+  private iTxOversize = 0;
+  private iTxBusy = 0;
+  private iTxErrors = 0;
+
+  constructor(private readonly config: PortConfig) {
+    this.vni = config.vni as number;
+    this.mtu = (config.mtu as number | undefined) ?? DEFAULT_VXLAN_MTU;
+    writeVxlanHeader(this.header, 0, this.vni);
+  }
+
+  async open(io: PortIO): Promise<void> {
+    this.io = io;
+    checkMtuFits(this.mtu, io.maxFrameLength, io.frameSize);
+    this.maxLen = Math.min(io.maxFrameLength, this.mtu + ETH_HLEN + VLAN_HLEN);
+    this.drops = new RxDrops(io);
+    this.iShort = io.counterIndex('rx_vxlan_short');
+    this.iBadFlags = io.counterIndex('rx_vxlan_bad_flags');
+    this.iUnknownVni = io.counterIndex('rx_vxlan_unknown_vni');
+    this.iRunt = io.counterIndex('rx_runt');
+    this.iOversize = io.counterIndex('rx_oversize');
+    this.iHandoverFull = io.counterIndex('rx_handover_full');
+    this.iTxOversize = io.counterIndex('tx_oversize');
+    this.iTxBusy = io.counterIndex('tx_busy');
+    this.iTxErrors = io.counterIndex('tx_errors');
+    this.burst = new BurstFlush(this.flushRx);
+
+    this.local = await resolveHost(parseHostPort(this.config.local, VXLAN_PORT));
+    const dstport = (this.config.dstport as number | undefined) ?? VXLAN_PORT;
+    this.remote = await resolveHost(parseHostPort(this.config.remote, dstport));
+    const what = `port ${io.name}: local ${formatHostPort(this.local)}`;
+    const type = this.local.family === 6 ? 'udp6' : 'udp4';
+
+    // Listen on the channel before binding, so a join that races our bind is answered.
+    this.channel = new BroadcastChannel(channelName(formatHostPort(this.local)));
+    const socket = dgram.createSocket({ type });
+    const bound = await bindUdp(socket, this.local, what).then(
+      () => null,
+      (e: Error) => e,
+    );
+    if (bound === null) {
+      this.role = 'owner';
+      this.ownerName = io.name;
+      this.socket = socket;
+      socket.on('message', this.onMessage);
+      serveGroup(this.channel, io.name, this.register, this.unregister);
+    } else {
+      socket.close();
+      if (!/EADDRINUSE/.test(bound.message)) throw bound;
+      this.role = 'member';
+      const h: SharedHandover = createHandover(HANDOVER_SLOTS, this.maxLen);
+      this.consumer = new HandoverConsumer(h);
+      this.ownerName = await joinGroup(this.channel, { id: this.id, name: io.name, vni: this.vni, handover: h }, what);
+      const tx = dgram.createSocket({ type });
+      await bindUdp(tx, { ...this.local, port: 0 }, `port ${io.name} (transmit socket)`);
+      this.socket = tx;
+      this.running = true;
+      this.pumpDone = this.pump();
+      io.log('info', `port ${io.name}: VNI ${this.vni} receives through port ${this.ownerName}'s socket on ${formatHostPort(this.local)}`);
+    }
+    this.socket.on('error', (e) => io.log('error', `port ${io.name}: socket error: ${e.message}`));
+    this.sender = new DatagramSender(this.socket, VXLAN_HLEN + this.maxLen, 256, (e) => {
+      io.counters[this.iTxErrors]++;
+      if (io.counters[this.iTxErrors] === 1) io.log('warn', `port ${io.name}: send failed: ${e.message}`);
+    });
+  }
+
+  // ── owner: join requests ─────────────────────────────────────────────────────
+  private readonly register = (vni: number, name: string, id: string, h: SharedHandover): string | null => {
+    const taken = vni === this.vni ? this.io.name : this.members.get(vni)?.name;
+    if (taken !== undefined) {
+      return `port ${name}: VNI ${vni} is already port ${taken}'s on ${formatHostPort(this.local)} (one port per VNI)`;
+    }
+    this.members.set(vni, { name, id, producer: new HandoverProducer(h) });
+    this.memberList = [...this.members.values()].map((m) => m.producer);
+    this.io.log('info', `port ${this.io.name}: VNI ${vni} (port ${name}) shares this port's socket`);
+    return null;
+  };
+
+  private readonly unregister = (vni: number, id: string): void => {
+    const m = this.members.get(vni);
+    if (m && m.id === id) {
+      m.producer.flush();
+      this.members.delete(vni);
+      this.memberList = [...this.members.values()].map((x) => x.producer);
+    }
+  };
+
+  // ── owner: receive and demultiplex ───────────────────────────────────────────
+  private readonly onMessage = (msg: Buffer): void => {
+    const len = msg.length;
+    if (len < VXLAN_HLEN) {
+      this.drops.drop(this.iShort, len);
+      return;
+    }
+    if ((msg[0] & VXLAN_I_FLAG) === 0) {
+      this.drops.drop(this.iBadFlags, len);
+      return;
+    }
+    const vni = (msg[4] << 16) | (msg[5] << 8) | msg[6];
+    if (vni === this.vni) {
+      this.accept(msg, VXLAN_HLEN, len - VXLAN_HLEN);
+    } else {
+      const m = this.members.get(vni);
+      if (m === undefined) {
+        this.drops.drop(this.iUnknownVni, len);
+        return;
+      }
+      m.producer.put(msg, VXLAN_HLEN, len - VXLAN_HLEN);
+    }
+    this.burst.schedule();
+  };
+
+  private readonly flushRx = (): void => {
+    this.io.flush();
+    const l = this.memberList;
+    for (let i = 0; i < l.length; i++) l[i].flush();
+  };
+
+  /** This port's inner frame: checked, then into the switch. */
+  private readonly accept = (b: Uint8Array, o: number, len: number): void => {
+    if (len < ETH_HLEN) this.drops.drop(this.iRunt, len);
+    else if (len > this.maxLen || overMtu(b, o, len, this.mtu)) this.drops.drop(this.iOversize, len);
+    else this.io.receive(b, o, len);
+  };
+
+  // ── member: drain the handover ───────────────────────────────────────────────
+  private async pump(): Promise<void> {
+    const c = this.consumer!;
+    while (this.running) {
+      const n = c.drain(256, this.accept);
+      const big = c.takeOversize();
+      if (big) this.drops.drop(this.iOversize, 0, big);
+      const full = c.takeFull();
+      if (full) this.drops.drop(this.iHandoverFull, 0, full);
+      if (n > 0) {
+        this.io.flush();
+        // Let the device thread's other events (transmit, control) run between batches.
+        await new Promise<void>((r) => setImmediate(r));
+      } else {
+        await c.wait(500);
+      }
+    }
+  }
+
+  // ── both: transmit ──────────────────────────────────────────────────────────
+  transmit(area: Uint8Array, offset: number, length: number): boolean {
+    if (length > this.maxLen || overMtu(area, offset, length, this.mtu)) {
+      this.io.counters[this.iTxOversize]++;
+      return false;
+    }
+    if (this.sender.send(this.header, area, offset, length, this.remote.port, this.remote.host) !== SEND_OK) {
+      this.io.counters[this.iTxBusy]++;
+      return false;
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.role === 'member' && this.channel) {
+      this.channel.postMessage({ kind: 'leave', vni: this.vni, id: this.id });
+    }
+    this.running = false;
+    if (this.consumer) this.consumer.doorbell.ring(); // wakes the pump so it sees !running
+    await this.pumpDone;
+    this.channel?.close();
+    this.channel = null;
+    const s = this.socket;
+    this.socket = null;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      vni: this.vni,
+      role: this.role,
+      owner: this.ownerName,
+      local: this.local ? formatHostPort(this.local) : String(this.config.local),
+      remote: this.remote ? formatHostPort(this.remote) : String(this.config.remote),
+      mtu: this.mtu,
+      ...(this.role === 'owner' ? { members: [...this.members].map(([vni, m]) => ({ vni, port: m.name })) } : {}),
+    };
+  }
+}
+
+const vxlan: PortType = {
+  type: 'vxlan',
+  counters: COUNTERS,
+  validate,
+  create: (config) => new VxlanPort(config),
+};
+export default vxlan;

@@ -1,0 +1,141 @@
+/**
+ * Builds a tiny Linux guest for QEMU from Debian packages: Debian's cloud kernel and a
+ * busybox initramfs whose /init brings up eth0 from the kernel command line, pings a peer,
+ * prints a marker line and powers off.
+ *
+ * Nothing is installed on the host: `apt-get download` fetches the .debs into the cache
+ * folder and `dpkg-deb -x` unpacks them there. The result is cached in .cache/guest/
+ * (gitignored), keyed by the kernel version, so only the first run pays the download.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, chmodSync, copyFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../../switch/worker-url.js';
+
+export interface Guest {
+  kernel: string;
+  initrd: string;
+}
+
+/** Modules virtio-net needs, in load order (the cloud kernel builds them as modules). */
+const MODULES = [
+  'drivers/virtio/virtio_ring.ko',
+  'drivers/virtio/virtio.ko',
+  'drivers/virtio/virtio_pci_modern_dev.ko',
+  'drivers/virtio/virtio_pci_legacy_dev.ko',
+  'drivers/virtio/virtio_pci.ko',
+  'net/core/failover.ko',
+  'drivers/net/net_failover.ko',
+  'drivers/net/virtio_net.ko',
+];
+
+/** Markers /init prints; tests wait for them on the serial console. */
+export const MARK_UP = 'XSWITCH-GUEST-UP';
+export const MARK_OK = 'XSWITCH-PING-OK';
+export const MARK_FAIL = 'XSWITCH-PING-FAIL';
+
+/*
+ * Kernel command line: xs.ip=A.B.C.D/N xs.peer=A.B.C.D [xs.linger=S]. The guest retries a
+ * one-shot ping for up to 90 s (the peer may still be booting), then lingers so the peer
+ * can finish pinging it, then powers off.
+ */
+const INIT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in ${MODULES.map((m) => '/lib/modules/' + path.basename(m)).join(' ')}; do
+  [ -f "$m" ] && insmod "$m"
+done
+for a in $(cat /proc/cmdline); do
+  case "$a" in
+    xs.ip=*) IP="\${a#xs.ip=}" ;;
+    xs.peer=*) PEER="\${a#xs.peer=}" ;;
+    xs.linger=*) LINGER="\${a#xs.linger=}" ;;
+  esac
+done
+ip link set lo up
+ip link set eth0 up
+ip addr add "$IP" dev eth0
+echo "${MARK_UP} $IP"
+i=0
+while [ $i -lt 90 ]; do
+  if ping -c 1 -W 1 "$PEER" > /tmp/ping.out 2>&1; then
+    echo "${MARK_OK} $(grep -o 'time=[0-9.]* ms' /tmp/ping.out)"
+    ping -c 3 -i 0.2 "$PEER"
+    sleep "\${LINGER:-20}"
+    poweroff -f
+  fi
+  i=$((i + 1))
+done
+echo "${MARK_FAIL}"
+ip -s link show eth0
+poweroff -f
+`;
+
+function sh(cmd: string, args: string[], cwd?: string): string {
+  return execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
+}
+
+/** The versioned cloud kernel package the meta-package points at (e.g. linux-image-6.1.0-56-cloud-amd64). */
+function kernelPackage(): string {
+  const out = sh('apt-cache', ['depends', 'linux-image-cloud-amd64']);
+  const m = /Depends:\s*(linux-image-[0-9][^\s]*-cloud-amd64)/.exec(out);
+  if (!m) throw new Error(`cannot find the cloud kernel package in apt-cache: ${out.trim() || 'no output'} (run apt-get update)`);
+  return m[1];
+}
+
+/** Builds (or reuses) the guest in `cacheDir`; throws with the failing step on error. */
+export function buildGuest(cacheDir = path.join(projectRoot(), '.cache', 'guest')): Guest {
+  const kpkg = kernelPackage();
+  const dir = path.join(cacheDir, kpkg);
+  const kernel = path.join(dir, 'vmlinuz');
+  const initrd = path.join(dir, 'initrd.gz');
+  if (existsSync(kernel) && existsSync(initrd)) return { kernel, initrd };
+
+  const work = path.join(cacheDir, `build-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  try {
+    sh('apt-get', ['download', kpkg, 'busybox-static'], work);
+    const debs = readdirSync(work).filter((f) => f.endsWith('.deb'));
+    const kdeb = debs.find((f) => f.startsWith(kpkg + '_'));
+    const bdeb = debs.find((f) => f.startsWith('busybox-static_'));
+    if (!kdeb || !bdeb) throw new Error(`apt-get download gave ${debs.join(', ') || 'nothing'}`);
+    const x = path.join(work, 'x');
+    sh('dpkg-deb', ['-x', kdeb, x], work);
+    sh('dpkg-deb', ['-x', bdeb, x], work);
+
+    const root = path.join(work, 'root');
+    for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'lib/modules']) mkdirSync(path.join(root, d), { recursive: true });
+    copyFileSync(path.join(x, 'bin', 'busybox'), path.join(root, 'bin', 'busybox'));
+    chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
+    const modRoot = path.join(x, 'lib', 'modules');
+    const [kver] = readdirSync(modRoot);
+    const builtinFile = path.join(modRoot, kver, 'modules.builtin');
+    const builtin = existsSync(builtinFile) ? readFileSync(builtinFile, 'utf8') : '';
+    for (const m of MODULES) {
+      const base = path.join(modRoot, kver, 'kernel', m);
+      // Bookworm ships plain .ko; later kernels compress them (busybox insmod cannot read .xz).
+      if (existsSync(base)) copyFileSync(base, path.join(root, 'lib', 'modules', path.basename(m)));
+      else if (existsSync(base + '.xz')) {
+        execFileSync('sh', ['-c', `xz -dc '${base}.xz' > '${path.join(root, 'lib', 'modules', path.basename(m))}'`]);
+      } else if (!builtin.includes(m)) throw new Error(`module ${m} is neither in ${kpkg} nor built in`);
+    }
+    writeFileSync(path.join(root, 'init'), INIT);
+    chmodSync(path.join(root, 'init'), 0o755);
+    execFileSync('sh', ['-c', `find . | cpio -o -H newc --quiet | gzip -1 > '${path.join(work, 'initrd.gz')}'`], { cwd: root });
+
+    const vmlinuz = readdirSync(path.join(x, 'boot')).find((f) => f.startsWith('vmlinuz-'));
+    if (!vmlinuz) throw new Error(`no vmlinuz in ${kdeb}`);
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(path.join(x, 'boot', vmlinuz), path.join(work, 'vmlinuz'));
+    // Rename last so a half-built guest is never taken for a cached one.
+    renameSync(path.join(work, 'vmlinuz'), kernel);
+    renameSync(path.join(work, 'initrd.gz'), initrd);
+    return { kernel, initrd };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
