@@ -24,16 +24,20 @@ import { LiveView } from './view/live.js';
 import { exitSummary } from './view/summary.js';
 import { rates } from './view/rates.js';
 import { MetricsServer } from './metrics.js';
+import { Switch, type LogEvent } from './supervisor.js';
 
 /** What the daemon needs of a running switch (switch/supervisor.ts's Switch). */
 export interface SwitchLike {
+  /** The supervisor's Switch itself, for subsystems that need more (maps, taps, steering). */
+  raw?: Switch;
+  /** Flat ethtool -S list. */
   stats(): Record<string, number>;
   stop(): Promise<unknown>;
   replacePrograms?(programs: QueuePrograms[]): Promise<unknown>;
   portControl?(port: string, msg: unknown): Promise<unknown>;
 }
 
-export type StartSwitch = (config: SwitchConfig) => Promise<SwitchLike>;
+export type StartSwitch = (config: SwitchConfig, log: (message: string) => void) => Promise<SwitchLike>;
 
 export interface DaemonOptions {
   configFile: string;
@@ -57,11 +61,52 @@ export interface DaemonOptions {
   start?: StartSwitch;
 }
 
-export async function defaultStart(config: SwitchConfig): Promise<SwitchLike> {
-  // Looked up at run time: the supervisor is written in parallel with this file.
-  const spec = './supervisor.js';
-  const mod = (await import(spec)) as { Switch: { start(c: SwitchConfig): Promise<SwitchLike> } };
-  return mod.Switch.start(config);
+/** Starts the real switch (switch/supervisor.ts) and fits it to what the daemon needs. */
+export async function defaultStart(config: SwitchConfig, log: (m: string) => void): Promise<SwitchLike> {
+  const sw = await Switch.start(config);
+  sw.on('log', (e: LogEvent) => log(`${e.level === 'info' ? '' : e.level + ': '}${e.message}`));
+  let running = new Map<number, string>(config.programs.flatMap((p) => p.queues.map((q) => [q, chainKey(p.chain)] as [number, string])));
+  return {
+    raw: sw,
+    stats: () => sw.flatStats(),
+    async stop() {
+      const s = await sw.stop();
+      // Counter blocks outlive the threads: the flat list read now is the final one.
+      return {
+        counters: sw.flatStats(),
+        accounting: {
+          'Frames total': s.accounting.total,
+          'Frames free': s.accounting.free,
+          'Frames queued': s.accounting.queued,
+          'Frames in flight': s.accounting.inFlight,
+          'Frames doubled': s.accounting.doubled,
+          'Unaccounted packets': s.unaccounted,
+        },
+        raw: s,
+      };
+    },
+    async replacePrograms(programs: QueuePrograms[]) {
+      // Queue by queue: only chains that differ are replaced; a queue left without one runs pass.
+      const want = new Map<number, QueuePrograms['chain']>();
+      for (let q = 0; q < config.queues; q++) want.set(q, [{ name: 'pass', params: {}, continueOn: ['PASS'] }]);
+      for (const p of programs) for (const q of p.queues) want.set(q, p.chain);
+      const groups = new Map<string, { queues: number[]; chain: QueuePrograms['chain'] }>();
+      for (const [q, chain] of want) {
+        const key = chainKey(chain);
+        if ((running.get(q) ?? chainKey([{ name: 'pass', params: {}, continueOn: ['PASS'] }])) === key) continue;
+        const g = groups.get(key) ?? { queues: [], chain };
+        g.queues.push(q);
+        groups.set(key, g);
+      }
+      for (const g of groups.values()) await sw.replacePrograms(g.queues, g.chain);
+      running = new Map([...want].map(([q, c]) => [q, chainKey(c)]));
+    },
+    portControl: (port, msg) => sw.portControl(port, msg),
+  };
+}
+
+function chainKey(chain: QueuePrograms['chain']): string {
+  return JSON.stringify(chain.map((r) => [r.name, r.params, r.continueOn]));
 }
 
 export class Daemon implements DaemonApi {
@@ -115,7 +160,7 @@ export class Daemon implements DaemonApi {
 
   private async boot(): Promise<void> {
     const start = this.opts.start ?? defaultStart;
-    this.sw = await start(this.cfg.switch);
+    this.sw = await start(this.cfg.switch, (m) => this.log(m));
     this.startedAt = performance.now();
     try {
       this.server = new ControlServer(makeHandlers(this), { path: this.socketPath, log: (m) => this.log(m) });

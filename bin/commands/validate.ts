@@ -4,21 +4,34 @@
  */
 import type { CommandModule } from 'yargs';
 import { ConfigError, loadConfig } from '../../switch/config/index.js';
+import { configJsonSchemaText } from '../../switch/config/json-schema.js';
 
 interface Args {
-  file: string;
+  file?: string;
   json: boolean;
+  schema: boolean;
 }
 
 const command: CommandModule<object, Args> = {
-  command: 'validate <file>',
+  command: 'validate [file]',
   describe: 'Check a configuration file without starting the switch',
   builder: (y) =>
     y
-      .positional('file', { type: 'string', demandOption: true, describe: 'YAML configuration file' })
+      .positional('file', { type: 'string', describe: 'YAML configuration file' })
       .option('json', { type: 'boolean', default: false, describe: 'print { ok, issues } as JSON' })
-      .example('$0 validate examples/demo.yaml', 'prints "examples/demo.yaml: OK …" or one line per problem'),
+      .option('schema', { type: 'boolean', default: false, describe: 'print the JSON Schema of configuration files (docs/xswitch.schema.json)' })
+      .check((a) => {
+        if (!a.schema && !a.file) throw new Error('Name a configuration file (or --schema)');
+        return true;
+      })
+      .example('$0 validate examples/demo.yaml', 'prints "examples/demo.yaml: OK …" or one line per problem')
+      .example('$0 validate --schema > docs/xswitch.schema.json', 'regenerate the published JSON Schema'),
   handler: async (a) => {
+    if (a.schema) {
+      process.stdout.write(configJsonSchemaText());
+      return;
+    }
+    if (!a.file) return;
     try {
       const c = await loadConfig(a.file);
       const s = c.switch;

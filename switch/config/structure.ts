@@ -103,7 +103,8 @@ export function where(path: Path, key?: string): string {
 /** The description of the schema node at `path`, or of its nearest described ancestor. */
 function allowedAt(path: Path): string {
   for (let n = path.length; n >= 0; n--) {
-    const d = schemaAt(path.slice(0, n))?.description;
+    const s = schemaAt(path.slice(0, n));
+    const d = s && (s.description ?? inner(s).description);
     if (d) return d;
   }
   return 'see docs/configuration.md';
