@@ -1,0 +1,134 @@
+/**
+ * Where a replay takes its packets from: a preloaded capture (memory, the fast path) or a
+ * capture streamed from disk through a PcapReader (any size). Both hand packets to the
+ * device's PortIO in bursts: up to `n` packets whose time (relative to the pass's first
+ * packet) is at most `limitNs`, and say when a pass through the file has ended.
+ */
+import type { PortIO } from '../ports/port.js';
+import type { PreloadedCapture } from './preload.js';
+import type { PcapReader } from './reader.js';
+
+export interface ReplaySource {
+  /** Sends up to n packets due by limitNs; returns how many were taken from the capture. */
+  sendUpTo(io: PortIO, n: number, limitNs: number): number;
+  /** True once the current pass has no packet left. */
+  readonly atEnd: boolean;
+  /** Starts the next pass. */
+  rewind(): void;
+  /** Frames captured shorter than on the wire, seen so far (caplen < len). */
+  readonly truncated: number;
+  close(): void;
+}
+
+/** Frames up to this many bytes are copied word by word (cheaper than a copy call). */
+const WORD_COPY_MAX = 128;
+
+export class PreloadedSource implements ReplaySource {
+  private i = 0;
+  private a32: Int32Array | null = null;
+  private areaBuf: Buffer | null = null;
+  truncated = 0;
+
+  constructor(private readonly cap: PreloadedCapture) {}
+
+  get atEnd(): boolean {
+    return this.i >= this.cap.count;
+  }
+
+  sendUpTo(io: PortIO, n: number, limitNs: number): number {
+    if (this.a32 === null || this.areaBuf === null) {
+      const a = io.area;
+      this.a32 = new Int32Array(a.buffer, a.byteOffset, a.byteLength >> 2);
+      this.areaBuf = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    }
+    const a32 = this.a32;
+    const areaBuf = this.areaBuf;
+    const { words, data, offsets, lengths, origLengths, relNs, count } = this.cap;
+    let i = this.i;
+    const stop = Math.min(count, i + n);
+    let taken = 0;
+    while (i < stop) {
+      if (relNs[i] > limitNs) break;
+      const len = lengths[i];
+      if (len < origLengths[i]) this.truncated++;
+      const f = io.allocFrame();
+      i++;
+      taken++;
+      // An empty pool drops this packet (counted rx_no_buffer by io), as a NIC would; stop
+      // the burst so the device drains and frames come back.
+      if (f < 0) break;
+      const dst = io.dataOffset(f);
+      const src = offsets[i - 1];
+      if (len <= WORD_COPY_MAX) {
+        const w = dst >> 2;
+        const s = src >> 2;
+        const nw = (len + 3) >> 2;
+        for (let k = 0; k < nw; k++) a32[w + k] = words[s + k];
+      } else {
+        data.copy(areaBuf, dst, src, src + len);
+      }
+      io.submit(f, len);
+    }
+    this.i = i;
+    return taken;
+  }
+
+  rewind(): void {
+    this.i = 0;
+  }
+
+  close(): void {}
+}
+
+export class StreamSource implements ReplaySource {
+  /** A record has been read and not yet sent (it was not due). */
+  private pending = false;
+  private ended = false;
+  private sec0 = 0;
+  private nsec0 = 0;
+  private first = true;
+  truncated = 0;
+
+  constructor(private readonly reader: PcapReader) {}
+
+  get atEnd(): boolean {
+    return this.ended;
+  }
+
+  sendUpTo(io: PortIO, n: number, limitNs: number): number {
+    const r = this.reader;
+    const rec = r.record;
+    let taken = 0;
+    while (taken < n) {
+      if (!this.pending) {
+        if (!r.next()) {
+          this.ended = true;
+          break;
+        }
+        this.pending = true;
+        if (this.first) {
+          this.first = false;
+          this.sec0 = rec.tsSec;
+          this.nsec0 = rec.tsNsec;
+        }
+      }
+      if ((rec.tsSec - this.sec0) * 1e9 + (rec.tsNsec - this.nsec0) > limitNs) break;
+      if (rec.capLen < rec.origLen) this.truncated++;
+      io.receive(rec.data, rec.dataOffset, rec.capLen);
+      this.pending = false;
+      taken++;
+    }
+    return taken;
+  }
+
+  rewind(): void {
+    this.reader.rewind();
+    this.pending = false;
+    this.ended = false;
+    this.first = true;
+  }
+
+  close(): void {
+    this.reader.close();
+  }
+}

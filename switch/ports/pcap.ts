@@ -1,0 +1,184 @@
+/**
+ * pcap — a port whose medium is a capture file: it replays a pcap/pcapng capture into the
+ * switch (read), writes what the switch transmits out of it to a capture (write), or both.
+ * Options: switch/pcap/port-options.ts. Formats: switch/pcap/ (reader.ts, writer.ts).
+ *
+ *   read: in.pcapng ──▶ poll(): Replayer ─ preloaded or streamed ─▶ io.submit/io.receive
+ *   write: out.pcap ◀── transmit(): CaptureWriter (buffered; flushed at close)
+ *
+ * Counters of its own (ethtool -S style, after the common rx_packets/tx_packets/…):
+ *   rx_oversize    records larger than the switch's frames, dropped (oversize: drop)
+ *   rx_truncated   replayed frames the capture had cut short (caplen < len); still sent
+ *   rx_file_errors a streamed capture that turned out corrupt or truncated (replay stops)
+ *   rx_passes      completed passes through the capture
+ *   tx_file_bytes  bytes written to the output capture, file headers included
+ */
+import path from 'node:path';
+import { PcapError } from '../pcap/error.js';
+import { parsePcapOptions, type PcapPortOptions } from '../pcap/port-options.js';
+import { preloadCapture } from '../pcap/preload.js';
+import { PcapReader, type ReaderOptions } from '../pcap/reader.js';
+import { Replayer } from '../pcap/replay.js';
+import { PreloadedSource, StreamSource, type ReplaySource } from '../pcap/replay-source.js';
+import { createWriter, type CaptureWriter, type WriterOptions } from '../pcap/writer.js';
+import type { Port, PortConfig, PortIO, PortType } from './port.js';
+
+const COUNTERS = ['rx_oversize', 'rx_truncated', 'rx_file_errors', 'rx_passes', 'tx_file_bytes'] as const;
+
+/** Transmitted packets between two clock reads when no flushTx() comes (see transmit). */
+const STAMP_EVERY = 64;
+
+class PcapPort implements Port {
+  private io!: PortIO;
+  private replayer: Replayer | null = null;
+  private source: ReplaySource | null = null;
+  private writer: CaptureWriter | null = null;
+  private cTruncated = 0;
+  private cPasses = 0;
+  private cFileBytes = 0;
+  private reportedTruncated = 0;
+  private reportedPasses = 0;
+  // Capture timestamps: wall clock at open + monotonic time since (performance.now()).
+  private wallSec = 0;
+  private wallNsec = 0;
+  private mono0 = 0;
+  private stampLeft = 0;
+  private tsSec = 0;
+  private tsNsec = 0;
+
+  constructor(private readonly o: PcapPortOptions) {}
+
+  async open(io: PortIO): Promise<void> {
+    this.io = io;
+    this.cTruncated = io.counterIndex('rx_truncated');
+    this.cPasses = io.counterIndex('rx_passes');
+    this.cFileBytes = io.counterIndex('tx_file_bytes');
+    const o = this.o;
+    if (o.read !== null) {
+      const file = path.resolve(o.read);
+      const ro: ReaderOptions = { maxFrameLength: io.maxFrameLength, oversize: o.oversize === 'drop' ? 'skip' : 'error' };
+      if (o.preload) {
+        const cap = preloadCapture(file, ro);
+        if (cap.skippedOversize > 0) io.count('rx_oversize', cap.skippedOversize);
+        this.source = new PreloadedSource(cap);
+        io.log('info', `replaying ${file}: ${cap.count} packets, ${cap.bytes} bytes preloaded (${cap.format})`);
+      } else {
+        this.source = new StreamSource(PcapReader.open(file, ro));
+      }
+      this.replayer = new Replayer(this.source, { speed: o.speed, rate: o.rate, loop: o.loop });
+    }
+    if (o.write !== null) {
+      const wo: WriterOptions =
+        o.format === 'pcapng' ? { format: 'pcapng', interfaces: [io.name] } : { format: 'pcap', precision: o.precision };
+      this.writer = createWriter(path.resolve(o.write), wo);
+      const now = Date.now();
+      this.mono0 = performance.now();
+      this.wallSec = Math.floor(now / 1000);
+      this.wallNsec = (now % 1000) * 1e6;
+      this.publishFileBytes();
+    }
+  }
+
+  poll(budget: number): number {
+    const r = this.replayer;
+    if (r === null) return -1;
+    let n: number;
+    try {
+      n = r.poll(this.io, budget);
+    } catch (e) {
+      // Only a streamed capture can fail here (a preloaded one was checked at open).
+      if (!(e instanceof PcapError)) throw e;
+      this.io.count('rx_file_errors');
+      this.io.log('error', `replay stopped: ${e.message}`);
+      r.done = true;
+      n = -1;
+    }
+    this.publishReplay();
+    return n;
+  }
+
+  private publishReplay(): void {
+    const r = this.replayer!;
+    const c = this.io.counters;
+    const t = this.source!.truncated;
+    c[this.cTruncated] += t - this.reportedTruncated;
+    this.reportedTruncated = t;
+    c[this.cPasses] += r.passes - this.reportedPasses;
+    this.reportedPasses = r.passes;
+  }
+
+  private publishFileBytes(): void {
+    const c = this.io.counters;
+    const b = this.writer!.bytes;
+    c[this.cFileBytes] = b;
+  }
+
+  transmit(area: Uint8Array, offset: number, length: number, _queue: number): boolean {
+    const w = this.writer;
+    if (w === null) return false; // a replay-only port has no medium to send on: tx_dropped
+    // One clock read per burst (flushTx resets stampLeft) or per STAMP_EVERY packets: the
+    // clock costs more than the rest of the write for short frames.
+    if (this.stampLeft === 0) this.stamp();
+    this.stampLeft--;
+    w.write(area, offset, length, this.tsSec, this.tsNsec);
+    return true;
+  }
+
+  private stamp(): void {
+    const ns = this.wallNsec + Math.floor((performance.now() - this.mono0) * 1e6);
+    const carry = Math.floor(ns / 1e9);
+    this.tsSec = this.wallSec + carry;
+    this.tsNsec = ns - carry * 1e9;
+    this.stampLeft = STAMP_EVERY;
+  }
+
+  flushTx(): void {
+    this.stampLeft = 0;
+    if (this.writer !== null) this.publishFileBytes();
+  }
+
+  async close(): Promise<void> {
+    this.replayer?.close();
+    if (this.writer !== null) {
+      this.writer.close();
+      this.publishFileBytes();
+    }
+  }
+
+  status(): Record<string, unknown> {
+    const r = this.replayer;
+    return {
+      ...(r !== null ? { read: this.o.read, replayed: r.sent, passes: r.passes, done: r.done } : {}),
+      ...(this.writer !== null ? { write: this.o.write, written: this.writer.packets, bytes: this.writer.bytes } : {}),
+    };
+  }
+
+  /** `{ op: 'flush' }` makes everything transmitted so far readable in the output file. */
+  control(msg: unknown): unknown {
+    const op = (msg as { op?: unknown } | null)?.op;
+    if (op === 'flush') {
+      if (this.writer === null) throw new Error('this port writes no capture');
+      this.writer.flush();
+      this.publishFileBytes();
+      return { written: this.writer.packets, bytes: this.writer.bytes };
+    }
+    throw new Error(`unknown request ${JSON.stringify(msg)} (pcap takes { op: 'flush' })`);
+  }
+}
+
+const pcap: PortType = {
+  type: 'pcap',
+  counters: COUNTERS,
+  validate(config: PortConfig) {
+    const errors: string[] = [];
+    parsePcapOptions(config, errors);
+    return errors;
+  },
+  create(config: PortConfig) {
+    const errors: string[] = [];
+    const o = parsePcapOptions(config, errors);
+    if (errors.length) throw new Error(`pcap port ${config.name}: ${errors.join('; ')}`);
+    return new PcapPort(o);
+  },
+};
+export default pcap;
