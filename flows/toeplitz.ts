@@ -43,13 +43,12 @@ function keyWindow(key: ArrayLike<number>, bit: number): number {
 export function fillToeplitzTable(key: ArrayLike<number>, out: Uint32Array): Uint32Array {
   for (let pos = 0; pos < MAX_HASH_INPUT; pos++) {
     const base = pos * 256;
-    // Windows for the 8 bits of this byte, bit 7 (sent first) at index 0.
-    const w0 = keyWindow(key, pos * 8);
     out[base] = 0;
-    for (let bitIdx = 0; bitIdx < 8; bitIdx++) {
-      const wnd = bitIdx === 0 ? w0 : keyWindow(key, pos * 8 + bitIdx);
+    // Smallest bit first, so that out[low] is complete when a higher bit is added to it.
+    for (let bitIdx = 7; bitIdx >= 0; bitIdx--) {
+      const wnd = keyWindow(key, pos * 8 + bitIdx); // bit 7 of the byte (0x80) is input bit 0
       const bitVal = 0x80 >> bitIdx;
-      // Every value with this bit as its highest set bit = that bit XOR a smaller value.
+      // Every value whose highest set bit is bitVal is bitVal XOR a smaller value.
       for (let low = 0; low < bitVal; low++) out[base + bitVal + low] = (out[base + low] ^ wnd) >>> 0;
     }
   }

@@ -1,0 +1,160 @@
+/**
+ * The compiled rule table: tuple-space search over typed arrays.
+ *
+ * Rules are grouped by mask (a "tuple": which bits of which key words they compare).
+ * Inside a group every rule compares the same bits, so a packet can match at most one
+ * masked value there: one hash of the packet's masked words and one probe find it. Within
+ * a group, rules with the same masked value keep only the lowest location (the others can
+ * never win). Groups are searched in order of their best (lowest) location and the search
+ * stops at the first group whose best location cannot beat the match already found, so a
+ * table of a few rule shapes costs a few probes whatever the number of rules.
+ *
+ *   lookup(key) → rule index (into the arrays below) or −1. Allocates nothing.
+ */
+import { KEY_WORDS } from './key.js';
+
+export interface MatcherRule {
+  loc: number;
+  /** Masked value (value & mask) and mask, KEY_WORDS each. */
+  value: ArrayLike<number>;
+  mask: ArrayLike<number>;
+}
+
+export class Matcher {
+  readonly size: number;
+  /** Per rule, sorted by location: location and pre-masked key words. */
+  readonly loc: Int32Array;
+  private readonly val: Uint32Array;
+  // Per group (sorted by best location).
+  private readonly groups: number;
+  private readonly gMinLoc: Int32Array;
+  private readonly gWordStart: Int32Array;
+  private readonly gWordEnd: Int32Array;
+  private readonly gTabStart: Int32Array;
+  private readonly gTabMask: Int32Array;
+  // Active words of all groups, and their masks.
+  private readonly wIdx: Int32Array;
+  private readonly wMask: Uint32Array;
+  /** Open-addressing hash tables of all groups: rule index or −1. */
+  private readonly table: Int32Array;
+
+  /** `rules` must be sorted by location (unique). Allocates; runs off the data path. */
+  constructor(rules: MatcherRule[]) {
+    const n = rules.length;
+    this.size = n;
+    this.loc = new Int32Array(n);
+    this.val = new Uint32Array(n * KEY_WORDS);
+    const byMask = new Map<string, { words: number[]; masks: number[]; members: Map<string, number> }>();
+    const order: string[] = [];
+    rules.forEach((r, i) => {
+      this.loc[i] = r.loc;
+      for (let w = 0; w < KEY_WORDS; w++) this.val[i * KEY_WORDS + w] = (r.value[w] & r.mask[w]) >>> 0;
+      const mk = Array.from(r.mask).join(',');
+      let g = byMask.get(mk);
+      if (!g) {
+        const words: number[] = [];
+        const masks: number[] = [];
+        for (let w = 0; w < KEY_WORDS; w++) if (r.mask[w] !== 0) { words.push(w); masks.push(r.mask[w] >>> 0); }
+        g = { words, masks, members: new Map() };
+        byMask.set(mk, g);
+        order.push(mk); // rules arrive sorted, so groups arrive sorted by best location
+      }
+      const vk = g.words.map((w) => this.val[i * KEY_WORDS + w]).join(',');
+      if (!g.members.has(vk)) g.members.set(vk, i); // the first (lowest loc) wins
+    });
+    const G = order.length;
+    this.groups = G;
+    this.gMinLoc = new Int32Array(G);
+    this.gWordStart = new Int32Array(G);
+    this.gWordEnd = new Int32Array(G);
+    this.gTabStart = new Int32Array(G);
+    this.gTabMask = new Int32Array(G);
+    let nWords = 0;
+    let nSlots = 0;
+    const caps: number[] = [];
+    for (const mk of order) {
+      const g = byMask.get(mk)!;
+      nWords += g.words.length;
+      let cap = 2;
+      while (cap < g.members.size * 2) cap <<= 1;
+      caps.push(cap);
+      nSlots += cap;
+    }
+    this.wIdx = new Int32Array(nWords);
+    this.wMask = new Uint32Array(nWords);
+    this.table = new Int32Array(nSlots).fill(-1);
+    let wp = 0;
+    let tp = 0;
+    order.forEach((mk, gi) => {
+      const g = byMask.get(mk)!;
+      this.gWordStart[gi] = wp;
+      for (let j = 0; j < g.words.length; j++, wp++) {
+        this.wIdx[wp] = g.words[j];
+        this.wMask[wp] = g.masks[j];
+      }
+      this.gWordEnd[gi] = wp;
+      this.gTabStart[gi] = tp;
+      this.gTabMask[gi] = caps[gi] - 1;
+      let min = 0x7fffffff;
+      for (const ri of g.members.values()) {
+        min = Math.min(min, this.loc[ri]);
+        let s = this.hashRule(gi, ri) & (caps[gi] - 1);
+        while (this.table[tp + s] !== -1) s = (s + 1) & (caps[gi] - 1);
+        this.table[tp + s] = ri;
+      }
+      this.gMinLoc[gi] = min;
+      tp += caps[gi];
+    });
+  }
+
+  private hashRule(g: number, r: number): number {
+    let h = 0x811c9dc5;
+    for (let i = this.gWordStart[g]; i < this.gWordEnd[g]; i++) h = Math.imul(h ^ this.val[r * KEY_WORDS + this.wIdx[i]], 0x01000193);
+    return (h ^ (h >>> 15)) >>> 0;
+  }
+
+  /** The matching rule with the lowest location, or −1. */
+  lookup(key: Uint32Array): number {
+    let best = 0x7fffffff;
+    let bestRule = -1;
+    const wIdx = this.wIdx;
+    const wMask = this.wMask;
+    const val = this.val;
+    const table = this.table;
+    for (let g = 0; g < this.groups; g++) {
+      if (this.gMinLoc[g] >= best) break;
+      const ws = this.gWordStart[g];
+      const we = this.gWordEnd[g];
+      let h = 0x811c9dc5;
+      for (let i = ws; i < we; i++) h = Math.imul(h ^ (key[wIdx[i]] & wMask[i]), 0x01000193);
+      h = (h ^ (h >>> 15)) >>> 0;
+      const ts = this.gTabStart[g];
+      const tm = this.gTabMask[g];
+      for (let s = h & tm; ; s = (s + 1) & tm) {
+        const r = table[ts + s];
+        if (r < 0) break;
+        const base = r * KEY_WORDS;
+        let i = ws;
+        while (i < we && ((key[wIdx[i]] & wMask[i]) >>> 0) === val[base + wIdx[i]]) i++;
+        if (i === we) {
+          if (this.loc[r] < best) {
+            best = this.loc[r];
+            bestRule = r;
+          }
+          break;
+        }
+      }
+    }
+    return bestRule;
+  }
+
+  /** Linear reference: the first rule in location order that matches (tests). */
+  lookupLinear(key: Uint32Array, masks: ArrayLike<number>[]): number {
+    for (let r = 0; r < this.size; r++) {
+      let ok = true;
+      for (let w = 0; w < KEY_WORDS && ok; w++) ok = ((key[w] & masks[r][w]) >>> 0) === this.val[r * KEY_WORDS + w];
+      if (ok) return r;
+    }
+    return -1;
+  }
+}
