@@ -46,6 +46,8 @@ export interface DriverOptions {
   indirectTx?: boolean;
   /** Milliseconds to wait for the device to attach / answer a status write. */
   timeoutMs?: number;
+  /** A second word to ring on a kick: the device thread's own doorbell, when its port gave one. */
+  deviceBell?: { sab: SharedArrayBuffer; index: number } | null;
 }
 
 const WANTED = [
@@ -78,6 +80,8 @@ export class VirtioNetDriver {
   private txDirty: Uint8Array = new Uint8Array(0);
   private readonly scratch = new Uint8Array(65536 + NET_HDR_BYTES);
   private alloc: GuestAllocator;
+  private readonly bellWords: Int32Array | null;
+  private readonly bellIndex: number;
 
   constructor(
     readonly mem: GuestMemory,
@@ -86,6 +90,8 @@ export class VirtioNetDriver {
   ) {
     this.t = new Int32Array(transport);
     this.alloc = new GuestAllocator(mem.size);
+    this.bellWords = opts.deviceBell ? new Int32Array(opts.deviceBell.sab) : null;
+    this.bellIndex = opts.deviceBell?.index ?? 0;
   }
 
   // ── bring-up (virtio 1.x §3.1.1) ────────────────────────────────────────────
@@ -322,5 +328,10 @@ export class VirtioNetDriver {
     // Pairs with an Atomics.wait on kDeviceBell in the device thread, if it sleeps there.
     Atomics.add(this.t, T.kDeviceBell, 1);
     Atomics.notify(this.t, T.kDeviceBell);
+    if (this.bellWords !== null) {
+      // Pairs with the device thread's Atomics.waitAsync on its doorbell (Doorbell.sleepAsync).
+      Atomics.add(this.bellWords, this.bellIndex, 1);
+      Atomics.notify(this.bellWords, this.bellIndex, 1);
+    }
   }
 }

@@ -1,0 +1,61 @@
+/**
+ * What a guest program is: the code a VM runs on top of its virtio-net driver (the
+ * examples in examples/vm/ are guest programs). The VM's thread (guest/vm-worker.ts)
+ * brings the driver up, then loops: receive on every queue pair → program.receive(),
+ * program.tick(), publish transmits, sleep on the interrupt word when idle.
+ */
+import type { VirtioNetDriver } from './virtio-net-driver.js';
+
+export interface GuestEnv {
+  readonly nic: VirtioNetDriver;
+  /** The MAC the device's config space gave (or the driver's default). */
+  readonly mac: Uint8Array;
+  readonly params: Readonly<Record<string, unknown>>;
+  /** Counters the runner reads (base names, then the program's own). */
+  readonly counters: Float64Array;
+  /** Index of a counter by name (look it up once in start()). */
+  counterIndex(name: string): number;
+  /** Queues one frame for transmit on pair `pair` (default 0); false when the TX ring is full (counted tx_full). */
+  send(bytes: Uint8Array, offset: number, length: number, pair?: number): boolean;
+  log(message: string): void;
+}
+
+export interface GuestProgram {
+  /** Counter names this program adds. */
+  counters?: readonly string[];
+  /** Once after the driver is up (and again after each reset). */
+  start?(env: GuestEnv): void;
+  /** One received frame: bytes[offset, offset + length), valid only during the call. */
+  receive(env: GuestEnv, bytes: Uint8Array, offset: number, length: number, pair: number): void;
+  /** Every loop iteration (at least every few milliseconds when idle). */
+  tick?(env: GuestEnv, nowMs: number): void;
+}
+
+export function defineGuest(p: GuestProgram): GuestProgram {
+  return p;
+}
+
+/** Counters every VM has, before the program's own. */
+export const GUEST_COUNTERS = [
+  'rx_packets',
+  'rx_bytes',
+  'tx_packets',
+  'tx_bytes',
+  'tx_full',
+  'resets',
+  'rx_q0',
+  'rx_q1',
+  'rx_q2',
+  'rx_q3',
+  'rx_q4',
+  'rx_q5',
+  'rx_q6',
+  'rx_q7',
+] as const;
+export const GUEST_COUNTER_SLOTS = 64;
+
+/** Commands the runner posts through the transport's kCommand word. */
+export const CMD_STOP = 1;
+export const CMD_RESET = 2;
+export const CMD_PAUSE_RX = 3;
+export const CMD_RESUME_RX = 4;
