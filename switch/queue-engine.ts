@@ -129,12 +129,15 @@ export class QueueEngine {
       for (let k = 0; k < n; k++) this.process(w, ring.entryOf(k), c);
       total += n;
     }
+    let sent = 0;
     const eps = this.endpoints;
     for (let e = 0; e < eps.length; e++) {
       const ep = eps[e];
-      if (ep !== null) ep.pollTx(budget, this.emit);
+      if (ep !== null) sent += ep.pollTx(budget, this.emit);
     }
-    if (this.passEndpoint !== null) this.passEndpoint.pollTx(budget, this.emit);
+    if (this.passEndpoint !== null) sent += this.passEndpoint.pollTx(budget, this.emit);
+    // An empty breath has nothing to publish.
+    if (total === 0 && sent === 0) return 0;
     this.flush();
     for (let i = 0; i < inputs.length; i++) {
       if (peeked[i] !== 0) inputs[i].release(peeked[i]);

@@ -26,5 +26,5 @@ export function portModuleUrl(type: string): string {
 }
 
 export function knownPortTypes(): string[] {
-  return ['gen', 'pcap', 'udp', 'stream', 'vxlan', 'virtio'].filter(portTypeExists);
+  return ['gen', 'null', 'pcap', 'udp', 'stream', 'vxlan', 'virtio'].filter(portTypeExists);
 }
