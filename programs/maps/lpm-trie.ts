@@ -1,0 +1,479 @@
+/**
+ * BPF_MAP_TYPE_LPM_TRIE: longest-prefix match over IPv4 (keySize 8) or IPv6 (keySize 20)
+ * keys, or any key of 4 + n bytes: { prefixlen u32 little-endian, data[n] network order }.
+ *
+ * A multibit trie of stride 4 (16 slots a node; 8 levels for IPv4, 32 for IPv6) with
+ * leaf pushing inside a node: a prefix of length p lives in the node at level
+ * ⌈p/4⌉ − 1 and is written into every slot it covers there, unless a longer prefix
+ * already holds the slot. A lookup walks from the root, remembers the last leaf it
+ * passed, and stops where there is no child: at most 8 (IPv4) node visits.
+ *
+ * Layout (Int32 words of one SharedArrayBuffer):
+ *
+ *   0   header (16): lock, count, node gen, node free top, nodes used
+ *   R   record free stack[max]
+ *   X   exact index[xs]  rec + 1, open addressing on (prefixlen, data): writers only
+ *   C   records[max]     version | tag | used | hash | prefixlen | data words | value words
+ *   N   node free stack[nmax]
+ *   T   nodes[nmax]      16 × { leaf word, child node }   (node 0 is the root)
+ *
+ * A leaf word is (record + 1) | (tag << 22): the record's tag changes every time the
+ * record is reused, so a reader holding a stale leaf word notices. Concurrency:
+ *  - Writers (control plane) hold the map lock. A new record is written whole before any
+ *    slot points at it; a new node is filled before its parent's child word points at it;
+ *    every slot and child word is published with Atomics.store.
+ *  - Readers take no lock: each slot word is read with Atomics.load, the value is copied
+ *    under the record's seqlock with its tag checked, and the walk restarts if the node
+ *    gen moved (a node was freed and may have been reused under the walk).
+ * A lookup that races with an update sees the table before or after it, never a mix.
+ */
+import type { MapSpec, SharedMap, XdpMap } from './index.js';
+import {
+  BPF_EXIST,
+  BPF_NOEXIST,
+  E2BIG,
+  EEXIST,
+  ENOENT,
+  MapError,
+  OK,
+  READ_RETRIES,
+  beginWrite,
+  checkSize,
+  checkSpec,
+  endWrite,
+  errorFor,
+  hashWords,
+  lock,
+  nextPow2,
+  unlock,
+  words,
+} from './shared.js';
+
+const H_COUNT = 1;
+const H_NGEN = 2;
+const H_NFREE = 3;
+const H_NUSED = 4;
+const H_RFREE = 5;
+const HEADER = 16;
+
+const R_VER = 0;
+const R_TAG = 1;
+const R_USED = 2;
+const R_HASH = 3;
+const R_PLEN = 4;
+const R_DATA = 5;
+
+const NODE_WORDS = 32;
+const REC_BITS = 22;
+const REC_MASK = (1 << REC_BITS) - 1;
+const TAG_MASK = 511;
+const MAX_BYTES = 1 << 30;
+
+function layout(spec: MapSpec) {
+  const max = spec.maxEntries;
+  const dataBytes = spec.keySize - 4;
+  const bits = dataBytes * 8;
+  const levels = bits / 4;
+  const dw = words(dataBytes);
+  const vw = words(spec.valueSize);
+  const xs = nextPow2(max * 2);
+  const nmax = 1 + max * Math.max(0, levels - 1);
+  const rfree = HEADER;
+  const exact = rfree + max;
+  const recs = exact + xs;
+  const rstride = R_DATA + dw + vw;
+  const nfree = recs + max * rstride;
+  const nodes = nfree + nmax;
+  return { max, dataBytes, bits, levels, dw, vw, xs, nmax, rfree, exact, recs, rstride, nfree, nodes, total: nodes + nmax * NODE_WORDS };
+}
+
+export function createLpmTrie(spec: MapSpec): SharedMap {
+  checkSpec(spec.type, spec.keySize, spec.valueSize, spec.maxEntries);
+  if (spec.keySize < 5 || spec.keySize > 260) throw new MapError(`lpm_trie map: keySize ${spec.keySize} is not 4 + 1..256 (8 for IPv4, 20 for IPv6)`);
+  if (spec.maxEntries >= REC_MASK) throw new MapError(`lpm_trie map: maxEntries ${spec.maxEntries} is too large (< ${REC_MASK})`);
+  const l = layout(spec);
+  if (l.total * 4 > MAX_BYTES)
+    throw new MapError(`lpm_trie map: ${spec.maxEntries} prefixes of ${l.bits} bits need ${Math.ceil((l.total * 4) / 2 ** 20)} MiB of trie; lower maxEntries`);
+  const sab = new SharedArrayBuffer(l.total * 4);
+  const w = new Int32Array(sab);
+  for (let i = 0; i < l.max; i++) w[l.rfree + i] = l.max - 1 - i;
+  w[H_RFREE] = l.max;
+  w[H_NUSED] = 1; // the root
+  return { spec, queues: 1, buffers: [sab] };
+}
+
+export class LpmTrie implements XdpMap {
+  readonly spec: MapSpec;
+  readonly bits: number;
+  readonly maxEntries: number;
+  readonly words: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly l: ReturnType<typeof layout>;
+  // Writer and byte-API scratch: [prefixlen, masked data words].
+  private readonly q: Int32Array;
+  private readonly qBytes: Uint8Array;
+  private readonly tmpData: Uint8Array;
+  private readonly tmpValue: Int32Array;
+  private readonly tmpValueBytes: Uint8Array;
+  private readonly path: Int32Array;
+
+  constructor(shared: SharedMap, _queue: number) {
+    this.spec = shared.spec;
+    this.l = layout(shared.spec);
+    this.bits = this.l.bits;
+    this.maxEntries = this.l.max;
+    this.words = new Int32Array(shared.buffers[0]);
+    this.bytes = new Uint8Array(shared.buffers[0]);
+    this.q = new Int32Array(1 + this.l.dw);
+    this.qBytes = new Uint8Array(this.q.buffer, 4, this.l.dataBytes);
+    this.tmpData = new Uint8Array(this.l.dataBytes);
+    this.tmpValue = new Int32Array(Math.max(1, this.l.vw));
+    this.tmpValueBytes = new Uint8Array(this.tmpValue.buffer, 0, this.spec.valueSize);
+    this.path = new Int32Array(this.l.levels + 1);
+  }
+
+  get count(): number {
+    return Atomics.load(this.words, H_COUNT); // pairs with the writers' Atomics.add/sub
+  }
+
+  /** Trie nodes in use (root included): for sizing and tests. */
+  get nodesUsed(): number {
+    return this.words[H_NUSED] - this.words[H_NFREE];
+  }
+
+  // ---- readers (any thread, no lock) -----------------------------------------------
+
+  /**
+   * Hot path: longest-prefix match of the address at bytes[off…] (dataBytes bytes, network
+   * order — e.g. a packet's source address), value copied into `out` as words. Returns
+   * the matched prefix length, or -1 on a miss. Never allocates.
+   */
+  lookupAt(bytes: Uint8Array, off: number, out: Int32Array | null): number {
+    const w = this.words;
+    const levels = this.l.levels;
+    const nodes = this.l.nodes;
+    for (let r = 0; r < READ_RETRIES; r++) {
+      // Pairs with the Atomics.add on H_NGEN in prune(): unchanged means no node we
+      // walked through was freed and reused during the walk.
+      const gen = Atomics.load(w, H_NGEN);
+      let node = 0;
+      let best = 0;
+      for (let lv = 0; lv < levels; lv++) {
+        const b = bytes[off + (lv >> 1)];
+        const s = nodes + node * NODE_WORDS + (((lv & 1) === 0 ? b >> 4 : b & 15) << 1);
+        const leaf = Atomics.load(w, s); // pairs with the Atomics.store in setSlots()
+        if (leaf !== 0) best = leaf;
+        const child = Atomics.load(w, s + 1); // pairs with the Atomics.store in insert()/prune()
+        if (child === 0) break;
+        node = child;
+      }
+      if (best === 0) {
+        if (Atomics.load(w, H_NGEN) === gen) return -1;
+        continue;
+      }
+      const plen = this.readRecord(best, out);
+      if (plen >= 0 && Atomics.load(w, H_NGEN) === gen) return plen;
+    }
+    return -1;
+  }
+
+  /** Copies the value of the record a leaf word names; its prefix length, or -1 if stale. */
+  private readRecord(leaf: number, out: Int32Array | null): number {
+    const w = this.words;
+    const base = this.l.recs + ((leaf & REC_MASK) - 1) * this.l.rstride;
+    const v = Atomics.load(w, base + R_VER); // pairs with endWrite()
+    if (v & 1) return -1;
+    const ok = w[base + R_USED] === 1 && w[base + R_TAG] === leaf >>> REC_BITS;
+    const plen = w[base + R_PLEN];
+    if (ok && out !== null) {
+      const at = base + R_DATA + this.l.dw;
+      const n = Math.min(out.length, this.l.vw);
+      for (let i = 0; i < n; i++) out[i] = w[at + i];
+    }
+    if (Atomics.load(w, base + R_VER) !== v) return -1; // pairs with beginWrite()
+    return ok ? plen : -1;
+  }
+
+  /** Hot path for IPv4 tries: LPM of the 4 bytes at bytes[off]. */
+  lookupV4(bytes: Uint8Array, off: number, out: Int32Array | null): number {
+    return this.lookupAt(bytes, off, out);
+  }
+
+  /**
+   * bpf_map_lookup_elem: the key's prefixlen bounds the match. A full-length key takes the
+   * lock-free walk; a shorter one (control plane only) searches the exact index under the lock.
+   */
+  lookupInto(key: Uint8Array, out: Uint8Array): boolean {
+    checkSize('lpm_trie key', key.length, this.spec.keySize);
+    const plen = (key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24)) >>> 0;
+    for (let i = 0; i < this.l.dataBytes; i++) this.tmpData[i] = key[4 + i];
+    if (plen >= this.bits) {
+      if (this.lookupAt(this.tmpData, 0, this.tmpValue) < 0) return false;
+    } else {
+      lock(this.words);
+      try {
+        let rec = -1;
+        for (let p = plen; p >= 0 && rec < 0; p--) rec = this.exactFind(this.tmpData, p);
+        if (rec < 0) return false;
+        this.readRecord(this.leafWord(rec), this.tmpValue);
+      } finally {
+        unlock(this.words);
+      }
+    }
+    out.set(this.tmpValueBytes.subarray(0, Math.min(out.length, this.spec.valueSize)));
+    return true;
+  }
+
+  // ---- writers (under the map lock) -------------------------------------------------
+
+  private parseKey(key: Uint8Array): number {
+    checkSize('lpm_trie key', key.length, this.spec.keySize);
+    const plen = (key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24)) >>> 0;
+    if (plen > this.bits) throw new MapError(`lpm_trie: prefixlen ${plen} exceeds ${this.bits} bits`);
+    for (let i = 0; i < this.l.dataBytes; i++) this.tmpData[i] = key[4 + i];
+    return plen;
+  }
+
+  update(key: Uint8Array, value: Uint8Array, flags = 0): void {
+    const plen = this.parseKey(key);
+    checkSize('lpm_trie value', value.length, this.spec.valueSize);
+    this.tmpValue.fill(0);
+    this.tmpValueBytes.set(value);
+    lock(this.words);
+    let code: number;
+    try {
+      code = this.insert(this.tmpData, plen, this.tmpValue, flags);
+    } finally {
+      unlock(this.words);
+    }
+    if (code !== OK) throw errorFor(code, 'lpm_trie update');
+  }
+
+  delete(key: Uint8Array): boolean {
+    const plen = this.parseKey(key);
+    lock(this.words);
+    try {
+      return this.remove(this.tmpData, plen);
+    } finally {
+      unlock(this.words);
+    }
+  }
+
+  /** Loads q with (plen, data masked to plen) and returns its hash. */
+  private setQuery(data: Uint8Array, plen: number): number {
+    const q = this.q;
+    q.fill(0);
+    q[0] = plen;
+    const full = plen >>> 3;
+    for (let i = 0; i < full; i++) this.qBytes[i] = data[i];
+    if (plen & 7) this.qBytes[full] = data[full] & (0xff << (8 - (plen & 7)));
+    return hashWords(q, 0, q.length);
+  }
+
+  private recBase(rec: number): number {
+    return this.l.recs + rec * this.l.rstride;
+  }
+
+  private leafWord(rec: number): number {
+    return (rec + 1) | (this.words[this.recBase(rec) + R_TAG] << REC_BITS);
+  }
+
+  /** Exact (prefixlen, data) → record index or -1. Writers only. */
+  private exactFind(data: Uint8Array, plen: number): number {
+    const w = this.words;
+    const h = this.setQuery(data, plen);
+    const mask = this.l.xs - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const slot = w[this.l.exact + i];
+      if (slot === 0) return -1;
+      const base = this.recBase(slot - 1);
+      if (w[base + R_HASH] !== h) continue;
+      let same = true;
+      for (let k = 0; same && k < this.q.length; k++) same = w[base + R_PLEN + k] === this.q[k];
+      if (same) return slot - 1;
+    }
+  }
+
+  private exactInsert(rec: number, h: number): void {
+    const w = this.words;
+    const mask = this.l.xs - 1;
+    let i = h & mask;
+    while (w[this.l.exact + i] !== 0) i = (i + 1) & mask;
+    w[this.l.exact + i] = rec + 1;
+  }
+
+  /** Linear-probing delete with backward shift (no tombstones). */
+  private exactDelete(rec: number): void {
+    const w = this.words;
+    const mask = this.l.xs - 1;
+    const X = this.l.exact;
+    let i = w[this.recBase(rec) + R_HASH] & mask;
+    while (w[X + i] !== rec + 1) i = (i + 1) & mask;
+    for (let j = i; ; ) {
+      j = (j + 1) & mask;
+      if (w[X + j] === 0) {
+        w[X + i] = 0;
+        return;
+      }
+      const home = w[this.recBase(w[X + j] - 1) + R_HASH] & mask;
+      const between = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (between) continue;
+      w[X + i] = w[X + j];
+      i = j;
+    }
+  }
+
+  private nibble(data: Uint8Array, lv: number): number {
+    const b = data[lv >> 1];
+    return (lv & 1) === 0 ? b >> 4 : b & 15;
+  }
+
+  private insert(data: Uint8Array, plen: number, val: Int32Array, flags: number): number {
+    const w = this.words;
+    const l = this.l;
+    let rec = this.exactFind(data, plen);
+    if (rec >= 0) {
+      if (flags === BPF_NOEXIST) return EEXIST;
+      const base = this.recBase(rec);
+      const v = beginWrite(w, base + R_VER);
+      for (let i = 0; i < l.vw; i++) w[base + R_DATA + l.dw + i] = val[i];
+      endWrite(w, base + R_VER, v);
+      return OK;
+    }
+    if (flags === BPF_EXIST) return ENOENT;
+    if (w[H_RFREE] === 0) return E2BIG;
+    const h = this.setQuery(data, plen); // q = (plen, masked data)
+    const level = plen === 0 ? 0 : (plen - 1) >> 2;
+    // Path of nodes down to `level`, created as needed. Sizing guarantees room (see layout).
+    let node = 0;
+    for (let lv = 0; lv < level; lv++) {
+      const s = l.nodes + node * NODE_WORDS + (this.nibble(this.qBytes, lv) << 1);
+      let child = w[s + 1];
+      if (child === 0) {
+        child = this.allocNode();
+        if (child < 0) return E2BIG;
+        // The node is all zeros; publishing it empty is safe. Pairs with lookupAt()'s child load.
+        Atomics.store(w, s + 1, child);
+      }
+      node = child;
+    }
+    const top = w[H_RFREE] - 1;
+    w[H_RFREE] = top;
+    rec = w[l.rfree + top];
+    const base = this.recBase(rec);
+    const v = beginWrite(w, base + R_VER);
+    w[base + R_TAG] = (w[base + R_TAG] + 1) & TAG_MASK;
+    w[base + R_USED] = 1;
+    w[base + R_HASH] = h;
+    for (let k = 0; k < this.q.length; k++) w[base + R_PLEN + k] = this.q[k];
+    for (let i = 0; i < l.vw; i++) w[base + R_DATA + l.dw + i] = val[i];
+    endWrite(w, base + R_VER, v);
+    this.exactInsert(rec, h);
+    const word = this.leafWord(rec);
+    const span = 1 << (4 * (level + 1) - plen);
+    const start = this.nibble(this.qBytes, level) & ~(span - 1);
+    for (let s = start; s < start + span; s++) {
+      const at = l.nodes + node * NODE_WORDS + (s << 1);
+      const cur = w[at];
+      if (cur === 0 || w[this.recBase((cur & REC_MASK) - 1) + R_PLEN] <= plen) Atomics.store(w, at, word); // pairs with lookupAt()
+    }
+    Atomics.add(w, H_COUNT, 1);
+    return OK;
+  }
+
+  private allocNode(): number {
+    const w = this.words;
+    let n: number;
+    if (w[H_NFREE] > 0) {
+      w[H_NFREE] = w[H_NFREE] - 1;
+      n = w[this.l.nfree + w[H_NFREE]];
+    } else if (w[H_NUSED] < this.l.nmax) {
+      n = w[H_NUSED];
+      w[H_NUSED] = n + 1;
+    } else return -1;
+    w.fill(0, this.l.nodes + n * NODE_WORDS, this.l.nodes + (n + 1) * NODE_WORDS);
+    return n;
+  }
+
+  private remove(data: Uint8Array, plen: number): boolean {
+    const w = this.words;
+    const l = this.l;
+    const rec = this.exactFind(data, plen);
+    if (rec < 0) return false;
+    const masked = this.qBytes.slice(); // the record's data, masked (control plane: may allocate)
+    const level = plen === 0 ? 0 : (plen - 1) >> 2;
+    let node = 0;
+    this.path[0] = 0;
+    for (let lv = 0; lv < level; lv++) {
+      node = w[l.nodes + node * NODE_WORDS + (this.nibble(masked, lv) << 1) + 1];
+      this.path[lv + 1] = node;
+    }
+    // The slots fall back to the longest shorter prefix stored in the same node, if any;
+    // prefixes in nodes above are remembered by the walk on their own.
+    let repl = 0;
+    const floor = level === 0 ? 0 : 4 * level + 1;
+    for (let p = plen - 1; p >= floor && repl === 0; p--) {
+      const r = this.exactFind(masked, p);
+      if (r >= 0) repl = this.leafWord(r);
+    }
+    const span = 1 << (4 * (level + 1) - plen);
+    const start = this.nibble(masked, level) & ~(span - 1);
+    for (let s = start; s < start + span; s++) {
+      const at = l.nodes + node * NODE_WORDS + (s << 1);
+      if ((w[at] & REC_MASK) === rec + 1) Atomics.store(w, at, repl); // pairs with lookupAt()
+    }
+    this.exactDelete(rec);
+    const base = this.recBase(rec);
+    const v = beginWrite(w, base + R_VER);
+    w[base + R_USED] = 0;
+    endWrite(w, base + R_VER, v);
+    w[l.rfree + w[H_RFREE]] = rec;
+    w[H_RFREE] = w[H_RFREE] + 1;
+    Atomics.sub(w, H_COUNT, 1);
+    this.prune(masked, level);
+    return true;
+  }
+
+  /** Frees empty nodes on the path, deepest first. */
+  private prune(data: Uint8Array, level: number): void {
+    const w = this.words;
+    const l = this.l;
+    for (let lv = level; lv >= 1; lv--) {
+      const node = this.path[lv];
+      const from = l.nodes + node * NODE_WORDS;
+      for (let i = 0; i < NODE_WORDS; i++) if (w[from + i] !== 0) return;
+      const parent = this.path[lv - 1];
+      Atomics.store(w, l.nodes + parent * NODE_WORDS + (this.nibble(data, lv - 1) << 1) + 1, 0); // pairs with lookupAt()
+      // Pairs with lookupAt()'s gen loads: a walk that was inside this node starts over.
+      Atomics.add(w, H_NGEN, 1);
+      w[l.nfree + w[H_NFREE]] = node;
+      w[H_NFREE] = w[H_NFREE] + 1;
+    }
+  }
+
+  // ---- control plane -----------------------------------------------------------------
+
+  *entries(): Iterable<[Uint8Array, Uint8Array]> {
+    const w = this.words;
+    const l = this.l;
+    for (let rec = 0; rec < l.max; rec++) {
+      const base = this.recBase(rec);
+      const key = new Uint8Array(this.spec.keySize);
+      const value = new Uint8Array(this.spec.valueSize);
+      let ok = false;
+      for (let r = 0; r < READ_RETRIES; r++) {
+        const v = Atomics.load(w, base + R_VER); // pairs with endWrite()
+        if (v & 1) continue;
+        ok = w[base + R_USED] === 1;
+        if (ok) {
+          new DataView(key.buffer).setUint32(0, w[base + R_PLEN] >>> 0, true);
+          key.set(this.bytes.subarray((base + R_DATA) * 4, (base + R_DATA) * 4 + l.dataBytes), 4);
+          value.set(this.bytes.subarray((base + R_DATA + l.dw) * 4, (base + R_DATA + l.dw) * 4 + this.spec.valueSize));
+        }
+        if (Atomics.load(w, base + R_VER) === v) break; // pairs with beginWrite()
+        ok = false;
+      }
+      if (ok) yield [key, value];
+    }
+  }
+}
