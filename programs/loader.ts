@@ -117,12 +117,21 @@ export function continueMask(names: string[] | undefined): number {
 }
 
 /** Main thread: import, validate, create maps. */
-export async function loadProgram(ref: ProgramRefInput, opts: { baseDir: string; queues: number }): Promise<LoadedProgram> {
+export async function loadProgram(ref: ProgramRefInput, opts: { baseDir: string; queues: number; ports?: PortInfo[] }): Promise<LoadedProgram> {
   const specifier = specifierFor(ref.name, opts.baseDir);
   const m = await importProgram(specifier);
   const params = validateParams(m, ref.params);
   const maps: Record<string, SharedMap> = {};
   for (const [name, spec] of Object.entries(m.maps?.(params) ?? {})) maps[name] = createMap(spec, opts.queues);
+  if (m.setup) {
+    const attached: Record<string, XdpMap> = {};
+    for (const [name, shared] of Object.entries(maps)) attached[name] = openMap(shared, 0);
+    try {
+      m.setup({ params, maps: attached, ports: opts.ports ?? [] });
+    } catch (e) {
+      throw new ProgramError(`program ${m.name}: setup: ${(e as Error).message}`);
+    }
+  }
   return { name: m.name, specifier, params, maps, continueMask: continueMask(ref.continueOn) };
 }
 

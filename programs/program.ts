@@ -48,6 +48,20 @@ export interface ProgramEnv {
   ports: PortInfo[];
   /** Reports an event to the main thread's log (not for per-packet use). */
   log(message: string): void;
+  /**
+   * Monotonic clock in nanoseconds (bpf_ktime_get_ns). Absent in the live switch, where a
+   * program reads performance.now() itself (sparingly: it costs tens of ns); offline runs
+   * supply the capture's timestamps so time-dependent programs replay deterministically.
+   */
+  now?: () => number;
+}
+
+/** What setup() gets: the maps attached in the main thread, before any queue runs. */
+export interface SetupEnv {
+  params: Params;
+  maps: Record<string, XdpMap>;
+  /** The switch's ports, when the loader knows them (may be empty). */
+  ports: PortInfo[];
 }
 
 export interface ProgramModule {
@@ -56,6 +70,12 @@ export interface ProgramModule {
   params?: Record<string, ParamSpec>;
   /** The maps to create, given the validated parameters. */
   maps?: (params: Params) => Record<string, MapSpec>;
+  /**
+   * Fills the maps from the parameters (routes, blocklists), once, in the main thread,
+   * after the maps are created and before any queue runs the program. Not called again
+   * when a worker restarts, so control-plane edits to the maps are kept.
+   */
+  setup?(env: SetupEnv): void;
   create(env: ProgramEnv): XdpProgram;
 }
 

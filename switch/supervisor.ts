@@ -155,7 +155,7 @@ export class Switch extends EventEmitter {
       const key = JSON.stringify([ref.name, ref.params ?? {}, ref.continueOn ?? null]);
       let lp = this.loadedCache.get(key);
       if (lp === undefined) {
-        lp = await loadProgram(ref, { baseDir: this.baseDir, queues: this.config.queues });
+        lp = await loadProgram(ref, { baseDir: this.baseDir, queues: this.config.queues, ports: this.portInfo });
         // Build it once here too: a program whose create() throws fails now, with its message.
         await instantiate(lp, { queue: -1, queues: this.config.queues, ports: this.portInfo, log: () => {} });
         this.loadedCache.set(key, lp);
