@@ -303,8 +303,9 @@ export class VirtioNetDevice {
       const head = q.pop();
       if (head === CHAIN_NONE) break;
       if (head === CHAIN_ERROR) {
+        // Counted as one consumed (and dropped) chain, so sink + tx_drop_* = poll()'s total.
         this.malformed(C.tx_drop_malformed, q.error);
-        return done;
+        return done + 1;
       }
       done++;
       if (q.readableCount !== q.segCount) {
