@@ -29,6 +29,8 @@ export const CTL_COMMAND = 1; // non-zero: the supervisor has a request (see CMD
 export const CTL_HEARTBEAT = 2; // a worker bumps it every breath (watchdog)
 export const CTL_PROGRAM = 3; // chain slot the worker is running now (watchdog report)
 export const CTL_BUSY = 4; // 1 while a worker is inside a breath with packets in hand
+export const CTL_INPUT = 5; // input ring the worker is processing now
+export const CTL_POS = 6; // position in that ring's peeked batch of the packet in hand
 
 export const CMD_NONE = 0;
 export const CMD_MESSAGE = 1; // a message waits on the thread's control port

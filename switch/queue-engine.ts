@@ -22,7 +22,7 @@ import { Doorbell } from '../queues/doorbell.js';
 import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, packOffLen } from '../queues/frames.js';
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock, Q, QUEUE_COUNTERS } from './counters.js';
-import { CTL_DOORBELL, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
+import { CTL_DOORBELL, CTL_INPUT, CTL_POS, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
 import { XdpContext, REDIRECT_BROADCAST, REDIRECT_CPU, REDIRECT_PORT, REDIRECT_XSK } from '../programs/context.js';
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../programs/verdicts.js';
 import type { XdpProgram } from '../programs/program.js';
@@ -66,6 +66,9 @@ export class QueueEngine {
   private readonly local: Float64Array;
   private readonly ports: number;
   private readonly emit: TxEmit;
+  /** This worker's control words: which packet is in hand, for the watchdog. */
+  private readonly ctl: Int32Array;
+  private readonly ctlBase: number;
 
   constructor(layout: SharedLayout, queue: number, program: XdpProgram) {
     this.queue = queue;
@@ -82,7 +85,9 @@ export class QueueEngine {
     this.dataViews = area.frameDataViews();
     this.ctx = new XdpContext(layout.frameSize, layout.ports);
     this.ctx.rxQueueIndex = queue;
-    this.doorbell = new Doorbell(new Int32Array(layout.control), this.thread * CTL_WORDS + CTL_DOORBELL);
+    this.ctl = new Int32Array(layout.control);
+    this.ctlBase = this.thread * CTL_WORDS;
+    this.doorbell = new Doorbell(this.ctl, this.ctlBase + CTL_DOORBELL);
 
     const inputs: Ring[] = [];
     for (let p = 0; p < layout.ports; p++) inputs.push(new Ring(layout.rx[p][queue]));
@@ -126,7 +131,14 @@ export class QueueEngine {
       peeked[i] = n;
       if (n === 0) continue;
       const w = ring.words;
-      for (let k = 0; k < n; k++) this.process(w, ring.entryOf(k), c);
+      const ctl = this.ctl;
+      const pos = this.ctlBase + CTL_POS;
+      // Plain stores: only the supervisor's watchdog reads these, after it saw no progress.
+      ctl[this.ctlBase + CTL_INPUT] = i;
+      for (let k = 0; k < n; k++) {
+        ctl[pos] = k;
+        this.process(w, ring.entryOf(k), c);
+      }
       total += n;
     }
     let sent = 0;
@@ -381,19 +393,23 @@ export class QueueEngine {
     return n;
   }
 
-  /** Drops the packet at the head of the first non-empty input (after a hang on it), counted aborted. */
-  skipOne(): boolean {
-    for (const ring of this.inputs) {
-      if (ring.peek(1) === 1) {
-        const frame = ring.words[ring.entryOf(0) + D_FRAME];
-        ring.release(1);
-        this.counters.values[Q.packets]++;
-        this.counters.values[Q.xdp_aborted]++;
-        this.free(frame);
-        this.flush();
-        return true;
-      }
-    }
-    return false;
+  /**
+   * Recovery after the watchdog ended a worker stuck on a packet: the packets before it in
+   * that batch were never published (nothing is, until the breath's flush), so they are
+   * processed again normally; the packet it hung on is dropped and counted aborted.
+   * Returns false when the recorded position no longer names a queued packet.
+   */
+  recoverFromHang(input: number, pos: number): boolean {
+    const ring = this.inputs[input];
+    if (ring === undefined || ring.peek(pos + 1) !== pos + 1) return false;
+    const w = ring.words;
+    const c = this.local;
+    for (let k = 0; k < pos; k++) this.process(w, ring.entryOf(k), c);
+    c[Q.packets]++;
+    c[Q.xdp_aborted]++;
+    this.free(w[ring.entryOf(pos) + D_FRAME]);
+    this.flush();
+    ring.release(pos + 1);
+    return true;
   }
 }

@@ -26,8 +26,8 @@ export interface QueueWorkerData {
   chain: LoadedProgram[];
   ports: PortInfo[];
   control: MessagePort;
-  /** Set after a watchdog restart: the packet at the head hung the program; drop it. */
-  skipFirst: boolean;
+  /** Set after a watchdog restart: [input ring, position] of the packet the program hung on. */
+  hungAt: [number, number] | null;
   restarted: boolean;
 }
 
@@ -86,19 +86,25 @@ async function handle(engine: QueueEngine, req: QueueRequest): Promise<void> {
 async function main(): Promise<void> {
   const engine = new QueueEngine(data.layout, data.queue, await buildChain(data.chain));
   if (data.restarted) engine.bump(Q.restarts);
-  if (data.skipFirst && engine.skipOne()) log('warn', 'dropped the packet the hung program was processing (counted xdp_aborted)');
+  if (data.hungAt !== null && engine.recoverFromHang(data.hungAt[0], data.hungAt[1])) {
+    log('warn', 'dropped the packet the hung program was processing (counted xdp_aborted)');
+  }
   parentPort!.postMessage({ type: 'ready' });
   let idle = 0;
   let lastReport = 0;
+  let lastReportAt = 0;
   for (;;) {
     // CTL_BUSY brackets the breath for the watchdog: busy with an unchanged heartbeat = stuck.
     ctl[base + CTL_BUSY] = 1;
     const n = engine.breathe();
     ctl[base + CTL_BUSY] = 0;
     ctl[base + CTL_HEARTBEAT]++;
-    if (engine.lastError !== null && engine.errorCount !== lastReport) {
+    // Program errors are reported at most once a second: a program throwing on every packet
+    // must not turn into a message per breath.
+    if (engine.lastError !== null && Date.now() - lastReportAt >= 1000) {
       log('warn', `program threw (${engine.errorCount - lastReport}×), packets ABORTED: ${engine.lastError}`);
       lastReport = engine.errorCount;
+      lastReportAt = Date.now();
       engine.lastError = null;
     }
     // Pairs with the supervisor's Atomics.store(CTL_COMMAND) + doorbell ring.

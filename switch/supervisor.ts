@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { createLayout, CMD_MESSAGE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_DOORBELL, CTL_HEARTBEAT, CTL_PROGRAM, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
+import { createLayout, CMD_MESSAGE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_DOORBELL, CTL_HEARTBEAT, CTL_INPUT, CTL_POS, CTL_PROGRAM, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
 import { CounterBlock, POOL_COUNTERS, QUEUE_EXIT_COUNTERS } from './counters.js';
 import { Ring } from '../queues/ring.js';
 import { D_FRAME } from '../queues/frames.js';
@@ -173,7 +173,7 @@ export class Switch extends EventEmitter {
   private async startThreads(types: PortType[]): Promise<void> {
     for (let q = 0; q < this.config.queues; q++) {
       const { chain, names } = await this.chainFor(q);
-      this.spawnQueue(q, chain, names, false, false);
+      this.spawnQueue(q, chain, names, false, null);
     }
     await Promise.all(this.queueThreads.map((t) => t.ready));
     const devReady: Promise<void>[] = [];
@@ -190,9 +190,9 @@ export class Switch extends EventEmitter {
 
   // ── queue workers ─────────────────────────────────────────────────────────
 
-  private spawnQueue(q: number, chain: LoadedProgram[], names: string[], restarted: boolean, skipFirst: boolean): void {
+  private spawnQueue(q: number, chain: LoadedProgram[], names: string[], restarted: boolean, hungAt: [number, number] | null): void {
     const { port1, port2 } = new MessageChannel();
-    const data: QueueWorkerData = { layout: this.layout, queue: q, chain, ports: this.portInfo, control: port2, skipFirst, restarted };
+    const data: QueueWorkerData = { layout: this.layout, queue: q, chain, ports: this.portInfo, control: port2, hungAt, restarted };
     const worker = new Worker(workerUrl('switch/queue-worker'), { workerData: data, transferList: [port2], name: `xswitch-q${q}` });
     let readyResolve!: () => void;
     let readyReject!: (e: Error) => void;
@@ -217,15 +217,15 @@ export class Switch extends EventEmitter {
       if (this.stopping || t.retired) return;
       if (!isReady && !restarted) return;
       this.log('warn', `queue ${q}: worker exited (code ${code}); restarting it`);
-      this.restartQueue(q, false);
+      this.restartQueue(q);
     });
     this.queueThreads[q] = t;
   }
 
-  private restartQueue(q: number, skipFirst: boolean): void {
+  private restartQueue(q: number): void {
     const old = this.queueThreads[q];
     this.restarts[q]++;
-    this.spawnQueue(q, old.chain, old.chainNames, true, skipFirst);
+    this.spawnQueue(q, old.chain, old.chainNames, true, null);
     this.queueThreads[q].ready.catch((e: Error) => this.log('error', e.message));
   }
 
@@ -274,9 +274,12 @@ export class Switch extends EventEmitter {
     old.retired = true;
     // The old worker must be gone before the new one consumes: rings have one consumer.
     void old.worker.terminate().then(() => {
-      Atomics.store(this.ctl, workerThread(this.layout, q) * CTL_WORDS + CTL_BUSY, 0);
+      const base = workerThread(this.layout, q) * CTL_WORDS;
+      // The worker is gone: its last stores are visible (terminate joined the thread).
+      const hungAt: [number, number] = [this.ctl[base + CTL_INPUT], this.ctl[base + CTL_POS]];
+      Atomics.store(this.ctl, base + CTL_BUSY, 0);
       if (this.stopping) return;
-      this.spawnQueue(q, old.chain, old.chainNames, true, true);
+      this.spawnQueue(q, old.chain, old.chainNames, true, hungAt);
       this.queueThreads[q].ready.catch((e: Error) => this.log('error', e.message));
     });
   }

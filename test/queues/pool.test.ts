@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { createPool, FramePool, RecycleRing } from '../../queues/pool.js';
+
+describe('FramePool (page_pool-style)', () => {
+  it('counts every path: fast, refill from recycle rings, empty, cached and ring returns', () => {
+    const shared = createPool(100, 8, 2);
+    const pool = new FramePool(shared);
+    const got: number[] = [];
+    for (let i = 0; i < 8; i++) got.push(pool.alloc());
+    expect(got).toEqual([100, 101, 102, 103, 104, 105, 106, 107]);
+    expect(pool.alloc()).toBe(-1);
+    const c = () => pool.counters.snapshot();
+    expect(c().alloc_fast).toBe(8);
+    expect(c().alloc_empty).toBe(1);
+    // Two returners give frames back through their own rings; the owner frees one itself.
+    const r0 = new RecycleRing(shared.rings[0]);
+    const r1 = new RecycleRing(shared.rings[1]);
+    r0.put(101);
+    r0.put(103);
+    r1.put(105);
+    expect(pool.alloc()).toBe(-1); // staged, not yet published
+    r0.flush();
+    r1.flush();
+    pool.free(107);
+    expect(pool.alloc()).toBe(107); // the owner's own return is on the stack: fast path
+    const refilled = [pool.alloc(), pool.alloc(), pool.alloc()].sort();
+    expect(refilled).toEqual([101, 103, 105]);
+    expect(c()).toMatchObject({ alloc_fast: 11, alloc_refill: 1, alloc_empty: 2, recycle_cached: 1, recycle_ring: 3, recycle_ring_full: 0 });
+  });
+
+  it('recycle rings hold the whole pool, so returns never fail; a double return is reported', () => {
+    const shared = createPool(0, 6, 1);
+    const pool = new FramePool(shared);
+    const frames = Array.from({ length: 6 }, () => pool.alloc());
+    const r = new RecycleRing(shared.rings[0]);
+    for (const f of frames) r.put(f);
+    r.flush();
+    expect(r.queued()).toBe(6);
+    // Ring capacity is 8 (next power of two): two more returns fit, the third cannot.
+    r.put(0);
+    r.put(1);
+    expect(() => r.put(2)).toThrow(/returned twice/);
+  });
+});

@@ -1,0 +1,33 @@
+import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
+import type { PortConfig } from '../../switch/ports/port.js';
+import type { Switch, StopSummary } from '../../switch/supervisor.js';
+import { expect } from 'vitest';
+
+export const fixture = (name: string) => new URL(`../fixtures/programs/${name}`, import.meta.url).pathname;
+
+export function config(ports: PortConfig[], queues: number, chain: SwitchConfig['programs'][number]['chain'], extra: Partial<SwitchConfig> = {}): SwitchConfig {
+  return { ...CONFIG_DEFAULTS, queues, ports, programs: [{ queues: Array.from({ length: queues }, (_, i) => i), chain }], ...extra };
+}
+
+/** The switch-wide invariants after a stop: every frame home, every packet in one exit counter. */
+export function expectAccounted(sw: Switch, s: StopSummary): void {
+  expect(s.accounting.doubled).toBe(0);
+  expect(s.accounting.inFlight).toBe(0);
+  expect(s.accounting.queued).toBe(0);
+  expect(s.accounting.free).toBe(s.accounting.total);
+  expect(s.unaccounted).toBe(0);
+  // Ingress: every frame a port read went to a queue or to exactly one drop counter.
+  let toQueues = 0;
+  for (let q = 0; q < sw.config.queues; q++) toQueues += s.stats.queues[`rx${q}_packets`];
+  let fromPorts = 0;
+  let sent = 0;
+  let out = 0;
+  for (const c of Object.values(s.stats.ports)) {
+    fromPorts += c.rx_packets - c.rx_no_buffer - c.rx_ring_full - c.rx_flow_drop - c.rx_dropped;
+    out += c.tx_packets + c.tx_dropped;
+  }
+  for (let q = 0; q < sw.config.queues; q++) sent += s.stats.queues[`rx${q}_xdp_tx_xmit`] + s.stats.queues[`rx${q}_xdp_redirect`];
+  expect(toQueues).toBe(fromPorts);
+  // Egress: everything a queue sent (TX + REDIRECT to ports) left through a port.
+  expect(out).toBe(sent);
+}
