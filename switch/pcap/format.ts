@@ -28,7 +28,7 @@ export const IF_NAME = 2;
 export const IF_TSRESOL = 9;
 export const IF_TSOFFSET = 14;
 export const EPB_FLAGS = 2;
-export const EPB_VERDICT = 6;
+export const EPB_VERDICT = 7;
 /** epb_verdict type octet: the value that follows is a Linux XDP action (u64). */
 export const VERDICT_TYPE_XDP = 2;
 

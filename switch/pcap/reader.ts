@@ -23,6 +23,8 @@ export interface ReaderOptions {
   oversize?: 'error' | 'skip';
   /** Name used in error messages for an in-memory capture (default '<buffer>'). */
   name?: string;
+  /** Bytes read from a file at a time (default 1 MiB; grows for a larger block). */
+  windowSize?: number;
 }
 
 export type CaptureFormat = 'pcap' | 'pcapng';
@@ -50,7 +52,7 @@ export class PcapReader {
   }
 
   static open(file: string, opts: ReaderOptions = {}): PcapReader {
-    return new PcapReader(ByteWindow.fromFile(file), opts);
+    return new PcapReader(ByteWindow.fromFile(file, opts.windowSize), opts);
   }
 
   static fromBuffer(bytes: Uint8Array, opts: ReaderOptions = {}): PcapReader {
