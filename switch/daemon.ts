@@ -14,8 +14,8 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
-import { loadConfig, parseConfig, type LoadedConfig } from './config/index.js';
-import type { QueuePrograms, SwitchConfig } from './config-types.js';
+import { ConfigError, loadConfig, parseConfig, type LoadedConfig } from './config/index.js';
+import type { ProgramRef, QueuePrograms, SwitchConfig } from './config-types.js';
 import { ControlServer, type Handler } from './control/server.js';
 import { makeHandlers, type DaemonApi } from './control/handlers.js';
 import { ControlError } from './control/protocol.js';
@@ -24,6 +24,8 @@ import { LiveView } from './view/live.js';
 import { exitSummary } from './view/summary.js';
 import { rates } from './view/rates.js';
 import { MetricsServer } from './metrics.js';
+import { readFileSync } from 'node:fs';
+import { buildControls, steererModule, steeringHandlers, type Controls } from './control/steering.js';
 import { Switch, type LogEvent } from './supervisor.js';
 
 /** What the daemon needs of a running switch (switch/supervisor.ts's Switch). */
@@ -35,9 +37,12 @@ export interface SwitchLike {
   stop(): Promise<unknown>;
   replacePrograms?(programs: QueuePrograms[]): Promise<unknown>;
   portControl?(port: string, msg: unknown): Promise<unknown>;
+  /** Installs new steering state on a port (a reload with a different flow file). */
+  setSteering?(port: string, module: string, shared: unknown): Promise<void>;
 }
 
-export type StartSwitch = (config: SwitchConfig, log: (message: string) => void) => Promise<SwitchLike>;
+export type SteeringMap = Map<string, { module: string; shared: unknown }>;
+export type StartSwitch = (config: SwitchConfig, log: (message: string) => void, steering: SteeringMap) => Promise<SwitchLike>;
 
 export interface DaemonOptions {
   configFile: string;
@@ -62,8 +67,8 @@ export interface DaemonOptions {
 }
 
 /** Starts the real switch (switch/supervisor.ts) and fits it to what the daemon needs. */
-export async function defaultStart(config: SwitchConfig, log: (m: string) => void): Promise<SwitchLike> {
-  const sw = await Switch.start(config);
+export async function defaultStart(config: SwitchConfig, log: (m: string) => void, steering: SteeringMap): Promise<SwitchLike> {
+  const sw = await Switch.start(config, { steering });
   sw.on('log', (e: LogEvent) => log(`${e.level === 'info' ? '' : e.level + ': '}${e.message}`));
   let running = new Map<number, string>(config.programs.flatMap((p) => p.queues.map((q) => [q, chainKey(p.chain)] as [number, string])));
   return {
@@ -98,10 +103,13 @@ export async function defaultStart(config: SwitchConfig, log: (m: string) => voi
         g.queues.push(q);
         groups.set(key, g);
       }
+      // Load (and build once) every chain before swapping any queue: all or nothing.
+      for (const g of groups.values()) await sw.loadChain(g.chain);
       for (const g of groups.values()) await sw.replacePrograms(g.queues, g.chain);
       running = new Map([...want].map(([q, c]) => [q, chainKey(c)]));
     },
     portControl: (port, msg) => sw.portControl(port, msg),
+    setSteering: (port, module, shared) => sw.setSteering(port, module, shared),
   };
 }
 
@@ -126,6 +134,10 @@ export class Daemon implements DaemonApi {
   private readonly err: Writable;
   private readonly extra: Record<string, Handler> = {};
   private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
+  /** Flow steering per port (flows/SteeringControl); what `flow`/`rss`/`channels` change. */
+  private controls: Controls = new Map();
+  /** The steering file's text as loaded, to tell on reload whether it changed. */
+  private steeringText: string | null = null;
   /** Serialises reloads and program replacements: one change at a time. */
   private changeChain: Promise<unknown> = Promise.resolve();
 
@@ -160,7 +172,11 @@ export class Daemon implements DaemonApi {
 
   private async boot(): Promise<void> {
     const start = this.opts.start ?? defaultStart;
-    this.sw = await start(this.cfg.switch, (m) => this.log(m));
+    const c = this.cfg.switch;
+    this.controls = buildControls(c.steering, c.ports.map((p) => p.name), c.queues);
+    this.steeringText = c.steering ? readFileSync(c.steering, 'utf8') : null;
+    this.addHandlers(steeringHandlers(() => this.controls));
+    this.sw = await start(c, (m) => this.log(m), this.steeringMap(this.controls));
     this.startedAt = performance.now();
     try {
       this.server = new ControlServer(makeHandlers(this), { path: this.socketPath, log: (m) => this.log(m) });
@@ -182,6 +198,11 @@ export class Daemon implements DaemonApi {
     if (this.opts.duration && this.opts.duration > 0) {
       this.durationTimer = setTimeout(() => void this.stop(), this.opts.duration * 1000);
     }
+  }
+
+  private steeringMap(controls: Controls): SteeringMap {
+    const module = steererModule();
+    return new Map([...controls].map(([port, c]) => [port, { module, shared: c.shared }]));
   }
 
   private printStart(): void {
@@ -277,13 +298,43 @@ export class Daemon implements DaemonApi {
       budget: c.budget,
       ports: c.ports.map((p, i) => ({ name: p.name, type: p.type, ifindex: i + 1 })),
       programs: c.programs,
-      steering: c.steering ?? null,
+      steering: c.steering ?? 'none (RSS over every queue)',
+      programsPerQueue: this.programs(),
       control: this.server?.counts ?? null,
     };
   }
 
-  programs(): unknown {
-    return this.cfg.switch.programs;
+  /** The chain on every queue (a queue without one runs pass). */
+  programs(): { queue: number; chain: ProgramRef[] }[] {
+    const c = this.cfg.switch;
+    const out: { queue: number; chain: ProgramRef[] }[] = [];
+    for (let q = 0; q < c.queues; q++) {
+      const p = c.programs.find((x) => x.queues.includes(q));
+      out.push({ queue: q, chain: p ? p.chain : [{ name: 'pass', params: {}, continueOn: ['PASS'] }] });
+    }
+    return out;
+  }
+
+  /**
+   * Sets the chain of some queues (`prog replace`), or appends one program to their chains
+   * (`prog attach`, as libxdp adds a program to the dispatcher); other queues keep theirs.
+   */
+  setChains(queues: number[], edit: (old: ProgramRef[]) => ProgramRef[]): Promise<{ changes: string[] }> {
+    const n = this.cfg.switch.queues;
+    for (const q of queues) {
+      if (!Number.isInteger(q) || q < 0 || q >= n) throw new ControlError('bad_params', `queue ${q} does not exist (queues 0 to ${n - 1})`);
+    }
+    const per = this.programs();
+    for (const q of queues) per[q].chain = edit(per[q].chain);
+    // Back to the file's shape: queues that share a chain share an entry.
+    const groups = new Map<string, QueuePrograms>();
+    for (const { queue, chain } of per) {
+      const key = JSON.stringify(chain);
+      const g = groups.get(key) ?? { queues: [], chain };
+      g.queues.push(queue);
+      groups.set(key, g);
+    }
+    return this.replacePrograms([...groups.values()].map((g) => ({ queues: g.queues, chain: g.chain })));
   }
 
   async portControl(port: string, msg: unknown): Promise<unknown> {
@@ -320,12 +371,15 @@ export class Daemon implements DaemonApi {
       const doc = { ...this.rawForReplace(), programs: chains };
       let next: LoadedConfig;
       try {
+        // Checked as the file would be, relative to its folder; positions would point into
+        // this generated text, so only the messages (which name the path) are passed on.
         next = await parseConfig(stringify(doc), this.cfg.file);
       } catch (e) {
+        if (e instanceof ConfigError) throw new ControlError('bad_params', e.issues.map((i) => i.message).join('\n'));
         throw new ControlError('bad_params', (e as Error).message);
       }
-      next = { ...next, switch: { ...next.switch, steering: this.cfg.switch.steering } };
-      return { changes: await this.apply(next) };
+      next = { ...next, switch: { ...next.switch, steering: this.cfg.switch.steering }, interval: this.cfg.interval };
+      return { changes: await this.apply(next, false) };
     };
     const p = this.changeChain.then(run, run);
     this.changeChain = p.catch(() => {});
@@ -339,7 +393,7 @@ export class Daemon implements DaemonApi {
   }
 
   /** The difference between the running configuration and `next`, applied. */
-  private async apply(next: LoadedConfig): Promise<string[]> {
+  private async apply(next: LoadedConfig, steering = true): Promise<string[]> {
     const a = this.cfg.switch;
     const b = next.switch;
     const fixed = ['queues', 'frameSize', 'poolFrames', 'ringSize', 'budget', 'ports'] as const;
@@ -347,16 +401,37 @@ export class Daemon implements DaemonApi {
     if (needRestart.length > 0) {
       throw new ControlError(
         'bad_params',
-        `${needRestart.join(', ')} changed: restart the switch to change ${needRestart.length > 1 ? 'them' : 'it'} (a reload applies programs, steering rules, RSS and the view interval)`,
+        `${needRestart.join(', ')} changed: restart the switch to change ${needRestart.length > 1 ? 'them' : 'it'} (a reload applies programs, steering rules and RSS)`,
       );
     }
+    // Everything that can fail is prepared before anything changes: a reload applies whole or not at all.
+    const text = steering && b.steering ? readFileSync(b.steering, 'utf8') : this.steeringText;
+    let controls: Controls | null = null;
+    if (steering && (a.steering !== b.steering || text !== this.steeringText)) {
+      try {
+        controls = buildControls(b.steering, b.ports.map((p) => p.name), b.queues);
+      } catch (e) {
+        throw new ControlError('bad_params', (e as Error).message);
+      }
+      if (!this.sw?.setSteering) throw new ControlError('failed', 'this switch cannot change steering while running');
+    }
+    const programsChanged = !isDeepStrictEqual(a.programs, b.programs);
+    if (programsChanged && !this.sw?.replacePrograms) throw new ControlError('failed', 'this switch cannot replace programs while running');
+
     const changes: string[] = [];
-    if (!isDeepStrictEqual(a.programs, b.programs)) {
-      if (!this.sw?.replacePrograms) throw new ControlError('failed', 'this switch cannot replace programs while running');
-      await this.sw.replacePrograms(b.programs);
+    if (programsChanged) {
+      // Loads every program before swapping any queue; a queue swaps between two breaths.
+      await this.sw!.replacePrograms!(b.programs);
       changes.push(`programs replaced (${b.programs.map((p) => `${p.chain.map((r) => path.basename(r.name)).join('→')} on ${p.queues.join(',')}`).join('; ') || 'pass everywhere'})`);
     }
-    if (a.steering !== b.steering) changes.push(`steering file ${b.steering ?? 'removed'} (applies on restart)`);
+    if (controls) {
+      // A new flow file replaces the live rules wholesale: each port's device thread swaps
+      // to the new steering state between two batches.
+      for (const [port, sm] of this.steeringMap(controls)) await this.sw!.setSteering!(port, sm.module, sm.shared);
+      this.controls = controls;
+      this.steeringText = text;
+      changes.push(b.steering ? `steering reloaded from ${b.steering}` : 'steering rules removed (RSS over every queue)');
+    }
     if (next.interval !== this.cfg.interval) changes.push(`interval ${next.interval}s (applies on restart)`);
     this.cfg = { ...next, controlSocket: this.cfg.controlSocket, metrics: this.cfg.metrics };
     return changes;

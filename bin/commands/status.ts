@@ -19,7 +19,7 @@ interface Status {
   budget: number;
   ports: { name: string; type: string; ifindex: number }[];
   programs: { queues: number[]; chain: { name: string; continueOn: string[] }[] }[];
-  steering: string | null;
+  steering: string;
 }
 
 const command: CommandModule<object, ClientArgs> = {
@@ -36,7 +36,7 @@ const command: CommandModule<object, ClientArgs> = {
         `  socket:    ${s.socket}`,
         `  metrics:   ${s.metrics ? `http://${s.metrics}/metrics` : 'off'}`,
         `  queues:    ${s.queues} (budget ${s.budget}, ring ${s.ringSize}, ${s.poolFrames} frames of ${s.frameSize} bytes per port)`,
-        `  steering:  ${s.steering ?? 'flow hash'}`,
+        `  steering:  ${s.steering}`,
         '  ports:',
         ...s.ports.map((p) => `    ${String(p.ifindex).padStart(3)}: ${p.name} (${p.type})`),
         '  programs:',

@@ -24,6 +24,7 @@ import {
 import type { PortConfig } from '../ports/port.js';
 import type { ParamSpec, Params, ProgramModule } from '../../programs/program.js';
 import { createMap, openMap, type XdpMap } from '../../programs/maps/index.js';
+import { steeringIssues } from '../control/steering.js';
 
 export interface MeaningOptions {
   /** Import program modules to check they load and take their params (runs their top level). */
@@ -150,6 +151,9 @@ export async function checkMeaning(
     steeringFile = path.resolve(baseDir, cfg.steering);
     if (!existsSync(steeringFile)) {
       add(['steering'], `steering: no file ${steeringFile} (a flow-steering file relative to ${file})`);
+    } else {
+      // The flow file's own errors point into the flow file, where they are.
+      issues.push(...steeringIssues(steeringFile, cfg.ports.map((p) => p.name), cfg.queues));
     }
   }
 

@@ -6,6 +6,7 @@
 import type { Argv } from 'yargs';
 import { ControlClient, ControlClientError } from './client.js';
 import { defaultSocketPath } from './socket-path.js';
+import { resolve as resolvePath } from 'node:path';
 
 export interface ClientArgs {
   socket: string;
@@ -44,4 +45,42 @@ export function fail(e: unknown): void {
 
 export function printJson(v: unknown): void {
   process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+}
+
+/**
+ * `--param k=v` values: numbers, true/false, JSON lists/maps, otherwise strings
+ * (`port=cap0`, `rate=1000`, `pairs=["a","b"]`).
+ */
+export function parseParams(list: readonly (string | number)[] | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of list ?? []) {
+    const s = String(item);
+    const i = s.indexOf('=');
+    if (i <= 0) throw new Error(`--param ${s}: expected key=value`);
+    const k = s.slice(0, i);
+    const v = s.slice(i + 1);
+    if (/^-?\d+(\.\d+)?$/.test(v)) out[k] = Number(v);
+    else if (v === 'true' || v === 'false') out[k] = v === 'true';
+    else if (/^[[{]/.test(v)) {
+      try {
+        out[k] = JSON.parse(v);
+      } catch {
+        throw new Error(`--param ${k}: ${v} is not valid JSON`);
+      }
+    } else out[k] = v;
+  }
+  return out;
+}
+
+/** `0,1` or `all` → queue numbers (all needs the switch's queue count). */
+export function parseQueues(s: string, queues: number): number[] {
+  if (s === 'all') return Array.from({ length: queues }, (_, i) => i);
+  const out = s.split(',').map((x) => Number(x.trim()));
+  if (out.some((q) => !Number.isInteger(q) || q < 0)) throw new Error(`--queues ${s}: expected "all" or queue numbers like 0,1`);
+  return out;
+}
+
+/** A program name as the daemon needs it: module paths made absolute from here. */
+export function programName(name: string): string {
+  return name.includes('/') || /\.(m?js|ts)$/.test(name) ? resolvePath(name) : name;
 }

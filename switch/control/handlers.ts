@@ -5,14 +5,16 @@
  */
 import { ControlError } from './protocol.js';
 import type { Handler } from './server.js';
+import type { ProgramRef } from '../config-types.js';
 
 /** What the handlers need from the daemon (switch/daemon.ts implements it). */
 export interface DaemonApi {
   status(): Record<string, unknown>;
   stats(): Record<string, number>;
   reload(): Promise<{ changes: string[] }>;
-  programs(): unknown;
+  programs(): { queue: number; chain: ProgramRef[] }[];
   replacePrograms(chains: unknown): Promise<{ changes: string[] }>;
+  setChains(queues: number[], edit: (old: ProgramRef[]) => ProgramRef[]): Promise<{ changes: string[] }>;
   portControl(port: string, msg: unknown): Promise<unknown>;
   /** Begins a clean stop after the answer has gone out. */
   requestStop(): void;
@@ -45,7 +47,24 @@ export function makeHandlers(d: DaemonApi): Record<string, Handler> {
     },
     reload: () => d.reload(),
     'prog.list': () => d.programs(),
-    'prog.replace': (p) => d.replacePrograms(objectParams(p, 'prog.replace').programs),
+    'prog.replace': (p) => {
+      const o = objectParams(p, 'prog.replace');
+      // Either the whole `programs:` list, or a chain for some queues.
+      if (o.programs !== undefined) return d.replacePrograms(o.programs);
+      const queues = queueList(o, 'prog.replace');
+      const chain = o.chain;
+      if (!Array.isArray(chain) || chain.length === 0) throw new ControlError('bad_params', "prog.replace: 'chain' must be a list of { name, params, continueOn }");
+      return d.setChains(queues, () => chain.map((r) => programRef(r, 'prog.replace')));
+    },
+    'prog.attach': (p) => {
+      const o = objectParams(p, 'prog.attach');
+      const ref = programRef(o.program, 'prog.attach');
+      return d.setChains(queueList(o, 'prog.attach'), (old) => {
+        // Attaching to a queue that runs only the default pass replaces it.
+        const isDefault = old.length === 1 && old[0].name === 'pass' && Object.keys(old[0].params).length === 0;
+        return isDefault ? [ref] : [...old, ref];
+      });
+    },
     'port.control': (p) => {
       const o = objectParams(p, 'port.control');
       return d.portControl(stringParam(o, 'port', 'port.control'), o.msg);
@@ -56,4 +75,21 @@ export function makeHandlers(d: DaemonApi): Record<string, Handler> {
     },
     ...d.extraHandlers(),
   };
+}
+
+function queueList(o: Record<string, unknown>, method: string): number[] {
+  const q = o.queues;
+  if (!Array.isArray(q) || q.length === 0 || !q.every((x) => Number.isInteger(x))) {
+    throw new ControlError('bad_params', `${method}: 'queues' must be a non-empty list of queue numbers`);
+  }
+  return q as number[];
+}
+
+/** A program reference as the file writes it; the loader checks the rest. */
+function programRef(r: unknown, method: string): ProgramRef {
+  if (r === null || typeof r !== 'object' || typeof (r as ProgramRef).name !== 'string') {
+    throw new ControlError('bad_params', `${method}: a program is { name, params, continueOn }`);
+  }
+  const x = r as Partial<ProgramRef>;
+  return { name: x.name as string, params: x.params ?? {}, continueOn: x.continueOn ?? ['PASS'] };
 }
