@@ -42,7 +42,7 @@ export interface SwitchConfig {
 export const CONFIG_DEFAULTS = {
   queues: 1,
   frameSize: 2048,
-  poolFrames: 4096,
-  ringSize: 1024,
+  poolFrames: 8192,
+  ringSize: 2048,
   budget: 64,
 } as const;
