@@ -17,6 +17,8 @@ export interface ReplaySource {
   rewind(): void;
   /** Frames captured shorter than on the wire, seen so far (caplen < len). */
   readonly truncated: number;
+  /** Records dropped as larger than the switch's frames, so far (every pass counts). */
+  readonly oversize: number;
   close(): void;
 }
 
@@ -28,8 +30,12 @@ export class PreloadedSource implements ReplaySource {
   private a32: Int32Array | null = null;
   private areaBuf: Buffer | null = null;
   truncated = 0;
+  oversize: number;
 
-  constructor(private readonly cap: PreloadedCapture) {}
+  constructor(private readonly cap: PreloadedCapture) {
+    // Skipped once at load; counted once per pass, as a streamed replay counts them.
+    this.oversize = cap.skippedOversize;
+  }
 
   get atEnd(): boolean {
     return this.i >= this.cap.count;
@@ -75,6 +81,7 @@ export class PreloadedSource implements ReplaySource {
 
   rewind(): void {
     this.i = 0;
+    this.oversize += this.cap.skippedOversize;
   }
 
   close(): void {}
@@ -90,6 +97,10 @@ export class StreamSource implements ReplaySource {
   truncated = 0;
 
   constructor(private readonly reader: PcapReader) {}
+
+  get oversize(): number {
+    return this.reader.skippedOversize;
+  }
 
   get atEnd(): boolean {
     return this.ended;

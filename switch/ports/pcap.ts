@@ -34,6 +34,8 @@ class PcapPort implements Port {
   private source: ReplaySource | null = null;
   private writer: CaptureWriter | null = null;
   private cTruncated = 0;
+  private cOversize = 0;
+  private reportedOversize = 0;
   private cPasses = 0;
   private cFileBytes = 0;
   private reportedTruncated = 0;
@@ -51,6 +53,7 @@ class PcapPort implements Port {
   async open(io: PortIO): Promise<void> {
     this.io = io;
     this.cTruncated = io.counterIndex('rx_truncated');
+    this.cOversize = io.counterIndex('rx_oversize');
     this.cPasses = io.counterIndex('rx_passes');
     this.cFileBytes = io.counterIndex('tx_file_bytes');
     const o = this.o;
@@ -59,7 +62,6 @@ class PcapPort implements Port {
       const ro: ReaderOptions = { maxFrameLength: io.maxFrameLength, oversize: o.oversize === 'drop' ? 'skip' : 'error' };
       if (o.preload) {
         const cap = preloadCapture(file, ro);
-        if (cap.skippedOversize > 0) io.count('rx_oversize', cap.skippedOversize);
         this.source = new PreloadedSource(cap);
         io.log('info', `replaying ${file}: ${cap.count} packets, ${cap.bytes} bytes preloaded (${cap.format})`);
       } else {
@@ -103,6 +105,9 @@ class PcapPort implements Port {
     const t = this.source!.truncated;
     c[this.cTruncated] += t - this.reportedTruncated;
     this.reportedTruncated = t;
+    const x = this.source!.oversize;
+    c[this.cOversize] += x - this.reportedOversize;
+    this.reportedOversize = x;
     c[this.cPasses] += r.passes - this.reportedPasses;
     this.reportedPasses = r.passes;
   }
