@@ -143,7 +143,7 @@ class StreamPort implements Port {
   private async listen(): Promise<void> {
     const server = net.createServer((s) => this.onIncoming(s));
     const e = this.endpoint;
-    const what = `port ${this.io.name}: cannot listen on ${describe(e)}`;
+    const what = `cannot listen on ${describe(e)}`;
     const tryListen = () =>
       new Promise<Error | null>((resolve) => {
         server.once('error', resolve);
@@ -161,14 +161,14 @@ class StreamPort implements Port {
     }
     if (err) throw new Error(`${what}: ${err.message}`);
     if ('path' in e) this.createdPath = e.path;
-    server.on('error', (x) => this.io.log('error', `port ${this.io.name}: listener error: ${x.message}`));
+    server.on('error', (x) => this.io.log('error', `listener error: ${x.message}`));
     this.server = server;
   }
 
   private onIncoming(s: net.Socket): void {
     if (this.conn !== null || this.closing) {
       this.io.counters[this.iRejected]++;
-      this.io.log('warn', `port ${this.io.name}: refused a second connection from ${peerName(s)} (one peer at a time)`);
+      this.io.log('warn', `refused a second connection from ${peerName(s)} (one peer at a time)`);
       s.destroy();
       return;
     }
@@ -185,7 +185,7 @@ class StreamPort implements Port {
       this.io.counters[this.iConnectFailed]++;
       if (!this.connectErrorLogged) {
         this.connectErrorLogged = true;
-        this.io.log('warn', `port ${this.io.name}: cannot connect to ${describe(this.endpoint)}: ${err.message} (retrying)`);
+        this.io.log('warn', `cannot connect to ${describe(this.endpoint)}: ${err.message} (retrying)`);
       }
       s.destroy();
       this.scheduleReconnect();
@@ -212,9 +212,9 @@ class StreamPort implements Port {
     s.setNoDelay(true);
     this.reader.reset();
     this.tx.attach(s);
-    this.io.log('info', `port ${this.io.name}: connected to ${peerName(s)}`);
+    this.io.log('info', `connected to ${peerName(s)}`);
     s.on('data', (chunk: Buffer) => this.onData(s, chunk));
-    s.on('error', (err) => this.io.log('warn', `port ${this.io.name}: connection error: ${err.message}`));
+    s.on('error', (err) => this.io.log('warn', `connection error: ${err.message}`));
     s.on('close', () => this.detach(s));
   }
 
@@ -225,7 +225,7 @@ class StreamPort implements Port {
     this.tx.attach(null);
     if (!this.closing) {
       this.io.counters[this.iLost]++;
-      this.io.log('info', `port ${this.io.name}: peer ${peerName(s)} disconnected`);
+      this.io.log('info', `peer ${peerName(s)} disconnected`);
       this.scheduleReconnect();
     }
   }
@@ -238,7 +238,7 @@ class StreamPort implements Port {
       this.io.counters[this.iBadLength]++;
       this.io.log(
         'error',
-        `port ${this.io.name}: ${peerName(s)} sent a record length of ${this.reader.badLength} bytes ` +
+        `${peerName(s)} sent a record length of ${this.reader.badLength} bytes ` +
           `(a frame holds at most ${this.reader.maxLength}): closing the connection`,
       );
       this.reader.reset(); // what was mid-record is garbage, not a truncated frame

@@ -97,21 +97,21 @@ class UdpPort implements Port {
       this.peerPort = r.port;
     }
     const socket = dgram.createSocket({ type: this.local.family === 6 ? 'udp6' : 'udp4' });
-    await bindUdp(socket, this.local, `port ${io.name}`);
+    await bindUdp(socket, this.local, "local");
     this.socket = socket;
     this.sender = new DatagramSender(socket, this.maxLen, 256, (e) => {
       io.counters[this.iTxErrors]++;
-      if (io.counters[this.iTxErrors] === 1) io.log('warn', `port ${io.name}: send failed: ${e.message}`);
+      if (io.counters[this.iTxErrors] === 1) io.log('warn', `send failed: ${e.message}`);
     });
     socket.on('message', this.onMessage);
-    socket.on('error', (e) => io.log('error', `port ${io.name}: socket error: ${e.message}`));
+    socket.on('error', (e) => io.log('error', `socket error: ${e.message}`));
   }
 
   private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (this.peerHost === null) {
       this.peerHost = rinfo.address;
       this.peerPort = rinfo.port;
-      this.io.log('info', `port ${this.io.name}: learned peer ${rinfo.address}:${rinfo.port}`);
+      this.io.log('info', `learned peer ${rinfo.address}:${rinfo.port}`);
     }
     const len = msg.length;
     if (len < ETH_HLEN) this.drops.drop(this.iRunt, len);
@@ -144,7 +144,7 @@ class UdpPort implements Port {
 
   status(): Record<string, unknown> {
     return {
-      local: this.local ? formatHostPort(this.local) : String(this.config.local),
+      local: this.socket ? formatHostPort({ ...this.local, port: this.socket.address().port }) : String(this.config.local),
       peer: this.peerHost === null ? null : `${this.peerHost}:${this.peerPort}`,
       learned: this.remote === null,
       mtu: this.mtu,

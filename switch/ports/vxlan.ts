@@ -160,13 +160,14 @@ class VxlanPort implements Port {
     this.local = await resolveHost(parseHostPort(this.config.local, VXLAN_PORT));
     const dstport = (this.config.dstport as number | undefined) ?? VXLAN_PORT;
     this.remote = await resolveHost(parseHostPort(this.config.remote, dstport));
-    const what = `port ${io.name}: local ${formatHostPort(this.local)}`;
+    const what = `local ${formatHostPort(this.local)}`;
+
     const type = this.local.family === 6 ? 'udp6' : 'udp4';
 
     // Listen on the channel before binding, so a join that races our bind is answered.
     this.channel = new BroadcastChannel(channelName(formatHostPort(this.local)));
     const socket = dgram.createSocket({ type });
-    const bound = await bindUdp(socket, this.local, what).then(
+    const bound = await bindUdp(socket, this.local, 'local').then(
       () => null,
       (e: Error) => e,
     );
@@ -184,16 +185,16 @@ class VxlanPort implements Port {
       this.consumer = new HandoverConsumer(h);
       this.ownerName = await joinGroup(this.channel, { id: this.id, name: io.name, vni: this.vni, handover: h }, what);
       const tx = dgram.createSocket({ type });
-      await bindUdp(tx, { ...this.local, port: 0 }, `port ${io.name} (transmit socket)`);
+      await bindUdp(tx, { ...this.local, port: 0 }, "transmit socket");
       this.socket = tx;
       this.running = true;
       this.pumpDone = this.pump();
-      io.log('info', `port ${io.name}: VNI ${this.vni} receives through port ${this.ownerName}'s socket on ${formatHostPort(this.local)}`);
+      io.log('info', `VNI ${this.vni} receives through port ${this.ownerName}'s socket on ${formatHostPort(this.local)}`);
     }
-    this.socket.on('error', (e) => io.log('error', `port ${io.name}: socket error: ${e.message}`));
+    this.socket.on('error', (e) => io.log('error', `socket error: ${e.message}`));
     this.sender = new DatagramSender(this.socket, VXLAN_HLEN + this.maxLen, 256, (e) => {
       io.counters[this.iTxErrors]++;
-      if (io.counters[this.iTxErrors] === 1) io.log('warn', `port ${io.name}: send failed: ${e.message}`);
+      if (io.counters[this.iTxErrors] === 1) io.log('warn', `send failed: ${e.message}`);
     });
   }
 
@@ -201,11 +202,11 @@ class VxlanPort implements Port {
   private readonly register = (vni: number, name: string, id: string, h: SharedHandover): string | null => {
     const taken = vni === this.vni ? this.io.name : this.members.get(vni)?.name;
     if (taken !== undefined) {
-      return `port ${name}: VNI ${vni} is already port ${taken}'s on ${formatHostPort(this.local)} (one port per VNI)`;
+      return `VNI ${vni} is already port ${taken}'s on ${formatHostPort(this.local)} (one port per VNI)`;
     }
     this.members.set(vni, { name, id, producer: new HandoverProducer(h) });
     this.memberList = [...this.members.values()].map((m) => m.producer);
-    this.io.log('info', `port ${this.io.name}: VNI ${vni} (port ${name}) shares this port's socket`);
+    this.io.log('info', `VNI ${vni} (port ${name}) shares this port's socket`);
     return null;
   };
 

@@ -20,6 +20,8 @@
  */
 import type { Socket } from 'node:dgram';
 
+const copy = Buffer.prototype.copy;
+
 export const SEND_OK = 0;
 export const SEND_BUSY = 1;
 
@@ -57,10 +59,11 @@ export class DatagramSender {
     this.next = this.next + 1 === this.slotCount ? 0 : this.next + 1;
     let at = base;
     if (prefix !== null) {
-      this.staging.set(prefix, at);
+      for (let i = 0; i < prefix.length; i++) this.staging[at + i] = prefix[i];
       at += prefix.length;
     }
-    this.staging.set(src.subarray(off, off + len), at);
+    // Buffer.prototype.copy takes any Uint8Array source and copies without a view.
+    copy.call(src, this.staging, at, off, off + len);
     this.socket.send(this.staging, base, at - base + len, port, host, this.onSent);
     return SEND_OK;
   }

@@ -17,6 +17,9 @@
 import { Ring } from '../../../queues/ring.js';
 import { Doorbell } from '../../../queues/doorbell.js';
 
+// Buffer.prototype.copy takes any Uint8Array source and target and copies without a view.
+const copy = Buffer.prototype.copy;
+
 const kOversize = 0; // frames too large for a data slot (owner: Atomics.add; member: Atomics.exchange)
 const kFull = 1; // frames dropped because the ring was full
 const kDoorbell = 2; // the member's doorbell word
@@ -54,7 +57,7 @@ export class HandoverProducer {
     this.ring.attachDoorbell(new Doorbell(this.stats, kDoorbell));
   }
 
-  /** Stages a copy of src[off, off + len); publish with flush(). Does not allocate beyond one view. */
+  /** Stages a copy of src[off, off + len); publish with flush(). Does not allocate. */
   put(src: Uint8Array, off: number, len: number): void {
     if (len > this.slotSize) {
       // Pairs with Atomics.exchange in HandoverConsumer.takeDrops().
@@ -67,7 +70,7 @@ export class HandoverProducer {
     }
     const w = this.ring.slotOf(this.pending);
     const slot = (w - this.ring.base) / this.ring.width;
-    this.data.set(src.subarray(off, off + len), slot * this.slotSize);
+    copy.call(src, this.data, slot * this.slotSize, off, off + len);
     this.ring.words[w] = len;
     this.pending++;
   }
