@@ -178,7 +178,7 @@ describe('xsk descriptors from an untrusted application', () => {
     expect(ep.deliver(area, 0, 64, 0)).toBe(true);
   });
 
-  it('deliver + pollTx allocate nothing per packet (no scavenge over a million packets)', async () => {
+  it('deliver + pollTx allocate nothing per packet (at most a few scavenges over four million packets)', async () => {
     const shared = createXskShared({ frames: 256, ringSize: 128 });
     const ep = openXskEndpoint(shared, 0);
     const sock = XskSocket.attach(shared);
@@ -203,11 +203,12 @@ describe('xsk descriptors from an untrusted application', () => {
     };
     run(2000);
     obs.observe({ entryTypes: ['gc'] });
-    run(16_000); // 1,024,000 packets delivered
+    run(64_000); // 4,096,000 packets delivered
     // GC entries are delivered asynchronously: look after a short pause.
     await new Promise((r) => setTimeout(r, 50));
     obs.disconnect();
-    expect(gcs).toBeLessThanOrEqual(1);
-    expect(xskStats(shared).rx_packets).toBe(18_000 * 64);
+    // A few collections come from the test runner itself (its IPC); an allocation per packet would be ~100.
+    expect(gcs).toBeLessThanOrEqual(3);
+    expect(xskStats(shared).rx_packets).toBe(66_000 * 64);
   });
 });
