@@ -140,9 +140,10 @@ export type NtupleCommand =
   | { op: 'delete'; loc: number }
   | { op: 'rx-flow-hash'; flowType: string; fields: number; context: number | undefined };
 
-/** rx-flow-hash letters (uapi RXH_*). */
-export const RXH_L2DA = 1 << 1, RXH_VLAN = 1 << 2, RXH_L3_PROTO = 1 << 3, RXH_IP_SRC = 1 << 4,
-  RXH_IP_DST = 1 << 5, RXH_L4_B_0_1 = 1 << 6, RXH_L4_B_2_3 = 1 << 7, RXH_DISCARD = 0x80000000;
+/** rx-flow-hash letters (uapi RXH_*); a const enum so the data path gets plain numbers. */
+export const enum RXH { L2DA = 1 << 1, VLAN = 1 << 2, L3Proto = 1 << 3, IPSrc = 1 << 4, IPDst = 1 << 5, L4B01 = 1 << 6, L4B23 = 1 << 7, Discard = 0x80000000 }
+export const RXH_L2DA = RXH.L2DA, RXH_VLAN = RXH.VLAN, RXH_L3_PROTO = RXH.L3Proto, RXH_IP_SRC = RXH.IPSrc,
+  RXH_IP_DST = RXH.IPDst, RXH_L4_B_0_1 = RXH.L4B01, RXH_L4_B_2_3 = RXH.L4B23, RXH_DISCARD = RXH.Discard;
 const RXH_LETTERS: Record<string, number> = {
   m: RXH_L2DA, v: RXH_VLAN, t: RXH_L3_PROTO, s: RXH_IP_SRC, d: RXH_IP_DST, f: RXH_L4_B_0_1, n: RXH_L4_B_2_3, r: RXH_DISCARD,
 };

@@ -18,26 +18,36 @@
  *   16-17 source MAC
  *   18-19 user-def (xswitch carries no per-packet user data: always 0; see grammar.ts)
  */
-export const W_CLASS = 0;
-export const W_SRC = 1;
-export const W_DST = 5;
-export const W_TOS = 9;
-export const W_L4 = 10;
-export const W_SPI = 11;
-export const W_ETYPE = 12;
-export const W_TCI = 13;
-export const W_DMAC = 14;
-export const W_SMAC = 16;
-export const W_UDEF = 18;
-export const KEY_WORDS = 20;
+/**
+ * Word indices as a const enum: tsc writes the numbers into the per-packet code, where an
+ * imported `const` would cost a module-binding load (and its TDZ check) on every use.
+ */
+export const enum K {
+  Class = 0, Src = 1, Dst = 5, Tos = 9, L4 = 10, Spi = 11, Etype = 12, Tci = 13, Dmac = 14, Smac = 16, Udef = 18,
+  Words = 20,
+  /** Class-word bit: the L4 header is present. */
+  HasL4 = 0x10000,
+}
+export const enum Proto { TCP = 6, UDP = 17, SCTP = 132, AH = 51, ESP = 50 }
 
-export const CLASS_HAS_L4 = 0x10000;
-
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
-export const IPPROTO_SCTP = 132;
-export const IPPROTO_AH = 51;
-export const IPPROTO_ESP = 50;
+export const W_CLASS = K.Class;
+export const W_SRC = K.Src;
+export const W_DST = K.Dst;
+export const W_TOS = K.Tos;
+export const W_L4 = K.L4;
+export const W_SPI = K.Spi;
+export const W_ETYPE = K.Etype;
+export const W_TCI = K.Tci;
+export const W_DMAC = K.Dmac;
+export const W_SMAC = K.Smac;
+export const W_UDEF = K.Udef;
+export const KEY_WORDS = K.Words;
+export const CLASS_HAS_L4 = K.HasL4;
+export const IPPROTO_TCP = Proto.TCP;
+export const IPPROTO_UDP = Proto.UDP;
+export const IPPROTO_SCTP = Proto.SCTP;
+export const IPPROTO_AH = Proto.AH;
+export const IPPROTO_ESP = Proto.ESP;
 
 /** ethtool flow types (uapi/linux/ethtool.h) and the flag bits ORed into them. */
 export const FlowType = {

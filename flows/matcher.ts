@@ -11,11 +11,11 @@
  *
  *   lookup(key) → rule index (into the arrays below) or −1. Allocates nothing.
  */
-import { KEY_WORDS } from './key.js';
+import { K } from './key.js';
 
 export interface MatcherRule {
   loc: number;
-  /** Masked value (value & mask) and mask, KEY_WORDS each. */
+  /** Masked value (value & mask) and mask, K.Words each. */
   value: ArrayLike<number>;
   mask: ArrayLike<number>;
 }
@@ -43,23 +43,23 @@ export class Matcher {
     const n = rules.length;
     this.size = n;
     this.loc = new Int32Array(n);
-    this.val = new Uint32Array(n * KEY_WORDS);
+    this.val = new Uint32Array(n * K.Words);
     const byMask = new Map<string, { words: number[]; masks: number[]; members: Map<string, number> }>();
     const order: string[] = [];
     rules.forEach((r, i) => {
       this.loc[i] = r.loc;
-      for (let w = 0; w < KEY_WORDS; w++) this.val[i * KEY_WORDS + w] = (r.value[w] & r.mask[w]) >>> 0;
+      for (let w = 0; w < K.Words; w++) this.val[i * K.Words + w] = (r.value[w] & r.mask[w]) >>> 0;
       const mk = Array.from(r.mask).join(',');
       let g = byMask.get(mk);
       if (!g) {
         const words: number[] = [];
         const masks: number[] = [];
-        for (let w = 0; w < KEY_WORDS; w++) if (r.mask[w] !== 0) { words.push(w); masks.push(r.mask[w] >>> 0); }
+        for (let w = 0; w < K.Words; w++) if (r.mask[w] !== 0) { words.push(w); masks.push(r.mask[w] >>> 0); }
         g = { words, masks, members: new Map() };
         byMask.set(mk, g);
         order.push(mk); // rules arrive sorted, so groups arrive sorted by best location
       }
-      const vk = g.words.map((w) => this.val[i * KEY_WORDS + w]).join(',');
+      const vk = g.words.map((w) => this.val[i * K.Words + w]).join(',');
       if (!g.members.has(vk)) g.members.set(vk, i); // the first (lowest loc) wins
     });
     const G = order.length;
@@ -109,7 +109,7 @@ export class Matcher {
 
   private hashRule(g: number, r: number): number {
     let h = 0x811c9dc5;
-    for (let i = this.gWordStart[g]; i < this.gWordEnd[g]; i++) h = Math.imul(h ^ this.val[r * KEY_WORDS + this.wIdx[i]], 0x01000193);
+    for (let i = this.gWordStart[g]; i < this.gWordEnd[g]; i++) h = Math.imul(h ^ this.val[r * K.Words + this.wIdx[i]], 0x01000193);
     return (h ^ (h >>> 15)) >>> 0;
   }
 
@@ -133,7 +133,7 @@ export class Matcher {
       for (let s = h & tm; ; s = (s + 1) & tm) {
         const r = table[ts + s];
         if (r < 0) break;
-        const base = r * KEY_WORDS;
+        const base = r * K.Words;
         let i = ws;
         while (i < we && ((key[wIdx[i]] & wMask[i]) >>> 0) === val[base + wIdx[i]]) i++;
         if (i === we) {
@@ -152,7 +152,7 @@ export class Matcher {
   lookupLinear(key: Uint32Array, masks: ArrayLike<number>[]): number {
     for (let r = 0; r < this.size; r++) {
       let ok = true;
-      for (let w = 0; w < KEY_WORDS && ok; w++) ok = ((key[w] & masks[r][w]) >>> 0) === this.val[r * KEY_WORDS + w];
+      for (let w = 0; w < K.Words && ok; w++) ok = ((key[w] & masks[r][w]) >>> 0) === this.val[r * K.Words + w];
       if (ok) return r;
     }
     return -1;

@@ -39,9 +39,10 @@ export function newRule(flowType: FlowTypeName): Rule {
 }
 
 /** What a rule does with a packet, decoded from ring_cookie. */
-export const A_QUEUE = 0;
-export const A_DROP = 1;
-export const A_WAKE = 2;
+export const enum Action { Queue = 0, Drop = 1, Wake = 2 }
+export const A_QUEUE = Action.Queue;
+export const A_DROP = Action.Drop;
+export const A_WAKE = Action.Wake;
 
 export function actionOf(r: Rule): { kind: number; queue: number; vf: number } {
   if (r.ringCookie === RX_CLS_FLOW_DISC) return { kind: A_DROP, queue: 0, vf: 0 };

@@ -55,7 +55,8 @@ export const STEER_COUNTERS = [
   'rx_steer_queue_fallback', // computed queue was past the channel count: sent to queue 0
   ...PARSE_REASONS.slice(1).map((r) => `rx_steer_${r}`),
 ];
-export const K_RULE = 0, K_RSS = 1, K_DROP = 2, K_QUEUE_FALLBACK = 3, K_REASON_BASE = 3; // reason r ≥ 1 at 3 + r
+/** Indices into STEER_COUNTERS (reason r ≥ 1 is at ReasonBase + r). */
+export const enum SC { Rule = 0, Rss = 1, Drop = 2, QueueFallback = 3, ReasonBase = 3 }
 
 /** What crosses to a device thread in workerData (structured-cloneable). */
 export interface SharedSteering {

@@ -6,15 +6,14 @@
  */
 import type { Steerer } from '../switch/steering.js';
 import { CounterBlock } from '../switch/counters.js';
-import { RXH_DISCARD, RXH_IP_DST, RXH_IP_SRC, RXH_L2DA, RXH_L3_PROTO, RXH_L4_B_0_1, RXH_L4_B_2_3, RXH_VLAN } from './grammar.js';
-import { W_CLASS, W_TCI } from './key.js';
+import { RXH } from './grammar.js';
+import { K } from './key.js';
 import { CompiledTable } from './compiled.js';
-import { N_CLASSES, ParsedPacket, P_OK, P_RUNT } from './packet.js';
-import { A_QUEUE } from './rule.js';
-import { K_DROP, K_QUEUE_FALLBACK, K_REASON_BASE, K_RSS, K_RULE, SLOT_WORDS, generation, readSlot, type SharedSteering } from './shared.js';
+import { C, ParsedPacket, R } from './packet.js';
+import { Action } from './rule.js';
+import { SC, SLOT_WORDS, generation, readSlot, type SharedSteering } from './shared.js';
 
-const SDFN = RXH_IP_SRC | RXH_IP_DST | RXH_L4_B_0_1 | RXH_L4_B_2_3;
-const SD = RXH_IP_SRC | RXH_IP_DST;
+const enum Sel { SD = RXH.IPSrc | RXH.IPDst, SDFN = RXH.IPSrc | RXH.IPDst | RXH.L4B01 | RXH.L4B23 }
 
 export class FlowSteerer implements Steerer {
   hash = 0;
@@ -64,64 +63,64 @@ export class FlowSteerer implements Steerer {
     this.lastReason = reason;
     this.lastContext = 0;
     this.lastIndex = 0;
-    if (reason !== P_OK) {
-      this.local[K_REASON_BASE + reason]++;
-      if (reason === P_RUNT) {
+    if (reason !== R.Ok) {
+      this.local[SC.ReasonBase + reason]++;
+      if (reason === R.Runt) {
         this.hash = 0;
         this.lastRule = -1;
-        this.local[K_RSS]++;
+        this.local[SC.Rss]++;
         return 0; // nothing to classify: queue 0, as a NIC does
       }
     }
     const r = t.matcher.lookup(p.key);
     this.lastRule = r;
     if (r >= 0) {
-      if (t.kind[r] !== A_QUEUE) {
+      if (t.kind[r] !== Action.Queue) {
         this.hash = 0;
-        this.local[K_DROP]++;
+        this.local[SC.Drop]++;
         return -1;
       }
       const ctx = t.context[r];
       if (ctx < 0) {
         this.hash = this.rss(t, 0, b, off);
-        this.local[K_RULE]++;
+        this.local[SC.Rule]++;
         return this.checked(t, t.queue[r]);
       }
       this.hash = this.rss(t, ctx, b, off);
       this.lastContext = ctx;
       this.lastIndex = this.hash & t.indirMask;
-      this.local[K_RULE]++;
+      this.local[SC.Rule]++;
       return this.checked(t, t.indir[ctx * t.indirSize + this.lastIndex] + t.queue[r]);
     }
-    if (t.fields[p.cls] & RXH_DISCARD) {
+    if (t.fields[p.cls] & RXH.Discard) {
       this.hash = 0;
-      this.local[K_DROP]++;
+      this.local[SC.Drop]++;
       return -1;
     }
     const h = this.rss(t, 0, b, off);
     this.hash = h;
     this.lastIndex = h & t.indirMask;
-    this.local[K_RSS]++;
+    this.local[SC.Rss]++;
     return this.checked(t, t.indir[this.lastIndex]);
   }
 
   private checked(t: CompiledTable, q: number): number {
     if (q < t.queues) return q;
-    this.local[K_QUEUE_FALLBACK]++;
+    this.local[SC.QueueFallback]++;
     return 0;
   }
 
   /** Toeplitz hash of the fields context `ctx` selects for this packet's class. */
   private rss(t: CompiledTable, ctx: number, b: Uint8Array, off: number): number {
     const p = this.packet;
-    const fields = t.fields[ctx * N_CLASSES + p.cls];
+    const fields = t.fields[ctx * C.Count + p.cls];
     const T = t.toeplitz[ctx]!;
     // The common cases, unrolled: IPv4 4-tuple and 2-tuple.
-    if (p.ipLen === 4 && (fields === SDFN || fields === SD)) {
+    if (p.ipLen === 4 && (fields === Sel.SDFN || fields === Sel.SD)) {
       const s = p.srcOff;
       let h = T[b[s]] ^ T[256 + b[s + 1]] ^ T[512 + b[s + 2]] ^ T[768 + b[s + 3]] ^
         T[1024 + b[s + 4]] ^ T[1280 + b[s + 5]] ^ T[1536 + b[s + 6]] ^ T[1792 + b[s + 7]];
-      if (fields === SDFN && p.l4Off >= 0) {
+      if (fields === Sel.SDFN && p.l4Off >= 0) {
         const l = p.l4Off;
         h ^= T[2048 + b[l]] ^ T[2304 + b[l + 1]] ^ T[2560 + b[l + 2]] ^ T[2816 + b[l + 3]];
       }
@@ -129,36 +128,36 @@ export class FlowSteerer implements Steerer {
     }
     let h = 0;
     let pos = 0;
-    if (fields & RXH_L2DA) {
+    if (fields & RXH.L2DA) {
       for (let i = 0; i < 6; i++) h ^= T[((pos + i) << 8) + b[off + i]];
       pos += 6;
     }
-    if (fields & RXH_VLAN) {
-      const tci = p.key[W_TCI];
+    if (fields & RXH.VLAN) {
+      const tci = p.key[K.Tci];
       h ^= T[(pos << 8) + (tci >>> 8)] ^ T[((pos + 1) << 8) + (tci & 255)];
       pos += 2;
     }
     if (p.ipLen === 0) return h >>> 0;
-    if (fields & RXH_L3_PROTO) {
-      h ^= T[(pos << 8) + (p.key[W_CLASS] & 255)];
+    if (fields & RXH.L3Proto) {
+      h ^= T[(pos << 8) + (p.key[K.Class] & 255)];
       pos += 1;
     }
     const n = p.ipLen;
-    if (fields & RXH_IP_SRC) {
+    if (fields & RXH.IPSrc) {
       for (let i = 0; i < n; i++) h ^= T[((pos + i) << 8) + b[p.srcOff + i]];
       pos += n;
     }
-    if (fields & RXH_IP_DST) {
+    if (fields & RXH.IPDst) {
       for (let i = 0; i < n; i++) h ^= T[((pos + i) << 8) + b[p.dstOff + i]];
       pos += n;
     }
     if (p.l4Off >= 0) {
       const l = p.l4Off;
-      if (fields & RXH_L4_B_0_1) {
+      if (fields & RXH.L4B01) {
         h ^= T[(pos << 8) + b[l]] ^ T[((pos + 1) << 8) + b[l + 1]];
         pos += 2;
       }
-      if (fields & RXH_L4_B_2_3) h ^= T[(pos << 8) + b[l + 2]] ^ T[((pos + 1) << 8) + b[l + 3]];
+      if (fields & RXH.L4B23) h ^= T[(pos << 8) + b[l + 2]] ^ T[((pos + 1) << 8) + b[l + 3]];
     }
     return h >>> 0;
   }
