@@ -1,0 +1,135 @@
+/**
+ * Two real Linux guests (Debian's cloud kernel, a busybox initramfs; QEMU with TCG) ping
+ * each other through the switch: once with QEMU's `-netdev dgram` on udp ports, once with
+ * `-netdev stream` on stream ports (one guest over TCP, one over a UNIX socket).
+ * Each guest's /init pings its peer until it answers, prints a marker and powers off.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Switch } from '../../../switch/supervisor.js';
+import { buildGuest, MARK_OK, MARK_UP, type Guest } from '../../support/guest.js';
+import { missing, skipUnless } from '../../support/prereq.js';
+import { Procs } from '../../support/procs.js';
+import { startGuest } from '../../support/qemu.js';
+import { checkAccounted, startBetween } from '../../support/switch.js';
+
+const skip = skipUnless(
+  missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'] }),
+  'QEMU guests through the switch',
+);
+
+const BOOT_MS = 150_000; // two TCG guests on two cores: boot ≈ 5 s each, far more on a loaded CI host
+
+async function freeUdpPorts(n: number): Promise<number[]> {
+  const socks = await Promise.all(
+    Array.from({ length: n }, () => new Promise<dgram.Socket>((r) => {
+      const s = dgram.createSocket('udp4');
+      s.bind(0, '127.0.0.1', () => r(s));
+    })),
+  );
+  const ports = socks.map((s) => s.address().port);
+  await Promise.all(socks.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return ports;
+}
+
+async function freeTcpPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const p = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return p;
+}
+
+describe.skipIf(skip)('real QEMU guests through the switch', () => {
+  let guest: Guest;
+  const procs = new Procs();
+  let sw: Switch | null = null;
+  const logs: string[] = [];
+  const dirs: string[] = [];
+
+  beforeAll(() => {
+    guest = buildGuest();
+  }, 300_000);
+
+  afterEach(async () => {
+    await procs.stopAll();
+    if (sw) await sw.stop().catch(() => {});
+    sw = null;
+    logs.length = 0;
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  async function pingThrough(g1: string, g2: string): Promise<void> {
+    const a = startGuest(procs, guest, { netdev: g1, mac: '52:54:00:00:00:11', ip: '192.0.2.11/24', peer: '192.0.2.12' });
+    const b = startGuest(procs, guest, { netdev: g2, mac: '52:54:00:00:00:12', ip: '192.0.2.12/24', peer: '192.0.2.11' });
+    try {
+      await Promise.all([a.waitFor(new RegExp(MARK_UP), BOOT_MS), b.waitFor(new RegExp(MARK_UP), BOOT_MS)]);
+      const [ma, mb] = await Promise.all([a.waitFor(new RegExp(`${MARK_OK} ([^\r\n]*)\r?\n`), 120_000), b.waitFor(new RegExp(`${MARK_OK} ([^\r\n]*)\r?\n`), 120_000)]);
+      expect(ma[1]).toMatch(/time=[0-9.]+ ms/);
+      expect(mb[1]).toMatch(/time=[0-9.]+ ms/);
+      // The follow-up pings (3 each) all answered.
+      await Promise.all([a.waitFor(/3 packets transmitted, 3 packets received/, 30_000), b.waitFor(/3 packets transmitted, 3 packets received/, 30_000)]);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\nswitch log:\n${logs.join('\n')}\nstats: ${JSON.stringify(sw?.stats().ports)}`);
+    }
+  }
+
+  function expectTraffic(names: string[]): void {
+    const s = sw!.stats();
+    for (const n of names) {
+      const c = s.ports[n];
+      // ARP both ways, then ≥ 4 echo requests and replies each way.
+      expect(c.rx_packets, `${n}.rx_packets`).toBeGreaterThanOrEqual(5);
+      expect(c.tx_packets, `${n}.tx_packets`).toBeGreaterThanOrEqual(5);
+      expect(c.rx_dropped, `${n}.rx_dropped`).toBe(0);
+    }
+  }
+
+  it('ping over udp ports (QEMU -netdev dgram)', async () => {
+    const [s1, g1, s2, g2] = await freeUdpPorts(4);
+    sw = await startBetween(
+      [
+        { name: 'vm1', type: 'udp', local: `127.0.0.1:${s1}`, remote: `127.0.0.1:${g1}` },
+        { name: 'vm2', type: 'udp', local: `127.0.0.1:${s2}` }, // learns its peer from the first datagram
+      ],
+      logs,
+    );
+    const dg = (local: number, remote: number) =>
+      `dgram,local.type=inet,local.host=127.0.0.1,local.port=${local},remote.type=inet,remote.host=127.0.0.1,remote.port=${remote}`;
+    await pingThrough(dg(g1, s1), dg(g2, s2));
+    expectTraffic(['vm1', 'vm2']);
+    expect((await sw.portStatus('vm2')).peer).toBe(`127.0.0.1:${g2}`);
+    await procs.stopAll();
+    const summary = await sw.stop();
+    sw = null;
+    expect(checkAccounted(summary)).toEqual([]);
+  }, 400_000);
+
+  it('ping over stream ports (QEMU -netdev stream: TCP and a UNIX socket)', async () => {
+    const tcp = await freeTcpPort();
+    const dir = mkdtempSync(path.join(tmpdir(), 'xs-qemu-'));
+    dirs.push(dir);
+    const sock = path.join(dir, 'vm2.sock');
+    sw = await startBetween(
+      [
+        { name: 'vm1', type: 'stream', listen: `127.0.0.1:${tcp}` },
+        { name: 'vm2', type: 'stream', listen: sock },
+      ],
+      logs,
+    );
+    await pingThrough(
+      `stream,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port=${tcp}`,
+      `stream,server=off,addr.type=unix,addr.path=${sock}`,
+    );
+    expectTraffic(['vm1', 'vm2']);
+    expect(sw.stats().ports.vm1.conn_accepted).toBe(1);
+    await procs.stopAll();
+    const summary = await sw.stop();
+    sw = null;
+    expect(checkAccounted(summary)).toEqual([]);
+  }, 400_000);
+});
