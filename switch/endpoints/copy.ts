@@ -1,19 +1,48 @@
 /**
  * Byte copies between two different SharedArrayBuffers (frame area ↔ guest memory ↔ UMEM)
- * without allocating: a plain loop for short runs (faster than a call into the runtime
- * for a 64-byte frame), Buffer.copy for long ones. Callers pass Buffers made once over
- * each buffer (bufferOf) so the long path does not create a view per packet.
+ * that allocate nothing: Node 20's Buffer.copy and Uint8Array.set(subarray) both create a
+ * view per call (measured: a scavenge every ~20k copies). When both ends are 4-byte
+ * aligned the copy moves Int32 words, else bytes. The views over each whole buffer are
+ * made once per buffer and cached (a port sees one frame area, one guest memory).
+ *
+ * Callers have checked the bounds: the copy itself does not (an index past the end of a
+ * typed array reads undefined and writes nothing, so a bug cannot reach another buffer).
  */
-const kShort = 96;
+export class ByteCopier {
+  private srcBuffer: ArrayBufferLike | null = null;
+  private src8: Uint8Array = new Uint8Array(0);
+  private src32: Int32Array = new Int32Array(0);
+  private dstBuffer: ArrayBufferLike | null = null;
+  private dst8: Uint8Array = new Uint8Array(0);
+  private dst32: Int32Array = new Int32Array(0);
 
-export function bufferOf(u8: Uint8Array): Buffer {
-  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
-}
-
-export function copyBytes(dst: Buffer, dstOff: number, src: Buffer, srcOff: number, n: number): void {
-  if (n <= kShort) {
-    for (let k = 0; k < n; k++) dst[dstOff + k] = src[srcOff + k];
-  } else {
-    src.copy(dst, dstOff, srcOff, srcOff + n);
+  /** dst[dstOff, dstOff + n) ← src[srcOff, srcOff + n). Does not allocate (after the first call per buffer). */
+  copy(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
+    if (src.buffer !== this.srcBuffer) {
+      this.srcBuffer = src.buffer;
+      this.src8 = new Uint8Array(src.buffer);
+      this.src32 = new Int32Array(src.buffer, 0, src.buffer.byteLength >>> 2);
+    }
+    if (dst.buffer !== this.dstBuffer) {
+      this.dstBuffer = dst.buffer;
+      this.dst8 = new Uint8Array(dst.buffer);
+      this.dst32 = new Int32Array(dst.buffer, 0, dst.buffer.byteLength >>> 2);
+    }
+    let s = src.byteOffset + srcOff;
+    let d = dst.byteOffset + dstOff;
+    const s8 = this.src8;
+    const d8 = this.dst8;
+    if (((s | d) & 3) === 0 && n >= 16) {
+      const words = n >>> 2;
+      const s32 = this.src32;
+      const d32 = this.dst32;
+      const sw = s >>> 2;
+      const dw = d >>> 2;
+      for (let k = 0; k < words; k++) d32[dw + k] = s32[sw + k];
+      s += words << 2;
+      d += words << 2;
+      n -= words << 2;
+    }
+    for (let k = 0; k < n; k++) d8[d + k] = s8[s + k];
   }
 }

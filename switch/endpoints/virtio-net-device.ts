@@ -34,7 +34,7 @@ import {
   featureWords,
   hasFeature,
 } from '../../queues/virtqueue.js';
-import { bufferOf, copyBytes } from './copy.js';
+import { ByteCopier } from './copy.js';
 import * as T from './virtio-transport.js';
 
 export const VIRTIO_COUNTERS = [
@@ -94,7 +94,8 @@ const MAX_MERGE = 64;
 
 export class VirtioNetDevice {
   private mem: GuestMemory | null = null;
-  private memBuf: Buffer = Buffer.alloc(0);
+  private memBuf: Uint8Array = new Uint8Array(0);
+  private readonly copier = new ByteCopier();
   private t: Int32Array | null = null;
   private status = 0;
   private ackSeq = 0;
@@ -108,12 +109,9 @@ export class VirtioNetDevice {
   private nextTx = 0;
   private readonly devLo: number;
   private readonly devHi: number;
-  private readonly scratch = Buffer.alloc(SCRATCH_BYTES);
-  private readonly hdr = Buffer.alloc(NET_HDR_BYTES);
+  private readonly scratch = new Uint8Array(SCRATCH_BYTES);
   private readonly mergeHeads = new Uint16Array(MAX_MERGE);
   private readonly mergeLens = new Uint32Array(MAX_MERGE);
-  private areaSrc: Uint8Array | null = null;
-  private areaBuf: Buffer = Buffer.alloc(0);
   // Scatter cursor over the current RX chain's segments.
   private segI = 0;
   private segOff = 0;
@@ -148,7 +146,7 @@ export class VirtioNetDevice {
     if (memory.byteLength < 4096 || memory.byteLength % 2 !== 0) return 'guest memory must be at least 4096 bytes and even';
     this.detach();
     this.mem = new GuestMemory(memory);
-    this.memBuf = bufferOf(this.mem.bytes);
+    this.memBuf = this.mem.bytes;
     const t = new Int32Array(transport);
     this.t = t;
     const [macLo, macHi] = T.macToWords(this.opts.mac);
@@ -231,10 +229,6 @@ export class VirtioNetDevice {
       this.c[this.base + C.rx_drop_not_ready]++;
       return false;
     }
-    if (area !== this.areaSrc) {
-      this.areaSrc = area;
-      this.areaBuf = bufferOf(area);
-    }
     const pair = queue % this.pairs;
     const q = this.queues[2 * pair]!;
     const need = length + NET_HDR_BYTES;
@@ -266,10 +260,10 @@ export class VirtioNetDevice {
       this.segOff = 0;
       let n = 0;
       if (chains === 0) {
-        n = this.scatter(q, this.hdr, 0, NET_HDR_BYTES, true);
+        n = this.scatter(q, area, 0, NET_HDR_BYTES, true);
       }
       const dataDone = written === 0 ? 0 : written - NET_HDR_BYTES;
-      n += this.scatter(q, this.areaBuf, offset + dataDone, length - dataDone, false);
+      n += this.scatter(q, area, offset + dataDone, length - dataDone, false);
       this.mergeHeads[chains] = head;
       this.mergeLens[chains] = n;
       written += n;
@@ -320,7 +314,7 @@ export class VirtioNetDevice {
       else {
         let at = 0;
         for (let s = 0; s < q.segCount; s++) {
-          copyBytes(this.scratch, at, this.memBuf, q.segAddr[s], q.segLen[s]);
+          this.copier.copy(this.scratch, at, this.memBuf, q.segAddr[s], q.segLen[s]);
           at += q.segLen[s];
         }
         sink.receive(this.scratch, NET_HDR_BYTES, total - NET_HDR_BYTES);
@@ -338,7 +332,7 @@ export class VirtioNetDevice {
    * Copies n bytes into the current RX chain from the scatter cursor on; returns how many
    * fit. `header` notes where num_buffers lands.
    */
-  private scatter(q: SplitDeviceQueue, src: Buffer, srcOff: number, n: number, header: boolean): number {
+  private scatter(q: SplitDeviceQueue, src: Uint8Array, srcOff: number, n: number, header: boolean): number {
     let done = 0;
     const mb = this.memBuf;
     while (done < n && this.segI < q.segCount) {
@@ -353,7 +347,7 @@ export class VirtioNetDevice {
           else if (h === 11) this.numBufAddr1 = dst + k;
         }
       } else {
-        copyBytes(mb, dst, src, srcOff + done, take);
+        this.copier.copy(mb, dst, src, srcOff + done, take);
       }
       done += take;
       this.segOff += take;

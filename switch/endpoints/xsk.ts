@@ -15,7 +15,7 @@ import { Ring } from '../../queues/ring.js';
 import { Doorbell } from '../../queues/doorbell.js';
 import type { QueueEndpoint, TxEmit } from './endpoint.js';
 import { DESC_ADDR_HI, DESC_ADDR_LO, DESC_LEN, DESC_OPTIONS, X, kAppBell, type XskShared } from './xsk-shared.js';
-import { bufferOf, copyBytes } from './copy.js';
+import { ByteCopier } from './copy.js';
 
 export interface XskEndpointOptions {
   /** Port index TX frames go out of; -1: take it from each descriptor's options (local stack sockets). */
@@ -28,7 +28,7 @@ export class XskEndpoint implements QueueEndpoint {
   readonly rx: Ring;
   readonly tx: Ring;
   readonly stats: Float64Array;
-  private readonly umem: Buffer;
+  private readonly umem: Uint8Array;
   private readonly umemSize: number;
   private readonly frameSize: number;
   private readonly chunkMask: number;
@@ -39,8 +39,7 @@ export class XskEndpoint implements QueueEndpoint {
   private fillTaken = 0;
   private compStaged = 0;
   private txHadWork = false;
-  private srcArea: Uint8Array | null = null;
-  private srcBuf: Buffer = Buffer.alloc(0);
+  private readonly copier = new ByteCopier();
 
   constructor(shared: XskShared, opts: XskEndpointOptions) {
     this.fill = new Ring(shared.fill);
@@ -52,7 +51,7 @@ export class XskEndpoint implements QueueEndpoint {
     this.rx.attachDoorbell(appBell);
     this.completion.attachDoorbell(appBell);
     this.stats = new Float64Array(shared.stats);
-    this.umem = bufferOf(new Uint8Array(shared.umem));
+    this.umem = new Uint8Array(shared.umem);
     this.umemSize = shared.umem.byteLength;
     this.frameSize = shared.frameSize;
     this.chunkMask = ~(shared.frameSize - 1);
@@ -87,12 +86,7 @@ export class XskEndpoint implements QueueEndpoint {
       }
       // Aligned chunk mode: the frame is the chunk the address falls in.
       const data = (lo & this.chunkMask) + this.headroom;
-      if (src !== this.srcArea) {
-        // The worker passes its frame area every time: one Buffer view, made once.
-        this.srcArea = src;
-        this.srcBuf = bufferOf(src);
-      }
-      copyBytes(this.umem, data, this.srcBuf, offset, length);
+      this.copier.copy(this.umem, data, src, offset, length);
       const d = this.rx.slotOf(this.rxStaged);
       const r = this.rx.words;
       r[d + DESC_ADDR_LO] = data;
@@ -179,4 +173,14 @@ export class XskEndpoint implements QueueEndpoint {
 /** The worker's handle on a socket bound to a port (TX goes out of `egressPort`). */
 export function openXskEndpoint(shared: XskShared, egressPort = -1): XskEndpoint {
   return new XskEndpoint(shared, { egressPort });
+}
+
+/** What sw.bindEndpoint(q, slot, module, shared) passes: the socket, plus where its TX goes. */
+export type XskBinding = XskShared & { egressPort?: number };
+
+/** The queue worker's loader entry (switch/queue-worker.ts imports the module and calls this). */
+export function openEndpoint(shared: unknown): XskEndpoint {
+  const b = shared as XskBinding;
+  if (!(b?.umem instanceof SharedArrayBuffer)) throw new Error('xsk endpoint: not a socket handle (createXskShared())');
+  return new XskEndpoint(b, { egressPort: typeof b.egressPort === 'number' ? b.egressPort : -1 });
 }

@@ -182,7 +182,9 @@ describe('xsk descriptors from an untrusted application', () => {
     const shared = createXskShared({ frames: 256, ringSize: 128 });
     const ep = openXskEndpoint(shared, 0);
     const sock = XskSocket.attach(shared);
-    const area = new Uint8Array(new SharedArrayBuffer(4096));
+    const area = new Uint8Array(new SharedArrayBuffer(8192));
+    // Queue workers pass each frame's own view (ctx.packet): use several, as they do.
+    const views = [0, 1, 2, 3].map((f) => new Uint8Array(area.buffer, f * 2048, 2048));
     const noop = () => {};
     const emit = () => true;
     let gcs = 0;
@@ -191,7 +193,7 @@ describe('xsk descriptors from an untrusted application', () => {
     const run = (n: number) => {
       for (let i = 0; i < n; i++) {
         sock.refill(64);
-        for (let k = 0; k < 64; k++) ep.deliver(area, 256, 64, 0);
+        for (let k = 0; k < 64; k++) ep.deliver(views[k & 3], 256, (k & 1) === 0 ? 64 : 1500, 0);
         ep.flush();
         sock.receive(64, noop);
         sock.send(area, 256, 64);
