@@ -1,0 +1,175 @@
+/**
+ * Linux's own VXLAN through the switch: two network namespaces whose kernels own vxlan
+ * devices (VNI 1 and VNI 2) exchange ping and UDP through the switch's two vxlan ports,
+ * ARP resolved across the switch. Layout (PEERS.md), with the switch in the test's own
+ * namespace at the far end of a veth:
+ *
+ *   this process                   <p>-ul (underlay)                  <p>-h1 / <p>-h2
+ *   switch: vx1 (VNI 1), vx2 (VNI 2)   ul0 10.99.N.2 ── vxlan devices ──▶ vx1 192.0.2.1 / vx2 192.0.2.2
+ *   10.99.N.1:4789 ◀── veth ──────▶   (created here, moved to the hosts: their sockets stay here)
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomInt } from 'node:crypto';
+import type { Switch } from '../../../switch/supervisor.js';
+import { Netns, ip } from '../../support/netns.js';
+import { missing, skipUnless } from '../../support/prereq.js';
+import { Procs } from '../../support/procs.js';
+import { checkAccounted, startBetween } from '../../support/switch.js';
+
+const skip = skipUnless(missing({ tools: ['ip', 'ping', 'ethtool'], root: true, netns: true }), 'Linux vxlan peers in network namespaces');
+
+const NODE = process.execPath;
+
+describe.skipIf(skip)('Linux vxlan hosts through the switch', () => {
+  const ns = new Netns();
+  const procs = new Procs();
+  const logs: string[] = [];
+  const net = randomInt(1, 255);
+  const swAddr = `10.99.${net}.1`;
+  const ulAddr = `10.99.${net}.2`;
+  const veth = `${ns.prefix}s`;
+  let sw: Switch;
+
+  beforeAll(async () => {
+    ns.add('ul', 'h1', 'h2');
+    ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', 'ul0', 'netns', ns.name('ul'));
+    ip('addr', 'add', `${swAddr}/24`, 'dev', veth);
+    ip('link', 'set', veth, 'up');
+    ip('-n', ns.name('ul'), 'addr', 'add', `${ulAddr}/24`, 'dev', 'ul0');
+    ip('-n', ns.name('ul'), 'link', 'set', 'ul0', 'up');
+    for (const i of [1, 2]) {
+      const h = `h${i}`;
+      ip('-n', ns.name('ul'), 'link', 'add', `vx${i}`, 'type', 'vxlan', 'id', String(i), 'local', ulAddr, 'remote', swAddr, 'dstport', '4789', 'nolearning');
+      ip('-n', ns.name('ul'), 'link', 'set', `vx${i}`, 'mtu', '1450', 'netns', ns.name(h));
+      ip('-n', ns.name(h), 'addr', 'add', `192.0.2.${i}/24`, 'dev', `vx${i}`);
+      ip('-n', ns.name(h), 'link', 'set', `vx${i}`, 'up');
+      // Inner checksums are left to an offload that never happens once frames leave the kernel.
+      ns.exec(h, 'ethtool', ['-K', `vx${i}`, 'tx', 'off']);
+    }
+    sw = await startBetween(
+      [
+        { name: 'vx1', type: 'vxlan', local: `${swAddr}:4789`, remote: ulAddr, vni: 1 },
+        { name: 'vx2', type: 'vxlan', local: `${swAddr}:4789`, remote: ulAddr, vni: 2 },
+      ],
+      logs,
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await procs.stopAll();
+    if (sw) await sw.stop().catch(() => {});
+    ns.cleanup();
+  });
+
+  const withLogs = (f: () => void | Promise<void>) => async () => {
+    try {
+      await f();
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\nswitch log:\n${logs.join('\n')}\nports: ${JSON.stringify(sw.stats().ports)}`);
+    }
+  };
+
+  it('the two VNI ports share one socket', async () => {
+    const roles = [(await sw.portStatus('vx1')).role, (await sw.portStatus('vx2')).role].sort();
+    expect(roles).toEqual(['member', 'owner']);
+  });
+
+  it(
+    'ping between the hosts, with ARP resolved across the switch',
+    withLogs(() => {
+      const out = ns.exec('h1', 'ping', ['-c', '5', '-i', '0.2', '-W', '3', '192.0.2.2']);
+      expect(out).toMatch(/5 packets transmitted, 5 received, 0% packet loss/);
+      const mac2 = JSON.parse(ip('-j', '-n', ns.name('h2'), 'link', 'show', 'vx2'))[0].address as string;
+      const neigh = ip('-n', ns.name('h1'), 'neigh', 'show', '192.0.2.2', 'dev', 'vx1');
+      expect(neigh).toContain(`lladdr ${mac2}`);
+      const s = sw.stats().ports;
+      for (const p of ['vx1', 'vx2']) {
+        expect(s[p].rx_packets, `${p}.rx_packets`).toBeGreaterThanOrEqual(6); // ARP + 5 echoes
+        expect(s[p].tx_packets, `${p}.tx_packets`).toBeGreaterThanOrEqual(6);
+      }
+    }),
+  );
+
+  it(
+    'UDP datagrams from one host reach a socket on the other, every one, intact',
+    withLogs(async () => {
+      const n = 300;
+      const listener = procs.start(...ns.argv('h2', NODE, ['-e', LISTENER, '192.0.2.2', '5000', String(n)]));
+      await listener.waitFor(/ready/, 10_000);
+      ns.exec('h1', NODE, ['-e', SENDER, '192.0.2.2', '5000', String(n)]);
+      const m = await listener.waitFor(/got (\d+) bad (\d+)/, 15_000);
+      expect(Number(m[1])).toBe(n);
+      expect(Number(m[2])).toBe(0);
+    }),
+  );
+
+  it(
+    'counts malformed VXLAN datagrams by kind and keeps forwarding',
+    withLogs(async () => {
+      const before = sw.stats().ports;
+      ns.exec('ul', NODE, ['-e', GARBAGE, swAddr]);
+      const sum = (s: typeof before, k: string) => s.vx1[k] + s.vx2[k];
+      const deadline = Date.now() + 5000;
+      while (sum(sw.stats().ports, 'rx_vxlan_unknown_vni') - sum(before, 'rx_vxlan_unknown_vni') < 1 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const after = sw.stats().ports;
+      expect(sum(after, 'rx_vxlan_short') - sum(before, 'rx_vxlan_short')).toBe(1);
+      expect(sum(after, 'rx_vxlan_bad_flags') - sum(before, 'rx_vxlan_bad_flags')).toBe(1);
+      expect(sum(after, 'rx_vxlan_unknown_vni') - sum(before, 'rx_vxlan_unknown_vni')).toBe(1);
+      expect(sum(after, 'rx_runt') - sum(before, 'rx_runt')).toBe(1);
+      expect(ns.exec('h2', 'ping', ['-c', '2', '-i', '0.2', '-W', '3', '192.0.2.1'])).toMatch(/2 received/);
+    }),
+  );
+
+  it('stops with every packet accounted for', async () => {
+    await procs.stopAll();
+    const summary = await sw.stop();
+    sw = undefined as unknown as Switch;
+    expect(checkAccounted(summary)).toEqual([]);
+  });
+});
+
+/** argv: host port count. Counts datagrams whose payload is "xswitch <i>" padded to 200 bytes. */
+const LISTENER = `
+const [host, port, n] = process.argv.slice(1);
+const s = require('dgram').createSocket('udp4');
+let got = 0, bad = 0;
+s.on('message', (m) => {
+  if (m.length === 200 && m.toString('latin1', 0, 8) === 'xswitch ') got++; else bad++;
+  if (got + bad >= Number(n)) { console.log('got ' + got + ' bad ' + bad); process.exit(0); }
+});
+s.bind(Number(port), host, () => console.log('ready'));
+setTimeout(() => { console.log('got ' + got + ' bad ' + bad); process.exit(0); }, 12000);
+`;
+
+/** argv: host port count. Sends in paced bursts of 20 so no socket buffer overflows. */
+const SENDER = `
+const [host, port, n] = process.argv.slice(1);
+const s = require('dgram').createSocket('udp4');
+let i = 0;
+function burst() {
+  for (let k = 0; k < 20 && i < Number(n); k++, i++) {
+    const b = Buffer.alloc(200, 0x5a); b.write('xswitch ' + i, 'latin1');
+    s.send(b, Number(port), host);
+  }
+  if (i < Number(n)) setTimeout(burst, 2); else setTimeout(() => s.close(), 50);
+}
+burst();
+`;
+
+/** argv: switch address. One datagram of each malformed kind to 4789. */
+const GARBAGE = `
+const host = process.argv[1];
+const s = require('dgram').createSocket('udp4');
+const hdr = (flags, vni) => Buffer.from([flags, 0, 0, 0, vni >> 16, (vni >> 8) & 255, vni & 255, 0]);
+const frame = Buffer.alloc(60, 0xab);
+const msgs = [
+  Buffer.from([8, 0, 0]),                       // shorter than a VXLAN header
+  Buffer.concat([hdr(0x00, 1), frame]),         // I flag clear
+  Buffer.concat([hdr(0x08, 77), frame]),        // a VNI no port has
+  Buffer.concat([hdr(0x08, 2), Buffer.alloc(6)]), // inner frame shorter than an Ethernet header
+];
+let left = msgs.length;
+for (const m of msgs) s.send(m, 4789, host, () => { if (--left === 0) s.close(); });
+`;
