@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -155,7 +155,7 @@ describe('stream port', () => {
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const sock = path.join(dir, 'p.sock');
     // A stale socket file: bound by a process that is gone (nothing accepts on it).
-    execFileSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', sock]);
+    spawnSync(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))", sock], { stdio: 'ignore' });
     expect(existsSync(sock)).toBe(true);
     const port = stream.create({ name: 'su', type: 'stream', listen: sock });
     const io = new FakeIO('su', stream);

@@ -80,7 +80,14 @@ function sh(cmd: string, args: string[], cwd?: string): string {
 
 /** The versioned cloud kernel package the meta-package points at (e.g. linux-image-6.1.0-56-cloud-amd64). */
 function kernelPackage(): string {
-  const out = sh('apt-cache', ['depends', 'linux-image-cloud-amd64']);
+  let out = '';
+  try {
+    out = sh('apt-cache', ['depends', 'linux-image-cloud-amd64']);
+  } catch {
+    // No package lists yet (a fresh image): fetch them once, as root.
+    if (process.getuid?.() === 0) sh('apt-get', ['update', '-qq']);
+    out = sh('apt-cache', ['depends', 'linux-image-cloud-amd64']);
+  }
   const m = /Depends:\s*(linux-image-[0-9][^\s]*-cloud-amd64)/.exec(out);
   if (!m) throw new Error(`cannot find the cloud kernel package in apt-cache: ${out.trim() || 'no output'} (run apt-get update)`);
   return m[1];
