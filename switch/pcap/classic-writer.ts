@@ -3,7 +3,6 @@
  * header and the packet bytes per packet. Nanosecond timestamps (magic 0xa1b23c4d) by
  * default; tcpdump, tshark and Wireshark read both.
  */
-import { copyBytes } from './copy.js';
 import { LINKTYPE_ETHERNET, MAX_SNAPLEN, PCAP_FILE_HEADER, PCAP_MAGIC_NS, PCAP_MAGIC_US, PCAP_RECORD_HEADER } from './format.js';
 import { FileSink } from './file-sink.js';
 import type { CaptureWriter, PacketMeta } from './writer.js';
@@ -34,24 +33,16 @@ export class ClassicWriter implements CaptureWriter {
     this.ns = (opts.precision ?? 'ns') === 'ns';
     this.sink = new FileSink(file, opts.bufferSize);
     const at = this.sink.reserve(PCAP_FILE_HEADER);
-    const b = this.sink.buf;
-    this.u32(b, at, this.ns ? PCAP_MAGIC_NS : PCAP_MAGIC_US);
-    this.u16(b, at + 4, 2);
-    this.u16(b, at + 6, 4);
-    this.u32(b, at + 8, 0); // thiszone: timestamps are UTC
-    this.u32(b, at + 12, 0); // sigfigs
-    this.u32(b, at + 16, opts.snapLen ?? MAX_SNAPLEN);
-    this.u32(b, at + 20, LINKTYPE_ETHERNET);
+    const dv = this.sink.dv;
+    const le = this.le;
+    dv.setUint32(at, this.ns ? PCAP_MAGIC_NS : PCAP_MAGIC_US, le);
+    dv.setUint16(at + 4, 2, le);
+    dv.setUint16(at + 6, 4, le);
+    dv.setUint32(at + 8, 0, le); // thiszone: timestamps are UTC
+    dv.setUint32(at + 12, 0, le); // sigfigs
+    dv.setUint32(at + 16, opts.snapLen ?? MAX_SNAPLEN, le);
+    dv.setUint32(at + 20, LINKTYPE_ETHERNET, le);
     this.sink.used += PCAP_FILE_HEADER;
-  }
-
-  private u32(b: Buffer, at: number, v: number): void {
-    if (this.le) b.writeUInt32LE(v >>> 0, at);
-    else b.writeUInt32BE(v >>> 0, at);
-  }
-  private u16(b: Buffer, at: number, v: number): void {
-    if (this.le) b.writeUInt16LE(v, at);
-    else b.writeUInt16BE(v, at);
   }
 
   get bytes(): number {
@@ -63,15 +54,16 @@ export class ClassicWriter implements CaptureWriter {
     let at = sink.reserve(PCAP_RECORD_HEADER + length);
     const direct = at < 0;
     if (direct) at = sink.reserve(PCAP_RECORD_HEADER);
-    const b = sink.buf;
-    this.u32(b, at, tsSec);
-    this.u32(b, at + 4, this.ns ? tsNsec : Math.floor(tsNsec / 1000));
-    this.u32(b, at + 8, length);
-    this.u32(b, at + 12, origLen);
+    const dv = sink.dv;
+    const le = this.le;
+    dv.setUint32(at, tsSec, le);
+    dv.setUint32(at + 4, this.ns ? tsNsec : Math.floor(tsNsec / 1000), le);
+    dv.setUint32(at + 8, length, le);
+    dv.setUint32(at + 12, origLen, le);
     sink.used += PCAP_RECORD_HEADER;
     if (direct) sink.writeDirect(src, offset, length);
     else {
-      copyBytes(src, offset, length, b, at + PCAP_RECORD_HEADER);
+      sink.copier.copy(src, offset, length, at + PCAP_RECORD_HEADER);
       sink.used += length;
     }
     this.packets++;

@@ -7,12 +7,17 @@
  * 1 MiB buffer that is one write(2) per ~13 000 64-byte packets.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { Copier } from './copy.js';
 import { PcapError } from './error.js';
 
 export const DEFAULT_SINK_BUFFER = 1 << 20;
 
 export class FileSink {
   readonly buf: Buffer;
+  /** buf as a DataView, for header fields in either byte order. */
+  readonly dv: DataView;
+  /** Copies packet bytes into buf. */
+  readonly copier: Copier;
   /** Bytes waiting in buf. */
   used = 0;
   /** Bytes written to the file so far (not counting what is buffered). */
@@ -28,7 +33,10 @@ export class FileSink {
     } catch (e) {
       throw new PcapError('io', file, -1, `cannot create: ${(e as Error).message}`, { cause: e });
     }
-    this.buf = Buffer.allocUnsafe(size);
+    // Its own ArrayBuffer, so offset 0 (word aligned) whatever the size.
+    this.buf = Buffer.from(new ArrayBuffer(Math.max(64, size)));
+    this.dv = new DataView(this.buf.buffer, 0, this.buf.length);
+    this.copier = new Copier(this.buf);
   }
 
   /**

@@ -5,7 +5,6 @@
  *
  *   EPB: 6 │ total │ interface │ ts high │ ts low │ caplen │ len │ data+pad │ options │ total
  */
-import { copyBytes } from './copy.js';
 import {
   BT_EPB,
   BT_IDB,
@@ -47,6 +46,8 @@ export class PcapngWriter implements CaptureWriter {
   private readonly sink: FileSink;
   private readonly le: boolean;
   private readonly ts: HighLow = { high: 0, low: 0 };
+  private lastSec = -1;
+  private lastNsec = -1;
 
   constructor(
     readonly file: string,
@@ -62,12 +63,10 @@ export class PcapngWriter implements CaptureWriter {
   }
 
   private u32(at: number, v: number): void {
-    if (this.le) this.sink.buf.writeUInt32LE(v >>> 0, at);
-    else this.sink.buf.writeUInt32BE(v >>> 0, at);
+    this.sink.dv.setUint32(at, v, this.le);
   }
   private u16(at: number, v: number): void {
-    if (this.le) this.sink.buf.writeUInt16LE(v, at);
-    else this.sink.buf.writeUInt16BE(v, at);
+    this.sink.dv.setUint16(at, v, this.le);
   }
 
   /** Writes option header + value bytes + padding; returns the offset after it. */
@@ -138,7 +137,12 @@ export class PcapngWriter implements CaptureWriter {
     let at = sink.reserve(total);
     const direct = at < 0;
     if (direct) at = sink.reserve(28);
-    secNsecToNanos(tsSec, tsNsec, this.ts);
+    // The switch stamps a burst with one time: convert it once.
+    if (tsSec !== this.lastSec || tsNsec !== this.lastNsec) {
+      secNsecToNanos(tsSec, tsNsec, this.ts);
+      this.lastSec = tsSec;
+      this.lastNsec = tsNsec;
+    }
     this.u32(at, BT_EPB);
     this.u32(at + 4, total);
     this.u32(at + 8, meta === null ? 0 : meta.interfaceId);
@@ -152,7 +156,7 @@ export class PcapngWriter implements CaptureWriter {
       sink.writeDirect(src, offset, length);
       at = sink.reserve(dataLen - length + optLen + 4) - 28 - length;
     } else {
-      copyBytes(src, offset, length, sink.buf, at + 28);
+      sink.copier.copy(src, offset, length, at + 28);
     }
     let o = at + 28 + length;
     const b = sink.buf;
