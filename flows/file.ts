@@ -108,3 +108,23 @@ export function loadSteering(file: string, portNames: string[], queues: number):
   for (const [p, c] of loadSteeringControls(file, portNames, queues)) out.set(p, c.shared);
   return out;
 }
+
+const NOT_DEVICES = new Set(['flow-type', 'delete', 'rx-flow-hash', 'equal', 'weight', 'hkey', 'default', 'hfunc', 'context', 'start', 'rx', 'tx', 'other', 'combined']);
+
+/** The port names a flow file mentions (sections and device words), for checking a file alone. */
+export function portsNamedIn(text: string): string[] {
+  const out = new Set<string>();
+  for (const raw of text.split(/\r?\n/)) {
+    const sec = /^\s*\[\s*port\s+(\S+)\s*\]\s*$/.exec(raw.replace(/#.*$/, ''));
+    if (sec) {
+      out.add(sec[1]);
+      continue;
+    }
+    const w = words(raw).words.map((x) => x.text);
+    let k = w[0] === 'ethtool' ? 1 : 0;
+    if (!SET_OPTIONS[w[k] ?? '']) continue;
+    k++;
+    if (k < w.length && !NOT_DEVICES.has(w[k]) && !w[k].startsWith('-')) out.add(w[k]);
+  }
+  return [...out];
+}

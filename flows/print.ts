@@ -6,7 +6,7 @@
  * 255.255.255.255` — except the `dst-mac` of an IP rule, which ethtool prints without
  * inverting (it reads m_ext.h_dest directly); that quirk is kept.
  */
-import { RXH_DISCARD, RXH_IP_DST, RXH_IP_SRC, RXH_L2DA, RXH_L3_PROTO, RXH_L4_B_0_1, RXH_L4_B_2_3, RXH_VLAN } from './grammar.js';
+import { EthtoolError, RXH_DISCARD, RXH_IP_DST, RXH_IP_SRC, RXH_L2DA, RXH_L3_PROTO, RXH_L4_B_0_1, RXH_L4_B_2_3, RXH_VLAN } from './grammar.js';
 import { FLOW_EXT, FLOW_MAC_EXT, FLOW_RSS, W_CLASS, W_DMAC, W_DST, W_ETYPE, W_L4, W_SMAC, W_SPI, W_SRC, W_TCI, W_TOS, W_UDEF } from './key.js';
 import { actionOf, A_DROP, A_WAKE, type Rule } from './rule.js';
 import { HFUNCS, RXFH_CLASS, type PortSteering } from './state.js';
@@ -113,7 +113,7 @@ export function formatRules(st: PortSteering): string {
 /** `ethtool -x DEV [context N]`. */
 export function formatRxfh(st: PortSteering, dev: string, context = 0): string {
   const ctx = st.contexts.get(context);
-  if (!ctx) throw new Error(`Cannot get RX flow hash configuration: No such file or directory`);
+  if (!ctx) throw new EthtoolError('Cannot get RX flow hash indir size and/or key size: No such file or directory');
   let s = `RX flow hash indirection table for ${dev} with ${st.queues} RX ring(s):\n`;
   ctx.indir.forEach((q, i) => {
     if (i % 8 === 0) s += `${String(i).padStart(5)}: `;
@@ -142,7 +142,7 @@ const RXFH_TITLES: Record<string, string> = {
 /** `ethtool -n DEV rx-flow-hash T [context N]`. */
 export function formatRxFlowHash(st: PortSteering, type: string, context?: number): string {
   const ctx = st.contexts.get(context ?? 0);
-  if (!ctx) throw new Error('Cannot get RX network flow hashing options: No such file or directory');
+  if (!ctx) throw new EthtoolError('Cannot get RX network flow hashing options: No such file or directory');
   const v = ctx.fields[RXFH_CLASS[type]];
   let s = context !== undefined ? `For RSS context ${context}:\n` : '';
   s += RXFH_TITLES[type];
