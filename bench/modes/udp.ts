@@ -1,0 +1,133 @@
+/**
+ * udp — frames/s through the switch's udp ports over loopback, against a plain Node dgram
+ * relay measured in the same run with the same load.
+ *
+ *   blaster (worker) ──udp──▶ in ──▶ queue 0 (redirect) ──▶ out ──udp──▶ sink (this thread)
+ *   blaster (worker) ──udp──▶ ref:dgram-relay (worker: on 'message' → send) ──udp──▶ sink
+ *
+ * The blaster sends as fast as one thread can; both paths see the same offered load and
+ * drop what they cannot take at their receive socket. The figure is what reaches the sink.
+ * Target (issue 4): the switch within 20% of the relay (ratio ≥ 0.8).
+ */
+import dgram from 'node:dgram';
+import { Worker } from 'node:worker_threads';
+import { Switch } from '../../switch/supervisor.js';
+import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
+import { line, rate, type BenchMode } from '../harness.js';
+
+/** Sends `size`-byte datagrams to workerData.port until told to stop; counts them in shared memory. */
+const BLASTER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const dgram = require('node:dgram');
+const { port, size, sab } = workerData;
+const sent = new Float64Array(sab);
+const s = dgram.createSocket('udp4');
+const b = Buffer.alloc(size, 0x5a);
+b.fill(0xff, 0, 6); b.writeUInt16BE(0x88b5, 12);
+let running = true;
+parentPort.on('message', () => { running = false; s.close(); });
+function burst() {
+  if (!running) return;
+  for (let i = 0; i < 64; i++) s.send(b, port, '127.0.0.1');
+  sent[0] += 64;
+  setImmediate(burst);
+}
+s.bind(0, '127.0.0.1', burst);
+`;
+
+/** The reference: one thread, one receive socket, one send socket, send on every 'message'. */
+const RELAY = `
+const { workerData, parentPort } = require('node:worker_threads');
+const dgram = require('node:dgram');
+const inp = dgram.createSocket('udp4'), out = dgram.createSocket('udp4');
+inp.on('message', (m) => out.send(m, workerData.sink, '127.0.0.1'));
+out.bind(0, '127.0.0.1', () => inp.bind(0, '127.0.0.1', () => parentPort.postMessage(inp.address().port)));
+parentPort.on('message', () => { inp.close(); out.close(); });
+`;
+
+function bound(s: dgram.Socket): Promise<number> {
+  return new Promise((r) => s.bind(0, '127.0.0.1', () => r(s.address().port)));
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  const p = await bound(s);
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+interface Case {
+  pps: number;
+  offered: number;
+}
+
+async function measure(kind: 'switch' | 'relay', size: number, seconds: number): Promise<Case> {
+  const sink = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
+  let got = 0;
+  sink.on('message', () => got++);
+  const sinkPort = await bound(sink);
+
+  let target: number;
+  let stop: () => Promise<unknown>;
+  if (kind === 'relay') {
+    const w = new Worker(RELAY, { eval: true, workerData: { sink: sinkPort } });
+    target = await new Promise<number>((r) => w.once('message', r));
+    stop = async () => {
+      w.postMessage('stop');
+      await w.terminate();
+    };
+  } else {
+    target = await freeUdpPort();
+    const config: SwitchConfig = {
+      ...CONFIG_DEFAULTS,
+      queues: 1,
+      ports: [
+        { name: 'in', type: 'udp', local: `127.0.0.1:${target}` },
+        { name: 'out', type: 'udp', local: '127.0.0.1:0', remote: `127.0.0.1:${sinkPort}` },
+      ],
+      programs: [{ queues: [0], chain: [{ name: 'redirect', params: { port: 'out' }, continueOn: [] }] }],
+    };
+    const sw = await Switch.start(config);
+    stop = () => sw.stop();
+  }
+
+  const sab = new SharedArrayBuffer(8);
+  const sent = new Float64Array(sab);
+  const blaster = new Worker(BLASTER, { eval: true, workerData: { port: target, size, sab } });
+  let s0 = 0;
+  let t0 = 0n;
+  const pps = await rate(() => {
+    if (t0 === 0n) {
+      t0 = process.hrtime.bigint();
+      s0 = sent[0];
+    }
+    return got;
+  }, seconds);
+  const offered = (sent[0] - s0) / (Number(process.hrtime.bigint() - t0) / 1e9);
+  blaster.postMessage('stop');
+  await blaster.terminate();
+  await stop();
+  sink.close();
+  return { pps, offered };
+}
+
+const mode: BenchMode = {
+  name: 'udp',
+  description: 'udp port → redirect → udp port over loopback, against a plain Node dgram relay (64 and 1500-byte frames)',
+  async run(opts, report) {
+    for (const size of [64, 1500]) {
+      if (!opts.json) console.log(`Redirecting from in (udp, ${size}-byte frames from one blaster thread) to out (udp → sink)`);
+      const relay = await measure('relay', size, opts.seconds);
+      const sw = await measure('switch', size, opts.seconds);
+      const ratio = sw.pps / relay.pps;
+      report({ mode: `ref:dgram-relay/${size}`, mpps: relay.pps / 1e6, pps: relay.pps, offeredPps: relay.offered, frameSize: size });
+      report({ mode: `udp-port/${size}`, mpps: sw.pps / 1e6, pps: sw.pps, offeredPps: sw.offered, frameSize: size, ratioToRelay: ratio, targetRatio: 0.8 });
+      if (!opts.json) {
+        console.log(line(`ref:dgram-relay/${size}`, [[relay.pps, 'xmit/s'], [relay.offered, 'offered/s']]));
+        console.log(line(`udp-port/${size}`, [[sw.pps, 'xmit/s'], [sw.offered, 'offered/s']]));
+        console.log(`  udp port ${size}B: ${(ratio * 100).toFixed(0)}% of the plain relay (target ≥ 80%)`);
+      }
+    }
+  },
+};
+export default mode;
