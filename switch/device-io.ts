@@ -95,6 +95,19 @@ export class DeviceIO implements PortIO {
     return this.enqueue(f, length);
   }
 
+  room(): number {
+    let room = this.pool.available();
+    if (room < this.rx[0].size) room += this.pool.refill();
+    // A frame may be steered to any queue: the fullest rx ring bounds what surely fits.
+    const staged = this.rxStaged;
+    for (let q = 0; q < this.rx.length; q++) {
+      const ring = this.rx[q];
+      const free = ring.reserve(ring.size) - staged[q];
+      if (free < room) room = free;
+    }
+    return room;
+  }
+
   allocFrame(): number {
     const f = this.pool.alloc();
     if (f < 0) {

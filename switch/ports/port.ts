@@ -37,6 +37,12 @@ export interface PortIO {
   submit(frame: number, length: number): boolean;
   /** Publishes staged frames to the queues: one ring submit each. Call after every burst. */
   flush(): void;
+  /**
+   * How many frames can be received right now without one being dropped for lack of room
+   * (a free pool frame and a free slot on whichever rx ring it is steered to). Counts
+   * nothing. For producers that wait instead of dropping (a lossless replay). Optional.
+   */
+  room?(): number;
   /** Adds to one of this port's own counters (name from PortType.counters), off the hot path. */
   count(name: string, n?: number): void;
   /** Index of one of this port's own counters, for hot-path use with `counters`. */
