@@ -82,13 +82,14 @@ export class FlowSteerer implements Steerer {
       }
       const ctx = t.context[r];
       if (ctx < 0) {
-        this.hash = this.rss(t, 0, b, off);
+        this.hash = this.rss(t, 0, b, off) >>> 0;
         this.local[SC.Rule]++;
         return this.checked(t, t.queue[r]);
       }
-      this.hash = this.rss(t, ctx, b, off);
+      const h = this.rss(t, ctx, b, off);
+      this.hash = h >>> 0;
       this.lastContext = ctx;
-      this.lastIndex = this.hash & t.indirMask;
+      this.lastIndex = h & t.indirMask;
       this.local[SC.Rule]++;
       return this.checked(t, t.indir[ctx * t.indirSize + this.lastIndex] + t.queue[r]);
     }
@@ -98,7 +99,7 @@ export class FlowSteerer implements Steerer {
       return -1;
     }
     const h = this.rss(t, 0, b, off);
-    this.hash = h;
+    this.hash = h >>> 0;
     this.lastIndex = h & t.indirMask;
     this.local[SC.Rss]++;
     return this.checked(t, t.indir[this.lastIndex]);
@@ -110,7 +111,10 @@ export class FlowSteerer implements Steerer {
     return 0;
   }
 
-  /** Toeplitz hash of the fields context `ctx` selects for this packet's class. */
+  /**
+   * Toeplitz hash of the fields context `ctx` selects for this packet's class, as an int32:
+   * returning a uint32 above 2^31 from a call that is not inlined would box a HeapNumber.
+   */
   private rss(t: CompiledTable, ctx: number, b: Uint8Array, off: number): number {
     const p = this.packet;
     const fields = t.fields[ctx * C.Count + p.cls];
@@ -124,7 +128,7 @@ export class FlowSteerer implements Steerer {
         const l = p.l4Off;
         h ^= T[2048 + b[l]] ^ T[2304 + b[l + 1]] ^ T[2560 + b[l + 2]] ^ T[2816 + b[l + 3]];
       }
-      return h >>> 0;
+      return h | 0;
     }
     let h = 0;
     let pos = 0;
@@ -137,7 +141,7 @@ export class FlowSteerer implements Steerer {
       h ^= T[(pos << 8) + (tci >>> 8)] ^ T[((pos + 1) << 8) + (tci & 255)];
       pos += 2;
     }
-    if (p.ipLen === 0) return h >>> 0;
+    if (p.ipLen === 0) return h | 0;
     if (fields & RXH.L3Proto) {
       h ^= T[(pos << 8) + (p.key[K.Class] & 255)];
       pos += 1;
@@ -159,7 +163,7 @@ export class FlowSteerer implements Steerer {
       }
       if (fields & RXH.L4B23) h ^= T[(pos << 8) + b[l + 2]] ^ T[((pos + 1) << 8) + b[l + 3]];
     }
-    return h >>> 0;
+    return h | 0;
   }
 }
 
