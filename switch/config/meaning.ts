@@ -161,7 +161,7 @@ export async function checkMeaning(
   if (cfg.metrics !== undefined) {
     const { host, port } = splitHostPort(cfg.metrics);
     if (!isLoopback(host)) add(['metrics'], `metrics: ${host} is not a loopback address (127.0.0.1, [::1] or localhost)`);
-    if (port < 1 || port > 65535) add(['metrics'], `metrics: port ${port} is out of range (1 to 65535)`);
+    if (port > 65535) add(['metrics'], `metrics: port ${port} is out of range (0 to 65535; 0 picks a free port)`);
   }
 
   issues.sort((a, b) => a.line - b.line || a.column - b.column);

@@ -19,7 +19,7 @@ const powerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 const port = z
   .looseObject({
     name: z.string().regex(PORT_NAME).describe("a port name: a letter, then up to 14 letters, digits, '_', '.', '-'"),
-    type: z.string().regex(/^[a-z][a-z0-9-]*$/).describe('a port type: gen, pcap, udp, stream, vxlan, virtio, xsk'),
+    type: z.string().regex(/^[a-z][a-z0-9-]*$/).describe('a port type: gen, null, pcap, udp, stream, vxlan, virtio'),
   })
   .describe('a port: name, type, then the options of its type');
 

@@ -1,0 +1,221 @@
+/**
+ * The daemon end to end: `xswitch run` as a child process, driven by the `xswitch` CLI as
+ * a user would — status, stats, flow rules, program replacement, reloads (good and bad),
+ * abuse of the control socket under traffic, metrics — then SIGTERM, and the exit summary
+ * must account for every packet and every frame.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { startDaemon, sleep, type DaemonProc, type Event } from './harness.js';
+
+const golden = (name: string) => readFileSync(path.join(import.meta.dirname, 'golden', name), 'utf8');
+
+let d: DaemonProc | null = null;
+afterEach(() => {
+  d?.kill();
+  d = null;
+});
+
+interface Summary extends Event {
+  counters: Record<string, number>;
+  accounting: Record<string, number>;
+}
+
+async function stats(x: DaemonProc): Promise<Record<string, number>> {
+  const r = await x.cli(['stats', '--json']);
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout) as Record<string, number>;
+}
+
+async function stop(x: DaemonProc): Promise<Summary> {
+  x.proc.kill('SIGTERM');
+  const s = (await x.waitFor((e) => e.event === 'summary')) as Summary;
+  expect(await x.exited).toBe(0);
+  return s;
+}
+
+/** Every frame back in a pool, every packet in exactly one exit counter. */
+function expectAccounted(s: Summary): void {
+  expect(s.accounting['Unaccounted packets']).toBe(0);
+  expect(s.accounting['Frames in flight']).toBe(0);
+  expect(s.accounting['Frames queued']).toBe(0);
+  expect(s.accounting['Frames doubled']).toBe(0);
+  const c = s.counters;
+  const queues = Object.keys(c).filter((k) => /^rx\d+_packets$/.test(k)).length;
+  let entered = 0;
+  let exited = 0;
+  for (let q = 0; q < queues; q++) {
+    entered += c[`rx${q}_packets`];
+    for (const n of ['xdp_drop', 'xdp_aborted', 'xdp_invalid', 'xdp_tx_xmit', 'xdp_tx_full', 'xdp_redirect', 'xdp_redirect_err', 'xdp_pass']) exited += c[`rx${q}_${n}`];
+  }
+  expect(exited).toBe(entered);
+  // What each port read went to a queue or one device drop counter.
+  const ports = new Set(Object.keys(c).filter((k) => k.includes('.')).map((k) => k.split('.')[0]));
+  let steered = 0;
+  for (const p of ports) {
+    const g = (n: string) => c[`${p}.${n}`] ?? 0;
+    steered += g('rx_packets') - g('rx_no_buffer') - g('rx_ring_full') - g('rx_flow_drop') - g('rx_dropped');
+  }
+  expect(steered).toBe(entered);
+}
+
+const GEN = (extra = '') => `queues: 2
+ringSize: 4096
+ports:
+  - name: gen0
+    type: gen
+    flows: 64
+    rate: 50000${extra}
+  - name: out0
+    type: "null"
+`;
+
+describe('xswitch run, driven by the CLI', () => {
+  it('status, stats, flow rules, program replacement, then SIGTERM with everything accounted', async () => {
+    d = await startDaemon(GEN() + 'programs:\n  - chain:\n      - name: drop\n');
+    const st = await d.cli(['status', '--json']);
+    expect(st.code).toBe(0);
+    expect(JSON.parse(st.stdout)).toMatchObject({ queues: 2, ports: [{ name: 'gen0', type: 'gen', ifindex: 1 }, { name: 'out0', type: 'null', ifindex: 2 }] });
+
+    // Counters in ethtool -S form, moving.
+    const text = await d.cli(['stats', '--filter', 'rx0_']);
+    expect(text.stdout).toMatch(/^NIC statistics:\n {5}rx0_packets: \d+\n {5}rx0_bytes: \d+\n {5}rx0_xdp_drop: \d+\n/);
+    const a = await stats(d);
+    await sleep(300);
+    const b = await stats(d);
+    expect(b.rx_packets).toBeGreaterThan(a.rx_packets);
+
+    // Flow rules: ethtool's words in, ethtool's text out.
+    let r = await d.cli(['flow', 'add', 'gen0', 'flow-type', 'udp4', 'dst-port', '9', 'action', '1', 'loc', '7']);
+    expect(r).toMatchObject({ code: 0, stdout: '' }); // ethtool prints nothing when given loc
+    r = await d.cli(['flow', 'add', 'gen0', 'flow-type', 'tcp4', 'src-ip', '192.0.2.0', 'm', '0.0.0.255', 'action', '-1']);
+    expect(r).toMatchObject({ code: 0, stdout: 'Added rule with ID 2047\n' });
+    r = await d.cli(['flow', 'list', 'gen0']);
+    expect(r.stdout).toBe(golden('flow-list.txt'));
+    r = await d.cli(['flow', 'add', 'gen0', 'flow-type', 'udp4', 'dst-port', '9', 'action', '5']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^xswitch: /);
+    // Rule 7 sends every gen flow (UDP to port 9) to queue 1: queue 0 stops growing.
+    await sleep(200);
+    const s1 = await stats(d);
+    await sleep(300);
+    const s2 = await stats(d);
+    expect(s2.rx0_packets).toBe(s1.rx0_packets);
+    expect(s2.rx1_packets).toBeGreaterThan(s1.rx1_packets);
+    r = await d.cli(['flow', 'del', 'gen0', '7']);
+    expect(r.code).toBe(0);
+    r = await d.cli(['flow', 'del', 'gen0', '7']);
+    expect(r).toMatchObject({ code: 1, stderr: 'xswitch: rmgr: Cannot delete RX class rule: No such file or directory\n' });
+    expect((await d.cli(['rss', 'show', 'gen0'])).stdout).toBe(golden('rss-show.txt'));
+    expect((await d.cli(['channels', 'gen0'])).stdout).toBe(golden('channels.txt'));
+
+    // Replace the program on queue 1 with a redirect to out0 while traffic flows.
+    const ctl = await import('../../switch/control/client.js');
+    const res = await ctl.requestOnce<{ changes: string[] }>(d.socket, 'prog.replace', { queues: [1], chain: [{ name: 'redirect', params: { port: 'out0' } }] });
+    expect(res.changes[0]).toMatch(/^programs replaced/);
+    const progs = await ctl.requestOnce<{ queue: number; chain: { name: string }[] }[]>(d.socket, 'prog.list');
+    expect(progs.map((p) => p.chain.map((x) => x.name))).toEqual([['drop'], ['redirect']]);
+    await sleep(300);
+    const s3 = await stats(d);
+    expect(s3.rx1_xdp_redirect).toBeGreaterThan(0);
+    expect(s3['out0.tx_packets']).toBeGreaterThan(0);
+    // A bad replacement is refused with the loader's message; the running chain stays.
+    await expect(ctl.requestOnce(d.socket, 'prog.replace', { queues: [0], chain: [{ name: 'redirect', params: { port: 'nowhere' } }] })).rejects.toThrow(
+      "programs[0].chain[0].params.port: no port named 'nowhere' (ports: gen0, out0)",
+    );
+
+    const sum = await stop(d);
+    expectAccounted(sum);
+    expect(sum.counters.rx_xdp_drop).toBeGreaterThan(0);
+    expect(sum.counters.rx_xdp_redirect).toBeGreaterThan(0);
+  });
+
+  it('SIGHUP reload under traffic loses no packet; an invalid new configuration keeps the old one', async () => {
+    // Deep rings and a large pool (half a second of traffic) so that a busy machine's
+    // scheduling stalls cannot overflow them: any loss left would be the reload's.
+    const base = GEN('\n    count: 90000').replace('rate: 50000', 'rate: 30000').replace('ringSize: 4096', 'ringSize: 16384\npoolFrames: 32768');
+    d = await startDaemon(base + 'programs:\n  - chain:\n      - name: drop\n');
+    await sleep(500);
+    // Reload to tx while the generator runs.
+    writeFileSync(d.configFile, base + 'programs:\n  - chain:\n      - name: tx\n');
+    d.proc.kill('SIGHUP');
+    await d.waitLog(/reloaded .*programs replaced \(tx on 0,1\)/);
+    // Now an invalid file: rejected with file:line:column, old chain keeps running.
+    writeFileSync(d.configFile, base + 'programs:\n  - chain:\n      - name: tx\n        params: { bogus: 1 }\n');
+    d.proc.kill('SIGHUP');
+    await d.waitLog(new RegExp(`reload rejected, the running configuration stays:\\n${d.configFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:15:26: programs\\[0\\]\\.chain\\[0\\]\\.params\\.bogus: unknown parameter 'bogus'`));
+    // A change that needs a restart is refused too.
+    writeFileSync(d.configFile, base.replace('queues: 2', 'queues: 3') + 'programs:\n  - chain:\n      - name: drop\n');
+    d.proc.kill('SIGHUP');
+    await d.waitLog(/queues changed: restart the switch to change it/);
+    const status = JSON.parse((await d.cli(['status', '--json'])).stdout) as { programs: { chain: { name: string }[] }[]; reloads: number };
+    expect(status.programs[0].chain[0].name).toBe('tx');
+    expect(status.reloads).toBe(1);
+    // Wait for the generator to finish, then every one of its packets is accounted for.
+    for (let i = 0; i < 200; i++) {
+      const s = await stats(d);
+      if (s['gen0.rx_packets'] === 90000) break;
+      await sleep(100);
+    }
+    const sum = await stop(d);
+    expectAccounted(sum);
+    const c = sum.counters;
+    expect(c['gen0.rx_packets']).toBe(90000);
+    // Both programs ran (the reload happened under traffic), and no packet fell between them.
+    expect(c.rx_xdp_drop).toBeGreaterThan(0);
+    expect(c.rx_xdp_tx_xmit).toBeGreaterThan(0);
+    expect(c['gen0.rx_ring_full'] + c['gen0.rx_no_buffer']).toBe(0);
+    expect(c.rx_xdp_drop + c.rx_xdp_tx_xmit + c.rx_xdp_tx_full).toBe(90000);
+  });
+
+  it('keeps switching while its control socket is abused', async () => {
+    d = await startDaemon(GEN() + 'programs:\n  - chain:\n      - name: drop\n');
+    const x = d;
+    const before = await stats(x);
+    const conns: net.Socket[] = [];
+    const open = () =>
+      new Promise<net.Socket>((resolve) => {
+        const s = net.connect(x.socket, () => resolve(s));
+        s.on('error', () => {});
+        conns.push(s);
+      });
+    // Garbage, an oversized line, a half-close mid-request, silent clients, many clients.
+    (await open()).write(Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131) & 0xff)));
+    (await open()).write('{"id":1,"method":"stats","params":"' + 'x'.repeat(200_000));
+    (await open()).end('{"id":1,"met');
+    for (let i = 0; i < 10; i++) await open();
+    // Many clients at once, each pipelining requests: every one answered, or refused as busy.
+    const { ControlClient } = await import('../../switch/control/client.js');
+    const clients = await Promise.all(Array.from({ length: 45 }, () => ControlClient.connect(x.socket)));
+    const answers = await Promise.allSettled(clients.flatMap((c) => Array.from({ length: 10 }, () => c.request<{ counters: Record<string, number> }>('stats', { prefix: 'rx_packets' }))));
+    for (const a of answers) {
+      if (a.status === 'fulfilled') expect(a.value.counters.rx_packets).toBeGreaterThan(0);
+      else expect(String(a.reason)).toMatch(/too many control clients/);
+    }
+    expect(answers.filter((a) => a.status === 'fulfilled').length).toBeGreaterThan(400);
+    for (const c of clients) c.close();
+    await sleep(300);
+    const after = await stats(x);
+    expect(after.rx_packets).toBeGreaterThan(before.rx_packets);
+    for (const s of conns) s.destroy();
+    expectAccounted(await stop(x));
+  });
+
+  it('serves Prometheus metrics on loopback', async () => {
+    d = await startDaemon(GEN() + 'metrics: 127.0.0.1:0\nprograms:\n  - chain:\n      - name: drop\n');
+    const start = d.events.find((e) => e.event === 'start') as Event & { metrics: string };
+    await sleep(300);
+    const body = await (await fetch(`http://${start.metrics}/metrics`)).text();
+    expect(body).toMatch(/^# TYPE xswitch_queue_packets_total counter$/m);
+    expect(body).toMatch(/^xswitch_queue_packets_total\{queue="0"\} [1-9]\d*$/m);
+    expect(body).toMatch(/^xswitch_port_rx_packets_total\{port="gen0"\} [1-9]\d*$/m);
+    expect((await fetch(`http://${start.metrics}/nope`)).status).toBe(404);
+    expectAccounted(await stop(d));
+  });
+
+  it('a bad configuration does not start: file:line:column on stderr, exit status 2', async () => {
+    await expect(startDaemon('queues: 0\nports:\n  - name: gen0\n    type: gen\n')).rejects.toThrow(/exited \(2\) before starting:\n.*sw\.yaml:1:9: queues: 0 is too small/);
+  });
+});
