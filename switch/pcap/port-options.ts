@@ -7,6 +7,9 @@
  *   rate: PPS             fixed packets per second instead (excludes speed other than max)
  *   loop: N               passes through the capture, 0 = until stopped (default 1)
  *   preload: BOOL         load the capture into memory first (default true)
+ *   backpressure: BOOL    wait for room in the switch instead of dropping: default true
+ *                         for speed max (every frame goes through), false when paced (the
+ *                         switch drops and counts what it cannot take, as a NIC does)
  *   oversize: error | drop   a frame larger than the switch's frames: fail at open
  *                         (default) or drop it and count rx_oversize
  *   write: FILE           write what the switch transmits out this port
@@ -19,13 +22,14 @@ export interface PcapPortOptions {
   rate: number;
   loop: number;
   preload: boolean;
+  backpressure: boolean;
   oversize: 'error' | 'drop';
   write: string | null;
   format: 'pcap' | 'pcapng';
   precision: 'ns' | 'us';
 }
 
-const KNOWN = ['read', 'speed', 'rate', 'loop', 'preload', 'oversize', 'write', 'format', 'precision'];
+const KNOWN = ['read', 'speed', 'rate', 'loop', 'preload', 'backpressure', 'oversize', 'write', 'format', 'precision'];
 
 export function parsePcapOptions(c: Record<string, unknown>, errors: string[]): PcapPortOptions {
   for (const k of Object.keys(c)) {
@@ -74,6 +78,12 @@ export function parsePcapOptions(c: Record<string, unknown>, errors: string[]): 
     else preload = c.preload;
   }
 
+  let backpressure = speed === 0 && rate === 0;
+  if (c.backpressure !== undefined) {
+    if (typeof c.backpressure !== 'boolean') errors.push(`'backpressure' must be true or false, got ${JSON.stringify(c.backpressure)}`);
+    else backpressure = c.backpressure;
+  }
+
   const oversize = c.oversize ?? 'error';
   if (oversize !== 'error' && oversize !== 'drop') errors.push(`'oversize' must be error or drop, got ${JSON.stringify(oversize)}`);
 
@@ -87,7 +97,7 @@ export function parsePcapOptions(c: Record<string, unknown>, errors: string[]): 
   if (c.precision !== undefined && format === 'pcapng') errors.push("'precision' applies to classic pcap; pcapng is always written with nanoseconds");
 
   if (read === null) {
-    for (const k of ['speed', 'rate', 'loop', 'preload', 'oversize']) if (c[k] !== undefined) errors.push(`'${k}' needs 'read: FILE'`);
+    for (const k of ['speed', 'rate', 'loop', 'preload', 'backpressure', 'oversize']) if (c[k] !== undefined) errors.push(`'${k}' needs 'read: FILE'`);
   }
   if (write === null) {
     for (const k of ['format', 'precision']) if (c[k] !== undefined) errors.push(`'${k}' needs 'write: FILE'`);
@@ -99,6 +109,7 @@ export function parsePcapOptions(c: Record<string, unknown>, errors: string[]): 
     rate,
     loop,
     preload,
+    backpressure,
     oversize: oversize === 'drop' ? 'drop' : 'error',
     write,
     format,

@@ -5,6 +5,9 @@
  *   speed k (> 0)     the capture's own timing, k times faster ('original' is k = 1)
  *   rate r            r packets per second, evenly spaced, whatever the capture's times
  *   loop N            N passes through the capture (0 = until stopped)
+ *   backpressure      send no more than the switch has room for (io.room()), so nothing is
+ *                     dropped at ingress: a lossless replay, as tcpreplay blocked on its
+ *                     socket. Without it the switch drops what it cannot take and counts it.
  *
  * Timing uses performance.now() (monotonic, sub-microsecond). The device thread polls a
  * paced port about once a millisecond when it is otherwise idle, so packets due closer
@@ -20,6 +23,8 @@ export interface ReplayOptions {
   rate: number;
   /** Passes; 0 = forever. */
   loop: number;
+  /** Wait for room in the switch (io.room()) instead of letting it drop. */
+  backpressure: boolean;
 }
 
 export class Replayer {
@@ -52,6 +57,13 @@ export class Replayer {
       const allowed = Math.floor(((now - this.startMs) * o.rate) / 1000) + 1 - this.sent;
       if (allowed <= 0) return 0;
       if (allowed < n) n = allowed;
+    }
+    if (o.backpressure && io.room !== undefined) {
+      const room = io.room();
+      // No room: the queues are behind by a ring's worth, which they drain in microseconds.
+      // Report work (1) so the device polls again at once instead of sleeping.
+      if (room <= 0) return 1;
+      if (room < n) n = room;
     }
     let taken = 0;
     for (;;) {

@@ -67,7 +67,7 @@ class PcapPort implements Port {
       } else {
         this.source = new StreamSource(PcapReader.open(file, ro));
       }
-      this.replayer = new Replayer(this.source, { speed: o.speed, rate: o.rate, loop: o.loop });
+      this.replayer = new Replayer(this.source, { speed: o.speed, rate: o.rate, loop: o.loop, backpressure: o.backpressure });
     }
     if (o.write !== null) {
       const wo: WriterOptions =

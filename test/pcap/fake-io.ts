@@ -16,6 +16,8 @@ export class FakeIO implements PortIO {
   readonly received: Buffer[] = [];
   readonly logs: string[] = [];
   hold = false;
+  /** Set by withRoom(): io.room() as the device offers it (free pool frames here). */
+  room?: () => number;
   private readonly names: string[];
   private free: number[];
 
@@ -24,6 +26,11 @@ export class FakeIO implements PortIO {
     this.names = [...PORT_COUNTERS, ...extra];
     this.counters = new Float64Array(this.names.length);
     this.free = Array.from({ length: frames }, (_, i) => i);
+  }
+
+  withRoom(): this {
+    this.room = () => this.free.length;
+    return this;
   }
 
   c(name: string): number {

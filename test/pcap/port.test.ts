@@ -42,8 +42,9 @@ async function pacedDrain(port: Port, budget = 64): Promise<void> {
   }
 }
 
-async function opened(o: Record<string, unknown>, frames = 64): Promise<{ port: Port; io: FakeIO }> {
+async function opened(o: Record<string, unknown>, frames = 64, room = false): Promise<{ port: Port; io: FakeIO }> {
   const io = new FakeIO(pcap.counters!, frames);
+  if (room) io.withRoom();
   const port = pcap.create(cfg(o));
   await port.open(io);
   return { port, io };
@@ -146,8 +147,8 @@ describe('replay', () => {
     }
   });
 
-  it('an empty pool drops a packet (counted by the device) and ends the burst', async () => {
-    const { port, io } = await opened({ read: capture('pool.pcap', 100) }, 16);
+  it('without backpressure an empty pool drops a packet (counted by the device) and ends the burst', async () => {
+    const { port, io } = await opened({ read: capture('pool.pcap', 100), backpressure: false }, 16, true);
     io.hold = true;
     expect(port.poll!(64)).toBe(17); // 16 placed, the 17th found no buffer
     expect([io.received.length, io.c('rx_no_buffer'), io.c('rx_packets')]).toEqual([16, 1, 17]);
@@ -155,6 +156,29 @@ describe('replay', () => {
     io.hold = false;
     drain(port);
     expect(io.received.length + io.c('rx_no_buffer')).toBe(100);
+  });
+
+  it('with backpressure (the default at speed max) it waits for room and drops nothing', async () => {
+    for (const preload of [true, false]) {
+      const { port, io } = await opened({ read: capture(`bp-${preload}.pcap`, 100), preload }, 16, true);
+      io.hold = true;
+      expect(port.poll!(64)).toBe(16);
+      expect(port.poll!(64)).toBe(1); // blocked: "keep polling", nothing taken
+      expect(port.poll!(64)).toBe(1);
+      expect([io.received.length, io.c('rx_no_buffer'), io.c('rx_packets')]).toEqual([16, 0, 16]);
+      io.release();
+      io.hold = false;
+      drain(port);
+      expect([io.received.length, io.c('rx_no_buffer')]).toEqual([100, 0]);
+      io.received.forEach((b, i) => expect(b.equals(udpFrame(i, 60 + ((i * 53) % 1400)))).toBe(true));
+    }
+  });
+
+  it('paced replays default to no backpressure; a PortIO without room() replays as before', async () => {
+    expect(pcap.validate!(cfg({ read: 'a', rate: 10, backpressure: 'yes' }))).toEqual(["'backpressure' must be true or false, got \"yes\""]);
+    const { port, io } = await opened({ read: capture('nobp.pcap', 10) }, 64, false);
+    drain(port);
+    expect(io.received.length).toBe(10);
   });
 });
 
