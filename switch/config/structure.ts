@@ -50,8 +50,8 @@ function wrong(issue: Issue, input: unknown, integer: boolean): string {
   switch (issue.code) {
     case 'invalid_type':
       if (issue.expected === 'int' || (issue.expected === 'number' && integer)) return `${shown} is not an integer`;
-      // YAML reads null, true, 12 as non-strings; the fix is quotes ("null" names the null port).
-      if (issue.expected === 'string' && (input === null || typeof input === 'boolean' || typeof input === 'number')) {
+      // YAML reads null and true as non-strings; the fix is quotes ("null" names the null port).
+      if (issue.expected === 'string' && (input === null || typeof input === 'boolean')) {
         return `${shown} is not a string; quote it ("${shown}") if you meant the word`;
       }
       return `${shown} is not ${article(issue.expected)}`;

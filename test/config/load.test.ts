@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from '../../switch/config/index.js';
 import { configJsonSchemaText } from '../../switch/config/json-schema.js';
 import { BAD_CASES } from './cases.js';
+import { CONFIG_DEFAULTS } from '../../switch/config-types.js';
 
 async function issuesOf(yaml: string, file = 'bad.yaml'): Promise<string[]> {
   try {
@@ -53,10 +54,10 @@ describe('good configurations', () => {
     const c = await parseConfig('queues: 3\nports:\n  - name: gen0\n    type: gen\nprograms:\n  - chain:\n      - name: drop\n', 'ok.yaml');
     expect(c.switch).toMatchObject({
       queues: 3,
-      frameSize: 2048,
-      poolFrames: 4096,
-      ringSize: 1024,
-      budget: 64,
+      frameSize: CONFIG_DEFAULTS.frameSize,
+      poolFrames: CONFIG_DEFAULTS.poolFrames,
+      ringSize: CONFIG_DEFAULTS.ringSize,
+      budget: CONFIG_DEFAULTS.budget,
       ports: [{ name: 'gen0', type: 'gen' }],
       programs: [{ queues: [0, 1, 2], chain: [{ name: 'drop', params: {}, continueOn: ['PASS'] }] }],
     });
