@@ -8,6 +8,10 @@
  *   sink /dev/null   the same path with the output capture written to /dev/null: what the
  *                    switch and the writer cost, without the file system
  *   ref:gen-null     gen → redirect → null port: the data path with neither replay nor capture
+ *   part:replay      one thread: the preloaded replay writing frames into a frame area
+ *   part:sink        one thread: the pcap port's transmit() writing a capture to /dev/null
+ * The two parts say what the pcap port costs per packet on its own thread; the switch
+ * figures say what the whole path gives on this machine (threads share its cores).
  * Target (issue 4): ≥ 10 Mpps end to end with 64-byte frames.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +21,11 @@ import { Switch } from '../../switch/supervisor.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 import type { PortConfig } from '../../switch/ports/port.js';
 import { createWriter } from '../../switch/pcap/writer.js';
+import { preloadCapture } from '../../switch/pcap/preload.js';
+import { PreloadedSource } from '../../switch/pcap/replay-source.js';
+import pcapPort from '../../switch/ports/pcap.js';
+import { PORT_COUNTERS } from '../../switch/counters.js';
+import type { PortIO } from '../../switch/ports/port.js';
 import { line, rate, type BenchMode, type BenchResult } from '../harness.js';
 
 const FLOWS = 256;
@@ -49,14 +58,13 @@ interface CaseResult {
   dropped: number;
 }
 
-async function run(input: PortConfig, outName: string, seconds: number, counter: () => string): Promise<CaseResult> {
+async function run(input: PortConfig, outName: string, seconds: number): Promise<CaseResult> {
   const config: SwitchConfig = {
     ...CONFIG_DEFAULTS,
     queues: 1,
     ports: [input, outName === '' ? { name: 'out', type: 'null' } : { name: 'out', type: 'pcap', write: outName }],
     programs: [{ queues: [0], chain: [{ name: 'redirect', params: { port: 'out' }, continueOn: [] }] }],
   };
-  void counter;
   const sw = await Switch.start(config);
   const stats = () => sw.stats().ports;
   let inPps = 0;
@@ -67,6 +75,63 @@ async function run(input: PortConfig, outName: string, seconds: number, counter:
   }, seconds);
   const s = (await sw.stop()).stats.ports.in;
   return { pps, inPps: (inPps / (seconds + 0.5)) | 0, dropped: s.rx_no_buffer + s.rx_ring_full };
+}
+
+/** A PortIO with a 4096-frame area that takes every frame (for the single-thread parts). */
+function partIO(): PortIO {
+  const area = new Uint8Array(new SharedArrayBuffer(4096 * 2048));
+  const names = [...PORT_COUNTERS, ...(pcapPort.counters ?? [])];
+  let next = 0;
+  return {
+    name: 'part',
+    ifindex: 1,
+    frameSize: 2048,
+    maxFrameLength: 1792,
+    area,
+    counters: new Float64Array(names.length),
+    receive: () => true,
+    allocFrame: () => (next = (next + 1) & 4095),
+    dataOffset: (f) => f * 2048 + 256,
+    submit: () => true,
+    flush() {},
+    count() {},
+    counterIndex: (n) => names.indexOf(n),
+    log() {},
+  };
+}
+
+/** Packets per second of `step(n)` (which handles n packets) over `seconds`, after a warm-up. */
+function timed(seconds: number, step: () => number): number {
+  const end0 = performance.now() + 200;
+  while (performance.now() < end0) step();
+  let n = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  while (performance.now() < end) for (let k = 0; k < 64; k++) n += step();
+  return (n * 1000) / (performance.now() - t0);
+}
+
+async function parts(input: string, size: number, seconds: number): Promise<[number, number]> {
+  const io = partIO();
+  const src = new PreloadedSource(preloadCapture(input));
+  const replay = timed(seconds, () => {
+    const k = src.sendUpTo(io, 64, Infinity);
+    if (src.atEnd) src.rewind();
+    return k;
+  });
+  const port = pcapPort.create({ name: 'part', type: 'pcap', write: '/dev/null' });
+  await port.open(io);
+  let f = 0;
+  const sink = timed(seconds, () => {
+    for (let k = 0; k < 64; k++) {
+      f = (f + 1) & 4095;
+      port.transmit(io.area, f * 2048 + 256, size, 0);
+    }
+    port.flushTx!();
+    return 64;
+  });
+  await port.close();
+  return [replay, sink];
 }
 
 const mode: BenchMode = {
@@ -86,8 +151,16 @@ const mode: BenchMode = {
           ['ref:gen-null', { name: 'in', type: 'gen', flows: FLOWS, size }, ''],
         ];
         if (!opts.json) console.log(`Redirecting from in (replay of ${FLOWS} ${size}-byte frames, loop 0) to out`);
+        const [replayPps, sinkPps] = await parts(input, size, Math.min(opts.seconds, 1));
+        for (const [label, pps] of [
+          ['part:replay', replayPps],
+          ['part:sink', sinkPps],
+        ] as const) {
+          report({ mode: `${label}/${size}`, mpps: pps / 1e6, nsPerPacket: 1e9 / pps, frameSize: size });
+          if (!opts.json) console.log(line(`${label}/${size}`, [[pps, 'pkt/s']]) + `  ${(1e9 / pps).toFixed(1)} ns/packet, one thread`);
+        }
         for (const [label, inPort, out] of cases) {
-          const r = await run(inPort, out, opts.seconds, () => label);
+          const r = await run(inPort, out, opts.seconds);
           rmSync(path.join(dir, `out-${size}.pcap`), { force: true });
           const res: BenchResult = {
             mode: `${label}/${size}`,
