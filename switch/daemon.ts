@@ -26,6 +26,7 @@ import { rates } from './view/rates.js';
 import { MetricsServer } from './metrics.js';
 import { readFileSync } from 'node:fs';
 import { buildControls, steererModule, steeringHandlers, type Controls } from './control/steering.js';
+import { mapHandlers } from './control/maps.js';
 import { Switch, type LogEvent } from './supervisor.js';
 
 /** What the daemon needs of a running switch (switch/supervisor.ts's Switch). */
@@ -176,6 +177,7 @@ export class Daemon implements DaemonApi {
     this.controls = buildControls(c.steering, c.ports.map((p) => p.name), c.queues);
     this.steeringText = c.steering ? readFileSync(c.steering, 'utf8') : null;
     this.addHandlers(steeringHandlers(() => this.controls));
+    this.addHandlers(mapHandlers(() => this.sw?.raw?.loadedPrograms() ?? []));
     this.sw = await start(c, (m) => this.log(m), this.steeringMap(this.controls));
     this.startedAt = performance.now();
     try {
