@@ -15,12 +15,12 @@
  * queued. When S are queued the frame is dropped and counted (tx busy) — back-pressure,
  * never an unbounded queue.
  *
- * Allocation: none of ours per frame; dgram.send itself allocates a view of the slot, a
- * request object and (with a callback, which it needs to report errors) a tick.
+ * Allocation: none of ours for frames up to LOOP_COPY_MAX bytes (copy.ts); dgram.send
+ * itself allocates a view of the slot, a request object and (with a callback, which it
+ * needs to report errors) a tick.
  */
+import { copyBytes } from './copy.js';
 import type { Socket } from 'node:dgram';
-
-const copy = Buffer.prototype.copy;
 
 export const SEND_OK = 0;
 export const SEND_BUSY = 1;
@@ -62,8 +62,7 @@ export class DatagramSender {
       for (let i = 0; i < prefix.length; i++) this.staging[at + i] = prefix[i];
       at += prefix.length;
     }
-    // Buffer.prototype.copy takes any Uint8Array source and copies without a view.
-    copy.call(src, this.staging, at, off, off + len);
+    copyBytes(src, off, this.staging, at, len);
     this.socket.send(this.staging, base, at - base + len, port, host, this.onSent);
     return SEND_OK;
   }

@@ -14,11 +14,9 @@
  * counts every frame handed to it (its own rx_packets), including those the owner had to
  * drop on its behalf, so each port's accounting stays complete.
  */
+import { copyBytes } from './copy.js';
 import { Ring } from '../../../queues/ring.js';
 import { Doorbell } from '../../../queues/doorbell.js';
-
-// Buffer.prototype.copy takes any Uint8Array source and target and copies without a view.
-const copy = Buffer.prototype.copy;
 
 const kOversize = 0; // frames too large for a data slot (owner: Atomics.add; member: Atomics.exchange)
 const kFull = 1; // frames dropped because the ring was full
@@ -57,7 +55,7 @@ export class HandoverProducer {
     this.ring.attachDoorbell(new Doorbell(this.stats, kDoorbell));
   }
 
-  /** Stages a copy of src[off, off + len); publish with flush(). Does not allocate. */
+  /** Stages a copy of src[off, off + len); publish with flush(). Allocation: see copy.ts (none for small frames). */
   put(src: Uint8Array, off: number, len: number): void {
     if (len > this.slotSize) {
       // Pairs with Atomics.exchange in HandoverConsumer.takeDrops().
@@ -70,7 +68,7 @@ export class HandoverProducer {
     }
     const w = this.ring.slotOf(this.pending);
     const slot = (w - this.ring.base) / this.ring.width;
-    copy.call(src, this.data, slot * this.slotSize, off, off + len);
+    copyBytes(src, off, this.data, slot * this.slotSize, len);
     this.ring.words[w] = len;
     this.pending++;
   }

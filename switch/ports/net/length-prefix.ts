@@ -8,13 +8,12 @@
  *                                                 from there when complete
  *
  * Records wholly inside a chunk are delivered in place; only a record that straddles a
- * chunk boundary is copied (once). Nothing here allocates. A length above `maxLength` cannot be a frame of this
+ * chunk boundary is copied (once; see copy.ts for what a copy allocates). Nothing else
+ * here allocates. A length above `maxLength` cannot be a frame of this
  * switch and means the stream is garbage or out of step: feed() returns false and the
  * caller closes the connection.
  */
-// Buffer.prototype.copy takes any Uint8Array source and target and copies without a view.
-const copy = Buffer.prototype.copy;
-
+import { copyBytes } from './copy.js';
 export type Deliver = (bytes: Uint8Array, offset: number, length: number) => void;
 
 export class LengthPrefixReader {
@@ -74,7 +73,7 @@ export class LengthPrefixReader {
         this.have = 0;
       }
       const n = Math.min(this.need - this.have, end - pos);
-      copy.call(c, this.buf, this.have, pos, pos + n);
+      copyBytes(c, pos, this.buf, this.have, n);
       this.have += n;
       pos += n;
       if (this.have === this.need) {

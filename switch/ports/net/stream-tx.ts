@@ -9,11 +9,10 @@
  * (writableLength 0: every byte handed over is in the kernel). When no buffer is free the
  * socket is not draining and the frame is dropped (the caller counts tx_busy) —
  * back-pressure without an unbounded queue.
- * Allocation: one view per write (a burst), none per frame.
+ * Allocation: one view per write (a burst); per frame, only what copy.ts says of large frames.
  */
+import { copyBytes } from './copy.js';
 import type { Socket } from 'node:net';
-
-const copy = Buffer.prototype.copy;
 
 export class StreamTx {
   private readonly bufs: Buffer[];
@@ -57,7 +56,7 @@ export class StreamTx {
     b[at + 1] = (len >>> 16) & 0xff;
     b[at + 2] = (len >>> 8) & 0xff;
     b[at + 3] = len & 0xff;
-    copy.call(src, b, at + 4, off, off + len);
+    copyBytes(src, off, b, at + 4, len);
     this.used = at + 4 + len;
     return true;
   }
