@@ -27,8 +27,11 @@ export interface GuestProgram {
   start?(env: GuestEnv): void;
   /** One received frame: bytes[offset, offset + length), valid only during the call. */
   receive(env: GuestEnv, bytes: Uint8Array, offset: number, length: number, pair: number): void;
-  /** Every loop iteration (at least every few milliseconds when idle). */
-  tick?(env: GuestEnv, nowMs: number): void;
+  /**
+   * Every loop iteration (at least every few milliseconds when idle). Returns how much it
+   * did (frames sent): a program that is busy keeps the VM from sleeping.
+   */
+  tick?(env: GuestEnv, nowMs: number): number | void;
 }
 
 export function defineGuest(p: GuestProgram): GuestProgram {

@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     }
     let n = 0;
     for (let p = 0; p < nic.pairs; p++) n += nic.receive(p, onFrame);
-    program.tick?.(env, Date.now());
+    n += program.tick?.(env, Date.now()) ?? 0;
     nic.flushTx();
     if (n !== 0) {
       idle = 0;

@@ -1,0 +1,192 @@
+/**
+ * endpoints — delivery to sockets and VMs, 64-byte frames, one switch queue:
+ *   xsk       gen0 → queue 0 → xskmap redirect → AF_XDP-style socket → rx-drop app (worker)
+ *   vm        gen0 → queue 0 → redirect → virtio port → guest count-drop (VM worker)
+ *   vm-vm     blasting guest → virtio port → queue 0 → redirect → virtio port → count-drop guest
+ * and in the same run, for reading the figures:
+ *   ref:drop      the same gen0 → queue 0 with XDP_DROP (the switch's own ceiling here)
+ *   ref:xsk-ep    the socket endpoint alone: this thread calls deliver() as a queue worker
+ *                 would, the rx-drop app drains in its worker (no switch)
+ *   ref:virtio-ep the virtio device alone: this thread calls transmit() into a count-drop
+ *                 guest in its worker (no switch)
+ * Targets (issue 5): xsk rx-drop ≥ 15 Mpps per queue, VM delivery ≥ 5 Mpps.
+ */
+import { Switch } from '../../switch/supervisor.js';
+import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
+import { workerUrl } from '../../switch/worker-url.js';
+import { createXskShared, xskStats } from '../../switch/endpoints/xsk-shared.js';
+import { openXskEndpoint } from '../../switch/endpoints/xsk.js';
+import { startXskApp } from '../../switch/endpoints/xsk-app.js';
+import { VirtioNetDevice } from '../../switch/endpoints/virtio-net-device.js';
+import { startVm, type Vm } from '../../guest/runner.js';
+import { line, rate, sleep, type BenchMode, type BenchResult } from '../harness.js';
+
+const TARGET = { xsk: 15, vm: 5, 'vm-vm': 5 } as const;
+
+function cfg(ports: SwitchConfig['ports'], chain: SwitchConfig['programs'][number]['chain']): SwitchConfig {
+  return { ...CONFIG_DEFAULTS, queues: 1, poolFrames: 8192, ringSize: 2048, ports, programs: [{ queues: [0], chain }] };
+}
+
+async function refDrop(seconds: number): Promise<number> {
+  const sw = await Switch.start(cfg([{ name: 'gen0', type: 'gen', flows: 64, size: 64 }], [{ name: 'drop', params: {}, continueOn: [] }]));
+  const pps = await rate(() => sw.stats().queues.rx0_packets, seconds);
+  await sw.stop();
+  return pps;
+}
+
+async function xskSwitch(seconds: number) {
+  const shared = createXskShared({ frames: 8192, ringSize: 4096 });
+  const app = await startXskApp('examples/xsk/rx-drop', shared);
+  const sw = await Switch.start(
+    cfg([{ name: 'gen0', type: 'gen', flows: 64, size: 64 }], [{ name: workerUrl('examples/xsk/redirect-program').pathname, params: { ids: [0] }, continueOn: [] }]),
+  );
+  await sw.bindEndpoint(0, 0, workerUrl('switch/endpoints/xsk').href, { ...shared, egressPort: 0 });
+  const pps = await rate(() => app.counters().packets, seconds);
+  const q = sw.stats().queues;
+  const s = await sw.stop();
+  await app.stop();
+  const st = xskStats(shared);
+  return { pps, offered: q.rx0_packets, redirectErr: q.rx0_xdp_redirect_err, ringFull: st.rx_ring_full, fillEmpty: st.rx_fill_ring_empty_descs, unaccounted: s.unaccounted };
+}
+
+async function xskEndpointOnly(seconds: number): Promise<number> {
+  const shared = createXskShared({ frames: 8192, ringSize: 4096 });
+  const app = await startXskApp('examples/xsk/rx-drop', shared);
+  const ep = openXskEndpoint(shared, 0);
+  const area = new Uint8Array(new SharedArrayBuffer(4096));
+  let stop = false;
+  // Batches of 64 as a breath; yield now and then so the timers measuring us run.
+  const pump = (async () => {
+    while (!stop) {
+      for (let b = 0; b < 256; b++) {
+        for (let k = 0; k < 64; k++) ep.deliver(area, 256, 64, 0);
+        ep.flush();
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  const pps = await rate(() => app.counters().packets, seconds);
+  stop = true;
+  await pump;
+  await app.stop();
+  return pps;
+}
+
+async function virtioEndpointOnly(seconds: number): Promise<number> {
+  const dev = new VirtioNetDevice({ mac: '52:54:00:00:00:01', maxPairs: 1, maxQueueSize: 1024 });
+  const sink = { receive: () => true };
+  let stop = false;
+  const poller = (async () => {
+    while (!stop) {
+      dev.poll(64, sink);
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  const vm = await startVm({
+    program: 'examples/vm/count-drop',
+    driver: { queueSize: 1024 },
+    attach: (m) => {
+      const e = dev.attach(m.memory, m.transport);
+      if (e) throw new Error(e);
+      return {};
+    },
+  });
+  stop = true;
+  await poller;
+  const area = new Uint8Array(new SharedArrayBuffer(4096));
+  stop = false;
+  const pump = (async () => {
+    while (!stop) {
+      for (let b = 0; b < 256; b++) {
+        for (let k = 0; k < 64; k++) dev.transmit(area, 256, 64, 0);
+        dev.flush();
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  const pps = await rate(() => vm.counter('rx_packets'), seconds);
+  stop = true;
+  await pump;
+  const pollStop = { v: false };
+  const stopper = (async () => {
+    while (!pollStop.v) {
+      dev.poll(64, sink);
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  await vm.stop();
+  pollStop.v = true;
+  await stopper;
+  return pps;
+}
+
+async function vmSwitch(seconds: number, vmToVm: boolean) {
+  const ports: SwitchConfig['ports'] = vmToVm
+    ? [
+        { name: 'vm0', type: 'virtio', queueSize: 1024 },
+        { name: 'vm1', type: 'virtio', queueSize: 1024 },
+      ]
+    : [
+        { name: 'gen0', type: 'gen', flows: 64, size: 64 },
+        { name: 'vm1', type: 'virtio', queueSize: 1024 },
+      ];
+  const sw = await Switch.start(cfg(ports, [{ name: 'redirect', params: { port: 'vm1' }, continueOn: [] }]));
+  const vms: Vm[] = [];
+  const on = (port: string) => ({ attach: (m: unknown) => sw.portControl(port, m), detach: () => sw.portControl(port, { op: 'detach' }) });
+  const sinkVm = await startVm({ program: 'examples/vm/count-drop', driver: { queueSize: 1024 }, ...on('vm1') });
+  vms.push(sinkVm);
+  if (vmToVm) vms.push(await startVm({ program: 'examples/vm/blast', params: { dstMac: sinkVm.mac }, driver: { queueSize: 1024 }, ...on('vm0') }));
+  const pps = await rate(() => sinkVm.counter('rx_packets'), seconds);
+  const st = sw.stats();
+  for (const v of vms) await v.stop();
+  const s = await sw.stop();
+  return { pps, offered: st.queues.rx0_packets, noDesc: st.ports.vm1.rx_drop_no_desc, unaccounted: s.unaccounted };
+}
+
+const mode: BenchMode = {
+  name: 'endpoints',
+  description: 'xsk rx-drop, VM delivery and VM → VM (64-byte frames, one queue), against the switch’s drop rate and the endpoints alone',
+  async run(opts, report) {
+    const say = (r: BenchResult, label: string, cols: [number, string][], note?: string) => {
+      report(r);
+      if (!opts.json) {
+        console.log(line(label, cols));
+        if (note) console.log(`  ${note}`);
+      }
+    };
+    const drop = await refDrop(opts.seconds);
+    say({ mode: 'ref:drop', mpps: drop / 1e6 }, 'ref:drop', [[drop, 'rx/s'], [drop, 'err,drop/s']]);
+    const xep = await xskEndpointOnly(opts.seconds);
+    say({ mode: 'ref:xsk-ep', mpps: xep / 1e6 }, 'ref:xsk-ep', [[xep, 'rx/s']]);
+    const vep = await virtioEndpointOnly(opts.seconds);
+    say({ mode: 'ref:virtio-ep', mpps: vep / 1e6 }, 'ref:virtio-ep', [[vep, 'rx/s']]);
+
+    if (!opts.json) console.log('Redirecting from gen0 (ifindex 1; driver xswitch-gen) to xsk socket (queue 0; copy mode)');
+    const x = await xskSwitch(opts.seconds);
+    say(
+      { mode: 'xsk', mpps: x.pps / 1e6, targetMpps: TARGET.xsk, ofDrop: x.pps / drop, ...x },
+      'gen0->xsk',
+      [
+        [x.pps, 'rx/s'],
+        [x.pps, 'redir/s'],
+      ],
+      `xsk rx-drop: ${(x.pps / 1e6).toFixed(2)} Mpps (target ${TARGET.xsk}), ${((100 * x.pps) / drop).toFixed(0)}% of the switch's drop rate, ${((100 * x.pps) / xep).toFixed(0)}% of the endpoint alone`,
+    );
+    for (const vmToVm of [false, true]) {
+      const name = vmToVm ? 'vm-vm' : 'vm';
+      if (!opts.json) console.log(vmToVm ? 'Redirecting from vm0 (ifindex 1; driver xswitch-virtio) to vm1 (ifindex 2; driver xswitch-virtio)' : 'Redirecting from gen0 (ifindex 1; driver xswitch-gen) to vm1 (ifindex 2; driver xswitch-virtio)');
+      const r = await vmSwitch(opts.seconds, vmToVm);
+      say(
+        { mode: name, mpps: r.pps / 1e6, targetMpps: TARGET[name], ofDrop: r.pps / drop, ...r },
+        vmToVm ? 'vm0->vm1' : 'gen0->vm1',
+        [
+          [r.pps, 'rx/s'],
+          [r.pps, 'redir/s'],
+        ],
+        `${name}: ${(r.pps / 1e6).toFixed(2)} Mpps (target ${TARGET[name]}), ${((100 * r.pps) / drop).toFixed(0)}% of the switch's drop rate, ${((100 * r.pps) / vep).toFixed(0)}% of the device alone`,
+      );
+      await sleep(100);
+    }
+  },
+};
+export default mode;
