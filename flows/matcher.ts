@@ -5,7 +5,8 @@
  * Inside a group every rule compares the same bits, so a packet can match at most one
  * masked value there: one hash of the packet's masked words and one probe find it. Within
  * a group, rules with the same masked value keep only the lowest location (the others can
- * never win). Groups are searched in order of their best (lowest) location and the search
+ * never win). Groups are also split by their class word (flow type: IP version, L4
+ * protocol), so one compare skips the groups of other flow types before any hashing. Groups are searched in order of their best (lowest) location and the search
  * stops at the first group whose best location cannot beat the match already found, so a
  * table of a few rule shapes costs a few probes whatever the number of rules.
  *
@@ -32,6 +33,8 @@ export class Matcher {
   private readonly gWordEnd: Int32Array;
   private readonly gTabStart: Int32Array;
   private readonly gTabMask: Int32Array;
+  private readonly gClassMask: Uint32Array;
+  private readonly gClassVal: Uint32Array;
   // Active words of all groups, and their masks.
   private readonly wIdx: Int32Array;
   private readonly wMask: Uint32Array;
@@ -49,7 +52,7 @@ export class Matcher {
     rules.forEach((r, i) => {
       this.loc[i] = r.loc;
       for (let w = 0; w < K.Words; w++) this.val[i * K.Words + w] = (r.value[w] & r.mask[w]) >>> 0;
-      const mk = Array.from(r.mask).join(',');
+      const mk = Array.from(r.mask).join(',') + '|' + ((r.value[K.Class] & r.mask[K.Class]) >>> 0);
       let g = byMask.get(mk);
       if (!g) {
         const words: number[] = [];
@@ -69,6 +72,8 @@ export class Matcher {
     this.gWordEnd = new Int32Array(G);
     this.gTabStart = new Int32Array(G);
     this.gTabMask = new Int32Array(G);
+    this.gClassMask = new Uint32Array(G);
+    this.gClassVal = new Uint32Array(G);
     let nWords = 0;
     let nSlots = 0;
     const caps: number[] = [];
@@ -103,6 +108,9 @@ export class Matcher {
         this.table[tp + s] = ri;
       }
       this.gMinLoc[gi] = min;
+      const first = g.members.values().next().value!;
+      this.gClassMask[gi] = g.words[0] === K.Class ? g.masks[0] : 0;
+      this.gClassVal[gi] = this.val[first * K.Words + K.Class];
       tp += caps[gi];
     });
   }
@@ -117,28 +125,28 @@ export class Matcher {
   lookup(key: Uint32Array): number {
     let best = 0x7fffffff;
     let bestRule = -1;
-    const wIdx = this.wIdx;
-    const wMask = this.wMask;
-    const val = this.val;
-    const table = this.table;
-    for (let g = 0; g < this.groups; g++) {
-      if (this.gMinLoc[g] >= best) break;
-      const ws = this.gWordStart[g];
-      const we = this.gWordEnd[g];
+    const { wIdx, wMask, val, table, loc, gMinLoc, gClassMask, gClassVal, gWordStart, gWordEnd, gTabStart, gTabMask } = this;
+    const cls = key[K.Class];
+    const groups = this.groups;
+    for (let g = 0; g < groups; g++) {
+      if (gMinLoc[g] >= best) break;
+      if ((cls & gClassMask[g]) >>> 0 !== gClassVal[g]) continue; // another flow type
+      const ws = gWordStart[g];
+      const we = gWordEnd[g];
       let h = 0x811c9dc5;
       for (let i = ws; i < we; i++) h = Math.imul(h ^ (key[wIdx[i]] & wMask[i]), 0x01000193);
-      h = (h ^ (h >>> 15)) >>> 0;
-      const ts = this.gTabStart[g];
-      const tm = this.gTabMask[g];
+      h ^= h >>> 15;
+      const ts = gTabStart[g];
+      const tm = gTabMask[g];
       for (let s = h & tm; ; s = (s + 1) & tm) {
         const r = table[ts + s];
         if (r < 0) break;
         const base = r * K.Words;
         let i = ws;
-        while (i < we && ((key[wIdx[i]] & wMask[i]) >>> 0) === val[base + wIdx[i]]) i++;
+        while (i < we && (key[wIdx[i]] & wMask[i]) >>> 0 === val[base + wIdx[i]]) i++;
         if (i === we) {
-          if (this.loc[r] < best) {
-            best = this.loc[r];
+          if (loc[r] < best) {
+            best = loc[r];
             bestRule = r;
           }
           break;
