@@ -104,6 +104,20 @@ describe.skipIf(skip)('Linux vxlan hosts through the switch', () => {
   );
 
   it(
+    'a TCP transfer between the hosts arrives complete (inner checksums intact, MTU respected)',
+    withLogs(async () => {
+      const bytes = 4 << 20;
+      const server = procs.start(...ns.argv('h2', NODE, ['-e', TCP_SERVER, '192.0.2.2', '5001']));
+      await server.waitFor(/ready/, 10_000);
+      const out = ns.exec('h1', NODE, ['-e', TCP_CLIENT, '192.0.2.2', '5001', String(bytes)], 60_000);
+      const m = await server.waitFor(/received (\d+) sha256 ([0-9a-f]+)/, 30_000);
+      expect(Number(m[1])).toBe(bytes);
+      expect(out.trim()).toBe(`sent ${bytes} sha256 ${m[2]}`);
+      expect(sw.stats().ports.vx1.rx_oversize + sw.stats().ports.vx2.rx_oversize).toBe(0);
+    }),
+  );
+
+  it(
     'counts malformed VXLAN datagrams by kind and keeps forwarding',
     withLogs(async () => {
       const before = sw.stats().ports;
@@ -156,6 +170,27 @@ function burst() {
   if (i < Number(n)) setTimeout(burst, 2); else setTimeout(() => s.close(), 50);
 }
 burst();
+`;
+
+/** argv: host port. Accepts one connection, prints how much arrived and its SHA-256. */
+const TCP_SERVER = `
+const [host, port] = process.argv.slice(1);
+const h = require('crypto').createHash('sha256');
+let n = 0;
+const srv = require('net').createServer((c) => {
+  c.on('data', (d) => { n += d.length; h.update(d); });
+  c.on('end', () => { console.log('received ' + n + ' sha256 ' + h.digest('hex')); srv.close(); });
+});
+srv.listen(Number(port), host, () => console.log('ready'));
+`;
+
+/** argv: host port bytes. Sends pseudo-random bytes, prints their SHA-256. */
+const TCP_CLIENT = `
+const [host, port, total] = process.argv.slice(1);
+const crypto = require('crypto');
+const data = crypto.randomBytes(Number(total));
+const c = require('net').connect(Number(port), host, () => c.end(data));
+c.on('close', () => console.log('sent ' + data.length + ' sha256 ' + crypto.createHash('sha256').update(data).digest('hex')));
 `;
 
 /** argv: switch address. One datagram of each malformed kind to 4789. */
