@@ -5,8 +5,11 @@
  *   blaster (worker) ──udp──▶ in ──▶ queue 0 (redirect) ──▶ out ──udp──▶ sink (this thread)
  *   blaster (worker) ──udp──▶ ref:dgram-relay (worker: on 'message' → send) ──udp──▶ sink
  *
+ *   blaster (worker) ──udp──▶ sink                               ref:direct: the ceiling of
+ *                                                                  this measurement
  * The blaster sends as fast as one thread can; both paths see the same offered load and
- * drop what they cannot take at their receive socket. The figure is what reaches the sink.
+ * drop what they cannot take at their receive socket. The figure is what reaches the sink;
+ * ref:direct shows the sink and blaster are not what limits the other two.
  * Target (issue 4): the switch within 20% of the relay (ratio ≥ 0.8).
  */
 import dgram from 'node:dgram';
@@ -61,7 +64,7 @@ interface Case {
   offered: number;
 }
 
-async function measure(kind: 'switch' | 'relay', size: number, seconds: number): Promise<Case> {
+async function measure(kind: 'switch' | 'relay' | 'direct', size: number, seconds: number): Promise<Case> {
   const sink = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
   let got = 0;
   sink.on('message', () => got++);
@@ -69,7 +72,10 @@ async function measure(kind: 'switch' | 'relay', size: number, seconds: number):
 
   let target: number;
   let stop: () => Promise<unknown>;
-  if (kind === 'relay') {
+  if (kind === 'direct') {
+    target = sinkPort;
+    stop = async () => {};
+  } else if (kind === 'relay') {
     const w = new Worker(RELAY, { eval: true, workerData: { sink: sinkPort } });
     target = await new Promise<number>((r) => w.once('message', r));
     stop = async () => {
@@ -117,12 +123,15 @@ const mode: BenchMode = {
   async run(opts, report) {
     for (const size of [64, 1500]) {
       if (!opts.json) console.log(`Redirecting from in (udp, ${size}-byte frames from one blaster thread) to out (udp → sink)`);
+      const direct = await measure('direct', size, opts.seconds);
       const relay = await measure('relay', size, opts.seconds);
       const sw = await measure('switch', size, opts.seconds);
       const ratio = sw.pps / relay.pps;
+      report({ mode: `ref:direct/${size}`, mpps: direct.pps / 1e6, pps: direct.pps, offeredPps: direct.offered, frameSize: size });
       report({ mode: `ref:dgram-relay/${size}`, mpps: relay.pps / 1e6, pps: relay.pps, offeredPps: relay.offered, frameSize: size });
       report({ mode: `udp-port/${size}`, mpps: sw.pps / 1e6, pps: sw.pps, offeredPps: sw.offered, frameSize: size, ratioToRelay: ratio, targetRatio: 0.8 });
       if (!opts.json) {
+        console.log(line(`ref:direct/${size}`, [[direct.pps, 'rx/s'], [direct.offered, 'offered/s']]));
         console.log(line(`ref:dgram-relay/${size}`, [[relay.pps, 'xmit/s'], [relay.offered, 'offered/s']]));
         console.log(line(`udp-port/${size}`, [[sw.pps, 'xmit/s'], [sw.offered, 'offered/s']]));
         console.log(`  udp port ${size}B: ${(ratio * 100).toFixed(0)}% of the plain relay (target ≥ 80%)`);
