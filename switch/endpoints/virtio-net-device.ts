@@ -117,6 +117,8 @@ export class VirtioNetDevice {
   private segOff = 0;
   private numBufAddr0 = 0;
   private numBufAddr1 = 0;
+  private lastLog = -Infinity;
+  private suppressed = 0;
 
   constructor(
     readonly opts: VirtioNetOptions,
@@ -383,7 +385,14 @@ export class VirtioNetDevice {
     const t = this.t!;
     Atomics.store(t, T.kStatus, this.status);
     Atomics.add(t, T.kConfigGen, 1);
-    this.opts.log?.('warn', `virtio device ${this.opts.mac}: ${why}; DEVICE_NEEDS_RESET until the guest resets it`);
+    // A guest that breaks the rules in a loop (reset, break, reset…) must not flood the log.
+    const now = Date.now();
+    if (now - this.lastLog >= 1000) {
+      this.lastLog = now;
+      const more = this.suppressed > 0 ? ` (${this.suppressed} more since the last message)` : '';
+      this.suppressed = 0;
+      this.opts.log?.('warn', `virtio device ${this.opts.mac}: ${why}; DEVICE_NEEDS_RESET until the guest resets it${more}`);
+    } else this.suppressed++;
     // A configuration-change interrupt (virtio 1.x §2.1.2).
     Atomics.add(t, T.kGuestBell, 1);
     Atomics.notify(t, T.kGuestBell);

@@ -87,6 +87,8 @@ export interface XskOptions {
   ringSize?: number;
   /** Headroom before packet data in RX frames (default 0; < frameSize − 256). */
   headroom?: number;
+  /** First ring index (tests: start near 2^32 to cross the wrap-around). */
+  startIndex?: number;
 }
 
 export function createXskShared(o: XskOptions = {}): XskShared {
@@ -101,10 +103,10 @@ export function createXskShared(o: XskOptions = {}): XskShared {
     umem: new SharedArrayBuffer(frames * frameSize),
     frameSize,
     headroom,
-    fill: Ring.create(ringSize, XSK_ADDR_WORDS).sab,
-    completion: Ring.create(ringSize, XSK_ADDR_WORDS).sab,
-    rx: Ring.create(ringSize, XSK_DESC_WORDS).sab,
-    tx: Ring.create(ringSize, XSK_DESC_WORDS).sab,
+    fill: Ring.create(ringSize, XSK_ADDR_WORDS, o.startIndex).sab,
+    completion: Ring.create(ringSize, XSK_ADDR_WORDS, o.startIndex).sab,
+    rx: Ring.create(ringSize, XSK_DESC_WORDS, o.startIndex).sab,
+    tx: Ring.create(ringSize, XSK_DESC_WORDS, o.startIndex).sab,
     stats: new SharedArrayBuffer(XSK_COUNTERS.length * 8),
     wake: new SharedArrayBuffer(8),
   };

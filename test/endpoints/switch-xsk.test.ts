@@ -10,6 +10,7 @@ import { workerUrl } from '../../switch/worker-url.js';
 import { createXskShared, xskStats } from '../../switch/endpoints/xsk-shared.js';
 import { startXskApp, type XskApp } from '../../switch/endpoints/xsk-app.js';
 import { LocalStackConfig } from '../../switch/endpoints/local-stack.js';
+import { bindXsk } from '../../switch/endpoints/xsk-bind.js';
 import { startVm, type Vm } from '../../guest/runner.js';
 
 const built = existsSync(new URL('../../dist/switch/endpoints/xsk.js', import.meta.url)) && existsSync(new URL('../../dist/switch/device.js', import.meta.url));
@@ -55,9 +56,10 @@ describe('socket endpoints in the switch', () => {
     const echo = await startXskApp('examples/xsk/udp-echo', echoSock, { port: 7 });
     const drop = await startXskApp('examples/xsk/rx-drop', dropSock);
     apps.push(echo, drop);
-    const mod = workerUrl('switch/endpoints/xsk').href;
-    await sw.bindEndpoint(0, 0, mod, { ...echoSock, egressPort: 1 });
-    await sw.bindEndpoint(1, 1, mod, { ...dropSock, egressPort: 1 });
+    await expect(bindXsk(sw, echoSock, 'nope', 0, 0)).rejects.toThrow(/no port named 'nope'/);
+    await expect(bindXsk(sw, echoSock, 'out0', 3, 0)).rejects.toThrow(/queue 3 does not exist/);
+    await bindXsk(sw, echoSock, 'out0', 0, 0);
+    await bindXsk(sw, dropSock, 'out0', 1, 1);
     await sw.waitFinished('gen0');
     await sw.settled();
     await until(() => drop.counters().packets === xskStats(dropSock).rx_packets && echo.counters().echoed === xskStats(echoSock).rx_packets, 'apps to drain');

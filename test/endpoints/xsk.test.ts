@@ -27,8 +27,8 @@ async function until(cond: () => boolean, what: string, ms = 10_000) {
 }
 
 describe('xsk endpoint ↔ application across threads', () => {
-  it('rx-drop: every packet delivered or counted in exactly one drop counter', async () => {
-    const shared = createXskShared({ frames: 1024, ringSize: 512 });
+  it('rx-drop: every packet delivered or counted in exactly one drop counter, across the 2^32 index wrap', async () => {
+    const shared = createXskShared({ frames: 1024, ringSize: 512, startIndex: 0xfffff000 });
     app = await startXskApp('examples/xsk/rx-drop', shared);
     const ep = openXskEndpoint(shared, 0);
     const area = new Uint8Array(new SharedArrayBuffer(4096));
@@ -52,6 +52,8 @@ describe('xsk endpoint ↔ application across threads', () => {
     expect(app.counters().bytes).toBe(ok * 64);
     expect(ok).toBeGreaterThan(1000);
     expect(s.rx_invalid_descs).toBe(0);
+    // The RX ring's producer index went past 2^32 and wrapped.
+    expect(new Int32Array(shared.rx)[0] >>> 0).toBeLessThan(0xfffff000);
   });
 
   it('udp-echo: datagrams come back out of the port they came in on, turned around', async () => {
