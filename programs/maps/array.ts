@@ -119,11 +119,12 @@ export class ArrayMap implements XdpMap {
     const at = this.vals + (copy * this.maxEntries + index) * this.vw;
     const n = Math.min(out.length, this.vw);
     for (let r = 0; r < READ_RETRIES; r++) {
-      // Pairs with endWrite()'s store: an even version means the value below is whole.
-      const v = Atomics.load(w, ver);
+      // The first version load is plain (see shared.ts: one Atomics call per read).
+      const v = w[ver];
       if (v & 1) continue;
       for (let i = 0; i < n; i++) out[i] = w[at + i];
-      // Pairs with beginWrite()'s compareExchange: unchanged means no writer came in meanwhile.
+      // Pairs with beginWrite()'s compareExchange and endWrite()'s store: unchanged and even
+      // means no writer was inside while we copied.
       if (Atomics.load(w, ver) === v) return true;
     }
     return false;
@@ -135,7 +136,7 @@ export class ArrayMap implements XdpMap {
     const at = (this.vals + (copy * this.maxEntries + index) * this.vw) * 4;
     const n = this.spec.valueSize;
     for (let r = 0; r < READ_RETRIES; r++) {
-      const v = Atomics.load(w, ver); // pairs with endWrite()
+      const v = w[ver];
       if (v & 1) continue;
       for (let i = 0; i < n; i++) out[outOff + i] = this.bytes[at + i];
       if (Atomics.load(w, ver) === v) return true; // pairs with beginWrite()

@@ -168,16 +168,16 @@ export class HashMap implements XdpMap {
     const bucket = this.bucketsAt + (h & this.mask);
     const n = out === null ? 0 : Math.min(out.length, this.vw);
     retry: for (let r = 0; r < READ_RETRIES; r++) {
-      // Pairs with the Atomics.add on H_GEN in unlink(): unchanged at the end means no
-      // entry left a chain while we walked, so a miss is a real miss.
-      const gen = Atomics.load(w, H_GEN);
-      // Pairs with the Atomics.store that publishes a chain head in insert()/unlink().
-      let e = Atomics.load(w, bucket) - 1;
+      // Plain loads (one Atomics call per entry visited, see shared.ts): an older gen only
+      // makes the miss check stricter; the chain head and every next link are single
+      // words published with Atomics.store after the entry they name was written whole.
+      const gen = w[H_GEN];
+      let e = w[bucket] - 1;
       let steps = 0;
       while (e >= 0) {
         if (++steps > this.maxEntries) continue retry; // a recycled entry led us in a circle
         const base = this.entriesAt + e * this.stride;
-        const v = Atomics.load(w, base + E_VER); // pairs with endWrite()
+        const v = w[base + E_VER];
         if (v & 1) continue retry;
         let match = w[base + E_HASH] === h && w[base + E_USED] === 1;
         for (let i = 0; match && i < kw; i++) match = w[base + E_KEY + i] === k[i];
@@ -194,6 +194,8 @@ export class HashMap implements XdpMap {
         }
         e = next;
       }
+      // Pairs with the Atomics.add on H_GEN in unlink(): unchanged means no entry left a
+      // chain while we walked, so the miss is real.
       if (Atomics.load(w, H_GEN) === gen) return -1;
     }
     return -1;

@@ -10,22 +10,28 @@
  *
  * Layout (Int32 words of one SharedArrayBuffer):
  *
- *   0   header (16): lock, count, node gen, node free top, nodes used
- *   R   record free stack[max]
+ *   0   header (16): lock, count, gen, node free top, nodes used, record free top
+ *   R   record free stack[max + 1]
  *   X   exact index[xs]  rec + 1, open addressing on (prefixlen, data): writers only
- *   C   records[max]     version | tag | used | hash | prefixlen | data words | value words
+ *   C   records[max + 1] (unused) | tag | used | hash | prefixlen | data words | value words
  *   N   node free stack[nmax]
  *   T   nodes[nmax]      16 × { leaf word, child node }   (node 0 is the root)
  *
  * A leaf word is (record + 1) | (tag << 22): the record's tag changes every time the
- * record is reused, so a reader holding a stale leaf word notices. Concurrency:
- *  - Writers (control plane) hold the map lock. A new record is written whole before any
- *    slot points at it; a new node is filled before its parent's child word points at it;
- *    every slot and child word is published with Atomics.store.
- *  - Readers take no lock: each slot word is read with Atomics.load, the value is copied
- *    under the record's seqlock with its tag checked, and the walk restarts if the node
- *    gen moved (a node was freed and may have been reused under the walk).
- * A lookup that races with an update sees the table before or after it, never a mix.
+ * record is reused, so a reader holding a stale leaf word notices.
+ *
+ * Concurrency: records are immutable while a slot can point at them. Writers (control
+ * plane) hold the map lock; a new record is written whole before any slot points at it;
+ * a new node is filled before its parent's child word points at it; every slot and child
+ * word is published with Atomics.store. Changing a prefix's value writes a new record
+ * (copy-and-swap: maxEntries + 1 records exist, so there is always one to swap in) and
+ * repoints the slots. Memory a reader might be reading — an unlinked record or node — is
+ * reused only after the header's gen word is bumped. A reader takes no lock and makes one
+ * Atomics call per lookup: it notes gen (plain load), walks with plain loads (each word
+ * is tear-free; each node is reached through the word that published it), copies the
+ * value, and re-reads gen with Atomics.load — unchanged means nothing it read was
+ * recycled meanwhile, so the value is one record's, whole. Changed: it walks again.
+ * A lookup racing with an update sees the table before or after it, never a mix.
  */
 import type { MapSpec, SharedMap, XdpMap } from './index.js';
 import {
@@ -37,10 +43,8 @@ import {
   MapError,
   OK,
   READ_RETRIES,
-  beginWrite,
   checkSize,
   checkSpec,
-  endWrite,
   errorFor,
   hashWords,
   lock,
@@ -50,13 +54,12 @@ import {
 } from './shared.js';
 
 const H_COUNT = 1;
-const H_NGEN = 2;
+const H_GEN = 2;
 const H_NFREE = 3;
 const H_NUSED = 4;
 const H_RFREE = 5;
 const HEADER = 16;
 
-const R_VER = 0;
 const R_TAG = 1;
 const R_USED = 2;
 const R_HASH = 3;
@@ -78,13 +81,14 @@ function layout(spec: MapSpec) {
   const vw = words(spec.valueSize);
   const xs = nextPow2(max * 2);
   const nmax = 1 + max * Math.max(0, levels - 1);
+  const recCount = max + 1; // one spare for copy-and-swap value updates
   const rfree = HEADER;
-  const exact = rfree + max;
+  const exact = rfree + recCount;
   const recs = exact + xs;
   const rstride = R_DATA + dw + vw;
-  const nfree = recs + max * rstride;
+  const nfree = recs + recCount * rstride;
   const nodes = nfree + nmax;
-  return { max, dataBytes, bits, levels, dw, vw, xs, nmax, rfree, exact, recs, rstride, nfree, nodes, total: nodes + nmax * NODE_WORDS };
+  return { max, recCount, dataBytes, bits, levels, dw, vw, xs, nmax, rfree, exact, recs, rstride, nfree, nodes, total: nodes + nmax * NODE_WORDS };
 }
 
 export function createLpmTrie(spec: MapSpec): SharedMap {
@@ -96,8 +100,8 @@ export function createLpmTrie(spec: MapSpec): SharedMap {
     throw new MapError(`lpm_trie map: ${spec.maxEntries} prefixes of ${l.bits} bits need ${Math.ceil((l.total * 4) / 2 ** 20)} MiB of trie; lower maxEntries`);
   const sab = new SharedArrayBuffer(l.total * 4);
   const w = new Int32Array(sab);
-  for (let i = 0; i < l.max; i++) w[l.rfree + i] = l.max - 1 - i;
-  w[H_RFREE] = l.max;
+  for (let i = 0; i < l.recCount; i++) w[l.rfree + i] = l.recCount - 1 - i;
+  w[H_RFREE] = l.recCount;
   w[H_NUSED] = 1; // the root
   return { spec, queues: 1, buffers: [sab] };
 }
@@ -153,45 +157,43 @@ export class LpmTrie implements XdpMap {
     const levels = this.l.levels;
     const nodes = this.l.nodes;
     for (let r = 0; r < READ_RETRIES; r++) {
-      // Pairs with the Atomics.add on H_NGEN in prune(): unchanged means no node we
-      // walked through was freed and reused during the walk.
-      const gen = Atomics.load(w, H_NGEN);
+      // A plain load: an older value only makes the check below stricter.
+      const gen = w[H_GEN];
       let node = 0;
       let best = 0;
       for (let lv = 0; lv < levels; lv++) {
         const b = bytes[off + (lv >> 1)];
         const s = nodes + node * NODE_WORDS + (((lv & 1) === 0 ? b >> 4 : b & 15) << 1);
-        const leaf = Atomics.load(w, s); // pairs with the Atomics.store in setSlots()
+        const leaf = w[s];
         if (leaf !== 0) best = leaf;
-        const child = Atomics.load(w, s + 1); // pairs with the Atomics.store in insert()/prune()
+        const child = w[s + 1];
         if (child === 0) break;
         node = child;
       }
-      if (best === 0) {
-        if (Atomics.load(w, H_NGEN) === gen) return -1;
-        continue;
+      let plen = -1;
+      if (best !== 0) {
+        const base = this.l.recs + ((best & REC_MASK) - 1) * this.l.rstride;
+        if (w[base + R_USED] !== 1 || w[base + R_TAG] !== best >>> REC_BITS) continue; // recycled under us
+        plen = w[base + R_PLEN];
+        if (out !== null) {
+          const at = base + R_DATA + this.l.dw;
+          const n = Math.min(out.length, this.l.vw);
+          for (let i = 0; i < n; i++) out[i] = w[at + i];
+        }
       }
-      const plen = this.readRecord(best, out);
-      if (plen >= 0 && Atomics.load(w, H_NGEN) === gen) return plen;
+      // Pairs with the Atomics.add on H_GEN in retire(): unchanged means no record or node
+      // we read was recycled while we read it.
+      if (Atomics.load(w, H_GEN) === gen) return plen;
     }
     return -1;
   }
 
-  /** Copies the value of the record a leaf word names; its prefix length, or -1 if stale. */
-  private readRecord(leaf: number, out: Int32Array | null): number {
+  /** Copies the value of the record a leaf word names (writers, under the lock). */
+  private readRecord(leaf: number, out: Int32Array): void {
     const w = this.words;
     const base = this.l.recs + ((leaf & REC_MASK) - 1) * this.l.rstride;
-    const v = Atomics.load(w, base + R_VER); // pairs with endWrite()
-    if (v & 1) return -1;
-    const ok = w[base + R_USED] === 1 && w[base + R_TAG] === leaf >>> REC_BITS;
-    const plen = w[base + R_PLEN];
-    if (ok && out !== null) {
-      const at = base + R_DATA + this.l.dw;
-      const n = Math.min(out.length, this.l.vw);
-      for (let i = 0; i < n; i++) out[i] = w[at + i];
-    }
-    if (Atomics.load(w, base + R_VER) !== v) return -1; // pairs with beginWrite()
-    return ok ? plen : -1;
+    const at = base + R_DATA + this.l.dw;
+    for (let i = 0; i < Math.min(out.length, this.l.vw); i++) out[i] = w[at + i];
   }
 
   /** Hot path for IPv4 tries: LPM of the 4 bytes at bytes[off]. */
@@ -334,14 +336,11 @@ export class LpmTrie implements XdpMap {
     let rec = this.exactFind(data, plen);
     if (rec >= 0) {
       if (flags === BPF_NOEXIST) return EEXIST;
-      const base = this.recBase(rec);
-      const v = beginWrite(w, base + R_VER);
-      for (let i = 0; i < l.vw; i++) w[base + R_DATA + l.dw + i] = val[i];
-      endWrite(w, base + R_VER, v);
+      this.swapValue(rec, plen, val);
       return OK;
     }
     if (flags === BPF_EXIST) return ENOENT;
-    if (w[H_RFREE] === 0) return E2BIG;
+    if (w[H_COUNT] >= l.max) return E2BIG;
     const h = this.setQuery(data, plen); // q = (plen, masked data)
     const level = plen === 0 ? 0 : (plen - 1) >> 2;
     // Path of nodes down to `level`, created as needed. Sizing guarantees room (see layout).
@@ -357,17 +356,7 @@ export class LpmTrie implements XdpMap {
       }
       node = child;
     }
-    const top = w[H_RFREE] - 1;
-    w[H_RFREE] = top;
-    rec = w[l.rfree + top];
-    const base = this.recBase(rec);
-    const v = beginWrite(w, base + R_VER);
-    w[base + R_TAG] = (w[base + R_TAG] + 1) & TAG_MASK;
-    w[base + R_USED] = 1;
-    w[base + R_HASH] = h;
-    for (let k = 0; k < this.q.length; k++) w[base + R_PLEN + k] = this.q[k];
-    for (let i = 0; i < l.vw; i++) w[base + R_DATA + l.dw + i] = val[i];
-    endWrite(w, base + R_VER, v);
+    rec = this.newRecord(h, val);
     this.exactInsert(rec, h);
     const word = this.leafWord(rec);
     const span = 1 << (4 * (level + 1) - plen);
@@ -379,6 +368,57 @@ export class LpmTrie implements XdpMap {
     }
     Atomics.add(w, H_COUNT, 1);
     return OK;
+  }
+
+  /** Takes a free record and writes (q = prefixlen + masked data, value) into it, whole. */
+  private newRecord(h: number, val: Int32Array): number {
+    const w = this.words;
+    const l = this.l;
+    const top = w[H_RFREE] - 1;
+    w[H_RFREE] = top;
+    const rec = w[l.rfree + top];
+    const base = this.recBase(rec);
+    w[base + R_TAG] = (w[base + R_TAG] + 1) & TAG_MASK;
+    w[base + R_USED] = 1;
+    w[base + R_HASH] = h;
+    for (let k = 0; k < this.q.length; k++) w[base + R_PLEN + k] = this.q[k];
+    for (let i = 0; i < l.vw; i++) w[base + R_DATA + l.dw + i] = val[i];
+    return rec;
+  }
+
+  /** Bumps gen, then frees the record: readers that may hold it retry (see the file comment). */
+  private retire(rec: number): void {
+    const w = this.words;
+    // Pairs with lookupAt()'s final Atomics.load of H_GEN.
+    Atomics.add(w, H_GEN, 1);
+    w[this.recBase(rec) + R_USED] = 0;
+    w[this.l.rfree + w[H_RFREE]] = rec;
+    w[H_RFREE] = w[H_RFREE] + 1;
+  }
+
+  /** New value for an existing prefix: a new record, the slots repointed, the old one retired. */
+  private swapValue(rec: number, plen: number, val: Int32Array): void {
+    const w = this.words;
+    const l = this.l;
+    const masked = this.qBytes.slice(); // q holds (plen, masked data) from exactFind
+    const h = w[this.recBase(rec) + R_HASH];
+    const fresh = this.newRecord(h, val);
+    // Swap the exact index entry in place (same key, same probe position).
+    const mask = l.xs - 1;
+    let i = h & mask;
+    while (w[l.exact + i] !== rec + 1) i = (i + 1) & mask;
+    w[l.exact + i] = fresh + 1;
+    const level = plen === 0 ? 0 : (plen - 1) >> 2;
+    let node = 0;
+    for (let lv = 0; lv < level; lv++) node = w[l.nodes + node * NODE_WORDS + (this.nibble(masked, lv) << 1) + 1];
+    const word = this.leafWord(fresh);
+    const span = 1 << (4 * (level + 1) - plen);
+    const start = this.nibble(masked, level) & ~(span - 1);
+    for (let s = start; s < start + span; s++) {
+      const at = l.nodes + node * NODE_WORDS + (s << 1);
+      if ((w[at] & REC_MASK) === rec + 1) Atomics.store(w, at, word); // pairs with lookupAt()'s walk
+    }
+    this.retire(rec);
   }
 
   private allocNode(): number {
@@ -423,12 +463,7 @@ export class LpmTrie implements XdpMap {
       if ((w[at] & REC_MASK) === rec + 1) Atomics.store(w, at, repl); // pairs with lookupAt()
     }
     this.exactDelete(rec);
-    const base = this.recBase(rec);
-    const v = beginWrite(w, base + R_VER);
-    w[base + R_USED] = 0;
-    endWrite(w, base + R_VER, v);
-    w[l.rfree + w[H_RFREE]] = rec;
-    w[H_RFREE] = w[H_RFREE] + 1;
+    this.retire(rec);
     Atomics.sub(w, H_COUNT, 1);
     this.prune(masked, level);
     return true;
@@ -445,7 +480,7 @@ export class LpmTrie implements XdpMap {
       const parent = this.path[lv - 1];
       Atomics.store(w, l.nodes + parent * NODE_WORDS + (this.nibble(data, lv - 1) << 1) + 1, 0); // pairs with lookupAt()
       // Pairs with lookupAt()'s gen loads: a walk that was inside this node starts over.
-      Atomics.add(w, H_NGEN, 1);
+      Atomics.add(w, H_GEN, 1);
       w[l.nfree + w[H_NFREE]] = node;
       w[H_NFREE] = w[H_NFREE] + 1;
     }
@@ -453,27 +488,25 @@ export class LpmTrie implements XdpMap {
 
   // ---- control plane -----------------------------------------------------------------
 
+  /** Every prefix, read under the map lock (control plane). */
   *entries(): Iterable<[Uint8Array, Uint8Array]> {
     const w = this.words;
     const l = this.l;
-    for (let rec = 0; rec < l.max; rec++) {
-      const base = this.recBase(rec);
-      const key = new Uint8Array(this.spec.keySize);
-      const value = new Uint8Array(this.spec.valueSize);
-      let ok = false;
-      for (let r = 0; r < READ_RETRIES; r++) {
-        const v = Atomics.load(w, base + R_VER); // pairs with endWrite()
-        if (v & 1) continue;
-        ok = w[base + R_USED] === 1;
-        if (ok) {
-          new DataView(key.buffer).setUint32(0, w[base + R_PLEN] >>> 0, true);
-          key.set(this.bytes.subarray((base + R_DATA) * 4, (base + R_DATA) * 4 + l.dataBytes), 4);
-          value.set(this.bytes.subarray((base + R_DATA + l.dw) * 4, (base + R_DATA + l.dw) * 4 + this.spec.valueSize));
-        }
-        if (Atomics.load(w, base + R_VER) === v) break; // pairs with beginWrite()
-        ok = false;
+    const out: [Uint8Array, Uint8Array][] = [];
+    lock(w);
+    try {
+      for (let rec = 0; rec < l.recCount; rec++) {
+        const base = this.recBase(rec);
+        if (w[base + R_USED] !== 1) continue;
+        const key = new Uint8Array(this.spec.keySize);
+        new DataView(key.buffer).setUint32(0, w[base + R_PLEN] >>> 0, true);
+        key.set(this.bytes.subarray((base + R_DATA) * 4, (base + R_DATA) * 4 + l.dataBytes), 4);
+        const value = this.bytes.slice((base + R_DATA + l.dw) * 4, (base + R_DATA + l.dw) * 4 + this.spec.valueSize);
+        out.push([key, value]);
       }
-      if (ok) yield [key, value];
+    } finally {
+      unlock(w);
     }
+    yield* out;
   }
 }

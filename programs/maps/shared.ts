@@ -18,8 +18,12 @@
  *    tag in the trie's leaf words) so a reader that walked onto a recycled entry notices
  *    and starts over.
  *
- * Plain (non-Atomics) loads of Int32 words are tear-free in JavaScript; the Atomics loads
- * and stores below are the acquire/release edges, each naming its partner.
+ * Readers make as few Atomics calls as they can: in Node 20 an Atomics.load costs ten
+ * times a plain load (≈ 20 ns against 2 on a busy machine), which is a packet's budget.
+ * Plain loads of Int32 words are tear-free, so a reader loads the first version word
+ * plainly (an older value only makes the check stricter) and uses one Atomics.load — the
+ * final version or generation check, which the engine can neither drop nor move — per
+ * read. Writers use Atomics for every publishing store, each naming its partner.
  */
 
 export class MapError extends Error {}

@@ -23,6 +23,7 @@ async function hammer(kind: MapType, maxEntries: number) {
   const keyOf = (k: number) =>
     kind === 'lpm_trie' ? lpmKey({ addr: Uint8Array.of(10, k, 0, 0), len: 16 }) : kind === 'array' ? Uint8Array.of(k, 0, 0, 0) : Uint8Array.of(k & 255, k >> 8);
   if (kind === 'lpm_trie') map.update(lpmKey({ addr: Uint8Array.of(10, 0, 0, 0), len: 8 }), valueOf(1000, 0));
+  if (kind === 'array') for (let k = 0; k < N; k++) map.update(keyOf(k), valueOf(k, 0)); // every element exists
   const stopSab = new SharedArrayBuffer(4);
   const worker = new Worker(new URL('./reader-worker.mjs', import.meta.url), { workerData: { shared, kind, n: N, stopSab } });
   const done = new Promise<{ reads: number; hits: number; torn: number; wrong: number; first: number[][] }>((resolve, reject) => {
