@@ -48,6 +48,7 @@ const COUNTERS = [
 const OPTIONS = new Set(['name', 'type', 'listen', 'connect', 'mtu']);
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
+const CLOSE_GRACE_MS = 1000;
 
 type Endpoint = { path: string } | { host: string; port: number };
 
@@ -280,8 +281,14 @@ class StreamPort implements Port {
     this.retry = null;
     this.tx.flush();
     const c = this.conn;
-    if (c) await new Promise<void>((resolve) => c.end(resolve));
-    c?.destroy();
+    if (c) {
+      // Let what is staged reach the peer, but never wait on a peer that stopped reading.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, CLOSE_GRACE_MS);
+        c.end(() => (clearTimeout(t), resolve()));
+      });
+      c.destroy();
+    }
     const srv = this.server;
     this.server = null;
     if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));

@@ -167,3 +167,23 @@ describe('stream port', () => {
     expect(existsSync(sock)).toBe(false);
   });
 });
+
+describe('stream port shutdown', () => {
+  it('closes within its grace time when the peer has stopped reading', async () => {
+    const lp = await freePort();
+    const { port, io } = await start({ listen: `127.0.0.1:${lp}` });
+    const c = await client(lp);
+    c.pause(); // the peer reads nothing from now on
+    await until(() => port.status!().connected === true, 'connected');
+    // Fill the socket's kernel buffers and the port's staging buffers.
+    const big = ethFrame(1514);
+    for (let i = 0; i < 20_000 && io.get('tx_busy') === 0; i++) {
+      io.transmit(port, big);
+      if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+    }
+    expect(io.get('tx_busy')).toBeGreaterThan(0);
+    const t0 = Date.now();
+    await port.close();
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+});
