@@ -113,6 +113,25 @@ describe('udp port', () => {
     expect(io.get('tx_packets')).toBe(1000);
   });
 
+  it('works over IPv6', async () => {
+    const s6 = dgram.createSocket('udp6');
+    sockets.push(s6);
+    const got: Buffer[] = [];
+    s6.on('message', (m) => got.push(m));
+    await new Promise<void>((r) => s6.bind(0, '::1', r));
+    const port = udp.create({ name: 'u6', type: 'udp', local: '[::1]:0', remote: `[::1]:${s6.address().port}` });
+    const io = new FakeIO('u6', udp);
+    await port.open(io);
+    open.push(port);
+    const local = Number(/\]:(\d+)$/.exec(String(port.status!().local))![1]);
+    await new Promise<void>((r) => s6.send(ethFrame(80, 1), local, '::1', () => r()));
+    await io.waitFrames(1);
+    expect(io.frames[0]).toEqual(ethFrame(80, 1));
+    expect(io.transmit(port, ethFrame(90, 2))).toBe(true);
+    await until(() => got.length === 1, 'a datagram over IPv6');
+    expect(got[0]).toEqual(ethFrame(90, 2));
+  });
+
   it('fails to open with a clear message when the address is taken', async () => {
     const p = await peer();
     const port = udp.create({ name: 'u1', type: 'udp', local: `127.0.0.1:${p.port}` });
