@@ -27,6 +27,7 @@ import { MetricsServer } from './metrics.js';
 import { readFileSync } from 'node:fs';
 import { buildControls, steererModule, steeringHandlers, type Controls } from './control/steering.js';
 import { mapHandlers } from './control/maps.js';
+import { CaptureControl } from './control/capture.js';
 import { Switch, type LogEvent } from './supervisor.js';
 
 /** What the daemon needs of a running switch (switch/supervisor.ts's Switch). */
@@ -137,6 +138,12 @@ export class Daemon implements DaemonApi {
   private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
   /** Flow steering per port (flows/SteeringControl); what `flow`/`rss`/`channels` change. */
   private controls: Controls = new Map();
+  /** The packet capture (xdpdump-like), armed on the queue workers' taps on request. */
+  private readonly captures = new CaptureControl(
+    () => this.sw?.raw ?? null,
+    () => this.cfg.switch.ports.map((p) => p.name),
+    () => this.cfg.switch.queues,
+  );
   /** The steering file's text as loaded, to tell on reload whether it changed. */
   private steeringText: string | null = null;
   /** Serialises reloads and program replacements: one change at a time. */
@@ -178,6 +185,7 @@ export class Daemon implements DaemonApi {
     this.steeringText = c.steering ? readFileSync(c.steering, 'utf8') : null;
     this.addHandlers(steeringHandlers(() => this.controls));
     this.addHandlers(mapHandlers(() => this.sw?.raw?.loadedPrograms() ?? []));
+    this.addHandlers(this.captures.handlers());
     this.sw = await start(c, (m) => this.log(m), this.steeringMap(this.controls));
     this.startedAt = performance.now();
     try {
@@ -456,6 +464,8 @@ export class Daemon implements DaemonApi {
       if (this.jsonTimer) clearInterval(this.jsonTimer);
       this.view?.stop();
       const seconds = (performance.now() - this.startedAt) / 1000;
+      // Captures first: their taps live in the queue workers, and their files must be complete.
+      await this.captures.stop().catch((e: Error) => this.log(`capture: ${e.message}`));
       const sw = this.sw;
       let code = 0;
       let summary: unknown = {};
