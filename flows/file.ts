@@ -31,6 +31,9 @@ export class FlowFileErrors extends Error {
   }
 }
 
+/** Words that start a command's arguments, so cannot be a device name. */
+const NOT_DEVICES = new Set(['flow-type', 'delete', 'rx-flow-hash', 'equal', 'weight', 'hkey', 'default', 'hfunc', 'context', 'start', 'rx', 'tx', 'other', 'combined']);
+
 interface Word {
   text: string;
   col: number;
@@ -74,7 +77,7 @@ export function applyFlowText(text: string, controls: Map<string, SteeringContro
     }
     let port = section;
     if (k < w.length && controls.has(w[k].text)) port = w[k++].text;
-    else if (k < w.length && section === null && !w[k].text.startsWith('-') && !/^(flow-type|delete|rx-flow-hash)$/.test(w[k].text)) {
+    else if (k < w.length && section === null && !w[k].text.startsWith('-') && !NOT_DEVICES.has(w[k].text)) {
       return err(w[k].col, `Cannot get device settings: No such device (no port named ${w[k].text})`);
     }
     if (port === null) return err(k < w.length ? w[k].col : end, 'no device: name the port after the option, or put the line in a [port NAME] section');
@@ -109,7 +112,6 @@ export function loadSteering(file: string, portNames: string[], queues: number):
   return out;
 }
 
-const NOT_DEVICES = new Set(['flow-type', 'delete', 'rx-flow-hash', 'equal', 'weight', 'hkey', 'default', 'hfunc', 'context', 'start', 'rx', 'tx', 'other', 'combined']);
 
 /** The port names a flow file mentions (sections and device words), for checking a file alone. */
 export function portsNamedIn(text: string): string[] {
