@@ -28,6 +28,7 @@ import { readFileSync } from 'node:fs';
 import { buildControls, steererModule, steeringHandlers, type Controls } from './control/steering.js';
 import { mapHandlers } from './control/maps.js';
 import { CaptureControl } from './control/capture.js';
+import { traceHandlers } from './control/trace.js';
 import { Switch, type LogEvent } from './supervisor.js';
 
 /** What the daemon needs of a running switch (switch/supervisor.ts's Switch). */
@@ -186,6 +187,18 @@ export class Daemon implements DaemonApi {
     this.addHandlers(steeringHandlers(() => this.controls));
     this.addHandlers(mapHandlers(() => this.sw?.raw?.loadedPrograms() ?? []));
     this.addHandlers(this.captures.handlers());
+    this.addHandlers(
+      traceHandlers({
+        controls: () => this.controls,
+        ports: () => this.cfg.switch.ports.map((p) => p.name),
+        queues: () => this.cfg.switch.queues,
+        chainOf: (q) => this.programs()[q].chain,
+        load: async (chain) => {
+          if (!this.sw?.raw) throw new ControlError('failed', 'this switch cannot trace programs');
+          return (await this.sw.raw.loadChain(chain)).chain;
+        },
+      }),
+    );
     this.sw = await start(c, (m) => this.log(m), this.steeringMap(this.controls));
     this.startedAt = performance.now();
     try {
