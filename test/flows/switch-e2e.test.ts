@@ -42,7 +42,7 @@ async function waitFor(cond: () => boolean, ms: number) {
   }
 }
 
-describe('steering through a running switch', () => {
+describe('steering through a running switch (needs npm run build)', () => {
   it.runIf(built || process.env.CI === 'true')('rules and RSS put every generated packet on its expected queue', async () => {
     const ctl = new SteeringControl('gen0', QUEUES);
     ctl.run('-N flow-type udp4 src-port 1100 m 0x3 action 3 loc 1'); // sports 1100…1103
