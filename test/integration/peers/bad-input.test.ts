@@ -119,4 +119,16 @@ describe('bad input on a running switch', () => {
     sw = null;
     expect(checkAccounted(summary)).toEqual([]);
   });
+
+  it('refuses to start with two ports for one VNI, naming both', async () => {
+    const lp = await freePort('udp');
+    const vx = (name: string) => ({ name, type: 'vxlan', local: `127.0.0.1:${lp}`, remote: '127.0.0.1', vni: 9 });
+    const start = Switch.start({
+      ...CONFIG_DEFAULTS,
+      queues: 1,
+      ports: [vx('vxa'), vx('vxb')],
+      programs: [{ queues: [0], chain: [forwardProgram('vxa', 'vxb')] }],
+    });
+    await expect(start).rejects.toThrow(/port vx[ab]: VNI 9 is already port vx[ab]'s on 127\.0\.0\.1:\d+ \(one port per VNI\)/);
+  });
 });
