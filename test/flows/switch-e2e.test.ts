@@ -86,7 +86,7 @@ describe('steering through a running switch (needs npm run build)', () => {
     ctl.run('-X equal 2');
     ctl.run('-N flow-type udp4 src-ip 10.0.0.2 action 2 loc 5');
     const count = COUNT;
-    const sw = await Switch.start(config(count, 15_000), { steering: new Map([['gen0', { module: workerUrl('flows/steerer').href, shared: ctl.shared }]]) });
+    const sw = await Switch.start(config(count, 8_000), { steering: new Map([['gen0', { module: workerUrl('flows/steerer').href, shared: ctl.shared }]]) });
     const total = () => {
       const q = sw.stats().queues;
       return q.rx0_packets + q.rx1_packets + q.rx2_packets + q.rx3_packets;
