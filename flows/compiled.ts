@@ -25,12 +25,14 @@ export class CompiledTable {
   /** Per context: a Toeplitz table (null for absent contexts). */
   readonly toeplitz: (Uint32Array | null)[];
   readonly indirSize: number;
+  /** Per context, the key bytes its Toeplitz table was built from. */
+  readonly keys: number[][];
 
   /**
    * `slot` is a copied slot. `previous` lends its Toeplitz tables when a context's key
    * did not change (building one costs ~0.1 ms).
    */
-  constructor(slot: Uint32Array, previous?: CompiledTable, prevKeys?: number[][]) {
+  constructor(slot: Uint32Array, previous?: CompiledTable) {
     const n = slot[0];
     this.queues = slot[1];
     this.indirSize = slot[3];
@@ -65,12 +67,9 @@ export class CompiledTable {
       const key = Array.from(slot.subarray(o + C_KEY, o + C_KEY + RSS_KEY_BYTES));
       this.keys.push(key);
       const old = previous?.toeplitz[c];
-      const oldKey = prevKeys?.[c] ?? previous?.keys[c];
+      const oldKey = previous?.keys[c];
       if (old && oldKey && oldKey.length === key.length && oldKey.every((b, i) => b === key[i])) this.toeplitz.push(old);
       else this.toeplitz.push(fillToeplitzTable(key, new Uint32Array(MAX_HASH_INPUT * 256)));
     }
   }
-
-  /** Per context, the key bytes the Toeplitz table was built from. */
-  readonly keys: number[][];
 }
