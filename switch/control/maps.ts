@@ -32,6 +32,14 @@ export function listMaps(programs: LoadedProgram[]): MapRef[] {
   return out;
 }
 
+/** Attached views, one per map, made on first use (a map is attached once, not per request). */
+const opened = new WeakMap<SharedMap, XdpMap>();
+function attach(shared: SharedMap): XdpMap {
+  let m = opened.get(shared);
+  if (!m) opened.set(shared, (m = openMap(shared, 0)));
+  return m;
+}
+
 const FLAGS: Record<string, number> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST };
 
 export function mapHandlers(programs: () => LoadedProgram[]): Record<string, Handler> {
@@ -44,7 +52,7 @@ export function mapHandlers(programs: () => LoadedProgram[]): Record<string, Han
       throw new ControlError('bad_params', `${method}: no map ${JSON.stringify(want ?? null)} (maps: ${known})`);
     }
     // Queue 0's view: for per-queue maps entries() still returns every queue's value.
-    return { ref, map: openMap(ref.shared, 0) };
+    return { ref, map: attach(ref.shared) };
   };
   const bytes = (p: Record<string, unknown>, key: 'key' | 'value', size: number): Uint8Array => {
     const w = p[key];
