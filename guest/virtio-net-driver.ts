@@ -10,6 +10,7 @@
  */
 import { GuestMemory } from '../queues/virtqueue-memory.js';
 import { SplitDriverQueue } from '../queues/virtqueue-driver.js';
+import { PackedDriverQueue, packedLayout, packedLayoutBytes } from '../queues/virtqueue-packed.js';
 import {
   NET_HDR_BYTES,
   NET_HDR_NUM_BUFFERS,
@@ -18,6 +19,7 @@ import {
   STATUS_DRIVER,
   STATUS_DRIVER_OK,
   STATUS_FEATURES_OK,
+  VIRTIO_F_RING_PACKED,
   VIRTIO_F_VERSION_1,
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MQ,
@@ -44,6 +46,8 @@ export interface DriverOptions {
   refuse?: readonly number[];
   /** Transmit through one indirect table per packet (header + data) when negotiated. */
   indirectTx?: boolean;
+  /** Ask for the packed virtqueue (RING_PACKED) instead of split rings. */
+  packed?: boolean;
   /** Milliseconds to wait for the device to attach / answer a status write. */
   timeoutMs?: number;
   /** A second word to ring on a kick: the device thread's own doorbell, when its port gave one. */
@@ -67,8 +71,8 @@ export class VirtioNetDriver {
   featHi = 0;
   pairs = 0;
   mac = '';
-  readonly rx: SplitDriverQueue[] = [];
-  readonly tx: SplitDriverQueue[] = [];
+  readonly rx: (SplitDriverQueue | PackedDriverQueue)[] = [];
+  readonly tx: (SplitDriverQueue | PackedDriverQueue)[] = [];
   private rxBase: number[] = [];
   private txBase: number[] = [];
   private txTable: number[] = [];
@@ -114,7 +118,8 @@ export class VirtioNetDriver {
     this.writeStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
     const devLo = t[T.kDeviceFeaturesLo] >>> 0;
     const devHi = t[T.kDeviceFeaturesHi] >>> 0;
-    const [wLo, wHi] = featureWords(WANTED.filter((b) => !(this.opts.refuse ?? []).includes(b)));
+    const wanted = this.opts.packed ? [...WANTED, VIRTIO_F_RING_PACKED] : WANTED;
+    const [wLo, wHi] = featureWords(wanted.filter((b) => !(this.opts.refuse ?? []).includes(b)));
     this.featLo = (devLo & wLo) >>> 0;
     this.featHi = (devHi & wHi) >>> 0;
     t[T.kDriverFeaturesLo] = this.featLo | 0;
@@ -131,14 +136,15 @@ export class VirtioNetDriver {
     this.rxBytes = this.opts.rxBufferBytes ?? 2048;
     if (!this.mrg && this.rxBytes < 1526) throw new Error(`receive buffers of ${this.rxBytes} bytes need MRG_RXBUF`);
     const eventIdx = has(VIRTIO_RING_F_EVENT_IDX);
+    const packed = has(VIRTIO_F_RING_PACKED);
     this.rxBase = [];
     this.txBase = [];
     this.txTable = [];
     for (let q = 0; q < 2 * this.pairs; q++) {
       const maxSize = t[T.queueWord(q, T.QMAXSIZE)];
       const size = Math.min(this.opts.queueSize ?? 256, maxSize);
-      const layout = contiguousLayout(this.alloc.take(splitLayoutBytes(size), 16), size);
-      const dq = new SplitDriverQueue(this.mem, layout, eventIdx);
+      const layout = packed ? packedLayout(this.alloc.take(packedLayoutBytes(size), 16), size) : contiguousLayout(this.alloc.take(splitLayoutBytes(size), 16), size);
+      const dq = packed ? new PackedDriverQueue(this.mem, layout, eventIdx) : new SplitDriverQueue(this.mem, layout, eventIdx);
       t[T.queueWord(q, T.QSIZE)] = size;
       t[T.queueWord(q, T.QDESC)] = layout.desc;
       t[T.queueWord(q, T.QDRIVER)] = layout.avail;

@@ -18,12 +18,14 @@
  */
 import { GuestMemory } from '../../queues/virtqueue-memory.js';
 import { CHAIN_ERROR, CHAIN_NONE, SplitDeviceQueue, checkLayout } from '../../queues/virtqueue-device.js';
+import { PackedDeviceQueue, checkPackedLayout } from '../../queues/virtqueue-packed.js';
 import {
   NET_HDR_BYTES,
   STATUS_DEVICE_NEEDS_RESET,
   STATUS_DRIVER_OK,
   STATUS_FAILED,
   STATUS_FEATURES_OK,
+  VIRTIO_F_RING_PACKED,
   VIRTIO_F_VERSION_1,
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MQ,
@@ -87,6 +89,7 @@ const OFFERED = [
   VIRTIO_NET_F_MQ,
   VIRTIO_RING_F_EVENT_IDX,
   VIRTIO_RING_F_INDIRECT_DESC,
+  VIRTIO_F_RING_PACKED,
 ];
 const SCRATCH_BYTES = 65536 + NET_HDR_BYTES;
 /** Most RX buffers one frame may span with MRG_RXBUF. */
@@ -104,7 +107,7 @@ export class VirtioNetDevice {
   private mrg = false;
   private live = false;
   private pairs = 0;
-  private queues: (SplitDeviceQueue | null)[] = [];
+  private queues: (SplitDeviceQueue | PackedDeviceQueue | null)[] = [];
   private rxDirty: Uint8Array;
   private nextTx = 0;
   private readonly devLo: number;
@@ -334,7 +337,7 @@ export class VirtioNetDevice {
    * Copies n bytes into the current RX chain from the scatter cursor on; returns how many
    * fit. `header` notes where num_buffers lands.
    */
-  private scatter(q: SplitDeviceQueue, src: Uint8Array, srcOff: number, n: number, header: boolean): number {
+  private scatter(q: SplitDeviceQueue | PackedDeviceQueue, src: Uint8Array, srcOff: number, n: number, header: boolean): number {
     let done = 0;
     const mb = this.memBuf;
     while (done < n && this.segI < q.segCount) {
@@ -473,11 +476,12 @@ export class VirtioNetDevice {
       eventIdx: hasFeature(this.featLo, this.featHi, VIRTIO_RING_F_EVENT_IDX),
       indirect: hasFeature(this.featLo, this.featHi, VIRTIO_RING_F_INDIRECT_DESC),
     };
-    const queues: SplitDeviceQueue[] = [];
+    const packed = hasFeature(this.featLo, this.featHi, VIRTIO_F_RING_PACKED);
+    const queues: (SplitDeviceQueue | PackedDeviceQueue)[] = [];
     for (let q = 0; q < 2 * pairs; q++) {
       const size = t[T.queueWord(q, T.QSIZE)];
       const layout = { size, desc: t[T.queueWord(q, T.QDESC)] >>> 0, avail: t[T.queueWord(q, T.QDRIVER)] >>> 0, used: t[T.queueWord(q, T.QDEVICE)] >>> 0 };
-      let err = t[T.queueWord(q, T.QREADY)] !== 1 ? `queue ${q} not ready` : checkLayout(mem, layout);
+      let err = t[T.queueWord(q, T.QREADY)] !== 1 ? `queue ${q} not ready` : packed ? checkPackedLayout(mem, layout) : checkLayout(mem, layout);
       if (err === null && size > this.opts.maxQueueSize) err = `queue ${q} size ${size} above the maximum ${this.opts.maxQueueSize}`;
       if (err !== null) {
         this.opts.log?.('warn', `virtio device ${this.opts.mac}: ${err}; DEVICE_NEEDS_RESET`);
@@ -485,7 +489,7 @@ export class VirtioNetDevice {
         this.c[this.base + (q % 2 === 0 ? C.rx_drop_malformed : C.tx_drop_malformed)]++;
         return;
       }
-      queues.push(new SplitDeviceQueue(mem, layout, opts));
+      queues.push(packed ? new PackedDeviceQueue(mem, layout, opts) : new SplitDeviceQueue(mem, layout, opts));
     }
     this.queues = queues;
     this.pairs = pairs;

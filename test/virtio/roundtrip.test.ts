@@ -32,10 +32,13 @@ describe('virtio-net driver ↔ device across threads', () => {
     { name: 'all features', refuse: [] as number[], indirectTx: false },
     { name: 'indirect TX', refuse: [], indirectTx: true },
     { name: 'no EVENT_IDX, no MRG_RXBUF', refuse: [VIRTIO_RING_F_EVENT_IDX, VIRTIO_NET_F_MRG_RXBUF], indirectTx: false },
-  ]) {
+    { name: 'packed ring', refuse: [], indirectTx: false, packed: true },
+    { name: 'packed ring, indirect TX, no EVENT_IDX', refuse: [VIRTIO_RING_F_EVENT_IDX], indirectTx: true, packed: true },
+  ] as { name: string; refuse: number[]; indirectTx: boolean; packed?: boolean }[]) {
     it(`negotiates and answers ARP, ping and UDP echo (${variant.name})`, async () => {
       host = new DeviceHost();
-      vm = await host.startVm({ program: 'examples/vm/responder', params: { ip: VM_IP }, driver: { refuse: variant.refuse, indirectTx: variant.indirectTx } });
+      vm = await host.startVm({ program: 'examples/vm/responder', params: { ip: VM_IP }, driver: { refuse: variant.refuse, indirectTx: variant.indirectTx, packed: variant.packed } });
+      expect(((vm.features[1] >>> 2) & 1) === 1).toBe(variant.packed === true); // RING_PACKED negotiated or not
       expect(host.dev.describe().live).toBe(true);
       const vmIp = P.ipToU32(VM_IP);
       // ARP
@@ -79,9 +82,10 @@ describe('virtio-net driver ↔ device across threads', () => {
     });
   }
 
-  it('merges a frame across small RX buffers (MRG_RXBUF, num_buffers)', async () => {
+  for (const packed of [false, true])
+  it(`merges a frame across small RX buffers (MRG_RXBUF, num_buffers; ${packed ? 'packed' : 'split'} ring)`, async () => {
     host = new DeviceHost();
-    vm = await host.startVm({ program: 'examples/vm/responder', params: { ip: VM_IP }, driver: { rxBufferBytes: 256 } });
+    vm = await host.startVm({ program: 'examples/vm/responder', params: { ip: VM_IP }, driver: { rxBufferBytes: 256, packed } });
     const f = new Uint8Array(2048);
     const payload = Uint8Array.from({ length: 1000 }, (_, i) => (i * 3) & 0xff);
     const n = P.writeUdp(f, 0, HOST_MAC, P.macBytes(vm.mac), HOST_IP, P.ipToU32(VM_IP), 5555, 7, payload);
@@ -93,9 +97,10 @@ describe('virtio-net driver ↔ device across threads', () => {
     expect(Buffer.from(u.subarray(out[0] + 8)).equals(Buffer.from(payload))).toBe(true);
   });
 
-  it('delivers switch queue q to guest pair q mod pairs (MQ)', async () => {
+  for (const packed of [false, true])
+  it(`delivers switch queue q to guest pair q mod pairs (MQ, ${packed ? 'packed' : 'split'} ring)`, async () => {
     host = new DeviceHost({ maxPairs: 4 });
-    vm = await host.startVm({ program: 'examples/vm/count-drop', driver: { pairs: 4 } });
+    vm = await host.startVm({ program: 'examples/vm/count-drop', driver: { pairs: 4, packed } });
     expect(vm.pairs).toBe(4);
     const f = new Uint8Array(64);
     f.fill(0xff, 0, 6);
@@ -111,9 +116,10 @@ describe('virtio-net driver ↔ device across threads', () => {
     expect([0, 1, 2, 3].map((p) => vm!.counter(`rx_q${p}`))).toEqual(want);
   });
 
-  it('a guest that stops posting RX buffers: counted drops, then delivery resumes', async () => {
+  for (const packed of [false, true])
+  it(`a guest that stops posting RX buffers: counted drops, then delivery resumes (${packed ? 'packed' : 'split'} ring)`, async () => {
     host = new DeviceHost();
-    vm = await host.startVm({ program: 'examples/vm/count-drop', driver: { queueSize: 64 } });
+    vm = await host.startVm({ program: 'examples/vm/count-drop', driver: { queueSize: 64, packed } });
     await vm.pauseRx();
     const f = new Uint8Array(64);
     let ok = 0;
@@ -134,9 +140,10 @@ describe('virtio-net driver ↔ device across threads', () => {
     expect(host.dev.counters().rx_drop_malformed).toBe(0);
   });
 
-  it('a reset mid-traffic: the guest comes back and receives again', async () => {
+  for (const packed of [false, true])
+  it(`a reset mid-traffic: the guest comes back and receives again (${packed ? 'packed' : 'split'} ring)`, async () => {
     host = new DeviceHost();
-    vm = await host.startVm({ program: 'examples/vm/count-drop' });
+    vm = await host.startVm({ program: 'examples/vm/count-drop', driver: { packed } });
     const f = new Uint8Array(64);
     const pump = async (n: number) => {
       let ok = 0;

@@ -44,7 +44,8 @@ describe('VMs through the switch', () => {
         programs: [{ queues: [0, 1], chain: [{ name: 'l2switch', params: {}, continueOn: [] }] }],
       }),
     );
-    const b = await vmOn(sw, 'vm1', { program: 'examples/vm/responder', params: { ip: '10.9.0.2' }, driver: { pairs: 2 } });
+    // One guest on packed rings, one on split rings.
+    const b = await vmOn(sw, 'vm1', { program: 'examples/vm/responder', params: { ip: '10.9.0.2' }, driver: { pairs: 2, packed: true } });
     const a = await vmOn(sw, 'vm0', {
       program: 'examples/vm/responder',
       params: { ip: '10.9.0.1', ping: { ip: '10.9.0.2', count: 50, intervalMs: 1 }, udp: { ip: '10.9.0.2', count: 50, intervalMs: 1, bytes: 1000 } },
