@@ -35,7 +35,10 @@ export class Copier {
   private attach(src: Uint8Array): void {
     this.src = src;
     this.srcMis = src.byteOffset & 3;
-    this.src32 = new Int32Array(src.buffer, src.byteOffset - this.srcMis, (src.byteLength + this.srcMis) >> 2);
+    // Every whole word of the ArrayBuffer from the view's first word on: the merge below
+    // may read the word holding bytes just past the copied range.
+    const first = src.byteOffset - this.srcMis;
+    this.src32 = new Int32Array(src.buffer, first, (src.buffer.byteLength - first) >> 2);
     this.srcBuf = Buffer.isBuffer(src) ? src : Buffer.from(src.buffer, src.byteOffset, src.byteLength);
   }
 
@@ -53,7 +56,7 @@ export class Copier {
       d8[at + i] = src[offset + i];
       i++;
     }
-    const words = (length - i) >> 2;
+    let words = (length - i) >> 2;
     if (words > 0) {
       const s32 = this.src32;
       const d32 = this.dst32;
@@ -64,7 +67,9 @@ export class Copier {
       if (shift === 0) {
         for (let k = 0; k < words; k++) d32[di + k] = s32[si + k];
       } else {
-        // Source word si + words exists: it holds byte sAbs + 4·words − 1, still in range.
+        // The merge reads source words si … si + words; when the last of them is not a whole
+        // word of the ArrayBuffer, the bytes it would give are left to the byte loop.
+        if (si + words >= s32.length) words = Math.max(0, s32.length - si - 1);
         const r = shift << 3;
         const l = 32 - r;
         let w0 = s32[si];

@@ -31,6 +31,20 @@ describe('Copier', () => {
     }
   });
 
+  it('copies up to the last byte of a source whose buffer ends off a word boundary', () => {
+    const dst = Buffer.from(new ArrayBuffer(4096));
+    const c = new Copier(dst);
+    for (const len of [1, 2, 3, 5, 6, 7, 63, 64, 65, 257, 1514]) {
+      const src = new Uint8Array(new ArrayBuffer(len + 3)).subarray(3); // ends at the buffer's end
+      for (let i = 0; i < len; i++) src[i] = (i * 13 + 1) & 0xff;
+      for (const at of [0, 1, 2, 3]) {
+        dst.fill(0);
+        c.copy(src, 0, len, at);
+        expect(Buffer.compare(dst.subarray(at, at + len), Buffer.from(src)), `len ${len} at ${at}`).toBe(0);
+      }
+    }
+  });
+
   it('refuses an unaligned destination', () => {
     expect(() => new Copier(Buffer.from(new ArrayBuffer(64)).subarray(1))).toThrow(/aligned/);
   });
