@@ -76,7 +76,11 @@ const show: CommandModule<object, Args> = {
     if (a.port && !controls.has(a.port)) fail(new Error(`no port named ${a.port} (ports: ${[...controls.keys()].join(', ')})`));
     for (const [name, c] of controls) {
       if (a.port && name !== a.port) continue;
-      process.stdout.write(`$ ethtool -l ${name}\n${c.showChannels()}$ ethtool -x ${name}\n${c.showRxfh()}\n$ ethtool -n ${name}\n${c.showRules()}`);
+      let out = `$ ethtool -l ${name}\n${c.showChannels()}$ ethtool -x ${name}\n${c.showRxfh()}\n`;
+      for (const id of [...c.state.contexts.keys()].filter((k) => k !== 0).sort((x, y) => x - y)) {
+        out += `$ ethtool -x ${name} context ${id}\n${c.showRxfh(id)}\n`;
+      }
+      process.stdout.write(out + `$ ethtool -n ${name}\n${c.showRules()}`);
     }
   },
 };
