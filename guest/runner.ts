@@ -105,6 +105,7 @@ export class Vm {
   }
 
   private post(cmd: number): number {
+    // Read by the guest after it sees the new kCommandSeq below (pairs with its Atomics.load(kCommand)).
     Atomics.store(this.t, kCommand, cmd);
     // Pairs with the guest loop's Atomics.load(kCommandSeq); the bell wakes it from Atomics.wait.
     const seq = (Atomics.add(this.t, kCommandSeq, 1) + 1) | 0;

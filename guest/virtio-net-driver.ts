@@ -108,6 +108,7 @@ export class VirtioNetDriver {
     const deadline = Date.now() + timeout;
     while (Atomics.load(t, T.kAttached) !== 1) {
       if (Date.now() > deadline) throw new Error('no virtio device attached to this VM');
+      // Pairs with Atomics.notify(kAttached) in the device's attach(); the timeout re-checks the deadline.
       Atomics.wait(t, T.kAttached, 0, 50);
     }
     this.alloc = new GuestAllocator(this.mem.size);
@@ -125,6 +126,7 @@ export class VirtioNetDriver {
     t[T.kDriverFeaturesLo] = this.featLo | 0;
     t[T.kDriverFeaturesHi] = this.featHi | 0;
     this.writeStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+    // kStatus was stored before kAckSeq, which writeStatus() saw (pairs with serviceStatus()).
     if ((Atomics.load(t, T.kStatus) & STATUS_FEATURES_OK) === 0) throw new Error('device refused our features');
 
     const has = (bit: number) => hasFeature(this.featLo, this.featHi, bit);
@@ -173,6 +175,7 @@ export class VirtioNetDriver {
 
   /** The device status as the device last published it. */
   deviceStatus(): number {
+    // Pairs with the device's Atomics.store(kStatus) in serviceStatus() and needsReset().
     return Atomics.load(this.t, T.kStatus);
   }
 
@@ -326,6 +329,7 @@ export class VirtioNetDriver {
   }
 
   private kick(queue: number): void {
+    // A statistic only; the bell below is what wakes the device.
     Atomics.add(this.t, T.queueWord(queue, T.QKICKS), 1);
     this.ringDevice();
   }

@@ -75,6 +75,7 @@ async function main(): Promise<void> {
     const seq = Atomics.load(t, T.kCommandSeq);
     if (seq !== cmdSeq) {
       cmdSeq = seq;
+      // Pairs with the runner's Atomics.store(kCommand) made before it bumped kCommandSeq.
       const cmd = Atomics.load(t, T.kCommand);
       if (cmd === CMD_STOP) break;
       if (cmd === CMD_RESET) {
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
     }
   }
   // Leave the device quiet: after a reset it touches none of our memory.
+  // Pairs with the device's Atomics.store(kAttached) in attach()/detach().
   if (Atomics.load(t, T.kAttached) === 1) nic.writeStatus(0);
   parentPort!.postMessage({ type: 'stopped' });
 }

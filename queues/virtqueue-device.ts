@@ -255,6 +255,7 @@ export class SplitDeviceQueue {
   /** Tells the driver not to kick (the device is polling). */
   disableKicks(): void {
     // With EVENT_IDX a stale avail_event already silences the driver once it moved past it.
+    // Pairs with the driver's Atomics.load of used flags in publish(); a kick racing this is harmless.
     if (!this.eventIdx) Atomics.store(this.m.u16, this.wUsedFlags, VIRTQ_USED_F_NO_NOTIFY);
   }
 

@@ -221,6 +221,7 @@ export class SplitDriverQueue {
   }
 
   disableInterrupts(): void {
+    // Pairs with the device's Atomics.load of avail flags in publishUsed(); a racing interrupt is harmless.
     if (!this.eventIdx) Atomics.store(this.m.u16, this.wAvailFlags, VIRTQ_AVAIL_F_NO_INTERRUPT);
   }
 

@@ -233,10 +233,13 @@ export class PackedDeviceQueue {
     const flags = Atomics.load(this.m.u16, this.wDriverFlags);
     if (flags === EVENT_FLAG_DISABLE) return false;
     if (flags !== EVENT_FLAG_DESC || !this.eventIdx) return true;
+    // Same pairing for the event offset (written before the flags by enableInterrupts()).
     return packedNeedEvent(Atomics.load(this.m.u16, this.wDriverOff), this.usedWrap, this.size, this.nextUsed, old);
   }
 
   enableKicks(): boolean {
+    // Pairs with the driver's Atomics.load of the device event structure in publish(): either
+    // it sees this request and kicks, or our re-check (pending) sees its chain.
     if (this.eventIdx) {
       Atomics.store(this.m.u16, this.wDeviceOff, this.nextAvail | (this.availWrap << 15));
       Atomics.store(this.m.u16, this.wDeviceFlags, EVENT_FLAG_DESC);
@@ -245,6 +248,7 @@ export class PackedDeviceQueue {
   }
 
   disableKicks(): void {
+    // Pairs with the driver's Atomics.load in publish(); a kick racing this is harmless.
     Atomics.store(this.m.u16, this.wDeviceFlags, EVENT_FLAG_DISABLE);
   }
 
@@ -358,6 +362,7 @@ export class PackedDriverQueue {
     const now = this.nextAvail;
     this.kickOld = now;
     this.publishedAvail = 0;
+    // Pairs with the device's Atomics.store of its event structure in enableKicks()/disableKicks().
     const flags = Atomics.load(this.m.u16, (this.layout.used + 2) >>> 1);
     if (flags === EVENT_FLAG_DISABLE) return false;
     if (flags !== EVENT_FLAG_DESC || !this.eventIdx) return true;
@@ -365,6 +370,7 @@ export class PackedDriverQueue {
   }
 
   usedPending(): number {
+    // Pairs with the device's Atomics.store of the used flags in addUsed(): id and len are written first.
     const f = Atomics.load(this.m.u16, (this.layout.desc + 16 * this.nextUsed + 14) >>> 1);
     return (f & (PACKED_DESC_F_AVAIL | PACKED_DESC_F_USED)) === usedBits(this.usedWrap) ? 1 : 0;
   }
@@ -390,6 +396,7 @@ export class PackedDriverQueue {
   }
 
   enableInterrupts(): boolean {
+    // Pairs with the device's Atomics.load of the driver event structure in publishUsed().
     if (this.eventIdx) {
       Atomics.store(this.m.u16, this.layout.avail >>> 1, this.nextUsed | (this.usedWrap << 15));
       Atomics.store(this.m.u16, (this.layout.avail + 2) >>> 1, EVENT_FLAG_DESC);
@@ -398,6 +405,7 @@ export class PackedDriverQueue {
   }
 
   disableInterrupts(): void {
+    // Same pairing as enableInterrupts(); a racing interrupt is harmless.
     Atomics.store(this.m.u16, (this.layout.avail + 2) >>> 1, EVENT_FLAG_DISABLE);
   }
 
@@ -420,6 +428,7 @@ export class PackedDriverQueue {
       this.pendingHead = i;
       this.pendingHeadFlags = f;
     } else {
+      // Pairs with the device's Atomics.load in isAvail() as it walks a chain.
       Atomics.store(this.m.u16, (d + 14) >>> 1, f);
     }
     this.publishedAvail++;

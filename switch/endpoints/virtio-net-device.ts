@@ -165,6 +165,7 @@ export class VirtioNetDevice {
     this.reset();
     // A request the driver made before we attached is answered by the first poll.
     this.ackSeq = Atomics.load(t, T.kAckSeq);
+    // Published before kAttached below, which the guest waits on (pairs with its Atomics.load).
     Atomics.store(t, T.kStatus, 0);
     Atomics.store(t, T.kMagic, T.VIRTIO_MAGIC);
     // Pairs with the guest's Atomics.wait on kAttached before it starts its driver.
@@ -175,6 +176,7 @@ export class VirtioNetDevice {
 
   detach(): void {
     if (this.t !== null) {
+      // Pairs with the guest driver's Atomics.load(kAttached) in writeStatus(): it stops waiting for us.
       Atomics.store(this.t, T.kAttached, 0);
       Atomics.notify(this.t, T.kAttached);
     }
@@ -367,6 +369,7 @@ export class VirtioNetDevice {
   private interrupt(queue: number): void {
     const t = this.t!;
     this.c[this.base + C.interrupts]++;
+    // A statistic only (read by the runner and tests with Atomics.load); no ordering needed.
     Atomics.add(t, T.queueWord(queue, T.QINTERRUPTS), 1);
     // Pairs with the guest's Atomics.wait on kGuestBell (it re-checks its used rings after
     // reading the bell, so a bump between its check and its wait is not lost).
@@ -386,6 +389,7 @@ export class VirtioNetDevice {
     this.status |= STATUS_DEVICE_NEEDS_RESET;
     this.c[this.base + C.needs_reset]++;
     const t = this.t!;
+    // Pairs with the guest's Atomics.load(kStatus) in needsReset() after it wakes on kGuestBell.
     Atomics.store(t, T.kStatus, this.status);
     Atomics.add(t, T.kConfigGen, 1);
     // A guest that breaks the rules in a loop (reset, break, reset…) must not flood the log.
@@ -396,7 +400,7 @@ export class VirtioNetDevice {
       this.suppressed = 0;
       this.opts.log?.('warn', `virtio device ${this.opts.mac}: ${why}; DEVICE_NEEDS_RESET until the guest resets it${more}`);
     } else this.suppressed++;
-    // A configuration-change interrupt (virtio 1.x §2.1.2).
+    // A configuration-change interrupt (virtio 1.x §2.1.2); pairs with the guest's Atomics.wait in wait().
     Atomics.add(t, T.kGuestBell, 1);
     Atomics.notify(t, T.kGuestBell);
   }
@@ -414,6 +418,7 @@ export class VirtioNetDevice {
   }
 
   private serviceStatus(t: Int32Array): void {
+    // Pairs with the driver's Atomics.add(kReqSeq) in writeStatus().
     const seq = Atomics.load(t, T.kReqSeq);
     // Pairs with the driver's plain store of kStatusReq before its Atomics.add(kReqSeq).
     const req = Atomics.load(t, T.kStatusReq) & 0xff;

@@ -74,6 +74,7 @@ export function runXskApp(body: XskAppBody): void {
   sock.refill();
   parentPort!.postMessage({ type: 'ready', names: body.counters });
   let idle = 0;
+  // Pairs with Atomics.store(kStop) in stop().
   while (Atomics.load(ctl, kStop) === 0) {
     const n = sock.receive(64, onPacket);
     sock.reclaim();
