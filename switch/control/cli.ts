@@ -84,3 +84,16 @@ export function parseQueues(s: string, queues: number): number[] {
 export function programName(name: string): string {
   return name.includes('/') || /\.(m?js|ts)$/.test(name) ? resolvePath(name) : name;
 }
+
+/** `xswitch trace --socket S …`: the live trace (steering, then the queue's chain with verdicts). */
+export async function traceLive(a: { socket: string; port?: string; hex?: string; tuple?: (string | number)[]; json?: boolean }): Promise<void> {
+  await withClient({ socket: a.socket, json: a.json ?? false }, async (c) => {
+    const r = await c.request<{ lines: string[]; queue: number | null; verdict: string | null }>('trace', {
+      port: a.port,
+      hex: a.hex,
+      tuple: a.tuple?.map(String),
+    });
+    if (a.json) printJson(r);
+    else for (const l of r.lines) process.stdout.write(l + '\n');
+  });
+}
