@@ -14,9 +14,11 @@ import { flowTarget } from './flows.js';
 import { loadConfig, ConfigError } from '../../switch/config/index.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { traceLive } from '../../switch/control/cli.js';
 
 interface Args {
-  config: string;
+  config?: string;
+  socket?: string;
   hex?: string;
   port?: string;
   queues?: number;
@@ -34,14 +36,21 @@ const command: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .parserConfiguration({ 'unknown-options-as-args': true })
-      .option('config', { type: 'string', demandOption: true, describe: 'switch configuration (YAML) or flow-steering file' })
+      .option('config', { type: 'string', describe: 'switch configuration (YAML) or flow-steering file' })
+      .option('socket', { type: 'string', describe: "trace against the running switch on this control socket: its live rules and RSS, then its programs' verdicts" })
+      .check((a) => {
+        if (a.config === undefined && a.socket === undefined) throw new Error('Give --config FILE, or --socket PATH for the running switch');
+        return true;
+      })
       .option('hex', { type: 'string', describe: 'the frame as hex bytes, from the destination MAC on' })
       .option('port', { type: 'string', describe: 'ingress port (default: the first)' })
       .option('queues', { type: 'number', describe: 'queue count, for a bare flow file (default 64)' })
       .positional('tuple', { type: 'string', array: true, describe: 'flow type and fields as ethtool -N takes them' })
       .example('$0 trace --config sw.yaml udp4 dst-ip 10.0.0.2 dst-port 53', 'the queue a DNS query lands on')
+      .example('$0 trace --socket /run/xswitch.sock udp4 dst-ip 10.0.0.2 dst-port 53', 'the live switch: rule or RSS, queue, then each program\'s verdict')
       .example('$0 trace --config wan.flows --hex 0200000000020200000000010800…', 'trace raw bytes') as unknown as Argv<Args>,
   handler: async (a) => {
+    if (a.config === undefined) return traceLive({ socket: a.socket!, port: a.port, hex: a.hex, tuple: a.tuple });
     let ports: string[];
     let queues: number;
     let text = '';
