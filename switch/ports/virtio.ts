@@ -99,7 +99,7 @@ class VirtioPort implements Port {
   }
 
   status(): Record<string, unknown> {
-    return this.dev?.describe() ?? {};
+    return { ...(this.dev?.describe() ?? {}), wakesDeviceThread: this.bell !== null };
   }
 
   async close(): Promise<void> {

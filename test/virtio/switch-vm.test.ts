@@ -107,7 +107,7 @@ describe('VMs through the switch', () => {
     expect(packets[2]).toBe((COUNT / 400) * 144);
   });
 
-  run('a guest that stops posting RX buffers: counted drops, other ports keep running, then delivery resumes; a reset mid-traffic comes back', async () => {
+  run('a guest that stops posting RX buffers: counted drops, other ports keep running, then delivery resumes; a reset mid-traffic and a restart come back', async () => {
     sw = await Switch.start(
       base({
         queues: 2,
@@ -137,6 +137,13 @@ describe('VMs through the switch', () => {
     const after = vm.counter('rx_packets');
     await until(() => vm.counter('rx_packets') > after + 1000, 'delivery after the reset');
     expect(ports().vm0.resets).toBeGreaterThanOrEqual(1);
+    // A restart: the VM stops (detaching), a new one attaches to the same port and receives.
+    await vms.splice(0)[0].stop();
+    expect((await sw.portStatus('vm0')).attached).toBe(false);
+    const vm2 = await vmOn(sw, 'vm0', { program: 'examples/vm/count-drop' });
+    await until(() => vm2.counter('rx_packets') > 1000, 'the restarted VM to receive');
+    const st = await sw.portStatus('vm0');
+    expect(st.wakesDeviceThread).toBe(true); // guest kicks ring the device thread's own doorbell
     for (const v of vms.splice(0)) await v.stop();
     const s = await sw.stop();
     sw = null;
