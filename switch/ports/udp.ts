@@ -17,14 +17,14 @@
  * Counted by kind: rx_runt (< 14 bytes), rx_oversize (over the MTU or the frame area),
  * tx_oversize, tx_no_peer, tx_busy (send queue full), tx_errors (the kernel refused a send).
  */
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
 import { parseHostPort, formatHostPort, type HostPort } from './net/address.js';
 import { checkMtu, checkMtuFits, overMtu, DEFAULT_MTU, ETH_HLEN, VLAN_HLEN } from './net/mtu.js';
 import { DatagramSender, SEND_OK } from './net/datagram-sender.js';
 import { BurstFlush } from './net/burst.js';
 import { RxDrops } from './net/port-counters.js';
-import { bindUdp, resolveHost } from './net/udp-socket.js';
+import { bindUdp, createUdpSocket, resolveHost } from './net/udp-socket.js';
 
 const COUNTERS = ['rx_runt', 'rx_oversize', 'tx_oversize', 'tx_no_peer', 'tx_busy', 'tx_errors'] as const;
 const OPTIONS = new Set(['name', 'type', 'local', 'remote', 'mtu']);
@@ -96,7 +96,7 @@ class UdpPort implements Port {
       this.peerHost = r.host;
       this.peerPort = r.port;
     }
-    const socket = dgram.createSocket({ type: this.local.family === 6 ? 'udp6' : 'udp4' });
+    const socket = createUdpSocket(this.local.family);
     await bindUdp(socket, this.local, "local");
     this.socket = socket;
     this.sender = new DatagramSender(socket, this.maxLen, 256, (e) => {

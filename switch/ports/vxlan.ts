@@ -30,7 +30,7 @@
  * rx_oversize (over its MTU or the frame area), rx_handover_full (its handover ring was
  * full), tx_oversize, tx_busy, tx_errors. Reserved header bits are ignored, as RFC 7348 says.
  */
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
 import { parseHostPort, formatHostPort, type HostPort } from './net/address.js';
@@ -40,7 +40,7 @@ import { BurstFlush } from './net/burst.js';
 import { RxDrops } from './net/port-counters.js';
 import { createHandover, HandoverConsumer, HandoverProducer, type SharedHandover } from './net/handover.js';
 import { channelName, joinGroup, serveGroup } from './net/vxlan-group.js';
-import { bindUdp, resolveHost } from './net/udp-socket.js';
+import { bindUdp, createUdpSocket, resolveHost } from './net/udp-socket.js';
 
 export const VXLAN_PORT = 4789;
 export const VXLAN_HLEN = 8;
@@ -162,11 +162,10 @@ class VxlanPort implements Port {
     this.remote = await resolveHost(parseHostPort(this.config.remote, dstport));
     const what = `local ${formatHostPort(this.local)}`;
 
-    const type = this.local.family === 6 ? 'udp6' : 'udp4';
 
     // Listen on the channel before binding, so a join that races our bind is answered.
     this.channel = new BroadcastChannel(channelName(formatHostPort(this.local)));
-    const socket = dgram.createSocket({ type });
+    const socket = createUdpSocket(this.local.family);
     const bound = await bindUdp(socket, this.local, 'local').then(
       () => null,
       (e: Error) => e,
@@ -184,7 +183,7 @@ class VxlanPort implements Port {
       const h: SharedHandover = createHandover(HANDOVER_SLOTS, this.maxLen);
       this.consumer = new HandoverConsumer(h);
       this.ownerName = await joinGroup(this.channel, { id: this.id, name: io.name, vni: this.vni, handover: h }, what);
-      const tx = dgram.createSocket({ type });
+      const tx = createUdpSocket(this.local.family);
       await bindUdp(tx, { ...this.local, port: 0 }, "transmit socket");
       this.socket = tx;
       this.running = true;
