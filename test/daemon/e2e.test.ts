@@ -119,10 +119,12 @@ describe('xswitch run, driven by the CLI', () => {
 
     // Replace the program on queue 1 with a redirect to out0 while traffic flows.
     const ctl = await import('../../switch/control/client.js');
-    const res = await ctl.requestOnce<{ changes: string[] }>(d.socket, 'prog.replace', { queues: [1], chain: [{ name: 'redirect', params: { port: 'out0' } }] });
-    expect(res.changes[0]).toMatch(/^programs replaced/);
-    const progs = await ctl.requestOnce<{ queue: number; chain: { name: string }[] }[]>(d.socket, 'prog.list');
-    expect(progs.map((p) => p.chain.map((x) => x.name))).toEqual([['drop'], ['redirect']]);
+    r = await d.cli(['prog', 'replace', 'redirect', '--queues', '1', '--param', 'port=out0']);
+    expect(r).toMatchObject({ code: 0, stdout: 'programs replaced (drop on 0; redirect on 1)\n' });
+    r = await d.cli(['prog', 'attach', 'pass', '--queues', '0']);
+    expect(r).toMatchObject({ code: 0, stdout: 'programs replaced (drop→pass on 0; redirect on 1)\n' });
+    r = await d.cli(['prog', 'list']);
+    expect(r.stdout).toBe('queue 0: drop  [continue on PASS] → pass\nqueue 1: redirect {"port":"out0"}\n');
     await sleep(300);
     const s3 = await stats(d);
     expect(s3.rx1_xdp_redirect).toBeGreaterThan(0);
