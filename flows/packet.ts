@@ -66,6 +66,9 @@ export class ParsedPacket {
   l4Off = -1;
   /** Bytes per IP address (4 or 16). */
   ipLen = 0;
+  /** A DataView of the last frame buffer: one bounds-checked load per 32-bit field. */
+  private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  private dvOf: Uint8Array | null = null;
 
   /** Parses bytes[off, off + len). Returns R.Ok or the fallback reason. */
   parse(b: Uint8Array, off: number, len: number): number {
@@ -77,15 +80,21 @@ export class ParsedPacket {
     this.cls = C.NonIp;
     this.srcOff = this.dstOff = this.l4Off = -1;
     this.ipLen = 0;
+    if (b !== this.dvOf) {
+      // A new buffer (once per device area, not per packet): the view is made here.
+      this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      this.dvOf = b;
+    }
     if (off < 0 || len < 14 || off + len > b.length) {
       k[K.Etype] = k[K.Dmac] = k[K.Dmac + 1] = k[K.Smac] = k[K.Smac + 1] = 0;
       return R.Runt;
     }
     const end = off + len;
     k[K.Dmac] = (b[off] << 8) | b[off + 1];
-    k[K.Dmac + 1] = ((b[off + 2] << 24) | (b[off + 3] << 16) | (b[off + 4] << 8) | b[off + 5]) >>> 0;
+    const dv = this.dv;
+    k[K.Dmac + 1] = dv.getUint32(off + 2);
     k[K.Smac] = (b[off + 6] << 8) | b[off + 7];
-    k[K.Smac + 1] = ((b[off + 8] << 24) | (b[off + 9] << 16) | (b[off + 10] << 8) | b[off + 11]) >>> 0;
+    k[K.Smac + 1] = dv.getUint32(off + 8);
     let p = off + 12;
     let type = (b[p] << 8) | b[p + 1];
     p += 2;
@@ -119,8 +128,8 @@ export class ParsedPacket {
     const k = this.key;
     const proto = b[p + 9];
     k[K.Tos] = b[p + 1];
-    k[K.Src] = ((b[p + 12] << 24) | (b[p + 13] << 16) | (b[p + 14] << 8) | b[p + 15]) >>> 0;
-    k[K.Dst] = ((b[p + 16] << 24) | (b[p + 17] << 16) | (b[p + 18] << 8) | b[p + 19]) >>> 0;
+    k[K.Src] = this.dv.getUint32(p + 12);
+    k[K.Dst] = this.dv.getUint32(p + 16);
     this.srcOff = p + 12;
     this.dstOff = p + 16;
     this.ipLen = 4;
@@ -140,11 +149,10 @@ export class ParsedPacket {
     if (l3end > end) return R.Ip6Trunc;
     const k = this.key;
     k[K.Tos] = ((b[p] & 0x0f) << 4) | (b[p + 1] >> 4);
+    const dv = this.dv;
     for (let i = 0; i < 4; i++) {
-      const s = p + 8 + i * 4;
-      const d = p + 24 + i * 4;
-      k[K.Src + i] = ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>> 0;
-      k[K.Dst + i] = ((b[d] << 24) | (b[d + 1] << 16) | (b[d + 2] << 8) | b[d + 3]) >>> 0;
+      k[K.Src + i] = dv.getUint32(p + 8 + i * 4);
+      k[K.Dst + i] = dv.getUint32(p + 24 + i * 4);
     }
     this.srcOff = p + 8;
     this.dstOff = p + 24;
@@ -199,8 +207,8 @@ export class ParsedPacket {
     if (q + need > l3end) return this.l2Only(R.L4Trunc);
     this.cls = cls;
     if (q + 4 > l3end) return R.Ok; // other protocol, under 4 bytes: no l4data
-    k[K.L4] = ((b[q] << 24) | (b[q + 1] << 16) | (b[q + 2] << 8) | b[q + 3]) >>> 0;
-    if (proto === Proto.AH) k[K.Spi] = ((b[q + 4] << 24) | (b[q + 5] << 16) | (b[q + 6] << 8) | b[q + 7]) >>> 0;
+    k[K.L4] = this.dv.getUint32(q);
+    if (proto === Proto.AH) k[K.Spi] = this.dv.getUint32(q + 4);
     else if (proto === Proto.ESP) k[K.Spi] = k[K.L4];
     k[K.Class] |= K.HasL4;
     this.l4Off = q;

@@ -82,11 +82,11 @@ export class FlowSteerer implements Steerer {
       }
       const ctx = t.context[r];
       if (ctx < 0) {
-        this.hash = this.rss(t, 0, b, off) >>> 0;
+        this.hash = this.rss(t, 0) >>> 0;
         this.local[SC.Rule]++;
         return this.checked(t, t.queue[r]);
       }
-      const h = this.rss(t, ctx, b, off);
+      const h = this.rss(t, ctx);
       this.hash = h >>> 0;
       this.lastContext = ctx;
       this.lastIndex = h & t.indirMask;
@@ -98,7 +98,7 @@ export class FlowSteerer implements Steerer {
       this.local[SC.Drop]++;
       return -1;
     }
-    const h = this.rss(t, 0, b, off);
+    const h = this.rss(t, 0);
     this.hash = h >>> 0;
     this.lastIndex = h & t.indirMask;
     this.local[SC.Rss]++;
@@ -114,57 +114,71 @@ export class FlowSteerer implements Steerer {
   /**
    * Toeplitz hash of the fields context `ctx` selects for this packet's class, as an int32:
    * returning a uint32 above 2^31 from a call that is not inlined would box a HeapNumber.
+   * Reads the parsed key words, not the frame: the bytes are the same, in wire order.
    */
-  private rss(t: CompiledTable, ctx: number, b: Uint8Array, off: number): number {
+  private rss(t: CompiledTable, ctx: number): number {
     const p = this.packet;
+    const k = p.key;
     const fields = t.fields[ctx * C.Count + p.cls];
     const T = t.toeplitz[ctx]!;
-    // The common cases, unrolled: IPv4 4-tuple and 2-tuple.
-    if (p.ipLen === 4 && (fields === Sel.SDFN || fields === Sel.SD)) {
-      const s = p.srcOff;
-      let h = T[b[s]] ^ T[256 + b[s + 1]] ^ T[512 + b[s + 2]] ^ T[768 + b[s + 3]] ^
-        T[1024 + b[s + 4]] ^ T[1280 + b[s + 5]] ^ T[1536 + b[s + 6]] ^ T[1792 + b[s + 7]];
-      if (fields === Sel.SDFN && p.l4Off >= 0) {
-        const l = p.l4Off;
-        h ^= T[2048 + b[l]] ^ T[2304 + b[l + 1]] ^ T[2560 + b[l + 2]] ^ T[2816 + b[l + 3]];
+    const l4 = p.l4Off >= 0;
+    // The common cases, unrolled: addresses, or addresses and ports, at input position 0.
+    if (fields === Sel.SDFN || fields === Sel.SD) {
+      if (p.ipLen === 4) {
+        let h = w32(T, 0, k[K.Src]) ^ w32(T, 1024, k[K.Dst]);
+        if (fields === Sel.SDFN && l4) h ^= w32(T, 2048, k[K.L4]);
+        return h | 0;
       }
-      return h | 0;
+      if (p.ipLen === 16) {
+        let h = w32(T, 0, k[K.Src]) ^ w32(T, 1024, k[K.Src + 1]) ^ w32(T, 2048, k[K.Src + 2]) ^ w32(T, 3072, k[K.Src + 3]) ^
+          w32(T, 4096, k[K.Dst]) ^ w32(T, 5120, k[K.Dst + 1]) ^ w32(T, 6144, k[K.Dst + 2]) ^ w32(T, 7168, k[K.Dst + 3]);
+        if (fields === Sel.SDFN && l4) h ^= w32(T, 8192, k[K.L4]);
+        return h | 0;
+      }
     }
+    // Any selection, fields in the order L2 destination, VLAN TCI, L3 protocol, source,
+    // destination, L4 bytes 0-1, L4 bytes 2-3.
     let h = 0;
     let pos = 0;
     if (fields & RXH.L2DA) {
-      for (let i = 0; i < 6; i++) h ^= T[((pos + i) << 8) + b[off + i]];
-      pos += 6;
+      h ^= w16(T, 0, k[K.Dmac]) ^ w32(T, 512, k[K.Dmac + 1]);
+      pos = 6;
     }
     if (fields & RXH.VLAN) {
-      const tci = p.key[K.Tci];
-      h ^= T[(pos << 8) + (tci >>> 8)] ^ T[((pos + 1) << 8) + (tci & 255)];
+      h ^= w16(T, pos << 8, k[K.Tci]);
       pos += 2;
     }
     if (p.ipLen === 0) return h | 0;
     if (fields & RXH.L3Proto) {
-      h ^= T[(pos << 8) + (p.key[K.Class] & 255)];
+      h ^= T[(pos << 8) + (k[K.Class] & 255)];
       pos += 1;
     }
-    const n = p.ipLen;
+    const words = p.ipLen >> 2;
     if (fields & RXH.IPSrc) {
-      for (let i = 0; i < n; i++) h ^= T[((pos + i) << 8) + b[p.srcOff + i]];
-      pos += n;
+      for (let i = 0; i < words; i++, pos += 4) h ^= w32(T, pos << 8, k[K.Src + i]);
     }
     if (fields & RXH.IPDst) {
-      for (let i = 0; i < n; i++) h ^= T[((pos + i) << 8) + b[p.dstOff + i]];
-      pos += n;
+      for (let i = 0; i < words; i++, pos += 4) h ^= w32(T, pos << 8, k[K.Dst + i]);
     }
-    if (p.l4Off >= 0) {
-      const l = p.l4Off;
+    if (l4) {
       if (fields & RXH.L4B01) {
-        h ^= T[(pos << 8) + b[l]] ^ T[((pos + 1) << 8) + b[l + 1]];
+        h ^= w16(T, pos << 8, k[K.L4] >>> 16);
         pos += 2;
       }
-      if (fields & RXH.L4B23) h ^= T[(pos << 8) + b[l + 2]] ^ T[((pos + 1) << 8) + b[l + 3]];
+      if (fields & RXH.L4B23) h ^= w16(T, pos << 8, k[K.L4] & 0xffff);
     }
     return h | 0;
   }
+}
+
+/** Contribution of a big-endian 32-bit word at the input position whose table starts at `base`. */
+function w32(T: Uint32Array, base: number, w: number): number {
+  return T[base + (w >>> 24)] ^ T[base + 256 + ((w >>> 16) & 255)] ^ T[base + 512 + ((w >>> 8) & 255)] ^ T[base + 768 + (w & 255)];
+}
+
+/** Same for a 16-bit value. */
+function w16(T: Uint32Array, base: number, v: number): number {
+  return T[base + ((v >>> 8) & 255)] ^ T[base + 256 + (v & 255)];
 }
 
 /** The factory the device thread calls with what it got in workerData. */
