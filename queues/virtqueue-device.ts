@@ -92,6 +92,8 @@ export class SplitDeviceQueue {
   private usedShadow = 0;
   /** Used index last published (u16). */
   private usedPublished = 0;
+  /** avail idx as last loaded and checked (u16). */
+  private availCached = 0;
 
   /** `layout` must have passed checkLayout(). */
   constructor(mem: GuestMemory, layout: SplitLayout, opts: DeviceQueueOptions) {
@@ -124,6 +126,9 @@ export class SplitDeviceQueue {
    * `error`). Does not allocate.
    */
   pending(): number {
+    // Chains already seen at the last load need no new one (one Atomics.load per batch).
+    const cached = (this.availCached - this.lastAvail) & 0xffff;
+    if (cached !== 0) return cached;
     // Pairs with the driver's Atomics.store of avail idx after it wrote the ring entries
     // and descriptors: what we read from them below is at least that new.
     const idx = Atomics.load(this.m.u16, this.wAvailIdx);
@@ -132,6 +137,7 @@ export class SplitDeviceQueue {
       this.error = 'Guest moved avail index by more than the queue size';
       return -1;
     }
+    this.availCached = idx;
     return n;
   }
 

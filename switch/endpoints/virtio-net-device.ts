@@ -21,6 +21,7 @@ import { CHAIN_ERROR, CHAIN_NONE, SplitDeviceQueue, checkLayout } from '../../qu
 import { PackedDeviceQueue, checkPackedLayout } from '../../queues/virtqueue-packed.js';
 import {
   NET_HDR_BYTES,
+  NET_HDR_NUM_BUFFERS,
   STATUS_DEVICE_NEEDS_RESET,
   STATUS_DRIVER_OK,
   STATUS_FAILED,
@@ -257,6 +258,17 @@ export class VirtioNetDevice {
         q.unpop(1);
         this.c[this.base + C.rx_drop_too_big]++;
         return false;
+      }
+      if (chains === 0 && q.segLen[0] >= need) {
+        // The common case: header and frame fit the chain's first buffer.
+        const a = q.segAddr[0];
+        const mb = this.memBuf;
+        for (let k = 0; k < NET_HDR_BYTES; k++) mb[a + k] = 0;
+        mb[a + NET_HDR_NUM_BUFFERS] = 1;
+        this.copier.copy(mb, a + NET_HDR_BYTES, area, offset, length);
+        q.addUsed(head, need);
+        this.rxDirty[pair] = 1;
+        return true;
       }
       if (chains === MAX_MERGE) {
         q.unpop(chains + 1);
