@@ -176,7 +176,15 @@ const pcap: PortType = {
   counters: COUNTERS,
   validate(config: PortConfig) {
     const errors: string[] = [];
-    parsePcapOptions(config, errors);
+    const o = parsePcapOptions(config, errors);
+    // Meaning, not only syntax: the capture to replay exists and starts like one.
+    if (o.read !== null) {
+      try {
+        PcapReader.open(path.resolve(o.read)).close();
+      } catch (e) {
+        errors.push(`'read': ${(e as Error).message}`);
+      }
+    }
     return errors;
   },
   create(config: PortConfig) {

@@ -67,13 +67,23 @@ describe('pcap port options', () => {
     [{ read: 'a', speeed: 2 }, /unknown option 'speeed'/],
   ])('%j is refused', (o, msg) => {
     expect(pcap.validate!(cfg(o)).join('\n')).toMatch(msg);
+    expect(pcap.validate!(cfg(o)).join('\n')).not.toMatch(/undefined/);
     expect(() => pcap.create(cfg(o))).toThrow(/^pcap port p0: /);
   });
 
   it('accepts the documented forms', () => {
-    for (const o of [{ read: 'a' }, { read: 'a', speed: 'original', loop: 0 }, { read: 'a', speed: 2.5 }, { read: 'a', rate: 1000, preload: false }, { write: 'b.pcapng' }, { read: 'a', write: 'b', precision: 'us' }]) {
+    const a = capture('valid.pcap', 1);
+    for (const o of [{ read: a }, { read: a, speed: 'original', loop: 0 }, { read: a, speed: 2.5 }, { read: a, rate: 1000, preload: false }, { write: 'b.pcapng' }, { read: a, write: 'b', precision: 'us' }]) {
       expect(pcap.validate!(cfg(o))).toEqual([]);
     }
+  });
+
+  it('checks that the capture to replay exists and is one', () => {
+    const missing = tmp.file('absent.pcap');
+    expect(pcap.validate!(cfg({ read: missing }))).toEqual([`'read': ${missing}: cannot open: ENOENT: no such file or directory, open '${missing}'`]);
+    const text = tmp.file('text.txt');
+    writeFileSync(text, 'hello, world');
+    expect(pcap.validate!(cfg({ read: text }))).toEqual([`'read': ${text}: not a pcap or pcapng file: bad magic 0x68656c6c at byte 0`]);
   });
 });
 
@@ -175,7 +185,7 @@ describe('replay', () => {
   });
 
   it('paced replays default to no backpressure; a PortIO without room() replays as before', async () => {
-    expect(pcap.validate!(cfg({ read: 'a', rate: 10, backpressure: 'yes' }))).toEqual(["'backpressure' must be true or false, got \"yes\""]);
+    expect(pcap.validate!(cfg({ read: capture('bpv.pcap', 1), rate: 10, backpressure: 'yes' }))).toEqual(["'backpressure' must be true or false, got \"yes\""]);
     const { port, io } = await opened({ read: capture('nobp.pcap', 10) }, 64, false);
     drain(port);
     expect(io.received.length).toBe(10);
