@@ -38,13 +38,17 @@ function burst() {
 s.bind(0, '127.0.0.1', burst);
 `;
 
-/** The reference: one thread, one receive socket, one send socket, send on every 'message'. */
+/**
+ * The reference: one thread, one receive socket, one send socket, send on every 'message'.
+ * The send socket is connected, the fastest way plain Node sends (no address lookup per
+ * datagram), so the reference is as strong as it can be.
+ */
 const RELAY = `
 const { workerData, parentPort } = require('node:worker_threads');
 const dgram = require('node:dgram');
 const inp = dgram.createSocket('udp4'), out = dgram.createSocket('udp4');
-inp.on('message', (m) => out.send(m, workerData.sink, '127.0.0.1'));
-out.bind(0, '127.0.0.1', () => inp.bind(0, '127.0.0.1', () => parentPort.postMessage(inp.address().port)));
+inp.on('message', (m) => out.send(m));
+out.connect(workerData.sink, '127.0.0.1', () => inp.bind(0, '127.0.0.1', () => parentPort.postMessage(inp.address().port)));
 parentPort.on('message', () => { inp.close(); out.close(); });
 `;
 
