@@ -225,6 +225,38 @@ describe('xswitch run, driven by the CLI', () => {
     expect(c.rx_xdp_drop + c.rx_xdp_tx_xmit + c.rx_xdp_tx_full).toBe(90000);
   });
 
+  it('a reload with a changed steering file swaps the rules live; a bad flow file is refused at its line', async () => {
+    const yaml = GEN() + 'steering: sw.flows\nprograms:\n  - chain:\n      - name: drop\n';
+    // The flow file must exist before the daemon validates the configuration.
+    const { mkdtempSync } = await import('node:fs');
+    const os = await import('node:os');
+    const pre = mkdtempSync(path.join(os.tmpdir(), 'xswitch-flows-'));
+    writeFileSync(path.join(pre, 'sw.flows'), 'ethtool -X gen0 equal 1   # everything to queue 0\n');
+    d = await startDaemon(yaml.replace('steering: sw.flows', `steering: ${path.join(pre, 'sw.flows')}`));
+    const x = d;
+    await sleep(300);
+    const a = await stats(x);
+    expect(a.rx1_packets).toBe(0);
+    expect(a.rx0_packets).toBeGreaterThan(0);
+    writeFileSync(path.join(pre, 'sw.flows'), 'ethtool -X gen0 equal 1\nethtool -N gen0 flow-type udp4 dst-port 9 action 1 loc 1\n');
+    let r = await x.cli(['reload']);
+    expect(r).toMatchObject({ code: 0, stdout: `steering reloaded from ${path.join(pre, 'sw.flows')}\n` });
+    await sleep(200);
+    const b = await stats(x);
+    await sleep(300);
+    const c = await stats(x);
+    expect(c.rx0_packets).toBe(b.rx0_packets);
+    expect(c.rx1_packets).toBeGreaterThan(b.rx1_packets);
+    expect((await x.cli(['flow', 'list', 'gen0', '--rule', '1'])).stdout).toMatch(/^Filter: 1\n\tRule Type: UDP over IPv4\n/);
+    // A bad line: refused with the flow file's position, the rules stay.
+    writeFileSync(path.join(pre, 'sw.flows'), 'ethtool -X gen0 equal 1\nethtool -N gen0 flow-type udp4 dst-port 99999 action 1\n');
+    r = await x.cli(['reload']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`xswitch: ${path.join(pre, 'sw.flows')}:2:41: Invalid dst-port value[99999]\n`);
+    expect((await x.cli(['flow', 'list', 'gen0', '--rule', '1'])).code).toBe(0);
+    expectAccounted(await stop(x));
+  });
+
   it('keeps switching while its control socket is abused', async () => {
     d = await startDaemon(GEN() + 'programs:\n  - chain:\n      - name: drop\n');
     const x = d;
