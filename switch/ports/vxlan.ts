@@ -160,11 +160,22 @@ class VxlanPort implements Port {
     this.local = await resolveHost(parseHostPort(this.config.local, VXLAN_PORT));
     const dstport = (this.config.dstport as number | undefined) ?? VXLAN_PORT;
     this.remote = await resolveHost(parseHostPort(this.config.remote, dstport));
-    const what = `local ${formatHostPort(this.local)}`;
-
-
     // Listen on the channel before binding, so a join that races our bind is answered.
     this.channel = new BroadcastChannel(channelName(formatHostPort(this.local)));
+    try {
+      await this.openSocket(io);
+    } catch (e) {
+      // A port that failed to open leaves nothing behind that would keep its thread alive.
+      this.channel.close();
+      this.channel = null;
+      throw e;
+    }
+  }
+
+  /** Owner: binds `local` and serves the group. Member: joins the owner, binds a transmit socket. */
+  private async openSocket(io: PortIO): Promise<void> {
+    const what = `local ${formatHostPort(this.local)}`;
+    const channel = this.channel!;
     const socket = createUdpSocket(this.local.family);
     const bound = await bindUdp(socket, this.local, 'local').then(
       () => null,
@@ -175,16 +186,16 @@ class VxlanPort implements Port {
       this.ownerName = io.name;
       this.socket = socket;
       socket.on('message', this.onMessage);
-      serveGroup(this.channel, io.name, this.register, this.unregister);
+      serveGroup(channel, io.name, this.register, this.unregister);
     } else {
       socket.close();
       if (!/EADDRINUSE/.test(bound.message)) throw bound;
       this.role = 'member';
       const h: SharedHandover = createHandover(HANDOVER_SLOTS, this.maxLen);
       this.consumer = new HandoverConsumer(h);
-      this.ownerName = await joinGroup(this.channel, { id: this.id, name: io.name, vni: this.vni, handover: h }, what);
+      this.ownerName = await joinGroup(channel, { id: this.id, name: io.name, vni: this.vni, handover: h }, what);
       const tx = createUdpSocket(this.local.family);
-      await bindUdp(tx, { ...this.local, port: 0 }, "transmit socket");
+      await bindUdp(tx, { ...this.local, port: 0 }, 'transmit socket');
       this.socket = tx;
       this.running = true;
       this.pumpDone = this.pump();
