@@ -18,7 +18,7 @@ import type { Port, PortIO } from '../../switch/ports/port.js';
 import { preloadBuffer } from '../../switch/pcap/preload.js';
 import { PcapReader } from '../../switch/pcap/reader.js';
 import { Replayer } from '../../switch/pcap/replay.js';
-import { PreloadedSource } from '../../switch/pcap/replay-source.js';
+import { PreloadedSource, StreamSource } from '../../switch/pcap/replay-source.js';
 import { NgBuilder, classicFile, udpFrame } from './helpers.js';
 
 function io(): PortIO {
@@ -80,6 +80,13 @@ describe('pcap: no allocation per packet', () => {
   it('replay from a preloaded capture (Replayer + PreloadedSource, with backpressure)', () => {
     const dev = io();
     const r = new Replayer(new PreloadedSource(preloadBuffer(classic)), { speed: 0, rate: 0, loop: 0, backpressure: true });
+    expect(heapSpread(() => r.poll(dev, 64), 1_000_000)).toBeLessThan(LIMIT);
+    expect(r.passes).toBeGreaterThan(60);
+  });
+
+  it('replay streamed through a reader (StreamSource), pcapng', () => {
+    const dev = io();
+    const r = new Replayer(new StreamSource(PcapReader.fromBuffer(pcapng)), { speed: 0, rate: 0, loop: 0, backpressure: true });
     expect(heapSpread(() => r.poll(dev, 64), 1_000_000)).toBeLessThan(LIMIT);
     expect(r.passes).toBeGreaterThan(60);
   });
