@@ -162,8 +162,12 @@ describe('virtio-net driver ↔ device across threads', () => {
     const during = await pump(500);
     await resetting;
     await until(() => host!.dev.describe().live === true, 'device live again');
-    await new Promise((r) => setTimeout(r, 20));
-    const seenBefore = vm.counter('rx_packets');
+    // Let the guest finish what it had (its count stops moving), then count anew.
+    let seenBefore = -1;
+    while (seenBefore !== vm.counter('rx_packets')) {
+      seenBefore = vm.counter('rx_packets');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect(seenBefore).toBeLessThanOrEqual(before + during);
     const after = await pump(200);
     expect(after).toBeGreaterThan(0);

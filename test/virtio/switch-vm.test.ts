@@ -68,7 +68,7 @@ describe('VMs through the switch', () => {
 
   run('generated traffic steered by rules into four queues reaches the multi-queue VM in the configured guest queue', async () => {
     const QUEUES = 4;
-    const COUNT = 40_000;
+    const COUNT = 32_000;
     const ctl = new SteeringControl('gen0', QUEUES);
     ctl.run('-N flow-type udp4 src-port 1024 m 0x7 action 3 loc 1'); // sports 1024…1031
     ctl.run('-N flow-type udp4 src-ip 10.0.0.2 action 2 loc 2'); // flows 256…399
@@ -77,15 +77,16 @@ describe('VMs through the switch', () => {
       base({
         queues: QUEUES,
         ports: [
-          { name: 'gen0', type: 'gen', flows: 400, count: COUNT, rate: 10_000 },
-          { name: 'vm0', type: 'virtio', queuePairs: 4 },
+          { name: 'gen0', type: 'gen', flows: 400, count: COUNT, rate: 8000 },
+          // Deep guest rings: a starved guest thread on a busy machine must not turn into drops.
+          { name: 'vm0', type: 'virtio', queuePairs: 4, queueSize: 2048 },
         ],
         // Dropped until the VM is up, then redirected to it: every redirected frame finds a guest.
         programs: [{ queues: [0, 1, 2, 3], chain: [{ name: 'drop', params: {}, continueOn: [] }] }],
       }),
       { steering: new Map([['gen0', { module: workerUrl('flows/steerer').href, shared: ctl.shared }]]) },
     );
-    const vm = await vmOn(sw, 'vm0', { program: 'examples/vm/count-drop', memoryBytes: 64 << 20, driver: { pairs: 4, queueSize: 1024 } });
+    const vm = await vmOn(sw, 'vm0', { program: 'examples/vm/count-drop', memoryBytes: 96 << 20, driver: { pairs: 4, queueSize: 2048 } });
     expect(vm.pairs).toBe(4);
     await sw.replacePrograms([0, 1, 2, 3], [{ name: 'redirect', params: { port: 'vm0' } }]);
     await sw.waitFinished('gen0');
