@@ -45,7 +45,8 @@ export interface SwitchLike {
 }
 
 export type SteeringMap = Map<string, { module: string; shared: unknown }>;
-export type StartSwitch = (config: SwitchConfig, log: (message: string) => void, steering: SteeringMap) => Promise<SwitchLike>;
+export type LogLevel = 'info' | 'warn' | 'error';
+export type StartSwitch = (config: SwitchConfig, log: (message: string, level?: LogLevel) => void, steering: SteeringMap) => Promise<SwitchLike>;
 
 export interface DaemonOptions {
   configFile: string;
@@ -70,9 +71,10 @@ export interface DaemonOptions {
 }
 
 /** Starts the real switch (switch/supervisor.ts) and fits it to what the daemon needs. */
-export async function defaultStart(config: SwitchConfig, log: (m: string) => void, steering: SteeringMap): Promise<SwitchLike> {
+export async function defaultStart(config: SwitchConfig, log: (m: string, level?: LogLevel) => void, steering: SteeringMap): Promise<SwitchLike> {
   const sw = await Switch.start(config, { steering });
-  sw.on('log', (e: LogEvent) => log(`${e.level === 'info' ? '' : e.level + ': '}${e.message}`));
+  // Workers report events to the supervisor by message; they are logged here, off the data path.
+  sw.on('log', (e: LogEvent) => log(e.message, e.level));
   let running = new Map<number, string>(config.programs.flatMap((p) => p.queues.map((q) => [q, chainKey(p.chain)] as [number, string])));
   return {
     raw: sw,
@@ -199,10 +201,10 @@ export class Daemon implements DaemonApi {
         },
       }),
     );
-    this.sw = await start(c, (m) => this.log(m), this.steeringMap(this.controls));
+    this.sw = await start(c, (m, level) => this.log(m, level), this.steeringMap(this.controls));
     this.startedAt = performance.now();
     try {
-      this.server = new ControlServer(makeHandlers(this), { path: this.socketPath, log: (m) => this.log(m) });
+      this.server = new ControlServer(makeHandlers(this), { path: this.socketPath, log: (m) => this.log(m, 'warn') });
       await this.server.listen();
       const metricsAt = this.opts.metrics ?? (this.cfg.metrics ? `${this.cfg.metrics.host}:${this.cfg.metrics.port}` : undefined);
       if (metricsAt) {
@@ -277,7 +279,7 @@ export class Daemon implements DaemonApi {
       interrupts++;
       if (interrupts > 1) {
         // A second Ctrl-C while draining: the user wants out now.
-        this.log(`${sig} again: exiting without a clean stop`);
+        this.log(`${sig} again: exiting without a clean stop`, 'warn');
         process.exit(130);
       }
       void this.stop();
@@ -287,14 +289,15 @@ export class Daemon implements DaemonApi {
     on('SIGHUP', () => {
       this.reload().then(
         (r) => this.log(`reloaded ${this.cfg.file}: ${r.changes.join('; ') || 'no change'}`),
-        (e: Error) => this.log(`reload rejected, the running configuration stays:\n${e.message}`),
+        (e: Error) => this.log(`reload rejected, the running configuration stays:\n${e.message}`, 'error'),
       );
     });
   }
 
-  log(message: string): void {
-    if (this.opts.json) this.err.write(JSON.stringify({ event: 'log', message }) + '\n');
-    else this.err.write(`xswitch: ${message}\n`);
+  /** Structured with --json ({event, time, level, message}), one readable line otherwise. */
+  log(message: string, level: LogLevel = 'info'): void {
+    if (this.opts.json) this.err.write(JSON.stringify({ event: 'log', time: new Date().toISOString(), level, message }) + '\n');
+    else this.err.write(`xswitch: ${level === 'info' ? '' : level + ': '}${message}\n`);
   }
 
   // ---- DaemonApi (what the control socket calls) ----
@@ -478,14 +481,14 @@ export class Daemon implements DaemonApi {
       this.view?.stop();
       const seconds = (performance.now() - this.startedAt) / 1000;
       // Captures first: their taps live in the queue workers, and their files must be complete.
-      await this.captures.stop().catch((e: Error) => this.log(`capture: ${e.message}`));
+      await this.captures.stop().catch((e: Error) => this.log(`capture: ${e.message}`, 'error'));
       const sw = this.sw;
       let code = 0;
       let summary: unknown = {};
       try {
         summary = (await sw?.stop()) ?? {};
       } catch (e) {
-        this.log(`stop failed: ${(e as Error).message}`);
+        this.log(`stop failed: ${(e as Error).message}`, 'error');
         code = 1;
       }
       const final = extractCounters(summary) ?? (await safeStats(sw));
