@@ -2,7 +2,8 @@
  * Test helpers: frames with real headers, captures built byte by byte (independently of
  * the writers under test), temporary folders and the Wireshark tools.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -172,4 +173,24 @@ export class NgBuilder {
   bytes(): Buffer {
     return Buffer.concat(this.parts);
   }
+}
+
+/**
+ * Runs a capture tool (dumpcap or tcpdump with `-c N` and a filter on `port`) on lo while
+ * sending UDP datagrams carrying `payload` to 127.0.0.1:port until the tool exits.
+ */
+export async function liveCapture(cmd: string, args: string[], port: number, payload: string): Promise<void> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+  const sock = createSocket('udp4');
+  // Keep sending until the capture has its packets (it may start listening late).
+  const timer = setInterval(() => sock.send(Buffer.from(payload), port, '127.0.0.1'), 5);
+  const kill = setTimeout(() => child.kill('SIGTERM'), 15_000);
+  const code = await done;
+  clearInterval(timer);
+  clearTimeout(kill);
+  sock.close();
+  if (code !== 0) throw new Error(`${cmd} exited with ${code}: ${err}`);
 }

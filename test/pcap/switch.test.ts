@@ -10,7 +10,7 @@ import type { PortConfig } from '../../switch/ports/port.js';
 import { PcapReader } from '../../switch/pcap/reader.js';
 import { createWriter } from '../../switch/pcap/writer.js';
 import { config, expectAccounted } from '../switch/support.js';
-import { run, skipWithout, tempDir, udpFrame } from './helpers.js';
+import { inCI, liveCapture, run, skipWithout, tempDir, udpFrame } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -126,5 +126,20 @@ describe('pcap → switch → pcap', () => {
         lines.forEach((l, i) => expect(l).toBe(`${sizeOf(i)}\t${1024 + i}`));
       });
     }
+  });
+
+  describe.skipIf(skipWithout('dumpcap') || (process.getuid?.() !== 0 && !inCI))('a live capture by dumpcap (needs root)', () => {
+    it('200 datagrams captured on lo replay through the switch, every one counted and written', async () => {
+      const port = 41000 + (process.pid % 20000);
+      const cap = tmp.file('live.pcapng');
+      await liveCapture('dumpcap', ['-q', '-i', 'lo', '-c', '200', '-f', `udp dst port ${port}`, '-w', cap], port, 'replayed through xswitch');
+      const out = tmp.file('live-out.pcap');
+      const s = await replay({ name: 'in', type: 'pcap', read: cap }, out, 2, roomy);
+      expect([s.stats.ports.in.rx_packets, s.stats.ports.out.tx_packets]).toEqual([200, 200]);
+      const got = PcapReader.readAll(out);
+      expect(got.length).toBe(200);
+      for (const p of got) expect(p.data.subarray(42).toString()).toBe('replayed through xswitch');
+      expect([...hex(out)].sort()).toEqual([...hex(cap)].sort());
+    });
   });
 });

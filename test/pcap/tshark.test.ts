@@ -3,13 +3,11 @@
  * read what our writers write (same frames, nanosecond timestamps, decoded fields), and
  * our reader reads what text2pcap, editcap, tshark, tcpdump and dumpcap write.
  */
-import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PcapReader } from '../../switch/pcap/reader.js';
 import { PacketMeta, createWriter, encodeComment, type WriterOptions } from '../../switch/pcap/writer.js';
-import { inCI, run, skipWithout, tempDir, udpFrame } from './helpers.js';
+import { inCI, liveCapture, run, skipWithout, tempDir, udpFrame } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -141,22 +139,6 @@ describe.skipIf(skipWithout('tshark', 'capinfos', 'tcpdump', 'text2pcap', 'editc
 
 /** Captures of real loopback traffic by dumpcap (pcapng) and tcpdump (pcap): needs root. */
 describe.skipIf(skipWithout('dumpcap', 'tcpdump') || (process.getuid?.() !== 0 && !inCI))('live captures', () => {
-  async function capture(cmd: string, args: string[], port: number): Promise<void> {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const done = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-    const sock = createSocket('udp4');
-    // Keep sending until the capture has its 10 packets (it may start listening late).
-    const timer = setInterval(() => sock.send(Buffer.from('xswitch-capture-test'), port, '127.0.0.1'), 20);
-    const kill = setTimeout(() => child.kill('SIGTERM'), 15_000);
-    const code = await done;
-    clearInterval(timer);
-    clearTimeout(kill);
-    sock.close();
-    if (code !== 0) throw new Error(`${cmd} exited with ${code}: ${err}`);
-  }
-
   for (const [cmd, file] of [
     ['dumpcap', 'dumpcap.pcapng'],
     ['tcpdump', 'tcpdump-live.pcap'],
@@ -168,7 +150,7 @@ describe.skipIf(skipWithout('dumpcap', 'tcpdump') || (process.getuid?.() !== 0 &
         cmd === 'dumpcap'
           ? ['-q', '-i', 'lo', '-c', '10', '-f', `udp dst port ${port}`, '-w', out]
           : ['-i', 'lo', '-c', '10', '-U', '-w', out, `udp dst port ${port}`];
-      await capture(cmd, args, port);
+      await liveCapture(cmd, args, port, 'xswitch-capture-test');
       const r = PcapReader.open(out);
       expect(r.format).toBe(cmd === 'dumpcap' ? 'pcapng' : 'pcap');
       let n = 0;
