@@ -23,8 +23,10 @@ async function parseWithPcapParser(bytes: Buffer): Promise<{ packets: number; er
   const p = pcapParser.parse(Readable.from([bytes]));
   p.on('packet', () => out.packets++);
   p.on('error', (e) => out.errors.push(e.message));
-  p.on('end', () => out.ends++);
-  await new Promise((r) => setTimeout(r, 50));
+  const ended = new Promise<void>((r) => p.on('end', () => (out.ends++, r())));
+  await ended;
+  // A second 'end' (the parser's double signal on error) comes from the same stream turn.
+  await new Promise((r) => setTimeout(r, 20));
   return out;
 }
 
