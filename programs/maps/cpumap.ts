@@ -25,7 +25,7 @@ export class Cpumap extends SlotMap implements RedirectMap {
 
   redirectLookup(ctx: XdpContext, key: number, _flags: number): boolean {
     if (key >>> 0 !== key || key >= this.maxEntries || key >= this.queues) return false;
-    if (Atomics.load(this.words, SLOT_HEADER + key) === 0) return false; // pairs with SlotMap.update()
+    if (this.words[SLOT_HEADER + key] === 0) return false; // one word, tear-free
     ctx.redirectKind = REDIRECT_CPU;
     ctx.redirectIndex = key;
     return true;

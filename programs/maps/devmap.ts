@@ -14,7 +14,7 @@ import { REDIRECT_BROADCAST, REDIRECT_PORT, type RedirectMap, type XdpContext } 
 import { BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS } from '../verdicts.js';
 import type { MapSpec, SharedMap } from './index.js';
 import { MapError } from './shared.js';
-import { SLOT_HEADER, SlotMap, createSlotMap } from './slot-map.js';
+import { H_HIGH, SLOT_HEADER, SlotMap, createSlotMap } from './slot-map.js';
 
 export function createDevmap(spec: MapSpec, queues: number): SharedMap {
   return createSlotMap(spec, queues, [4, 8]);
@@ -41,8 +41,9 @@ export class Devmap extends SlotMap implements RedirectMap {
       const exclude = markBroadcast(ctx, flags);
       const ports = ctx.portCount;
       let any = false;
-      for (let i = 0; i < this.maxEntries; i++) {
-        const port = Atomics.load(w, SLOT_HEADER + i) - 2; // pairs with SlotMap.update(); ifindex − 1
+      const high = Atomics.load(w, H_HIGH); // pairs with the store in SlotMap.update()
+      for (let i = 0; i < high; i++) {
+        const port = w[SLOT_HEADER + i] - 2; // one word, tear-free: ifindex − 1
         if (port < 0 || port >= ports || port === exclude) continue;
         ctx.broadcastPorts[port] = 1;
         any = true;
@@ -52,7 +53,7 @@ export class Devmap extends SlotMap implements RedirectMap {
       return true;
     }
     if (key >>> 0 !== key || key >= this.maxEntries) return false;
-    const port = Atomics.load(w, SLOT_HEADER + key) - 2; // pairs with SlotMap.update()
+    const port = w[SLOT_HEADER + key] - 2; // one word, tear-free; the port it names needs no other data
     if (port < 0 || port >= ctx.portCount) return false;
     ctx.redirectKind = REDIRECT_PORT;
     ctx.redirectIndex = port;

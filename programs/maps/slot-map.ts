@@ -3,15 +3,17 @@
  * value one u32 (a devmap/cpumap value may be 8 bytes, as bpf_devmap_val and
  * bpf_cpumap_val are; only the first word is used, the program-fd half must be 0).
  *
- * Layout (Int32 words): header (16: lock), then one word per slot holding value + 1
- * (0 = empty). A slot is a single word, so a reader's Atomics.load sees the old or the
+ * Layout (Int32 words): header (16: lock, high-water slot + 1), then one word per slot
+ * holding value + 1 (0 = empty). A slot is a single word, so a reader sees the old or the
  * new value, never a torn one; writers still take the lock so that check-then-write
- * (BPF_NOEXIST) is atomic.
+ * (BPF_NOEXIST) is atomic. Broadcast scans only up to the high-water mark, with plain loads.
  */
 import type { MapSpec, SharedMap, XdpMap } from './index.js';
 import { BPF_EXIST, BPF_NOEXIST, MapError, checkSize, checkSpec, lock, unlock } from './shared.js';
 
 export const SLOT_HEADER = 16;
+/** Header word: one past the highest slot ever set (broadcast scans stop there). */
+export const H_HIGH = 1;
 
 export function createSlotMap(spec: MapSpec, copies: number, valueSizes: number[]): SharedMap {
   checkSpec(spec.type, spec.keySize, spec.valueSize, spec.maxEntries);
@@ -72,6 +74,9 @@ export abstract class SlotMap implements XdpMap {
       if (flags === BPF_NOEXIST && present) throw new MapError(`${this.spec.type} update: key ${i} already exists (BPF_NOEXIST given)`);
       if (flags === BPF_EXIST && !present) throw new MapError(`${this.spec.type} update: no such key ${i} (BPF_EXIST given)`);
       Atomics.store(this.words, SLOT_HEADER + i, v + 1); // pairs with get()
+      // After the slot: a broadcast that sees the new mark also sees the slot. Pairs with
+      // the Atomics.load of H_HIGH in Devmap.redirectLookup().
+      if (i + 1 > this.words[H_HIGH]) Atomics.store(this.words, H_HIGH, i + 1);
     } finally {
       unlock(this.words);
     }

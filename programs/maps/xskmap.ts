@@ -22,7 +22,7 @@ export class Xskmap extends SlotMap implements RedirectMap {
 
   redirectLookup(ctx: XdpContext, key: number, _flags: number): boolean {
     if (key >>> 0 !== key || key >= this.maxEntries) return false;
-    const id = Atomics.load(this.words, SLOT_HEADER + key) - 1; // pairs with SlotMap.update()
+    const id = this.words[SLOT_HEADER + key] - 1; // one word, tear-free
     if (id < 0) return false;
     ctx.redirectKind = REDIRECT_XSK;
     ctx.redirectIndex = id;
