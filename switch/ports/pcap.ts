@@ -12,6 +12,8 @@
  *   rx_file_errors a streamed capture that turned out corrupt or truncated (replay stops)
  *   rx_passes      completed passes through the capture
  *   tx_file_bytes  bytes written to the output capture, file headers included
+ *   tx_file_errors the output capture failed (disk full, I/O error): logged once, the
+ *                  capture stops there and what the switch sends later is tx_dropped
  */
 import path from 'node:path';
 import { PcapError } from '../pcap/error.js';
@@ -23,7 +25,7 @@ import { PreloadedSource, StreamSource, type ReplaySource } from '../pcap/replay
 import { createWriter, type CaptureWriter, type WriterOptions } from '../pcap/writer.js';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
 
-const COUNTERS = ['rx_oversize', 'rx_truncated', 'rx_file_errors', 'rx_passes', 'tx_file_bytes'] as const;
+const COUNTERS = ['rx_oversize', 'rx_truncated', 'rx_file_errors', 'rx_passes', 'tx_file_bytes', 'tx_file_errors'] as const;
 
 /** Transmitted packets between two clock reads when no flushTx() comes (see transmit). */
 const STAMP_EVERY = 64;
@@ -33,6 +35,8 @@ class PcapPort implements Port {
   private replayer: Replayer | null = null;
   private source: ReplaySource | null = null;
   private writer: CaptureWriter | null = null;
+  /** The writer after a write error (for status()). */
+  private failedWriter: CaptureWriter | null = null;
   private cTruncated = 0;
   private cOversize = 0;
   private reportedOversize = 0;
@@ -120,13 +124,33 @@ class PcapPort implements Port {
 
   transmit(area: Uint8Array, offset: number, length: number, _queue: number): boolean {
     const w = this.writer;
-    if (w === null) return false; // a replay-only port has no medium to send on: tx_dropped
+    if (w === null) return false; // a replay-only port (or a failed capture): tx_dropped
     // One clock read per burst (flushTx resets stampLeft) or per STAMP_EVERY packets: the
     // clock costs more than the rest of the write for short frames.
     if (this.stampLeft === 0) this.stamp();
     this.stampLeft--;
-    w.write(area, offset, length, this.tsSec, this.tsNsec);
+    try {
+      w.write(area, offset, length, this.tsSec, this.tsNsec);
+    } catch (e) {
+      this.fail(e);
+      return false;
+    }
     return true;
+  }
+
+  /** The output capture failed: say so once, stop writing, keep the switch running. */
+  private fail(e: unknown): void {
+    if (!(e instanceof PcapError)) throw e;
+    const w = this.writer!;
+    this.writer = null;
+    this.failedWriter = w;
+    this.io.count('tx_file_errors');
+    this.io.log('error', `capture stopped after ${w.packets} packets: ${e.message}`);
+    try {
+      w.close();
+    } catch {
+      // the same error again; already reported
+    }
   }
 
   private stamp(): void {
@@ -145,8 +169,12 @@ class PcapPort implements Port {
   async close(): Promise<void> {
     this.replayer?.close();
     if (this.writer !== null) {
-      this.writer.close();
-      this.publishFileBytes();
+      try {
+        this.writer.close();
+        this.publishFileBytes();
+      } catch (e) {
+        this.fail(e);
+      }
     }
   }
 
@@ -155,6 +183,7 @@ class PcapPort implements Port {
     return {
       ...(r !== null ? { read: this.o.read, replayed: r.sent, passes: r.passes, done: r.done } : {}),
       ...(this.writer !== null ? { write: this.o.write, written: this.writer.packets, bytes: this.writer.bytes } : {}),
+      ...(this.failedWriter !== null ? { write: this.o.write, failed: true, written: this.failedWriter.packets } : {}),
     };
   }
 
@@ -162,8 +191,13 @@ class PcapPort implements Port {
   control(msg: unknown): unknown {
     const op = (msg as { op?: unknown } | null)?.op;
     if (op === 'flush') {
-      if (this.writer === null) throw new Error('this port writes no capture');
-      this.writer.flush();
+      if (this.writer === null) throw new Error(this.failedWriter !== null ? 'the capture failed (see the log)' : 'this port writes no capture');
+      try {
+        this.writer.flush();
+      } catch (e) {
+        this.fail(e);
+        throw e;
+      }
       this.publishFileBytes();
       return { written: this.writer.packets, bytes: this.writer.bytes };
     }

@@ -272,6 +272,22 @@ describe('capture sink', () => {
     });
   }
 
+  it('a failing capture (disk full: /dev/full) is logged once and counted; the port carries on', async () => {
+    const { port, io } = await opened({ write: '/dev/full' });
+    const f = udpFrame(0, 1000);
+    io.area.set(f, 256);
+    let sent = 0;
+    for (let i = 0; i < 3000; i++) if (port.transmit(io.area, 256, f.length, 0)) sent++;
+    // The 1 MiB buffer took ≈ 1000 records; its write failed; the rest were refused.
+    expect(sent).toBeGreaterThan(900);
+    expect(sent).toBeLessThan(1100);
+    expect(io.c('tx_file_errors')).toBe(1);
+    expect(io.logs.filter((l) => l.startsWith('error:'))).toEqual([expect.stringMatching(/^error: capture stopped after \d+ packets: \/dev\/full: write failed: ENOSPC/)]);
+    expect(port.status!()).toMatchObject({ failed: true });
+    await port.close();
+    expect(io.c('tx_file_errors')).toBe(1);
+  });
+
   it('a replay-only port drops what the switch sends it (tx_dropped by the device)', async () => {
     const { port } = await opened({ read: capture('ro.pcap', 1) });
     expect(port.transmit(new Uint8Array(64), 0, 64, 0)).toBe(false);
