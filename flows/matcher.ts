@@ -14,6 +14,9 @@
  */
 import { K } from './key.js';
 
+/** FNV-1a offset basis 0x811c9dc5 as a signed 32-bit value. */
+const kFnvBasis = 0x811c9dc5 | 0;
+
 export interface MatcherRule {
   loc: number;
   /** Masked value (value & mask) and mask, K.Words each. */
@@ -38,8 +41,10 @@ export class Matcher {
   // Active words of all groups, and their masks.
   private readonly wIdx: Int32Array;
   private readonly wMask: Uint32Array;
-  /** Open-addressing hash tables of all groups: rule index or −1. */
+  /** Open-addressing hash tables of all groups: rule index or −1, and the rule's full hash
+   *  (a probe that meets another rule is rejected by one compare, not a word-by-word one). */
   private readonly table: Int32Array;
+  private readonly tags: Int32Array;
 
   /** `rules` must be sorted by location (unique). Allocates; runs off the data path. */
   constructor(rules: MatcherRule[]) {
@@ -47,7 +52,7 @@ export class Matcher {
     this.size = n;
     this.loc = new Int32Array(n);
     this.val = new Uint32Array(n * K.Words);
-    const byMask = new Map<string, { words: number[]; masks: number[]; members: Map<string, number> }>();
+    const byMask = new Map<string, { words: number[]; masks: number[]; classMask: number; members: Map<string, number> }>();
     const order: string[] = [];
     rules.forEach((r, i) => {
       this.loc[i] = r.loc;
@@ -57,8 +62,9 @@ export class Matcher {
       if (!g) {
         const words: number[] = [];
         const masks: number[] = [];
-        for (let w = 0; w < K.Words; w++) if (r.mask[w] !== 0) { words.push(w); masks.push(r.mask[w] >>> 0); }
-        g = { words, masks, members: new Map() };
+        // The class word is checked on its own (below), so it is neither hashed nor compared.
+        for (let w = K.Class + 1; w < K.Words; w++) if (r.mask[w] !== 0) { words.push(w); masks.push(r.mask[w] >>> 0); }
+        g = { words, masks, classMask: r.mask[K.Class] >>> 0, members: new Map() };
         byMask.set(mk, g);
         order.push(mk); // rules arrive sorted, so groups arrive sorted by best location
       }
@@ -80,14 +86,15 @@ export class Matcher {
     for (const mk of order) {
       const g = byMask.get(mk)!;
       nWords += g.words.length;
-      let cap = 2;
-      while (cap < g.members.size * 2) cap <<= 1;
+      let cap = 4;
+      while (cap < g.members.size * 4) cap <<= 1; // at most 1/4 full: misses end in ~1 probe
       caps.push(cap);
       nSlots += cap;
     }
     this.wIdx = new Int32Array(nWords);
     this.wMask = new Uint32Array(nWords);
     this.table = new Int32Array(nSlots).fill(-1);
+    this.tags = new Int32Array(nSlots);
     let wp = 0;
     let tp = 0;
     order.forEach((mk, gi) => {
@@ -103,29 +110,31 @@ export class Matcher {
       let min = 0x7fffffff;
       for (const ri of g.members.values()) {
         min = Math.min(min, this.loc[ri]);
-        let s = this.hashRule(gi, ri) & (caps[gi] - 1);
+        const h = this.hashRule(gi, ri);
+        let s = h & (caps[gi] - 1);
         while (this.table[tp + s] !== -1) s = (s + 1) & (caps[gi] - 1);
         this.table[tp + s] = ri;
+        this.tags[tp + s] = h;
       }
       this.gMinLoc[gi] = min;
       const first = g.members.values().next().value!;
-      this.gClassMask[gi] = g.words[0] === K.Class ? g.masks[0] : 0;
+      this.gClassMask[gi] = g.classMask;
       this.gClassVal[gi] = this.val[first * K.Words + K.Class];
       tp += caps[gi];
     });
   }
 
   private hashRule(g: number, r: number): number {
-    let h = 0x811c9dc5;
+    let h = kFnvBasis;
     for (let i = this.gWordStart[g]; i < this.gWordEnd[g]; i++) h = Math.imul(h ^ this.val[r * K.Words + this.wIdx[i]], 0x01000193);
-    return (h ^ (h >>> 15)) >>> 0;
+    return h ^ (h >>> 15);
   }
 
   /** The matching rule with the lowest location, or −1. */
   lookup(key: Uint32Array): number {
     let best = 0x7fffffff;
     let bestRule = -1;
-    const { wIdx, wMask, val, table, loc, gMinLoc, gClassMask, gClassVal, gWordStart, gWordEnd, gTabStart, gTabMask } = this;
+    const { wIdx, wMask, val, table, tags, loc, gMinLoc, gClassMask, gClassVal, gWordStart, gWordEnd, gTabStart, gTabMask } = this;
     const cls = key[K.Class];
     const groups = this.groups;
     for (let g = 0; g < groups; g++) {
@@ -133,7 +142,7 @@ export class Matcher {
       if ((cls & gClassMask[g]) >>> 0 !== gClassVal[g]) continue; // another flow type
       const ws = gWordStart[g];
       const we = gWordEnd[g];
-      let h = 0x811c9dc5;
+      let h = kFnvBasis; // int32: a literal above 2^31 would make h a double in this loop
       for (let i = ws; i < we; i++) h = Math.imul(h ^ (key[wIdx[i]] & wMask[i]), 0x01000193);
       h ^= h >>> 15;
       const ts = gTabStart[g];
@@ -141,6 +150,7 @@ export class Matcher {
       for (let s = h & tm; ; s = (s + 1) & tm) {
         const r = table[ts + s];
         if (r < 0) break;
+        if (tags[ts + s] !== h) continue;
         const base = r * K.Words;
         let i = ws;
         while (i < we && (key[wIdx[i]] & wMask[i]) >>> 0 === val[base + wIdx[i]]) i++;
