@@ -17,6 +17,7 @@ interface Args extends ClientArgs {
   verdict?: string[];
   count?: number;
   snaplen?: number;
+  filter?: string;
 }
 
 interface Status {
@@ -37,12 +38,14 @@ const command: CommandModule<object, Args> = {
       .option('verdict', { type: 'string', array: true, describe: 'only these verdicts: ABORTED DROP PASS TX REDIRECT' })
       .option('count', { alias: 'c', type: 'number', describe: 'stop after this many packets' })
       .option('snaplen', { alias: 's', type: 'number', describe: 'bytes kept of each packet (default 65535)' })
+      .option('filter', { alias: 'f', type: 'string', describe: 'only packets matching ethtool -N words, e.g. "udp4 dst-port 53"' })
       .example('$0 capture -w /tmp/q1.pcapng --queue 1 -c 100', '100 packets from queue 1')
-      .example('$0 capture -w drops.pcapng --verdict DROP --port gen0', 'what gets dropped from gen0, until Ctrl-C') as unknown as import('yargs').Argv<Args>,
+      .example('$0 capture -w drops.pcapng --verdict DROP --port gen0', 'what gets dropped from gen0, until Ctrl-C')
+      .example('$0 capture -w dns.pcapng -f "udp4 dst-port 53" -c 10', 'ten DNS queries, whatever queue they reach') as unknown as import('yargs').Argv<Args>,
   handler: (a) =>
     withClient(a, async (c) => {
       const file = path.resolve(a.write);
-      await c.request('capture.start', { file, port: a.port, queues: a.queue, verdicts: a.verdict, count: a.count, snaplen: a.snaplen });
+      await c.request('capture.start', { file, port: a.port, queues: a.queue, verdicts: a.verdict, count: a.count, snaplen: a.snaplen, filter: a.filter?.trim().split(/\s+/) });
       if (!a.json) process.stderr.write(`capturing to ${file}${a.count ? `, ${a.count} packets` : ''} (Ctrl-C to stop)\n`);
       let interrupted = false;
       const onInt = () => (interrupted = true);

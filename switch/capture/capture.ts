@@ -14,6 +14,7 @@ import { verdictName, VERDICT_NAMES } from '../../programs/verdicts.js';
 import { workerUrl } from '../worker-url.js';
 import { HEADER_BYTES, kDropped, kHead, kSkip, kTail, kUnlimited, newCaptureRing, RECORD_HEADER, type SharedCaptureRing } from './ring.js';
 import type { SharedTap } from './tap.js';
+import { SteeringControl, type SharedSteering } from '../../flows/index.js';
 
 export interface CaptureOptions {
   file: string;
@@ -27,6 +28,8 @@ export interface CaptureOptions {
   /** Stop after this many packets. */
   count?: number;
   snaplen?: number;
+  /** Only packets matching these ethtool -N words (`udp4 dst-port 53`, `ether proto 0x0806`). */
+  filter?: string[];
   /** Ring bytes per queue. */
   ringBytes?: number;
 }
@@ -86,11 +89,25 @@ export class Capture {
     new Int32Array(c.budget)[0] = opts.count ?? kUnlimited;
     const snap = Math.max(14, Math.min(opts.snaplen ?? 65535, 65535));
     const module = workerUrl('switch/capture/tap').href;
+    // One rule at location 0 built from the user's words; a tap keeps what it matches. One
+    // table per queue, so each tap is the only writer of its table's counters.
+    const filterFor = (): SharedSteering | null => {
+      if (!opts.filter?.length) return null;
+      const words = opts.filter[0] === 'flow-type' ? opts.filter : ['flow-type', ...opts.filter];
+      const control = new SteeringControl('filter', 1);
+      try {
+        control.exec('-N', [...words, 'action', '0', 'loc', '0']);
+      } catch (e) {
+        throw new Error(`filter: ${(e as Error).message}`);
+      }
+      return control.shared;
+    };
+    filterFor(); // a bad filter fails here, before any tap is armed
     try {
       for (const q of opts.queues) {
         const ring = newCaptureRing(opts.ringBytes ?? 1 << 22, { port, verdicts, snap });
         c.rings.push({ q, ring, w: new Int32Array(ring.sab, 0, HEADER_BYTES / 4), view: new DataView(ring.sab, HEADER_BYTES, ring.size), bytes: new Uint8Array(ring.sab, HEADER_BYTES, ring.size) });
-        const shared: SharedTap = { ring, budget: c.budget, queue: q };
+        const shared: SharedTap = { ring, budget: c.budget, queue: q, filter: filterFor() };
         await target.setTap(q, module, shared);
       }
     } catch (e) {

@@ -8,6 +8,7 @@
  * Allocates nothing per packet: views are made once in the constructor.
  */
 import type { XdpContext } from '../../programs/context.js';
+import { FlowSteerer, type SharedSteering } from '../../flows/index.js';
 import type { PacketTap } from '../queue-engine.js';
 import {
   align8,
@@ -30,6 +31,8 @@ export interface SharedTap {
   /** Int32Array-sized SharedArrayBuffer holding the shared remaining-packets word. */
   budget: SharedArrayBuffer;
   queue: number;
+  /** `--filter`: a one-rule steering table; a packet is kept when that rule matches it. */
+  filter: SharedSteering | null;
 }
 
 export class CaptureTap implements PacketTap {
@@ -45,6 +48,7 @@ export class CaptureTap implements PacketTap {
   private readonly queue: number;
   private head: number;
   private readonly origin = performance.timeOrigin;
+  private readonly filter: FlowSteerer | null;
 
   constructor(s: SharedTap) {
     this.w = new Int32Array(s.ring.sab, 0, HEADER_BYTES / 4);
@@ -58,11 +62,17 @@ export class CaptureTap implements PacketTap {
     this.snap = this.w[kSnap];
     this.queue = s.queue;
     this.head = this.w[kHead];
+    this.filter = s.filter ? new FlowSteerer(s.filter) : null;
   }
 
   observe(ctx: XdpContext, verdict: number): void {
     if (this.port !== 0 && ctx.ingressIfindex !== this.port) return;
     if (((this.verdicts >>> verdict) & 1) === 0) return;
+    // The filter is ethtool's ntuple matcher (flows/): the packet as the program left it.
+    if (this.filter !== null) {
+      this.filter.steer(ctx.packet, ctx.data, ctx.dataEnd - ctx.data);
+      if (this.filter.lastRule < 0) return;
+    }
     // Pairs with the other queues' taps: together they take at most `count` packets.
     if (this.budget[0] !== kUnlimited && Atomics.sub(this.budget, 0, 1) <= 0) return;
     const len = ctx.dataEnd - ctx.data;

@@ -44,6 +44,7 @@ export class CaptureControl {
             verdicts: Array.isArray(p.verdicts) ? p.verdicts.map(String) : undefined,
             count: typeof p.count === 'number' ? p.count : undefined,
             snaplen: typeof p.snaplen === 'number' ? p.snaplen : undefined,
+            filter: Array.isArray(p.filter) ? p.filter.map(String) : undefined,
           });
         } catch (e) {
           throw new ControlError('bad_params', (e as Error).message);

@@ -173,6 +173,17 @@ describe('xswitch run, driven by the CLI', () => {
       for (const row of rows) expect(row).toMatch(/^gen0\t1\t10\.\d+\.\d+\.\d+$/);
     }
 
+    // A filter in ethtool's words: one that matches the generator's flows, one that does not.
+    r = await x.cli(['capture', '-w', path.join(x.dir, 'f.pcapng'), '-c', '20', '--filter', 'udp4 dst-port 9']);
+    expect(r).toMatchObject({ code: 0, stdout: '20 packets captured\n0 packets dropped by the capture ring\n' });
+    const cc = await import('../../switch/control/client.js');
+    await cc.requestOnce(x.socket, 'capture.start', { file: path.join(x.dir, 'none.pcapng'), filter: ['udp4', 'dst-port', '53'] });
+    await sleep(300);
+    expect(await cc.requestOnce(x.socket, 'capture.stop')).toMatchObject({ packets: 0, done: true });
+    await expect(cc.requestOnce(x.socket, 'capture.start', { file: path.join(x.dir, 'bad.pcapng'), filter: ['udp4', 'dst-port', 'x'] })).rejects.toThrow(
+      'filter: Invalid dst-port value[x]',
+    );
+
     // Trace: steering, then the chain with the live blocklist.
     const ctl = await import('../../switch/control/client.js');
     const tuple = ['udp4', 'src-ip', '10.0.0.1', 'dst-ip', '10.1.0.1', 'src-port', '1000', 'dst-port', '9'];
