@@ -99,7 +99,10 @@ const MAX_MERGE = 64;
 export class VirtioNetDevice {
   private mem: GuestMemory | null = null;
   private memBuf: Uint8Array = new Uint8Array(0);
+  /** Switch frames into guest RX buffers. */
   private readonly copier = new ByteCopier();
+  /** Scattered guest TX buffers into the scratch frame (its own copier: another buffer pair). */
+  private readonly gather = new ByteCopier();
   private t: Int32Array | null = null;
   private status = 0;
   private ackSeq = 0;
@@ -237,7 +240,8 @@ export class VirtioNetDevice {
       this.c[this.base + C.rx_drop_not_ready]++;
       return false;
     }
-    const pair = queue % this.pairs;
+    // Integer modulo is a division; most configurations map queue q to pair q directly.
+    const pair = queue < this.pairs ? queue : queue % this.pairs;
     const q = this.queues[2 * pair]!;
     const need = length + NET_HDR_BYTES;
     let chains = 0;
@@ -333,7 +337,7 @@ export class VirtioNetDevice {
       else {
         let at = 0;
         for (let s = 0; s < q.segCount; s++) {
-          this.copier.copy(this.scratch, at, this.memBuf, q.segAddr[s], q.segLen[s]);
+          this.gather.copy(this.scratch, at, this.memBuf, q.segAddr[s], q.segLen[s]);
           at += q.segLen[s];
         }
         sink.receive(this.scratch, NET_HDR_BYTES, total - NET_HDR_BYTES);
