@@ -99,6 +99,7 @@ const MAX_MERGE = 64;
 export class VirtioNetDevice {
   private mem: GuestMemory | null = null;
   private memBuf: Uint8Array = new Uint8Array(0);
+  private mem32: Int32Array = new Int32Array(0);
   /** Switch frames into guest RX buffers. */
   private readonly copier = new ByteCopier();
   /** Scattered guest TX buffers into the scratch frame (its own copier: another buffer pair). */
@@ -156,6 +157,7 @@ export class VirtioNetDevice {
     this.detach();
     this.mem = new GuestMemory(memory);
     this.memBuf = this.mem.bytes;
+    this.mem32 = new Int32Array(memory, 0, memory.byteLength >>> 2);
     const t = new Int32Array(transport);
     this.t = t;
     const [macLo, macHi] = T.macToWords(this.opts.mac);
@@ -267,8 +269,16 @@ export class VirtioNetDevice {
         // The common case: header and frame fit the chain's first buffer.
         const a = q.segAddr[0];
         const mb = this.memBuf;
-        for (let k = 0; k < NET_HDR_BYTES; k++) mb[a + k] = 0;
-        mb[a + NET_HDR_NUM_BUFFERS] = 1;
+        if ((a & 3) === 0) {
+          // Three word stores: flags…csum_offset zero, num_buffers (bytes 10–11, little-endian) = 1.
+          const w = a >>> 2;
+          this.mem32[w] = 0;
+          this.mem32[w + 1] = 0;
+          this.mem32[w + 2] = 1 << 16;
+        } else {
+          for (let k = 0; k < NET_HDR_BYTES; k++) mb[a + k] = 0;
+          mb[a + NET_HDR_NUM_BUFFERS] = 1;
+        }
         this.copier.copy(mb, a + NET_HDR_BYTES, area, offset, length);
         q.addUsed(head, need);
         this.rxDirty[pair] = 1;
