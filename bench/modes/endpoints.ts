@@ -9,6 +9,10 @@
  *                 would, the rx-drop app drains in its worker (no switch)
  *   ref:virtio-ep the virtio device alone: this thread calls transmit() into a count-drop
  *                 guest in its worker (no switch)
+ *   cpu:*         CPU time per packet of the switch side alone (process.cpuUsage, one
+ *                 thread, the other side's work subtracted): what one queue could carry if
+ *                 it had a core to itself — readable on a busy machine where wall-clock
+ *                 rates are not
  * Targets (issue 5): xsk rx-drop ≥ 15 Mpps per queue, VM delivery ≥ 5 Mpps.
  */
 import { Switch } from '../../switch/supervisor.js';
@@ -18,6 +22,11 @@ import { createXskShared, xskStats } from '../../switch/endpoints/xsk-shared.js'
 import { openXskEndpoint } from '../../switch/endpoints/xsk.js';
 import { startXskApp } from '../../switch/endpoints/xsk-app.js';
 import { VirtioNetDevice } from '../../switch/endpoints/virtio-net-device.js';
+import { XskSocket } from '../../switch/endpoints/xsk-socket.js';
+import { SplitDriverQueue } from '../../queues/virtqueue-driver.js';
+import { GuestMemory } from '../../queues/virtqueue-memory.js';
+import * as V from '../../queues/virtqueue.js';
+import * as T from '../../switch/endpoints/virtio-transport.js';
 import { startVm, type Vm } from '../../guest/runner.js';
 import { line, rate, sleep, type BenchMode, type BenchResult } from '../harness.js';
 
@@ -143,6 +152,115 @@ async function vmSwitch(seconds: number, vmToVm: boolean) {
   return { pps, offered: st.queues.rx0_packets, noDesc: st.ports.vm1.rx_drop_no_desc, unaccounted: s.unaccounted };
 }
 
+const cpuNs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+};
+
+/** CPU ns per packet of `hot` (64 packets a call), minus `other` (the peer's side) run alone. */
+function perPacket(rounds: number, other: () => void, hot: () => void): number {
+  for (let i = 0; i < 2000; i++) {
+    other();
+    hot();
+  }
+  const a = cpuNs();
+  for (let i = 0; i < rounds; i++) {
+    other();
+    hot();
+  }
+  const both = cpuNs() - a;
+  const b = cpuNs();
+  for (let i = 0; i < rounds; i++) other();
+  return (both - (cpuNs() - b)) / (rounds * 64);
+}
+
+/** The switch side of each endpoint path, one thread: [virtio to guest, virtio from guest, xsk deliver, xsk pollTx]. */
+function cpuCosts(rounds: number): Record<string, number> {
+  const dev = new VirtioNetDevice({ mac: '52:54:00:00:00:01', maxPairs: 1, maxQueueSize: 1024 });
+  const mem = GuestMemory.create(8 << 20);
+  const transport = T.createTransport();
+  const t = new Int32Array(transport);
+  dev.attach(mem.sab, transport);
+  const sink = { receive: () => true };
+  const status = (v: number) => {
+    t[T.kStatusReq] = v;
+    Atomics.add(t, T.kReqSeq, 1);
+    dev.poll(0, sink);
+  };
+  status(V.STATUS_ACKNOWLEDGE | V.STATUS_DRIVER);
+  const [lo, hi] = V.featureWords([V.VIRTIO_F_VERSION_1, V.VIRTIO_RING_F_EVENT_IDX, V.VIRTIO_NET_F_MRG_RXBUF]);
+  t[T.kDriverFeaturesLo] = lo;
+  t[T.kDriverFeaturesHi] = hi;
+  status(V.STATUS_ACKNOWLEDGE | V.STATUS_DRIVER | V.STATUS_FEATURES_OK);
+  const rx = new SplitDriverQueue(mem, V.contiguousLayout(0x1000, 1024), true);
+  const tx = new SplitDriverQueue(mem, V.contiguousLayout(0x10000, 1024), true);
+  [rx, tx].forEach((q, i) => {
+    t[T.queueWord(i, T.QSIZE)] = 1024;
+    t[T.queueWord(i, T.QDESC)] = q.layout.desc;
+    t[T.queueWord(i, T.QDRIVER)] = q.layout.avail;
+    t[T.queueWord(i, T.QDEVICE)] = q.layout.used;
+    t[T.queueWord(i, T.QREADY)] = 1;
+  });
+  status(V.STATUS_ACKNOWLEDGE | V.STATUS_DRIVER | V.STATUS_FEATURES_OK | V.STATUS_DRIVER_OK);
+  const RXB = 0x100000;
+  const TXB = 0x600000;
+  for (let h = 0; h < 1024; h++) rx.addOne(RXB + h * 2048, 2048, true);
+  rx.publish();
+  // The switch passes its whole frame area (device egress) or a frame's view (queue worker).
+  const area = new Uint8Array(new SharedArrayBuffer(8192));
+  const frames = [0, 1, 2, 3].map((f) => new Uint8Array(area.buffer, f * 2048, 2048));
+  const out: Record<string, number> = {};
+  out['virtio-to-guest'] = perPacket(
+    rounds,
+    () => {
+      while (rx.getUsed()) rx.addOne(RXB + rx.nextHead * 2048, 2048, true);
+      rx.publish();
+    },
+    () => {
+      for (let k = 0; k < 64; k++) dev.transmit(area, 256 + (k & 3) * 2048, 64, 0);
+      dev.flush();
+    },
+  );
+  out['virtio-from-guest'] = perPacket(
+    rounds,
+    () => {
+      while (tx.getUsed());
+      for (let k = 0; k < 64; k++) tx.addOne(TXB + tx.nextHead * 2048, 76, false);
+      tx.publish();
+    },
+    () => dev.poll(64, sink),
+  );
+  const shared = createXskShared({ frames: 4096, ringSize: 2048 });
+  const ep = openXskEndpoint(shared, 0);
+  const sock = XskSocket.attach(shared);
+  const noop = () => {};
+  out['xsk-deliver'] = perPacket(
+    rounds,
+    () => {
+      sock.receive(64, noop);
+      sock.refill(64);
+    },
+    () => {
+      for (let k = 0; k < 64; k++) ep.deliver(frames[k & 3], 256, 64, 0);
+      ep.flush();
+    },
+  );
+  const emit = () => true;
+  out['xsk-pollTx'] = perPacket(
+    rounds,
+    () => {
+      sock.reclaim();
+      for (let k = 0; k < 64; k++) sock.send(area, 256, 64);
+      sock.flushTx();
+    },
+    () => {
+      ep.pollTx(64, emit);
+      ep.flush();
+    },
+  );
+  return out;
+}
+
 const mode: BenchMode = {
   name: 'endpoints',
   description: 'xsk rx-drop, VM delivery and VM → VM (64-byte frames, one queue), against the switch’s drop rate and the endpoints alone',
@@ -154,6 +272,9 @@ const mode: BenchMode = {
         if (note) console.log(`  ${note}`);
       }
     };
+    for (const [name, ns] of Object.entries(cpuCosts(Math.max(20_000, Math.round(opts.seconds * 25_000))))) {
+      say({ mode: `cpu:${name}`, mpps: 1e3 / ns, cpuNsPerPacket: ns }, `cpu:${name}`, [[1e9 / ns, 'pkt/cpu-s']], `${name}: ${ns.toFixed(1)} CPU ns a packet on the switch side (${(1e3 / ns).toFixed(1)} Mpps a core)`);
+    }
     const drop = await refDrop(opts.seconds);
     say({ mode: 'ref:drop', mpps: drop / 1e6 }, 'ref:drop', [[drop, 'rx/s'], [drop, 'err,drop/s']]);
     const xep = await xskEndpointOnly(opts.seconds);
