@@ -66,9 +66,15 @@ export class ParsedPacket {
   l4Off = -1;
   /** Bytes per IP address (4 or 16). */
   ipLen = 0;
-  /** A DataView of the last frame buffer: one bounds-checked load per 32-bit field. */
+  /**
+   * A DataView of the whole buffer under the last frame's bytes (one load per 32-bit
+   * field), kept per buffer, not per view: ports hand frames as views of one shared area.
+   * `dvBase` is the view's byteOffset inside that buffer.
+   */
   private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  private dvBuf: ArrayBufferLike | null = null;
   private dvOf: Uint8Array | null = null;
+  private dvBase = 0;
 
   /** Parses bytes[off, off + len). Returns R.Ok or the fallback reason. */
   parse(b: Uint8Array, off: number, len: number): number {
@@ -80,11 +86,7 @@ export class ParsedPacket {
     this.cls = C.NonIp;
     this.srcOff = this.dstOff = this.l4Off = -1;
     this.ipLen = 0;
-    if (b !== this.dvOf) {
-      // A new buffer (once per device area, not per packet): the view is made here.
-      this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      this.dvOf = b;
-    }
+    if (b !== this.dvOf) this.viewOf(b);
     if (off < 0 || len < 14 || off + len > b.length) {
       k[K.Etype] = k[K.Dmac] = k[K.Dmac + 1] = k[K.Smac] = k[K.Smac + 1] = 0;
       return R.Runt;
@@ -92,9 +94,9 @@ export class ParsedPacket {
     const end = off + len;
     k[K.Dmac] = (b[off] << 8) | b[off + 1];
     const dv = this.dv;
-    k[K.Dmac + 1] = dv.getUint32(off + 2);
+    k[K.Dmac + 1] = dv.getUint32(this.dvBase + off + 2);
     k[K.Smac] = (b[off + 6] << 8) | b[off + 7];
-    k[K.Smac + 1] = dv.getUint32(off + 8);
+    k[K.Smac + 1] = dv.getUint32(this.dvBase + off + 8);
     let p = off + 12;
     let type = (b[p] << 8) | b[p + 1];
     p += 2;
@@ -117,6 +119,17 @@ export class ParsedPacket {
     return R.Ok;
   }
 
+  /** Another frame view: same buffer → new base only; a new buffer → a new DataView (rare). */
+  private viewOf(b: Uint8Array): void {
+    const buf = b.buffer;
+    if (buf !== this.dvBuf) {
+      this.dv = new DataView(buf);
+      this.dvBuf = buf;
+    }
+    this.dvBase = b.byteOffset;
+    this.dvOf = b;
+  }
+
   private ipv4(b: Uint8Array, p: number, end: number): number {
     if (p + 20 > end) return R.Ip4Trunc;
     if (b[p] >> 4 !== 4) return R.BadVersion;
@@ -128,8 +141,8 @@ export class ParsedPacket {
     const k = this.key;
     const proto = b[p + 9];
     k[K.Tos] = b[p + 1];
-    k[K.Src] = this.dv.getUint32(p + 12);
-    k[K.Dst] = this.dv.getUint32(p + 16);
+    k[K.Src] = this.dv.getUint32(this.dvBase + p + 12);
+    k[K.Dst] = this.dv.getUint32(this.dvBase + p + 16);
     this.srcOff = p + 12;
     this.dstOff = p + 16;
     this.ipLen = 4;
@@ -150,9 +163,10 @@ export class ParsedPacket {
     const k = this.key;
     k[K.Tos] = ((b[p] & 0x0f) << 4) | (b[p + 1] >> 4);
     const dv = this.dv;
+    const at = this.dvBase + p;
     for (let i = 0; i < 4; i++) {
-      k[K.Src + i] = dv.getUint32(p + 8 + i * 4);
-      k[K.Dst + i] = dv.getUint32(p + 24 + i * 4);
+      k[K.Src + i] = dv.getUint32(at + 8 + i * 4);
+      k[K.Dst + i] = dv.getUint32(at + 24 + i * 4);
     }
     this.srcOff = p + 8;
     this.dstOff = p + 24;
@@ -207,8 +221,8 @@ export class ParsedPacket {
     if (q + need > l3end) return this.l2Only(R.L4Trunc);
     this.cls = cls;
     if (q + 4 > l3end) return R.Ok; // other protocol, under 4 bytes: no l4data
-    k[K.L4] = this.dv.getUint32(q);
-    if (proto === Proto.AH) k[K.Spi] = this.dv.getUint32(q + 4);
+    k[K.L4] = this.dv.getUint32(this.dvBase + q);
+    if (proto === Proto.AH) k[K.Spi] = this.dv.getUint32(this.dvBase + q + 4);
     else if (proto === Proto.ESP) k[K.Spi] = k[K.L4];
     k[K.Class] |= K.HasL4;
     this.l4Off = q;
