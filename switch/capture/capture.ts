@@ -12,7 +12,7 @@ import path from 'node:path';
 import { createWriter, encodeComment, PacketMeta, type CaptureWriter } from '../pcap/writer.js';
 import { verdictName, VERDICT_NAMES } from '../../programs/verdicts.js';
 import { workerUrl } from '../worker-url.js';
-import { HEADER_BYTES, kDropped, kHead, kSkip, kTail, kUnlimited, newCaptureRing, RECORD_HEADER, type SharedCaptureRing } from './ring.js';
+import { HEADER_BYTES, kBaseByte, kClock, kDropped, kHead, kSkip, kTail, kUnlimited, newCaptureRing, RECORD_HEADER, type SharedCaptureRing } from './ring.js';
 import type { SharedTap } from './tap.js';
 import { SteeringControl, type SharedSteering } from '../../flows/index.js';
 
@@ -47,12 +47,13 @@ export interface CaptureStatus {
 }
 
 export class Capture {
-  private readonly rings: { q: number; ring: SharedCaptureRing; w: Int32Array; view: DataView; bytes: Uint8Array }[] = [];
+  private readonly rings: { q: number; ring: SharedCaptureRing; w: Int32Array; view: DataView; bytes: Uint8Array; base: number }[] = [];
   private readonly budget = new SharedArrayBuffer(4);
   private readonly writer: CaptureWriter;
   private readonly meta = new PacketMeta();
   private readonly comments: Uint8Array[][] = [];
   private timer: NodeJS.Timeout | null = null;
+  private clock: NodeJS.Timeout | null = null;
   private written = 0;
   private finished: Promise<CaptureStatus> | null = null;
   private doneResolve!: (s: CaptureStatus) => void;
@@ -85,10 +86,6 @@ export class Capture {
       }
     }
     if (opts.count !== undefined && !(Number.isInteger(opts.count) && opts.count > 0)) throw new Error('count must be a positive integer');
-    const c = new Capture(target, { ...opts, file: path.resolve(opts.file) });
-    new Int32Array(c.budget)[0] = opts.count ?? kUnlimited;
-    const snap = Math.max(14, Math.min(opts.snaplen ?? 65535, 65535));
-    const module = workerUrl('switch/capture/tap').href;
     // One rule at location 0 built from the user's words; a tap keeps what it matches. One
     // table per queue, so each tap is the only writer of its table's counters.
     const filterFor = (): SharedSteering | null => {
@@ -102,11 +99,22 @@ export class Capture {
       }
       return control.shared;
     };
-    filterFor(); // a bad filter fails here, before any tap is armed
+    filterFor(); // a bad filter fails here, before the file is created or any tap armed
+    const c = new Capture(target, { ...opts, file: path.resolve(opts.file) });
+    new Int32Array(c.budget)[0] = opts.count ?? kUnlimited;
+    const snap = Math.max(14, Math.min(opts.snaplen ?? 65535, 65535));
+    const module = workerUrl('switch/capture/tap').href;
     try {
       for (const q of opts.queues) {
         const ring = newCaptureRing(opts.ringBytes ?? 1 << 22, { port, verdicts, snap });
-        c.rings.push({ q, ring, w: new Int32Array(ring.sab, 0, HEADER_BYTES / 4), view: new DataView(ring.sab, HEADER_BYTES, ring.size), bytes: new Uint8Array(ring.sab, HEADER_BYTES, ring.size) });
+        c.rings.push({
+          q,
+          ring,
+          w: new Int32Array(ring.sab, 0, HEADER_BYTES / 4),
+          view: new DataView(ring.sab, HEADER_BYTES, ring.size),
+          bytes: new Uint8Array(ring.sab, HEADER_BYTES, ring.size),
+          base: new Float64Array(ring.sab, kBaseByte, 1)[0],
+        });
         const shared: SharedTap = { ring, budget: c.budget, queue: q, filter: filterFor() };
         await target.setTap(q, module, shared);
       }
@@ -115,7 +123,15 @@ export class Capture {
       throw e;
     }
     c.timer = setInterval(() => c.drain(), 10);
+    c.clock = setInterval(() => c.tick(), 1);
+    c.tick();
     return c;
+  }
+
+  /** The taps' clock: milliseconds since each ring's start time. */
+  private tick(): void {
+    const now = performance.timeOrigin + performance.now();
+    for (const r of this.rings) Atomics.store(r.w, kClock, Math.round(now - r.base)); // pairs with the tap's Atomics.load
   }
 
   status(): CaptureStatus {
@@ -129,6 +145,7 @@ export class Capture {
     if (this.finished) return this.finished;
     this.finished = (async () => {
       if (this.timer) clearInterval(this.timer);
+      if (this.clock) clearInterval(this.clock);
       // Stop the taps first: after setTap(null) resolves, the worker will not touch the ring again.
       await Promise.all(this.rings.map((r) => this.target.setTap(r.q, null, null).catch(() => {})));
       this.drain();

@@ -9,10 +9,13 @@
  *   word 34 kPort       ingress ifindex to keep (0 = every port)
  *   word 35 kVerdicts   bit v set: keep packets whose verdict is v
  *   word 36 kSnap       bytes kept of each packet
+ *   word 37 kClock      milliseconds since kBase, rewritten every millisecond by the main
+ *                       thread (performance.now() allocates in Node 20: a tap reads this)
+ *   bytes 160 kBase     f64, wall time in ms when the capture started (written once)
  *   byte 256 …          records, each 8-byte aligned, never split across the end:
  *
  *     u32 recordBytes | u32 origLen | u32 capLen | u8 verdict | u8 ifindex | u16 queue |
- *     f64 time (ms since the epoch: the worker's timeOrigin + now()) |
+ *     f64 time (ms since the epoch, 1 ms resolution: kBase + kClock) |
  *     capLen bytes of packet
  *
  * A record that would cross the end is preceded by a skip marker: a first word with the
@@ -25,6 +28,9 @@ export const kDropped = 33;
 export const kPort = 34;
 export const kVerdicts = 35;
 export const kSnap = 36;
+export const kClock = 37;
+/** Byte offset of the f64 start time. */
+export const kBaseByte = 160;
 export const HEADER_BYTES = 256;
 export const RECORD_HEADER = 24;
 export const kSkip = 0x80000000;
@@ -44,6 +50,7 @@ export function newCaptureRing(size: number, opts: { port: number; verdicts: num
   w[kPort] = opts.port;
   w[kVerdicts] = opts.verdicts;
   w[kSnap] = opts.snap;
+  new Float64Array(sab, kBaseByte, 1)[0] = performance.timeOrigin + performance.now();
   return { sab, size };
 }
 

@@ -15,6 +15,8 @@ import {
   HEADER_BYTES,
   kDropped,
   kHead,
+  kBaseByte,
+  kClock,
   kPort,
   kSkip,
   kSnap,
@@ -47,7 +49,7 @@ export class CaptureTap implements PacketTap {
   private readonly snap: number;
   private readonly queue: number;
   private head: number;
-  private readonly origin = performance.timeOrigin;
+  private readonly base: number;
   private readonly filter: FlowSteerer | null;
 
   constructor(s: SharedTap) {
@@ -62,6 +64,7 @@ export class CaptureTap implements PacketTap {
     this.snap = this.w[kSnap];
     this.queue = s.queue;
     this.head = this.w[kHead];
+    this.base = new Float64Array(s.ring.sab, kBaseByte, 1)[0];
     this.filter = s.filter ? new FlowSteerer(s.filter) : null;
   }
 
@@ -100,8 +103,8 @@ export class CaptureTap implements PacketTap {
     v.setUint8(pos + 12, verdict);
     v.setUint8(pos + 13, ctx.ingressIfindex);
     v.setUint16(pos + 14, this.queue, true);
-    // Wall time: each thread has its own timeOrigin, so the sum is taken here.
-    v.setFloat64(pos + 16, this.origin + performance.now(), true);
+    // Pairs with the main thread's Atomics.store of the clock every millisecond.
+    v.setFloat64(pos + 16, this.base + Atomics.load(this.w, kClock), true);
     const src = ctx.packet;
     const dst = this.bytes;
     const from = ctx.data;
