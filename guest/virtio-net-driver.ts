@@ -224,12 +224,13 @@ export class VirtioNetDriver {
         if (len >= NET_HDR_BYTES) onFrame(bytes, addr + NET_HDR_BYTES, Math.min(len, this.rxBytes) - NET_HDR_BYTES, p);
       } else {
         // A merged frame: the first buffer then nb − 1 more used entries, in order.
+        const sc = this.scratch;
         let at = Math.min(len, this.rxBytes);
-        this.scratch.set(bytes.subarray(addr, addr + at), 0);
+        for (let k = 0; k < at; k++) sc[k] = bytes[addr + k];
         for (let k = 1; k < nb && q.getUsed(); k++) {
           const a = this.rxBase[p] + q.usedId * this.rxBytes;
-          const l = Math.min(q.usedLen, this.rxBytes, this.scratch.length - at);
-          this.scratch.set(bytes.subarray(a, a + l), at);
+          const l = Math.min(q.usedLen, this.rxBytes, sc.length - at);
+          for (let j = 0; j < l; j++) sc[at + j] = bytes[a + j];
           at += l;
           this.recycleRx(p, q.usedId);
         }
