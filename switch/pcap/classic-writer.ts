@@ -69,6 +69,10 @@ export class ClassicWriter implements CaptureWriter {
     this.packets++;
   }
 
+  sourceFrames(frameSize: number, headroom: number): void {
+    this.sink.copier.useFrames(frameSize, headroom);
+  }
+
   flush(): void {
     this.sink.flush();
   }

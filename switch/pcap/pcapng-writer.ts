@@ -194,6 +194,10 @@ export class PcapngWriter implements CaptureWriter {
     this.packets++;
   }
 
+  sourceFrames(frameSize: number, headroom: number): void {
+    this.sink.copier.useFrames(frameSize, headroom);
+  }
+
   flush(): void {
     this.sink.flush();
   }

@@ -39,6 +39,11 @@ export interface CaptureWriter {
   /** Bytes of the file so far, including what is buffered. */
   readonly bytes: number;
   write(src: Uint8Array, offset: number, length: number, tsSec: number, tsNsec: number, origLen?: number, meta?: PacketMeta | null): void;
+  /**
+   * Tells the writer that `src` arrays passed to write() will be a frame area of
+   * `frameSize`-byte frames with packets at `headroom` (faster copies of long frames).
+   */
+  sourceFrames(frameSize: number, headroom: number): void;
   /** Sends buffered records to the file. */
   flush(): void;
   /** Flushes and closes the file; idempotent. */

@@ -24,6 +24,7 @@ import { Replayer } from '../pcap/replay.js';
 import { PreloadedSource, StreamSource, type ReplaySource } from '../pcap/replay-source.js';
 import { createWriter, type CaptureWriter, type WriterOptions } from '../pcap/writer.js';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import { XDP_PACKET_HEADROOM } from '../../queues/frames.js';
 
 const COUNTERS = ['rx_oversize', 'rx_truncated', 'rx_file_errors', 'rx_passes', 'tx_file_bytes', 'tx_file_errors'] as const;
 
@@ -77,6 +78,7 @@ class PcapPort implements Port {
       const wo: WriterOptions =
         o.format === 'pcapng' ? { format: 'pcapng', interfaces: [io.name] } : { format: 'pcap', precision: o.precision };
       this.writer = createWriter(path.resolve(o.write), wo);
+      this.writer.sourceFrames(io.frameSize, XDP_PACKET_HEADROOM);
       const now = Date.now();
       this.mono0 = performance.now();
       this.wallSec = Math.floor(now / 1000);

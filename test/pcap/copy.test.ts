@@ -45,6 +45,26 @@ describe('Copier', () => {
     }
   });
 
+  it('with frame geometry: long frames at the headroom go by frame view, the rest by words', () => {
+    const area = new Uint8Array(new SharedArrayBuffer(8 * 2048));
+    for (let i = 0; i < area.length; i++) area[i] = (i * 7 + 3) & 0xff;
+    const dst = Buffer.from(new ArrayBuffer(4096));
+    const c = new Copier(dst).useFrames(2048, 256);
+    const cases: [number, number, number][] = [
+      [3 * 2048 + 256, 1500, 1], // view path
+      [3 * 2048 + 256, 1792, 0], // a full frame
+      [5 * 2048 + 250, 1500, 2], // head moved by a program: words
+      [7 * 2048 + 256, 1500, 4096 - 1600], // no room for the whole view in dst: words
+      [2 * 2048 + 256, 100, 3], // short: words
+    ];
+    for (const [off, len, at] of cases) {
+      dst.fill(0);
+      c.copy(area, off, len, at);
+      expect(Buffer.compare(dst.subarray(at, at + len), Buffer.from(area.subarray(off, off + len))), `${off} ${len} ${at}`).toBe(0);
+      if (at > 0) expect(dst[at - 1]).toBe(0);
+    }
+  });
+
   it('refuses an unaligned destination', () => {
     expect(() => new Copier(Buffer.from(new ArrayBuffer(64)).subarray(1))).toThrow(/aligned/);
   });
