@@ -215,4 +215,34 @@ describe('xsk descriptors from an untrusted application', () => {
     expect(gcs).toBeLessThanOrEqual(3);
     expect(xskStats(shared).rx_packets).toBe(66_000 * 64);
   });
+
+  it('need_wakeup: each side rings the other only when asked to', () => {
+    const shared = createXskShared({ frames: 16, ringSize: 8 });
+    const ep = openXskEndpoint(shared, 0);
+    const sock = XskSocket.attach(shared);
+    const wake = new Int32Array(shared.wake);
+    const area = new Uint8Array(64);
+    // The switch side going idle asks for a wakeup on FILL and TX.
+    expect(ep.prepareSleep()).toBe(true);
+    expect(sock.fillRing.words[32] & 1).toBe(1);
+    expect(sock.txRing.words[32] & 1).toBe(1);
+    expect(sock.send(area, 0, 60)).toBe(true);
+    sock.flushTx();
+    expect(Atomics.load(wake, 1)).toBe(1); // the app's submit rang the switch bell
+    expect(ep.prepareSleep()).toBe(false); // TX has work: do not sleep
+    ep.endSleep();
+    sock.send(area, 0, 60);
+    sock.flushTx();
+    expect(Atomics.load(wake, 1)).toBe(1); // not asked: not rung
+    // The app asks for RX wakeups; the switch's flush rings the app bell.
+    sock.refill();
+    sock.rxRing.setNeedsWakeup();
+    expect(ep.deliver(area, 0, 60, 0)).toBe(true);
+    ep.flush();
+    expect(Atomics.load(wake, 0)).toBe(1);
+    sock.rxRing.clearNeedsWakeup();
+    ep.deliver(area, 0, 60, 0);
+    ep.flush();
+    expect(Atomics.load(wake, 0)).toBe(1);
+  });
 });
