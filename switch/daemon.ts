@@ -204,7 +204,12 @@ export class Daemon implements DaemonApi {
     this.sw = await start(c, (m, level) => this.log(m, level), this.steeringMap(this.controls));
     this.startedAt = performance.now();
     try {
-      this.server = new ControlServer(makeHandlers(this), { path: this.socketPath, log: (m) => this.log(m, 'warn') });
+      this.server = new ControlServer(makeHandlers(this), {
+        path: this.socketPath,
+        log: (m) => this.log(m, 'warn'),
+        // Loading programs (and their maps) can take a while; the rest answers in microseconds.
+        slowMethods: { reload: 120_000, 'prog.replace': 120_000, 'prog.attach': 120_000, 'capture.start': 30_000, trace: 30_000 },
+      });
       await this.server.listen();
       const metricsAt = this.opts.metrics ?? (this.cfg.metrics ? `${this.cfg.metrics.host}:${this.cfg.metrics.port}` : undefined);
       if (metricsAt) {

@@ -12,7 +12,7 @@ const command: CommandModule<object, ClientArgs> = {
   builder: (y) => withClientOptions(y).example('$0 reload', 'prints the changes, or the file:line:column errors'),
   handler: (a) =>
     withClient(a, async (c) => {
-      const r = await c.request<{ changes: string[] }>('reload', {}, 60_000);
+      const r = await c.request<{ changes: string[] }>('reload', {}, 120_000);
       if (a.json) printJson(r);
       else process.stdout.write((r.changes.join('\n') || 'no change') + '\n');
     }),

@@ -51,6 +51,10 @@ const command: CommandModule<object, Args> = {
       process.stderr.write(e instanceof ConfigError ? `${e.message}\n` : `xswitch: ${(e as Error).message}\n`);
       process.exit(e instanceof ConfigError ? 2 : 1);
     }
+    // A closed pipe (`xswitch run … | head`) is a request to stop, not a crash.
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') void d.stop();
+    });
     const code = await d.done;
     // Worker threads and sockets are closed by now; exit explicitly so nothing lingers.
     process.exit(code);

@@ -37,6 +37,8 @@ export interface ControlServerOptions {
   maxRequestBytes?: number;
   idleTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** Longer limits for methods that load programs or files (reload, prog.*). */
+  slowMethods?: Record<string, number>;
   /** Unread output a slow client may leave before it is dropped. */
   maxPendingOutput?: number;
   /** Reports connection-level trouble (off the data path; the daemon logs it). */
@@ -62,6 +64,7 @@ export class ControlServer {
       idleTimeoutMs: 30_000,
       requestTimeoutMs: 10_000,
       maxPendingOutput: 16 * 1024 * 1024,
+      slowMethods: {},
       log: () => {},
       ...opts,
     };
@@ -219,11 +222,12 @@ export class ControlServer {
       return { id: req.id, ok: false, error: { code: 'unknown_method', message: `no method '${req.method}' (methods: ${Object.keys(this.handlers).sort().join(', ')})` } };
     }
     let timer: NodeJS.Timeout | undefined;
+    const limit = this.opts.slowMethods[req.method] ?? this.opts.requestTimeoutMs;
     try {
       const result = await Promise.race([
         Promise.resolve().then(() => h(req.params ?? {}, client)),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new ControlError('timeout', `'${req.method}' took longer than ${this.opts.requestTimeoutMs} ms`)), this.opts.requestTimeoutMs);
+          timer = setTimeout(() => reject(new ControlError('timeout', `'${req.method}' took longer than ${limit} ms`)), limit);
         }),
       ]);
       return { id: req.id, ok: true, result: result ?? null };

@@ -17,7 +17,7 @@ const command: CommandModule<object, ProgArgs> = {
   handler: (a) =>
     withClient(a, async (c) => {
       const queues = await queuesFor(a, (m, p) => c.request(m, p));
-      const r = await c.request<{ changes: string[] }>('prog.attach', { queues, program: refOf(a) });
+      const r = await c.request<{ changes: string[] }>('prog.attach', { queues, program: refOf(a) }, 120_000);
       if (a.json) printJson(r);
       else process.stdout.write((r.changes.join('\n') || 'no change') + '\n');
     }),
