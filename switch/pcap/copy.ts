@@ -49,6 +49,9 @@ export class Copier {
 
   /** The source is a frame area of `frameSize`-byte frames with packet data at `headroom`. */
   useFrames(frameSize: number, headroom: number): this {
+    if (!Number.isInteger(frameSize) || !Number.isInteger(headroom) || headroom < 0 || frameSize <= headroom) {
+      throw new RangeError(`frame size ${frameSize} with headroom ${headroom} is not a frame geometry`);
+    }
     this.frameSize = frameSize;
     this.headroom = headroom;
     this.frameViews = [];
