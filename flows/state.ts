@@ -200,7 +200,11 @@ export class PortSteering {
     for (const ctx of this.contexts.values()) if (ctx.userIndir && Math.max(...ctx.indir) >= n) throw fail();
     for (const r of this.rules.values()) {
       const a = actionOf(r);
-      if (a.kind === A_QUEUE && !(r.flags & FLOW_RSS) && a.queue >= n) throw fail();
+      if (a.kind !== A_QUEUE) continue;
+      if (!(r.flags & FLOW_RSS) && a.queue >= n) throw fail();
+      // A context's table is re-spread over n queues unless -X set it: its top entry + offset.
+      const ctx = r.flags & FLOW_RSS ? this.contexts.get(r.context) : undefined;
+      if (ctx && (ctx.userIndir ? Math.max(...ctx.indir) : n - 1) + a.queue >= n) throw fail();
     }
     this.queues = n;
     for (const ctx of this.contexts.values()) {

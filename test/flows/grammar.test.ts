@@ -203,5 +203,14 @@ describe('ethtool -L', () => {
     run(c, '-N delete 1');
     run(c, '-X equal 4');
     expect(fails(c, '-L combined 2')).toBe('Cannot set device channel parameters: Invalid argument');
+    run(c, '-X default');
+    run(c, '-X context new equal 2'); // context 1: queues 0-1
+    run(c, '-N flow-type udp4 context 1 action 2 loc 3'); // → queues 2-3
+    expect(fails(c, '-L combined 3')).toBe('Cannot set device channel parameters: Invalid argument');
+    run(c, '-N delete 3');
+    run(c, '-X context new'); // context 2: the default spread, follows -L
+    run(c, '-N flow-type udp4 context 2 action 0 loc 4');
+    run(c, '-L combined 2');
+    expect(c.state.contexts.get(2)!.indir.slice(0, 4)).toEqual([0, 1, 0, 1]);
   });
 });
