@@ -27,6 +27,7 @@ import { XdpContext, REDIRECT_BROADCAST, REDIRECT_CPU, REDIRECT_PORT, REDIRECT_X
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../programs/verdicts.js';
 import type { XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint, TxEmit } from './endpoints/endpoint.js';
+import { ByteCopier } from './endpoints/copy.js';
 
 /** Sees every packet at the hook, with its verdict, while a capture is armed (xdpdump). */
 export interface PacketTap {
@@ -59,7 +60,7 @@ export class QueueEngine {
   private readonly recycle: (RecycleRing | null)[];
   private readonly pool: FramePool;
   private readonly area: Uint8Array;
-  private readonly areaBuf: Buffer;
+  private readonly copier = new ByteCopier();
   private readonly frameSize: number;
   private readonly views: Uint8Array[];
   private readonly dataViews: DataView[];
@@ -79,7 +80,6 @@ export class QueueEngine {
     this.program = program;
     const area = new FrameArea(layout.area, layout.frameSize);
     this.area = area.bytes;
-    this.areaBuf = Buffer.from(layout.area);
     this.frameSize = layout.frameSize;
     this.views = area.frameViews();
     this.dataViews = area.frameDataViews();
@@ -296,8 +296,8 @@ export class QueueEngine {
     const f = this.pool.alloc();
     if (f < 0) return false;
     const dst = f * this.frameSize + 256;
-    // Buffer.prototype.copy takes any Uint8Array source and does not allocate.
-    Buffer.prototype.copy.call(src, this.areaBuf, dst, off, off + len);
+    // No Buffer.copy: on Node 20 it makes a view per call (see endpoints/copy.ts).
+    this.copier.copy(this.area, dst, src, off, len);
     if (this.stageTx(port, f, 256, len, 0)) return true;
     this.free(f);
     return false;
