@@ -16,7 +16,7 @@
  * Maps (all changeable while traffic flows, e.g. `xswitch map update`):
  *   blocklist_v4  lpm_trie  key {prefixlen, 4 bytes}   value u32 (any; presence blocks)
  *   blocklist_v6  lpm_trie  key {prefixlen, 16 bytes}  value u32
- *   limits        array[1]  value { rate f64, burst f64 }  — read on every packet
+ *   limits        array[1]  value { rate f64, burst f64 }  — re-read every 64 packets
  *   sources       lru_hash  key: source as IPv6 (IPv4 mapped ::ffff:a.b.c.d)
  *                           value { tokens f64, last refill ns f64 }
  *   stats         percpu_array, u64 packets by reason (DDOS_REASONS): every packet the
@@ -36,6 +36,8 @@ const R_BLOCKLIST = 1;
 const R_RATELIMIT = 2;
 const R_NOT_IP = 3;
 const R_MALFORMED = 4;
+/** Packets between two reads of the limits map (each read is an Atomics call). */
+const LIMITS_EVERY = 64;
 
 /** The limits value as bytes: { rate f64, burst f64 } (for `map update`). */
 export function limitsValue(rate: number, burst: number): Uint8Array {
@@ -85,6 +87,7 @@ export default defineProgram({
     const fresh = new Float64Array(sources.valueWords.buffer, 0, 2);
     const f64 = sources.f64;
 
+    let untilLimits = 0;
     const count = (reason: number, verdict: number) => {
       stats.addU64(reason, 0, 1);
       return verdict;
@@ -116,7 +119,11 @@ export default defineProgram({
         return count(R_NOT_IP, XDP_PASS);
       }
 
-      limits.lookupIndexWords(0, limWords);
+      // The limits are re-read every LIMITS_EVERY packets: a change applies within that many.
+      if (--untilLimits <= 0) {
+        limits.lookupIndexWords(0, limWords);
+        untilLimits = LIMITS_EVERY;
+      }
       const rate = lim[0];
       if (!(rate > 0)) return count(R_PASS, XDP_PASS);
       const burst = lim[1];

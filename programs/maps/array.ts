@@ -86,19 +86,30 @@ export class ArrayMap implements XdpMap {
   }
 
   /**
-   * Hot path: adds `delta` to the u64 (little-endian, two words) at word `word` of the
-   * value of `index`, own copy — the counter update a program makes per packet. Does not
-   * allocate.
+   * Hot path: adds `delta` (≥ 0, < 2^32) to the u64 (little-endian, two words) at word
+   * `word` of the value of `index`, own copy — the counter update a program makes per
+   * packet. One Atomics call: an Atomics.add on the low word, which no other writer's add
+   * can lose. Only an add that carries into the high word (once per 2^32) takes the
+   * entry's seqlock, so a reader never sees the low word wrapped without the carry.
+   * Does not allocate.
    */
   addU64(index: number, word: number, delta: number): void {
     if (index >>> 0 !== index || index >= this.maxEntries) return;
     const w = this.words;
-    const ver = this.vers + this.copy * this.maxEntries + index;
     const at = this.valueWord(index) + word;
+    if ((w[at] >>> 0) + delta <= 0xffffffff) {
+      const old = Atomics.add(w, at, delta) >>> 0; // pairs with readers' seqlock loads; single word
+      if (old + delta <= 0xffffffff) return;
+      // Another writer took the low word to the wrap between our check and our add (only
+      // possible when several threads share a copy): carry now.
+      Atomics.add(w, at + 1, 1);
+      return;
+    }
+    const ver = this.vers + this.copy * this.maxEntries + index;
     const v = beginWrite(w, ver);
     const lo = (w[at] >>> 0) + delta;
     w[at] = lo;
-    if (lo > 0xffffffff) w[at + 1] = (w[at + 1] + Math.floor(lo / 0x100000000)) | 0;
+    if (lo > 0xffffffff) w[at + 1] = (w[at + 1] + 1) | 0;
     endWrite(w, ver, v);
   }
 
