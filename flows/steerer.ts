@@ -31,19 +31,28 @@ export class FlowSteerer implements Steerer {
   private readonly shared: CounterBlock;
   /** Counted locally, published to shared memory once per refresh (one writer). */
   private readonly local: Float64Array;
+  private readonly publishCounters: boolean;
 
-  constructor(readonly config: SharedSteering) {
+  /**
+   * `counts: false` for a steerer that only looks (trace, tests): it never writes the
+   * port's shared counters, whose one writer is the device thread's steerer. A device
+   * steerer continues from the counts already there (a restarted device thread).
+   */
+  constructor(readonly config: SharedSteering, opts: { counts?: boolean } = {}) {
     this.i32 = new Int32Array(config.table);
     this.shared = CounterBlock.fromShared(config.counters);
-    this.local = new Float64Array(this.shared.names.length);
+    this.local = Float64Array.from(this.shared.values);
+    this.publishCounters = opts.counts ?? true;
     this.refresh();
     if (!this.table) throw new Error(`steering for port ${config.port}: nothing published yet`);
   }
 
   /** Between batches: publish counters, adopt a newer table if there is one. */
   refresh(): void {
-    const v = this.shared.values;
-    for (let i = 0; i < this.local.length; i++) v[i] = this.local[i]; // single writer: plain stores
+    if (this.publishCounters) {
+      const v = this.shared.values;
+      for (let i = 0; i < this.local.length; i++) v[i] = this.local[i]; // single writer: plain stores
+    }
     if (generation(this.i32) === this.gen) return;
     const g = readSlot(this.i32, this.slot);
     if (g < 0) return; // overtaken by the writer: the next refresh tries again

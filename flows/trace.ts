@@ -95,7 +95,7 @@ function describe(p: ParsedPacket, b: Uint8Array): string {
 
 /** The trace of one packet through `control`'s published steering, as lines of text. */
 export function traceSteering(control: SteeringControl, bytes: Uint8Array): string[] {
-  const s = new FlowSteerer(control.shared);
+  const s = new FlowSteerer(control.shared, { counts: false }); // the device thread owns the counters
   const q = s.steer(bytes, 0, bytes.length);
   const t = s.table!;
   const out = [`port ${control.port}: ${t.queues} RX ring(s), ${t.matcher.size} rule(s)`];

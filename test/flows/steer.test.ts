@@ -194,3 +194,22 @@ describe('bad input never crashes and reads only its own bytes', () => {
     expect(s.steer(f, 0, 10)).toBe(0); // runt: queue 0
   });
 });
+
+describe('counters have one writer', () => {
+  it('a looking steerer (trace) leaves the device\'s counts alone; a restarted one continues them', () => {
+    const c = new SteeringControl('p0', 2);
+    const dev = new FlowSteerer(c.shared);
+    const f = frame({ ip: 4, proto: 17 });
+    for (let i = 0; i < 10; i++) dev.steer(f, 0, f.length);
+    dev.refresh();
+    expect(c.counters().rx_steer_rss).toBe(10);
+    const look = new FlowSteerer(c.shared, { counts: false });
+    look.steer(f, 0, f.length);
+    look.refresh();
+    expect(c.counters().rx_steer_rss).toBe(10);
+    const again = new FlowSteerer(c.shared);
+    again.steer(f, 0, f.length);
+    again.refresh();
+    expect(c.counters().rx_steer_rss).toBe(11);
+  });
+});
