@@ -43,8 +43,16 @@ function attach(shared: SharedMap): XdpMap {
 const FLAGS: Record<string, number> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST };
 
 export function mapHandlers(programs: () => LoadedProgram[]): Record<string, Handler> {
+  // The switch only ever adds loaded programs, so the numbering is rebuilt only when their
+  // count changes (a map update a millisecond must not re-walk every program each time).
+  let cached: { n: number; maps: MapRef[] } = { n: -1, maps: [] };
+  const current = (): MapRef[] => {
+    const ps = programs();
+    if (ps.length !== cached.n) cached = { n: ps.length, maps: listMaps(ps) };
+    return cached.maps;
+  };
   const find = (p: Record<string, unknown>, method: string): { ref: MapRef; map: XdpMap } => {
-    const all = listMaps(programs());
+    const all = current();
     const want = p.map;
     const ref = typeof want === 'number' ? all.find((m) => m.id === want) : typeof want === 'string' ? all.find((m) => m.name === want) : undefined;
     if (!ref) {
@@ -65,7 +73,7 @@ export function mapHandlers(programs: () => LoadedProgram[]): Record<string, Han
   };
   return {
     'map.list': () =>
-      listMaps(programs()).map((m) => ({
+      current().map((m) => ({
         id: m.id,
         name: m.name,
         type: m.shared.spec.type,

@@ -168,8 +168,12 @@ export class ControlServer {
       while (queue.length > 0 && !sock.destroyed) {
         const line = queue.shift() as string;
         if (line.trim() === '') continue;
-        send(await this.handle(line, info));
+        const r = await this.handle(line, info);
+        // Answers to a pipelined burst leave in one write: corked until the queue is empty.
+        if (queue.length > 0 && !sock.writableCorked) sock.cork();
+        send(r);
       }
+      if (sock.writableCorked) sock.uncork();
       running = false;
       if (ended && !sock.destroyed) sock.end();
     };
