@@ -6,9 +6,12 @@
  * masked value there: one hash of the packet's masked words and one probe find it. Within
  * a group, rules with the same masked value keep only the lowest location (the others can
  * never win). Groups are also split by their class word (flow type: IP version, L4
- * protocol), so one compare skips the groups of other flow types before any hashing. Groups are searched in order of their best (lowest) location and the search
- * stops at the first group whose best location cannot beat the match already found, so a
- * table of a few rule shapes costs a few probes whatever the number of rules.
+ * protocol): one compare skips the groups of other flow types before any hashing, and the
+ * class word is then neither hashed nor compared. Each slot keeps its rule's full hash, so
+ * a probe that meets another rule is rejected by one compare; tables are at most 1/4 full.
+ * Groups are searched in order of their best (lowest) location and the search stops at
+ * the first group whose best location cannot beat the match already found, so a table of
+ * a few rule shapes costs a few probes whatever the number of rules.
  *
  *   lookup(key) → rule index (into the arrays below) or −1. Allocates nothing.
  */
