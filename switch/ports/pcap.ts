@@ -38,12 +38,13 @@ class PcapPort implements Port {
   private writer: CaptureWriter | null = null;
   /** The writer after a write error (for status()). */
   private failedWriter: CaptureWriter | null = null;
+  // Counter indices, and what was last added to them (the sources count cumulatively).
   private cTruncated = 0;
   private cOversize = 0;
-  private reportedOversize = 0;
   private cPasses = 0;
   private cFileBytes = 0;
   private reportedTruncated = 0;
+  private reportedOversize = 0;
   private reportedPasses = 0;
   // Capture timestamps: wall clock at open + monotonic time since (performance.now()).
   private wallSec = 0;
@@ -77,7 +78,12 @@ class PcapPort implements Port {
     if (o.write !== null) {
       const wo: WriterOptions =
         o.format === 'pcapng' ? { format: 'pcapng', interfaces: [io.name] } : { format: 'pcap', precision: o.precision };
-      this.writer = createWriter(path.resolve(o.write), wo);
+      try {
+        this.writer = createWriter(path.resolve(o.write), wo);
+      } catch (e) {
+        this.replayer?.close(); // a streamed replay holds its file open
+        throw e;
+      }
       this.writer.sourceFrames(io.frameSize, XDP_PACKET_HEADROOM);
       const now = Date.now();
       this.mono0 = performance.now();
