@@ -112,6 +112,8 @@ const virtio: PortType = {
   counters: VIRTIO_COUNTERS,
   validate(config: PortConfig): string[] {
     const errs: string[] = [];
+    const known = ['name', 'type', 'mac', 'queuePairs', 'queueSize'];
+    for (const k of Object.keys(config)) if (!known.includes(k)) errs.push(`unknown option '${k}' (virtio takes: mac, queuePairs, queueSize)`);
     if (config.mac !== undefined) {
       try {
         if (typeof config.mac !== 'string') throw new Error('mac must be a string');
