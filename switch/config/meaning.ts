@@ -8,6 +8,8 @@
  * file exists, the metrics address is loopback.
  */
 import { existsSync } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
+import os from 'node:os';
 import path from 'node:path';
 import type { ConfigParsed } from './schema.js';
 import type { ConfigIssue } from './errors.js';
@@ -84,6 +86,16 @@ export async function checkMeaning(
       else if (/^unknown option/.test(m)) add(['ports', i], `ports[${i}].${key}: ${m}`, key);
       else add(['ports', i, key], `ports[${i}].${m.startsWith(key + ':') ? m : `${key}: ${m}`}`);
     }
+  }
+
+  // The frame area: one pool per port and per queue, in one SharedArrayBuffer (switch/layout.ts).
+  const areaBytes = (cfg.ports.length + cfg.queues) * cfg.poolFrames * cfg.frameSize;
+  const limit = Math.min(bufferConstants.MAX_LENGTH, Math.floor(os.totalmem() / 2));
+  if (areaBytes > limit) {
+    add(
+      ['poolFrames'],
+      `poolFrames: the frame area would be ${gib(areaBytes)} ((${cfg.ports.length} ports + ${cfg.queues} queues) × ${cfg.poolFrames} frames × ${cfg.frameSize} bytes), more than ${gib(limit)} (${limit === bufferConstants.MAX_LENGTH ? 'the largest buffer Node allows' : "half this machine's memory"})`,
+    );
   }
 
   // Program chains.
@@ -194,6 +206,10 @@ function dryCreate(mod: ProgramModule, given: Params, queues: number, portNames:
   } catch (e) {
     return (e as Error).message;
   }
+}
+
+function gib(n: number): string {
+  return `${(n / 2 ** 30).toFixed(1)} GiB`;
 }
 
 function range(n: number): number[] {

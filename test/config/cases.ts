@@ -5,6 +5,8 @@
  * port types and built-ins are added are computed, not frozen.
  */
 import path from 'node:path';
+import os from 'node:os';
+import { constants as bufferConstants } from 'node:buffer';
 import { builtinProgramNames, portTypeNames } from '../../switch/config/modules.js';
 
 export interface BadCase {
@@ -14,6 +16,8 @@ export interface BadCase {
 }
 
 const gen = `ports:\n  - name: gen0\n    type: gen\n`;
+const areaLimit = Math.min(bufferConstants.MAX_LENGTH, Math.floor(os.totalmem() / 2));
+const areaWhy = areaLimit === bufferConstants.MAX_LENGTH ? 'the largest buffer Node allows' : "half this machine's memory";
 
 export const BAD_CASES: BadCase[] = [
   { name: 'empty file', yaml: '', expected: [`bad.yaml:1:1: the file is empty (a map with at least \`ports:\`)`] },
@@ -58,5 +62,10 @@ export const BAD_CASES: BadCase[] = [
   { name: 'YAML null where a port type belongs', yaml: 'ports:\n  - name: out0\n    type: null\n', expected: [`bad.yaml:3:11: ports[0].type: null is not a string; quote it ("null") if you meant the word (a port type: gen, null, pcap, udp, stream, vxlan, virtio)`] },
   { name: 'metrics not host:port', yaml: `metrics: 9101\n${gen}`, expected: [`bad.yaml:1:10: metrics: 9101 is not a string (a loopback address and port for the Prometheus endpoint, e.g. 127.0.0.1:9101)`] },
   { name: 'control not a map', yaml: `control: /tmp/x.sock\n${gen}`, expected: [`bad.yaml:1:10: control: "/tmp/x.sock" is not a map (the control socket: socket)`] },
+  {
+    name: 'frame area too large',
+    yaml: `queues: 64\nframeSize: 4096\npoolFrames: 1048576\n${gen}`,
+    expected: [`bad.yaml:3:13: poolFrames: the frame area would be 260.0 GiB ((1 ports + 64 queues) × 1048576 frames × 4096 bytes), more than ${(areaLimit / 2 ** 30).toFixed(1)} GiB (${areaWhy})`],
+  },
   { name: 'several problems at once, in file order', yaml: `queues: -1\nbudget: 0\nports:\n  - name: 1x\n    type: gen\n`, expected: [`bad.yaml:1:9: queues: -1 is too small (the number of RX queues (channels), an integer from 1 to 64)`, `bad.yaml:2:9: budget: 0 is too small (descriptors a queue worker takes per breath, an integer from 1 to 1024)`, `bad.yaml:4:11: ports[0].name: "1x" is not valid (a port name: a letter, then up to 14 letters, digits, '_', '.', '-')`] },
 ];
