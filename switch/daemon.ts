@@ -40,6 +40,8 @@ export interface SwitchLike {
   stop(): Promise<unknown>;
   replacePrograms?(programs: QueuePrograms[]): Promise<unknown>;
   portControl?(port: string, msg: unknown): Promise<unknown>;
+  /** A port's own figures (switch/ports/port.ts status()). */
+  portStatus?(port: string): Promise<Record<string, unknown>>;
   /** Installs new steering state on a port (a reload with a different flow file). */
   setSteering?(port: string, module: string, shared: unknown): Promise<void>;
 }
@@ -115,6 +117,7 @@ export async function defaultStart(config: SwitchConfig, log: (m: string, level?
     },
     portControl: (port, msg) => sw.portControl(port, msg),
     setSteering: (port, module, shared) => sw.setSteering(port, module, shared),
+    portStatus: (port) => sw.portStatus(port),
   };
 }
 
@@ -312,8 +315,17 @@ export class Daemon implements DaemonApi {
     return this.sw.stats();
   }
 
-  status(): Record<string, unknown> {
+  async status(): Promise<Record<string, unknown>> {
     const c = this.cfg.switch;
+    // Each port's own figures (a replay's progress, a peer's address), asked of its device
+    // thread; a port that does not answer within a second is shown without them.
+    const portStatus = await Promise.all(
+      c.ports.map((p) =>
+        this.sw?.portStatus
+          ? Promise.race([this.sw.portStatus(p.name).catch((e: Error) => ({ error: e.message })), new Promise((r) => setTimeout(() => r(null), 1000).unref())])
+          : null,
+      ),
+    );
     return {
       pid: process.pid,
       config: this.cfg.file,
@@ -327,7 +339,7 @@ export class Daemon implements DaemonApi {
       poolFrames: c.poolFrames,
       ringSize: c.ringSize,
       budget: c.budget,
-      ports: c.ports.map((p, i) => ({ name: p.name, type: p.type, ifindex: i + 1 })),
+      ports: c.ports.map((p, i) => ({ name: p.name, type: p.type, ifindex: i + 1, status: portStatus[i] ?? null })),
       programs: c.programs,
       steering: c.steering ?? 'none (RSS over every queue)',
       programsPerQueue: this.programs(),

@@ -17,7 +17,7 @@ interface Status {
   poolFrames: number;
   ringSize: number;
   budget: number;
-  ports: { name: string; type: string; ifindex: number }[];
+  ports: { name: string; type: string; ifindex: number; status: Record<string, unknown> | null }[];
   programs: { queues: number[]; chain: { name: string; continueOn: string[] }[] }[];
   steering: string;
 }
@@ -38,7 +38,7 @@ const command: CommandModule<object, ClientArgs> = {
         `  queues:    ${s.queues} (budget ${s.budget}, ring ${s.ringSize}, ${s.poolFrames} frames of ${s.frameSize} bytes per port)`,
         `  steering:  ${s.steering}`,
         '  ports:',
-        ...s.ports.map((p) => `    ${String(p.ifindex).padStart(3)}: ${p.name} (${p.type})`),
+        ...s.ports.map((p) => `    ${String(p.ifindex).padStart(3)}: ${p.name} (${p.type})${p.status && Object.keys(p.status).length ? '  ' + Object.entries(p.status).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ') : ''}`),
         '  programs:',
         ...(s.programs.length ? s.programs : [{ queues: [], chain: [{ name: 'pass', continueOn: [] }] }]).map(
           (p) => `    queues ${p.queues.length ? p.queues.join(',') : 'all'}: ${p.chain.map((r) => r.name).join(' → ')}`,

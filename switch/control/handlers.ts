@@ -9,7 +9,7 @@ import type { ProgramRef } from '../config-types.js';
 
 /** What the handlers need from the daemon (switch/daemon.ts implements it). */
 export interface DaemonApi {
-  status(): Record<string, unknown>;
+  status(): Promise<Record<string, unknown>>;
   stats(): Record<string, number>;
   reload(): Promise<{ changes: string[] }>;
   programs(): { queue: number; chain: ProgramRef[] }[];
