@@ -129,21 +129,27 @@ export class FlowSteerer implements Steerer {
     const p = this.packet;
     const k = p.key;
     const fields = t.fields[ctx * C.Count + p.cls];
+    // The common case, small enough to be inlined into steer(): IPv4 addresses (+ ports).
+    if (p.ipLen === 4 && (fields === Sel.SDFN || fields === Sel.SD)) {
+      const T = t.toeplitz[ctx]!;
+      let h = w32(T, 0, k[K.Src]) ^ w32(T, 1024, k[K.Dst]);
+      if (fields === Sel.SDFN && p.l4Off >= 0) h ^= w32(T, 2048, k[K.L4]);
+      return h | 0;
+    }
+    return this.rssAny(t, ctx, fields);
+  }
+
+  /** Every other selection and IPv6. */
+  private rssAny(t: CompiledTable, ctx: number, fields: number): number {
+    const p = this.packet;
+    const k = p.key;
     const T = t.toeplitz[ctx]!;
     const l4 = p.l4Off >= 0;
-    // The common cases, unrolled: addresses, or addresses and ports, at input position 0.
-    if (fields === Sel.SDFN || fields === Sel.SD) {
-      if (p.ipLen === 4) {
-        let h = w32(T, 0, k[K.Src]) ^ w32(T, 1024, k[K.Dst]);
-        if (fields === Sel.SDFN && l4) h ^= w32(T, 2048, k[K.L4]);
-        return h | 0;
-      }
-      if (p.ipLen === 16) {
-        let h = w32(T, 0, k[K.Src]) ^ w32(T, 1024, k[K.Src + 1]) ^ w32(T, 2048, k[K.Src + 2]) ^ w32(T, 3072, k[K.Src + 3]) ^
-          w32(T, 4096, k[K.Dst]) ^ w32(T, 5120, k[K.Dst + 1]) ^ w32(T, 6144, k[K.Dst + 2]) ^ w32(T, 7168, k[K.Dst + 3]);
-        if (fields === Sel.SDFN && l4) h ^= w32(T, 8192, k[K.L4]);
-        return h | 0;
-      }
+    if (p.ipLen === 16 && (fields === Sel.SDFN || fields === Sel.SD)) {
+      let h = w32(T, 0, k[K.Src]) ^ w32(T, 1024, k[K.Src + 1]) ^ w32(T, 2048, k[K.Src + 2]) ^ w32(T, 3072, k[K.Src + 3]) ^
+        w32(T, 4096, k[K.Dst]) ^ w32(T, 5120, k[K.Dst + 1]) ^ w32(T, 6144, k[K.Dst + 2]) ^ w32(T, 7168, k[K.Dst + 3]);
+      if (fields === Sel.SDFN && l4) h ^= w32(T, 8192, k[K.L4]);
+      return h | 0;
     }
     // Any selection, fields in the order L2 destination, VLAN TCI, L3 protocol, source,
     // destination, L4 bytes 0-1, L4 bytes 2-3.
