@@ -18,7 +18,7 @@
  *   blocklist_v6  lpm_trie  key {prefixlen, 16 bytes}  value u32
  *   limits        array[1]  value { rate f64, burst f64 }  — re-read every 64 packets
  *   sources       lru_hash  key: source as IPv6 (IPv4 mapped ::ffff:a.b.c.d)
- *                           value { tokens f64, last refill ns f64 }
+ *                           value { tokens f64, last refill ms f64 (ktime, 32-bit wrapping) }
  *   stats         percpu_array, u64 packets by reason (DDOS_REASONS): every packet the
  *                 program sees is counted under exactly one reason
  *   ktime         the clock (programs/parse/ktime.ts)
@@ -127,16 +127,16 @@ export default defineProgram({
       const rate = lim[0];
       if (!(rate > 0)) return count(R_PASS, XDP_PASS);
       const burst = lim[1];
-      const now = clock.ns();
+      const now = clock.ms();
       const e = sources.acquire();
       if (e >= 0) {
         const at = sources.valueWord(e) >> 1;
-        const elapsed = now - f64[at + 1];
-        let tokens = f64[at] + (elapsed > 0 ? (elapsed * rate) / 1e9 : 0);
+        const elapsed = (now - f64[at + 1]) >>> 0; // ms; wraps correctly (ktime.ts)
+        let tokens = f64[at] + (elapsed * rate) / 1e3;
         if (tokens > burst) tokens = burst;
         const ok = tokens >= 1;
         f64[at] = ok ? tokens - 1 : tokens;
-        if (elapsed > 0) f64[at + 1] = now;
+        if (elapsed !== 0) f64[at + 1] = now;
         sources.release(e);
         return ok ? count(R_PASS, XDP_PASS) : count(R_RATELIMIT, XDP_DROP);
       }

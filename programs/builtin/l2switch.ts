@@ -19,7 +19,7 @@
  *   maxMacs  table capacity (16384); when full the least recently seen MAC is forgotten
  *
  * Maps:
- *   fdb    lru_hash  key { MAC[6], VLAN ID be16 }  value { ifindex u32, last seen s u32 }
+ *   fdb    lru_hash  key { MAC[6], VLAN ID be16 }  value { ifindex u32, last seen ms u32 (ktime) }
  *   flood  devmap    port index → ifindex: the ports flooding reaches (all, by default)
  *   stats  percpu_array u64 frames by exit (L2_REASONS), plus learned/moved events
  *   ktime  the clock (programs/parse/ktime.ts)
@@ -43,6 +43,8 @@ const R_MOVED = 6;
 export const L2_EXIT_REASONS = 5;
 
 const FLOOD_PORTS = 256;
+/** How often a known address's last-seen time is rewritten (ms). */
+const REFRESH_MS = 1000;
 
 function fillFlood(flood: XdpMap, ports: PortInfo[]): void {
   for (const p of ports) {
@@ -76,7 +78,7 @@ export default defineProgram({
     const stats = env.maps.stats as ArrayMap;
     const clock = new Ktime(env.maps.ktime, env.now);
     const vlanAware = env.params.vlan as boolean;
-    const ageing = env.params.ageing as number;
+    const ageingMs = (env.params.ageing as number) * 1000;
     // A loader that did not run setup() with the ports: fill the flood map here (idempotent).
     let empty = true;
     for (let i = 0; i < FLOOD_PORTS && empty; i++) empty = flood.get(i) < 0;
@@ -108,9 +110,10 @@ export default defineProgram({
       const vlan = vlanAware ? c.vlan : 0;
       const l2 = c.l2;
       const ingress = ctx.ingressIfindex;
-      const now = (clock.ns() / 1e9) >>> 0;
+      const now = clock.ms();
 
-      // Learn the source (not a multicast source: bit 0 of the first byte).
+      // Learn the source (not a multicast source: bit 0 of the first byte). The age is
+      // refreshed at most every REFRESH_MS, so a busy address does not write per packet.
       if ((p[l2 + 6] & 1) === 0) {
         setKey(p, l2 + 6, vlan);
         if (!fdb.lookupScratch(val)) {
@@ -118,7 +121,7 @@ export default defineProgram({
           fdb.valueWords[1] = now;
           fdb.updateScratch(0);
           stats.addU64(R_LEARNED, 0, 1);
-        } else if (val[0] !== ingress || val[1] !== now) {
+        } else if (val[0] !== ingress || ((now - val[1]) >>> 0) >= REFRESH_MS) {
           const e = fdb.acquire();
           if (e >= 0) {
             const at = fdb.valueWord(e);
@@ -133,7 +136,7 @@ export default defineProgram({
       // Forward by destination: unicast only when known and fresh.
       if ((p[l2] & 1) === 0) {
         setKey(p, l2, vlan);
-        if (fdb.lookupScratch(val) && ((now - val[1]) >>> 0) <= ageing) {
+        if (fdb.lookupScratch(val) && ((now - val[1]) >>> 0) <= ageingMs) {
           if (val[0] === ingress) {
             stats.addU64(R_SAME_PORT, 0, 1);
             return XDP_DROP;
