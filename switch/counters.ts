@@ -51,7 +51,8 @@ export interface SharedCounters {
  * Per-queue counters, written by queue worker q; printed as rx<q>_<name>.
  * Exit counters (each packet a queue took lands in exactly one):
  * xdp_drop, xdp_aborted, xdp_invalid, xdp_tx_xmit, xdp_tx_full, xdp_redirect,
- * xdp_redirect_err, xdp_pass.
+ * xdp_redirect_err, xdp_pass. tx_frames is not an exit counter: it is what the ports'
+ * tx_packets + tx_dropped add up to.
  */
 export const QUEUE_COUNTERS = [
   'packets',
@@ -64,6 +65,7 @@ export const QUEUE_COUNTERS = [
   'xdp_redirect',
   'xdp_redirect_err',
   'xdp_pass',
+  'tx_frames',
   'breaths',
   'sleeps',
   'restarts',
@@ -89,6 +91,8 @@ export const enum Q {
   xdp_redirect,
   xdp_redirect_err,
   xdp_pass,
+  /** Frames this queue put on ports' tx rings: TX, redirects to ports, broadcast copies, endpoint transmits. */
+  tx_frames,
   breaths,
   sleeps,
   restarts,

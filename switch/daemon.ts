@@ -10,12 +10,13 @@
  * Everything here runs in the main thread, off the data path: the view and the control
  * socket read counters from shared memory and never wait on a worker.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig, parseConfig, type LoadedConfig } from './config/index.js';
-import type { ProgramRef, QueuePrograms, SwitchConfig } from './config-types.js';
+import type { ProgramRef, QueuePrograms } from './config-types.js';
 import { ControlServer, type Handler } from './control/server.js';
 import { makeHandlers, type DaemonApi } from './control/handlers.js';
 import { ControlError } from './control/protocol.js';
@@ -24,31 +25,11 @@ import { LiveView } from './view/live.js';
 import { exitSummary } from './view/summary.js';
 import { rates } from './view/rates.js';
 import { MetricsServer } from './metrics.js';
-import { readFileSync } from 'node:fs';
 import { buildControls, steererModule, steeringHandlers, type Controls } from './control/steering.js';
 import { mapHandlers } from './control/maps.js';
 import { CaptureControl } from './control/capture.js';
 import { traceHandlers } from './control/trace.js';
-import { Switch, type LogEvent } from './supervisor.js';
-
-/** What the daemon needs of a running switch (switch/supervisor.ts's Switch). */
-export interface SwitchLike {
-  /** The supervisor's Switch itself, for subsystems that need more (maps, taps, steering). */
-  raw?: Switch;
-  /** Flat ethtool -S list. */
-  stats(): Record<string, number>;
-  stop(): Promise<unknown>;
-  replacePrograms?(programs: QueuePrograms[]): Promise<unknown>;
-  portControl?(port: string, msg: unknown): Promise<unknown>;
-  /** A port's own figures (switch/ports/port.ts status()). */
-  portStatus?(port: string): Promise<Record<string, unknown>>;
-  /** Installs new steering state on a port (a reload with a different flow file). */
-  setSteering?(port: string, module: string, shared: unknown): Promise<void>;
-}
-
-export type SteeringMap = Map<string, { module: string; shared: unknown }>;
-export type LogLevel = 'info' | 'warn' | 'error';
-export type StartSwitch = (config: SwitchConfig, log: (message: string, level?: LogLevel) => void, steering: SteeringMap) => Promise<SwitchLike>;
+import { defaultStart, type LogLevel, type StartSwitch, type SteeringMap, type SwitchLike } from './control/switch-adapter.js';
 
 export interface DaemonOptions {
   configFile: string;
@@ -70,59 +51,6 @@ export interface DaemonOptions {
   signals?: boolean;
   /** How to start the switch (tests pass a fake; default: the supervisor). */
   start?: StartSwitch;
-}
-
-/** Starts the real switch (switch/supervisor.ts) and fits it to what the daemon needs. */
-export async function defaultStart(config: SwitchConfig, log: (m: string, level?: LogLevel) => void, steering: SteeringMap): Promise<SwitchLike> {
-  const sw = await Switch.start(config, { steering });
-  // Workers report events to the supervisor by message; they are logged here, off the data path.
-  sw.on('log', (e: LogEvent) => log(e.message, e.level));
-  let running = new Map<number, string>(config.programs.flatMap((p) => p.queues.map((q) => [q, chainKey(p.chain)] as [number, string])));
-  return {
-    raw: sw,
-    stats: () => sw.flatStats(),
-    async stop() {
-      const s = await sw.stop();
-      // Counter blocks outlive the threads: the flat list read now is the final one.
-      return {
-        counters: sw.flatStats(),
-        accounting: {
-          'Frames total': s.accounting.total,
-          'Frames free': s.accounting.free,
-          'Frames queued': s.accounting.queued,
-          'Frames in flight': s.accounting.inFlight,
-          'Frames doubled': s.accounting.doubled,
-          'Unaccounted packets': s.unaccounted,
-        },
-        raw: s,
-      };
-    },
-    async replacePrograms(programs: QueuePrograms[]) {
-      // Queue by queue: only chains that differ are replaced; a queue left without one runs pass.
-      const want = new Map<number, QueuePrograms['chain']>();
-      for (let q = 0; q < config.queues; q++) want.set(q, [{ name: 'pass', params: {}, continueOn: ['PASS'] }]);
-      for (const p of programs) for (const q of p.queues) want.set(q, p.chain);
-      const groups = new Map<string, { queues: number[]; chain: QueuePrograms['chain'] }>();
-      for (const [q, chain] of want) {
-        const key = chainKey(chain);
-        if ((running.get(q) ?? chainKey([{ name: 'pass', params: {}, continueOn: ['PASS'] }])) === key) continue;
-        const g = groups.get(key) ?? { queues: [], chain };
-        g.queues.push(q);
-        groups.set(key, g);
-      }
-      // Load (and build once) every chain before swapping any queue: all or nothing.
-      for (const g of groups.values()) await sw.loadChain(g.chain);
-      for (const g of groups.values()) await sw.replacePrograms(g.queues, g.chain);
-      running = new Map([...want].map(([q, c]) => [q, chainKey(c)]));
-    },
-    portControl: (port, msg) => sw.portControl(port, msg),
-    setSteering: (port, module, shared) => sw.setSteering(port, module, shared),
-    portStatus: (port) => sw.portStatus(port),
-  };
-}
-
-function chainKey(chain: QueuePrograms['chain']): string {
-  return JSON.stringify(chain.map((r) => [r.name, r.params, r.continueOn]));
 }
 
 export class Daemon implements DaemonApi {

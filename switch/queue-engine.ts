@@ -210,7 +210,7 @@ export class QueueEngine {
         return;
       case XDP_PASS:
         c[Q.xdp_pass]++;
-        if (this.passEndpoint !== null) this.passEndpoint.deliver(ctx.packet, ctx.data, ctx.dataEnd - ctx.data, ctx.ingressIfindex - 1);
+        if (this.passEndpoint !== null) this.passEndpoint.deliver(this.area, frame * this.frameSize + ctx.data, ctx.dataEnd - ctx.data, ctx.ingressIfindex - 1);
         this.free(frame);
         return;
       default:
@@ -249,7 +249,8 @@ export class QueueEngine {
       case REDIRECT_XSK: {
         const ep = idx >= 0 && idx < this.endpoints.length ? this.endpoints[idx] : null;
         if (ep === null) break; // not bound to this queue: dropped, as Linux does
-        if (ep.deliver(ctx.packet, ctx.data, len, ctx.ingressIfindex - 1)) c[Q.xdp_redirect]++;
+        // The whole area and an absolute offset: the endpoint's copier sees one source view always.
+        if (ep.deliver(this.area, frame * this.frameSize + ctx.data, len, ctx.ingressIfindex - 1)) c[Q.xdp_redirect]++;
         else c[Q.xdp_redirect_err]++;
         this.free(frame); // copy mode: the socket has its own copy
         return;
@@ -309,6 +310,7 @@ export class QueueEngine {
     if (ring.reserve(s + 1) <= s) return false;
     this.writeDesc(ring, s, frame, off, len, hash, port, 0);
     this.txStaged[port] = s + 1;
+    this.local[Q.tx_frames]++;
     return true;
   }
 
@@ -379,11 +381,16 @@ export class QueueEngine {
       ring.setNeedsWakeup();
       if (ring.peek(1) !== 0) empty = false;
     }
+    for (const ep of this.endpoints) if (ep !== null && ep.prepareSleep !== undefined && !ep.prepareSleep()) empty = false;
+    const pass = this.passEndpoint;
+    if (pass !== null && pass.prepareSleep !== undefined && !pass.prepareSleep()) empty = false;
     return empty;
   }
 
   endSleep(): void {
     for (const ring of this.inputs) ring.clearNeedsWakeup();
+    for (const ep of this.endpoints) if (ep !== null && ep.endSleep !== undefined) ep.endSleep();
+    if (this.passEndpoint !== null && this.passEndpoint.endSleep !== undefined) this.passEndpoint.endSleep();
   }
 
   /** Packets waiting in this queue's input rings (for the watchdog and draining). */

@@ -139,6 +139,8 @@ async function main(): Promise<void> {
     const seen = engine.doorbell.read();
     if (engine.prepareSleep() && Atomics.load(ctl, base + CTL_COMMAND) === CMD_NONE) {
       engine.bump(Q.sleeps);
+      // An application rings its socket's own doorbell word, not ours, so with endpoints
+      // bound the worker looks again every millisecond.
       engine.doorbell.sleep(seen, engine.endpoints.length > 0 || engine.passEndpoint !== null ? 1 : SLEEP_MS);
     }
     engine.endSleep();

@@ -22,6 +22,13 @@ export interface QueueEndpoint {
   pollTx(budget: number, emit: TxEmit): number;
   /** Once per breath: publish ring indices, wake the application if it asked to be. */
   flush(): void;
+  /**
+   * Before the queue worker sleeps: ask the application to ring the worker's doorbell when
+   * it posts work (need_wakeup). Returns false when work is already waiting (do not sleep).
+   */
+  prepareSleep?(): boolean;
+  /** After the worker wakes: the application may stop ringing. */
+  endSleep?(): void;
 }
 
 /** Sends a copy of src[offset, offset + length) out of port index `egressPort`; false when dropped. */

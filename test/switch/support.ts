@@ -26,8 +26,9 @@ export function expectAccounted(sw: Switch, s: StopSummary): void {
     fromPorts += c.rx_packets - c.rx_no_buffer - c.rx_ring_full - c.rx_flow_drop - c.rx_dropped;
     out += c.tx_packets + c.tx_dropped;
   }
-  for (let q = 0; q < sw.config.queues; q++) sent += s.stats.queues[`rx${q}_xdp_tx_xmit`] + s.stats.queues[`rx${q}_xdp_redirect`];
+  for (let q = 0; q < sw.config.queues; q++) sent += s.stats.queues[`rx${q}_tx_frames`];
   expect(toQueues).toBe(fromPorts);
-  // Egress: everything a queue sent (TX + REDIRECT to ports) left through a port.
+  // Egress: every frame a queue put on a port's tx ring (TX, redirect, flood copies,
+  // socket transmits) left through that port or was counted dropped there.
   expect(out).toBe(sent);
 }
