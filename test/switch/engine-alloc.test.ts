@@ -62,6 +62,19 @@ async function rig(program: string, params: Record<string, unknown> = {}) {
   return { engine, run };
 }
 
+/**
+ * Lowest spread over three measurements: compiling or re-optimising the hot loop may
+ * allocate code once, but a per-packet allocation grows the heap in every measurement.
+ */
+function bestSpread(run: (n: number) => number, total: number): { spread: number; processed: number } {
+  let best = { spread: Infinity, processed: 0 };
+  for (let attempt = 0; attempt < 3 && best.spread >= 200 * 1024; attempt++) {
+    const r = heapSpread(run, total);
+    if (r.spread < best.spread) best = r;
+  }
+  return best;
+}
+
 function heapSpread(run: (n: number) => number, total: number): { spread: number; processed: number } {
   const samples: number[] = [];
   let processed = 0;
@@ -77,7 +90,7 @@ describe('queue engine: no allocation per packet', () => {
     it(`a million packets through ${program} leave the heap where it was`, async () => {
       const { engine, run } = await rig(program);
       run(300_000); // warm up: JIT compilation and inline caches settle
-      const { spread, processed } = heapSpread(run, 1_000_000);
+      const { spread, processed } = bestSpread(run, 1_000_000);
       expect(processed).toBeGreaterThanOrEqual(1_000_000);
       expect(engine.counters.get('packets')).toBeGreaterThanOrEqual(1_300_000);
       // Allocating 8 bytes per packet would move heapUsed by ≥ 512 KiB between samples.
@@ -88,7 +101,7 @@ describe('queue engine: no allocation per packet', () => {
   it('the check catches a program that allocates (negative control)', async () => {
     const { run } = await rig(new URL('../fixtures/programs/allocates.mjs', import.meta.url).pathname);
     run(300_000);
-    const { spread } = heapSpread(run, 1_000_000);
+    const { spread } = bestSpread(run, 1_000_000);
     expect(spread).toBeGreaterThan(200 * 1024);
   });
 });
