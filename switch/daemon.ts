@@ -31,6 +31,8 @@ import { CaptureControl } from './control/capture.js';
 import { traceHandlers } from './control/trace.js';
 import { defaultStart, type LogLevel, type StartSwitch, type SteeringMap, type SwitchLike } from './control/switch-adapter.js';
 
+export type { SwitchLike, StartSwitch } from './control/switch-adapter.js';
+
 export interface DaemonOptions {
   configFile: string;
   /** Control socket path; overrides the file's `control.socket`. */
