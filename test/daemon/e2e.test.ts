@@ -5,11 +5,12 @@
  * must account for every packet and every frame.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { startDaemon, sleep, type DaemonProc, type Event } from './harness.js';
+import { runCli, startDaemon, sleep, type DaemonProc, type Event } from './harness.js';
 
 /** The golden file's text; UPDATE_GOLDEN=1 rewrites it from `actual` (review the diff). */
 function golden(name: string, actual?: string): string {
@@ -81,6 +82,7 @@ ports:
 describe('xswitch run, driven by the CLI', () => {
   it('status, stats, flow rules, program replacement, then SIGTERM with everything accounted', async () => {
     d = await startDaemon(GEN() + 'programs:\n  - chain:\n      - name: drop\n');
+    expect(statSync(d.socket).mode & 0o777).toBe(0o600);
     const st = await d.cli(['status', '--json']);
     expect(st.code).toBe(0);
     expect(JSON.parse(st.stdout)).toMatchObject({ queues: 2, ports: [{ name: 'gen0', type: 'gen', ifindex: 1 }, { name: 'out0', type: 'null', ifindex: 2 }] });
@@ -239,8 +241,6 @@ describe('xswitch run, driven by the CLI', () => {
   it('a reload with a changed steering file swaps the rules live; a bad flow file is refused at its line', async () => {
     const yaml = GEN() + 'steering: sw.flows\nprograms:\n  - chain:\n      - name: drop\n';
     // The flow file must exist before the daemon validates the configuration.
-    const { mkdtempSync } = await import('node:fs');
-    const os = await import('node:os');
     const pre = mkdtempSync(path.join(os.tmpdir(), 'xswitch-flows-'));
     writeFileSync(path.join(pre, 'sw.flows'), 'ethtool -X gen0 equal 1   # everything to queue 0\n');
     d = await startDaemon(yaml.replace('steering: sw.flows', `steering: ${path.join(pre, 'sw.flows')}`));
@@ -311,6 +311,20 @@ describe('xswitch run, driven by the CLI', () => {
     expect(body).toMatch(/^xswitch_port_rx_packets_total\{port="gen0"\} [1-9]\d*$/m);
     expect((await fetch(`http://${start.metrics}/nope`)).status).toBe(404);
     expectAccounted(await stop(d));
+  });
+
+  it('--duration stops by itself with the text exit summary', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'xswitch-run-'));
+    const f = path.join(dir, 'sw.yaml');
+    writeFileSync(f, GEN() + 'programs:\n  - chain:\n      - name: drop\n');
+    const r = await runCli(['run', '--config', f, '--duration', '1', '--quiet', '--socket', path.join(dir, 'ctl.sock')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Switching on 2 queues: ports gen0 \(gen, ifindex 1\), out0 \(null, ifindex 2\); programs drop on queues 0,1\n/);
+    expect(r.stdout).toMatch(/^ {2}Duration {11}: 1\.\ds$/m);
+    expect(r.stdout).toMatch(/^ {2}Packets received {3}: [1-9][\d,]*$/m);
+    expect(r.stdout).toMatch(/^ {2}Unaccounted packets: 0$/m);
+    expect(r.stdout).toMatch(/^ {2}Frames in flight {3}: 0$/m);
+    expect(r.stderr).toBe(`xswitch: control socket ${path.join(dir, 'ctl.sock')}\n`);
   });
 
   it('a bad configuration does not start: file:line:column on stderr, exit status 2', async () => {
