@@ -17,6 +17,12 @@
  */
 import { K } from './key.js';
 
+/**
+ * Per-group words in `gPacked` (one array: the lookup loop touches one object per group):
+ * best location, class mask and value, word range [WS, WE), hash table start and mask.
+ */
+const enum Gp { MinLoc = 0, ClassMask, ClassVal, WS, WE, TS, TM, Stride = 8 }
+
 /** FNV-1a offset basis 0x811c9dc5 as a signed 32-bit value. */
 const kFnvBasis = 0x811c9dc5 | 0;
 
@@ -41,6 +47,8 @@ export class Matcher {
   private readonly gTabMask: Int32Array;
   private readonly gClassMask: Uint32Array;
   private readonly gClassVal: Uint32Array;
+  /** The per-group fields above packed, GROUP_STRIDE words a group, for the lookup loop. */
+  private readonly gPacked: Int32Array;
   // Active words of all groups, and their masks.
   private readonly wIdx: Int32Array;
   private readonly wMask: Uint32Array;
@@ -98,6 +106,7 @@ export class Matcher {
     this.wMask = new Uint32Array(nWords);
     this.table = new Int32Array(nSlots).fill(-1);
     this.tags = new Int32Array(nSlots);
+    this.gPacked = new Int32Array(G * Gp.Stride);
     let wp = 0;
     let tp = 0;
     order.forEach((mk, gi) => {
@@ -123,6 +132,14 @@ export class Matcher {
       const first = g.members.values().next().value!;
       this.gClassMask[gi] = g.classMask;
       this.gClassVal[gi] = this.val[first * K.Words + K.Class];
+      const o = gi * Gp.Stride;
+      this.gPacked[o + Gp.MinLoc] = min;
+      this.gPacked[o + Gp.ClassMask] = this.gClassMask[gi] | 0;
+      this.gPacked[o + Gp.ClassVal] = this.gClassVal[gi] | 0;
+      this.gPacked[o + Gp.WS] = this.gWordStart[gi];
+      this.gPacked[o + Gp.WE] = this.gWordEnd[gi];
+      this.gPacked[o + Gp.TS] = tp;
+      this.gPacked[o + Gp.TM] = caps[gi] - 1;
       tp += caps[gi];
     });
   }
@@ -137,19 +154,19 @@ export class Matcher {
   lookup(key: Uint32Array): number {
     let best = 0x7fffffff;
     let bestRule = -1;
-    const { wIdx, wMask, val, table, tags, loc, gMinLoc, gClassMask, gClassVal, gWordStart, gWordEnd, gTabStart, gTabMask } = this;
+    const { wIdx, wMask, val, table, tags, loc, gPacked } = this;
     const cls = key[K.Class];
-    const groups = this.groups;
-    for (let g = 0; g < groups; g++) {
-      if (gMinLoc[g] >= best) break;
-      if ((cls & gClassMask[g]) >>> 0 !== gClassVal[g]) continue; // another flow type
-      const ws = gWordStart[g];
-      const we = gWordEnd[g];
+    const end = this.groups * Gp.Stride;
+    for (let o = 0; o < end; o += Gp.Stride) {
+      if (gPacked[o + Gp.MinLoc] >= best) break;
+      if ((cls & gPacked[o + Gp.ClassMask]) !== gPacked[o + Gp.ClassVal]) continue; // another flow type
+      const ws = gPacked[o + Gp.WS];
+      const we = gPacked[o + Gp.WE];
       let h = kFnvBasis; // int32: a literal above 2^31 would make h a double in this loop
       for (let i = ws; i < we; i++) h = Math.imul(h ^ (key[wIdx[i]] & wMask[i]), 0x01000193);
       h ^= h >>> 15;
-      const ts = gTabStart[g];
-      const tm = gTabMask[g];
+      const ts = gPacked[o + Gp.TS];
+      const tm = gPacked[o + Gp.TM];
       for (let s = h & tm; ; s = (s + 1) & tm) {
         const r = table[ts + s];
         if (r < 0) break;
