@@ -65,7 +65,13 @@ export async function parseConfig(text: string, file: string, opts: LoadOptions 
     );
   }
   const map = new SourceMap(doc, lines);
-  const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let data: unknown;
+  try {
+    // maxAliasCount: a "billion laughs" file of nested aliases is refused, not expanded.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new ConfigError([{ file, line: 1, column: 1, message: `YAML: ${(e as Error).message} (aliases may expand to at most 100 nodes)` }]);
+  }
   if (data === null || data === undefined) {
     throw new ConfigError([{ file, line: 1, column: 1, message: 'the file is empty (a map with at least `ports:`)' }]);
   }

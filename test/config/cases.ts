@@ -67,5 +67,10 @@ export const BAD_CASES: BadCase[] = [
     yaml: `queues: 64\nframeSize: 4096\npoolFrames: 1048576\n${gen}`,
     expected: [`bad.yaml:3:13: poolFrames: the frame area would be 260.0 GiB ((1 ports + 64 queues) × 1048576 frames × 4096 bytes), more than ${(areaLimit / 2 ** 30).toFixed(1)} GiB (${areaWhy})`],
   },
+  {
+    name: 'YAML alias bomb',
+    yaml: 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
+    expected: ['bad.yaml:1:1: YAML: Excessive alias count indicates a resource exhaustion attack (aliases may expand to at most 100 nodes)'],
+  },
   { name: 'several problems at once, in file order', yaml: `queues: -1\nbudget: 0\nports:\n  - name: 1x\n    type: gen\n`, expected: [`bad.yaml:1:9: queues: -1 is too small (the number of RX queues (channels), an integer from 1 to 64)`, `bad.yaml:2:9: budget: 0 is too small (descriptors a queue worker takes per breath, an integer from 1 to 1024)`, `bad.yaml:4:11: ports[0].name: "1x" is not valid (a port name: a letter, then up to 14 letters, digits, '_', '.', '-')`] },
 ];
