@@ -186,13 +186,4 @@ export class Matcher {
     return bestRule;
   }
 
-  /** Linear reference: the first rule in location order that matches (tests). */
-  lookupLinear(key: Uint32Array, masks: ArrayLike<number>[]): number {
-    for (let r = 0; r < this.size; r++) {
-      let ok = true;
-      for (let w = 0; w < K.Words && ok; w++) ok = ((key[w] & masks[r][w]) >>> 0) === this.val[r * K.Words + w];
-      if (ok) return r;
-    }
-    return -1;
-  }
 }
