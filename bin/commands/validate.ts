@@ -44,7 +44,11 @@ const command: CommandModule<object, Args> = {
         );
       }
     } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
+      if (!(e instanceof ConfigError)) {
+        process.stderr.write(`xswitch: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
       if (a.json) process.stdout.write(JSON.stringify({ ok: false, issues: e.issues }, null, 2) + '\n');
       else process.stderr.write(e.message + '\n');
       process.exitCode = 1;
