@@ -8,6 +8,7 @@
  * - a client that sends nothing, or stops mid-line, is closed after `idleTimeoutMs`;
  * - a client that never reads its answers is closed when its unread output passes a limit;
  * - beyond `maxClients` a new connection gets `busy` and is closed;
+ * - a client pipelining far ahead of its answers is not read until they catch up;
  * - a handler that takes longer than `requestTimeoutMs` is answered `timeout`.
  * Requests on one connection run one at a time, in order; connections run concurrently.
  */
@@ -23,6 +24,9 @@ import {
 } from './protocol.js';
 
 export type Handler = (params: unknown, client: ClientInfo) => unknown;
+
+/** Requests read ahead of their answers on one connection before reading pauses. */
+const MAX_QUEUED = 256;
 
 export interface ClientInfo {
   /** Connection number (for logs). */
@@ -175,6 +179,8 @@ export class ControlServer {
       }
       if (sock.writableCorked) sock.uncork();
       running = false;
+      // Caught up: read again (paused below when a client pipelined too far ahead).
+      if (sock.isPaused() && !lines.overflow() && !ended) sock.resume();
       if (ended && !sock.destroyed) sock.end();
     };
 
@@ -191,6 +197,9 @@ export class ControlServer {
         });
         return;
       }
+      // Backpressure: a client that pipelines faster than its requests are answered stops
+      // being read until they are, so its queue cannot grow without bound.
+      if (queue.length >= MAX_QUEUED) sock.pause();
       void pump();
     });
     sock.on('end', () => {

@@ -188,11 +188,12 @@ describe('control socket', () => {
     expect(server.counts.busy).toBe(1);
   });
 
-  it('pipelined requests are answered in order', async () => {
+  it('pipelined requests are answered in order, far past the read-ahead limit', async () => {
     await start();
     const c = await raw();
-    c.sock.write(Array.from({ length: 100 }, (_, i) => JSON.stringify({ id: i, method: 'echo', params: i })).join('\n') + '\n');
-    for (let i = 0; i < 100; i++) expect(await c.next()).toEqual({ id: i, ok: true, result: i });
+    const n = 3000; // more than the 256 read ahead: reading pauses and resumes
+    c.sock.write(Array.from({ length: n }, (_, i) => JSON.stringify({ id: i, method: 'echo', params: i })).join('\n') + '\n');
+    for (let i = 0; i < n; i++) expect(await c.next()).toEqual({ id: i, ok: true, result: i });
     c.sock.destroy();
   });
 
