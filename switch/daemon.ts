@@ -292,7 +292,7 @@ export class Daemon implements DaemonApi {
    * Sets the chain of some queues (`prog replace`), or appends one program to their chains
    * (`prog attach`, as libxdp adds a program to the dispatcher); other queues keep theirs.
    */
-  setChains(queues: number[], edit: (old: ProgramRef[]) => ProgramRef[]): Promise<{ changes: string[] }> {
+  async setChains(queues: number[], edit: (old: ProgramRef[]) => ProgramRef[]): Promise<{ changes: string[] }> {
     const n = this.cfg.switch.queues;
     for (const q of queues) {
       if (!Number.isInteger(q) || q < 0 || q >= n) throw new ControlError('bad_params', `queue ${q} does not exist (queues 0 to ${n - 1})`);
