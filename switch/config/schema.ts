@@ -21,7 +21,7 @@ const port = z
     name: z.string().regex(PORT_NAME).describe("a port name: a letter, then up to 14 letters, digits, '_', '.', '-'"),
     type: z.string().regex(/^[a-z][a-z0-9-]*$/).describe('a port type: gen, null, pcap, udp, stream, vxlan, virtio'),
   })
-  .describe('a port: name, type, then the options of its type');
+  .describe('a port, a map: name, type, then the options of its type');
 
 const programRef = z
   .strictObject({
@@ -32,7 +32,7 @@ const programRef = z
       .default(['PASS'])
       .describe('verdicts that continue to the next program (default [PASS], as libxdp): ABORTED, DROP, PASS, TX, REDIRECT'),
   })
-  .describe('a program in a chain: name, params, continueOn');
+  .describe('a program in a chain, a map: name, params, continueOn');
 
 const queueSet = z
   .union([z.literal('all'), z.array(z.int().min(0).max(MAX_QUEUES - 1)).min(1)])
@@ -43,7 +43,7 @@ const queuePrograms = z
     queues: queueSet.default('all'),
     chain: z.array(programRef).min(1).max(MAX_CHAIN).describe(`a list of 1 to ${MAX_CHAIN} programs`),
   })
-  .describe('a program chain: queues, chain');
+  .describe('a program chain, a map: queues, chain');
 
 export const configSchema = z
   .strictObject({
@@ -82,7 +82,7 @@ export const configSchema = z
         socket: z.string().min(1).optional().describe('path of the control socket'),
       })
       .optional()
-      .describe('the control socket: socket'),
+      .describe('the control socket, a map: { socket: PATH }'),
     metrics: z
       .string()
       .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/)
