@@ -10,13 +10,23 @@
  * Each packet is first copied into its frame from a template (copyWithin inside the
  * frame area, as a device thread's ingress does), then run; `copy+pass` is that copy
  * with the pass program, the floor every other line includes.
+ *
+ * Then the same programs in the live switch (`switch:` lines): one gen device (512 UDP
+ * flows, sources 10.0.0.1 and 10.0.0.2) feeding one queue worker, as the xdp mode runs
+ * drop/tx/redirect — ddos with 10.0.0.2/32 among its 10,000 prefixes (half the traffic
+ * attack), router with 100,000 routes and one for gen's 10.1.0.0/16, l2switch flooding
+ * gen's unknown destination to the other port.
  */
 import { XDP_PACKET_HEADROOM, FrameArea } from '../../queues/frames.js';
 import { XdpContext } from '../../programs/context.js';
 import { defaultPorts, instantiateOffline, load } from '../../programs/offline/instance.js';
 import { formatIPv4, maskTo } from '../../programs/parse/addr.js';
 import type { XdpProgram } from '../../programs/program.js';
+import { openMap, type ArrayMap } from '../../programs/maps/index.js';
 import { line, type BenchMode } from '../harness.js';
+import { rate } from '../harness.js';
+import { Switch } from '../../switch/supervisor.js';
+import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 
 const FRAMES = 1024;
 const LEN = 64;
@@ -180,16 +190,79 @@ async function measure(c: Case, seconds: number): Promise<{ pps: number; cpuPps:
   return { pps: (packets * 1000) / (now - t0), cpuPps: packets / ((cpu.user + cpu.system) / 1e6), verdicts };
 }
 
+/**
+ * The live l2switch case: 10,000 addresses learned (as if heard) on the null ports, gen's
+ * destination 02:00:00:00:00:02 among them on out0 — so frames forward, not flood.
+ */
+function learnMacs(sw: Switch): void {
+  const lp = sw.loadedPrograms().find((p) => p.name === 'l2switch')!;
+  const fdb = openMap(lp.maps.fdb, 0);
+  const now = (openMap(lp.maps.ktime, 0) as ArrayMap).readWord(0, 0);
+  const key = new Uint8Array(8);
+  const value = new Int32Array(2);
+  const put = (mac: number[], ifindex: number) => {
+    key.set(mac);
+    value[0] = ifindex;
+    value[1] = now;
+    fdb.update(key, new Uint8Array(value.buffer));
+  };
+  for (let m = 0; m < 9999; m++) put([2, 0, 1, (m >> 16) & 255, (m >> 8) & 255, m & 255], 2 + (m % 3));
+  put([2, 0, 0, 0, 0, 2], 5);
+}
+
+/** One gen device (512 flows) → one queue worker running `program` → null ports p2…p4 / out0. */
+async function liveRate(program: { name: string; params: Record<string, unknown> }, seconds: number, prepare?: (sw: Switch) => void) {
+  const config: SwitchConfig = {
+    ...CONFIG_DEFAULTS,
+    queues: 1,
+    ports: [
+      { name: 'gen0', type: 'gen', flows: 512, size: 64 },
+      { name: 'p2', type: 'null' },
+      { name: 'p3', type: 'null' },
+      { name: 'p4', type: 'null' },
+      { name: 'out0', type: 'null' },
+    ],
+    programs: [{ queues: [0], chain: [{ ...program, continueOn: [] }] }],
+  };
+  const sw = await Switch.start(config);
+  prepare?.(sw);
+  const q = () => sw.stats().queues;
+  const pps = await rate(() => q().rx0_packets, seconds);
+  const s = q();
+  const summary = await sw.stop();
+  return {
+    pps,
+    drop: s.rx0_xdp_drop,
+    redirect: s.rx0_xdp_redirect,
+    txFull: s.rx0_xdp_tx_full,
+    ringFull: summary.stats.ports.gen0.rx_ring_full,
+    unaccounted: summary.unaccounted,
+  };
+}
+
 const mode: BenchMode = {
   name: 'programs',
   description: 'ddos (10k prefixes, half attack), router (100k routes), l2switch (10k MACs): one thread, 64-byte frames',
   async run(opts, report) {
     const floor: Case = { label: 'copy+pass', program: 'pass', params: {}, frames: ddosCase().frames, ingress: () => 1 };
-    for (const c of [floor, ddosCase(), routerCase(), l2Case()]) {
+    const cases = [floor, ddosCase(), routerCase(), l2Case()];
+    for (const c of cases) {
       const { pps, cpuPps, verdicts } = await measure(c, opts.seconds);
       const ns = 1e9 / cpuPps;
       report({ mode: c.label, mpps: cpuPps / 1e6, wallMpps: pps / 1e6, nsPerPacket: ns, drop: verdicts[1], pass: verdicts[2], redirect: verdicts[4] });
       if (!opts.json) console.log(line(c.label, [[cpuPps, 'pkt/cpu-s'], [ns, 'ns/pkt'], [pps, 'pkt/s wall'], [(verdicts[1] * 100) / Math.max(1, verdicts.reduce((a, b) => a + b)), '% drop']]));
+    }
+    const [, ddos, router] = cases;
+    const live: [string, { name: string; params: Record<string, unknown> }][] = [
+      ['switch:pass', { name: 'pass', params: {} }],
+      ['switch:ddos', { name: 'ddos', params: { ...ddos.params, blocklist: [...(ddos.params.blocklist as string[]), '10.0.0.2/32'] } }],
+      ['switch:router', { name: 'router', params: { ...router.params, routes: [...(router.params.routes as string[]), '10.1.0.0/16 via 02:00:00:00:00:09 dev out0'] } }],
+      ['switch:l2switch', { name: 'l2switch', params: { maxMacs: 16384 } }],
+    ];
+    for (const [label, program] of live) {
+      const r = await liveRate(program, opts.seconds, label === 'switch:l2switch' ? learnMacs : undefined);
+      report({ mode: label, mpps: r.pps / 1e6, drop: r.drop, redirect: r.redirect, txFull: r.txFull, ringFull: r.ringFull, unaccounted: r.unaccounted });
+      if (!opts.json) console.log(line(label, [[r.pps, 'pkt/s'], [r.drop, 'drop'], [r.redirect, 'redirect'], [r.txFull + r.ringFull, 'full']]));
     }
   },
 };
