@@ -24,8 +24,8 @@ import {
   resolveProgram,
 } from './modules.js';
 import type { PortConfig } from '../ports/port.js';
-import type { ParamSpec, Params, ProgramModule } from '../../programs/program.js';
-import { createMap, openMap, type XdpMap } from '../../programs/maps/index.js';
+import type { ParamSpec, Params } from '../../programs/program.js';
+import { instantiate, loadProgram } from '../../programs/loader.js';
 import { steeringIssues } from '../control/steering.js';
 
 export interface MeaningOptions {
@@ -150,8 +150,11 @@ export async function checkMeaning(
         else add([...at, 'params'], `${where([...at, 'params'])}: ${m.text}`);
       }
       if (bad.length === 0) {
-        const err = dryCreate(mod, ref.params, cfg.queues, portNames);
-        if (err) add([...at, 'name'], `${where(at)}: program '${ref.name}' rejects its configuration: ${err} (see the program's parameters)`);
+        const err = await dryLoad(ref, baseDir, cfg.queues, portNames);
+        if (err) {
+          const where2 = ref.params && Object.keys(ref.params).length ? [...at, 'params'] : [...at, 'name'];
+          add(where2, `${where(at)}: program '${ref.name}' rejects its configuration: ${err} (see the program's parameters)`);
+        }
       }
     }
     programFiles.push(files);
@@ -181,30 +184,19 @@ export async function checkMeaning(
 }
 
 /**
- * Builds the program once as a queue would (maps created, create() called) and returns
- * the error it throws, if any: what create() checks (e.g. "give `port` or `pairs`") is
- * part of "the program loads".
+ * Loads the program exactly as the switch will (programs/loader.ts: parameters, maps
+ * created, setup() run — a router's routes are parsed there) and builds it once as a
+ * queue would; returns the error, if any. What setup() and create() check is part of
+ * "the program loads".
  */
-function dryCreate(mod: ProgramModule, given: Params, queues: number, portNames: string[]): string | null {
+async function dryLoad(ref: { name: string; params: Params; continueOn: string[] }, baseDir: string, queues: number, portNames: string[]): Promise<string | null> {
+  const ports = portNames.map((name, i) => ({ name, ifindex: i + 1 }));
   try {
-    const params: Params = {};
-    for (const [k, spec] of Object.entries(mod.params ?? {})) {
-      if (given[k] !== undefined) params[k] = spec.type === 'string' && typeof given[k] === 'number' ? String(given[k]) : given[k];
-      else if (spec.default !== undefined) params[k] = spec.default;
-    }
-    const maps: Record<string, XdpMap> = {};
-    for (const [name, spec] of Object.entries(mod.maps?.(params) ?? {})) maps[name] = openMap(createMap(spec, queues), 0);
-    mod.create({
-      params,
-      maps,
-      queue: 0,
-      queues,
-      ports: portNames.map((name, i) => ({ name, ifindex: i + 1 })),
-      log: () => {},
-    });
+    const lp = await loadProgram(ref, { baseDir, queues, ports });
+    await instantiate(lp, { queue: 0, queues, ports, log: () => {} });
     return null;
   } catch (e) {
-    return (e as Error).message;
+    return (e as Error).message.replace(/^program [\w-]+: /, '');
   }
 }
 

@@ -55,6 +55,11 @@ export const BAD_CASES: BadCase[] = [
   { name: 'parameter of the wrong type', yaml: `${gen}programs:\n  - chain:\n      - name: drop\n        params: { readData: maybe }\n`, expected: [`bad.yaml:7:29: programs[0].chain[0].params.readData: "maybe" is not true or false (read the Ethernet type of each packet before dropping it)`] },
   { name: 'redirect to a port that does not exist', yaml: `${gen}programs:\n  - chain:\n      - name: redirect\n        params: { port: cap0 }\n`, expected: [`bad.yaml:7:25: programs[0].chain[0].params.port: no port named 'cap0' (ports: gen0)`] },
   { name: 'program rejects its configuration at create', yaml: `${gen}programs:\n  - chain:\n      - name: redirect\n`, expected: [`bad.yaml:6:15: programs[0].chain[0]: program 'redirect' rejects its configuration: redirect: give \`port\` or \`pairs\` (see the program's parameters)`] },
+  {
+    name: 'program rejects its parameters in setup (a bad route)',
+    yaml: `${gen}programs:\n  - chain:\n      - name: router\n        params: { routes: ["10.0.0.0/8 via nothing"] }\n`,
+    expected: [`bad.yaml:7:17: programs[0].chain[0]: program 'router' rejects its configuration: setup: route '10.0.0.0/8 via nothing': expected 'PREFIX via NEXTHOP-MAC dev PORT' (see the program's parameters)`],
+  },
   { name: 'unknown key in a chain entry', yaml: `${gen}programs:\n  - chain:\n      - name: drop\n        parms: {}\n`, expected: [`bad.yaml:7:9: programs[0].chain[0].parms: unknown key (allowed keys: name, params, continueOn)`] },
   { name: 'chain longer than 10', yaml: `${gen}programs:\n  - chain: [${Array(11).fill('{ name: pass }').join(', ')}]\n`, expected: [`bad.yaml:5:12: programs[0].chain: has 11 entries, too many (a list of 1 to 10 programs)`] },
   { name: 'steering file missing', yaml: `steering: nowhere.flows\n${gen}`, expected: [`bad.yaml:1:11: steering: no file ${path.resolve('nowhere.flows')} (a flow-steering file relative to bad.yaml)`] },
