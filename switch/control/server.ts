@@ -135,6 +135,7 @@ export class ControlServer {
     const queue: string[] = [];
     let running = false;
     let ended = false;
+    let refused = false;
 
     sock.setTimeout(this.opts.idleTimeoutMs);
     sock.on('timeout', () => {
@@ -179,22 +180,29 @@ export class ControlServer {
       }
       if (sock.writableCorked) sock.uncork();
       running = false;
+      if (lines.overflow()) {
+        // Everything before the oversized line is answered; then the refusal, then close.
+        if (!refused) {
+          refused = true;
+          send({ id: null, ok: false, error: { code: 'too_large', message: `request line longer than ${this.opts.maxRequestBytes} bytes` } });
+          sock.end();
+          setTimeout(() => sock.destroy(), 1000).unref();
+        }
+        return;
+      }
       // Caught up: read again (paused below when a client pipelined too far ahead).
-      if (sock.isPaused() && !lines.overflow() && !ended) sock.resume();
+      if (sock.isPaused() && !ended) sock.resume();
       if (ended && !sock.destroyed) sock.end();
     };
 
     sock.on('data', (chunk: Buffer) => {
       for (const l of lines.push(chunk)) queue.push(l);
       if (lines.overflow()) {
+        // Nothing more is read from this client; pump() answers what came before, refuses.
         this.counts.tooLarge++;
         sock.pause();
-        // Answer what came before, then the refusal, then close.
-        void pump().then(() => {
-          send({ id: null, ok: false, error: { code: 'too_large', message: `request line longer than ${this.opts.maxRequestBytes} bytes` } });
-          sock.end();
-          setTimeout(() => sock.destroy(), 1000).unref();
-        });
+        sock.removeAllListeners('data');
+        void pump();
         return;
       }
       // Backpressure: a client that pipelines faster than its requests are answered stops

@@ -21,6 +21,7 @@ const handlers = {
   echo: (p: unknown) => p,
   big: () => 'x'.repeat(1 << 20),
   slow: () => new Promise((r) => setTimeout(() => r('late'), 2000)),
+  brief: () => new Promise((r) => setTimeout(() => r('done'), 100)),
   refuse: () => {
     throw new ControlError('bad_params', 'refused on purpose');
   },
@@ -126,6 +127,15 @@ describe('control socket', () => {
     expect(await other.request('echo', 'still here')).toBe('still here');
     other.close();
     expect(server.counts.tooLarge).toBe(1);
+  });
+
+  it('an oversized line behind a request still in progress: that answer first, then the refusal', async () => {
+    await start({ maxRequestBytes: 4096 });
+    const c = await raw();
+    c.sock.write('{"id":1,"method":"brief"}\n' + 'B'.repeat(10_000));
+    expect(await c.next()).toEqual({ id: 1, ok: true, result: 'done' });
+    expect(await c.next()).toMatchObject({ id: null, ok: false, error: { code: 'too_large' } });
+    await c.ended;
   });
 
   it('a half-closed client gets its answers, then EOF', async () => {
