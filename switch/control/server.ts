@@ -106,7 +106,10 @@ export class ControlServer {
     const s = this.server;
     this.server = null;
     for (const sock of this.sockets) sock.destroy();
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    // Only a server that listened owns the file: one that failed to start (another switch
+    // answers on the path) must not remove that switch's socket.
+    if (!s) return;
+    await new Promise<void>((resolve) => s.close(() => resolve()));
     try {
       unlinkSync(this.opts.path);
     } catch {

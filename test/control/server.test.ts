@@ -222,6 +222,8 @@ describe('control socket', () => {
     // Live: a second server on the same path is refused.
     const second = new ControlServer(handlers, { path: sockPath });
     await expect(second.listen()).rejects.toThrow(/another xswitch is listening/);
+    await second.close(); // must not remove the first one's socket
+    expect(await requestOnce(sockPath, 'echo', 2)).toBe(2);
     // Not a socket: left alone.
     const plain = path.join(dir, 'plain');
     writeFileSync(plain, 'keep me');

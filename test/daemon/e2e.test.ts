@@ -327,6 +327,16 @@ describe('xswitch run, driven by the CLI', () => {
     expect(r.stderr).toBe(`xswitch: control socket ${path.join(dir, 'ctl.sock')}\n`);
   });
 
+  it('a second switch on the same socket refuses to start and stops what it started', async () => {
+    d = await startDaemon(GEN() + 'programs:\n  - chain:\n      - name: drop\n');
+    const r = await runCli(['run', '--config', d.configFile, '--socket', d.socket, '--duration', '5']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`xswitch: another xswitch is listening on ${d.socket} (stop it, or pass --socket)\n`);
+    // The first one is untouched.
+    expect((await d.cli(['status', '--json'])).code).toBe(0);
+    expectAccounted(await stop(d));
+  });
+
   it('a bad configuration does not start: file:line:column on stderr, exit status 2', async () => {
     await expect(startDaemon('queues: 0\nports:\n  - name: gen0\n    type: gen\n')).rejects.toThrow(/exited \(2\) before starting:\n.*sw\.yaml:1:9: queues: 0 is too small/);
   });
