@@ -24,9 +24,9 @@ import { formatIPv4, maskTo } from '../../programs/parse/addr.js';
 import type { XdpProgram } from '../../programs/program.js';
 import { openMap, type ArrayMap } from '../../programs/maps/index.js';
 import { line, type BenchMode } from '../harness.js';
-import { rate } from '../harness.js';
-import { Switch } from '../../switch/supervisor.js';
-import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
+import type { Switch } from '../../switch/supervisor.js';
+import type { SwitchConfig } from '../../switch/config-types.js';
+import { switchRate } from './xdp.js';
 
 const FRAMES = 1024;
 const LEN = 64;
@@ -211,33 +211,9 @@ function learnMacs(sw: Switch): void {
 }
 
 /** One gen device (512 flows) → one queue worker running `program` → null ports p2…p4 / out0. */
-async function liveRate(program: { name: string; params: Record<string, unknown> }, seconds: number, prepare?: (sw: Switch) => void) {
-  const config: SwitchConfig = {
-    ...CONFIG_DEFAULTS,
-    queues: 1,
-    ports: [
-      { name: 'gen0', type: 'gen', flows: 512, size: 64 },
-      { name: 'p2', type: 'null' },
-      { name: 'p3', type: 'null' },
-      { name: 'p4', type: 'null' },
-      { name: 'out0', type: 'null' },
-    ],
-    programs: [{ queues: [0], chain: [{ ...program, continueOn: [] }] }],
-  };
-  const sw = await Switch.start(config);
-  prepare?.(sw);
-  const q = () => sw.stats().queues;
-  const pps = await rate(() => q().rx0_packets, seconds);
-  const s = q();
-  const summary = await sw.stop();
-  return {
-    pps,
-    drop: s.rx0_xdp_drop,
-    redirect: s.rx0_xdp_redirect,
-    txFull: s.rx0_xdp_tx_full,
-    ringFull: summary.stats.ports.gen0.rx_ring_full,
-    unaccounted: summary.unaccounted,
-  };
+function liveRate(program: { name: string; params: Record<string, unknown> }, seconds: number, prepare?: (sw: Switch) => void) {
+  const ports: SwitchConfig['ports'] = ['p2', 'p3', 'p4', 'out0'].map((name) => ({ name, type: 'null' }));
+  return switchRate(program, seconds, { ports, flows: 512, prepare });
 }
 
 const mode: BenchMode = {

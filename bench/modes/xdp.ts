@@ -28,15 +28,24 @@ const CASES: Case[] = [
   { mode: 'redirect', banner: 'Redirecting from gen0 (ifindex 1; driver xswitch-gen) to out0 (ifindex 2; driver xswitch-null)', program: { name: 'redirect', params: { port: 'out0' } } },
 ];
 
-/** Runs one switch case and returns its per-queue rate in packets/s with the exit breakdown. */
-export async function switchRate(program: { name: string; params: Record<string, unknown> }, seconds: number, extraPorts: SwitchConfig['ports'] = []) {
+/**
+ * Runs one switch case — a gen device (64-byte frames) feeding one queue worker running
+ * `program`, egress ports as given — and returns the queue's rate in packets/s with the
+ * exit breakdown. `prepare` runs once the switch is up (fill maps, …).
+ */
+export async function switchRate(
+  program: { name: string; params: Record<string, unknown> },
+  seconds: number,
+  opts: { ports?: SwitchConfig['ports']; flows?: number; prepare?: (sw: Switch) => void } = {},
+) {
   const config: SwitchConfig = {
     ...CONFIG_DEFAULTS,
     queues: 1,
-    ports: [{ name: 'gen0', type: 'gen', flows: 64, size: 64 }, { name: 'out0', type: 'null' }, ...extraPorts],
+    ports: [{ name: 'gen0', type: 'gen', flows: opts.flows ?? 64, size: 64 }, ...(opts.ports ?? [{ name: 'out0', type: 'null' }])],
     programs: [{ queues: [0], chain: [{ ...program, continueOn: [] }] }],
   };
   const sw = await Switch.start(config);
+  opts.prepare?.(sw);
   const q = () => sw.stats().queues;
   const pps = await rate(() => q().rx0_packets, seconds);
   const s = q();
