@@ -122,9 +122,9 @@ describe('xswitch run, driven by the CLI', () => {
     // Replace the program on queue 1 with a redirect to out0 while traffic flows.
     const ctl = await import('../../switch/control/client.js');
     r = await d.cli(['prog', 'replace', 'redirect', '--queues', '1', '--param', 'port=out0']);
-    expect(r).toMatchObject({ code: 0, stdout: 'programs replaced (drop on 0; redirect on 1)\n' });
+    expect(r, r.stderr).toMatchObject({ code: 0, stdout: 'programs replaced (drop on 0; redirect on 1)\n' });
     r = await d.cli(['prog', 'attach', 'pass', '--queues', '0']);
-    expect(r).toMatchObject({ code: 0, stdout: 'programs replaced (drop→pass on 0; redirect on 1)\n' });
+    expect(r, r.stderr).toMatchObject({ code: 0, stdout: 'programs replaced (drop→pass on 0; redirect on 1)\n' });
     r = await d.cli(['prog', 'list']);
     expect(r.stdout).toBe('queue 0: drop  [continue on PASS] → pass\nqueue 1: redirect {"port":"out0"}\n');
     await sleep(300);
