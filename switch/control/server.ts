@@ -25,6 +25,9 @@ import {
 
 export type Handler = (params: unknown, client: ClientInfo) => unknown;
 
+/** Stands in the queue for a request the client cut short by closing its side. */
+const INCOMPLETE = Symbol('incomplete request');
+
 /** Requests read ahead of their answers on one connection before reading pauses. */
 const MAX_QUEUED = 256;
 
@@ -135,7 +138,7 @@ export class ControlServer {
     this.sockets.add(sock);
     const info = { id, closed: false };
     const lines = new LineSplitter(this.opts.maxRequestBytes);
-    const queue: string[] = [];
+    const queue: (string | typeof INCOMPLETE)[] = [];
     let running = false;
     let ended = false;
     let refused = false;
@@ -174,8 +177,8 @@ export class ControlServer {
       if (running) return;
       running = true;
       while (queue.length > 0 && !sock.destroyed) {
-        const line = queue.shift() as string;
-        if (line.trim() === '') continue;
+        const line = queue.shift()!;
+        if (line !== INCOMPLETE && line.trim() === '') continue;
         const r = await this.handle(line, info);
         // Answers to a pipelined burst leave in one write: corked until the queue is empty.
         if (queue.length > 0 && !sock.writableCorked) sock.cork();
@@ -215,15 +218,15 @@ export class ControlServer {
     });
     sock.on('end', () => {
       // Half-close: the client has said all it will; answer it, then end our side.
-      if (lines.buffered() > 0) queue.push('\u0000incomplete');
+      if (lines.buffered() > 0) queue.push(INCOMPLETE);
       ended = true;
       void pump();
     });
   }
 
-  private async handle(line: string, client: ClientInfo): Promise<Response> {
+  private async handle(line: string | typeof INCOMPLETE, client: ClientInfo): Promise<Response> {
     this.counts.requests++;
-    if (line === '\u0000incomplete') {
+    if (line === INCOMPLETE) {
       this.counts.badRequests++;
       return { id: null, ok: false, error: { code: 'bad_request', message: 'the connection ended in the middle of a request (requests end with a newline)' } };
     }
