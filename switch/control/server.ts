@@ -131,7 +131,7 @@ export class ControlServer {
       };
       sock.on('error', () => {});
       sock.end(JSON.stringify(r) + '\n');
-      sock.destroySoon?.();
+      setTimeout(() => sock.destroy(), 1000).unref(); // a refused client that never reads goes anyway
       return;
     }
     this.counts.connections++;
