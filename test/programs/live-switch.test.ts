@@ -12,7 +12,7 @@ import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js
 // run by queue worker threads over the shared maps, traffic from the gen port (paced at
 // 100 kpps; what a device still drops on a busy machine is counted there and allowed for).
 beforeAll(() => {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: new URL('../../', import.meta.url).pathname, stdio: 'inherit' });
+  // Workers run dist/, which `npm test` builds before the suite.
 });
 
 const N = 512 * 40; // gen cycles its 512 flows: sources 10.0.0.1 (flows 0–255) and 10.0.0.2 (256–511)

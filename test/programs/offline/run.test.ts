@@ -15,7 +15,7 @@ let input = '';
 const N = 40000;
 
 beforeAll(() => {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' }); // piscina workers run dist/
+  // Workers run dist/, which `npm test` builds before the suite.
   dir = mkdtempSync(path.join(tmpdir(), 'prog-run-'));
   input = path.join(dir, 'in.pcap');
   const w = createWriter(input, { format: 'pcap' });
