@@ -29,6 +29,7 @@ export interface DeviceWorkerData {
 }
 
 export type DeviceRequest =
+  | { type: 'start-ingress'; id: number }
   | { type: 'stop-ingress'; id: number }
   | { type: 'close'; id: number }
   | { type: 'control'; id: number; msg: unknown }
@@ -53,7 +54,9 @@ async function main(): Promise<void> {
   const type = ((await import(data.module)) as { default: PortType }).default;
   const port: Port = type.create(data.config);
   const io = new DeviceIO(data.layout, data.port, data.config.name, await makeSteerer(data.steering), log);
-  let ingress = true;
+  // A polling port starts producing only when every port is up (start-ingress): a
+  // generator must not fill the tx ring of a port still opening its file.
+  let ingress = false;
   let closing = false;
   let finished = false;
   const budget = data.layout.budget;
@@ -62,6 +65,10 @@ async function main(): Promise<void> {
     const reply = (ok: boolean, value?: unknown, error?: string) => parentPort!.postMessage({ type: 'reply', id: req.id, ok, value, error });
     try {
       switch (req.type) {
+        case 'start-ingress':
+          ingress = true;
+          io.doorbell.ring(); // wake the loop from its idle wait
+          return reply(true);
         case 'stop-ingress':
           ingress = false;
           io.ingressOpen = false;

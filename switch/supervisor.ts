@@ -179,6 +179,7 @@ export class Switch extends EventEmitter {
     const devReady: Promise<void>[] = [];
     this.config.ports.forEach((config, p) => devReady.push(this.spawnDevice(p, config, types[p])));
     await Promise.all(devReady);
+    await Promise.all(this.deviceThreads.map((_, p) => this.deviceRequest(p, { type: 'start-ingress', id: this.nextId++ })));
     this.watchdog = setInterval(() => this.checkHangs(), Math.max(50, this.hangMs / 4));
     this.watchdog.unref();
   }

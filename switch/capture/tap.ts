@@ -65,7 +65,8 @@ export class CaptureTap implements PacketTap {
     this.queue = s.queue;
     this.head = this.w[kHead];
     this.base = new Float64Array(s.ring.sab, kBaseByte, 1)[0];
-    this.filter = s.filter ? new FlowSteerer(s.filter) : null;
+    // counts: false — several queues share this filter; only device threads own the steering counters.
+    this.filter = s.filter ? new FlowSteerer(s.filter, { counts: false }) : null;
   }
 
   observe(ctx: XdpContext, verdict: number): void {

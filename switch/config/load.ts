@@ -8,6 +8,7 @@
  * Two passes because zod skips cross-field checks while structural errors exist; each
  * pass reports all it finds.
  */
+import { resolvePortPaths } from '../ports/index.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
@@ -78,6 +79,9 @@ export async function parseConfig(text: string, file: string, opts: LoadOptions 
   const s = checkStructure(data, map, file);
   if (!s.value) throw new ConfigError(s.issues);
   const cfg = s.value;
+  // File options of ports (a capture to replay or write) are relative to this file, like
+  // program modules and the steering file.
+  for (const p of cfg.ports) await resolvePortPaths(p as PortConfig, path.dirname(path.resolve(file)));
   const m = await checkMeaning(cfg, map, file, { loadPrograms: opts.loadPrograms ?? true });
   if (m.issues.length > 0) throw new ConfigError(m.issues);
 

@@ -4,8 +4,9 @@
  * thread imports the compiled module by URL.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PortType } from './port.js';
+import type { PortConfig, PortType } from './port.js';
 import { workerUrl } from '../worker-url.js';
 
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -27,4 +28,13 @@ export function portModuleUrl(type: string): string {
 
 export function knownPortTypes(): string[] {
   return ['gen', 'null', 'pcap', 'udp', 'stream', 'vxlan', 'virtio'].filter(portTypeExists);
+}
+
+/** Resolves a port's file options (PortType.pathOptions) against `dir`, in place. */
+export async function resolvePortPaths(port: PortConfig, dir: string): Promise<void> {
+  if (!portTypeExists(port.type)) return; // the meaning pass reports the unknown type
+  for (const key of (await importPortType(port.type)).pathOptions ?? []) {
+    const v = port[key];
+    if (typeof v === 'string' && v !== '' && !path.isAbsolute(v)) port[key] = path.resolve(dir, v);
+  }
 }

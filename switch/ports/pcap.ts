@@ -214,6 +214,7 @@ class PcapPort implements Port {
 }
 
 const pcap: PortType = {
+  pathOptions: ['read', 'write'],
   type: 'pcap',
   counters: COUNTERS,
   validate(config: PortConfig) {

@@ -90,6 +90,8 @@ export interface PortConfig {
 
 export interface PortType {
   type: string;
+  /** Options that name files: the configuration loader resolves them against the config file's folder. */
+  pathOptions?: readonly string[];
   /** Counter names this port type adds after the common ones (ethtool -S style). */
   counters?: readonly string[];
   /** Checks the port's options; returns messages for what is wrong (empty when fine). */

@@ -106,3 +106,19 @@ describe('JSON Schema', () => {
     expect(s.required).toEqual(['ports']);
   });
 });
+
+describe('port file options', () => {
+  it('resolve against the configuration file’s folder, as program paths do', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(path.join(tmpdir(), 'cfg-paths-'));
+    try {
+      const f = path.join(dir, 'sw.yaml');
+      writeFileSync(f, 'ports:\n  - name: cap0\n    type: pcap\n    write: out/cap.pcapng\n  - name: g\n    type: gen\n');
+      const c = await loadConfig(f);
+      expect(c.switch.ports[0].write).toBe(path.join(dir, 'out/cap.pcapng'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
