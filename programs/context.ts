@@ -13,8 +13,10 @@
  */
 import { BPF_F_MISS_MASK, XDP_ABORTED, XDP_REDIRECT } from './verdicts.js';
 
-const ETH_HLEN = 14;
-const META_MAX = 32;
+/** The shortest packet the helpers leave (an Ethernet header); the queue engine holds programs to it. */
+export const ETH_HLEN = 14;
+/** The most metadata adjustMeta() grants (bytes between dataMeta and data). */
+export const META_MAX = 32;
 
 /** Where a REDIRECT goes; set by redirect()/redirectMap(), read by the queue worker. */
 export const REDIRECT_NONE = 0;
@@ -95,7 +97,8 @@ export class XdpContext {
 
   /** bpf_redirect: send out of port `ifindex`. Returns the verdict to return. */
   redirect(ifindex: number, _flags = 0): number {
-    if (ifindex < 1 || ifindex > this.portCount) {
+    // Integers only: NaN and fractions fail every range test and would name no port.
+    if (typeof ifindex !== 'number' || (ifindex | 0) !== ifindex || ifindex < 1 || ifindex > this.portCount) {
       this.redirectKind = REDIRECT_NONE;
       return XDP_ABORTED;
     }

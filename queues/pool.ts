@@ -88,6 +88,12 @@ export class FramePool {
 
   /** Returns a frame from the owner's own thread (XDP_DROP at the device, a failed enqueue). */
   free(frame: number): void {
+    // A full stack or a frame of another pool can only be a switch bug (a frame freed twice,
+    // or freed to the wrong owner); past the stack's end the store would vanish and alloc()
+    // would later hand out `undefined`. Reported as loudly as RecycleRing.put does.
+    if (this.top >= this.count || !(frame >= this.first && frame < this.first + this.count)) {
+      throw new Error(`frame pool ${this.first}…${this.first + this.count - 1}: frame ${frame} freed twice or not this pool's`);
+    }
     this.top++;
     this.stack[this.top] = frame;
     this.c[PP.recycle_cached]++;

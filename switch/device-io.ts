@@ -79,8 +79,14 @@ export class DeviceIO implements PortIO {
   receive(src: Uint8Array, offset: number, length: number): boolean {
     const c = this.counters;
     c[P.rx_packets]++;
+    // `x >>> 0 === x` holds for integers 0…2^32−1 only: NaN, fractions and negatives fail it
+    // (NaN would pass every < and > test below and poison rx_bytes).
+    if ((length >>> 0) !== length) {
+      c[P.rx_dropped]++;
+      return false;
+    }
     c[P.rx_bytes] += length;
-    if (!this.ingressOpen || length > this.maxFrameLength || length < 14 || offset < 0 || offset + length > src.length) {
+    if (!this.ingressOpen || length > this.maxFrameLength || length < 14 || (offset >>> 0) !== offset || offset + length > src.length) {
       c[P.rx_dropped]++;
       return false;
     }
@@ -125,12 +131,19 @@ export class DeviceIO implements PortIO {
   submit(frame: number, length: number): boolean {
     const c = this.counters;
     c[P.rx_packets]++;
-    c[P.rx_bytes] += length;
-    if (length > this.maxFrameLength || length < 14) {
+    // Only a frame of this device's pool can be submitted (allocFrame's); anything else is
+    // not ours to queue or to free.
+    if ((frame | 0) !== frame || frame < this.pool.first || frame >= this.pool.first + this.pool.count) {
+      c[P.rx_dropped]++;
+      return false;
+    }
+    if ((length >>> 0) !== length || length > this.maxFrameLength || length < 14) {
+      if ((length >>> 0) === length) c[P.rx_bytes] += length;
       c[P.rx_dropped]++;
       this.pool.free(frame);
       return false;
     }
+    c[P.rx_bytes] += length;
     return this.enqueue(frame, length);
   }
 

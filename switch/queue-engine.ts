@@ -16,6 +16,13 @@
  *
  * Nothing here allocates per packet: one context object, the frames' preallocated views,
  * counters in a typed array, routing by integer switch.
+ *
+ * A program can write anything into its context. The frame, ingress port and hash a packet
+ * is routed with come from its descriptor, never back from ctx; after the program, a few
+ * integer compares check that data/dataEnd/dataMeta still describe a packet of at least
+ * ETH_HLEN bytes inside the frame (else ABORTED: no descriptor ever points outside its
+ * frame); a verdict that is not an integer 0…4 is xdp_invalid; a redirect index is used only
+ * when it is an integer in range (else xdp_redirect_err).
  */
 import { Ring } from '../queues/ring.js';
 import { Doorbell } from '../queues/doorbell.js';
@@ -23,7 +30,7 @@ import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, packOffLen } from '../que
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock, Q, QUEUE_COUNTERS } from './counters.js';
 import { CTL_DOORBELL, CTL_INPUT, CTL_POS, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
-import { XdpContext, REDIRECT_BROADCAST, REDIRECT_CPU, REDIRECT_PORT, REDIRECT_XSK } from '../programs/context.js';
+import { XdpContext, ETH_HLEN, META_MAX, REDIRECT_BROADCAST, REDIRECT_CPU, REDIRECT_PORT, REDIRECT_XSK } from '../programs/context.js';
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../programs/verdicts.js';
 import type { XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint, TxEmit } from './endpoints/endpoint.js';
@@ -32,6 +39,14 @@ import { ByteCopier } from './endpoints/copy.js';
 /** Sees every packet at the hook, with its verdict, while a capture is armed (xdpdump). */
 export interface PacketTap {
   observe(ctx: XdpContext, verdict: number): void;
+}
+
+/** Reported (at most once a second, by the worker) when a program leaves the packet's bounds unusable. */
+export const BOUNDS_ERROR = 'program left ctx.data/dataEnd/dataMeta outside its frame';
+
+/** A program-written value is an index into [0, n): a number, an integer, in range. Never throws. */
+function isIndex(x: unknown, n: number): x is number {
+  return typeof x === 'number' && (x | 0) === x && x >= 0 && x < n;
 }
 
 export class QueueEngine {
@@ -65,6 +80,8 @@ export class QueueEngine {
   private readonly views: Uint8Array[];
   private readonly dataViews: DataView[];
   private readonly local: Float64Array;
+  /** The context's own broadcast flags: a program that replaces ctx.broadcastPorts is not followed. */
+  private readonly broadcastPorts: Uint8Array;
   private readonly ports: number;
   private readonly emit: TxEmit;
   /** This worker's control words: which packet is in hand, for the watchdog. */
@@ -85,6 +102,7 @@ export class QueueEngine {
     this.dataViews = area.frameDataViews();
     this.ctx = new XdpContext(layout.frameSize, layout.ports);
     this.ctx.rxQueueIndex = queue;
+    this.broadcastPorts = this.ctx.broadcastPorts;
     this.ctl = new Int32Array(layout.control);
     this.ctlBase = this.thread * CTL_WORDS;
     this.doorbell = new Doorbell(this.ctl, this.ctlBase + CTL_DOORBELL);
@@ -159,36 +177,67 @@ export class QueueEngine {
 
   private process(w: Int32Array, o: number, c: Float64Array): void {
     const ctx = this.ctx;
+    // What the engine routes by comes from the descriptor, never back from the context: a
+    // program can write any field of ctx, and must not be able to name another frame, port or hash.
     const frame = w[o + D_FRAME];
     const offLen = w[o + D_OFFLEN];
     const meta = w[o + D_META];
+    const hash = w[o + D_HASH];
+    const port = meta & 0xff;
     const off = offLen & 0xffff;
     const len = offLen >>> 16;
+    const metaLen = (meta >>> 8) & 0xff;
     ctx.frame = frame;
     ctx.packet = this.views[frame];
     ctx.view = this.dataViews[frame];
     ctx.data = off;
     ctx.dataEnd = off + len;
-    ctx.dataMeta = off - ((meta >>> 8) & 0xff);
-    ctx.ingressIfindex = (meta & 0xff) + 1;
-    ctx.hash = w[o + D_HASH];
+    ctx.dataMeta = off - metaLen;
+    ctx.ingressIfindex = port + 1;
+    ctx.hash = hash;
     ctx.redirectKind = 0;
     c[Q.packets]++;
     c[Q.bytes] += len;
     let v: number;
     try {
       v = this.program(ctx);
+      // Anything but an integer is not a verdict (xdp_invalid below); -1 keeps the tap's
+      // arithmetic on numbers. Integers outside 0…4 stay as they are: the capture shows them.
+      if (typeof v !== 'number' || (v | 0) !== v) v = -1;
     } catch (e) {
       v = XDP_ABORTED;
       this.errorCount++;
       if (this.lastError === null) this.lastError = e instanceof Error ? e.message : String(e);
     }
-    if (this.tap !== null) this.tap.observe(ctx, v);
-    this.route(v, ctx, c);
+    // The bounds as the program left them must describe a packet inside this frame: every
+    // descriptor written from them, every copy and the tap rely on it. A handful of integer
+    // compares, no allocation. Otherwise ABORTED (as a program that threw), and the bounds are
+    // put back as the packet arrived so the tap reads inside the frame.
+    const d = ctx.data;
+    const e = ctx.dataEnd;
+    const m = ctx.dataMeta;
+    if (
+      typeof d !== 'number' || typeof e !== 'number' || typeof m !== 'number' ||
+      (d | 0) !== d || (e | 0) !== e || (m | 0) !== m ||
+      m < 0 || m > d || d - m > META_MAX || e - d < ETH_HLEN || e > this.frameSize
+    ) {
+      ctx.data = off;
+      ctx.dataEnd = off + len;
+      ctx.dataMeta = off - metaLen;
+      v = XDP_ABORTED;
+      this.errorCount++;
+      if (this.lastError === null) this.lastError = BOUNDS_ERROR;
+    }
+    if (this.tap !== null) {
+      // The tap reads these too: it sees the packet's own frame and ingress port (armed taps only).
+      ctx.packet = this.views[frame];
+      ctx.ingressIfindex = port + 1;
+      this.tap.observe(ctx, v);
+    }
+    this.route(v, ctx, frame, port, hash, c);
   }
 
-  private route(v: number, ctx: XdpContext, c: Float64Array): void {
-    const frame = ctx.frame;
+  private route(v: number, ctx: XdpContext, frame: number, port: number, hash: number, c: Float64Array): void {
     switch (v) {
       case XDP_DROP:
         c[Q.xdp_drop]++;
@@ -199,18 +248,18 @@ export class QueueEngine {
         this.free(frame);
         return;
       case XDP_TX:
-        if (this.stageTx(ctx.ingressIfindex - 1, frame, ctx.data, ctx.dataEnd - ctx.data, ctx.hash)) c[Q.xdp_tx_xmit]++;
+        if (this.stageTx(port, frame, ctx.data, ctx.dataEnd - ctx.data, hash)) c[Q.xdp_tx_xmit]++;
         else {
           c[Q.xdp_tx_full]++;
           this.free(frame);
         }
         return;
       case XDP_REDIRECT:
-        this.redirect(ctx, c);
+        this.redirect(ctx, frame, port, hash, c);
         return;
       case XDP_PASS:
         c[Q.xdp_pass]++;
-        if (this.passEndpoint !== null) this.passEndpoint.deliver(this.area, frame * this.frameSize + ctx.data, ctx.dataEnd - ctx.data, ctx.ingressIfindex - 1);
+        if (this.passEndpoint !== null) this.passEndpoint.deliver(this.area, frame * this.frameSize + ctx.data, ctx.dataEnd - ctx.data, port);
         this.free(frame);
         return;
       default:
@@ -219,21 +268,20 @@ export class QueueEngine {
     }
   }
 
-  private redirect(ctx: XdpContext, c: Float64Array): void {
-    const frame = ctx.frame;
+  private redirect(ctx: XdpContext, frame: number, port: number, hash: number, c: Float64Array): void {
     const idx = ctx.redirectIndex;
     const len = ctx.dataEnd - ctx.data;
     switch (ctx.redirectKind) {
       case REDIRECT_PORT:
-        if (idx < 0 || idx >= this.ports) break;
-        if (this.stageTx(idx, frame, ctx.data, len, ctx.hash)) c[Q.xdp_redirect]++;
+        if (!isIndex(idx, this.ports)) break;
+        if (this.stageTx(idx, frame, ctx.data, len, hash)) c[Q.xdp_redirect]++;
         else {
           c[Q.xdp_tx_full]++;
           this.free(frame);
         }
         return;
       case REDIRECT_CPU: {
-        const ring = idx >= 0 && idx < this.cpuOut.length ? this.cpuOut[idx] : null;
+        const ring = isIndex(idx, this.cpuOut.length) ? this.cpuOut[idx] : null;
         if (ring === null) break;
         const s = this.cpuStaged[idx];
         if (ring.reserve(s + 1) <= s) {
@@ -241,22 +289,22 @@ export class QueueEngine {
           this.free(frame);
           return;
         }
-        this.writeDesc(ring, s, frame, ctx.data, len, ctx.hash, ctx.ingressIfindex - 1, ctx.data - ctx.dataMeta);
+        this.writeDesc(ring, s, frame, ctx.data, len, hash, port, ctx.data - ctx.dataMeta);
         this.cpuStaged[idx] = s + 1;
         c[Q.xdp_redirect]++;
         return;
       }
       case REDIRECT_XSK: {
-        const ep = idx >= 0 && idx < this.endpoints.length ? this.endpoints[idx] : null;
+        const ep = isIndex(idx, this.endpoints.length) ? this.endpoints[idx] : null;
         if (ep === null) break; // not bound to this queue: dropped, as Linux does
         // The whole area and an absolute offset: the endpoint's copier sees one source view always.
-        if (ep.deliver(this.area, frame * this.frameSize + ctx.data, len, ctx.ingressIfindex - 1)) c[Q.xdp_redirect]++;
+        if (ep.deliver(this.area, frame * this.frameSize + ctx.data, len, port)) c[Q.xdp_redirect]++;
         else c[Q.xdp_redirect_err]++;
         this.free(frame); // copy mode: the socket has its own copy
         return;
       }
       case REDIRECT_BROADCAST:
-        this.broadcast(ctx, c);
+        this.broadcast(ctx, frame, hash, c);
         return;
     }
     c[Q.xdp_redirect_err]++;
@@ -264,30 +312,30 @@ export class QueueEngine {
   }
 
   /** Sends a copy to every flagged port; the original goes to the last one. */
-  private broadcast(ctx: XdpContext, c: Float64Array): void {
-    const flags = ctx.broadcastPorts;
+  private broadcast(ctx: XdpContext, frame: number, hash: number, c: Float64Array): void {
+    const flags = this.broadcastPorts;
     const len = ctx.dataEnd - ctx.data;
     let last = -1;
     for (let p = 0; p < this.ports; p++) if (flags[p] !== 0) last = p;
     if (last < 0) {
       c[Q.xdp_redirect_err]++;
-      this.free(ctx.frame);
+      this.free(frame);
       return;
     }
     const src = this.area;
     const fs = this.frameSize;
-    const from = ctx.frame * fs + ctx.data;
+    const from = frame * fs + ctx.data;
     for (let p = 0; p < last; p++) {
       if (flags[p] === 0) continue;
       const copy = this.pool.alloc();
       if (copy < 0) continue; // counted by the pool (alloc_empty)
       src.copyWithin(copy * fs + ctx.data, from, from + len);
-      if (!this.stageTx(p, copy, ctx.data, len, ctx.hash)) this.free(copy);
+      if (!this.stageTx(p, copy, ctx.data, len, hash)) this.free(copy);
     }
-    if (this.stageTx(last, ctx.frame, ctx.data, len, ctx.hash)) c[Q.xdp_redirect]++;
+    if (this.stageTx(last, frame, ctx.data, len, hash)) c[Q.xdp_redirect]++;
     else {
       c[Q.xdp_tx_full]++;
-      this.free(ctx.frame);
+      this.free(frame);
     }
   }
 

@@ -3,7 +3,9 @@
  *
  * Options:
  *   flows:  number of distinct UDP flows (source port and source address vary), default 64
- *   size:   frame length in bytes (60 … frame size − 256), or a list cycled per packet; default 64
+ *   size:   frame length in bytes (60 … frame size − 256, and at least the headers: 42 IPv4/UDP,
+ *           54 IPv4/TCP, 62 IPv6/UDP, 74 IPv6/TCP), or a list cycled per packet; default 64
+ *           (74 for IPv6/TCP)
  *   count:  packets to send, then finish (0 = forever), default 0
  *   rate:   packets per second (0 = as fast as possible), default 0
  *   proto:  'udp' | 'tcp', default 'udp'
@@ -61,6 +63,7 @@ function options(c: PortConfig, errors: string[]): GenOptions {
     if (typeof s !== 'number' || !Number.isInteger(s) || s < 60 || s > 3840) errors.push(`'size' entries must be integers from 60 to 3840, got ${JSON.stringify(s)}`);
     else okSizes.push(s);
   }
+  const given = okSizes.length;
   if (okSizes.length === 0) okSizes.push(64);
   const mac = (k: string, def: string) => {
     const v = parseMac(String(c[k] ?? def));
@@ -75,6 +78,15 @@ function options(c: PortConfig, errors: string[]): GenOptions {
   const proto = c.proto ?? 'udp';
   if (proto !== 'udp' && proto !== 'tcp') errors.push(`'proto' must be udp or tcp, got ${JSON.stringify(proto)}`);
   if (c.ipv6 !== undefined && typeof c.ipv6 !== 'boolean') errors.push(`'ipv6' must be true or false`);
+  // Every header must fit: 60 bytes carry Ethernet + IPv4 + TCP (54), not IPv6 + UDP (62)
+  // or IPv6 + TCP (74); a shorter frame would go out with its L4 header cut off.
+  const headers = 14 + (c.ipv6 === true ? 40 : 20) + (proto === 'tcp' ? 20 : 8);
+  if (c.size === undefined) okSizes[0] = Math.max(64, headers); // the default fits the headers
+  else for (let i = 0; i < given; i++) {
+    const s = okSizes[i];
+    if (s < headers) errors.push(`'size' ${s} is too short for ${c.ipv6 === true ? 'IPv6' : 'IPv4'}/${proto === 'tcp' ? 'TCP' : 'UDP'} headers (at least ${headers})`);
+  }
+  if (Array.isArray(rawSizes) && rawSizes.length === 0) errors.push(`'size' must list at least one frame length`);
   return {
     flows: int('flows', 64, 1, 65536),
     sizes: okSizes,
