@@ -21,7 +21,9 @@ export function makeChain(programs: XdpProgram[], masks: number[], onSlot?: (slo
     for (let i = 0; i < n; i++) {
       if (onSlot !== undefined) onSlot(i);
       v = progs[i](ctx);
-      if (((1 << v) & mk[i]) === 0) return v;
+      // Only a real verdict (an integer 0…4) can continue; anything else ends the chain and
+      // the queue engine counts it xdp_invalid.
+      if ((v | 0) !== v || v < 0 || v > 4 || ((1 << v) & mk[i]) === 0) return v;
     }
     return v;
   };

@@ -42,7 +42,8 @@ export interface PacketTap {
 }
 
 /** Reported (at most once a second, by the worker) when a program leaves the packet's bounds unusable. */
-export const BOUNDS_ERROR = 'program left ctx.data/dataEnd/dataMeta outside its frame';
+export const BOUNDS_ERROR = 'program left ctx.data/dataEnd/dataMeta outside its frame (packets ABORTED)';
+export const INVALID_VERDICT = 'program returned something other than a verdict 0…4 (packets dropped, xdp_invalid)';
 
 /** A program-written value is an index into [0, n): a number, an integer, in range. Never throws. */
 function isIndex(x: unknown, n: number): x is number {
@@ -263,7 +264,11 @@ export class QueueEngine {
         this.free(frame);
         return;
       default:
+        // Linux drops an unknown action and warns (bpf_warn_invalid_xdp_action); so do we,
+        // through the same rate-limited report as errors.
         c[Q.xdp_invalid]++;
+        this.errorCount++;
+        if (this.lastError === null) this.lastError = INVALID_VERDICT;
         this.free(frame);
     }
   }

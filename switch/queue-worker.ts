@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     // Program errors are reported at most once a second: a program throwing on every packet
     // must not turn into a message per breath.
     if (engine.lastError !== null && Date.now() - lastReportAt >= 1000) {
-      log('warn', `program threw (${engine.errorCount - lastReport}×), packets ABORTED: ${engine.lastError}`);
+      log('warn', `program errors on ${engine.errorCount - lastReport} packet(s) since the last report; first: ${engine.lastError}`);
       lastReport = engine.errorCount;
       lastReportAt = Date.now();
       engine.lastError = null;

@@ -112,3 +112,16 @@ describe('chains and parameters', () => {
     expect(() => validateParams(m, { port: 'a', burst: 1 })).toThrow(/unknown parameter 'burst' \(known: rate, port\)/);
   });
 });
+
+describe('chains and bad verdicts', () => {
+  it('a verdict that is not an integer 0…4 ends the chain (the engine counts it invalid)', () => {
+    const { ctx } = ctxOver();
+    let reached = 0;
+    const next = () => (reached++, XDP_DROP);
+    for (const bad of [2.5, 34, -1, NaN, '2' as unknown as number, undefined as unknown as number]) {
+      const v = makeChain([() => bad, next], [continueMask(['PASS']), 0])(ctx);
+      expect(Object.is(v, bad)).toBe(true);
+    }
+    expect(reached).toBe(0);
+  });
+});
