@@ -36,6 +36,9 @@ import type { XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint, TxEmit } from './endpoints/endpoint.js';
 import { ByteCopier } from './endpoints/copy.js';
 
+/** The verdict argument a tap armed before the program gets (the packet has none yet). */
+export const TAP_ENTRY = -1;
+
 /** Sees every packet at the hook, with its verdict, while a capture is armed (xdpdump). */
 export interface PacketTap {
   observe(ctx: XdpContext, verdict: number): void;
@@ -61,6 +64,8 @@ export class QueueEngine {
   errorCount = 0;
   program: XdpProgram;
   tap: PacketTap | null = null;
+  /** A tap that sees each packet before the program runs (verdict argument ENTRY). */
+  tapEntry: PacketTap | null = null;
   /** Socket endpoints by id (REDIRECT_XSK targets) and the local stack (PASS), when bound. */
   readonly endpoints: (QueueEndpoint | null)[] = [];
   passEndpoint: QueueEndpoint | null = null;
@@ -199,6 +204,7 @@ export class QueueEngine {
     ctx.redirectKind = 0;
     c[Q.packets]++;
     c[Q.bytes] += len;
+    if (this.tapEntry !== null) this.tapEntry.observe(ctx, TAP_ENTRY);
     let v: number;
     try {
       v = this.program(ctx);

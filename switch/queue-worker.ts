@@ -36,7 +36,7 @@ export type QueueRequest =
   | { type: 'chain'; id: number; chain: LoadedProgram[] }
   | { type: 'endpoint'; id: number; slot: number; module: string; shared: unknown }
   | { type: 'pass-endpoint'; id: number; module: string; shared: unknown }
-  | { type: 'tap'; id: number; module: string | null; shared: unknown };
+  | { type: 'tap'; id: number; module: string | null; shared: unknown; stage: 'entry' | 'exit' };
 
 // Spin this long after the last packet before sleeping: a wake-up costs the producer an
 // Atomics.notify (a futex syscall) and us a reschedule, more than a short spin at idle.
@@ -79,9 +79,12 @@ async function handle(engine: QueueEngine, req: QueueRequest): Promise<void> {
     case 'pass-endpoint':
       engine.passEndpoint = req.module === '' ? null : await loadEndpoint(req.module, req.shared);
       break;
-    case 'tap':
-      engine.tap = req.module === null ? null : ((await import(req.module)) as { openTap(s: unknown): PacketTap }).openTap(req.shared);
+    case 'tap': {
+      const tap = req.module === null ? null : ((await import(req.module)) as { openTap(s: unknown): PacketTap }).openTap(req.shared);
+      if (req.stage === 'entry') engine.tapEntry = tap;
+      else engine.tap = tap;
       break;
+    }
   }
 }
 

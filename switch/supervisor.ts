@@ -331,9 +331,12 @@ export class Switch extends EventEmitter {
     await Promise.all(sharedPerQueue.map((shared, q) => this.request(q, { type: 'pass-endpoint', id: this.nextId++, module, shared })));
   }
 
-  /** Arms (module exporting openTap(shared)) or disarms (null) a packet tap on queue q. */
-  async setTap(q: number, module: string | null, shared: unknown): Promise<void> {
-    await this.request(q, { type: 'tap', id: this.nextId++, module, shared });
+  /**
+   * Arms (module exporting openTap(shared)) or disarms (null) a packet tap on queue q, after
+   * the program (with its verdict) or at entry (before it runs).
+   */
+  async setTap(q: number, module: string | null, shared: unknown, stage: 'entry' | 'exit' = 'exit'): Promise<void> {
+    await this.request(q, { type: 'tap', id: this.nextId++, module, shared, stage });
   }
 
   // ── device threads ────────────────────────────────────────────────────────

@@ -1,6 +1,6 @@
 /**
  * `xswitch capture -w FILE`: copy packets at a running switch's XDP hook, after the
- * program, with their verdict, to pcapng (as xdpdump does). Stops after `-c N` packets or
+ * program with their verdict (or before it, --stage entry), to pcapng (as xdpdump does). Stops after `-c N` packets or
  * on Ctrl-C; prints tcpdump-style totals.
  *
  * Each packet carries its verdict as epb_verdict (Wireshark: frame.verdict) and a comment
@@ -18,6 +18,7 @@ interface Args extends ClientArgs {
   count?: number;
   snaplen?: number;
   filter?: string;
+  stage: 'entry' | 'exit';
 }
 
 interface Status {
@@ -39,13 +40,15 @@ const command: CommandModule<object, Args> = {
       .option('count', { alias: 'c', type: 'number', describe: 'stop after this many packets' })
       .option('snaplen', { alias: 's', type: 'number', describe: 'bytes kept of each packet (default 65535)' })
       .option('filter', { alias: 'f', type: 'string', describe: 'only packets matching ethtool -N words, e.g. "udp4 dst-port 53"' })
+      .option('stage', { choices: ['entry', 'exit'] as const, default: 'exit' as const, describe: 'tap before the program (entry, as it arrived) or after it (exit, with its verdict), as xdpdump --rx-capture' })
       .example('$0 capture -w /tmp/q1.pcapng --queue 1 -c 100', '100 packets from queue 1')
       .example('$0 capture -w drops.pcapng --verdict DROP --port gen0', 'what gets dropped from gen0, until Ctrl-C')
+      .example('$0 capture -w in.pcapng --stage entry -c 50', '50 packets as they arrived, before any program changed them')
       .example('$0 capture -w dns.pcapng -f "udp4 dst-port 53" -c 10', 'ten DNS queries, whatever queue they reach') as unknown as import('yargs').Argv<Args>,
   handler: (a) =>
     withClient(a, async (c) => {
       const file = path.resolve(a.write);
-      await c.request('capture.start', { file, port: a.port, queues: a.queue, verdicts: a.verdict, count: a.count, snaplen: a.snaplen, filter: a.filter?.trim().split(/\s+/) });
+      await c.request('capture.start', { file, port: a.port, queues: a.queue, verdicts: a.verdict, count: a.count, snaplen: a.snaplen, filter: a.filter?.trim().split(/\s+/), stage: a.stage });
       if (!a.json) process.stderr.write(`capturing to ${file}${a.count ? `, ${a.count} packets` : ''} (Ctrl-C to stop)\n`);
       let interrupted = false;
       const onInt = () => (interrupted = true);

@@ -32,10 +32,12 @@ export interface CaptureOptions {
   filter?: string[];
   /** Ring bytes per queue. */
   ringBytes?: number;
+  /** Where the tap sits: `exit` (after the program, with its verdict; default) or `entry` (before it). */
+  stage?: 'entry' | 'exit';
 }
 
 export interface CaptureTarget {
-  setTap(q: number, module: string | null, shared: unknown): Promise<void>;
+  setTap(q: number, module: string | null, shared: unknown, stage?: 'entry' | 'exit'): Promise<void>;
 }
 
 export interface CaptureStatus {
@@ -52,6 +54,7 @@ export class Capture {
   private readonly writer: CaptureWriter;
   private readonly meta = new PacketMeta();
   private readonly comments: Uint8Array[][] = [];
+  private readonly entryComments: Uint8Array[] = [];
   private timer: NodeJS.Timeout | null = null;
   private clock: NodeJS.Timeout | null = null;
   private written = 0;
@@ -85,6 +88,10 @@ export class Capture {
         verdicts |= 1 << i;
       }
     }
+    if (opts.stage === 'entry') {
+      if (opts.verdicts?.length) throw new Error('--verdict needs the exit stage: at entry the program has not decided yet');
+      verdicts = 1 << 31; // TAP_ENTRY (-1) as the tap tests it: (mask >>> -1) & 1
+    }
     if (opts.count !== undefined && !(Number.isInteger(opts.count) && opts.count > 0)) throw new Error('count must be a positive integer');
     // One rule at location 0 built from the user's words; a tap keeps what it matches. One
     // table per queue, so each tap is the only writer of its table's counters.
@@ -116,7 +123,7 @@ export class Capture {
           base: new Float64Array(ring.sab, kBaseByte, 1)[0],
         });
         const shared: SharedTap = { ring, budget: c.budget, queue: q, filter: filterFor() };
-        await target.setTap(q, module, shared);
+        await target.setTap(q, module, shared, opts.stage ?? 'exit');
       }
     } catch (e) {
       await c.stop();
@@ -181,8 +188,10 @@ export class Capture {
           const sec = Math.floor(ms / 1000);
           const nsec = Math.floor((ms - sec * 1000) * 1e6);
           this.meta.interfaceId = ifindex - 1;
-          this.meta.verdict = verdict;
-          this.meta.comment = this.comments[queue]?.[verdict] ?? encodeComment(`queue=${queue} verdict=${verdictName(verdict)}`);
+          // 255 is TAP_ENTRY (-1) as the tap stored it: a packet before the program, no verdict.
+          this.meta.verdict = verdict === 255 ? -1 : verdict;
+          this.meta.comment =
+            verdict === 255 ? (this.entryComments[queue] ??= encodeComment(`queue=${queue} stage=entry`)) : (this.comments[queue]?.[verdict] ?? encodeComment(`queue=${queue} verdict=${verdictName(verdict)}`));
           this.writer.write(r.bytes, pos + RECORD_HEADER, cap, sec, nsec, orig, this.meta);
           this.written++;
         }

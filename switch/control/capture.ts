@@ -45,6 +45,7 @@ export class CaptureControl {
             count: typeof p.count === 'number' ? p.count : undefined,
             snaplen: typeof p.snaplen === 'number' ? p.snaplen : undefined,
             filter: Array.isArray(p.filter) ? p.filter.map(String) : undefined,
+            stage: p.stage === 'entry' ? 'entry' : 'exit',
           });
         } catch (e) {
           throw new ControlError('bad_params', (e as Error).message);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Capture } from '../../switch/capture/capture.js';
 import { openTap } from '../../switch/capture/tap.js';
-import type { PacketTap } from '../../switch/queue-engine.js';
+import { TAP_ENTRY, type PacketTap } from '../../switch/queue-engine.js';
 import { PacketSlot } from '../../programs/offline/instance.js';
 import { PcapReader } from '../../switch/pcap/reader.js';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -32,9 +32,11 @@ async function gcsDuring(fn: () => void): Promise<number> {
 /** A stand-in for the supervisor: arms taps in this thread and hands them to the test. */
 class InThread {
   readonly taps = new Map<number, PacketTap>();
-  async setTap(q: number, module: string | null, shared: unknown): Promise<void> {
+  readonly stages = new Map<number, string>();
+  async setTap(q: number, module: string | null, shared: unknown, stage: 'entry' | 'exit' = 'exit'): Promise<void> {
     if (module === null) this.taps.delete(q);
     else this.taps.set(q, openTap(shared));
+    this.stages.set(q, stage);
   }
 }
 
@@ -101,6 +103,27 @@ describe('capture', () => {
     expect(r.record.capLen).toBe(64);
     expect(r.record.origLen).toBe(200);
     expect(r.record.interfaceId).toBe(1);
+  });
+
+  it('at the entry stage packets carry no verdict, and a verdict filter is refused', async () => {
+    const t = new InThread();
+    const file = path.join(tmp(), 'entry.pcapng');
+    await expect(Capture.start(t, { file, ports: ['p0'], queues: [0], stage: 'entry', verdicts: ['DROP'] })).rejects.toThrow(/needs the exit stage/);
+    const cap = await Capture.start(t, { file, ports: ['p0'], queues: [0], stage: 'entry' });
+    expect(t.stages.get(0)).toBe('entry');
+    const slot = new PacketSlot(1);
+    for (let i = 0; i < 5; i++) {
+      slot.load(packet(i, 60), 1, 0);
+      t.taps.get(0)!.observe(slot.ctx, TAP_ENTRY);
+    }
+    const s = await cap.stop();
+    expect(s.packets).toBe(5);
+    const r = PcapReader.open(file);
+    for (let i = 0; i < 5; i++) {
+      expect(r.next()).toBe(true);
+      expect(r.record.verdict).toBe(-1);
+      expect(r.record.data.subarray(r.record.commentOffset, r.record.commentOffset + r.record.commentLength).toString()).toBe('queue=0 stage=entry');
+    }
   });
 
   it('the count is shared by every queue and stops the capture', async () => {
