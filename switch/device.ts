@@ -15,7 +15,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { DeviceIO } from './device-io.js';
-import { FlowHashSteerer, type Steerer } from './steering.js';
+import { DefaultRssSteerer, type Steerer } from './steering.js';
 import type { Port, PortConfig, PortType } from './ports/port.js';
 import type { SharedLayout } from './layout.js';
 
@@ -45,7 +45,7 @@ const log = (level: 'info' | 'warn' | 'error', message: string) =>
   parentPort!.postMessage({ type: 'log', level, message: `port ${data.config.name}: ${message}` });
 
 async function makeSteerer(s: { module: string; shared: unknown } | null): Promise<Steerer> {
-  if (s === null) return new FlowHashSteerer(data.layout.queues);
+  if (s === null) return new DefaultRssSteerer(data.layout.queues);
   const mod = (await import(s.module)) as { createSteerer(shared: unknown): Steerer };
   return mod.createSteerer(s.shared);
 }

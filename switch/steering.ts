@@ -1,9 +1,13 @@
 /**
  * The steering hook: the one function a device thread calls to choose a packet's RX queue.
  *
- * Until a port is configured with flow-steering rules (flows/), it spreads traffic by a
- * flow hash over the IPv4/IPv6 addresses and ports, so one flow always lands on one queue.
+ * Until a port is configured with flow-steering rules (flows/), it does what a NIC does out
+ * of the box: RSS with the default Toeplitz key over the 4-tuple (TCP/UDP/SCTP) or the
+ * address pair (other IP, fragments), and the default indirection table
+ * `entry[i] = i mod queues` of 128 entries. Non-IP and truncated frames hash to 0 (queue 0).
  */
+import { DEFAULT_RSS_KEY, newToeplitzTable } from '../flows/toeplitz.js';
+
 export interface Steerer {
   /**
    * Queue for the frame at bytes[offset, offset + length), or -1 to drop it (a rule with
@@ -16,21 +20,33 @@ export interface Steerer {
   refresh(): void;
 }
 
-/** Spreads flows over `queues` by a hash of addresses and ports (no rules, no RSS key). */
-export class FlowHashSteerer implements Steerer {
+const INDIRECTION_ENTRIES = 128;
+
+/** Default RSS: Toeplitz (default key) + the default indirection table; no rules. */
+export class DefaultRssSteerer implements Steerer {
   hash = 0;
-  constructor(readonly queues: number) {}
+  private readonly table = newToeplitzTable(DEFAULT_RSS_KEY);
+  private readonly indir: Int32Array;
+
+  constructor(readonly queues: number) {
+    this.indir = new Int32Array(INDIRECTION_ENTRIES);
+    for (let i = 0; i < INDIRECTION_ENTRIES; i++) this.indir[i] = i % queues;
+  }
 
   steer(b: Uint8Array, o: number, len: number): number {
-    this.hash = flowHash(b, o, len);
-    return (this.hash >>> 0) % this.queues;
+    const h = rssHash(this.table, b, o, len);
+    this.hash = h;
+    return this.indir[h & (INDIRECTION_ENTRIES - 1)];
   }
 
   refresh(): void {}
 }
 
-/** FNV-1a-style mix of the IP addresses and L4 ports; 0 for non-IP or truncated frames. */
-export function flowHash(b: Uint8Array, o: number, len: number): number {
+/**
+ * Toeplitz hash of the packet's RSS input, read straight from the frame: input byte k
+ * contributes table[k × 256 + byte]. Returns an int32 (no boxing).
+ */
+export function rssHash(t: Uint32Array, b: Uint8Array, o: number, len: number): number {
   const end = o + len;
   let p = o + 12;
   if (p + 2 > end) return 0;
@@ -40,24 +56,25 @@ export function flowHash(b: Uint8Array, o: number, len: number): number {
     type = (b[p + 2] << 8) | b[p + 3];
     p += 4;
   }
-  let h = 0x811c9dc5;
+  let h = 0;
   let l4 = -1;
   let proto = 0;
+  let k = 0; // input byte position
   if (type === 0x0800 && p + 20 <= end) {
     const ihl = (b[p] & 0x0f) * 4;
     proto = b[p + 9];
-    for (let i = 12; i < 20; i++) h = Math.imul(h ^ b[p + i], 0x01000193);
+    for (let i = 12; i < 20; i++, k++) h ^= t[(k << 8) | b[p + i]];
     const fragmented = ((b[p + 6] & 0x3f) | b[p + 7]) !== 0;
     if (!fragmented && ihl >= 20) l4 = p + ihl;
   } else if (type === 0x86dd && p + 40 <= end) {
     proto = b[p + 6];
-    for (let i = 8; i < 40; i++) h = Math.imul(h ^ b[p + i], 0x01000193);
+    for (let i = 8; i < 40; i++, k++) h ^= t[(k << 8) | b[p + i]];
     l4 = p + 40;
   } else {
     return 0;
   }
   if ((proto === 6 || proto === 17 || proto === 132) && l4 >= 0 && l4 + 4 <= end) {
-    for (let i = 0; i < 4; i++) h = Math.imul(h ^ b[l4 + i], 0x01000193);
+    for (let i = 0; i < 4; i++, k++) h ^= t[(k << 8) | b[l4 + i]];
   }
-  return h >>> 0;
+  return h | 0;
 }

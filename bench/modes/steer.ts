@@ -3,18 +3,18 @@
  *   parse+match with 0, 16, 256 and 1024 ntuple rules (tinybench; ns per packet over a
  *   mix of 1024 64-byte IPv4/IPv6 TCP/UDP frames, about half of them hitting a rule),
  *   rss-only (the table-driven Toeplitz over an IPv4 4-tuple, no parsing),
- *   ref:flowhash (the default FNV flow-hash steerer, the figure to compare with),
+ *   ref:default-rss (the default steerer: Toeplitz RSS, no rules — the figure to compare with),
  * and the device thread's rate, gen → steer (16 rules) → ring, with 64-byte frames,
  * against the same switch with the default steerer, in the same run.
  * Targets: ≤ 20 ns/packet at 16 rules, ≤ 50 ns at 1024, ≥ 15 Mpps from one device thread.
  * The micro-benchmarks run on the process CPU clock (see below); compare them with
- * ref:flowhash from the same run.
+ * ref:default-rss from the same run.
  */
 import { Bench } from 'tinybench';
 import { SteeringControl } from '../../flows/control.js';
 import { FlowSteerer } from '../../flows/steerer.js';
 import { DEFAULT_RSS_KEY, newToeplitzTable, toeplitzAdd } from '../../flows/toeplitz.js';
-import { FlowHashSteerer } from '../../switch/steering.js';
+import { DefaultRssSteerer } from '../../switch/steering.js';
 import { Switch } from '../../switch/supervisor.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 import { workerUrl } from '../../switch/worker-url.js';
@@ -111,7 +111,7 @@ const mode: BenchMode = {
     const bench = new Bench({ time: opts.seconds * 1000, warmupTime: 200, now: cpuNow });
     const steerers: [string, { steer(b: Uint8Array, o: number, l: number): number }, number][] = [];
     for (const n of [0, 16, 256, 1024]) steerers.push([`rules:${n}`, new FlowSteerer(control(n).shared), n === 16 ? 20 : n === 1024 ? 50 : 0]);
-    steerers.push(['ref:flowhash', new FlowHashSteerer(8), 0]);
+    steerers.push(['ref:default-rss', new DefaultRssSteerer(8), 0]);
     let sink = 0;
     for (const [name, s] of steerers) {
       bench.add(name, () => {
@@ -145,7 +145,7 @@ const mode: BenchMode = {
     report({ mode: 'steer:device-ref', mpps: ref / 1e6 });
     report({ mode: 'steer:device-16rules', mpps: steered / 1e6, targetMpps: 15, vsRef: steered / ref });
     if (!opts.json) {
-      console.log(line('device ref:flowhash', [[ref, 'rx/s']]));
+      console.log(line('device ref:default-rss', [[ref, 'rx/s']]));
       console.log(line('device 16 rules', [[steered, 'rx/s']]));
       console.log(`  device thread with 16 rules: ${(steered / 1e6).toFixed(2)} Mpps (target 15), ${((100 * steered) / ref).toFixed(0)}% of the default steerer`);
     }
