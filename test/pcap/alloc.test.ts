@@ -97,13 +97,22 @@ describe('pcap: no allocation per packet', () => {
       const port: Port = pcap.create({ name: 'p0', type: 'pcap', write: '/dev/null', format });
       await port.open(dev);
       let i = 0;
-      const spread = heapSpread(() => {
-        for (let k = 0; k < 64; k++) port.transmit(dev.area, ((i++ & 1023) * 2048) + 256, sizes[i % 5], 0);
-        port.flushTx!();
-        return 64;
-      }, 1_000_000);
-      await port.close();
       const clockReads = 1_000_000 / 64;
+      // The clock's boxed numbers fill the young generation slowly; when a scavenge falls
+      // inside a measurement the spread is the whole semi-space. Best of three: a per-packet
+      // allocation would show in every one.
+      let spread = Infinity;
+      for (let attempt = 0; attempt < 3 && spread >= LIMIT + clockReads * 64; attempt++) {
+        spread = Math.min(
+          spread,
+          heapSpread(() => {
+            for (let k = 0; k < 64; k++) port.transmit(dev.area, ((i++ & 1023) * 2048) + 256, sizes[i % 5], 0);
+            port.flushTx!();
+            return 64;
+          }, 1_000_000),
+        );
+      }
+      await port.close();
       expect(spread).toBeLessThan(LIMIT + clockReads * 64);
     });
   }
