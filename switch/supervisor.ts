@@ -13,10 +13,9 @@ import path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { createLayout, CMD_MESSAGE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_DOORBELL, CTL_HEARTBEAT, CTL_INPUT, CTL_POS, CTL_PROGRAM, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
 import { CounterBlock, POOL_COUNTERS, QUEUE_EXIT_COUNTERS } from './counters.js';
-import { Ring } from '../queues/ring.js';
-import { D_FRAME } from '../queues/frames.js';
 import { Doorbell } from '../queues/doorbell.js';
 import type { SwitchConfig } from './config-types.js';
+import { frameAccounting, ringFrames, type Accounting } from './accounting.js';
 import type { PortConfig, PortType } from './ports/port.js';
 import { importPortType, portModuleUrl } from './ports/index.js';
 import { workerUrl } from './worker-url.js';
@@ -30,14 +29,6 @@ export interface LogEvent {
   message: string;
 }
 
-export interface Accounting {
-  total: number;
-  free: number;
-  queued: number;
-  inFlight: number;
-  /** Frames found in two places at once (must be 0). */
-  doubled: number;
-}
 
 export interface StopSummary {
   durationMs: number;
@@ -473,50 +464,14 @@ export class Switch extends EventEmitter {
 
   // ── accounting ────────────────────────────────────────────────────────────
 
-  private *allPacketRings(): Generator<Ring> {
-    const L = this.layout;
-    for (const row of L.rx) for (const sab of row) yield new Ring(sab);
-    for (const row of L.tx) for (const sab of row) yield new Ring(sab);
-    for (const row of L.cpu) for (const sab of row) if (sab !== null) yield new Ring(sab);
-  }
-
   /** Frames sitting in packet rings now. */
   ringFrames(): number {
-    let n = 0;
-    for (const r of this.allPacketRings()) n += r.count();
-    return n;
+    return ringFrames(this.layout);
   }
 
-  /**
-   * Where every frame is: free (a pool's stack or recycle rings), queued (a packet ring), or
-   * in flight (a thread's hands: must be 0 once stopped). Meaningful when threads are idle.
-   */
+  /** Where every frame is (switch/accounting.ts); meaningful when threads are idle. */
   accounting(): Accounting {
-    const L = this.layout;
-    const total = L.pools.length * L.poolFrames;
-    const seen = new Uint8Array(total);
-    let doubled = 0;
-    const mark = (f: number) => {
-      if (f < 0 || f >= total || seen[f]++ !== 0) doubled++;
-    };
-    let free = 0;
-    let queued = 0;
-    for (const pool of L.pools) {
-      const stack = new Int32Array(pool.stack);
-      const top = stack[0];
-      for (let i = 1; i <= top; i++) mark(stack[i]);
-      free += top;
-      for (const sab of pool.rings) {
-        const r = new Ring(sab);
-        r.forEachQueued((o) => mark(r.words[o]));
-        free += r.count();
-      }
-    }
-    for (const r of this.allPacketRings()) {
-      r.forEachQueued((o) => mark(r.words[o + D_FRAME]));
-      queued += r.count();
-    }
-    return { total, free, queued, inFlight: total - free - queued, doubled };
+    return frameAccounting(this.layout);
   }
 
   // ── stop ──────────────────────────────────────────────────────────────────
@@ -559,3 +514,4 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 }
 
 export { POOL_COUNTERS };
+export type { Accounting };
