@@ -4,7 +4,7 @@
  * table of the rule's context or the default one). Runs on the port's device thread;
  * `steer` allocates nothing; `refresh` picks up a published table between batches.
  */
-import type { Steerer } from '../switch/steering.js';
+import type { Steerer } from './rss.js';
 import { CounterBlock } from '../switch/counters.js';
 import { RXH } from './grammar.js';
 import { K } from './key.js';

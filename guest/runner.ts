@@ -13,8 +13,8 @@
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { workerUrl } from '../switch/worker-url.js';
-import { createTransport, kCommand, kCommandSeq, kGuestBell, type VirtioAttach } from '../switch/endpoints/virtio-transport.js';
+import { workerUrl } from '../lib/worker-url.js';
+import { createTransport, kCommand, kCommandSeq, kGuestBell, type VirtioAttach } from '../queues/virtio-transport.js';
 import { CMD_PAUSE_RX, CMD_RESET, CMD_RESUME_RX, CMD_STOP, GUEST_COUNTER_SLOTS } from './program.js';
 import type { DriverOptions } from './virtio-net-driver.js';
 import type { VmWorkerData } from './vm-worker.js';

@@ -33,7 +33,7 @@ import {
   hasFeature,
   splitLayoutBytes,
 } from '../queues/virtqueue.js';
-import * as T from '../switch/endpoints/virtio-transport.js';
+import * as T from '../queues/virtio-transport.js';
 import { GuestAllocator } from './allocator.js';
 
 export interface DriverOptions {

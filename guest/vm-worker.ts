@@ -8,8 +8,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { GuestMemory } from '../queues/virtqueue-memory.js';
 import { VirtioNetDriver, type DriverOptions } from './virtio-net-driver.js';
 import { CMD_PAUSE_RX, CMD_RESET, CMD_RESUME_RX, CMD_STOP, GUEST_COUNTERS, GUEST_COUNTER_SLOTS, type GuestEnv, type GuestProgram } from './program.js';
-import { macBytes } from '../switch/endpoints/packets.js';
-import * as T from '../switch/endpoints/virtio-transport.js';
+import { macBytes } from '../lib/net/packets.js';
+import * as T from '../queues/virtio-transport.js';
 
 export interface VmWorkerData {
   memory: SharedArrayBuffer;

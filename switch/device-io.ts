@@ -17,7 +17,7 @@ import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock, P } from './counters.js';
 import { CTL_DOORBELL, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
 import type { Port, PortIO } from './ports/port.js';
-import type { Steerer } from './steering.js';
+import type { Steerer } from '../flows/rss.js';
 import { ByteCopier } from './endpoints/copy.js';
 
 export class DeviceIO implements PortIO {

@@ -15,7 +15,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { DeviceIO } from './device-io.js';
-import { DefaultRssSteerer, type Steerer } from './steering.js';
+import { DefaultRssSteerer, type Steerer } from '../flows/rss.js';
 import type { Port, PortConfig, PortType } from './ports/port.js';
 import type { SharedLayout } from './layout.js';
 

@@ -18,7 +18,7 @@ import type { SwitchConfig } from './config-types.js';
 import { frameAccounting, ringFrames, type Accounting } from './accounting.js';
 import type { PortConfig, PortType } from './ports/port.js';
 import { importPortType, portModuleUrl } from './ports/index.js';
-import { workerUrl } from './worker-url.js';
+import { workerUrl } from '../lib/worker-url.js';
 import { instantiate, loadProgram, ProgramError, type LoadedProgram, type ProgramRefInput } from '../programs/loader.js';
 import type { PortInfo } from '../programs/program.js';
 import type { DeviceRequest, DeviceWorkerData } from './device.js';

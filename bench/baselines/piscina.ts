@@ -5,7 +5,7 @@
  * tenth of the rate of one), so one is its best case and the fair reference.
  */
 import { Piscina } from 'piscina';
-import { workerUrl } from '../../switch/worker-url.js';
+import { workerUrl } from '../../lib/worker-url.js';
 import { buildFrame } from '../../switch/ports/gen.js';
 
 export async function piscinaRate(seconds: number): Promise<number> {

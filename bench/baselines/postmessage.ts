@@ -5,7 +5,7 @@
  * is the sustained rate, not the speed of filling a queue.
  */
 import { Worker } from 'node:worker_threads';
-import { workerUrl } from '../../switch/worker-url.js';
+import { workerUrl } from '../../lib/worker-url.js';
 import { buildFrame } from '../../switch/ports/gen.js';
 
 export async function postMessageRate(seconds: number): Promise<number> {

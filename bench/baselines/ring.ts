@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { Ring } from '../../queues/ring.js';
 import { DESC_WORDS } from '../../queues/frames.js';
-import { workerUrl } from '../../switch/worker-url.js';
+import { workerUrl } from '../../lib/worker-url.js';
 
 export async function ringCeiling(seconds: number): Promise<number> {
   const ring = Ring.create(1024, DESC_WORDS);

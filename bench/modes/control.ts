@@ -13,9 +13,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { Daemon } from '../../switch/daemon.js';
+import { Daemon } from '../../daemon/daemon.js';
 import { line, rate, sleep, type BenchMode } from '../harness.js';
-import { workerUrl } from '../../switch/worker-url.js';
+import { workerUrl } from '../../lib/worker-url.js';
 
 /** The client process: stats every 100 ms, one map update per elapsed millisecond (sent in batches every 10 ms); prints its counts on exit. */
 function clientScript(socket: string, clientModule: string): string {
@@ -44,7 +44,7 @@ process.on('SIGTERM', () => {
 }
 
 async function withClient<T>(socket: string, f: () => Promise<T>): Promise<{ value: T; client: { statsPerSec: number; updatesPerSec: number; errors: number } }> {
-  const script = clientScript(socket, workerUrl('switch/control/client').href);
+  const script = clientScript(socket, workerUrl('daemon/control/client').href);
   const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

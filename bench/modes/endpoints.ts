@@ -17,7 +17,7 @@
  */
 import { Switch } from '../../switch/supervisor.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
-import { workerUrl } from '../../switch/worker-url.js';
+import { workerUrl } from '../../lib/worker-url.js';
 import { createXskShared, xskStats } from '../../switch/endpoints/xsk-shared.js';
 import { openXskEndpoint } from '../../switch/endpoints/xsk.js';
 import { startXskApp } from '../../switch/endpoints/xsk-app.js';
@@ -26,7 +26,7 @@ import { XskSocket } from '../../switch/endpoints/xsk-socket.js';
 import { SplitDriverQueue } from '../../queues/virtqueue-driver.js';
 import { GuestMemory } from '../../queues/virtqueue-memory.js';
 import * as V from '../../queues/virtqueue.js';
-import * as T from '../../switch/endpoints/virtio-transport.js';
+import * as T from '../../queues/virtio-transport.js';
 import { startVm, type Vm } from '../../guest/runner.js';
 import { line, rate, sleep, type BenchMode, type BenchResult } from '../harness.js';
 

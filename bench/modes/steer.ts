@@ -14,10 +14,10 @@ import { Bench } from 'tinybench';
 import { SteeringControl } from '../../flows/control.js';
 import { FlowSteerer } from '../../flows/steerer.js';
 import { DEFAULT_RSS_KEY, newToeplitzTable, toeplitzAdd } from '../../flows/toeplitz.js';
-import { DefaultRssSteerer } from '../../switch/steering.js';
+import { DefaultRssSteerer } from '../../flows/rss.js';
 import { Switch } from '../../switch/supervisor.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
-import { workerUrl } from '../../switch/worker-url.js';
+import { workerUrl } from '../../lib/worker-url.js';
 import { line, rate, type BenchMode } from '../harness.js';
 
 const N = 1024;

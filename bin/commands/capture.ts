@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { printJson, withClient, withClientOptions, type ClientArgs } from '../../switch/control/cli.js';
+import { printJson, withClient, withClientOptions, type ClientArgs } from '../cli.js';
 
 interface Args extends ClientArgs {
   write: string;

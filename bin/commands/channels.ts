@@ -4,7 +4,7 @@
  * (which queues that port's RSS and rules may use; the switch's queue count is fixed).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { printJson, withClient, withClientOptions, type ClientArgs } from '../../switch/control/cli.js';
+import { printJson, withClient, withClientOptions, type ClientArgs } from '../cli.js';
 
 interface Args extends ClientArgs {
   port: string;

@@ -3,7 +3,7 @@
  * and with ethtool's output (`ethtool -N DEV …`, `ethtool -n DEV`).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { printJson, withClient, withClientOptions, type ClientArgs } from '../../switch/control/cli.js';
+import { printJson, withClient, withClientOptions, type ClientArgs } from '../cli.js';
 
 interface AddArgs extends ClientArgs {
   port: string;

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { applyFlowText, portsNamedIn } from '../../flows/file.js';
 import { SteeringControl } from '../../flows/control.js';
-import { loadConfig, ConfigError } from '../../switch/config/index.js';
+import { loadConfig, ConfigError } from '../../daemon/config/index.js';
 
 interface Args {
   file: string;

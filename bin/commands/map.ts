@@ -9,7 +9,7 @@
  *   xswitch map delete id 3 key hex 0a 00 00 01
  */
 import type { Argv, CommandModule } from 'yargs';
-import { printJson, withClient, withClientOptions, type ClientArgs } from '../../switch/control/cli.js';
+import { printJson, withClient, withClientOptions, type ClientArgs } from '../cli.js';
 
 interface Args extends ClientArgs {
   words?: (string | number)[];

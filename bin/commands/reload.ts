@@ -4,7 +4,7 @@
  * answer here: what changed, or why the new file was refused (the old one keeps running).
  */
 import type { CommandModule } from 'yargs';
-import { printJson, withClient, withClientOptions, type ClientArgs } from '../../switch/control/cli.js';
+import { printJson, withClient, withClientOptions, type ClientArgs } from '../cli.js';
 
 const command: CommandModule<object, ClientArgs> = {
   command: 'reload',

@@ -3,7 +3,7 @@
  * as `ethtool -x DEV` prints them and `ethtool -X DEV …` sets them.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { printJson, withClient, withClientOptions, type ClientArgs } from '../../switch/control/cli.js';
+import { printJson, withClient, withClientOptions, type ClientArgs } from '../cli.js';
 
 interface ShowArgs extends ClientArgs {
   port: string;

@@ -2,8 +2,8 @@
  * `xswitch run --config FILE`: start the switch and keep it running (switch/daemon.ts).
  */
 import type { CommandModule } from 'yargs';
-import { Daemon } from '../../switch/daemon.js';
-import { ConfigError } from '../../switch/config/index.js';
+import { Daemon } from '../../daemon/daemon.js';
+import { ConfigError } from '../../daemon/config/index.js';
 
 interface Args {
   config: string;

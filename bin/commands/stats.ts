@@ -4,9 +4,9 @@
  * interval, xdp-bench style, until Ctrl-C or `--count` samples.
  */
 import type { CommandModule } from 'yargs';
-import { printJson, withClient, withClientOptions, type ClientArgs } from '../../switch/control/cli.js';
-import { renderRates } from '../../switch/view/live.js';
-import { rates } from '../../switch/view/rates.js';
+import { printJson, withClient, withClientOptions, type ClientArgs } from '../cli.js';
+import { renderRates } from '../../daemon/view/live.js';
+import { rates } from '../../daemon/view/rates.js';
 
 interface Args extends ClientArgs {
   watch: boolean;

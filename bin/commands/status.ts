@@ -3,7 +3,7 @@
  * programs, uptime, control-socket figures.
  */
 import type { CommandModule } from 'yargs';
-import { printJson, withClient, withClientOptions, type ClientArgs } from '../../switch/control/cli.js';
+import { printJson, withClient, withClientOptions, type ClientArgs } from '../cli.js';
 
 interface Status {
   pid: number;

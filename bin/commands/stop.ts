@@ -3,7 +3,7 @@
  * drain rings, flush captures, print the exit summary where it runs).
  */
 import type { CommandModule } from 'yargs';
-import { printJson, withClient, withClientOptions, type ClientArgs } from '../../switch/control/cli.js';
+import { printJson, withClient, withClientOptions, type ClientArgs } from '../cli.js';
 
 const command: CommandModule<object, ClientArgs> = {
   command: 'stop',

@@ -11,10 +11,10 @@ import { SteeringControl } from '../../flows/control.js';
 import { EthtoolError } from '../../flows/grammar.js';
 import { frameFromTuple, parseHex, traceSteering } from '../../flows/trace.js';
 import { flowTarget } from './flows.js';
-import { loadConfig, ConfigError } from '../../switch/config/index.js';
+import { loadConfig, ConfigError } from '../../daemon/config/index.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { traceLive } from '../../switch/control/cli.js';
+import { traceLive } from '../cli.js';
 
 interface Args {
   config?: string;

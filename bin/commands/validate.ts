@@ -3,8 +3,8 @@
  * (ports, queues, programs load with their parameters, steering file) — starting nothing.
  */
 import type { CommandModule } from 'yargs';
-import { ConfigError, loadConfig } from '../../switch/config/index.js';
-import { configJsonSchemaText } from '../../switch/config/json-schema.js';
+import { ConfigError, loadConfig } from '../../daemon/config/index.js';
+import { configJsonSchemaText } from '../../daemon/config/json-schema.js';
 
 interface Args {
   file?: string;

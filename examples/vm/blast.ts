@@ -4,7 +4,7 @@
  * count (0 = forever).
  */
 import { defineGuest } from '../../guest/program.js';
-import { macBytes, put16 } from '../../switch/endpoints/packets.js';
+import { macBytes, put16 } from '../../lib/net/packets.js';
 
 const frame = new Uint8Array(1514);
 let size = 64;

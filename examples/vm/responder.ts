@@ -8,7 +8,7 @@
  *         udp:  { ip, port = 7, count, intervalMs = 5, bytes = 32 }   datagrams to a peer
  */
 import { defineGuest, type GuestEnv } from '../../guest/program.js';
-import * as P from '../../switch/endpoints/packets.js';
+import * as P from '../../lib/net/packets.js';
 
 interface Peer {
   ip: number;

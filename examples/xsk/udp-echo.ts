@@ -5,7 +5,7 @@
  * Everything else is counted and dropped.
  */
 import { runXskApp } from '../../switch/endpoints/xsk-app.js';
-import * as P from '../../switch/endpoints/packets.js';
+import * as P from '../../lib/net/packets.js';
 
 const out = new Int32Array(2);
 const reply = new Uint8Array(4096);

@@ -28,7 +28,7 @@
  */
 import type { ArrayMap, LpmTrie } from '../maps/index.js';
 import { lpmKey, parseMac, parsePrefix } from '../parse/addr.js';
-import { csumReplace16 } from '../parse/checksum.js';
+import { csumReplace16 } from '../../lib/net/checksum.js';
 import { Cursor, ETH_P_IP, ETH_P_IPV6, parseEth, parseIPv4, parseIPv6 } from '../parse/cursor.js';
 import { resolveIfindex } from '../parse/ports.js';
 import { defineProgram } from '../program.js';

@@ -4,8 +4,8 @@
  * and timestamps (relative to the first packet: ns since the epoch would not fit a double
  * exactly) beside it.
  */
-import { PcapReader } from '../../switch/pcap/reader.js';
-import { preloadCapture } from '../../switch/pcap/preload.js';
+import { PcapReader } from '../../lib/pcap/reader.js';
+import { preloadCapture } from '../../lib/pcap/preload.js';
 
 export interface SharedCapture {
   file: string;

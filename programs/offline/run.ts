@@ -19,8 +19,8 @@ import { REDIRECT_BROADCAST, REDIRECT_CPU, REDIRECT_PORT, REDIRECT_XSK } from '.
 import type { LoadedProgram } from '../loader.js';
 import type { PortInfo } from '../program.js';
 import { VERDICT_NAMES, XDP_REDIRECT } from '../verdicts.js';
-import { createWriter, encodeComment, PacketMeta } from '../../switch/pcap/writer.js';
-import { workerUrl } from '../../switch/worker-url.js';
+import { createWriter, encodeComment, PacketMeta } from '../../lib/pcap/writer.js';
+import { workerUrl } from '../../lib/worker-url.js';
 import { XDP_PACKET_HEADROOM } from '../../queues/frames.js';
 import { loadCapture, type SharedCapture } from './capture.js';
 import { runChunk, type ChunkClock, type ChunkResult } from './chunk.js';

@@ -9,9 +9,9 @@
  * One interface (IDB) per switch port, so Wireshark shows which port a packet came in on.
  */
 import path from 'node:path';
-import { createWriter, encodeComment, PacketMeta, type CaptureWriter } from '../pcap/writer.js';
+import { createWriter, encodeComment, PacketMeta, type CaptureWriter } from '../../lib/pcap/writer.js';
 import { verdictName, VERDICT_NAMES } from '../../programs/verdicts.js';
-import { workerUrl } from '../worker-url.js';
+import { workerUrl } from '../../lib/worker-url.js';
 import { HEADER_BYTES, kBaseByte, kClock, kDropped, kHead, kSkip, kTail, kUnlimited, newCaptureRing, RECORD_HEADER, type SharedCaptureRing } from './ring.js';
 import type { SharedTap } from './tap.js';
 import { SteeringControl, type SharedSteering } from '../../flows/index.js';

@@ -18,7 +18,7 @@
 import type { QueueEndpoint, TxEmit } from './endpoint.js';
 import { XskEndpoint } from './xsk.js';
 import type { XskShared } from './xsk-shared.js';
-import * as P from './packets.js';
+import * as P from '../../lib/net/packets.js';
 
 export const STACK_COUNTERS = [
   'arp_replied',

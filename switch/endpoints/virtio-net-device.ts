@@ -38,7 +38,7 @@ import {
   hasFeature,
 } from '../../queues/virtqueue.js';
 import { ByteCopier } from './copy.js';
-import * as T from './virtio-transport.js';
+import * as T from '../../queues/virtio-transport.js';
 
 export const VIRTIO_COUNTERS = [
   'tx_drop_malformed', // guest TX chain broke a rule (device now NEEDS_RESET)

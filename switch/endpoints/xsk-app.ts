@@ -10,7 +10,7 @@
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { XskSocket, type XskReceiver } from './xsk-socket.js';
 import type { XskShared } from './xsk-shared.js';
-import { workerUrl } from '../worker-url.js';
+import { workerUrl } from '../../lib/worker-url.js';
 
 const kStop = 0;
 const APP_COUNTER_SLOTS = 16;

@@ -5,7 +5,7 @@
  * (examples/xsk/redirect-program.ts fills slot q with ids[q]).
  */
 import type { Switch } from '../supervisor.js';
-import { workerUrl } from '../worker-url.js';
+import { workerUrl } from '../../lib/worker-url.js';
 import type { XskShared } from './xsk-shared.js';
 import type { XskBinding } from './xsk.js';
 

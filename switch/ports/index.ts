@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PortConfig, PortType } from './port.js';
-import { workerUrl } from '../worker-url.js';
+import { workerUrl } from '../../lib/worker-url.js';
 
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const NAME = /^[a-z][a-z0-9-]*$/;

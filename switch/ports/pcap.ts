@@ -16,13 +16,13 @@
  *                  capture stops there and what the switch sends later is tx_dropped
  */
 import path from 'node:path';
-import { PcapError } from '../pcap/error.js';
-import { parsePcapOptions, type PcapPortOptions } from '../pcap/port-options.js';
-import { preloadCapture } from '../pcap/preload.js';
-import { PcapReader, type ReaderOptions } from '../pcap/reader.js';
-import { Replayer } from '../pcap/replay.js';
-import { PreloadedSource, StreamSource, type ReplaySource } from '../pcap/replay-source.js';
-import { createWriter, type CaptureWriter, type WriterOptions } from '../pcap/writer.js';
+import { PcapError } from '../../lib/pcap/error.js';
+import { parsePcapOptions, type PcapPortOptions } from './pcap/port-options.js';
+import { preloadCapture } from '../../lib/pcap/preload.js';
+import { PcapReader, type ReaderOptions } from '../../lib/pcap/reader.js';
+import { Replayer } from './pcap/replay.js';
+import { PreloadedSource, StreamSource, type ReplaySource } from './pcap/replay-source.js';
+import { createWriter, type CaptureWriter, type WriterOptions } from '../../lib/pcap/writer.js';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
 import { XDP_PACKET_HEADROOM } from '../../queues/frames.js';
 

@@ -18,7 +18,7 @@
  */
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
 import { VIRTIO_COUNTERS, VirtioNetDevice } from '../endpoints/virtio-net-device.js';
-import { MAX_QUEUE_PAIRS, parseMac, type VirtioControl } from '../endpoints/virtio-transport.js';
+import { MAX_QUEUE_PAIRS, parseMac, type VirtioControl } from '../../queues/virtio-transport.js';
 import { isValidQueueSize } from '../../queues/virtqueue.js';
 
 interface VirtioOptions {

@@ -13,7 +13,7 @@ import { Capture } from '../../switch/capture/capture.js';
 import { openTap } from '../../switch/capture/tap.js';
 import { TAP_ENTRY, type PacketTap } from '../../switch/queue-engine.js';
 import { PacketSlot } from '../../programs/offline/instance.js';
-import { PcapReader } from '../../switch/pcap/reader.js';
+import { PcapReader } from '../../lib/pcap/reader.js';
 import { PerformanceObserver } from 'node:perf_hooks';
 
 /** Garbage collections while `fn` runs: a path that allocates nothing triggers none. */

@@ -120,7 +120,7 @@ describe('xswitch run, driven by the CLI', () => {
     expect((await d.cli(['channels', 'gen0'])).stdout).toBe(golden('channels.txt'));
 
     // Replace the program on queue 1 with a redirect to out0 while traffic flows.
-    const ctl = await import('../../switch/control/client.js');
+    const ctl = await import('../../daemon/control/client.js');
     r = await d.cli(['prog', 'replace', 'redirect', '--queues', '1', '--param', 'port=out0']);
     expect(r, r.stderr).toMatchObject({ code: 0, stdout: 'programs replaced (drop on 0; redirect on 1)\n' });
     r = await d.cli(['prog', 'attach', 'pass', '--queues', '0']);
@@ -178,7 +178,7 @@ describe('xswitch run, driven by the CLI', () => {
     // A filter in ethtool's words: one that matches the generator's flows, one that does not.
     r = await x.cli(['capture', '-w', path.join(x.dir, 'f.pcapng'), '-c', '20', '--filter', 'udp4 dst-port 9']);
     expect(r).toMatchObject({ code: 0, stdout: '20 packets captured\n0 packets dropped by the capture ring\n' });
-    const cc = await import('../../switch/control/client.js');
+    const cc = await import('../../daemon/control/client.js');
     await cc.requestOnce(x.socket, 'capture.start', { file: path.join(x.dir, 'none.pcapng'), filter: ['udp4', 'dst-port', '53'] });
     await sleep(300);
     expect(await cc.requestOnce(x.socket, 'capture.stop')).toMatchObject({ packets: 0, done: true });
@@ -187,7 +187,7 @@ describe('xswitch run, driven by the CLI', () => {
     );
 
     // Trace: steering, then the chain with the live blocklist.
-    const ctl = await import('../../switch/control/client.js');
+    const ctl = await import('../../daemon/control/client.js');
     const tuple = ['udp4', 'src-ip', '10.0.0.1', 'dst-ip', '10.1.0.1', 'src-port', '1000', 'dst-port', '9'];
     const t1 = await ctl.requestOnce<{ lines: string[] }>(x.socket, 'trace', { port: 'gen0', tuple });
     expect(t1.lines.join('\n') + '\n').toBe(golden('trace-blocked.txt', t1.lines.join('\n') + '\n'));
@@ -285,7 +285,7 @@ describe('xswitch run, driven by the CLI', () => {
     (await open()).end('{"id":1,"met');
     for (let i = 0; i < 10; i++) await open();
     // Many clients at once, each pipelining requests: every one answered, or refused as busy.
-    const { ControlClient } = await import('../../switch/control/client.js');
+    const { ControlClient } = await import('../../daemon/control/client.js');
     const clients = await Promise.all(Array.from({ length: 45 }, () => ControlClient.connect(x.socket)));
     const answers = await Promise.allSettled(clients.flatMap((c) => Array.from({ length: 10 }, () => c.request<{ counters: Record<string, number> }>('stats', { prefix: 'rx_packets' }))));
     for (const a of answers) {

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { Daemon, type SwitchLike } from '../../switch/daemon.js';
+import { Daemon, type SwitchLike } from '../../daemon/daemon.js';
 import type { QueuePrograms } from '../../switch/config-types.js';
 
 class Recorder implements SwitchLike {
@@ -90,7 +90,7 @@ describe('prog replace / attach', () => {
     const { d, rec } = await start(BASE + 'programs:\n  - queues: [0]\n    chain: [{ name: drop }]\n');
     await d.setChains([1], () => [{ name: 'tx', params: {}, continueOn: ['PASS'] }]);
     expect(rec.calls.at(-1)).toBe('programs 0:drop 1:tx');
-    const handlers = (await import('../../switch/control/handlers.js')).makeHandlers(d);
+    const handlers = (await import('../../daemon/control/handlers.js')).makeHandlers(d);
     await handlers['prog.attach']({ queues: [0, 1], program: { name: 'pass' } }, { id: 1, closed: false });
     expect(d.programs().map((q) => q.chain.map((r) => r.name))).toEqual([
       ['drop', 'pass'],

@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { LiveView, renderRates } from '../../switch/view/live.js';
-import { rates, queuesOf } from '../../switch/view/rates.js';
-import { exitSummary } from '../../switch/view/summary.js';
-import { column, row, thousands } from '../../switch/view/format.js';
-import { prometheusText } from '../../switch/metrics.js';
+import { LiveView, renderRates } from '../../daemon/view/live.js';
+import { rates, queuesOf } from '../../daemon/view/rates.js';
+import { exitSummary } from '../../daemon/view/summary.js';
+import { column, row, thousands } from '../../daemon/view/format.js';
+import { prometheusText } from '../../daemon/metrics.js';
 
 const snap = (q0: number, q1: number, extra: Record<string, number> = {}) => ({
   rx0_packets: q0,

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { Switch } from '../../switch/supervisor.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
-import { workerUrl } from '../../switch/worker-url.js';
+import { workerUrl } from '../../lib/worker-url.js';
 import { SteeringControl } from '../../flows/control.js';
 import { DEFAULT_RSS_KEY, toeplitzReference } from '../../flows/toeplitz.js';
 

@@ -77,7 +77,7 @@ describe('Ring', () => {
     const ring = Ring.create(64, DESC_WORDS, 0xffffff00);
     const bell = Doorbell.create();
     const total = 300_000;
-    const worker = new Worker(new URL('../workers/ring-verifier.mjs', import.meta.url), {
+    const worker = new Worker(new URL('./ring-verifier.mjs', import.meta.url), {
       workerData: { ring: ring.sab, bell: bell.words.buffer, total, seed: 12345 },
     });
     const result = new Promise<{ ok: boolean; got: number; error?: string }>((res, rej) => {

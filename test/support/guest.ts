@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, chmodSync, copyFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../../switch/worker-url.js';
+import { projectRoot } from '../../lib/worker-url.js';
 
 export interface Guest {
   kernel: string;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { CONFIG_DEFAULTS, type ProgramRef, type SwitchConfig } from '../../switch/config-types.js';
 import type { PortConfig } from '../../switch/ports/port.js';
 import { Switch, type LogEvent, type StopSummary } from '../../switch/supervisor.js';
-import { projectRoot } from '../../switch/worker-url.js';
+import { projectRoot } from '../../lib/worker-url.js';
 
 export function forwardProgram(a: string, b: string): ProgramRef {
   const l2 = path.join(projectRoot(), 'dist', 'programs', 'builtin', 'l2switch.js');

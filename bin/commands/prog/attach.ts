@@ -4,7 +4,7 @@
  * on its continue-on verdicts. A queue running only the default `pass` gets PROGRAM alone.
  */
 import type { CommandModule } from 'yargs';
-import { printJson, withClient } from '../../../switch/control/cli.js';
+import { printJson, withClient } from '../../cli.js';
 import { progOptions, queuesFor, refOf, type ProgArgs } from './replace.js';
 
 const command: CommandModule<object, ProgArgs> = {

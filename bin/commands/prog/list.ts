@@ -5,7 +5,7 @@
  *   queue 1: redirect {"port":"cap0"} → pass     (continue on PASS)
  */
 import type { CommandModule } from 'yargs';
-import { printJson, withClient, withClientOptions, type ClientArgs } from '../../../switch/control/cli.js';
+import { printJson, withClient, withClientOptions, type ClientArgs } from '../../cli.js';
 
 interface Ref {
   name: string;

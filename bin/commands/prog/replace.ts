@@ -4,7 +4,7 @@
  * lost or seen by half a change.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { parseParams, parseQueues, printJson, programName, withClient, withClientOptions, type ClientArgs } from '../../../switch/control/cli.js';
+import { parseParams, parseQueues, printJson, programName, withClient, withClientOptions, type ClientArgs } from '../../cli.js';
 
 export interface ProgArgs extends ClientArgs {
   program: string;

@@ -7,7 +7,7 @@ import { REDIRECT_PORT } from '../../../programs/context.js';
 import { ROUTER_REASONS, routeValue } from '../../../programs/builtin/router.js';
 import { lpmKey, parseMac, parsePrefix } from '../../../programs/parse/addr.js';
 import { XDP_DROP, XDP_PASS, XDP_REDIRECT } from '../../../programs/verdicts.js';
-import { createWriter } from '../../../switch/pcap/writer.js';
+import { createWriter } from '../../../lib/pcap/writer.js';
 import { testProgram } from '../harness.js';
 import { arpFrame, inetChecksum, udpFrame } from '../packets.js';
 import { randInt, rng } from '../rng.js';

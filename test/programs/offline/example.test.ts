@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWriter } from '../../../switch/pcap/writer.js';
-import { PcapReader } from '../../../switch/pcap/reader.js';
+import { createWriter } from '../../../lib/pcap/writer.js';
+import { PcapReader } from '../../../lib/pcap/reader.js';
 import { udpFrame } from '../packets.js';
 
 // The worked example of docs/programs.md, run as the page says.

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOffline } from '../../../programs/offline/run.js';
-import { PcapReader } from '../../../switch/pcap/reader.js';
-import { createWriter } from '../../../switch/pcap/writer.js';
+import { PcapReader } from '../../../lib/pcap/reader.js';
+import { createWriter } from '../../../lib/pcap/writer.js';
 import { udpFrame } from '../packets.js';
 import { randInt, rng } from '../rng.js';
 

@@ -1,0 +1,485 @@
+/**
+ * The daemon: what `xswitch run` is.
+ *
+ *   load config ─▶ Switch.start ─▶ control socket ─▶ live view / metrics ─▶ wait
+ *     SIGINT/SIGTERM or --duration ─▶ stop view ─▶ sw.stop() (stop ingress, drain rings,
+ *       flush captures) ─▶ exit summary ─▶ close control socket ─▶ exit 0
+ *     SIGHUP or `reload` ─▶ load config again ─▶ invalid: keep the old one, report
+ *       ─▶ valid: apply the difference (programs, steering) between two breaths
+ *
+ * Everything here runs in the main thread, off the data path: the view and the control
+ * socket read counters from shared memory and never wait on a worker.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { isDeepStrictEqual } from 'node:util';
+import { stringify } from 'yaml';
+import { ConfigError, loadConfig, parseConfig, type LoadedConfig } from './config/index.js';
+import type { ProgramRef, QueuePrograms } from '../switch/config-types.js';
+import { ControlServer, type Handler } from './control/server.js';
+import { makeHandlers, type DaemonApi } from './control/handlers.js';
+import { ControlError } from './control/protocol.js';
+import { defaultSocketPath } from './control/socket-path.js';
+import { LiveView } from './view/live.js';
+import { exitSummary } from './view/summary.js';
+import { rates } from './view/rates.js';
+import { MetricsServer } from './metrics.js';
+import { buildControls, steererModule, steeringHandlers, type Controls } from './control/steering.js';
+import { mapHandlers } from './control/maps.js';
+import { CaptureControl } from './control/capture.js';
+import { traceHandlers } from './control/trace.js';
+import { defaultStart, type LogLevel, type StartSwitch, type SteeringMap, type SwitchLike } from './control/switch-adapter.js';
+
+export type { SwitchLike, StartSwitch } from './control/switch-adapter.js';
+
+export interface DaemonOptions {
+  configFile: string;
+  /** Control socket path; overrides the file's `control.socket`. */
+  socket?: string;
+  /** Stop after this many seconds (0 or absent: run until a signal). */
+  duration?: number;
+  /** host:port for the Prometheus endpoint; overrides the file's `metrics`. */
+  metrics?: string;
+  /** Print rate lines and the summary as JSON objects, one a line. */
+  json?: boolean;
+  /** Seconds between view lines; overrides the file's `interval`. */
+  interval?: number;
+  /** Live view off (still prints the start line and the summary). */
+  quiet?: boolean;
+  out?: Writable;
+  err?: Writable;
+  /** Installs SIGINT/SIGTERM/SIGHUP handlers (off in tests that run several daemons). */
+  signals?: boolean;
+  /** How to start the switch (tests pass a fake; default: the supervisor). */
+  start?: StartSwitch;
+}
+
+export class Daemon implements DaemonApi {
+  private sw: SwitchLike | null = null;
+  private server: ControlServer | null = null;
+  private metrics: MetricsServer | null = null;
+  private view: LiveView | null = null;
+  private jsonTimer: NodeJS.Timeout | null = null;
+  private durationTimer: NodeJS.Timeout | null = null;
+  private startedAt = 0;
+  private reloads = 0;
+  private stopping: Promise<number> | null = null;
+  private finished!: (code: number) => void;
+  /** Resolves with the exit code once the daemon has stopped. */
+  readonly done = new Promise<number>((r) => (this.finished = r));
+  private readonly out: Writable;
+  private readonly err: Writable;
+  private readonly extra: Record<string, Handler> = {};
+  private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
+  /** Flow steering per port (flows/SteeringControl); what `flow`/`rss`/`channels` change. */
+  private controls: Controls = new Map();
+  /** The packet capture (xdpdump-like), armed on the queue workers' taps on request. */
+  private readonly captures = new CaptureControl(
+    () => this.sw?.raw ?? null,
+    () => this.cfg.switch.ports.map((p) => p.name),
+    () => this.cfg.switch.queues,
+  );
+  /** The steering file's text as loaded, to tell on reload whether it changed. */
+  private steeringText: string | null = null;
+  /** Serialises reloads and program replacements: one change at a time. */
+  private changeChain: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private cfg: LoadedConfig,
+    private readonly opts: DaemonOptions,
+  ) {
+    this.out = opts.out ?? process.stdout;
+    this.err = opts.err ?? process.stderr;
+  }
+
+  /** Loads, starts and serves; throws ConfigError / start errors before anything runs. */
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const cfg = await loadConfig(opts.configFile);
+    const d = new Daemon(cfg, opts);
+    await d.boot();
+    return d;
+  }
+
+  get socketPath(): string {
+    return this.opts.socket ?? this.cfg.controlSocket ?? defaultSocketPath();
+  }
+
+  get config(): LoadedConfig {
+    return this.cfg;
+  }
+
+  /** Adds control methods (flows, maps, capture) from subsystems that have them. */
+  addHandlers(h: Record<string, Handler>): void {
+    Object.assign(this.extra, h);
+  }
+
+  private async boot(): Promise<void> {
+    const start = this.opts.start ?? defaultStart;
+    const c = this.cfg.switch;
+    this.controls = buildControls(c.steering, c.ports.map((p) => p.name), c.queues);
+    this.steeringText = c.steering ? readFileSync(c.steering, 'utf8') : null;
+    this.addHandlers(steeringHandlers(() => this.controls));
+    this.addHandlers(mapHandlers(() => this.sw?.raw?.loadedPrograms() ?? []));
+    this.addHandlers(this.captures.handlers());
+    this.addHandlers(
+      traceHandlers({
+        controls: () => this.controls,
+        ports: () => this.cfg.switch.ports.map((p) => p.name),
+        queues: () => this.cfg.switch.queues,
+        chainOf: (q) => this.programs()[q].chain,
+        load: async (chain) => {
+          if (!this.sw?.raw) throw new ControlError('failed', 'this switch cannot trace programs');
+          return (await this.sw.raw.loadChain(chain)).chain;
+        },
+      }),
+    );
+    this.sw = await start(c, (m, level) => this.log(m, level), this.steeringMap(this.controls));
+    this.startedAt = performance.now();
+    try {
+      this.server = new ControlServer(makeHandlers(this), {
+        path: this.socketPath,
+        log: (m) => this.log(m, 'warn'),
+        // Loading programs (and their maps) can take a while; the rest answers in microseconds.
+        slowMethods: { reload: 120_000, 'prog.replace': 120_000, 'prog.attach': 120_000, 'capture.start': 30_000, trace: 30_000 },
+      });
+      await this.server.listen();
+      const metricsAt = this.opts.metrics ?? (this.cfg.metrics ? `${this.cfg.metrics.host}:${this.cfg.metrics.port}` : undefined);
+      if (metricsAt) {
+        this.metrics = new MetricsServer(() => this.stats(), metricsAt);
+        await this.metrics.listen();
+      }
+    } catch (e) {
+      // The switch is up but cannot be controlled: stop it rather than leave it orphaned.
+      await this.server?.close();
+      await this.sw.stop();
+      throw e;
+    }
+    this.printStart();
+    this.startView();
+    if (this.opts.signals !== false) this.installSignals();
+    if (this.opts.duration && this.opts.duration > 0) {
+      this.durationTimer = setTimeout(() => void this.stop(), this.opts.duration * 1000);
+    }
+  }
+
+  private steeringMap(controls: Controls): SteeringMap {
+    const module = steererModule();
+    return new Map([...controls].map(([port, c]) => [port, { module, shared: c.shared }]));
+  }
+
+  private printStart(): void {
+    const c = this.cfg.switch;
+    const ports = c.ports.map((p) => `${p.name} (${p.type}, ifindex ${c.ports.indexOf(p) + 1})`).join(', ');
+    const progs = c.programs.map((p) => `${p.chain.map((r) => path.basename(r.name)).join('→')} on queue${p.queues.length > 1 ? 's' : ''} ${p.queues.join(',')}`).join('; ') || 'pass on every queue';
+    const line = `Switching on ${c.queues} queue${c.queues > 1 ? 's' : ''}: ports ${ports}; programs ${progs}`;
+    if (this.opts.json) {
+      this.out.write(JSON.stringify({ event: 'start', config: this.cfg.file, socket: this.socketPath, metrics: this.metrics?.address ?? null, queues: c.queues, ports: c.ports.map((p) => p.name) }) + '\n');
+    } else {
+      this.out.write(line + '\n');
+      this.log(`control socket ${this.socketPath}${this.metrics ? `; metrics http://${this.metrics.address}/metrics` : ''}`);
+    }
+  }
+
+  private startView(): void {
+    const intervalMs = Math.round((this.opts.interval ?? this.cfg.interval) * 1000);
+    if (this.opts.json) {
+      let prev = this.stats();
+      let at = performance.now();
+      this.jsonTimer = setInterval(() => {
+        const now = performance.now();
+        const cur = this.stats();
+        const r = rates(prev, cur, (now - at) / 1000);
+        prev = cur;
+        at = now;
+        this.out.write(JSON.stringify({ event: 'rates', elapsed: (now - this.startedAt) / 1000, total: r.total, queues: r.queues }) + '\n');
+      }, intervalMs);
+      return;
+    }
+    if (this.opts.quiet) return;
+    const tty = Boolean((this.out as { isTTY?: boolean }).isTTY);
+    this.view = new LiveView(() => this.stats(), {
+      out: this.out,
+      tty,
+      intervalMs,
+      title: `Switch (${this.cfg.switch.queues} queues) ${path.relative(process.cwd(), this.cfg.file) || this.cfg.file}`,
+    });
+    this.view.start();
+  }
+
+  private installSignals(): void {
+    const on = (sig: NodeJS.Signals, f: () => void) => {
+      process.on(sig, f);
+      this.signalHandlers.push([sig, f]);
+    };
+    let interrupts = 0;
+    const stop = (sig: NodeJS.Signals) => () => {
+      interrupts++;
+      if (interrupts > 1) {
+        // A second Ctrl-C while draining: the user wants out now.
+        this.log(`${sig} again: exiting without a clean stop`, 'warn');
+        process.exit(130);
+      }
+      void this.stop();
+    };
+    on('SIGINT', stop('SIGINT'));
+    on('SIGTERM', stop('SIGTERM'));
+    on('SIGHUP', () => {
+      this.reload().then(
+        (r) => this.log(`reloaded ${this.cfg.file}: ${r.changes.join('; ') || 'no change'}`),
+        (e: Error) => this.log(`reload rejected, the running configuration stays:\n${e.message}`, 'error'),
+      );
+    });
+  }
+
+  /** Structured with --json ({event, time, level, message}), one readable line otherwise. */
+  log(message: string, level: LogLevel = 'info'): void {
+    if (this.opts.json) this.err.write(JSON.stringify({ event: 'log', time: new Date().toISOString(), level, message }) + '\n');
+    else this.err.write(`xswitch: ${level === 'info' ? '' : level + ': '}${message}\n`);
+  }
+
+  // ---- DaemonApi (what the control socket calls) ----
+
+  stats(): Record<string, number> {
+    if (!this.sw) throw new ControlError('shutting_down', 'the switch is not running');
+    return this.sw.stats();
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const c = this.cfg.switch;
+    // Each port's own figures (a replay's progress, a peer's address), asked of its device
+    // thread; a port that does not answer within a second is shown without them.
+    const portStatus = await Promise.all(
+      c.ports.map((p) =>
+        this.sw?.portStatus
+          ? Promise.race([this.sw.portStatus(p.name).catch((e: Error) => ({ error: e.message })), new Promise((r) => setTimeout(() => r(null), 1000).unref())])
+          : null,
+      ),
+    );
+    return {
+      pid: process.pid,
+      config: this.cfg.file,
+      socket: this.socketPath,
+      metrics: this.metrics?.address ?? null,
+      uptime: (performance.now() - this.startedAt) / 1000,
+      reloads: this.reloads,
+      stopping: this.stopping !== null,
+      queues: c.queues,
+      frameSize: c.frameSize,
+      poolFrames: c.poolFrames,
+      ringSize: c.ringSize,
+      budget: c.budget,
+      ports: c.ports.map((p, i) => ({ name: p.name, type: p.type, ifindex: i + 1, status: portStatus[i] ?? null })),
+      programs: c.programs,
+      steering: c.steering ?? 'none (RSS over every queue)',
+      programsPerQueue: this.programs(),
+      control: this.server?.counts ?? null,
+    };
+  }
+
+  /** The chain on every queue (a queue without one runs pass). */
+  programs(): { queue: number; chain: ProgramRef[] }[] {
+    const c = this.cfg.switch;
+    const out: { queue: number; chain: ProgramRef[] }[] = [];
+    for (let q = 0; q < c.queues; q++) {
+      const p = c.programs.find((x) => x.queues.includes(q));
+      out.push({ queue: q, chain: p ? p.chain : [{ name: 'pass', params: {}, continueOn: ['PASS'] }] });
+    }
+    return out;
+  }
+
+  /**
+   * Sets the chain of some queues (`prog replace`), or appends one program to their chains
+   * (`prog attach`, as libxdp adds a program to the dispatcher); other queues keep theirs.
+   */
+  async setChains(queues: number[], edit: (old: ProgramRef[]) => ProgramRef[]): Promise<{ changes: string[] }> {
+    const n = this.cfg.switch.queues;
+    for (const q of queues) {
+      if (!Number.isInteger(q) || q < 0 || q >= n) throw new ControlError('bad_params', `queue ${q} does not exist (queues 0 to ${n - 1})`);
+    }
+    const per = this.programs();
+    for (const q of queues) per[q].chain = edit(per[q].chain);
+    // Back to the file's shape: queues that share a chain share an entry.
+    const groups = new Map<string, QueuePrograms>();
+    for (const { queue, chain } of per) {
+      const key = JSON.stringify(chain);
+      const g = groups.get(key) ?? { queues: [], chain };
+      g.queues.push(queue);
+      groups.set(key, g);
+    }
+    return this.replacePrograms([...groups.values()].map((g) => ({ queues: g.queues, chain: g.chain })));
+  }
+
+  async portControl(port: string, msg: unknown): Promise<unknown> {
+    if (!this.cfg.switch.ports.some((p) => p.name === port)) {
+      throw new ControlError('bad_params', `no port named '${port}' (ports: ${this.cfg.switch.ports.map((p) => p.name).join(', ')})`);
+    }
+    if (!this.sw?.portControl) throw new ControlError('failed', 'this switch does not take port control messages');
+    return this.sw.portControl(port, msg);
+  }
+
+  /** Re-reads the file; applies what can change live; on any problem keeps what runs. */
+  reload(): Promise<{ changes: string[] }> {
+    const run = async () => {
+      let next: LoadedConfig;
+      try {
+        next = await loadConfig(this.cfg.file);
+      } catch (e) {
+        throw new ControlError('bad_params', (e as Error).message);
+      }
+      const changes = await this.apply(next);
+      this.reloads++;
+      return { changes };
+    };
+    const p = this.changeChain.then(run, run);
+    this.changeChain = p.catch(() => {});
+    return p;
+  }
+
+  /** Replaces the program chains (the `programs:` list of the file) without a reload. */
+  replacePrograms(chains: unknown): Promise<{ changes: string[] }> {
+    const run = async () => {
+      if (!Array.isArray(chains)) throw new ControlError('bad_params', 'prog.replace: programs must be a list of { queues, chain }');
+      // Validate exactly as the file would be: the current file with a new programs list.
+      const doc = { ...this.rawForReplace(), programs: chains };
+      let next: LoadedConfig;
+      try {
+        // Checked as the file would be, relative to its folder; positions would point into
+        // this generated text, so only the messages (which name the path) are passed on.
+        next = await parseConfig(stringify(doc), this.cfg.file);
+      } catch (e) {
+        if (e instanceof ConfigError) throw new ControlError('bad_params', e.issues.map((i) => i.message).join('\n'));
+        throw new ControlError('bad_params', (e as Error).message);
+      }
+      next = { ...next, switch: { ...next.switch, steering: this.cfg.switch.steering }, interval: this.cfg.interval };
+      return { changes: await this.apply(next, false) };
+    };
+    const p = this.changeChain.then(run, run);
+    this.changeChain = p.catch(() => {});
+    return p;
+  }
+
+  /** The running configuration as a YAML-able object (module paths already absolute). */
+  private rawForReplace(): Record<string, unknown> {
+    const c = this.cfg.switch;
+    return { queues: c.queues, frameSize: c.frameSize, poolFrames: c.poolFrames, ringSize: c.ringSize, budget: c.budget, ports: c.ports };
+  }
+
+  /** The difference between the running configuration and `next`, applied. */
+  private async apply(next: LoadedConfig, steering = true): Promise<string[]> {
+    const a = this.cfg.switch;
+    const b = next.switch;
+    const fixed = ['queues', 'frameSize', 'poolFrames', 'ringSize', 'budget', 'ports'] as const;
+    const needRestart = fixed.filter((k) => !isDeepStrictEqual(a[k], b[k]));
+    if (needRestart.length > 0) {
+      throw new ControlError(
+        'bad_params',
+        `${needRestart.join(', ')} changed: restart the switch to change ${needRestart.length > 1 ? 'them' : 'it'} (a reload applies programs, steering rules and RSS)`,
+      );
+    }
+    // Everything that can fail is prepared before anything changes: a reload applies whole or not at all.
+    const text = steering && b.steering ? readFileSync(b.steering, 'utf8') : this.steeringText;
+    let controls: Controls | null = null;
+    if (steering && (a.steering !== b.steering || text !== this.steeringText)) {
+      try {
+        controls = buildControls(b.steering, b.ports.map((p) => p.name), b.queues);
+      } catch (e) {
+        throw new ControlError('bad_params', (e as Error).message);
+      }
+      if (!this.sw?.setSteering) throw new ControlError('failed', 'this switch cannot change steering while running');
+    }
+    const programsChanged = !isDeepStrictEqual(a.programs, b.programs);
+    if (programsChanged && !this.sw?.replacePrograms) throw new ControlError('failed', 'this switch cannot replace programs while running');
+
+    const changes: string[] = [];
+    if (programsChanged) {
+      // Loads every program before swapping any queue; a queue swaps between two breaths.
+      await this.sw!.replacePrograms!(b.programs);
+      changes.push(`programs replaced (${b.programs.map((p) => `${p.chain.map((r) => path.basename(r.name)).join('→')} on ${p.queues.join(',')}`).join('; ') || 'pass everywhere'})`);
+    }
+    if (controls) {
+      // A new flow file replaces the live rules wholesale: each port's device thread swaps
+      // to the new steering state between two batches.
+      for (const [port, sm] of this.steeringMap(controls)) await this.sw!.setSteering!(port, sm.module, sm.shared);
+      this.controls = controls;
+      this.steeringText = text;
+      changes.push(b.steering ? `steering reloaded from ${b.steering}` : 'steering rules removed (RSS over every queue)');
+    }
+    if (next.interval !== this.cfg.interval) changes.push(`interval ${next.interval}s (applies on restart)`);
+    this.cfg = { ...next, controlSocket: this.cfg.controlSocket, metrics: this.cfg.metrics };
+    return changes;
+  }
+
+  requestStop(): void {
+    // After the answer is written: the client gets { stopping: true } before the socket closes.
+    setTimeout(() => void this.stop(), 10);
+  }
+
+  extraHandlers(): Record<string, Handler> {
+    return this.extra;
+  }
+
+  /** Clean stop; resolves with the exit code (0). Safe to call more than once. */
+  stop(): Promise<number> {
+    if (this.stopping) return this.stopping;
+    this.stopping = (async () => {
+      if (this.durationTimer) clearTimeout(this.durationTimer);
+      if (this.jsonTimer) clearInterval(this.jsonTimer);
+      this.view?.stop();
+      const seconds = (performance.now() - this.startedAt) / 1000;
+      // Captures first: their taps live in the queue workers, and their files must be complete.
+      await this.captures.stop().catch((e: Error) => this.log(`capture: ${e.message}`, 'error'));
+      const sw = this.sw;
+      let code = 0;
+      let summary: unknown = {};
+      try {
+        summary = (await sw?.stop()) ?? {};
+      } catch (e) {
+        this.log(`stop failed: ${(e as Error).message}`, 'error');
+        code = 1;
+      }
+      const final = extractCounters(summary) ?? (await safeStats(sw));
+      const accounting = extractAccounting(summary);
+      this.sw = null;
+      await this.server?.close();
+      await this.metrics?.close();
+      for (const [sig, f] of this.signalHandlers) process.off(sig, f);
+      if (this.opts.json) {
+        this.out.write(JSON.stringify({ event: 'summary', duration: seconds, counters: final, accounting }) + '\n');
+      } else {
+        if (this.view) this.out.write('\n');
+        this.out.write(exitSummary(final, seconds, accounting) + '\n');
+      }
+      this.finished(code);
+      return code;
+    })();
+    return this.stopping;
+  }
+}
+
+/** The supervisor's summary may carry the final counters; use them when it does. */
+function extractCounters(summary: unknown): Record<string, number> | null {
+  const s = summary as { counters?: unknown; stats?: unknown } | null;
+  const c = s?.counters ?? s?.stats;
+  return c && typeof c === 'object' ? (c as Record<string, number>) : null;
+}
+
+function extractAccounting(summary: unknown): Record<string, unknown> {
+  if (!summary || typeof summary !== 'object') return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(summary as Record<string, unknown>)) {
+    if (k !== 'counters' && k !== 'stats' && (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string')) out[k] = v;
+  }
+  const acc = (summary as { accounting?: unknown }).accounting;
+  if (acc && typeof acc === 'object') Object.assign(out, acc);
+  return out;
+}
+
+async function safeStats(sw: SwitchLike | null): Promise<Record<string, number>> {
+  try {
+    return sw?.stats() ?? {};
+  } catch {
+    return {};
+  }
+}
+

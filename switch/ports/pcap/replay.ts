@@ -1,0 +1,93 @@
+/**
+ * Replay pacing: how many packets a poll() may send now, and passes through the capture.
+ *
+ *   speed 'max'       as fast as the switch takes them (the capture's times are ignored)
+ *   speed k (> 0)     the capture's own timing, k times faster ('original' is k = 1)
+ *   rate r            r packets per second, evenly spaced, whatever the capture's times
+ *   loop N            N passes through the capture (0 = until stopped)
+ *   backpressure      send no more than the switch has room for (io.room()), so nothing is
+ *                     dropped at ingress: a lossless replay, as tcpreplay blocked on its
+ *                     socket. Without it the switch drops what it cannot take and counts it.
+ *
+ * Timing uses performance.now() (monotonic, sub-microsecond). The device thread polls a
+ * paced port about once a millisecond when it is otherwise idle, so packets due closer
+ * together than that leave in small bursts, as tcpreplay's do.
+ */
+import type { PortIO } from '../port.js';
+import type { ReplaySource } from './replay-source.js';
+
+export interface ReplayOptions {
+  /** 0 = max; otherwise a multiplier of the capture's timing. */
+  speed: number;
+  /** Packets per second; 0 = not rate-limited. */
+  rate: number;
+  /** Passes; 0 = forever. */
+  loop: number;
+  /** Wait for room in the switch (io.room()) instead of letting it drop. */
+  backpressure: boolean;
+}
+
+export class Replayer {
+  /** Packets taken from the capture (sent, or dropped and counted by the device). */
+  sent = 0;
+  /** Completed passes. */
+  passes = 0;
+  done = false;
+  private startMs = -1;
+  private passStartMs = 0;
+  private sentThisPass = 0;
+
+  constructor(
+    private readonly src: ReplaySource,
+    private readonly o: ReplayOptions,
+  ) {}
+
+  /** Sends up to `budget` packets; the Port.poll contract (count, 0 idle, -1 finished). */
+  poll(io: PortIO, budget: number): number {
+    if (this.done) return -1;
+    const o = this.o;
+    const paced = o.rate !== 0 || o.speed !== 0;
+    const now = paced ? performance.now() : 0;
+    if (this.startMs < 0) {
+      this.startMs = now;
+      this.passStartMs = now;
+    }
+    let n = budget;
+    if (o.rate !== 0) {
+      const allowed = Math.floor(((now - this.startMs) * o.rate) / 1000) + 1 - this.sent;
+      if (allowed <= 0) return 0;
+      if (allowed < n) n = allowed;
+    }
+    if (o.backpressure && io.room !== undefined) {
+      const room = io.room();
+      // No room: the queues are behind by a ring's worth, which they drain in microseconds.
+      // Report work (1) so the device polls again at once instead of sleeping.
+      if (room <= 0) return 1;
+      if (room < n) n = room;
+    }
+    let taken = 0;
+    for (;;) {
+      const limitNs = o.speed === 0 ? Infinity : (now - this.passStartMs) * 1e6 * o.speed;
+      const k = this.src.sendUpTo(io, n - taken, limitNs);
+      taken += k;
+      this.sentThisPass += k;
+      if (!this.src.atEnd || taken >= n) break;
+      // End of a pass. An empty capture ends the replay whatever `loop` says.
+      this.passes++;
+      if ((o.loop !== 0 && this.passes >= o.loop) || this.sentThisPass === 0) {
+        this.done = true;
+        break;
+      }
+      this.src.rewind();
+      this.sentThisPass = 0;
+      this.passStartMs = now;
+    }
+    this.sent += taken;
+    if (taken === 0) return this.done ? -1 : 0;
+    return taken;
+  }
+
+  close(): void {
+    this.src.close();
+  }
+}
