@@ -4,7 +4,7 @@
  * prints what ethtool would print. One SteeringControl per port; it is the only writer
  * of its SharedSteering.
  */
-import { CounterBlock } from '../switch/counters.js';
+import { CounterBlock } from '../lib/counters.js';
 import { EthtoolError, parseChannels, parseNtuple, parseRxfh } from './grammar.js';
 import { formatChannels, formatRule, formatRules, formatRxFlowHash, formatRxfh } from './print.js';
 import { newSharedSteering, publish, type SharedSteering } from './shared.js';

@@ -29,7 +29,7 @@ import { N_CLASSES, PARSE_REASONS } from './packet.js';
 import { actionOf } from './rule.js';
 import { INDIR_SIZE, MAX_CONTEXTS, RULE_TABLE_SIZE, type PortSteering } from './state.js';
 import { RSS_KEY_BYTES } from './toeplitz.js';
-import { CounterBlock, type SharedCounters } from '../switch/counters.js';
+import { CounterBlock, type SharedCounters } from '../lib/counters.js';
 
 const kGen = 0;
 const kWriting = 16;

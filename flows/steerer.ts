@@ -5,7 +5,7 @@
  * `steer` allocates nothing; `refresh` picks up a published table between batches.
  */
 import type { Steerer } from './rss.js';
-import { CounterBlock } from '../switch/counters.js';
+import { CounterBlock } from '../lib/counters.js';
 import { RXH } from './grammar.js';
 import { K } from './key.js';
 import { CompiledTable } from './compiled.js';

@@ -20,7 +20,25 @@
  * stop (the accounting invariant); only the owner touches it while running.
  */
 import { Ring } from './ring.js';
-import { CounterBlock, POOL_COUNTERS, PP, type SharedCounters } from '../switch/counters.js';
+import { CounterBlock, type SharedCounters } from '../lib/counters.js';
+
+/** Per-pool counters (Linux page_pool names, printed with the rx_pp_ prefix). */
+export const POOL_COUNTERS = [
+  'alloc_fast',
+  'alloc_refill',
+  'alloc_empty',
+  'recycle_cached',
+  'recycle_ring',
+  'recycle_ring_full',
+] as const;
+export const enum PP {
+  alloc_fast,
+  alloc_refill,
+  alloc_empty,
+  recycle_cached,
+  recycle_ring,
+  recycle_ring_full,
+}
 
 const kTop = 0; // Int32 word: number of frames on the free stack; entries follow.
 

@@ -1,6 +1,6 @@
 /**
  * The switch's configuration as the supervisor takes it, after the YAML file has been
- * parsed and validated (switch/config/). Every field here has its default filled in.
+ * parsed and validated (daemon/config/). Every field here has its default filled in.
  */
 import type { PortConfig } from './ports/port.js';
 import type { Params } from '../programs/program.js';

@@ -19,7 +19,8 @@
 import { Ring } from '../queues/ring.js';
 import { FrameArea, DESC_WORDS } from '../queues/frames.js';
 import { createPool, type SharedPool } from '../queues/pool.js';
-import { CounterBlock, PORT_COUNTERS, QUEUE_COUNTERS, type SharedCounters } from './counters.js';
+import { CounterBlock, type SharedCounters } from '../lib/counters.js';
+import { PORT_COUNTERS, QUEUE_COUNTERS } from './counters.js';
 import type { SwitchConfig } from './config-types.js';
 
 /** Int32 words per thread in the control block. */

@@ -1,5 +1,5 @@
 /**
- * control — the control plane must not slow the data path. The daemon (switch/daemon.ts,
+ * control — the control plane must not slow the data path. The daemon (daemon/daemon.ts,
  * the real Switch, control socket and all) runs `drop` on queue 0 fed by one gen device;
  * in alternating windows measured in the same run, a client in another process either
  * stays away (plain drop) or polls `stats` 10 times a second and updates a map 1000 times

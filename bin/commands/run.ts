@@ -1,5 +1,5 @@
 /**
- * `xswitch run --config FILE`: start the switch and keep it running (switch/daemon.ts).
+ * `xswitch run --config FILE`: start the switch and keep it running (daemon/daemon.ts).
  */
 import type { CommandModule } from 'yargs';
 import { Daemon } from '../../daemon/daemon.js';

@@ -7,7 +7,7 @@ import { ControlError } from './protocol.js';
 import type { Handler } from './server.js';
 import type { ProgramRef } from '../../switch/config-types.js';
 
-/** What the handlers need from the daemon (switch/daemon.ts implements it). */
+/** What the handlers need from the daemon (daemon/daemon.ts implements it). */
 export interface DaemonApi {
   status(): Promise<Record<string, unknown>>;
   stats(): Record<string, number>;

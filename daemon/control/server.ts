@@ -1,7 +1,7 @@
 /**
  * The control server: a UNIX socket, mode 0600, speaking protocol.ts.
  *
- * Robustness rules, each with its test in test/control/:
+ * Robustness rules, each with its test in test/daemon/control/:
  * - garbage lines are answered `bad_request`; the connection stays open;
  * - a line over the request limit is answered `too_large`, then the connection closes;
  * - a client that half-closes still gets the answers to what it sent, then EOF;

@@ -5,7 +5,7 @@
  */
 import { LINKTYPE_ETHERNET, MAX_SNAPLEN, PCAP_FILE_HEADER, PCAP_MAGIC_NS, PCAP_MAGIC_US, PCAP_RECORD_HEADER } from './format.js';
 import { FileSink } from './file-sink.js';
-import type { CaptureWriter, PacketMeta } from './writer.js';
+import type { CaptureWriter, PacketMeta } from './capture-writer.js';
 
 export interface ClassicWriterOptions {
   /** Timestamp unit: 'ns' (default) or 'us'. */

@@ -22,7 +22,7 @@ import {
 } from './format.js';
 import { FileSink } from './file-sink.js';
 import { secNsecToNanos, type HighLow } from './timestamp.js';
-import type { CaptureWriter, PacketMeta } from './writer.js';
+import type { CaptureWriter, PacketMeta } from './capture-writer.js';
 
 export interface PcapngWriterOptions {
   /** Interface names, one IDB each (default one interface, unnamed). */

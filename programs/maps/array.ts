@@ -15,7 +15,7 @@
  *
  * vw is valueSize rounded up to 8 bytes, so every value is f64-aligned.
  */
-import type { MapSpec, SharedMap, XdpMap } from './index.js';
+import type { MapSpec, SharedMap, XdpMap } from './map.js';
 import { BPF_NOEXIST, MapError, READ_RETRIES, beginWrite, checkSize, checkSpec, endWrite, lock, unlock } from './shared.js';
 
 const HEADER = 16;

@@ -5,7 +5,7 @@
  * worker, which runs its own chain on it. Keys must be below the switch's queue count.
  */
 import { REDIRECT_CPU, type RedirectMap, type XdpContext } from '../context.js';
-import type { MapSpec, SharedMap } from './index.js';
+import type { MapSpec, SharedMap } from './map.js';
 import { MapError } from './shared.js';
 import { SLOT_HEADER, SlotMap, createSlotMap } from './slot-map.js';
 

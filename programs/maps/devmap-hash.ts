@@ -7,7 +7,7 @@ import { REDIRECT_BROADCAST, REDIRECT_PORT, type RedirectMap, type XdpContext } 
 import { BPF_F_BROADCAST } from '../verdicts.js';
 import { markBroadcast } from './devmap.js';
 import { HashMap, createHash } from './hash.js';
-import type { MapSpec, SharedMap } from './index.js';
+import type { MapSpec, SharedMap } from './map.js';
 import { MapError } from './shared.js';
 
 export function createDevmapHash(spec: MapSpec, queues: number): SharedMap {

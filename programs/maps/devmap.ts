@@ -12,7 +12,7 @@
  */
 import { REDIRECT_BROADCAST, REDIRECT_PORT, type RedirectMap, type XdpContext } from '../context.js';
 import { BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS } from '../verdicts.js';
-import type { MapSpec, SharedMap } from './index.js';
+import type { MapSpec, SharedMap } from './map.js';
 import { MapError } from './shared.js';
 import { H_HIGH, SLOT_HEADER, SlotMap, createSlotMap } from './slot-map.js';
 

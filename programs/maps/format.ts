@@ -10,7 +10,7 @@
  * `value (CPU 00): …` per queue (a queue is this switch's CPU). JSON (`-j`) gives the bytes
  * as "0x0a" strings, and per-queue values as { cpu, value } objects.
  */
-import type { XdpMap } from './index.js';
+import type { XdpMap } from './map.js';
 
 export function hexBytes(b: Uint8Array): string {
   let s = '';

@@ -23,7 +23,7 @@
  * into a full map runs a CLOCK hand that clears set bits and evicts the first entry whose
  * bit is already clear.
  */
-import type { MapSpec, SharedMap, XdpMap } from './index.js';
+import type { MapSpec, SharedMap, XdpMap } from './map.js';
 import {
   BPF_EXIST,
   BPF_NOEXIST,

@@ -35,7 +35,7 @@
  * recycled meanwhile, so the value is one record's, whole. Changed: it walks again.
  * A lookup racing with an update sees the table before or after it, never a mix.
  */
-import type { MapSpec, SharedMap, XdpMap } from './index.js';
+import type { MapSpec, SharedMap, XdpMap } from './map.js';
 import {
   BPF_EXIST,
   BPF_NOEXIST,

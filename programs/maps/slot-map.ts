@@ -8,7 +8,7 @@
  * new value, never a torn one; writers still take the lock so that check-then-write
  * (BPF_NOEXIST) is atomic. Broadcast scans only up to the high-water mark, with plain loads.
  */
-import type { MapSpec, SharedMap, XdpMap } from './index.js';
+import type { MapSpec, SharedMap, XdpMap } from './map.js';
 import { BPF_EXIST, BPF_NOEXIST, MapError, checkSize, checkSpec, lock, unlock } from './shared.js';
 
 export const SLOT_HEADER = 16;

@@ -6,7 +6,7 @@
  * queue is the queue worker's check (SPEC §4: a mismatch drops).
  */
 import { REDIRECT_XSK, type RedirectMap, type XdpContext } from '../context.js';
-import type { MapSpec, SharedMap } from './index.js';
+import type { MapSpec, SharedMap } from './map.js';
 import { SLOT_HEADER, SlotMap, createSlotMap } from './slot-map.js';
 
 export function createXskmap(spec: MapSpec, queues: number): SharedMap {

@@ -1,7 +1,7 @@
 /**
  * pcap — a port whose medium is a capture file: it replays a pcap/pcapng capture into the
  * switch (read), writes what the switch transmits out of it to a capture (write), or both.
- * Options: switch/pcap/port-options.ts. Formats: switch/pcap/ (reader.ts, writer.ts).
+ * Options: switch/ports/pcap/port-options.ts. Formats: lib/pcap/ (reader.ts, writer.ts).
  *
  *   read: in.pcapng ──▶ poll(): Replayer ─ preloaded or streamed ─▶ io.submit/io.receive
  *   write: out.pcap ◀── transmit(): CaptureWriter (buffered; flushed at close)

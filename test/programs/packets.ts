@@ -13,7 +13,7 @@ export interface FrameOpts {
   payload?: number;
 }
 
-/** Full RFC 1071 checksum of p[from, to), written independently of programs/parse/checksum.ts. */
+/** Full RFC 1071 checksum of p[from, to), written independently of lib/net/checksum.ts. */
 export function inetChecksum(p: Uint8Array, from: number, to: number): number {
   let s = 0;
   for (let i = from; i < to; i += 2) s += (p[i] << 8) | (i + 1 < to ? p[i + 1] : 0);

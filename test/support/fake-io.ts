@@ -4,7 +4,8 @@
  * It counts as switch/device-io.ts does: rx_packets/rx_bytes for every frame received,
  * rx_dropped for what the device itself refuses (under 14 bytes, over the frame area).
  */
-import { CounterBlock, PORT_COUNTERS } from '../../switch/counters.js';
+import { CounterBlock } from '../../lib/counters.js';
+import { PORT_COUNTERS } from '../../switch/counters.js';
 import { XDP_PACKET_HEADROOM } from '../../queues/frames.js';
 import type { Port, PortIO, PortType } from '../../switch/ports/port.js';
 
