@@ -12,7 +12,7 @@ import type { PortType } from '../../switch/ports/port.js';
 import type { ProgramModule } from '../../programs/program.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const portsDir = path.join(here, '..', 'ports');
+const portsDir = path.join(here, '..', '..', 'switch', 'ports');
 const builtinDir = path.join(here, '..', '..', 'programs', 'builtin');
 
 function findModule(dir: string, name: string): string | null {
