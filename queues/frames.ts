@@ -7,7 +7,7 @@
  *   └───────────────────────────────────┴───────────────────────────────────┴── …
  *     frame f starts at byte f × frameSize
  *
- * Frames are fixed-size (2048 bytes by default, 4096 for jumbo). Packet data starts after
+ * Frames are fixed-size (2048 bytes by default, 4096 or 16384 for jumbo). Packet data starts after
  * XDP_PACKET_HEADROOM bytes so programs can push headers in place.
  *
  * A descriptor is DESC_WORDS Int32 words in a ring slot — never packet bytes:
@@ -59,7 +59,7 @@ export class FrameArea {
   private dataViews: DataView[] | null = null;
 
   static create(frameCount: number, frameSize = DEFAULT_FRAME_SIZE): FrameArea {
-    if (frameSize !== 2048 && frameSize !== 4096) throw new RangeError(`frame size ${frameSize} is not 2048 or 4096`);
+    if (frameSize !== 2048 && frameSize !== 4096 && frameSize !== 16384) throw new RangeError(`frame size ${frameSize} is not 2048, 4096 or 16384`);
     if (frameCount < 1 || frameCount > 1 << 22) throw new RangeError(`frame count ${frameCount} is out of range 1..${1 << 22}`);
     return new FrameArea(new SharedArrayBuffer(frameCount * frameSize), frameSize);
   }

@@ -22,7 +22,7 @@ export interface QueuePrograms {
 export interface SwitchConfig {
   /** Number of RX queues (channels, `ethtool -L combined N`), one worker thread each. */
   queues: number;
-  /** Bytes per frame: 2048, or 4096 for jumbo frames. */
+  /** Bytes per frame: 2048, 4096, or 16384 for MTU 9000 jumbo frames. */
   frameSize: number;
   /** Frames in each port's pool. */
   poolFrames: number;

@@ -19,7 +19,7 @@ const powerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 const port = z
   .looseObject({
     name: z.string().regex(PORT_NAME).describe("a port name: a letter, then up to 14 letters, digits, '_', '.', '-'"),
-    type: z.string().regex(/^[a-z][a-z0-9-]*$/).describe('a port type: gen, null, pcap, udp, stream, vxlan, virtio'),
+    type: z.string().regex(/^[a-z][a-z0-9-]*$/).describe('a port type: gen, null, pcap, udp, stream, vxlan, virtio, afpacket, tap'),
   })
   .describe('a port, a map: name, type, then the options of its type');
 
@@ -54,9 +54,9 @@ export const configSchema = z
       .default(CONFIG_DEFAULTS.queues)
       .describe(`the number of RX queues (channels), an integer from 1 to ${MAX_QUEUES}`),
     frameSize: z
-      .literal([2048, 4096])
+      .literal([2048, 4096, 16384])
       .default(CONFIG_DEFAULTS.frameSize)
-      .describe('bytes per frame: 2048, or 4096 for jumbo frames'),
+      .describe('bytes per frame: 2048, 4096, or 16384 for MTU 9000 jumbo frames'),
     poolFrames: z
       .int()
       .min(64)

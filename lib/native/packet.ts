@@ -7,16 +7,25 @@
  */
 import { mmap, munmap, type Mapping } from './memory.js';
 import {
-  AF_PACKET, ETH_P_ALL, PACKET_ADD_MEMBERSHIP, PACKET_IGNORE_OUTGOING, PACKET_MR_PROMISC, PACKET_RX_RING,
+  AF_PACKET, ETH_P_ALL, PACKET_ADD_MEMBERSHIP, PACKET_IGNORE_OUTGOING, PACKET_MR_PROMISC, PACKET_RESERVE, PACKET_RX_RING,
   PACKET_STATISTICS, PACKET_VERSION, SOCK_NONBLOCK, SOCK_RAW, SOL_PACKET, TPACKET_V3, TP_STATUS_KERNEL, TP_STATUS_USER,
 } from './constants.js';
 import { bind, getsockopt, setsockopt, setsockoptInt, socket } from './socket.js';
 
 const htons = (v: number) => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 
-/** A raw packet socket for every protocol (needs CAP_NET_RAW), non-blocking. */
+/**
+ * A raw packet socket (needs CAP_NET_RAW), non-blocking. Protocol 0: it receives nothing
+ * until bindPacket() names the interface and ETH_P_ALL, so no other interface's packets
+ * reach it meanwhile.
+ */
 export function packetSocket(): number {
-  return socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
+  return socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, 0);
+}
+
+/** Bytes the kernel leaves free before each packet in the ring (set before the ring). */
+export function setReserve(fd: number, bytes: number): void {
+  setsockoptInt(fd, SOL_PACKET, PACKET_RESERVE, bytes, `PACKET_RESERVE ${bytes}`);
 }
 
 /** Binds to one interface: only its packets are received, sends go out of it. */

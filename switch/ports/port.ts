@@ -1,5 +1,5 @@
 /**
- * The port interface: what every port type (gen, pcap, udp, stream, vxlan, virtio, xsk)
+ * The port interface: what every port type (gen, pcap, udp, stream, vxlan, virtio, afpacket, tap)
  * implements. One file per port type in this folder; each default-exports a PortType.
  *
  * A port runs inside its own device thread (switch/device.ts), which owns the port's frame

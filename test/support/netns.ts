@@ -29,6 +29,11 @@ export class Netns {
     return run('ip', ['netns', 'exec', this.name(short), cmd, ...args], timeoutMs);
   }
 
+  /** Runs a command in this process's own namespace (e.g. sysctl on the switch's end of a veth). */
+  execRoot(cmd: string, args: string[], timeoutMs = 30_000): string {
+    return run(cmd, args, timeoutMs);
+  }
+
   /** Argument list for spawning a long-running command inside a namespace. */
   argv(short: string, cmd: string, args: string[]): [string, string[]] {
     return ['ip', ['netns', 'exec', this.name(short), cmd, ...args]];
