@@ -218,10 +218,17 @@ class AfPacketPort implements Port {
     if (tx.count === 0) return;
     let sent = 0;
     let retried = false;
+    let stale = false;
     while (sent < tx.count) {
       const n = tx.sendFrom(this.fd, sent);
       if (n > 0) {
         sent += n;
+        continue;
+      }
+      // The kernel keeps the ENETDOWN of a link that went down as the socket's pending error
+      // and reports it (clearing it) on the next send, even when the link is back: try once more.
+      if (n === -K.ENETDOWN && !stale) {
+        stale = true;
         continue;
       }
       // A full send buffer: wait for room once (a burst larger than the socket's buffer).
