@@ -125,6 +125,13 @@ export class DeviceIO implements PortIO {
     return f;
   }
 
+  freeFrame(frame: number): void {
+    if ((frame | 0) === frame && frame >= this.pool.first && frame < this.pool.first + this.pool.count) {
+      this.pool.free(frame);
+      this.pool.publish(); // a port gives a frame back rarely (at close): publish at once
+    }
+  }
+
   dataOffset(frame: number): number {
     return frame * this.frameSize + XDP_PACKET_HEADROOM;
   }

@@ -15,5 +15,5 @@ export { PollSet } from './poll.js';
 export { MmsgBatch, NAME_SIZE } from './mmsg.js';
 export { listenUnix, accept, connectUnix, recvWithFds, sendWithFds, MAX_FDS, type Received } from './unix.js';
 export { packetSocket, setReserve, bindPacket, addPromiscuous, ignoreOutgoing, packetStatistics, setupRxRing, RxRingV3, type PacketStats, type RingGeometry } from './packet.js';
-export { openTun, setVnetHeaderSize, setOffload } from './tun.js';
+export { openTun, setVnetHeaderSize, setOffload, setPersist } from './tun.js';
 export { setInterfaceMtu, setInterfaceUp, getInterfaceMtu, getInterfaceFlags } from './netdev.js';

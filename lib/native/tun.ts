@@ -4,7 +4,7 @@
  */
 import { c } from './libc.js';
 import { check } from './errors.js';
-import { IFNAMSIZ, O_NONBLOCK, O_RDWR, TUNSETIFF, TUNSETOFFLOAD, TUNSETVNETHDRSZ } from './constants.js';
+import { IFNAMSIZ, O_NONBLOCK, O_RDWR, TUNSETIFF, TUNSETOFFLOAD, TUNSETPERSIST, TUNSETVNETHDRSZ } from './constants.js';
 import { open } from './fd.js';
 import { ioctl } from './socket.js';
 import { ifreq } from './netdev.js';
@@ -35,4 +35,9 @@ export function setVnetHeaderSize(fd: number, size: number): void {
 export function setOffload(fd: number, flags: number): void {
   // TUNSETOFFLOAD takes the flags as the ioctl's integer argument, not through a pointer.
   check(c().ioctl_int(fd, TUNSETOFFLOAD, flags), 'ioctl', `TUNSETOFFLOAD 0x${flags.toString(16)}`);
+}
+
+/** A persistent tap outlives its descriptors (another process, a VM, may attach later). */
+export function setPersist(fd: number, on: boolean): void {
+  check(c().ioctl_int(fd, TUNSETPERSIST, on ? 1 : 0), 'ioctl', `TUNSETPERSIST ${on ? 1 : 0}`);
 }

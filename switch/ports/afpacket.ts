@@ -64,7 +64,7 @@ function validate(config: PortConfig): string[] {
   return out;
 }
 
-class AfPacketPort implements Port {
+export class AfPacketPort implements Port {
   private io!: PortIO;
   private fd = -1;
   private ring: native.RxRingV3 | null = null;

@@ -29,6 +29,11 @@ export interface PortIO {
   receive(src: Uint8Array, offset: number, length: number): boolean;
   /** For ports that write frames in place: a free frame index, or -1 (counted rx_no_buffer). */
   allocFrame(): number;
+  /**
+   * Gives back a frame from allocFrame() that was not submitted (nothing arrived to fill it).
+   * Counts nothing. Optional.
+   */
+  freeFrame?(frame: number): void;
   /** Byte offset in `area` where packet data of `frame` starts (after the headroom). */
   dataOffset(frame: number): number;
   /** The whole frame area, for in-place writes at dataOffset(frame). */
