@@ -8,6 +8,7 @@
  * (gitignored), keyed by the kernel version, so only the first run pays the download.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, chmodSync, copyFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../lib/worker-url.js';
@@ -33,11 +34,16 @@ const MODULES = [
 export const MARK_UP = 'XSWITCH-GUEST-UP';
 export const MARK_OK = 'XSWITCH-PING-OK';
 export const MARK_FAIL = 'XSWITCH-PING-FAIL';
+/** With xs.recv=PORT: printed before listening, and after the transfer as `XSWITCH-RECV <bytes> <sha256>`. */
+export const MARK_LISTEN = 'XSWITCH-LISTEN';
+export const MARK_RECV = 'XSWITCH-RECV';
 
 /*
- * Kernel command line: xs.ip=A.B.C.D/N xs.peer=A.B.C.D [xs.linger=S]. The guest retries a
- * one-shot ping for up to 90 s (the peer may still be booting), then lingers so the peer
- * can finish pinging it, then powers off.
+ * Kernel command line: xs.ip=A.B.C.D/N xs.peer=A.B.C.D [xs.linger=S] [xs.recv=PORT]. The
+ * guest retries a one-shot ping for up to 90 s (the peer may still be booting), then
+ * lingers so the peer can finish pinging it, then powers off. With xs.recv it first accepts
+ * one TCP connection on PORT (busybox nc) and prints the byte count and busybox sha256sum
+ * of what arrived.
  */
 const INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -53,6 +59,7 @@ for a in $(cat /proc/cmdline); do
     xs.ip=*) IP="\${a#xs.ip=}" ;;
     xs.peer=*) PEER="\${a#xs.peer=}" ;;
     xs.linger=*) LINGER="\${a#xs.linger=}" ;;
+    xs.recv=*) RECV="\${a#xs.recv=}" ;;
   esac
 done
 ip link set lo up
@@ -64,6 +71,11 @@ while [ $i -lt 90 ]; do
   if ping -c 1 -W 1 "$PEER" > /tmp/ping.out 2>&1; then
     echo "${MARK_OK} $(grep -o 'time=[0-9.]* ms' /tmp/ping.out)"
     ping -c 3 -i 0.2 "$PEER"
+    if [ -n "$RECV" ]; then
+      echo "${MARK_LISTEN} $RECV"
+      nc -l -p "$RECV" > /tmp/recv
+      echo "${MARK_RECV} $(wc -c < /tmp/recv) $(sha256sum /tmp/recv)"
+    fi
     sleep "\${LINGER:-20}"
     poweroff -f
   fi
@@ -96,7 +108,8 @@ function kernelPackage(): string {
 /** Builds (or reuses) the guest in `cacheDir`; throws with the failing step on error. */
 export function buildGuest(cacheDir = path.join(projectRoot(), '.cache', 'guest')): Guest {
   const kpkg = kernelPackage();
-  const dir = path.join(cacheDir, kpkg);
+  // Keyed by the kernel and by /init, so a changed /init is never served from an old cache.
+  const dir = path.join(cacheDir, `${kpkg}-${createHash('sha256').update(INIT).digest('hex').slice(0, 12)}`);
   const kernel = path.join(dir, 'vmlinuz');
   const initrd = path.join(dir, 'initrd.gz');
   if (existsSync(kernel) && existsSync(initrd)) return { kernel, initrd };

@@ -12,6 +12,10 @@ export interface GuestNic {
   /** Address with prefix (192.0.2.11/24) and the peer to ping. */
   ip: string;
   peer: string;
+  /** Extra virtio-net-pci properties (e.g. 'csum=off,guest_csum=off'). */
+  device?: string;
+  /** TCP port the guest accepts one transfer on (xs.recv). */
+  recv?: number;
 }
 
 export function startGuest(procs: Procs, guest: Guest, nic: GuestNic, lingerS = 20): Proc {
@@ -24,8 +28,8 @@ export function startGuest(procs: Procs, guest: Guest, nic: GuestNic, lingerS = 
     '-serial', 'stdio',
     '-kernel', guest.kernel,
     '-initrd', guest.initrd,
-    '-append', `console=ttyS0 quiet panic=-1 xs.ip=${nic.ip} xs.peer=${nic.peer} xs.linger=${lingerS}`,
+    '-append', `console=ttyS0 quiet panic=-1 xs.ip=${nic.ip} xs.peer=${nic.peer} xs.linger=${lingerS}${nic.recv === undefined ? '' : ` xs.recv=${nic.recv}`}`,
     '-netdev', `${nic.netdev},id=n0`,
-    '-device', `virtio-net-pci,netdev=n0,mac=${nic.mac},romfile=`,
+    '-device', `virtio-net-pci,netdev=n0,mac=${nic.mac},romfile=${nic.device === undefined ? '' : `,${nic.device}`}`,
   ]);
 }
