@@ -1,0 +1,198 @@
+/**
+ * veth — two network namespaces joined through xswitch (afpacket ports, l2switch) against the
+ * kernel's own Linux bridge in the same topology, measured in the same run:
+ *
+ *   h1: eth0 ══ veth ══ s1 ─┬─ xswitch (afpacket s1, s2; l2switch)  ─┬─ s2 ══ veth ══ eth0 :h2
+ *                           └─ or: Linux bridge br (s1, s2 enslaved) ─┘
+ *
+ * TCP throughput: one Node TCP stream from h1 to h2 for `seconds` (the same sender and
+ * receiver in both cases). RTT: ping h1 → h2, 50 probes 20 ms apart. The hosts send whole,
+ * checksummed packets (`ethtool -K eth0 tx off tso off gso off`): the switch does no GSO yet.
+ * Needs root (namespaces, CAP_NET_RAW). Targets (issue 12): ≥ 30% of the bridge's
+ * throughput, RTT ≤ 0.2 ms.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Switch } from '../../switch/supervisor.js';
+import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
+import { line, sleep, type BenchMode } from '../harness.js';
+
+const NODE = process.execPath;
+
+/** argv: host port. Counts bytes of one connection; prints bytes and seconds from first byte to end. */
+const RECEIVER = `
+const [host, port] = process.argv.slice(1);
+let n = 0, t0 = 0n;
+const srv = require('net').createServer((c) => {
+  c.on('data', (d) => { if (n === 0) t0 = process.hrtime.bigint(); n += d.length; });
+  c.on('end', () => { console.log('bytes ' + n + ' seconds ' + Number(process.hrtime.bigint() - t0) / 1e9); srv.close(); });
+});
+srv.listen(Number(port), host, () => console.log('ready'));
+`;
+
+/** argv: host port seconds. Writes 64 KiB chunks as fast as the socket drains for `seconds`. */
+const SENDER = `
+const [host, port, seconds] = process.argv.slice(1);
+const chunk = Buffer.alloc(65536, 0x5a);
+const end = Date.now() + Number(seconds) * 1000;
+const c = require('net').connect(Number(port), host, () => {
+  const pump = () => { while (Date.now() < end) { if (!c.write(chunk)) return; } c.end(); };
+  c.on('drain', pump);
+  pump();
+});
+`;
+
+function sh(cmd: string, args: string[], timeout = 30_000): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
+}
+
+class Topology {
+  readonly prefix = 'xb' + randomBytes(2).toString('hex');
+  readonly a1 = '10.94.0.1';
+  readonly a2 = '10.94.0.2';
+  readonly s1 = `${this.prefix}s1`;
+  readonly s2 = `${this.prefix}s2`;
+  readonly br = `${this.prefix}br`;
+  ns(i: number): string {
+    return `${this.prefix}-h${i}`;
+  }
+
+  up(): void {
+    for (const i of [1, 2]) {
+      const ns = this.ns(i);
+      const s = i === 1 ? this.s1 : this.s2;
+      sh('ip', ['netns', 'add', ns]);
+      sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      sh('ip', ['link', 'add', s, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      sh('sysctl', ['-qw', `net.ipv6.conf.${s}.disable_ipv6=1`]);
+      sh('ip', ['link', 'set', s, 'up']);
+      sh('ip', ['-n', ns, 'addr', 'add', `${i === 1 ? this.a1 : this.a2}/24`, 'dev', 'eth0']);
+      sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+      sh('ip', ['netns', 'exec', ns, 'ethtool', '-K', 'eth0', 'tx', 'off', 'tso', 'off', 'gso', 'off']);
+    }
+  }
+
+  bridge(on: boolean): void {
+    if (on) {
+      sh('ip', ['link', 'add', this.br, 'type', 'bridge']);
+      sh('sysctl', ['-qw', `net.ipv6.conf.${this.br}.disable_ipv6=1`]);
+      for (const s of [this.s1, this.s2]) sh('ip', ['link', 'set', s, 'master', this.br]);
+      sh('ip', ['link', 'set', this.br, 'up']);
+    } else {
+      sh('ip', ['link', 'del', this.br]);
+    }
+  }
+
+  down(): void {
+    for (const i of [1, 2]) {
+      try {
+        sh('ip', ['netns', 'del', this.ns(i)]);
+      } catch {
+        // already gone
+      }
+    }
+    try {
+      sh('ip', ['link', 'del', this.br]);
+    } catch {
+      // no bridge
+    }
+  }
+
+  /** TCP throughput h1 → h2 in bits per second. */
+  async tcp(seconds: number, port: number): Promise<number> {
+    const rx = spawn('ip', ['netns', 'exec', this.ns(2), NODE, '-e', RECEIVER, this.a2, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    rx.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const deadline = Date.now() + 10_000;
+    while (!out.includes('ready') && Date.now() < deadline) await sleep(20);
+    sh('ip', ['netns', 'exec', this.ns(1), NODE, '-e', SENDER, this.a2, String(port), String(seconds)], (seconds + 30) * 1000);
+    await new Promise((r) => rx.once('exit', r));
+    const m = /bytes (\d+) seconds ([\d.e-]+)/.exec(out);
+    if (!m) throw new Error(`receiver printed: ${out}`);
+    return (Number(m[1]) * 8) / Number(m[2]);
+  }
+
+  /** Mean ping RTT h1 → h2 in ms (50 probes). */
+  rtt(): number {
+    sh('ip', ['netns', 'exec', this.ns(1), 'ping', '-c', '3', '-i', '0.05', this.a2]); // warm ARP and caches
+    const out = sh('ip', ['netns', 'exec', this.ns(1), 'ping', '-c', '50', '-i', '0.02', '-q', this.a2]);
+    const m = /= [\d.]+\/([\d.]+)\//.exec(out);
+    if (!m) throw new Error(`ping printed: ${out}`);
+    return Number(m[1]);
+  }
+}
+
+async function measureSwitch(t: Topology, seconds: number, port: number): Promise<{ bps: number; rtt: number }> {
+  const config: SwitchConfig = {
+    ...CONFIG_DEFAULTS,
+    queues: 2,
+    ports: [
+      { name: 'p1', type: 'afpacket', interface: t.s1 },
+      { name: 'p2', type: 'afpacket', interface: t.s2 },
+    ],
+    programs: [{ queues: [0, 1], chain: [{ name: 'l2switch', params: {}, continueOn: [] }] }],
+  };
+  const sw = await Switch.start(config);
+  try {
+    const rtt = t.rtt();
+    const bps = await t.tcp(seconds, port);
+    return { bps, rtt };
+  } finally {
+    await sw.stop();
+  }
+}
+
+async function measureBridge(t: Topology, seconds: number, port: number): Promise<{ bps: number; rtt: number }> {
+  t.bridge(true);
+  try {
+    await sleep(200);
+    const rtt = t.rtt();
+    const bps = await t.tcp(seconds, port);
+    return { bps, rtt };
+  } finally {
+    t.bridge(false);
+  }
+}
+
+const mode: BenchMode = {
+  name: 'veth',
+  description: 'TCP throughput and ping RTT between two namespaces through xswitch (afpacket) vs the Linux bridge (needs root)',
+  async run(opts, report) {
+    if (process.getuid?.() !== 0) {
+      console.log('  skipped: needs root (network namespaces, AF_PACKET)');
+      return;
+    }
+    const t = new Topology();
+    const seconds = Math.max(opts.seconds, 3);
+    t.up();
+    try {
+      if (!opts.json) console.log(`One TCP stream h1 → h2 for ${seconds} s and 50 pings, bridge and switch alternating (2 rounds each)`);
+      const br: { bps: number; rtt: number }[] = [];
+      const xs: { bps: number; rtt: number }[] = [];
+      let port = 5201;
+      for (let r = 0; r < 2; r++) {
+        if (r % 2 === 0) {
+          br.push(await measureBridge(t, seconds, port++));
+          xs.push(await measureSwitch(t, seconds, port++));
+        } else {
+          xs.push(await measureSwitch(t, seconds, port++));
+          br.push(await measureBridge(t, seconds, port++));
+        }
+      }
+      const best = (cs: { bps: number; rtt: number }[]) => ({ bps: Math.max(...cs.map((c) => c.bps)), rtt: Math.min(...cs.map((c) => c.rtt)) });
+      const b = best(br);
+      const x = best(xs);
+      const ratio = x.bps / b.bps;
+      report({ mode: 'ref:linux-bridge', mpps: 0, gbps: b.bps / 1e9, rttMs: b.rtt, rounds: br });
+      report({ mode: 'afpacket-veth', mpps: 0, gbps: x.bps / 1e9, rttMs: x.rtt, rounds: xs, ratioToBridge: ratio, targetRatio: 0.3, targetRttMs: 0.2 });
+      if (!opts.json) {
+        console.log(line('ref:linux-bridge', [[b.bps / 1e6, 'Mbit/s'], [b.rtt * 1000, 'µs RTT']]));
+        console.log(line('afpacket-veth', [[x.bps / 1e6, 'Mbit/s'], [x.rtt * 1000, 'µs RTT']]));
+        console.log(`  xswitch: ${(ratio * 100).toFixed(0)}% of the bridge's throughput (target ≥ 30%), RTT ${x.rtt.toFixed(3)} ms (target ≤ 0.2 ms; bridge ${b.rtt.toFixed(3)} ms)`);
+      }
+    } finally {
+      t.down();
+    }
+  },
+};
+export default mode;
