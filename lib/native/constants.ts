@@ -71,6 +71,7 @@ export const PACKET_TX_RING = 13;
 export const PACKET_QDISC_BYPASS = 20;
 export const PACKET_IGNORE_OUTGOING = 23;
 export const PACKET_MR_PROMISC = 1;
+export const TPACKET_V2 = 1;
 export const TPACKET_V3 = 2;
 export const TP_STATUS_KERNEL = 0;
 export const TP_STATUS_USER = 1;

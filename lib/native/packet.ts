@@ -8,7 +8,7 @@
 import { mmap, munmap, type Mapping } from './memory.js';
 import {
   AF_PACKET, ETH_P_ALL, PACKET_ADD_MEMBERSHIP, PACKET_IGNORE_OUTGOING, PACKET_MR_PROMISC, PACKET_RESERVE, PACKET_RX_RING,
-  PACKET_STATISTICS, PACKET_VERSION, SOCK_NONBLOCK, SOCK_RAW, SOL_PACKET, TPACKET_V3, TP_STATUS_KERNEL, TP_STATUS_USER,
+  PACKET_STATISTICS, PACKET_VERSION, SOCK_NONBLOCK, SOCK_RAW, SOL_PACKET, TPACKET_V2, TPACKET_V3, TP_STATUS_KERNEL, TP_STATUS_USER,
 } from './constants.js';
 import { bind, getsockopt, setsockopt, setsockoptInt, socket } from './socket.js';
 
@@ -169,6 +169,107 @@ export class RxRingV3 {
     // read of this block happened before (Atomics.store is sequentially consistent).
     Atomics.store(this.words, (this.block * this.blockSize + 8) >> 2, TP_STATUS_KERNEL);
     this.block = this.block + 1 === this.blockCount ? 0 : this.block + 1;
+  }
+
+  unmap(): void {
+    munmap(this.mapping);
+  }
+}
+
+/** A TPACKET_V2 receive ring: `frameCount` fixed slots of `frameSize` bytes. */
+export interface RingGeometryV2 {
+  frameSize: number;
+  frameCount: number;
+}
+
+const PAGE = 4096;
+
+/** Bytes per kernel block for a V2 ring: whole frames, whole pages, 64 KiB or one frame. */
+function v2BlockSize(frameSize: number): number {
+  return frameSize >= 65536 ? frameSize : Math.max(PAGE, Math.floor(65536 / frameSize) * frameSize);
+}
+
+/** Sets TPACKET_V2 and a receive ring on `fd`, and maps it (in this thread). */
+export function setupRxRingV2(fd: number, g: RingGeometryV2): Mapping {
+  if (g.frameSize % 16 !== 0 || PAGE % g.frameSize !== 0 && g.frameSize % PAGE !== 0) {
+    throw new Error(`TPACKET_V2 frame size ${g.frameSize}: a multiple of 16 that divides or is a multiple of ${PAGE}`);
+  }
+  setsockoptInt(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2, 'PACKET_VERSION TPACKET_V2');
+  const blockSize = v2BlockSize(g.frameSize);
+  const perBlock = blockSize / g.frameSize;
+  const blocks = Math.ceil(g.frameCount / perBlock);
+  const req = new Uint8Array(16); // struct tpacket_req
+  const v = new DataView(req.buffer);
+  v.setUint32(0, blockSize, true);
+  v.setUint32(4, blocks, true);
+  v.setUint32(8, g.frameSize, true);
+  v.setUint32(12, blocks * perBlock, true);
+  setsockopt(fd, SOL_PACKET, PACKET_RX_RING, req, `PACKET_RX_RING ${blocks * perBlock} frames of ${g.frameSize} bytes`);
+  return mmap(fd, blockSize * blocks);
+}
+
+/**
+ * Reads a mapped TPACKET_V2 ring frame by frame: each slot is handed over on its own
+ * (tp_status TP_STATUS_USER), so a packet is visible as soon as the kernel wrote it — the
+ * low-latency ring, where V3 waits for a block to fill or retire. struct tpacket2_hdr.
+ */
+export class RxRingV2 {
+  readonly bytes: Uint8Array;
+  private readonly view: DataView;
+  private readonly words: Int32Array;
+  private readonly perBlock: number;
+  private readonly blockSize: number;
+  private readonly count: number;
+  private frame = 0;
+
+  constructor(
+    readonly mapping: Mapping,
+    readonly frameSize: number,
+  ) {
+    this.bytes = new Uint8Array(mapping.buffer);
+    this.view = new DataView(mapping.buffer);
+    this.words = new Int32Array(mapping.buffer);
+    this.blockSize = v2BlockSize(frameSize);
+    this.perBlock = this.blockSize / frameSize;
+    this.count = (mapping.length / this.blockSize) * this.perBlock;
+  }
+
+  /** Offset of the current slot when the kernel has handed it over, else −1. */
+  ready(): number {
+    const off = Math.floor(this.frame / this.perBlock) * this.blockSize + (this.frame % this.perBlock) * this.frameSize;
+    // Pairs with the kernel's smp_wmb() before it stores TP_STATUS_USER in tp_status.
+    return (Atomics.load(this.words, off >> 2) & TP_STATUS_USER) !== 0 ? off : -1;
+  }
+
+  packetStatus(pkt: number): number {
+    return this.view.getUint32(pkt, true);
+  }
+
+  wireLength(pkt: number): number {
+    return this.view.getUint32(pkt + 4, true);
+  }
+
+  snapLength(pkt: number): number {
+    return this.view.getUint32(pkt + 8, true);
+  }
+
+  data(pkt: number): number {
+    return pkt + this.view.getUint16(pkt + 12, true);
+  }
+
+  vlanTci(pkt: number): number {
+    return this.view.getUint16(pkt + 24, true);
+  }
+
+  vlanTpid(pkt: number): number {
+    return this.view.getUint16(pkt + 26, true);
+  }
+
+  /** Gives the slot at `pkt` back to the kernel and moves to the next. */
+  release(pkt: number): void {
+    // Pairs with the kernel's read of tp_status: every read of the slot happened before.
+    Atomics.store(this.words, pkt >> 2, TP_STATUS_KERNEL);
+    this.frame = this.frame + 1 === this.count ? 0 : this.frame + 1;
   }
 
   unmap(): void {

@@ -7,16 +7,22 @@
  *     - { name: ns1, type: afpacket, interface: veth-ns1 }
  *
  * interface  the interface to attach (required; it must exist in the switch's namespace).
- * blocks     blocks in the receive ring (default 32; each blockSize bytes).
- * blockSize  bytes per ring block, a power of two from 16 KiB to 4 MiB (default 128 KiB).
- * retireMs   how long the kernel holds a block that is not full before handing it over
- *            (default 1 ms: the latency bound of a quiet link).
+ * ring       v3 (default): TPACKET_V3, read block by block — the kernel hands a block over
+ *            when it is full or after retireMs, which bounds a quiet link's latency by a
+ *            timer tick (4 ms with HZ=250). v2: TPACKET_V2, each packet handed over on its
+ *            own — for latency (ping, request/response).
+ * blocks     v3: blocks in the ring (default 32; each blockSize bytes).
+ * blockSize  v3: bytes per block, a power of two from 16 KiB to 4 MiB (default 128 KiB).
+ * retireMs   v3: how long the kernel holds a block that is not full (default 1 ms; the
+ *            kernel rounds it up to a timer tick).
+ * frames     v2: slots in the ring (default 1024; each holds one packet).
  *
- * Receive: a TPACKET_V3 ring mapped into this thread. The kernel fills whole blocks and
- * hands each over; poll() copies every packet of a ready block straight into a pool frame
- * (io.allocFrame/io.submit), puts back the 802.1Q tag the kernel took out into the packet's
- * metadata, and gives the block back. Promiscuous; the packets this host sends out of the
- * interface (ours included) are ignored.
+ * Receive: a ring mapped into this thread. poll() copies every packet the kernel handed
+ * over straight into a pool frame (io.allocFrame/io.submit), puts back the 802.1Q tag the
+ * kernel moved into the packet's metadata, and gives the block (v3) or slot (v2) back.
+ * When there is nothing, a watch thread (net/fd-watch.ts) wakes the device thread the
+ * moment the kernel hands something over. Promiscuous; the packets this host sends out of
+ * the interface (ours included) are ignored.
  * Transmit: frames are copied into a batch and leave with one sendmmsg per burst.
  * Counted: rx_missed (the kernel dropped them: ring full, from PACKET_STATISTICS tp_drops;
  * also in rx_packets and rx_dropped), rx_oversize (larger than a frame: also rx_dropped),
@@ -31,9 +37,22 @@ import { ByteCopier } from '../endpoints/copy.js';
 import { RxDrops } from './net/port-counters.js';
 import { SendBatch } from './net/send-batch.js';
 import { ETH_HLEN, VLAN_HLEN } from './net/mtu.js';
+import { FdWatch } from './net/fd-watch.js';
+
+/** What receive() reads of a packet, in either ring (offsets into `bytes`). */
+interface PacketSlots {
+  readonly bytes: Uint8Array;
+  snapLength(pkt: number): number;
+  wireLength(pkt: number): number;
+  packetStatus(pkt: number): number;
+  data(pkt: number): number;
+  vlanTci(pkt: number): number;
+  vlanTpid(pkt: number): number;
+}
 
 const COUNTERS = ['rx_missed', 'rx_oversize', 'tx_oversize', 'tx_carrier_errors', 'tx_errors'] as const;
-const OPTIONS = new Set(['name', 'type', 'interface', 'blocks', 'blockSize', 'retireMs']);
+const OPTIONS = new Set(['name', 'type', 'interface', 'ring', 'blocks', 'blockSize', 'retireMs', 'frames']);
+const DEFAULT_V2_FRAMES = 1024;
 const DEFAULT_BLOCKS = 32;
 const DEFAULT_BLOCK_SIZE = 128 << 10;
 const DEFAULT_RETIRE_MS = 1;
@@ -49,7 +68,7 @@ const RING_RESERVE = 2;
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
-  for (const k of Object.keys(config)) if (!OPTIONS.has(k)) out.push(`${k}: unknown option of an afpacket port (options: interface, blocks, blockSize, retireMs)`);
+  for (const k of Object.keys(config)) if (!OPTIONS.has(k)) out.push(`${k}: unknown option of an afpacket port (options: interface, ring, blocks, blockSize, retireMs, frames)`);
   const i = config.interface;
   if (i === undefined) out.push('interface: missing: the interface to attach, e.g. veth0');
   else if (typeof i !== 'string' || i.length === 0 || Buffer.byteLength(i) > 15 || /[\s/]/.test(i)) out.push(`interface: '${String(i)}' is not an interface name (1 to 15 bytes, no spaces or '/')`);
@@ -58,6 +77,14 @@ function validate(config: PortConfig): string[] {
   const s = config.blockSize;
   if (s !== undefined && (!Number.isInteger(s) || (s as number) < 16384 || (s as number) > 4 << 20 || ((s as number) & ((s as number) - 1)) !== 0)) {
     out.push(`blockSize: ${String(s)} is not a power of two from 16384 to 4194304`);
+  }
+  if (config.ring !== undefined && config.ring !== 'v2' && config.ring !== 'v3') out.push(`ring: '${String(config.ring)}' is not v2 or v3`);
+  const fr = config.frames;
+  if (fr !== undefined && (!Number.isInteger(fr) || (fr as number) < 16 || (fr as number) > 1 << 20)) out.push(`frames: ${String(fr)} is not an integer from 16 to 1048576`);
+  if (config.ring !== 'v2') {
+    if (fr !== undefined) out.push('frames: only for ring: v2 (v3 rings are sized by blocks and blockSize)');
+  } else {
+    for (const k of ['blocks', 'blockSize', 'retireMs']) if (config[k] !== undefined) out.push(`${k}: only for ring: v3 (v2 rings are sized by frames)`);
   }
   const r = config.retireMs;
   if (r !== undefined && (!Number.isInteger(r) || (r as number) < 1 || (r as number) > 1000)) out.push(`retireMs: ${String(r)} is not an integer from 1 to 1000`);
@@ -68,6 +95,8 @@ export class AfPacketPort implements Port {
   private io!: PortIO;
   private fd = -1;
   private ring: native.RxRingV3 | null = null;
+  private ring2: native.RxRingV2 | null = null;
+  private watch: FdWatch | null = null;
   private tx!: SendBatch;
   private drops!: RxDrops;
   private readonly copier = new ByteCopier();
@@ -127,8 +156,16 @@ export class AfPacketPort implements Port {
     try {
       native.setReserve(this.fd, RING_RESERVE);
       native.ignoreOutgoing(this.fd);
-      const mapping = native.setupRxRing(this.fd, { blockSize, blockCount: blocks, frameSize: 2048, retireMs });
-      this.ring = new native.RxRingV3(mapping, blockSize, blocks);
+      if (this.config.ring === 'v2') {
+        // A slot holds the TPACKET2 header, the reserve and the largest frame (+ room for alignment).
+        let frameSize = 2048;
+        while (frameSize < this.maxLen + 128) frameSize *= 2;
+        const frames = (this.config.frames as number | undefined) ?? DEFAULT_V2_FRAMES;
+        this.ring2 = new native.RxRingV2(native.setupRxRingV2(this.fd, { frameSize, frameCount: frames }), frameSize);
+      } else {
+        const mapping = native.setupRxRing(this.fd, { blockSize, blockCount: blocks, frameSize: 2048, retireMs });
+        this.ring = new native.RxRingV3(mapping, blockSize, blocks);
+      }
       native.bindPacket(this.fd, this.ifindex, this.ifname);
       native.addPromiscuous(this.fd, this.ifindex);
       // A deep send buffer: a burst of jumbo frames must not meet EAGAIN.
@@ -138,15 +175,35 @@ export class AfPacketPort implements Port {
       throw new Error(`cannot attach to interface ${this.ifname}: ${(e as Error).message}`);
     }
     this.tx = new SendBatch(TX_BATCH, this.maxLen);
+    this.watch = new FdWatch(io, this.fd);
     native.packetStatistics(this.fd); // reset: count drops from now on
     this.linkUp = this.readLink();
     this.stats = setInterval(() => this.readStats(), STATS_MS);
     this.stats.unref();
-    io.log('info', `attached to ${this.ifname} (ifindex ${this.ifindex}, MTU ${mtu}, link ${this.linkUp ? 'up' : 'down'}, ring ${blocks} × ${blockSize >> 10} KiB)`);
+    io.log('info', `attached to ${this.ifname} (ifindex ${this.ifindex}, MTU ${mtu}, link ${this.linkUp ? 'up' : 'down'}, ${this.ring2 !== null ? 'TPACKET_V2 ring' : `TPACKET_V3 ring ${blocks} × ${blockSize >> 10} KiB`})`);
   }
 
   /** Receives up to `budget` packets from ready ring blocks; 0 when the kernel has handed over none. */
   poll(budget: number): number {
+    const n = this.ring2 !== null ? this.pollV2(budget) : this.pollV3(budget);
+    if (n === 0) this.watch?.arm();
+    return n;
+  }
+
+  private pollV2(budget: number): number {
+    const ring = this.ring2!;
+    let n = 0;
+    while (n < budget) {
+      const pkt = ring.ready();
+      if (pkt < 0) break;
+      this.receive(ring, pkt);
+      ring.release(pkt);
+      n++;
+    }
+    return n;
+  }
+
+  private pollV3(budget: number): number {
     const ring = this.ring;
     if (ring === null) return 0;
     let n = 0;
@@ -170,7 +227,7 @@ export class AfPacketPort implements Port {
     return n;
   }
 
-  private receive(ring: native.RxRingV3, pkt: number): void {
+  private receive(ring: PacketSlots, pkt: number): void {
     const snap = ring.snapLength(pkt);
     const tagged = (ring.packetStatus(pkt) & K.TP_STATUS_VLAN_VALID) !== 0;
     const len = tagged ? snap + VLAN_HLEN : snap;
@@ -294,7 +351,9 @@ export class AfPacketPort implements Port {
 
   private closeFd(): void {
     if (this.ring !== null) this.ring.unmap();
+    if (this.ring2 !== null) this.ring2.unmap();
     this.ring = null;
+    this.ring2 = null;
     if (this.fd >= 0) native.close(this.fd);
     this.fd = -1;
   }
@@ -303,11 +362,13 @@ export class AfPacketPort implements Port {
     if (this.stats !== null) clearInterval(this.stats);
     this.stats = null;
     if (this.fd >= 0) this.readStats();
+    await this.watch?.stop();
+    this.watch = null;
     this.closeFd();
   }
 
   status(): Record<string, unknown> {
-    return { interface: this.ifname, ifindex: this.ifindex, link: this.linkUp ? 'up' : 'down' };
+    return { interface: this.ifname, ifindex: this.ifindex, link: this.linkUp ? 'up' : 'down', ring: this.ring2 !== null ? 'v2' : 'v3' };
   }
 }
 

@@ -54,6 +54,12 @@ export interface PortIO {
   counterIndex(name: string): number;
   /** All counters of this port (common ones first, then the port's own). */
   readonly counters: Float64Array;
+  /**
+   * The doorbell the thread hosting this port sleeps on when idle (one Int32 word in shared
+   * memory): a polled port's helper thread rings it (Atomics.add + notify) to have poll()
+   * called at once. Optional.
+   */
+  readonly doorbell?: { readonly words: Int32Array; readonly index: number };
   /** Logs an event through the main thread. */
   log(level: 'info' | 'warn' | 'error', message: string): void;
 }

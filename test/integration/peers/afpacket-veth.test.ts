@@ -2,7 +2,7 @@
  * Two network namespaces joined by the switch through afpacket ports on veth pairs, as a
  * container or a namespace is attached on Linux. The kernels of both hosts are the oracle:
  * ARP resolves across the switch, ping answers, and a TCP transfer of 20 MB arrives with the
- * SHA-256 it left with — at MTU 1500 and again at MTU 9000.
+ * SHA-256 it left with — at MTU 1500 and again at MTU 9000, with either receive ring.
  *
  *   <p>-h1: eth0 10.98.N.1 ══ veth ══ <p>s1 ─ afpacket p1 ┐
  *                                                          switch (l2switch, this process)
@@ -20,7 +20,7 @@ import { vethHost } from '../../support/veth.js';
 
 const skip = skipUnless(missing({ tools: ['ip', 'ping', 'ethtool', 'sysctl'], root: true, netns: true }), 'namespace hosts on afpacket ports');
 
-describe.skipIf(skip)('namespace hosts through afpacket ports', () => {
+describe.skipIf(skip).each(['v3', 'v2'] as const)('namespace hosts through afpacket ports (ring %s)', (ring) => {
   const ns = new Netns();
   const procs = new Procs();
   const logs: string[] = [];
@@ -37,8 +37,8 @@ describe.skipIf(skip)('namespace hosts through afpacket ports', () => {
     vethHost(ns, s2, 'h2', `${a2}/24`);
     sw = await startBetween(
       [
-        { name: 'p1', type: 'afpacket', interface: s1 },
-        { name: 'p2', type: 'afpacket', interface: s2 },
+        { name: 'p1', type: 'afpacket', interface: s1, ring },
+        { name: 'p2', type: 'afpacket', interface: s2, ring },
       ],
       logs,
       { frameSize: 16384, poolFrames: 2048 }, // room for MTU 9000 frames

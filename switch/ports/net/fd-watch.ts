@@ -1,0 +1,54 @@
+/**
+ * Wakes a polled port's device thread as soon as its descriptor is readable, instead of at
+ * the device loop's next idle tick (1 ms): a thread of its own blocks in poll() on the
+ * descriptor and rings the device's doorbell. The port arms it whenever poll() found
+ * nothing; the thread disarms itself when it rings, so a busy port costs it nothing.
+ *
+ * Without a doorbell in the PortIO (a port hosted elsewhere), arm() does nothing and the
+ * port is only polled.
+ */
+import { Worker } from 'node:worker_threads';
+import * as native from '../../../lib/native/index.js';
+import { workerUrl } from '../../worker-url.js';
+import type { PortIO } from '../port.js';
+
+export class FdWatch {
+  private readonly armed = new Int32Array(new SharedArrayBuffer(4));
+  private readonly worker: Worker | null;
+  private readonly stopFd: number;
+
+  constructor(io: PortIO, fd: number) {
+    const bell = io.doorbell;
+    if (bell === undefined) {
+      this.worker = null;
+      this.stopFd = -1;
+      return;
+    }
+    this.stopFd = native.eventfdCreate(0);
+    this.worker = new Worker(workerUrl('switch/ports/net/fd-watch-thread'), {
+      workerData: { fd, stopFd: this.stopFd, armed: this.armed.buffer, doorbell: bell.words.buffer, doorbellIndex: bell.index },
+    });
+    this.worker.on('error', (e) => io.log('error', `descriptor watch thread: ${e.message}`));
+    this.worker.unref();
+  }
+
+  /** The port found nothing: watch the descriptor until it is readable. Cheap when already armed. */
+  arm(): void {
+    if (this.worker === null || Atomics.load(this.armed, 0) !== 0) return;
+    // Pairs with the Atomics.wait/load in the watch thread.
+    Atomics.store(this.armed, 0, 1);
+    Atomics.notify(this.armed, 0, 1);
+  }
+
+  /** Ends the thread (before the descriptor is closed: it must not poll a reused number). */
+  async stop(): Promise<void> {
+    if (this.worker === null) return;
+    const exited = new Promise((r) => this.worker!.once('exit', r));
+    // Pairs with the watch thread's loads of the armed word; the eventfd ends a poll in progress.
+    Atomics.store(this.armed, 0, 2);
+    Atomics.notify(this.armed, 0, 1);
+    native.eventfdWrite(this.stopFd, 1);
+    await exited;
+    native.close(this.stopFd);
+  }
+}
