@@ -9,7 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import * as native from '../../../lib/native/index.js';
-import { workerUrl } from '../../worker-url.js';
+import { workerUrl } from '../../../lib/worker-url.js';
 import type { PortIO } from '../port.js';
 
 export class FdWatch {

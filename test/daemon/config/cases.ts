@@ -28,7 +28,7 @@ export const BAD_CASES: BadCase[] = [
   { name: 'queues zero', yaml: `queues: 0\n${gen}`, expected: [`bad.yaml:1:9: queues: 0 is too small (the number of RX queues (channels), an integer from 1 to 64)`] },
   { name: 'queues too many', yaml: `queues: 65\n${gen}`, expected: [`bad.yaml:1:9: queues: 65 is too large (the number of RX queues (channels), an integer from 1 to 64)`] },
   { name: 'queues fractional', yaml: `queues: 1.5\n${gen}`, expected: [`bad.yaml:1:9: queues: 1.5 is not an integer (the number of RX queues (channels), an integer from 1 to 64)`] },
-  { name: 'frameSize not 2048/4096', yaml: `frameSize: 3000\n${gen}`, expected: [`bad.yaml:1:12: frameSize: 3000 is not allowed (bytes per frame: 2048, or 4096 for jumbo frames)`] },
+  { name: 'frameSize not 2048/4096/16384', yaml: `frameSize: 3000\n${gen}`, expected: [`bad.yaml:1:12: frameSize: 3000 is not allowed (bytes per frame: 2048, 4096, or 16384 for MTU 9000 jumbo frames)`] },
   { name: 'ringSize not a power of two', yaml: `ringSize: 1000\n${gen}`, expected: [`bad.yaml:1:11: ringSize: 1000 is not a power of two (entries in every ring, a power of two from 16 to 65536)`] },
   { name: 'budget too large', yaml: `budget: 5000\n${gen}`, expected: [`bad.yaml:1:9: budget: 5000 is too large (descriptors a queue worker takes per breath, an integer from 1 to 1024)`] },
   { name: 'poolFrames too small', yaml: `poolFrames: 8\n${gen}`, expected: [`bad.yaml:1:13: poolFrames: 8 is too small (frames in each port's pool, an integer from 64 to 1048576)`] },
