@@ -11,11 +11,15 @@
  *         asked to send before then (tx_no_peer). Datagrams are accepted from any sender.
  * mtu     largest L3 packet (default 1500): frames up to mtu + 14 bytes (+ 4 with a VLAN tag).
  *
- * Receive: each 'message' is one frame → io.receive(); one io.flush() per burst of events.
- * Transmit: copy into a staging slot, then socket.send (see net/datagram-sender.ts). Node
- * has no sendmmsg, so there is one syscall per frame in both directions.
+ * With the native layer (lib/native/): recvmmsg lands datagrams straight in pool frames,
+ * woken by a watch thread when the socket turns readable (net/native-datagram.ts), and a
+ * burst of transmits leaves in one sendmmsg. Without it, node:dgram: each 'message' is one
+ * frame → io.receive(), one io.flush() per burst of events; transmit copies into a staging
+ * slot, then socket.send (see net/datagram-sender.ts), one syscall per frame.
  * Counted by kind: rx_runt (< 14 bytes), rx_oversize (over the MTU or the frame area),
  * tx_oversize, tx_no_peer, tx_busy (send queue full), tx_errors (the kernel refused a send).
+ * On the native path a send refused at the end of a burst is moved from tx_packets to
+ * tx_dropped and counted tx_busy (buffer full) or tx_errors.
  */
 import type dgram from 'node:dgram';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
@@ -25,6 +29,9 @@ import { DatagramSender, SEND_OK } from './net/datagram-sender.js';
 import { BurstFlush } from './net/burst.js';
 import { RxDrops } from './net/port-counters.js';
 import { bindUdp, createUdpSocket, resolveHost } from './net/udp-socket.js';
+import { NativeDatagramSocket } from './net/native-datagram.js';
+import { fromSockaddr } from './net/sockaddr.js';
+import * as native from '../../lib/native/index.js';
 
 const COUNTERS = ['rx_runt', 'rx_oversize', 'tx_oversize', 'tx_no_peer', 'tx_busy', 'tx_errors'] as const;
 const OPTIONS = new Set(['name', 'type', 'local', 'remote', 'mtu']);
@@ -56,6 +63,11 @@ function validate(config: PortConfig): string[] {
 class UdpPort implements Port {
   private io!: PortIO;
   private socket: dgram.Socket | null = null;
+  private nat: NativeDatagramSocket | null = null;
+  private readonly taken = new Uint8Array(64);
+  private iTxPackets = 0;
+  private iTxBytes = 0;
+  private iTxDropped = 0;
   private sender!: DatagramSender;
   private drops!: RxDrops;
   private burst!: BurstFlush;
@@ -96,6 +108,15 @@ class UdpPort implements Port {
       this.peerHost = r.host;
       this.peerPort = r.port;
     }
+    this.iTxPackets = io.counterIndex('tx_packets');
+    this.iTxBytes = io.counterIndex('tx_bytes');
+    this.iTxDropped = io.counterIndex('tx_dropped');
+    if (native.available()) {
+      this.nat = new NativeDatagramSocket(io, this.local, 'local', 0, this.maxLen);
+      if (this.peerHost !== null) this.nat.setDestination({ host: this.peerHost, port: this.peerPort, family: this.local.family });
+      this.nat.watchReadable(this.drain);
+      return;
+    }
     const socket = createUdpSocket(this.local.family);
     await bindUdp(socket, this.local, "local");
     this.socket = socket;
@@ -120,7 +141,72 @@ class UdpPort implements Port {
     this.burst.schedule();
   };
 
+  /** Native path: receives until the socket is empty (or the pool is), one flush per batch. */
+  private readonly drain = (): void => {
+    const nat = this.nat;
+    if (nat === null) return;
+    const io = this.io;
+    for (;;) {
+      const n = nat.receive(64);
+      if (n === 0) break;
+      for (let i = 0; i < n; i++) {
+        const f = nat.spare(i);
+        const len = nat.rx.length(i);
+        const d = io.dataOffset(f);
+        this.taken[i] = 0;
+        if (this.peerHost === null) this.learn(i);
+        if (len < ETH_HLEN) this.drops.drop(this.iRunt, len);
+        else if (nat.truncated(i) || len > this.maxLen || overMtu(io.area, d, len, this.mtu)) this.drops.drop(this.iOversize, len);
+        else {
+          this.taken[i] = 1;
+          io.submit(f, len);
+        }
+      }
+      nat.consume(n, this.taken);
+      io.flush();
+    }
+    nat.arm();
+  };
+
+  private learn(i: number): void {
+    const from = fromSockaddr(this.nat!.rx.names, i * native.NAME_SIZE);
+    this.peerHost = from.host;
+    this.peerPort = from.port;
+    this.nat!.setDestination(from);
+    this.io.log('info', `learned peer ${from.host}:${from.port}`);
+  }
+
+  /** Native path: the kernel refused datagrams [from, count) of a burst already counted sent. */
+  private readonly txFailed = (from: number, errno: number): void => {
+    const c = this.io.counters;
+    const k = this.nat!.tx.count - from;
+    c[this.iTxPackets] -= k;
+    c[this.iTxBytes] -= this.nat!.tx.bytesFrom(from);
+    c[this.iTxDropped] += k;
+    if (errno === native.K.EAGAIN || errno === native.K.ENOBUFS) c[this.iTxBusy] += k;
+    else {
+      if (c[this.iTxErrors] === 0) this.io.log('warn', `send failed: ${native.errnoName(errno)}`);
+      c[this.iTxErrors] += k;
+    }
+  };
+
+  flushTx(): void {
+    this.nat?.flush(this.txFailed);
+  }
+
   transmit(area: Uint8Array, offset: number, length: number): boolean {
+    if (this.nat !== null) {
+      if (!this.nat.hasDestination) {
+        this.io.counters[this.iTxNoPeer]++;
+        return false;
+      }
+      if (length > this.maxLen || overMtu(area, offset, length, this.mtu)) {
+        this.io.counters[this.iTxOversize]++;
+        return false;
+      }
+      this.nat.stage(null, area, offset, length, this.txFailed);
+      return true;
+    }
     if (this.peerHost === null) {
       this.io.counters[this.iTxNoPeer]++;
       return false;
@@ -137,6 +223,9 @@ class UdpPort implements Port {
   }
 
   async close(): Promise<void> {
+    const n = this.nat;
+    this.nat = null;
+    if (n !== null) await n.close();
     const s = this.socket;
     this.socket = null;
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
@@ -144,7 +233,8 @@ class UdpPort implements Port {
 
   status(): Record<string, unknown> {
     return {
-      local: this.socket ? formatHostPort({ ...this.local, port: this.socket.address().port }) : String(this.config.local),
+      local: this.nat ? formatHostPort({ ...this.local, port: this.nat.boundPort() }) : this.socket ? formatHostPort({ ...this.local, port: this.socket.address().port }) : String(this.config.local),
+      io: this.nat ? 'recvmmsg/sendmmsg' : 'node:dgram',
       peer: this.peerHost === null ? null : `${this.peerHost}:${this.peerPort}`,
       learned: this.remote === null,
       mtu: this.mtu,

@@ -43,14 +43,25 @@ export class FakeIO implements PortIO {
     this.staged.push(Buffer.from(src.subarray(offset, offset + length)));
     return true;
   }
+  /** Frames 1…7 for in-place receives (frame 0 is transmit()'s); a submitted frame is copied out and free again at once. */
+  private readonly free = [7, 6, 5, 4, 3, 2, 1];
   allocFrame(): number {
-    return 0;
+    const f = this.free.pop();
+    if (f !== undefined) return f;
+    this.count('rx_packets');
+    this.count('rx_no_buffer');
+    return -1;
+  }
+  freeFrame(frame: number): void {
+    if (frame > 0 && !this.free.includes(frame)) this.free.push(frame);
   }
   dataOffset(frame: number): number {
     return frame * this.frameSize + XDP_PACKET_HEADROOM;
   }
   submit(frame: number, length: number): boolean {
-    return this.receive(this.area, this.dataOffset(frame), length);
+    const ok = this.receive(this.area, this.dataOffset(frame), length);
+    this.freeFrame(frame);
+    return ok;
   }
   flush(): void {
     this.flushes++;

@@ -13,13 +13,14 @@ interface Data {
   fd: number;
   stopFd: number;
   armed: SharedArrayBuffer;
-  doorbell: SharedArrayBuffer;
+  /** The device thread's doorbell, or null: the port waits on the armed word itself. */
+  doorbell: SharedArrayBuffer | null;
   doorbellIndex: number;
 }
 
 const d = workerData as Data;
 const armed = new Int32Array(d.armed);
-const bell = new Int32Array(d.doorbell);
+const bell = d.doorbell === null ? null : new Int32Array(d.doorbell);
 const set = new native.PollSet(2);
 set.set(0, d.fd, K.POLLIN);
 set.set(1, d.stopFd, K.POLLIN);
@@ -31,8 +32,12 @@ for (;;) {
   set.wait(-1);
   if ((set.revents(1) & K.POLLIN) !== 0 || Atomics.load(armed, 0) === 2) break;
   // Disarm before ringing: the port re-arms only after it has drained the descriptor again.
+  // Pairs with the port's Atomics.waitAsync on the armed word (FdWatch with onReady).
   Atomics.store(armed, 0, 0);
-  // Pairs with Atomics.waitAsync in Doorbell.sleepAsync on the device thread.
-  Atomics.add(bell, d.doorbellIndex, 1);
-  Atomics.notify(bell, d.doorbellIndex, 1);
+  Atomics.notify(armed, 0);
+  if (bell !== null) {
+    // Pairs with Atomics.waitAsync in Doorbell.sleepAsync on the device thread.
+    Atomics.add(bell, d.doorbellIndex, 1);
+    Atomics.notify(bell, d.doorbellIndex, 1);
+  }
 }

@@ -4,8 +4,9 @@
  * descriptor and rings the device's doorbell. The port arms it whenever poll() found
  * nothing; the thread disarms itself when it rings, so a busy port costs it nothing.
  *
- * Without a doorbell in the PortIO (a port hosted elsewhere), arm() does nothing and the
- * port is only polled.
+ * A port driven by events rather than poll() passes `onReady` instead: arm() then waits
+ * (Atomics.waitAsync, one promise per wake-up, none per packet) for the thread to disarm,
+ * and calls it. Without either, arm() does nothing and the port is only polled.
  */
 import { Worker } from 'node:worker_threads';
 import * as native from '../../../lib/native/index.js';
@@ -17,16 +18,19 @@ export class FdWatch {
   private readonly worker: Worker | null;
   private readonly stopFd: number;
 
-  constructor(io: PortIO, fd: number) {
+  private readonly onReady: (() => void) | null;
+
+  constructor(io: PortIO, fd: number, onReady?: () => void) {
     const bell = io.doorbell;
-    if (bell === undefined) {
+    this.onReady = onReady ?? null;
+    if (bell === undefined && onReady === undefined) {
       this.worker = null;
       this.stopFd = -1;
       return;
     }
     this.stopFd = native.eventfdCreate(0);
     this.worker = new Worker(workerUrl('switch/ports/net/fd-watch-thread'), {
-      workerData: { fd, stopFd: this.stopFd, armed: this.armed.buffer, doorbell: bell.words.buffer, doorbellIndex: bell.index },
+      workerData: { fd, stopFd: this.stopFd, armed: this.armed.buffer, doorbell: onReady === undefined ? bell!.words.buffer : null, doorbellIndex: bell?.index ?? 0 },
     });
     this.worker.on('error', (e) => io.log('error', `descriptor watch thread: ${e.message}`));
     this.worker.unref();
@@ -38,7 +42,17 @@ export class FdWatch {
     // Pairs with the Atomics.wait/load in the watch thread.
     Atomics.store(this.armed, 0, 1);
     Atomics.notify(this.armed, 0, 1);
+    if (this.onReady !== null) {
+      // Pairs with the thread's Atomics.store(0) + notify when the descriptor is readable.
+      const w = Atomics.waitAsync(this.armed, 0, 1);
+      if (w.async) void w.value.then(this.ready);
+      else queueMicrotask(this.ready);
+    }
   }
+
+  private readonly ready = (): void => {
+    if (Atomics.load(this.armed, 0) === 0) this.onReady!();
+  };
 
   /** Ends the thread (before the descriptor is closed: it must not poll a reused number). */
   async stop(): Promise<void> {

@@ -42,6 +42,18 @@ export class SendBatch {
     return i;
   }
 
+  /** Copies `prefix` (may be null) then the frame into the next slot; returns the slot. */
+  addWithPrefix(prefix: Uint8Array | null, area: Uint8Array, offset: number, length: number): number {
+    if (prefix === null) return this.add(area, offset, length);
+    const i = this.count++;
+    const at = i * this.slotSize;
+    for (let k = 0; k < prefix.length; k++) this.slots[at + k] = prefix[k]!;
+    this.copier.copy(this.slots, at + prefix.length, area, offset, length);
+    this.mmsg.setBuffer(i, this.base + at, prefix.length + length);
+    this.lengths[i] = prefix.length + length;
+    return i;
+  }
+
   /** Bytes of the frames in slots [from, count). */
   bytesFrom(from: number): number {
     let b = 0;

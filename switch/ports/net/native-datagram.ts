@@ -1,0 +1,160 @@
+/**
+ * A UDP socket through the native layer: recvmmsg straight into pool frames and sendmmsg
+ * from a batch, instead of one Node callback and one Buffer per datagram (node:dgram). The
+ * udp port uses it when the native layer is present.
+ *
+ * Receive: frames are taken from the pool ahead (`spares`), each slot of the batch points at
+ * one frame's data (or `lead` bytes before it, so that a header — VXLAN's — lands in the
+ * headroom), and the datagrams land there; the caller decides per datagram whether to
+ * submit the frame or leave it for the next batch. When the socket is empty a watch thread
+ * wakes the port (net/fd-watch.ts): no timer, no poll per packet.
+ */
+import * as native from '../../../lib/native/index.js';
+import { K } from '../../../lib/native/index.js';
+import type { PortIO } from '../port.js';
+import type { HostPort } from './address.js';
+import { formatHostPort } from './address.js';
+import { FdWatch } from './fd-watch.js';
+import { SendBatch } from './send-batch.js';
+import { sockaddr } from './sockaddr.js';
+
+const BATCH = 64;
+
+export class NativeDatagramSocket {
+  readonly fd: number;
+  readonly rx: native.MmsgBatch;
+  readonly tx: SendBatch;
+  private readonly spares: Int32Array;
+  private spareCount = 0;
+  private readonly base: number;
+  private watch: FdWatch | null = null;
+  private dest: Uint8Array | null = null;
+
+  constructor(
+    private readonly io: PortIO,
+    local: HostPort,
+    what: string,
+    /** Bytes before the frame's data the datagram starts at (a header in the headroom). */
+    readonly lead: number,
+    /** The largest datagram accepted (a longer one is flagged truncated). */
+    readonly maxDatagram: number,
+  ) {
+    this.fd = native.socket(local.family === 6 ? K.AF_INET6 : K.AF_INET, K.SOCK_DGRAM | K.SOCK_NONBLOCK);
+    try {
+      native.bind(this.fd, sockaddr(local));
+    } catch (e) {
+      native.close(this.fd);
+      throw new Error(`${what}: cannot bind ${formatHostPort(local)}: ${(e as Error).message}`);
+    }
+    this.rx = new native.MmsgBatch(BATCH);
+    this.tx = new SendBatch(BATCH, maxDatagram, true);
+    this.spares = new Int32Array(BATCH);
+    this.base = native.addressOf(io.area);
+    this.iRxPackets = io.counterIndex('rx_packets');
+    this.iNoBuffer = io.counterIndex('rx_no_buffer');
+  }
+
+  private readonly iRxPackets: number;
+  private readonly iNoBuffer: number;
+
+  /** The port the kernel bound (for a local port 0). */
+  boundPort(): number {
+    const a = new Uint8Array(28);
+    native.getsockname(this.fd, a);
+    return (a[2]! << 8) | a[3]!;
+  }
+
+  /** Starts waking `onReady` whenever the socket turns readable after a drain found it empty. */
+  watchReadable(onReady: () => void): void {
+    this.watch = new FdWatch(this.io, this.fd, onReady);
+    this.watch.arm();
+  }
+
+  /** Looks again once the socket is readable (call when a receive found nothing). */
+  arm(): void {
+    this.watch?.arm();
+  }
+
+  /**
+   * Receives up to `max` datagrams into pool frames: how many (0 when none or no frame is
+   * free). Datagram i is in frame spare(i), starting `lead` bytes before its data offset.
+   */
+  receive(max: number): number {
+    const io = this.io;
+    const want = Math.min(max, BATCH);
+    while (this.spareCount < want) {
+      const f = io.allocFrame();
+      if (f < 0) {
+        // Taking frames ahead is not receiving a packet: undo what allocFrame counted for one.
+        // A datagram that finds no frame waits in the socket (the kernel counts its own drops).
+        io.counters[this.iRxPackets]--;
+        io.counters[this.iNoBuffer]--;
+        break;
+      }
+      this.spares[this.spareCount++] = f;
+    }
+    if (this.spareCount === 0) return 0;
+    for (let i = 0; i < this.spareCount; i++) this.rx.setBuffer(i, this.base + io.dataOffset(this.spares[i]!) - this.lead, this.maxDatagram);
+    const n = this.rx.recv(this.fd, this.spareCount);
+    return n > 0 ? n : 0;
+  }
+
+  spare(i: number): number {
+    return this.spares[i]!;
+  }
+
+  /** Marks the frames of the datagrams that were submitted (taken[i] ≠ 0) as used; keeps the rest for the next receive. */
+  consume(n: number, taken: Uint8Array): void {
+    let w = 0;
+    for (let i = 0; i < this.spareCount; i++) {
+      if (i < n && taken[i] !== 0) continue;
+      this.spares[w++] = this.spares[i]!;
+    }
+    this.spareCount = w;
+  }
+
+  truncated(i: number): boolean {
+    return (this.rx.flags(i) & K.MSG_TRUNC) !== 0;
+  }
+
+  setDestination(to: HostPort): void {
+    this.dest = sockaddr(to);
+  }
+
+  get hasDestination(): boolean {
+    return this.dest !== null;
+  }
+
+  /** Stages a datagram: `prefix` (may be null) then area[offset, offset + length). Sends the batch first when it is full. */
+  stage(prefix: Uint8Array | null, area: Uint8Array, offset: number, length: number, onFailed: (from: number, errno: number) => void): void {
+    if (this.tx.full) this.flush(onFailed);
+    const i = this.tx.addWithPrefix(prefix, area, offset, length);
+    this.tx.mmsg.names.set(this.dest!, i * native.NAME_SIZE);
+  }
+
+  /** Sends every staged datagram; calls onFailed(first not sent, errno) when the kernel refuses. */
+  flush(onFailed: (from: number, errno: number) => void): void {
+    const tx = this.tx;
+    let sent = 0;
+    // A full send buffer (EAGAIN) drops the rest of the burst at once: back-pressure, never a
+    // stalled device thread or an unbounded queue.
+    while (sent < tx.count) {
+      const n = tx.sendFrom(this.fd, sent);
+      if (n > 0) {
+        sent += n;
+        continue;
+      }
+      onFailed(sent, -n);
+      break;
+    }
+    tx.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.watch?.stop();
+    this.watch = null;
+    for (let i = 0; i < this.spareCount; i++) this.io.freeFrame?.(this.spares[i]!);
+    this.spareCount = 0;
+    native.close(this.fd);
+  }
+}
