@@ -10,6 +10,8 @@
  *         datagram it receives (the source address of QEMU's `local`), and drops what it is
  *         asked to send before then (tx_no_peer). Datagrams are accepted from any sender.
  * mtu     largest L3 packet (default 1500): frames up to mtu + 14 bytes (+ 4 with a VLAN tag).
+ * io      auto (default): recvmmsg/sendmmsg when the native layer loads, else node:dgram;
+ *         mmsg: the native path or fail to start; dgram: node:dgram always.
  *
  * With the native layer (lib/native/): recvmmsg lands datagrams straight in pool frames,
  * woken by a watch thread when the socket turns readable (net/native-datagram.ts), and a
@@ -34,11 +36,12 @@ import { fromSockaddr } from './net/sockaddr.js';
 import * as native from '../../lib/native/index.js';
 
 const COUNTERS = ['rx_runt', 'rx_oversize', 'tx_oversize', 'tx_no_peer', 'tx_busy', 'tx_errors'] as const;
-const OPTIONS = new Set(['name', 'type', 'local', 'remote', 'mtu']);
+const OPTIONS = new Set(['name', 'type', 'local', 'remote', 'mtu', 'io']);
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
-  for (const k of Object.keys(config)) if (!OPTIONS.has(k)) out.push(`${k}: unknown option of a udp port (options: local, remote, mtu)`);
+  for (const k of Object.keys(config)) if (!OPTIONS.has(k)) out.push(`${k}: unknown option of a udp port (options: local, remote, mtu, io)`);
+  if (config.io !== undefined && config.io !== 'auto' && config.io !== 'mmsg' && config.io !== 'dgram') out.push(`io: '${String(config.io)}' is not auto, mmsg or dgram`);
   if (config.local === undefined) out.push('local: missing: the host:port to bind, e.g. 127.0.0.1:20000');
   else {
     try {
@@ -111,7 +114,9 @@ class UdpPort implements Port {
     this.iTxPackets = io.counterIndex('tx_packets');
     this.iTxBytes = io.counterIndex('tx_bytes');
     this.iTxDropped = io.counterIndex('tx_dropped');
-    if (native.available()) {
+    const mode = (this.config.io as string | undefined) ?? 'auto';
+    if (mode === 'mmsg') native.requireNative("a udp port with io: mmsg");
+    if (mode !== 'dgram' && native.available()) {
       this.nat = new NativeDatagramSocket(io, this.local, 'local', 0, this.maxLen);
       if (this.peerHost !== null) this.nat.setDestination({ host: this.peerHost, port: this.peerPort, family: this.local.family });
       this.nat.watchReadable(this.drain);
