@@ -32,6 +32,7 @@ import { K } from '../../lib/native/index.js';
 import { RxDrops } from './net/port-counters.js';
 import { checkMtu, checkMtuFits, ETH_HLEN, VLAN_HLEN } from './net/mtu.js';
 import { AfPacketPort } from './afpacket.js';
+import { FdWatch } from './net/fd-watch.js';
 
 /** struct virtio_net_hdr_v1 without num_buffers' use: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers. */
 const VNET_HDR = 12;
@@ -74,6 +75,7 @@ class TapPort implements Port {
   private stagingAddress = 0;
   private drops!: RxDrops;
   private guest: AfPacketPort | null = null;
+  private watch: FdWatch | null = null;
   private iRunt = 0;
   private iGso = 0;
   private iTxOversize = 0;
@@ -120,6 +122,7 @@ class TapPort implements Port {
     this.iTxOversize = io.counterIndex('tx_oversize');
     this.iTxBusy = io.counterIndex('tx_busy');
     this.iTxErrors = io.counterIndex('tx_errors');
+    this.watch = new FdWatch(io, this.fd);
     io.log('info', `created tap ${this.ifname}${this.config.netns === undefined ? '' : ` in namespace ${String(this.config.netns)}`}`);
   }
 
@@ -172,6 +175,7 @@ class TapPort implements Port {
       this.spare = -1;
       io.submit(f, len);
     }
+    if (n === 0) this.watch?.arm(); // wake the device thread when the tap has a packet
     return n;
   }
 
@@ -233,6 +237,8 @@ class TapPort implements Port {
       this.deleteGuestTap();
       return;
     }
+    await this.watch?.stop();
+    this.watch = null;
     if (this.spare >= 0) this.io.freeFrame?.(this.spare);
     this.spare = -1;
     this.closeFd(); // the last descriptor of a tap that is not persistent: the kernel removes it
