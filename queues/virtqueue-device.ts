@@ -150,7 +150,7 @@ export class SplitDeviceQueue {
     if (n < 0) return CHAIN_ERROR;
     if (n === 0) return CHAIN_NONE;
     const dv = this.m.view;
-    const memSize = this.m.size;
+    const m = this.m;
     const head = dv.getUint16(this.avail + AVAIL_RING + 2 * (this.lastAvail & this.mask), true);
     if (head >= this.size) return this.fail('Guest says index is available: head ≥ queue size');
 
@@ -178,7 +178,7 @@ export class SplitDeviceQueue {
         if ((flags & VIRTQ_DESC_F_NEXT) !== 0) return this.fail('Indirect descriptor with NEXT set');
         if (len === 0 || len % 16 !== 0) return this.fail('Invalid size for indirect buffer table');
         if (len / 16 > this.size) return this.fail('Indirect buffer table larger than the queue');
-        if (hi !== 0 || lo + len > memSize || lo % 16 !== 0) return this.fail('Indirect table address outside guest memory');
+        if (hi !== 0 || !m.contains(lo, len) || lo % 16 !== 0) return this.fail('Indirect table address outside guest memory');
         table = lo;
         tableSize = len / 16;
         inIndirect = true;
@@ -186,7 +186,7 @@ export class SplitDeviceQueue {
         i = 0;
         continue;
       }
-      if (hi !== 0 || lo + len > memSize) return this.fail('Descriptor address outside guest memory');
+      if (hi !== 0 || !m.contains(lo, len)) return this.fail('Descriptor address outside guest memory');
       if ((flags & VIRTQ_DESC_F_WRITE) !== 0) {
         writable += len;
       } else {
@@ -206,6 +206,20 @@ export class SplitDeviceQueue {
     this.readableBytes = readable;
     this.writableBytes = writable;
     return head;
+  }
+
+  /**
+   * Continues a ring the driver has been using (vhost-user SET_VRING_BASE): `base` is the
+   * next available index to consume; used entries continue from the ring's own used idx.
+   * Call before the first pop().
+   */
+  resume(base: number): void {
+    this.lastAvail = base & 0xffff;
+    this.availCached = this.lastAvail;
+    // The device alone writes used idx; this reads what it (or an earlier device) last published.
+    const used = Atomics.load(this.m.u16, this.wUsedIdx);
+    this.usedShadow = used;
+    this.usedPublished = used;
   }
 
   /** Gives back the last `n` popped chains not yet used (MRG_RXBUF ran out of buffers midway). */

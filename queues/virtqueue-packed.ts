@@ -120,7 +120,7 @@ export class PackedDeviceQueue {
   pop(): number {
     if (this.fifoCount === this.size || !this.isAvail(this.nextAvail, this.availWrap)) return CHAIN_NONE;
     const dv = this.m.view;
-    const memSize = this.m.size;
+    const m = this.m;
     let i = this.nextAvail;
     let count = 0;
     let segs = 0;
@@ -142,7 +142,7 @@ export class PackedDeviceQueue {
         if ((flags & VIRTQ_DESC_F_NEXT) !== 0 || count !== 1) return this.fail('Indirect descriptor chained to others');
         if (len === 0 || len % 16 !== 0) return this.fail('Invalid size for indirect buffer table');
         if (len / 16 > this.size) return this.fail('Indirect buffer table larger than the queue');
-        if (hi !== 0 || lo + len > memSize || lo % 16 !== 0) return this.fail('Indirect table address outside guest memory');
+        if (hi !== 0 || !m.contains(lo, len) || lo % 16 !== 0) return this.fail('Indirect table address outside guest memory');
         for (let k = 0; k < len / 16; k++) {
           const t = lo + 16 * k;
           const ta = dv.getUint32(t, true);
@@ -150,7 +150,7 @@ export class PackedDeviceQueue {
           const tl = dv.getUint32(t + 8, true);
           const tf = dv.getUint16(t + 14, true);
           if ((tf & VIRTQ_DESC_F_INDIRECT) !== 0) return this.fail('Nested indirect descriptor');
-          if (th !== 0 || ta + tl > memSize) return this.fail('Descriptor address outside guest memory');
+          if (th !== 0 || !m.contains(ta, tl)) return this.fail('Descriptor address outside guest memory');
           if ((tf & VIRTQ_DESC_F_WRITE) !== 0) writable += tl;
           else {
             if (writable !== 0 || segs !== readableCount) return this.fail('Descriptor has out after in');
@@ -163,7 +163,7 @@ export class PackedDeviceQueue {
         }
         break;
       }
-      if (hi !== 0 || lo + len > memSize) return this.fail('Descriptor address outside guest memory');
+      if (hi !== 0 || !m.contains(lo, len)) return this.fail('Descriptor address outside guest memory');
       if ((flags & VIRTQ_DESC_F_WRITE) !== 0) writable += len;
       else {
         if (writable !== 0 || segs !== readableCount) return this.fail('Descriptor has out after in');

@@ -17,11 +17,9 @@
  * see VIRTIO_COUNTERS.
  */
 import { GuestMemory } from '../../queues/virtqueue-memory.js';
-import { CHAIN_ERROR, CHAIN_NONE, SplitDeviceQueue, checkLayout } from '../../queues/virtqueue-device.js';
+import { SplitDeviceQueue, checkLayout } from '../../queues/virtqueue-device.js';
 import { PackedDeviceQueue, checkPackedLayout } from '../../queues/virtqueue-packed.js';
 import {
-  NET_HDR_BYTES,
-  NET_HDR_NUM_BUFFERS,
   STATUS_DEVICE_NEEDS_RESET,
   STATUS_DRIVER_OK,
   STATUS_FAILED,
@@ -37,40 +35,10 @@ import {
   featureWords,
   hasFeature,
 } from '../../queues/virtqueue.js';
-import { ByteCopier } from './copy.js';
+import { C, VIRTIO_COUNTERS, VirtioNetQueues, type FrameSink, type NetQueueHost } from './virtio-net-queues.js';
 import * as T from '../../queues/virtio-transport.js';
 
-export const VIRTIO_COUNTERS = [
-  'tx_drop_malformed', // guest TX chain broke a rule (device now NEEDS_RESET)
-  'tx_drop_short', // guest sent less than a header + Ethernet header
-  'tx_drop_oversize', // guest sent more than 64 KiB
-  'rx_drop_malformed', // guest RX chain broke a rule (device now NEEDS_RESET)
-  'rx_drop_no_desc', // guest posted no RX buffer (ring empty)
-  'rx_drop_too_big', // guest RX buffers too small for the frame
-  'rx_drop_not_ready', // no VM attached, or not DRIVER_OK, or NEEDS_RESET
-  'kicks_seen',
-  'interrupts',
-  'needs_reset',
-  'resets',
-] as const;
-const enum C {
-  tx_drop_malformed,
-  tx_drop_short,
-  tx_drop_oversize,
-  rx_drop_malformed,
-  rx_drop_no_desc,
-  rx_drop_too_big,
-  rx_drop_not_ready,
-  kicks_seen,
-  interrupts,
-  needs_reset,
-  resets,
-}
-
-/** Where frames the guest transmits go (the port's io.receive). */
-export interface FrameSink {
-  receive(src: Uint8Array, offset: number, length: number): boolean;
-}
+export { VIRTIO_COUNTERS, type FrameSink };
 
 export interface VirtioNetOptions {
   mac: string;
@@ -92,39 +60,17 @@ const OFFERED = [
   VIRTIO_RING_F_INDIRECT_DESC,
   VIRTIO_F_RING_PACKED,
 ];
-const SCRATCH_BYTES = 65536 + NET_HDR_BYTES;
-/** Most RX buffers one frame may span with MRG_RXBUF. */
-const MAX_MERGE = 64;
 
-export class VirtioNetDevice {
+export class VirtioNetDevice implements NetQueueHost {
   private mem: GuestMemory | null = null;
-  private memBuf: Uint8Array = new Uint8Array(0);
-  private mem32: Int32Array = new Int32Array(0);
-  /** Switch frames into guest RX buffers. */
-  private readonly copier = new ByteCopier();
-  /** Scattered guest TX buffers into the scratch frame (its own copier: another buffer pair). */
-  private readonly gather = new ByteCopier();
   private t: Int32Array | null = null;
   private status = 0;
   private ackSeq = 0;
   private featLo = 0;
   private featHi = 0;
-  private mrg = false;
-  private live = false;
-  private pairs = 0;
-  private queues: (SplitDeviceQueue | PackedDeviceQueue | null)[] = [];
-  private rxDirty: Uint8Array;
-  private nextTx = 0;
+  private readonly net: VirtioNetQueues;
   private readonly devLo: number;
   private readonly devHi: number;
-  private readonly scratch = new Uint8Array(SCRATCH_BYTES);
-  private readonly mergeHeads = new Uint16Array(MAX_MERGE);
-  private readonly mergeLens = new Uint32Array(MAX_MERGE);
-  // Scatter cursor over the current RX chain's segments.
-  private segI = 0;
-  private segOff = 0;
-  private numBufAddr0 = 0;
-  private numBufAddr1 = 0;
   private lastLog = -Infinity;
   private suppressed = 0;
 
@@ -137,7 +83,7 @@ export class VirtioNetDevice {
     T.parseMac(opts.mac);
     const bits = OFFERED.filter((b) => !(opts.withhold ?? []).includes(b));
     [this.devLo, this.devHi] = featureWords(bits);
-    this.rxDirty = new Uint8Array(opts.maxPairs);
+    this.net = new VirtioNetQueues(opts.maxPairs, this, c, base);
   }
 
   /** Counter values by name (control plane). */
@@ -156,8 +102,6 @@ export class VirtioNetDevice {
     if (memory.byteLength < 4096 || memory.byteLength % 2 !== 0) return 'guest memory must be at least 4096 bytes and even';
     this.detach();
     this.mem = new GuestMemory(memory);
-    this.memBuf = this.mem.bytes;
-    this.mem32 = new Int32Array(memory, 0, memory.byteLength >>> 2);
     const t = new Int32Array(transport);
     this.t = t;
     const [macLo, macHi] = T.macToWords(this.opts.mac);
@@ -205,8 +149,8 @@ export class VirtioNetDevice {
       attached: this.t !== null,
       status: this.status,
       features: [this.featLo, this.featHi],
-      pairs: this.pairs,
-      live: this.live,
+      pairs: this.net.served.rx,
+      live: this.net.live,
       counters: this.counters(),
     };
   }
@@ -222,15 +166,7 @@ export class VirtioNetDevice {
     if (t === null) return 0;
     // Pairs with the driver's Atomics.add(kReqSeq) after its kStatusReq store.
     if (Atomics.load(t, T.kReqSeq) !== this.ackSeq) this.serviceStatus(t);
-    if (!this.live) return 0;
-    let done = 0;
-    for (let k = 0; k < this.pairs && done < budget; k++) {
-      const pair = (this.nextTx + k) % this.pairs;
-      done += this.serviceTx(2 * pair + 1, budget - done, sink);
-      if (!this.live) return done;
-    }
-    this.nextTx = (this.nextTx + 1) % this.pairs;
-    return done;
+    return this.net.poll(budget, sink);
   }
 
   /**
@@ -238,163 +174,18 @@ export class VirtioNetDevice {
    * it was dropped (counted by reason). Never throws. Published by flush().
    */
   transmit(area: Uint8Array, offset: number, length: number, queue: number): boolean {
-    if (!this.live) {
-      this.c[this.base + C.rx_drop_not_ready]++;
-      return false;
-    }
-    // Integer modulo is a division; most configurations map queue q to pair q directly.
-    const pair = queue < this.pairs ? queue : queue % this.pairs;
-    const q = this.queues[2 * pair]!;
-    const need = length + NET_HDR_BYTES;
-    let chains = 0;
-    let written = 0;
-    let head = 0;
-    while (written < need) {
-      head = q.pop();
-      if (head === CHAIN_NONE) {
-        q.unpop(chains);
-        this.c[this.base + C.rx_drop_no_desc]++;
-        return false;
-      }
-      if (head === CHAIN_ERROR) return this.malformed(C.rx_drop_malformed, q.error);
-      if (q.readableCount !== 0) return this.malformed(C.rx_drop_malformed, 'Unexpected descriptor format for RX: readable buffer');
-      if (chains === 0 && q.writableBytes < NET_HDR_BYTES) return this.malformed(C.rx_drop_malformed, 'RX buffer smaller than the virtio-net header');
-      if (!this.mrg && q.writableBytes < need) {
-        // Without MRG_RXBUF one buffer holds the whole frame; as vhost, discard and give back.
-        q.unpop(1);
-        this.c[this.base + C.rx_drop_too_big]++;
-        return false;
-      }
-      if (chains === 0 && q.segLen[0] >= need) {
-        // The common case: header and frame fit the chain's first buffer.
-        const a = q.segAddr[0];
-        const mb = this.memBuf;
-        if ((a & 3) === 0) {
-          // Three word stores: flags…csum_offset zero, num_buffers (bytes 10–11, little-endian) = 1.
-          const w = a >>> 2;
-          this.mem32[w] = 0;
-          this.mem32[w + 1] = 0;
-          this.mem32[w + 2] = 1 << 16;
-        } else {
-          for (let k = 0; k < NET_HDR_BYTES; k++) mb[a + k] = 0;
-          mb[a + NET_HDR_NUM_BUFFERS] = 1;
-        }
-        this.copier.copy(mb, a + NET_HDR_BYTES, area, offset, length);
-        q.addUsed(head, need);
-        this.rxDirty[pair] = 1;
-        return true;
-      }
-      if (chains === MAX_MERGE) {
-        q.unpop(chains + 1);
-        this.c[this.base + C.rx_drop_too_big]++;
-        return false;
-      }
-      this.segI = 0;
-      this.segOff = 0;
-      let n = 0;
-      if (chains === 0) {
-        n = this.scatter(q, area, 0, NET_HDR_BYTES, true);
-      }
-      const dataDone = written === 0 ? 0 : written - NET_HDR_BYTES;
-      n += this.scatter(q, area, offset + dataDone, length - dataDone, false);
-      this.mergeHeads[chains] = head;
-      this.mergeLens[chains] = n;
-      written += n;
-      chains++;
-    }
-    // num_buffers (le16 at header offset 10): the header is ours to write now all chains are known.
-    const mb = this.memBuf;
-    mb[this.numBufAddr0] = chains & 0xff;
-    mb[this.numBufAddr1] = chains >>> 8;
-    for (let i = 0; i < chains; i++) q.addUsed(this.mergeHeads[i], this.mergeLens[i]);
-    this.rxDirty[pair] = 1;
-    return true;
+    return this.net.transmit(area, offset, length, queue);
   }
 
   /** After a burst of transmit(): publish used entries and interrupt where asked. */
   flush(): void {
-    if (!this.live) return;
-    for (let p = 0; p < this.pairs; p++) {
-      if (this.rxDirty[p] === 0) continue;
-      this.rxDirty[p] = 0;
-      if (this.queues[2 * p]!.publishUsed()) this.interrupt(2 * p);
-    }
+    this.net.flush();
   }
 
-  // ── internals ───────────────────────────────────────────────────────────────
+  // ── NetQueueHost ────────────────────────────────────────────────────────────
 
-  private serviceTx(qi: number, budget: number, sink: FrameSink): number {
-    const q = this.queues[qi]!;
-    let done = 0;
-    while (done < budget) {
-      const head = q.pop();
-      if (head === CHAIN_NONE) break;
-      if (head === CHAIN_ERROR) {
-        // Counted as one consumed (and dropped) chain, so sink + tx_drop_* = poll()'s total.
-        this.malformed(C.tx_drop_malformed, q.error);
-        return done + 1;
-      }
-      done++;
-      if (q.readableCount !== q.segCount) {
-        this.malformed(C.tx_drop_malformed, 'Unexpected descriptor format for TX: writable buffer');
-        return done;
-      }
-      const total = q.readableBytes;
-      if (total < NET_HDR_BYTES + 14) this.c[this.base + C.tx_drop_short]++;
-      else if (q.segCount === 1) sink.receive(this.memBuf, q.segAddr[0] + NET_HDR_BYTES, total - NET_HDR_BYTES);
-      else if (q.segCount === 2 && q.segLen[0] === NET_HDR_BYTES) sink.receive(this.memBuf, q.segAddr[1], q.segLen[1]);
-      else if (total > SCRATCH_BYTES) this.c[this.base + C.tx_drop_oversize]++;
-      else {
-        let at = 0;
-        for (let s = 0; s < q.segCount; s++) {
-          this.gather.copy(this.scratch, at, this.memBuf, q.segAddr[s], q.segLen[s]);
-          at += q.segLen[s];
-        }
-        sink.receive(this.scratch, NET_HDR_BYTES, total - NET_HDR_BYTES);
-      }
-      q.addUsed(head, 0);
-    }
-    if (q.publishUsed()) this.interrupt(qi);
-    // NAPI-style: busy → the guest need not kick; idle → ask for a kick before we rest.
-    if (done === budget) q.disableKicks();
-    else q.enableKicks();
-    return done;
-  }
-
-  /**
-   * Copies n bytes into the current RX chain from the scatter cursor on; returns how many
-   * fit. `header` notes where num_buffers lands.
-   */
-  private scatter(q: SplitDeviceQueue | PackedDeviceQueue, src: Uint8Array, srcOff: number, n: number, header: boolean): number {
-    let done = 0;
-    const mb = this.memBuf;
-    while (done < n && this.segI < q.segCount) {
-      const room = q.segLen[this.segI] - this.segOff;
-      const take = room < n - done ? room : n - done;
-      const dst = q.segAddr[this.segI] + this.segOff;
-      if (header) {
-        for (let k = 0; k < take; k++) {
-          const h = done + k;
-          mb[dst + k] = 0;
-          if (h === 10) this.numBufAddr0 = dst + k;
-          else if (h === 11) this.numBufAddr1 = dst + k;
-        }
-      } else {
-        this.copier.copy(mb, dst, src, srcOff + done, take);
-      }
-      done += take;
-      this.segOff += take;
-      if (this.segOff === q.segLen[this.segI]) {
-        this.segI++;
-        this.segOff = 0;
-      }
-    }
-    return done;
-  }
-
-  private interrupt(queue: number): void {
+  interrupt(queue: number): void {
     const t = this.t!;
-    this.c[this.base + C.interrupts]++;
     // A statistic only (read by the runner and tests with Atomics.load); no ordering needed.
     Atomics.add(t, T.queueWord(queue, T.QINTERRUPTS), 1);
     // Pairs with the guest's Atomics.wait on kGuestBell (it re-checks its used rings after
@@ -403,17 +194,15 @@ export class VirtioNetDevice {
     Atomics.notify(t, T.kGuestBell);
   }
 
-  private malformed(counter: C, why: string): false {
-    this.c[this.base + counter]++;
+  broken(why: string): void {
     this.needsReset(why);
-    return false;
   }
 
+  // ── internals ───────────────────────────────────────────────────────────────
+
+  /** The data path stopped on a broken rule (it counted needs_reset): tell the guest. */
   private needsReset(why: string): void {
-    if (!this.live) return;
-    this.live = false;
     this.status |= STATUS_DEVICE_NEEDS_RESET;
-    this.c[this.base + C.needs_reset]++;
     const t = this.t!;
     // Pairs with the guest's Atomics.load(kStatus) in needsReset() after it wakes on kGuestBell.
     Atomics.store(t, T.kStatus, this.status);
@@ -435,12 +224,7 @@ export class VirtioNetDevice {
     this.status = 0;
     this.featLo = 0;
     this.featHi = 0;
-    this.mrg = false;
-    this.live = false;
-    this.pairs = 0;
-    this.queues = [];
-    this.rxDirty.fill(0);
-    this.nextTx = 0;
+    this.net.stop();
   }
 
   private serviceStatus(t: Int32Array): void {
@@ -463,7 +247,7 @@ export class VirtioNetDevice {
       return;
     }
     if ((req & STATUS_FAILED) !== 0) {
-      this.live = false;
+      this.net.stop();
       this.status |= STATUS_FAILED;
       return;
     }
@@ -480,7 +264,6 @@ export class VirtioNetDevice {
       }
       this.featLo = lo;
       this.featHi = hi;
-      this.mrg = hasFeature(lo, hi, VIRTIO_NET_F_MRG_RXBUF);
     }
     this.status |= req & ~STATUS_DEVICE_NEEDS_RESET;
     if ((adding & STATUS_DRIVER_OK) !== 0) {
@@ -522,9 +305,6 @@ export class VirtioNetDevice {
       }
       queues.push(packed ? new PackedDeviceQueue(mem, layout, opts) : new SplitDeviceQueue(mem, layout, opts));
     }
-    this.queues = queues;
-    this.pairs = pairs;
-    this.live = true;
-    for (let q = 1; q < 2 * pairs; q += 2) queues[q].enableKicks();
+    this.net.start(mem, queues, hasFeature(this.featLo, this.featHi, VIRTIO_NET_F_MRG_RXBUF));
   }
 }
