@@ -19,7 +19,7 @@ const powerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 const port = z
   .looseObject({
     name: z.string().regex(PORT_NAME).describe("a port name: a letter, then up to 14 letters, digits, '_', '.', '-'"),
-    type: z.string().regex(/^[a-z][a-z0-9-]*$/).describe('a port type: gen, null, pcap, udp, stream, vxlan, virtio, afpacket, tap'),
+    type: z.string().regex(/^[a-z][a-z0-9-]*$/).describe('a port type: gen, null, pcap, udp, stream, vxlan, virtio, vhost-user, afpacket, tap'),
   })
   .describe('a port, a map: name, type, then the options of its type');
 

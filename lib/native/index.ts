@@ -17,3 +17,4 @@ export { listenUnix, accept, connectUnix, recvWithFds, sendWithFds, MAX_FDS, typ
 export { packetSocket, setReserve, bindPacket, addPromiscuous, ignoreOutgoing, packetStatistics, setupRxRing, RxRingV3, setupRxRingV2, RxRingV2, type PacketStats, type RingGeometry, type RingGeometryV2 } from './packet.js';
 export { openTun, setVnetHeaderSize, setOffload, setPersist } from './tun.js';
 export { setInterfaceMtu, setInterfaceUp, getInterfaceMtu, getInterfaceFlags } from './netdev.js';
+export { reserveSpan, mapIntoSpan, releaseSpan, type Span } from './span.js';

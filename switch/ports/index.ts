@@ -27,7 +27,7 @@ export function portModuleUrl(type: string): string {
 }
 
 export function knownPortTypes(): string[] {
-  return ['gen', 'null', 'pcap', 'udp', 'stream', 'vxlan', 'virtio', 'afpacket', 'tap'].filter(portTypeExists);
+  return ['gen', 'null', 'pcap', 'udp', 'stream', 'vxlan', 'virtio', 'vhost-user', 'afpacket', 'tap'].filter(portTypeExists);
 }
 
 /** Resolves a port's file options (PortType.pathOptions) against `dir`, in place. */

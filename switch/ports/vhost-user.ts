@@ -1,0 +1,268 @@
+/**
+ * Port type `vhost-user`: a QEMU guest's virtio-net NIC, served as vhost-user's back-end
+ * (as Open vSwitch, VPP and Snabb serve VMs). QEMU is the front-end: it connects to the
+ * port's socket, shares the guest's RAM (memfd regions, SCM_RIGHTS) and hands over the
+ * guest driver's virtqueues; the switch reads and writes those rings in place.
+ *
+ *   ports:
+ *     - { name: vm1, type: vhost-user, socket: /run/xswitch/vm1.sock }
+ *
+ *   qemu-system-x86_64 … -object memory-backend-memfd,id=mem,size=256M,share=on
+ *     -numa node,memdev=mem -chardev socket,id=c0,path=/run/xswitch/vm1.sock,reconnect=1
+ *     -netdev vhost-user,id=n0,chardev=c0 -device virtio-net-pci,netdev=n0,mac=…,vectors=0
+ *
+ * Options: socket (path; the port listens there, mode 0600, one front-end at a time),
+ * queuePairs (1..8, default 1: GET_QUEUE_NUM; MQ is offered when above 1), queueSize
+ * (largest ring accepted, default 1024).
+ *
+ * Offered: VERSION_1, MRG_RXBUF, EVENT_IDX, INDIRECT_DESC, MQ (queuePairs > 1) and
+ * PROTOCOL_FEATURES with REPLY_ACK and MQ. No checksum or segmentation offloads (guests
+ * send complete frames), no packed rings, no migration logging.
+ *
+ *   guest TX rings ──poll()──▶ io.receive ──▶ steering ──▶ switch queues
+ *   switch queue q ──transmit(…, q)──▶ guest RX ring of served pair (q mod pairs)
+ *
+ * The control socket, the kick eventfds and the data path all live in this port's thread
+ * (the device thread today): messages are handled between bursts, so a ring never changes
+ * under a burst. Kicks wake the thread (watcher.ts); interrupts are eventfd writes made only
+ * when the ring's flags ask for one.
+ *
+ * A front-end that breaks the protocol (malformed or unknown message, bad memory table,
+ * ring outside guest memory) is refused: counted in vhost_msg_errors, logged (at most once
+ * a second), answered with a failure where a reply is due, and disconnected; the port
+ * listens on for the next connection (QEMU's reconnect=1 makes that a reset). A guest that
+ * breaks a ring rule marks the device broken (vhost-net.ts). Other ports never notice.
+ */
+import { unlinkSync } from 'node:fs';
+import path from 'node:path';
+import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import { accept, close, eventfdRead, requireNative, sendWithFds } from '../../lib/native/index.js';
+import { VIRTIO_COUNTERS } from '../endpoints/virtio-net-queues.js';
+import { MAX_QUEUE_PAIRS } from '../endpoints/virtio-transport.js';
+import { isValidQueueSize, VIRTIO_F_VERSION_1, VIRTIO_NET_F_MQ, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../../queues/virtqueue.js';
+import { PROTOCOL_F_MQ, PROTOCOL_F_REPLY_ACK, requestName } from './vhost-user/protocol.js';
+import { MessageReader } from './vhost-user/reader.js';
+import { Session } from './vhost-user/session.js';
+import { VhostNet } from './vhost-user/vhost-net.js';
+import { Watcher } from './vhost-user/watcher.js';
+import { listenPrivate } from './vhost-user/listener.js';
+
+export const VHOST_COUNTERS = [
+  ...VIRTIO_COUNTERS,
+  'vhost_messages', // requests handled
+  'vhost_msg_errors', // requests refused (the connection was closed)
+  'vhost_connects',
+  'vhost_disconnects',
+  'vhost_conn_rejected', // a second front-end while one is connected
+] as const;
+
+interface VhostUserOptions {
+  socket: string;
+  queuePairs: number;
+  queueSize: number;
+}
+
+function options(config: PortConfig): VhostUserOptions {
+  return {
+    socket: typeof config.socket === 'string' ? config.socket : '',
+    queuePairs: typeof config.queuePairs === 'number' ? config.queuePairs : 1,
+    queueSize: typeof config.queueSize === 'number' ? config.queueSize : 1024,
+  };
+}
+
+class VhostUserPort implements Port {
+  private io!: PortIO;
+  private dev!: VhostNet;
+  private watcher!: Watcher;
+  private listenFd = -1;
+  private conn = -1;
+  private reader = new MessageReader();
+  private ci = { messages: 0, errors: 0, connects: 0, disconnects: 0, rejected: 0, kicks: 0 };
+  private bell: { ring(): void } | null = null;
+  private lastLog = -Infinity;
+  private suppressed = 0;
+
+  constructor(private readonly opts: VhostUserOptions) {}
+
+  async open(io: PortIO): Promise<void> {
+    requireNative('the vhost-user port');
+    this.io = io;
+    this.ci = {
+      messages: io.counterIndex('vhost_messages'),
+      errors: io.counterIndex('vhost_msg_errors'),
+      connects: io.counterIndex('vhost_connects'),
+      disconnects: io.counterIndex('vhost_disconnects'),
+      rejected: io.counterIndex('vhost_conn_rejected'),
+      kicks: io.counterIndex('kicks_seen'),
+    };
+    this.dev = new VhostNet({ maxPairs: this.opts.queuePairs, name: io.name, log: (l, m) => io.log(l, m) }, io.counters, io.counterIndex(VIRTIO_COUNTERS[0]));
+    // The device thread sleeps on its doorbell; a kick rings it (optional: not part of PortIO).
+    const db = (io as unknown as { doorbell?: { ring?: () => void } }).doorbell;
+    if (typeof db?.ring === 'function') this.bell = db as { ring(): void };
+    this.listenFd = listenPrivate(this.opts.socket);
+    this.watcher = new Watcher(2 + 2 * this.opts.queuePairs, (r) => this.ready(r.fds), (e) => io.log('error', `vhost-user wait: ${e.message}`));
+    this.watchFds();
+    this.watcher.start();
+    io.log('info', `vhost-user back-end listening on ${this.opts.socket}`);
+  }
+
+  poll(budget: number): number {
+    return this.dev.poll(budget, this.io);
+  }
+
+  transmit(area: Uint8Array, offset: number, length: number, queue: number): boolean {
+    return this.dev.transmit(area, offset, length, queue);
+  }
+
+  flushTx(): void {
+    this.dev.flush();
+  }
+
+  status(): Record<string, unknown> {
+    return { socket: this.opts.socket, ...this.dev.describe() };
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.stop();
+    this.disconnect(null);
+    if (this.listenFd >= 0) close(this.listenFd);
+    this.listenFd = -1;
+    try {
+      unlinkSync(this.opts.socket);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  // ── events ─────────────────────────────────────────────────────────────────
+
+  private ready(fds: number[]): void {
+    for (const fd of fds) {
+      if (fd === this.listenFd) this.acceptAll();
+      else if (fd === this.conn) this.readMessages();
+      else this.kicked(fd);
+    }
+    this.watchFds();
+  }
+
+  private acceptAll(): void {
+    for (;;) {
+      let fd: number;
+      try {
+        fd = accept(this.listenFd);
+      } catch (e) {
+        this.io.log('warn', `vhost-user accept: ${(e as Error).message}`);
+        return;
+      }
+      if (fd < 0) return;
+      if (this.conn >= 0) {
+        // vhost-user is one front-end per socket; QEMU's reconnect comes after our close.
+        close(fd);
+        this.io.counters[this.ci.rejected]++;
+        this.warn('a second front-end connected while one is served: refused');
+        continue;
+      }
+      this.conn = fd;
+      this.reader = new MessageReader();
+      this.dev.session = new Session(
+        {
+          maxPairs: this.opts.queuePairs,
+          maxQueueSize: this.opts.queueSize,
+          features: [VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, ...(this.opts.queuePairs > 1 ? [VIRTIO_NET_F_MQ] : [])],
+          protocolFeatures: [PROTOCOL_F_REPLY_ACK, ...(this.opts.queuePairs > 1 ? [PROTOCOL_F_MQ] : [])],
+        },
+        this.dev,
+      );
+      this.io.counters[this.ci.connects]++;
+      this.io.log('info', 'vhost-user front-end connected');
+    }
+  }
+
+  private readMessages(): void {
+    const r = this.reader.read(this.conn);
+    for (const fd of r.orphans) this.dev.closeFd(fd);
+    const session = this.dev.session!;
+    for (let i = 0; i < r.messages.length; i++) {
+      const m = r.messages[i];
+      this.io.counters[this.ci.messages]++;
+      const out = session.handle(m);
+      if (out.reply !== null) {
+        try {
+          sendWithFds(this.conn, out.reply);
+        } catch (e) {
+          return this.disconnect(`replying to ${requestName(m.request)}: ${(e as Error).message}`);
+        }
+      }
+      if (out.error !== null) {
+        // The messages read after it are not handled; their fds are closed.
+        for (const later of r.messages.slice(i + 1)) for (const fd of later.fds) this.dev.closeFd(fd);
+        return this.refuse(out.error);
+      }
+    }
+    if (r.error !== null) return this.refuse(r.error);
+    if (r.closed) this.disconnect(null);
+  }
+
+  private kicked(fd: number): void {
+    // Clear the eventfd (else poll reports it again at once) and wake the data path.
+    eventfdRead(fd);
+    this.io.counters[this.ci.kicks]++;
+    this.bell?.ring();
+  }
+
+  private refuse(why: string): void {
+    this.io.counters[this.ci.errors]++;
+    this.warn(`front-end refused: ${why}; connection closed`);
+    this.disconnect('refused');
+  }
+
+  private disconnect(why: string | null): void {
+    if (this.conn < 0) return;
+    this.dev.detach();
+    close(this.conn);
+    this.conn = -1;
+    this.io.counters[this.ci.disconnects]++;
+    if (why !== 'refused') this.io.log('info', `vhost-user front-end disconnected${why === null ? '' : `: ${why}`}`);
+  }
+
+  private watchFds(): void {
+    const fds = [this.listenFd];
+    if (this.conn >= 0) fds.push(this.conn, ...this.dev.kickFds());
+    this.watcher.setFds(fds);
+  }
+
+  /** A front-end that errs in a loop (reconnect, break, reconnect…) must not flood the log. */
+  private warn(message: string): void {
+    const now = Date.now();
+    if (now - this.lastLog < 1000) {
+      this.suppressed++;
+      return;
+    }
+    this.lastLog = now;
+    const more = this.suppressed > 0 ? ` (${this.suppressed} more since the last message)` : '';
+    this.suppressed = 0;
+    this.io.log('warn', `${message}${more}`);
+  }
+}
+
+const vhostUser: PortType = {
+  type: 'vhost-user',
+  pathOptions: ['socket'],
+  counters: VHOST_COUNTERS,
+  validate(config: PortConfig): string[] {
+    const errs: string[] = [];
+    const known = ['name', 'type', 'socket', 'queuePairs', 'queueSize'];
+    for (const k of Object.keys(config)) if (!known.includes(k)) errs.push(`unknown option '${k}' (vhost-user takes: socket, queuePairs, queueSize)`);
+    const o = options(config);
+    if (typeof config.socket !== 'string' || config.socket === '') errs.push('socket: a path for the vhost-user socket is required (QEMU: -chardev socket,path=…)');
+    else if (Buffer.byteLength(path.resolve(config.socket)) >= 108) errs.push(`socket: path ${config.socket} is too long for a UNIX socket (at most 107 bytes)`);
+    if (!Number.isInteger(o.queuePairs) || o.queuePairs < 1 || o.queuePairs > MAX_QUEUE_PAIRS) errs.push(`queuePairs must be an integer in 1..${MAX_QUEUE_PAIRS}`);
+    if (!isValidQueueSize(o.queueSize)) errs.push('queueSize must be a power of two in 1..32768');
+    return errs;
+  },
+  create(config: PortConfig): Port {
+    return new VhostUserPort(options(config));
+  },
+};
+
+export default vhostUser;

@@ -1,0 +1,239 @@
+/**
+ * The virtio-net device behind a vhost-user session: the session's rings served by the
+ * switch's virtio-net data path (switch/endpoints/virtio-net-queues.ts) over the guest's
+ * RAM mapped in this thread. Implements the session's host (memory, ring start/stop, fds)
+ * and the data path's host (interrupts through call eventfds, broken guests).
+ *
+ * A guest that breaks a ring rule (a descriptor outside every region, a loop…) marks the
+ * device broken: counted (tx/rx_drop_malformed, needs_reset), logged at most once a
+ * second, each ring's error eventfd signalled (QEMU logs "vhost vring error"), and no ring
+ * is served until the front-end stops them all (GET_VRING_BASE, which QEMU sends when the
+ * guest resets the device) or reconnects. Only this port's device is affected.
+ *
+ * Fds the session hands over (memory, kick, call, err) are closed by the session when
+ * replaced; memory fds by this class when the table is replaced or dropped.
+ */
+import { close as closeFd, eventfdWrite } from '../../../lib/native/index.js';
+import { checkLayout, SplitDeviceQueue } from '../../../queues/virtqueue-device.js';
+import { VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../../../queues/virtqueue.js';
+import { VirtioNetQueues, type FrameSink, type NetQueueHost } from '../../endpoints/virtio-net-queues.js';
+import { GuestMapping } from './mapping.js';
+import type { MemoryTable } from './memory-table.js';
+import { ringGpa, type Session, type SessionHost } from './session.js';
+
+export interface VhostNetOptions {
+  maxPairs: number;
+  name: string;
+  log(level: 'info' | 'warn' | 'error', message: string): void;
+}
+
+export class VhostNet implements SessionHost, NetQueueHost {
+  readonly net: VirtioNetQueues;
+  session: Session | null = null;
+  private mapping: GuestMapping | null = null;
+  private readonly queues: (SplitDeviceQueue | null)[];
+  /** Where a ring continues when served again without a stop in between (disable → enable), or −1. */
+  private readonly resumeAt: Int32Array;
+  /** A guest broke a ring rule: nothing is served until every ring stops. */
+  brokenWhy: string | null = null;
+  private lastLog = -Infinity;
+  private suppressed = 0;
+
+  constructor(
+    private readonly opts: VhostNetOptions,
+    counters: Float64Array,
+    base: number,
+  ) {
+    this.net = new VirtioNetQueues(opts.maxPairs, this, counters, base);
+    this.queues = new Array(2 * opts.maxPairs).fill(null);
+    this.resumeAt = new Int32Array(2 * opts.maxPairs).fill(-1);
+  }
+
+  // ── data path (the port's poll/transmit/flushTx) ───────────────────────────
+
+  poll(budget: number, sink: FrameSink): number {
+    return this.net.poll(budget, sink);
+  }
+
+  transmit(area: Uint8Array, offset: number, length: number, queue: number): boolean {
+    return this.net.transmit(area, offset, length, queue);
+  }
+
+  flush(): void {
+    this.net.flush();
+  }
+
+  /** The kick fds of the rings being served (for the thread that waits on them). */
+  kickFds(): number[] {
+    const s = this.session;
+    if (s === null) return [];
+    const out: number[] = [];
+    for (let i = 0; i < this.queues.length; i++) if (this.queues[i] !== null && s.vrings[i].kickFd >= 0) out.push(s.vrings[i].kickFd);
+    return out;
+  }
+
+  // ── SessionHost ────────────────────────────────────────────────────────────
+
+  setMemory(table: MemoryTable | null): string | null {
+    // Queues over the old mapping go first (their indices are kept in resumeAt).
+    this.dropQueues();
+    const old = this.mapping;
+    this.mapping = null;
+    if (table !== null) {
+      try {
+        this.mapping = new GuestMapping(table);
+      } catch (e) {
+        this.mapping = old;
+        return (e as Error).message;
+      }
+    }
+    if (old !== null) {
+      old.release();
+      for (const r of old.table.regions) this.closeFd(r.fd);
+    }
+    return null;
+  }
+
+  ringsChanged(): void {
+    const s = this.session;
+    if (s === null) return;
+    // A device stopped by the front-end (every ring) is a reset: a broken guest gets another chance.
+    if (this.brokenWhy !== null && s.vrings.every((v) => !v.started)) this.brokenWhy = null;
+    this.net.publishAll();
+    let changed = false;
+    for (let i = 0; i < this.queues.length; i++) {
+      const want = s.serving(i) && this.brokenWhy === null && this.mapping !== null;
+      const q = this.queues[i];
+      if (!want && q !== null) {
+        this.resumeAt[i] = q.lastAvail;
+        this.queues[i] = null;
+        changed = true;
+      } else if (want && q === null) {
+        const built = this.build(i);
+        if (typeof built === 'string') {
+          this.broken(`ring ${i}: ${built}`);
+          return;
+        }
+        this.queues[i] = built;
+        changed = true;
+      }
+    }
+    if (!changed && this.net.live === this.queues.some((q) => q !== null)) return;
+    if (this.queues.some((q) => q !== null) && this.brokenWhy === null) {
+      this.net.start(this.mapping!.memory, this.queues, s.has(VIRTIO_NET_F_MRG_RXBUF));
+    } else this.net.stop();
+  }
+
+  stopRing(i: number): number {
+    const q = this.queues[i];
+    let base: number;
+    if (q !== null) {
+      if (q.publishUsed()) this.interrupt(i);
+      base = q.lastAvail;
+    } else base = this.resumeAt[i] >= 0 ? this.resumeAt[i] : this.session!.vrings[i].base;
+    this.queues[i] = null;
+    this.resumeAt[i] = -1;
+    // The caller (session) calls ringsChanged() next, which restarts the data path without it.
+    return base;
+  }
+
+  closeFd(fd: number): void {
+    try {
+      closeFd(fd);
+    } catch (e) {
+      this.opts.log('warn', `vhost-user ${this.opts.name}: ${(e as Error).message}`);
+    }
+  }
+
+  /** The connection ended: every ring stops, memory is unmapped, the session is gone. */
+  detach(): void {
+    this.session?.reset();
+    this.dropQueues();
+    this.resumeAt.fill(-1);
+    this.setMemory(null);
+    this.brokenWhy = null;
+    this.session = null;
+  }
+
+  // ── NetQueueHost ───────────────────────────────────────────────────────────
+
+  interrupt(queue: number): void {
+    // The guest asked for it (EVENT_IDX or no NO_INTERRUPT): one eventfd write, QEMU injects the IRQ.
+    const fd = this.session?.vrings[queue].callFd ?? -1;
+    if (fd < 0) return;
+    try {
+      eventfdWrite(fd, 1);
+    } catch (e) {
+      this.broken(`ring ${queue} call eventfd: ${(e as Error).message}`);
+    }
+  }
+
+  broken(why: string): void {
+    if (this.brokenWhy === null) {
+      this.brokenWhy = why;
+      for (let i = 0; i < this.queues.length; i++) {
+        if (this.queues[i] !== null) this.resumeAt[i] = this.queues[i]!.lastAvail;
+        this.queues[i] = null;
+      }
+      this.net.stop();
+      const s = this.session;
+      // The error eventfds are how a back-end tells QEMU a ring failed.
+      for (const v of s?.vrings ?? []) {
+        if (v.errFd < 0) continue;
+        try {
+          eventfdWrite(v.errFd, 1);
+        } catch {
+          // QEMU closed it: nothing more to tell.
+        }
+      }
+    }
+    // A guest that breaks the rules in a loop must not flood the log.
+    const now = Date.now();
+    if (now - this.lastLog >= 1000) {
+      this.lastLog = now;
+      const more = this.suppressed > 0 ? ` (${this.suppressed} more since the last message)` : '';
+      this.suppressed = 0;
+      this.opts.log('warn', `vhost-user ${this.opts.name}: ${why}; device broken until the front-end stops its rings or reconnects${more}`);
+    } else this.suppressed++;
+  }
+
+  describe(): Record<string, unknown> {
+    const s = this.session;
+    return {
+      connected: s !== null,
+      features: s === null ? null : `0x${s.features.toString(16)}`,
+      protocolFeatures: s === null ? null : `0x${s.protocolFeatures.toString(16)}`,
+      memoryRegions: this.mapping?.table.regions.map((r) => ({ guest: `0x${r.gpa.toString(16)}`, size: r.size })) ?? [],
+      rings: s?.vrings.map((v, i) => ({ index: i, num: v.num, started: v.started, enabled: v.enabled, served: this.queues[i] !== null })) ?? [],
+      live: this.net.live,
+      broken: this.brokenWhy ?? s?.broken ?? null,
+    };
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────
+
+  private build(i: number): SplitDeviceQueue | string {
+    const s = this.session!;
+    const v = s.vrings[i];
+    const m = this.mapping!;
+    const at = ringGpa(m.table, v);
+    if (typeof at === 'string') return at;
+    const layout = { size: v.num, ...at };
+    const err = checkLayout(m.memory, layout);
+    if (err !== null) return err;
+    const q = new SplitDeviceQueue(m.memory, layout, { eventIdx: s.has(VIRTIO_RING_F_EVENT_IDX), indirect: s.has(VIRTIO_RING_F_INDIRECT_DESC) });
+    q.resume(this.resumeAt[i] >= 0 ? this.resumeAt[i] : v.base);
+    this.resumeAt[i] = -1;
+    return q;
+  }
+
+  private dropQueues(): void {
+    this.net.publishAll();
+    for (let i = 0; i < this.queues.length; i++) {
+      const q = this.queues[i];
+      if (q !== null) this.resumeAt[i] = q.lastAvail;
+      this.queues[i] = null;
+    }
+    this.net.stop();
+  }
+}
