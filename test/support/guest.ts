@@ -37,13 +37,27 @@ export const MARK_FAIL = 'XSWITCH-PING-FAIL';
 /** With xs.recv=PORT: printed before listening, and after the transfer as `XSWITCH-RECV <bytes> <sha256>`. */
 export const MARK_LISTEN = 'XSWITCH-LISTEN';
 export const MARK_RECV = 'XSWITCH-RECV';
+/** TCP transfer (xs.tcp=send:N / recv): the sender's own hash, the receiver's, echoed back. */
+export const MARK_TX_SHA = 'XSWITCH-TX-SHA256';
+export const MARK_RX_SHA = 'XSWITCH-RX-SHA256';
+export const MARK_ECHO_SHA = 'XSWITCH-ECHO-SHA256';
 
 /*
- * Kernel command line: xs.ip=A.B.C.D/N xs.peer=A.B.C.D [xs.linger=S] [xs.recv=PORT]. The
- * guest retries a one-shot ping for up to 90 s (the peer may still be booting), then
- * lingers so the peer can finish pinging it, then powers off. With xs.recv it first accepts
- * one TCP connection on PORT (busybox nc) and prints the byte count and busybox sha256sum
- * of what arrived.
+ * Kernel command line: xs.ip=A.B.C.D/N xs.peer=A.B.C.D [xs.linger=S] [xs.recv=PORT]
+ * [xs.tcp=recv|send:N|ping].
+ * The guest retries a one-shot ping for up to 90 s (the peer may still be booting), then
+ * lingers so the peer can finish pinging it, then powers off.
+ * With xs.tcp, after the pings: `recv` serves one TCP connection on port 5001 whose bytes
+ * go through sha256sum (printed on the console and sent back); `send:N` sends N × 64 KiB
+ * of random bytes to the peer's port 5001 (retrying until it listens), printing its own
+ * hash and the one the receiver sent back; `ping` pings the peer twice a second for the
+ * linger time (a test watches the replies keep coming); `flood` sends ICMP echo requests
+ * to multicast groups (no ARP, no answer) from four pings as fast as busybox allows, for
+ * the vhost-user bench (xs.peer = its own address, so the first ping passes on lo).
+ * Busybox nc shuts its sending half down at the end of its input, so the receiver sees
+ * the end of the stream.
+ * With xs.recv it first accepts one TCP connection on PORT (busybox nc) and prints the
+ * byte count and busybox sha256sum of what arrived.
  */
 const INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -59,6 +73,7 @@ for a in $(cat /proc/cmdline); do
     xs.ip=*) IP="\${a#xs.ip=}" ;;
     xs.peer=*) PEER="\${a#xs.peer=}" ;;
     xs.linger=*) LINGER="\${a#xs.linger=}" ;;
+    xs.tcp=*) TCP="\${a#xs.tcp=}" ;;
     xs.recv=*) RECV="\${a#xs.recv=}" ;;
   esac
 done
@@ -76,6 +91,22 @@ while [ $i -lt 90 ]; do
       nc -l -p "$RECV" > /tmp/recv
       echo "${MARK_RECV} $(wc -c < /tmp/recv) $(sha256sum /tmp/recv)"
     fi
+    case "$TCP" in
+      recv) nc -l -p 5001 -e /bin/rx-sha ;;
+      ping) ping -i 0.5 -w "\${LINGER:-20}" "$PEER" ;;
+      flood)
+        ip route add 224.0.0.0/4 dev eth0
+        for k in 1 2 3 4; do ping -q -i 0.001 -s 18 "239.1.1.$k" > /dev/null 2>&1 & done ;;
+      send:*)
+        dd if=/dev/urandom of=/tmp/tx bs=65536 count="\${TCP#send:}" 2>/dev/null
+        echo "${MARK_TX_SHA} $(sha256sum < /tmp/tx | cut -d' ' -f1)"
+        j=0
+        while [ $j -lt 60 ]; do
+          H="$(nc "$PEER" 5001 < /tmp/tx)" && [ -n "$H" ] && break
+          j=$((j + 1)); sleep 1
+        done
+        echo "${MARK_ECHO_SHA} $H" ;;
+    esac
     sleep "\${LINGER:-20}"
     poweroff -f
   fi
@@ -85,6 +116,14 @@ echo "${MARK_FAIL}"
 ip -s link show eth0
 poweroff -f
 `;
+
+/** nc -e program of the receiving guest: stdin and stdout are the TCP connection. */
+const RX_SHA = `#!/bin/busybox sh
+H="$(sha256sum | cut -d' ' -f1)"
+echo "${MARK_RX_SHA} $H" > /dev/console
+echo "$H"
+`;
+
 
 function sh(cmd: string, args: string[], cwd?: string): string {
   return execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -108,8 +147,8 @@ function kernelPackage(): string {
 /** Builds (or reuses) the guest in `cacheDir`; throws with the failing step on error. */
 export function buildGuest(cacheDir = path.join(projectRoot(), '.cache', 'guest')): Guest {
   const kpkg = kernelPackage();
-  // Keyed by the kernel and by /init, so a changed /init is never served from an old cache.
-  const dir = path.join(cacheDir, `${kpkg}-${createHash('sha256').update(INIT).digest('hex').slice(0, 12)}`);
+  // Keyed by the kernel and by /init (and the nc -e program), so a changed /init is never served from an old cache.
+  const dir = path.join(cacheDir, `${kpkg}-${createHash('sha256').update(INIT + RX_SHA).digest('hex').slice(0, 12)}`);
   const kernel = path.join(dir, 'vmlinuz');
   const initrd = path.join(dir, 'initrd.gz');
   if (existsSync(kernel) && existsSync(initrd)) return { kernel, initrd };
@@ -145,6 +184,8 @@ export function buildGuest(cacheDir = path.join(projectRoot(), '.cache', 'guest'
     }
     writeFileSync(path.join(root, 'init'), INIT);
     chmodSync(path.join(root, 'init'), 0o755);
+    writeFileSync(path.join(root, 'bin', 'rx-sha'), RX_SHA);
+    chmodSync(path.join(root, 'bin', 'rx-sha'), 0o755);
     execFileSync('sh', ['-c', `find . | cpio -o -H newc --quiet | gzip -1 > '${path.join(work, 'initrd.gz')}'`], { cwd: root });
 
     const vmlinuz = readdirSync(path.join(x, 'boot')).find((f) => f.startsWith('vmlinuz-'));
