@@ -106,16 +106,32 @@ class VhostUserPort implements Port {
     io.log('info', `vhost-user back-end listening on ${this.opts.socket}`);
   }
 
+  // The data path checks everything the guest wrote and does not throw by design; a bug
+  // that throws anyway breaks this device only, never the device thread.
   poll(budget: number): number {
-    return this.dev.poll(budget, this.io);
+    try {
+      return this.dev.poll(budget, this.io);
+    } catch (e) {
+      this.dev.broken(`internal error serving the rings: ${(e as Error).message}`);
+      return 0;
+    }
   }
 
   transmit(area: Uint8Array, offset: number, length: number, queue: number): boolean {
-    return this.dev.transmit(area, offset, length, queue);
+    try {
+      return this.dev.transmit(area, offset, length, queue);
+    } catch (e) {
+      this.dev.broken(`internal error serving the rings: ${(e as Error).message}`);
+      return false;
+    }
   }
 
   flushTx(): void {
-    this.dev.flush();
+    try {
+      this.dev.flush();
+    } catch (e) {
+      this.dev.broken(`internal error serving the rings: ${(e as Error).message}`);
+    }
   }
 
   status(): Record<string, unknown> {

@@ -34,6 +34,8 @@ export class VhostNet implements SessionHost, NetQueueHost {
   private readonly queues: (SplitDeviceQueue | null)[];
   /** Where a ring continues when served again without a stop in between (disable → enable), or −1. */
   private readonly resumeAt: Int32Array;
+  /** A queue was dropped outside ringsChanged (stopRing): the data path must restart without it. */
+  private dropped = false;
   /** A guest broke a ring rule: nothing is served until every ring stops. */
   brokenWhy: string | null = null;
   private lastLog = -Infinity;
@@ -118,6 +120,8 @@ export class VhostNet implements SessionHost, NetQueueHost {
         changed = true;
       }
     }
+    if (this.dropped) changed = true;
+    this.dropped = false;
     if (!changed && this.net.live === this.queues.some((q) => q !== null)) return;
     if (this.queues.some((q) => q !== null) && this.brokenWhy === null) {
       this.net.start(this.mapping!.memory, this.queues, s.has(VIRTIO_NET_F_MRG_RXBUF));
@@ -133,7 +137,10 @@ export class VhostNet implements SessionHost, NetQueueHost {
     } else base = this.resumeAt[i] >= 0 ? this.resumeAt[i] : this.session!.vrings[i].base;
     this.queues[i] = null;
     this.resumeAt[i] = -1;
-    // The caller (session) calls ringsChanged() next, which restarts the data path without it.
+    // The data path must not serve it again: stopped now, restarted without it by the
+    // ringsChanged() the session calls next.
+    this.net.stop();
+    this.dropped = true;
     return base;
   }
 
@@ -204,7 +211,7 @@ export class VhostNet implements SessionHost, NetQueueHost {
       features: s === null ? null : `0x${s.features.toString(16)}`,
       protocolFeatures: s === null ? null : `0x${s.protocolFeatures.toString(16)}`,
       memoryRegions: this.mapping?.table.regions.map((r) => ({ guest: `0x${r.gpa.toString(16)}`, size: r.size })) ?? [],
-      rings: s?.vrings.map((v, i) => ({ index: i, num: v.num, started: v.started, enabled: v.enabled, served: this.queues[i] !== null })) ?? [],
+      rings: s?.vrings.map((v, i) => ({ index: i, num: v.num, started: v.started, enabled: v.enabled, served: this.queues[i] !== null, avail: this.queues[i]?.lastAvail ?? null })) ?? [],
       live: this.net.live,
       broken: this.brokenWhy ?? s?.broken ?? null,
     };

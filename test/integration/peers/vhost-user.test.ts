@@ -105,4 +105,53 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
     sw = null;
     expect(checkAccounted(summary)).toEqual([]);
   }, 600_000);
+
+  it('with mergeable RX buffers off (QEMU mrg_rxbuf=off): one buffer per frame, the same stream', async () => {
+    const [s1, s2] = await start();
+    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',mrg_rxbuf=off', append: 'xs.tcp=send:64' }, 5);
+    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',mrg_rxbuf=off', append: 'xs.tcp=recv' }, 5);
+    try {
+      const h = await transfer(a, b);
+      expect(h.rx).toBe(h.tx);
+      expect(h.echo).toBe(h.tx);
+      for (const n of ['vm1', 'vm2']) {
+        const st = await sw!.portStatus(n);
+        expect(BigInt(st.features as string) & (1n << 15n), `${n}: MRG_RXBUF not negotiated`).toBe(0n);
+      }
+    } catch (e) {
+      throw context(e, [a, b]);
+    }
+    const c = sw!.stats().ports;
+    for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed + c[n].rx_drop_too_big, `${n} errors`).toBe(0);
+    await procs.stopAll();
+    const summary = await sw!.stop();
+    sw = null;
+    expect(checkAccounted(summary)).toEqual([]);
+  }, 600_000);
+
+  it('two queue pairs (QEMU queues=2, mq=on, two vCPUs): all four rings served, the same stream', async () => {
+    const [s1, s2] = await start({ queuePairs: 2 });
+    const a = startVhostGuest(procs, guest, { socket: s1, ...A, queues: 2, smp: 2, append: 'xs.tcp=send:64' }, 5);
+    const b = startVhostGuest(procs, guest, { socket: s2, ...B, queues: 2, smp: 2, append: 'xs.tcp=recv' }, 5);
+    try {
+      const h = await transfer(a, b);
+      expect(h.rx).toBe(h.tx);
+      expect(h.echo).toBe(h.tx);
+      for (const n of ['vm1', 'vm2']) {
+        const st = await sw!.portStatus(n);
+        expect(BigInt(st.features as string) & (1n << 22n), `${n}: MQ not negotiated`).toBe(1n << 22n);
+        const rings = st.rings as { index: number; served: boolean; avail: number }[];
+        expect(rings.map((r) => r.served), `${n} rings served`).toEqual([true, true, true, true]);
+        console.log(`${n} rings after the transfer: ${JSON.stringify(rings)}`);
+      }
+    } catch (e) {
+      throw context(e, [a, b]);
+    }
+    const c = sw!.stats().ports;
+    for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} errors`).toBe(0);
+    await procs.stopAll();
+    const summary = await sw!.stop().catch((e) => { console.log(logs.join('\n')); throw e; });
+    sw = null;
+    expect(checkAccounted(summary)).toEqual([]);
+  }, 600_000);
 });
