@@ -15,6 +15,7 @@ import { missing, skipUnless } from '../../support/prereq.js';
 import { Procs, type Proc } from '../../support/procs.js';
 import { startVhostGuest } from '../../support/qemu.js';
 import { checkAccounted, startBetween } from '../../support/switch.js';
+import { expectAccounted } from '../../switch/support.js';
 
 const skip = skipUnless(
   missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'] }),
@@ -60,6 +61,16 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
     return [s1, s2];
   }
 
+  /** Guests off, switch stopped: every frame back in its pool, every packet in one exit counter. */
+  async function finish(): Promise<void> {
+    await procs.stopAll();
+    const s = sw!;
+    sw = null;
+    const summary = await s.stop();
+    expect(checkAccounted(summary)).toEqual([]);
+    expectAccounted(s, summary);
+  }
+
   function context(e: unknown, guests: Proc[]): Error {
     return new Error(`${(e as Error).message}\nswitch log:\n${logs.join('\n')}\nstats: ${JSON.stringify(sw?.stats().ports)}\n${guests.map((g, i) => `guest ${i} tail:\n${g.output().slice(-2000)}`).join('\n')}`);
   }
@@ -100,10 +111,7 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
       expect(c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} malformed`).toBe(0);
     }
     expect(c.vm1.rx_packets).toBeGreaterThan(64); // at least a data segment per 64 KiB
-    await procs.stopAll();
-    const summary = await sw!.stop();
-    sw = null;
-    expect(checkAccounted(summary)).toEqual([]);
+    await finish();
   }, 600_000);
 
   it('with mergeable RX buffers off (QEMU mrg_rxbuf=off): one buffer per frame, the same stream', async () => {
@@ -123,10 +131,7 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
     }
     const c = sw!.stats().ports;
     for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed + c[n].rx_drop_too_big, `${n} errors`).toBe(0);
-    await procs.stopAll();
-    const summary = await sw!.stop();
-    sw = null;
-    expect(checkAccounted(summary)).toEqual([]);
+    await finish();
   }, 600_000);
 
   it('two queue pairs (QEMU queues=2, mq=on, two vCPUs): all four rings served, the same stream', async () => {
@@ -149,9 +154,48 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
     }
     const c = sw!.stats().ports;
     for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} errors`).toBe(0);
-    await procs.stopAll();
-    const summary = await sw!.stop().catch((e) => { console.log(logs.join('\n')); throw e; });
-    sw = null;
-    expect(checkAccounted(summary)).toEqual([]);
+    await finish();
+  }, 600_000);
+
+  it('killing one QEMU mid-transfer takes its port down and returns its frames; the other guest runs on; a new QEMU reconnects and pings', async () => {
+    const [s1, s2] = await start();
+    const a = startVhostGuest(procs, guest, { socket: s1, ...A, append: 'xs.tcp=send:4096' }, 120);
+    const b = startVhostGuest(procs, guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
+    let b2: Proc | null = null;
+    try {
+      await pinged([a, b]);
+      await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000);
+      // Mid-transfer: data segments are flowing towards the receiver.
+      await until(() => sw!.stats().ports.vm2.tx_packets > 2000, 120_000, 'the transfer to start');
+      b.child.kill('SIGKILL');
+      await until(() => sw!.stats().ports.vm2.vhost_disconnects === 1, 30_000, 'vm2 to see its front-end go');
+      const down = await sw!.portStatus('vm2');
+      expect(down.connected).toBe(false);
+      expect(down.memoryRegions).toEqual([]);
+      // Frames the switch sends to the dead guest are dropped and counted, not held.
+      const before = sw!.stats().ports.vm2.tx_dropped;
+      await until(() => sw!.stats().ports.vm2.tx_dropped > before, 30_000, 'retransmissions to vm2 to be dropped');
+      expect((await sw!.portStatus('vm1')).connected).toBe(true);
+      expect(a.child.exitCode).toBeNull();
+
+      b2 = startVhostGuest(procs, guest, { socket: s2, ...B }, 5);
+      await pinged([b2]);
+      await until(() => sw!.stats().ports.vm2.vhost_connects === 2, 10_000, 'vm2 to count its second front-end');
+      expect((await sw!.portStatus('vm2')).connected).toBe(true);
+    } catch (e) {
+      throw context(e, [a, b, ...(b2 ? [b2] : [])]);
+    }
+    const c = sw!.stats().ports;
+    for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} errors`).toBe(0);
+    expect(c.vm1.vhost_disconnects).toBe(0);
+    await finish();
   }, 600_000);
 });
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
