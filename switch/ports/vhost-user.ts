@@ -81,6 +81,10 @@ class VhostUserPort implements Port {
   private bell: { ring(): void } | null = null;
   private lastLog = -Infinity;
   private suppressed = 0;
+  /** Why the last front-end was refused (status), or null. */
+  private lastRefusal: string | null = null;
+  /** Checks for a message left half-sent (nothing arrives to wake the watcher then). */
+  private staleTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: VhostUserOptions) {}
 
@@ -103,6 +107,14 @@ class VhostUserPort implements Port {
     this.watcher = new Watcher(2 + 2 * this.opts.queuePairs, (r) => this.ready(r.fds), (e) => io.log('error', `vhost-user wait: ${e.message}`));
     this.watchFds();
     this.watcher.start();
+    this.staleTimer = setInterval(() => {
+      const why = this.conn >= 0 ? this.reader.stale() : null;
+      if (why !== null) {
+        for (const fd of this.reader.abandon()) this.dev.closeFd(fd);
+        this.refuse(why);
+        this.watchFds();
+      }
+    }, 500);
     io.log('info', `vhost-user back-end listening on ${this.opts.socket}`);
   }
 
@@ -135,10 +147,11 @@ class VhostUserPort implements Port {
   }
 
   status(): Record<string, unknown> {
-    return { socket: this.opts.socket, ...this.dev.describe() };
+    return { socket: this.opts.socket, ...this.dev.describe(), lastRefusal: this.lastRefusal };
   }
 
   async close(): Promise<void> {
+    if (this.staleTimer !== null) clearInterval(this.staleTimer);
     await this.watcher?.stop();
     this.disconnect(null);
     if (this.listenFd >= 0) close(this.listenFd);
@@ -228,6 +241,7 @@ class VhostUserPort implements Port {
 
   private refuse(why: string): void {
     this.io.counters[this.ci.errors]++;
+    this.lastRefusal = why;
     this.warn(`front-end refused: ${why}; connection closed`);
     this.disconnect('refused');
   }

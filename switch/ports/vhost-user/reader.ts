@@ -75,6 +75,11 @@ export class MessageReader {
     }
   }
 
+  /** A message left unfinished too long (the front-end stopped mid-message), or null. */
+  stale(now = Date.now()): string | null {
+    return this.since >= 0 && now - this.since > TRUNCATED_AFTER_MS ? this.truncated('stopped sending') : null;
+  }
+
   private truncated(how: string): string {
     const h = this.header;
     if (h === null) return `the front-end ${how} after ${this.haveHead} of a header's ${P.HEADER_BYTES} bytes (truncated message)`;
@@ -82,6 +87,10 @@ export class MessageReader {
   }
 
   /** Forgets the unfinished message; returns its fds (the caller closes them). */
+  abandon(): number[] {
+    return this.drop();
+  }
+
   private drop(): number[] {
     const fds = this.fds;
     this.fds = [];
