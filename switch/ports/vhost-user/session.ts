@@ -164,7 +164,7 @@ export class Session {
   // ── requests ────────────────────────────────────────────────────────────────
 
   private dispatch(m: P.Message): Outcome {
-    const fdsAllowed = m.request === Req.SET_MEM_TABLE || m.request === Req.SET_VRING_KICK || m.request === Req.SET_VRING_CALL || m.request === Req.SET_VRING_ERR;
+    const fdsAllowed = m.request === Req.SET_MEM_TABLE || m.request === Req.SET_VRING_KICK || m.request === Req.SET_VRING_CALL || m.request === Req.SET_VRING_ERR || m.request === Req.SET_LOG_FD || m.request === Req.SET_LOG_BASE;
     if (!fdsAllowed && m.fds.length > 0) {
       this.closeAll(m.fds);
       return fail(`${m.fds.length} file descriptor(s) came with a request that takes none`);
