@@ -1,0 +1,23 @@
+/** The vhost-user port's options, and the runnable example in examples/vm/. */
+import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { loadConfig } from '../../../switch/config/index.js';
+import vhostUser from '../../../switch/ports/vhost-user.js';
+
+describe('vhost-user port options', () => {
+  it('examples/vm/vhost-user.yaml validates', async () => {
+    const c = await loadConfig(path.resolve('examples/vm/vhost-user.yaml'));
+    expect(c.switch.ports.map((p) => p.type)).toEqual(['vhost-user', 'vhost-user']);
+  });
+
+  it('says what is wrong with bad options', () => {
+    expect(vhostUser.validate!({ name: 'v', type: 'vhost-user', socket: '/tmp/x.sock' })).toEqual([]);
+    expect(vhostUser.validate!({ name: 'v', type: 'vhost-user' })).toEqual([expect.stringMatching(/socket: a path for the vhost-user socket is required/)]);
+    expect(vhostUser.validate!({ name: 'v', type: 'vhost-user', socket: '/tmp/' + 'x'.repeat(120) })).toEqual([expect.stringMatching(/too long for a UNIX socket/)]);
+    expect(vhostUser.validate!({ name: 'v', type: 'vhost-user', socket: '/tmp/x', queuePairs: 9, queueSize: 100, mac: 'x' })).toEqual([
+      expect.stringMatching(/unknown option 'mac'/),
+      'queuePairs must be an integer in 1..8',
+      'queueSize must be a power of two in 1..32768',
+    ]);
+  });
+});
