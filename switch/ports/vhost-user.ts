@@ -38,7 +38,7 @@ import path from 'node:path';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
 import { accept, close, eventfdRead, requireNative, sendWithFds } from '../../lib/native/index.js';
 import { VIRTIO_COUNTERS } from '../endpoints/virtio-net-queues.js';
-import { MAX_QUEUE_PAIRS } from '../endpoints/virtio-transport.js';
+import { MAX_QUEUE_PAIRS } from '../../queues/virtio-transport.js';
 import { isValidQueueSize, VIRTIO_F_VERSION_1, VIRTIO_NET_F_MQ, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../../queues/virtqueue.js';
 import { PROTOCOL_F_MQ, PROTOCOL_F_REPLY_ACK, requestName } from './vhost-user/protocol.js';
 import { MessageReader } from './vhost-user/reader.js';

@@ -1,8 +1,8 @@
 /** The vhost-user port's options, and the runnable example in examples/vm/. */
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { loadConfig } from '../../../switch/config/index.js';
-import vhostUser from '../../../switch/ports/vhost-user.js';
+import { loadConfig } from '../../../../daemon/config/index.js';
+import vhostUser from '../../../../switch/ports/vhost-user.js';
 
 describe('vhost-user port options', () => {
   it('examples/vm/vhost-user.yaml validates', async () => {

@@ -4,10 +4,10 @@
  * stop, REPLY_ACK, and that every fd of a refused message is closed.
  */
 import { describe, expect, it } from 'vitest';
-import * as P from '../../../switch/ports/vhost-user/protocol.js';
-import { Req } from '../../../switch/ports/vhost-user/protocol.js';
-import { Session, type SessionHost } from '../../../switch/ports/vhost-user/session.js';
-import type { MemoryTable } from '../../../switch/ports/vhost-user/memory-table.js';
+import * as P from '../../../../switch/ports/vhost-user/protocol.js';
+import { Req } from '../../../../switch/ports/vhost-user/protocol.js';
+import { Session, type SessionHost } from '../../../../switch/ports/vhost-user/session.js';
+import type { MemoryTable } from '../../../../switch/ports/vhost-user/memory-table.js';
 
 class Host implements SessionHost {
   closed: number[] = [];

@@ -3,8 +3,8 @@
  * docs/interop/vhost-user.rst (SPEC.md §10.1).
  */
 import { describe, expect, it } from 'vitest';
-import * as P from '../../../switch/ports/vhost-user/protocol.js';
-import { parseMemoryTable, uvaToGpa, type MemoryTable } from '../../../switch/ports/vhost-user/memory-table.js';
+import * as P from '../../../../switch/ports/vhost-user/protocol.js';
+import { parseMemoryTable, uvaToGpa, type MemoryTable } from '../../../../switch/ports/vhost-user/memory-table.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
