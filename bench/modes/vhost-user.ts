@@ -8,7 +8,9 @@
  * thread runs the vhost-user port (the real port code, with its socket, watcher and
  * session) and times only its data-path calls — transmit() bursts into the guest's RX
  * ring until it has no buffer left, and poll() calls that took packets from its TX ring —
- * with the clock around the calls; waiting for the guest is not counted.
+ * with this thread's CPU clock around the calls (its own cost subtracted); waiting for the
+ * guest is not counted. A syscall is expensive on this VM (several µs): the eventfd write
+ * that interrupts the guest is measured by itself in the same run.
  *   into: the guest drops the frames (broadcast, unknown EtherType)
  *   out of: the guest pings multicast groups as fast as busybox can (xs.tcp=flood)
  *
@@ -21,6 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { projectRoot } from '../../lib/worker-url.js';
+import { close, eventfdCreate, eventfdWrite, threadCpuNs } from '../../lib/native/index.js';
 import vhostUser, { VHOST_COUNTERS } from '../../switch/ports/vhost-user.js';
 import type { PortIO } from '../../switch/ports/port.js';
 import { VirtioNetDevice } from '../../switch/endpoints/virtio-net-device.js';
@@ -31,6 +34,32 @@ import * as T from '../../queues/virtio-transport.js';
 import { line, sleep, type BenchMode } from '../harness.js';
 
 const now = () => Number(process.hrtime.bigint());
+
+/**
+ * This thread's CPU time (a syscall: several µs on this VM), and what one measurement
+ * costs by itself, subtracted from every timed section: the clock must not time the
+ * switch's own work plus a guest's run on the same core (wall time would, after an
+ * eventfd write wakes QEMU).
+ */
+const cpu = threadCpuNs;
+function clockCost(): number {
+  let sum = 0;
+  for (let i = 0; i < 2000; i++) {
+    const a = cpu();
+    sum += cpu() - a;
+  }
+  return sum / 2000;
+}
+
+/** ns one eventfd write costs this thread (what an interrupt into a QEMU guest costs). */
+function eventfdWriteCost(): number {
+  const fd = eventfdCreate();
+  const a = cpu();
+  for (let i = 0; i < 2000; i++) eventfdWrite(fd, 1);
+  const ns = (cpu() - a) / 2000;
+  close(fd);
+  return ns;
+}
 
 /** 64-byte broadcast frames of an EtherType no guest handles. */
 function frames(): Uint8Array {
@@ -55,7 +84,7 @@ function findGuest(): { kernel: string; initrd: string } | string {
 }
 
 /** The JS guest's rings through the virtio port's device, timed like the QEMU guest's. */
-function jsGuest(seconds: number): { into: number; outOf: number } {
+function jsGuest(seconds: number, over: number): { into: number; outOf: number } {
   const dev = new VirtioNetDevice({ mac: '52:54:00:00:00:01', maxPairs: 1, maxQueueSize: 256 });
   const mem = GuestMemory.create(8 << 20);
   const transport = T.createTransport();
@@ -101,16 +130,16 @@ function jsGuest(seconds: number): { into: number; outOf: number } {
     while (tx.getUsed());
     for (let k = 0; k < 64 && tx.freeCount > 0; k++) tx.addOne(TXB + tx.nextHead * 2048, 76, false);
     tx.publish();
-    let t0 = now();
+    let t0 = cpu();
     let n = 0;
     while (dev.transmit(area, 256 + (n & 3) * 2048, 64, 0)) n++;
     dev.flush();
-    inNs += now() - t0;
+    inNs += cpu() - t0 - over;
     inPk += n;
     const before = got;
-    t0 = now();
+    t0 = cpu();
     dev.poll(64, sink);
-    outNs += now() - t0;
+    outNs += cpu() - t0 - over;
     outPk += got - before;
   }
   return { into: inNs / inPk, outOf: outNs / outPk };
@@ -123,9 +152,11 @@ interface QemuFigures {
   outPackets: number;
   intoBurst: number;
   outBurst: number;
+  interrupts: number;
+  kicks: number;
 }
 
-async function qemuGuest(seconds: number, guest: { kernel: string; initrd: string }): Promise<QemuFigures> {
+async function qemuGuest(seconds: number, guest: { kernel: string; initrd: string }, over: number): Promise<QemuFigures> {
   const dir = mkdtempSync(path.join(tmpdir(), 'xs-bench-vhost-'));
   const socket = path.join(dir, 'vm.sock');
   const port = vhostUser.create({ name: 'vm', type: 'vhost-user', socket });
@@ -173,19 +204,19 @@ async function qemuGuest(seconds: number, guest: { kernel: string; initrd: strin
     let outBursts = 0;
     const end = now() + seconds * 1e9;
     while (now() < end) {
-      let t0 = now();
+      let t0 = cpu();
       let n = 0;
       while (n < 256 && port.transmit(area, 256 + (n & 3) * 2048, 64, 0)) n++;
       port.flushTx!();
       if (n > 0) {
-        inNs += now() - t0;
+        inNs += cpu() - t0 - over;
         inPk += n;
         inBursts++;
       }
       const before = got;
-      t0 = now();
+      t0 = cpu();
       port.poll!(64);
-      const dt = now() - t0;
+      const dt = cpu() - t0 - over;
       if (got > before) {
         outNs += dt;
         outPk += got - before;
@@ -194,7 +225,8 @@ async function qemuGuest(seconds: number, guest: { kernel: string; initrd: strin
       // Let the guest (another process) and this thread's event loop (kicks, messages) run.
       await sleep(1);
     }
-    return { into: inNs / inPk, outOf: outNs / outPk, intoPackets: inPk, outPackets: outPk, intoBurst: inPk / inBursts, outBurst: outPk / outBursts };
+    const ci = (n: string) => counters[VHOST_COUNTERS.indexOf(n as (typeof VHOST_COUNTERS)[number])];
+    return { into: inNs / inPk, outOf: outNs / outPk, intoPackets: inPk, outPackets: outPk, intoBurst: inPk / inBursts, outBurst: outPk / outBursts, interrupts: ci('interrupts'), kicks: ci('kicks_seen') };
   } finally {
     qemu.kill('SIGKILL');
     await new Promise((r) => qemu.once('exit', r));
@@ -213,8 +245,10 @@ const mode: BenchMode = {
       console.log(`vhost-user: not measured: ${!qemu ? 'qemu-system-x86_64 is not installed' : guest}`);
       return;
     }
-    const js = jsGuest(opts.seconds);
-    const q = await qemuGuest(Math.max(opts.seconds, 3), guest);
+    const over = clockCost();
+    const efd = eventfdWriteCost();
+    const js = jsGuest(opts.seconds, over);
+    const q = await qemuGuest(Math.max(opts.seconds, 3), guest, over);
     const rows: [string, number, string][] = [
       ['cpu:virtio-into-guest', js.into, 'JS guest rings (virtio port)'],
       ['cpu:vhost-into-guest', q.into, `QEMU guest rings, ${q.intoPackets} packets in bursts of ${q.intoBurst.toFixed(0)}`],
@@ -227,6 +261,11 @@ const mode: BenchMode = {
         console.log(line(name, [[1e9 / ns, 'pkt/cpu-s']]));
         console.log(`  ${ns.toFixed(1)} ns a packet on the switch side: ${what}`);
       }
+    }
+    report({ mode: 'ref:eventfd-write', mpps: 1e3 / efd, cpuNsPerCall: efd, clockNs: over });
+    if (!opts.json) {
+      console.log(`  QEMU guest: ${q.interrupts} interrupts (call eventfd writes), ${q.kicks} kicks (eventfd reads, on the watcher's wake-up, not timed above)`);
+      console.log(`  one eventfd write costs ${efd.toFixed(0)} ns of CPU here (a syscall through koffi; the thread CPU clock itself ${over.toFixed(0)} ns, subtracted)`);
     }
     const ratio = (a: number, b: number) => (a / b).toFixed(2);
     report({ mode: 'vhost-vs-virtio', mpps: 0, intoRatio: q.into / js.into, fromRatio: q.outOf / js.outOf });

@@ -18,3 +18,4 @@ export { packetSocket, setReserve, bindPacket, addPromiscuous, ignoreOutgoing, p
 export { openTun, setVnetHeaderSize, setOffload, setPersist } from './tun.js';
 export { setInterfaceMtu, setInterfaceUp, getInterfaceMtu, getInterfaceFlags } from './netdev.js';
 export { reserveSpan, mapIntoSpan, releaseSpan, type Span } from './span.js';
+export { threadCpuNs } from './cputime.js';
