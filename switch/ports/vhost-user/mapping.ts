@@ -5,6 +5,7 @@
  * (fds are process-wide, mappings are views per thread): no byte goes through another
  * thread.
  */
+import { fstatSync } from 'node:fs';
 import { mapIntoSpan, releaseSpan, reserveSpan, type Span } from '../../../lib/native/index.js';
 import { GuestMemory } from '../../../queues/virtqueue-memory.js';
 import { memoryRanges, type MemoryTable } from './memory-table.js';
@@ -13,8 +14,21 @@ export class GuestMapping {
   readonly memory: GuestMemory;
   private span: Span | null;
 
-  /** Maps every region; throws (with the region named) when the kernel refuses one. */
+  /**
+   * Maps every region; throws (with the region named) when the kernel refuses one or when
+   * a region runs past the end of its file — touching such a page would kill the process
+   * with SIGBUS, so a short fd is refused here instead.
+   */
   constructor(readonly table: MemoryTable) {
+    table.regions.forEach((r, i) => {
+      let size: number;
+      try {
+        size = fstatSync(r.fd).size;
+      } catch (e) {
+        throw new Error(`region ${i}: fd ${r.fd}: ${(e as Error).message}`);
+      }
+      if (size < r.offset + r.size) throw new Error(`region ${i} (guest 0x${r.gpa.toString(16)}, ${r.size} bytes at offset 0x${r.offset.toString(16)}) runs past the end of its fd, which holds ${size} bytes`);
+    });
     const span = reserveSpan(table.span);
     try {
       table.regions.forEach((r, i) => {

@@ -46,6 +46,8 @@ export interface SessionHost {
   /** Stops serving ring i now (GET_VRING_BASE) and returns its next available index. */
   stopRing(i: number): number;
   closeFd(fd: number): void;
+  /** Whether fd is an eventfd (kick, call and err must be: anything else could spin a poll). */
+  isEventfd(fd: number): boolean;
 }
 
 export interface SessionOptions {
@@ -336,6 +338,10 @@ export class Session {
     if (m.fds.length !== (noFd ? 0 : 1) || (!noFd && m.fds[0] < 0)) {
       this.closeAll(m.fds);
       return fail(`ring ${index} ${what}: ${noFd ? 'the no-fd flag is set but' : 'expected one file descriptor,'} ${m.fds.length} came`);
+    }
+    if (!noFd && !this.host.isEventfd(m.fds[0])) {
+      this.closeAll(m.fds);
+      return fail(`ring ${index} ${what}: the file descriptor is not an eventfd`);
     }
     const v = this.vrings[index];
     const fd = noFd ? -1 : m.fds[0];

@@ -13,6 +13,7 @@
  * Fds the session hands over (memory, kick, call, err) are closed by the session when
  * replaced; memory fds by this class when the table is replaced or dropped.
  */
+import { readlinkSync } from 'node:fs';
 import { close as closeFd, eventfdWrite } from '../../../lib/native/index.js';
 import { checkLayout, SplitDeviceQueue } from '../../../queues/virtqueue-device.js';
 import { VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../../../queues/virtqueue.js';
@@ -149,6 +150,14 @@ export class VhostNet implements SessionHost, NetQueueHost {
       closeFd(fd);
     } catch (e) {
       this.opts.log('warn', `vhost-user ${this.opts.name}: ${(e as Error).message}`);
+    }
+  }
+
+  isEventfd(fd: number): boolean {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[eventfd]';
+    } catch {
+      return false;
     }
   }
 

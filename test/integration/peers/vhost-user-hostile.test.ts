@@ -7,7 +7,7 @@
  * and restarts its rings. Nothing crashes and the guests never stop answering.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CONFIG_DEFAULTS } from '../../../switch/config-types.js';
@@ -161,11 +161,26 @@ describe.skipIf(skip)('a hostile vhost-user front-end', () => {
     await refused((fe) => withRam(1, (fds) => table(fe, [region(0, RAM_BYTES), region(RAM_BYTES, RAM_BYTES)], fds)), /2 regions came with 1 file descriptors \(one per region expected\)/, { ack: true });
     await refused((fe) => withRam(0, () => table(fe, [], [])), /the table has no regions/, { ack: true });
     await refused((fe) => {
-      // An eventfd cannot be mapped: the kernel says ENODEV, the table is refused.
+      // An eventfd holds no bytes to map.
       const efd = eventfdCreate();
       return table(fe, [region(0, RAM_BYTES)], [efd]).finally(() => close(efd));
-    }, /region 0 .*mmap.*ENODEV/, { ack: true });
+    }, /region 0 .* runs past the end of its fd, which holds 0 bytes/, { ack: true });
+    await refused((fe) => {
+      // A file opened read-only: the kernel refuses a shared writable mapping (EACCES).
+      const file = path.join(dir, 'ro');
+      writeFileSync(file, new Uint8Array(RAM_BYTES));
+      const fd = openSync(file, 'r');
+      return table(fe, [region(0, RAM_BYTES)], [fd]).finally(() => closeSync(fd));
+    }, /region 0 .*mmap.*EACCES/, { ack: true });
     await refused((fe) => withRam(1, (fds) => table(fe, [region(0x100000000, RAM_BYTES)], fds)), /ends above 4 GiB/, { ack: true });
+    // A region longer than its memfd: mapping it would succeed and touching its tail would
+    // kill the switch with SIGBUS; refused from the fd's size.
+    await refused((fe) => withRam(1, (fds) => table(fe, [region(0, 2 * RAM_BYTES)], fds)), /region 0 .* runs past the end of its fd, which holds 2097152 bytes/, { ack: true });
+    // A kick fd that is a memfd, not an eventfd (poll would report it readable forever).
+    await refused((fe) => withRam(1, async (fds) => {
+      await negotiate(fe);
+      return fe.acked(P.Req.SET_VRING_KICK, P.u64Payload(0n), fds);
+    }), /ring 0 kick: the file descriptor is not an eventfd/, { ack: true });
     await refused(async (fe) => {
       await negotiate(fe);
       await withRam(1, (fds) => fe.ok(P.Req.SET_MEM_TABLE, P.memTablePayload([region(0, RAM_BYTES)]), fds));

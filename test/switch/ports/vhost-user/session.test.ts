@@ -28,6 +28,9 @@ class Host implements SessionHost {
   closeFd(fd: number): void {
     this.closed.push(fd);
   }
+  isEventfd(fd: number): boolean {
+    return fd !== 666;
+  }
 }
 
 const UVA = 0x7f0000000000n;
@@ -105,6 +108,7 @@ describe('vhost-user session', () => {
       [msg(Req.SET_VRING_CALL, u64(7n), [5]), /ring index 7 is out of range/],
       [msg(Req.SET_MEM_TABLE, P.memTablePayload([{ guestPhys: 0n, size: 0n, userAddr: UVA, mmapOffset: 0n }]), [5]), /zero size/],
       [msg(Req.SET_LOG_FD, undefined, [5]), /dirty-page logging/],
+      [msg(Req.SET_VRING_CALL, u64(0n), [666]), /ring 0 call: the file descriptor is not an eventfd/],
     ] as const) {
       const [s, h] = session();
       expect(s.handle(m).error).toMatch(why);
