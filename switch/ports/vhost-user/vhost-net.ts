@@ -14,7 +14,7 @@
  * replaced; memory fds by this class when the table is replaced or dropped.
  */
 import { readlinkSync } from 'node:fs';
-import { close as closeFd, eventfdWrite } from '../../../lib/native/index.js';
+import { close as closeFd, eventfdWrite, setNonBlocking } from '../../../lib/native/index.js';
 import { checkLayout, SplitDeviceQueue } from '../../../queues/virtqueue-device.js';
 import { VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../../../queues/virtqueue.js';
 import { VirtioNetQueues, type FrameSink, type NetQueueHost } from '../../endpoints/virtio-net-queues.js';
@@ -155,7 +155,11 @@ export class VhostNet implements SessionHost, NetQueueHost {
 
   isEventfd(fd: number): boolean {
     try {
-      return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[eventfd]';
+      if (readlinkSync(`/proc/self/fd/${fd}`) !== 'anon_inode:[eventfd]') return false;
+      // Read only when poll says readable, but a blocking eventfd would still stall this
+      // thread if that ever raced: QEMU's are non-blocking already; a test client's may not be.
+      setNonBlocking(fd);
+      return true;
     } catch {
       return false;
     }

@@ -1,19 +1,20 @@
 /**
  * Waits on the port's descriptors without blocking its thread: the listening socket, the
- * connection, the rings' kick eventfds, and a wake eventfd of our own. poll(2) blocks on one
- * of koffi's threads (PollSet.waitAsync); when it returns, `onReady` runs on this thread's
- * event loop with what is readable, and the wait is armed again over the descriptors as
- * they are then. Changing the set (a new kick fd) writes the wake eventfd so the wait in
- * flight returns and the next one sees it.
+ * connection, the rings' kick eventfds. A helper thread (poll-thread.ts) blocks in poll(2)
+ * on them and reports what is readable through shared words; `onReady` runs on this
+ * thread's event loop (Atomics.waitAsync) with the readable fds, and only then may the
+ * helper poll again. Changing the set writes a wake eventfd so the poll in flight returns
+ * and the next one sees the new set.
  *
- * This is the "helper that turns kicks into wake-ups": a guest kick (only sent when the
- * ring asked for one) makes the device thread's doorbell ring instead of waiting out its
- * idle sleep. No syscall on the packet path.
+ * This is the helper that turns kicks into wake-ups: a guest kick (sent only when the ring
+ * asked for one) makes the port ring its thread's doorbell instead of waiting out an idle
+ * sleep. One thread per port, its own: no pool thread is held, so no port, file or DNS
+ * request waits behind another port's poll.
  */
-import { K, PollSet, close, eventfdCreate, eventfdRead, eventfdWrite } from '../../../lib/native/index.js';
-
-/** Re-arm at least this often (a closed fd in the set is dropped by then at the latest). */
-const WAIT_MS = 250;
+import { Worker } from 'node:worker_threads';
+import { close, eventfdCreate, eventfdWrite } from '../../../lib/native/index.js';
+import { workerUrl } from '../../../lib/worker-url.js';
+import { MAX_SLOTS, W } from './watcher-words.js';
 
 export interface Readiness {
   /** Readable (or hung up / in error) descriptors, among those last passed to setFds. */
@@ -21,9 +22,10 @@ export interface Readiness {
 }
 
 export class Watcher {
-  private readonly set: PollSet;
+  private readonly w: Int32Array;
   private readonly wakeFd: number;
   private fds: number[] = [];
+  private worker: Worker | null = null;
   private stopped = false;
   private loop: Promise<void> | null = null;
 
@@ -32,49 +34,60 @@ export class Watcher {
     private readonly onReady: (ready: Readiness) => void,
     private readonly onError: (e: Error) => void,
   ) {
-    this.set = new PollSet(slots + 1);
+    if (slots > MAX_SLOTS) throw new RangeError(`watcher: ${slots} slots, at most ${MAX_SLOTS}`);
+    this.w = new Int32Array(new SharedArrayBuffer(W.words * 4));
     this.wakeFd = eventfdCreate();
+    this.w[W.wakeFd] = this.wakeFd;
   }
 
-  /** The descriptors to watch for input from the next wait on (at most `slots`). */
+  /** The descriptors to watch for input from the next poll on (at most `slots`). */
   setFds(fds: number[]): void {
     if (fds.length > this.slots) throw new RangeError(`watcher: ${fds.length} descriptors, at most ${this.slots}`);
-    const same = fds.length === this.fds.length && fds.every((f, i) => f === this.fds[i]);
-    if (same) return;
+    if (fds.length === this.fds.length && fds.every((f, i) => f === this.fds[i])) return;
     this.fds = [...fds];
-    if (this.set.waiting) eventfdWrite(this.wakeFd, 1);
+    // The helper reads count and fds with Atomics.load at the top of each poll.
+    for (let i = 0; i < fds.length; i++) Atomics.store(this.w, W.fds + i, fds[i]);
+    Atomics.store(this.w, W.count, fds.length);
+    if (this.worker !== null) eventfdWrite(this.wakeFd, 1);
   }
 
   start(): void {
-    this.loop ??= this.run();
+    if (this.worker !== null) return;
+    this.worker = new Worker(workerUrl('switch/ports/vhost-user/poll-thread'), { workerData: { words: this.w.buffer, slots: this.slots }, name: 'xswitch-vhost-poll' });
+    this.worker.on('error', (e) => this.onError(e));
+    this.loop = this.run();
   }
 
-  /** Ends the wait loop (after the wait in flight returns) and closes the wake eventfd. */
+  /** Ends the helper thread and the wait loop, and closes the wake eventfd. */
   async stop(): Promise<void> {
     this.stopped = true;
+    // Pairs with the helper's Atomics.load(W.stop) after its poll returns.
+    Atomics.store(this.w, W.stop, 1);
+    Atomics.notify(this.w, W.ack);
+    Atomics.add(this.w, W.seq, 1);
+    Atomics.notify(this.w, W.seq);
     eventfdWrite(this.wakeFd, 1);
+    if (this.worker !== null) {
+      const exited = new Promise((r) => this.worker!.once('exit', r));
+      await exited;
+    }
     await this.loop;
     close(this.wakeFd);
   }
 
   private async run(): Promise<void> {
+    let seen = 0;
     while (!this.stopped) {
-      const fds = this.fds;
-      this.set.set(0, this.wakeFd, K.POLLIN);
-      for (let i = 0; i < this.slots; i++) this.set.set(i + 1, i < fds.length ? fds[i] : -1, K.POLLIN);
-      let n: number;
-      try {
-        n = await this.set.waitAsync(WAIT_MS);
-      } catch (e) {
-        this.onError(e as Error);
-        await new Promise((r) => setTimeout(r, WAIT_MS));
-        continue;
-      }
+      // Pairs with the helper's Atomics.add/notify of W.seq after it stored the ready flags.
+      const r = Atomics.waitAsync(this.w, W.seq, seen);
+      if (r.async) await r.value;
       if (this.stopped) break;
-      if (n === 0) continue;
-      if (this.set.revents(0) !== 0) eventfdRead(this.wakeFd);
+      seen = Atomics.load(this.w, W.seq);
       const ready: number[] = [];
-      for (let i = 0; i < fds.length; i++) if (this.set.revents(i + 1) !== 0) ready.push(fds[i]);
+      for (let i = 0; i < this.slots; i++) {
+        const fd = Atomics.load(this.w, W.ready + i);
+        if (fd >= 0) ready.push(fd);
+      }
       // Only fds still in the set count (one closed meanwhile may have been reused).
       const current = ready.filter((f) => this.fds.includes(f));
       if (current.length > 0) {
@@ -84,6 +97,9 @@ export class Watcher {
           this.onError(e as Error);
         }
       }
+      // Pairs with the helper's Atomics.wait on W.ack: it polls again now.
+      Atomics.store(this.w, W.ack, seen);
+      Atomics.notify(this.w, W.ack);
     }
   }
 }
