@@ -100,9 +100,17 @@ class VhostUserPort implements Port {
       kicks: io.counterIndex('kicks_seen'),
     };
     this.dev = new VhostNet({ maxPairs: this.opts.queuePairs, name: io.name, log: (l, m) => io.log(l, m) }, io.counters, io.counterIndex(VIRTIO_COUNTERS[0]));
-    // The device thread sleeps on its doorbell; a kick rings it (optional: not part of PortIO).
-    const db = (io as unknown as { doorbell?: { ring?: () => void } }).doorbell;
-    if (typeof db?.ring === 'function') this.bell = db as { ring(): void };
+    // The device thread sleeps on its doorbell; a kick rings it (optional in PortIO).
+    const db = io.doorbell;
+    if (db !== undefined) {
+      this.bell = {
+        ring() {
+          // Pairs with the device thread's Atomics.waitAsync on its doorbell word.
+          Atomics.add(db.words, db.index, 1);
+          Atomics.notify(db.words, db.index);
+        },
+      };
+    }
     this.listenFd = listenPrivate(this.opts.socket);
     this.watcher = new Watcher(2 + 2 * this.opts.queuePairs, (r) => this.ready(r.fds), (e) => io.log('error', `vhost-user wait: ${e.message}`));
     this.watchFds();
