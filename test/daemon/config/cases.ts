@@ -64,7 +64,7 @@ export const BAD_CASES: BadCase[] = [
   { name: 'chain longer than 10', yaml: `${gen}programs:\n  - chain: [${Array(11).fill('{ name: pass }').join(', ')}]\n`, expected: [`bad.yaml:5:12: programs[0].chain: has 11 entries, too many (a list of 1 to 10 programs)`] },
   { name: 'steering file missing', yaml: `steering: nowhere.flows\n${gen}`, expected: [`bad.yaml:1:11: steering: no file ${path.resolve('nowhere.flows')} (a flow-steering file relative to bad.yaml)`] },
   { name: 'metrics not loopback', yaml: `metrics: 0.0.0.0:9101\n${gen}`, expected: [`bad.yaml:1:10: metrics: 0.0.0.0 is not a loopback address (127.0.0.1, [::1] or localhost)`] },
-  { name: 'YAML null where a port type belongs', yaml: 'ports:\n  - name: out0\n    type: null\n', expected: [`bad.yaml:3:11: ports[0].type: null is not a string; quote it ("null") if you meant the word (a port type: gen, null, pcap, udp, stream, vxlan, virtio, afpacket, tap)`] },
+  { name: 'YAML null where a port type belongs', yaml: 'ports:\n  - name: out0\n    type: null\n', expected: [`bad.yaml:3:11: ports[0].type: null is not a string; quote it ("null") if you meant the word (a port type: gen, null, pcap, udp, stream, vxlan, virtio, vhost-user, afpacket, tap)`] },
   { name: 'metrics not host:port', yaml: `metrics: 9101\n${gen}`, expected: [`bad.yaml:1:10: metrics: 9101 is not a string (a loopback address and port for the Prometheus endpoint, e.g. 127.0.0.1:9101)`] },
   { name: 'control not a map', yaml: `control: /tmp/x.sock\n${gen}`, expected: [`bad.yaml:1:10: control: "/tmp/x.sock" is not a map (the control socket, a map: { socket: PATH })`] },
   {
