@@ -20,6 +20,7 @@ import type { SwitchConfig } from './config-types.js';
 import { frameAccounting, ringFrames, type Accounting } from './accounting.js';
 import type { PortConfig, PortType } from './ports/port.js';
 import { importPortType, portModuleUrl } from './ports/index.js';
+import { portOptionIssues } from './ports/options.js';
 import { workerUrl } from '../lib/worker-url.js';
 import { instantiate, loadProgram, ProgramError, type LoadedProgram, type ProgramRefInput } from '../programs/loader.js';
 import type { PortInfo } from '../programs/program.js';
@@ -119,7 +120,7 @@ export class Switch extends EventEmitter {
     const types: PortType[] = [];
     for (const p of config.ports) {
       const t = await importPortType(p.type);
-      const errors = t.validate?.(p) ?? [];
+      const errors = portOptionIssues(t, p);
       if (errors.length) throw new Error(`port ${p.name} (${p.type}): ${errors.join('; ')}`);
       types.push(t);
     }

@@ -24,6 +24,7 @@ import {
   resolveProgram,
 } from './modules.js';
 import type { PortConfig } from '../../switch/ports/port.js';
+import { portOptionIssues } from '../../switch/ports/options.js';
 import type { ParamSpec, Params } from '../../programs/program.js';
 import { instantiate, loadProgram } from '../../programs/loader.js';
 import { steeringIssues } from '../control/steering.js';
@@ -72,7 +73,7 @@ export async function checkMeaning(
     }
     let messages: string[];
     try {
-      messages = type.validate?.(port) ?? [];
+      messages = portOptionIssues(type, port);
     } catch (e) {
       messages = [`the ${port.type} port's validation failed: ${(e as Error).message}`];
     }

@@ -17,6 +17,7 @@
  * frame the switch sent it is tx_packets or tx_dropped, with rx_drop_* saying why.
  */
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import type { OptionTypes } from './options.js';
 import { VIRTIO_COUNTERS, VirtioNetDevice } from '../endpoints/virtio-net-device.js';
 import { MAX_QUEUE_PAIRS, parseMac, type VirtioControl } from '../../queues/virtio-transport.js';
 import { isValidQueueSize } from '../../queues/virtqueue.js';
@@ -27,11 +28,14 @@ interface VirtioOptions {
   queueSize: number;
 }
 
+const OPTIONS: OptionTypes = { mac: 'string', queuePairs: 'integer', queueSize: 'integer' };
+
+/** The options with their defaults; their types were checked (./options.ts) before. */
 function options(config: PortConfig): VirtioOptions {
   return {
-    mac: typeof config.mac === 'string' ? config.mac : '',
-    queuePairs: typeof config.queuePairs === 'number' ? config.queuePairs : 1,
-    queueSize: typeof config.queueSize === 'number' ? config.queueSize : 1024,
+    mac: (config.mac as string | undefined) ?? '',
+    queuePairs: (config.queuePairs as number | undefined) ?? 1,
+    queueSize: (config.queueSize as number | undefined) ?? 1024,
   };
 }
 
@@ -109,22 +113,20 @@ class VirtioPort implements Port {
 
 const virtio: PortType = {
   type: 'virtio',
+  options: OPTIONS,
   counters: VIRTIO_COUNTERS,
   validate(config: PortConfig): string[] {
     const errs: string[] = [];
-    const known = ['name', 'type', 'mac', 'queuePairs', 'queueSize'];
-    for (const k of Object.keys(config)) if (!known.includes(k)) errs.push(`unknown option '${k}' (virtio takes: mac, queuePairs, queueSize)`);
+    const o = options(config);
     if (config.mac !== undefined) {
       try {
-        if (typeof config.mac !== 'string') throw new Error('mac must be a string');
-        parseMac(config.mac);
+        parseMac(o.mac);
       } catch (e) {
-        errs.push((e as Error).message);
+        errs.push(`mac: ${(e as Error).message}`);
       }
     }
-    const o = options(config);
-    if (!Number.isInteger(o.queuePairs) || o.queuePairs < 1 || o.queuePairs > MAX_QUEUE_PAIRS) errs.push(`queuePairs must be an integer in 1..${MAX_QUEUE_PAIRS}`);
-    if (!isValidQueueSize(o.queueSize)) errs.push('queueSize must be a power of two in 1..32768');
+    if (o.queuePairs < 1 || o.queuePairs > MAX_QUEUE_PAIRS) errs.push(`queuePairs: must be from 1 to ${MAX_QUEUE_PAIRS}, got ${o.queuePairs}`);
+    if (!isValidQueueSize(o.queueSize)) errs.push(`queueSize: must be a power of two from 1 to 32768, got ${o.queueSize}`);
     return errs;
   },
   create(config: PortConfig): Port {

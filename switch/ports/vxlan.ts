@@ -33,6 +33,7 @@
 import type dgram from 'node:dgram';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import type { OptionTypes } from './options.js';
 import { parseHostPort, formatHostPort, type HostPort } from './net/address.js';
 import { checkMtu, checkMtuFits, overMtu, ETH_HLEN, VLAN_HLEN } from './net/mtu.js';
 import { DatagramSender, SEND_OK } from './net/datagram-sender.js';
@@ -59,13 +60,10 @@ const COUNTERS = [
   'tx_busy',
   'tx_errors',
 ] as const;
-const OPTIONS = new Set(['name', 'type', 'local', 'remote', 'dstport', 'vni', 'mtu']);
+const OPTIONS: OptionTypes = { local: 'string', remote: 'string', dstport: 'integer', vni: 'integer', mtu: 'integer' };
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
-  for (const k of Object.keys(config)) {
-    if (!OPTIONS.has(k)) out.push(`${k}: unknown option of a vxlan port (options: local, remote, dstport, vni, mtu)`);
-  }
   for (const k of ['local', 'remote'] as const) {
     if (config[k] === undefined) out.push(`${k}: missing: a host[:port], e.g. ${k === 'local' ? '10.99.0.1:4789' : '10.99.0.2'}`);
     else {
@@ -328,6 +326,7 @@ class VxlanPort implements Port {
 
 const vxlan: PortType = {
   type: 'vxlan',
+  options: OPTIONS,
   counters: COUNTERS,
   validate,
   create: (config) => new VxlanPort(config),
