@@ -340,10 +340,12 @@ export class VirtioNetDevice {
         return done;
       }
       const total = q.readableBytes;
+      // The size checks come before the fast paths (one buffer, or header + data read in
+      // place), so a frame over 64 KiB is tx_drop_oversize however the guest laid it out.
       if (total < NET_HDR_BYTES + 14) this.c[this.base + C.tx_drop_short]++;
+      else if (total > SCRATCH_BYTES) this.c[this.base + C.tx_drop_oversize]++;
       else if (q.segCount === 1) sink.receive(this.memBuf, q.segAddr[0] + NET_HDR_BYTES, total - NET_HDR_BYTES);
       else if (q.segCount === 2 && q.segLen[0] === NET_HDR_BYTES) sink.receive(this.memBuf, q.segAddr[1], q.segLen[1]);
-      else if (total > SCRATCH_BYTES) this.c[this.base + C.tx_drop_oversize]++;
       else {
         let at = 0;
         for (let s = 0; s < q.segCount; s++) {
