@@ -47,6 +47,8 @@ export async function defaultStart(config: SwitchConfig, log: (m: string, level?
           'Frames in flight': s.accounting.inFlight,
           'Frames doubled': s.accounting.doubled,
           'Unaccounted packets': s.unaccounted,
+          // Shown only when it happened (a device thread died or hung at stop).
+          ...(s.stopIngressFailures > 0 ? { 'Ports whose ingress did not stop': s.stopIngressFailures } : {}),
         },
         raw: s,
       };

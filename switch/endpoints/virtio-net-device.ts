@@ -52,6 +52,7 @@ export const VIRTIO_COUNTERS = [
   'interrupts',
   'needs_reset',
   'resets',
+  'device_errors', // the device itself failed (a bug, not the guest): NEEDS_RESET, logged rate-limited
 ] as const;
 const enum C {
   tx_drop_malformed,
@@ -65,6 +66,7 @@ const enum C {
   interrupts,
   needs_reset,
   resets,
+  device_errors,
 }
 
 /** Where frames the guest transmits go (the port's io.receive). */
@@ -405,13 +407,24 @@ export class VirtioNetDevice {
     Atomics.notify(t, T.kGuestBell);
   }
 
+  /**
+   * The device itself failed (an exception out of poll or transmit: a bug, not the guest).
+   * Counted device_errors; like a guest breaking a rule, the device is marked
+   * DEVICE_NEEDS_RESET and stops touching the rings (what QEMU's virtio_error does), so one
+   * fault does not repeat on every packet. The caller reports the error.
+   */
+  fault(why: string): void {
+    this.c[this.base + C.device_errors]++;
+    this.needsReset(why, false);
+  }
+
   private malformed(counter: C, why: string): false {
     this.c[this.base + counter]++;
     this.needsReset(why);
     return false;
   }
 
-  private needsReset(why: string): void {
+  private needsReset(why: string, log = true): void {
     if (!this.live) return;
     this.live = false;
     this.status |= STATUS_DEVICE_NEEDS_RESET;
@@ -422,7 +435,9 @@ export class VirtioNetDevice {
     Atomics.add(t, T.kConfigGen, 1);
     // A guest that breaks the rules in a loop (reset, break, reset…) must not flood the log.
     const now = Date.now();
-    if (now - this.lastLog >= 1000) {
+    if (!log) {
+      // The caller reports it.
+    } else if (now - this.lastLog >= 1000) {
       this.lastLog = now;
       const more = this.suppressed > 0 ? ` (${this.suppressed} more since the last message)` : '';
       this.suppressed = 0;

@@ -21,6 +21,7 @@ import type { OptionTypes } from './options.js';
 import { VIRTIO_COUNTERS, VirtioNetDevice } from '../endpoints/virtio-net-device.js';
 import { MAX_QUEUE_PAIRS, parseMac, type VirtioControl } from '../../queues/virtio-transport.js';
 import { isValidQueueSize } from '../../queues/virtqueue.js';
+import { ErrorReport } from '../error-report.js';
 
 interface VirtioOptions {
   mac: string;
@@ -42,6 +43,8 @@ function options(config: PortConfig): VirtioOptions {
 class VirtioPort implements Port {
   private io: PortIO | null = null;
   private dev: VirtioNetDevice | null = null;
+  /** Errors out of the device, counted (device_errors) and logged at most once a second. */
+  private errors: ErrorReport | null = null;
   /** The device thread's doorbell, when the host exposes it: guests ring it on a kick. */
   private bell: { sab: SharedArrayBuffer; index: number } | null = null;
 
@@ -49,6 +52,7 @@ class VirtioPort implements Port {
 
   async open(io: PortIO): Promise<void> {
     this.io = io;
+    this.errors = new ErrorReport((m) => io.log('error', m));
     const mac = this.opts.mac !== '' ? this.opts.mac : `52:54:00:12:34:${(io.ifindex & 0xff).toString(16).padStart(2, '0')}`;
     this.dev = new VirtioNetDevice(
       { mac, maxPairs: this.opts.queuePairs, maxQueueSize: this.opts.queueSize, log: (l, m) => io.log(l, m) },
@@ -62,11 +66,11 @@ class VirtioPort implements Port {
   }
 
   poll(budget: number): number {
+    this.errors!.flush();
     try {
       return this.dev!.poll(budget, this.io!);
     } catch (e) {
-      // Not reached by design (the device checks everything); a bug must not stop the port.
-      this.io!.log('error', `virtio poll: ${(e as Error).message}`);
+      this.failed('poll', e);
       return 0;
     }
   }
@@ -75,9 +79,25 @@ class VirtioPort implements Port {
     try {
       return this.dev!.transmit(area, offset, length, queue);
     } catch (e) {
-      this.io!.log('error', `virtio transmit: ${(e as Error).message}`);
+      this.failed('transmit', e);
       return false;
     }
+  }
+
+  /**
+   * Not reached by design (the device checks everything the guest gives it), so an error here
+   * is a bug: it must not stop the port, flood the log, or let a half-done operation go on
+   * touching the guest's rings. Counted, reported rate-limited, and the device is marked
+   * DEVICE_NEEDS_RESET until the guest resets it (as QEMU marks a device broken).
+   */
+  private failed(where: string, e: unknown): void {
+    const why = `virtio ${where}: ${(e as Error)?.message ?? String(e)}`;
+    try {
+      this.dev!.fault(why);
+    } catch {
+      // Marking it broken failed too; the count below still shows the fault.
+    }
+    this.errors!.add(`port ${this.io!.name}: ${why}; device marked DEVICE_NEEDS_RESET until the guest resets it`);
   }
 
   flushTx(): void {
