@@ -3,6 +3,7 @@
  * xskmap; sockets bound per queue; PASS goes to the local stack, which a VM pings.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { inCI } from '../../support/prereq.js';
 import { existsSync } from 'node:fs';
 import { Switch } from '../../../switch/supervisor.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../../switch/config-types.js';
@@ -14,7 +15,7 @@ import { bindXsk } from '../../../switch/endpoints/xsk-bind.js';
 import { startVm, type Vm } from '../../../guest/runner.js';
 
 const built = existsSync(new URL('../../../dist/switch/endpoints/xsk.js', import.meta.url)) && existsSync(new URL('../../../dist/switch/device.js', import.meta.url));
-const run = it.runIf(built || process.env.CI === 'true');
+const run = it.runIf(built || inCI);
 const fixture = new URL('./fixtures/xsk-redirect.mjs', import.meta.url).pathname;
 
 let sw: Switch | null = null;
