@@ -89,6 +89,21 @@ export async function checkMeaning(
     }
   }
 
+  // Checks across the ports of one type (each valid on its own): VNIs unique per local address.
+  const valid = new Map<string, { i: number; port: PortConfig }[]>();
+  for (let i = 0; i < cfg.ports.length; i++) {
+    const port = cfg.ports[i] as PortConfig;
+    if (issues.some((x) => x.message.startsWith(`ports[${i}].`) || x.message.startsWith(`ports[${i}] `))) continue;
+    valid.set(port.type, [...(valid.get(port.type) ?? []), { i, port }]);
+  }
+  for (const [typeName, group] of valid) {
+    const type = await loadPortType(typeName).catch(() => null);
+    for (const x of type?.validatePorts?.(group.map((g) => g.port)) ?? []) {
+      const i = group[x.port].i;
+      add(['ports', i, x.option], `ports[${i}].${x.option}: ${x.message}`);
+    }
+  }
+
   // The frame area: one pool per port and per queue, in one SharedArrayBuffer (switch/layout.ts).
   const areaBytes = (cfg.ports.length + cfg.queues) * cfg.poolFrames * cfg.frameSize;
   const limit = Math.min(bufferConstants.MAX_LENGTH, Math.floor(os.totalmem() / 2));

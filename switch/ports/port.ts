@@ -105,5 +105,10 @@ export interface PortType {
    * returns messages for what is wrong (empty when fine).
    */
   validate?(config: PortConfig): string[];
+  /**
+   * Checks across all the ports of this type in one switch, each already valid on its own
+   * (e.g. one VXLAN port per VNI on a local address). `port` indexes `configs`.
+   */
+  validatePorts?(configs: PortConfig[]): { port: number; option: string; message: string }[];
   create(config: PortConfig): Port;
 }

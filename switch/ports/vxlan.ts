@@ -324,8 +324,28 @@ class VxlanPort implements Port {
   }
 }
 
+/**
+ * One port per VNI on a local address: the ports sharing a `local` receive through one
+ * socket and are told apart by VNI alone. The same check runs again when the ports join
+ * their group at start; here it is caught by `validate`, at the second port's `vni`.
+ */
+function validatePorts(configs: PortConfig[]): { port: number; option: string; message: string }[] {
+  const out: { port: number; option: string; message: string }[] = [];
+  const owner = new Map<string, number>();
+  configs.forEach((c, i) => {
+    const a = parseHostPort(c.local, VXLAN_PORT);
+    const local = formatHostPort({ ...a, family: a.host.includes(':') ? 6 : 4 });
+    const key = `${local} ${c.vni as number}`;
+    const first = owner.get(key);
+    if (first === undefined) owner.set(key, i);
+    else out.push({ port: i, option: 'vni', message: `VNI ${c.vni as number} is already port ${configs[first].name}'s on ${local} (one port per VNI on a local address)` });
+  });
+  return out;
+}
+
 const vxlan: PortType = {
   type: 'vxlan',
+  validatePorts,
   options: OPTIONS,
   counters: COUNTERS,
   validate,

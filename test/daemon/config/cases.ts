@@ -78,5 +78,11 @@ export const BAD_CASES: BadCase[] = [
     yaml: 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
     expected: ['bad.yaml:1:1: YAML: Excessive alias count indicates a resource exhaustion attack (aliases may expand to at most 100 nodes)'],
   },
+  {
+    // Spelled differently, the same local address: 10.0.0.1 is 10.0.0.1:4789.
+    name: 'two VXLAN ports with one VNI on one local address',
+    yaml: 'ports:\n  - { name: vx1, type: vxlan, local: 10.0.0.1, remote: 10.0.0.2, vni: 7 }\n  - { name: vx2, type: vxlan, local: "10.0.0.1:4789", remote: 10.0.0.3, vni: 7 }\n  - { name: vx3, type: vxlan, local: "10.0.0.1:4790", remote: 10.0.0.3, vni: 7 }\n',
+    expected: [`bad.yaml:3:78: ports[1].vni: VNI 7 is already port vx1's on 10.0.0.1:4789 (one port per VNI on a local address)`],
+  },
   { name: 'several problems at once, in file order', yaml: `queues: -1\nbudget: 0\nports:\n  - name: 1x\n    type: gen\n`, expected: [`bad.yaml:1:9: queues: -1 is too small (the number of RX queues (channels), an integer from 1 to 64)`, `bad.yaml:2:9: budget: 0 is too small (descriptors a queue worker takes per breath, an integer from 1 to 1024)`, `bad.yaml:4:11: ports[0].name: "1x" is not valid (a port name: a letter, then up to 14 letters, digits, '_', '.', '-')`] },
 ];
