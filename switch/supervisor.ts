@@ -15,7 +15,7 @@ import { createLayout, CMD_MESSAGE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_DOORBEL
 import { CounterBlock } from '../lib/counters.js';
 import { POOL_COUNTERS } from '../queues/pool.js';
 import { QUEUE_EXIT_COUNTERS } from './counters.js';
-import { Doorbell } from '../queues/doorbell.js';
+import { Doorbell, type DoorbellHandle } from '../queues/doorbell.js';
 import type { SwitchConfig } from './config-types.js';
 import { frameAccounting, ringFrames, type Accounting } from './accounting.js';
 import type { PortConfig, PortType } from './ports/port.js';
@@ -404,6 +404,12 @@ export class Switch extends EventEmitter {
     const i = this.config.ports.findIndex((p) => p.name === name);
     if (i < 0) throw new Error(`no port named '${name}' (ports: ${this.config.ports.map((p) => p.name).join(', ')})`);
     return i;
+  }
+
+  /** Queue q's worker doorbell: what an application rings to wake it (XskSocket.attachSwitchBell). */
+  queueDoorbell(q: number): DoorbellHandle {
+    if (!(Number.isInteger(q) && q >= 0 && q < this.config.queues)) throw new Error(`queue ${q} does not exist (0 … ${this.config.queues - 1})`);
+    return { sab: this.ctl.buffer as SharedArrayBuffer, index: workerThread(this.layout, q) * CTL_WORDS + CTL_DOORBELL };
   }
 
   /** Sends a control request to a port (attach a VM, …) and returns its answer. */

@@ -59,8 +59,9 @@ describe('socket endpoints in the switch', () => {
     apps.push(echo, drop);
     await expect(bindXsk(sw, echoSock, 'nope', 0, 0)).rejects.toThrow(/no port named 'nope'/);
     await expect(bindXsk(sw, echoSock, 'out0', 3, 0)).rejects.toThrow(/queue 3 does not exist/);
-    await bindXsk(sw, echoSock, 'out0', 0, 0);
-    await bindXsk(sw, dropSock, 'out0', 1, 1);
+    // Each app rings its queue worker's own doorbell (need_wakeup), so the workers sleep until rung.
+    echo.attachSwitchBell(await bindXsk(sw, echoSock, 'out0', 0, 0));
+    drop.attachSwitchBell(await bindXsk(sw, dropSock, 'out0', 1, 1));
     await sw.waitFinished('gen0');
     await sw.settled();
     await until(() => drop.counters().packets === xskStats(dropSock).rx_packets && echo.counters().echoed === xskStats(echoSock).rx_packets, 'apps to drain');
