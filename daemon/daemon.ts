@@ -4,8 +4,9 @@
  *   load config ─▶ Switch.start ─▶ control socket ─▶ live view / metrics ─▶ wait
  *     SIGINT/SIGTERM or --duration ─▶ stop view ─▶ sw.stop() (stop ingress, drain rings,
  *       flush captures) ─▶ exit summary ─▶ close control socket ─▶ exit 0
- *     SIGHUP or `reload` ─▶ load config again ─▶ invalid: keep the old one, report
- *       ─▶ valid: apply the difference (programs, steering) between two breaths
+ *     SIGHUP or `reload` ─▶ load config again ─▶ invalid, or a key that needs a restart
+ *       changed: keep the old one, report ─▶ valid: apply the difference (programs,
+ *       steering, interval) between two breaths, whole or not at all (reload-plan.ts)
  *
  * Everything here runs in the main thread, off the data path: the view and the control
  * socket read counters from shared memory and never wait on a worker.
@@ -30,6 +31,7 @@ import { mapHandlers } from './control/maps.js';
 import { CaptureControl } from './control/capture.js';
 import { traceHandlers } from './control/trace.js';
 import { defaultStart, type LogLevel, type StartSwitch, type SteeringMap, type SwitchLike } from './control/switch-adapter.js';
+import { Rollback, restartKeys, restartMessage } from './reload-plan.js';
 
 export type { SwitchLike, StartSwitch } from './control/switch-adapter.js';
 
@@ -207,6 +209,15 @@ export class Daemon implements DaemonApi {
     this.view.start();
   }
 
+  /** The view again, at the running configuration's interval (after a reload changed it). */
+  private restartView(): void {
+    if (this.jsonTimer) clearInterval(this.jsonTimer);
+    this.jsonTimer = null;
+    this.view?.stop();
+    this.view = null;
+    this.startView();
+  }
+
   private installSignals(): void {
     const on = (sig: NodeJS.Signals, f: () => void) => {
       process.on(sig, f);
@@ -351,7 +362,8 @@ export class Daemon implements DaemonApi {
         if (e instanceof ConfigError) throw new ControlError('bad_params', e.issues.map((i) => i.message).join('\n'));
         throw new ControlError('bad_params', (e as Error).message);
       }
-      next = { ...next, switch: { ...next.switch, steering: this.cfg.switch.steering }, interval: this.cfg.interval };
+      // Only the programs change: everything else stays as it runs.
+      next = { ...next, switch: { ...next.switch, steering: this.cfg.switch.steering }, interval: this.cfg.interval, controlSocket: this.cfg.controlSocket, metrics: this.cfg.metrics };
       return { changes: await this.apply(next, false) };
     };
     const p = this.changeChain.then(run, run);
@@ -365,48 +377,70 @@ export class Daemon implements DaemonApi {
     return { queues: c.queues, frameSize: c.frameSize, poolFrames: c.poolFrames, ringSize: c.ringSize, budget: c.budget, ports: c.ports };
   }
 
-  /** The difference between the running configuration and `next`, applied. */
+  /**
+   * The difference between the running configuration and `next`, applied whole or not at
+   * all. Everything that can be checked or built is, before anything changes: keys that need
+   * a restart (refused, naming them), the new steering rules, the means to apply. Then the
+   * steps run, each with its undo registered first; if one fails, the switch is put back to
+   * what ran before (programs, each port's steering) and the running configuration stays.
+   */
   private async apply(next: LoadedConfig, steering = true): Promise<string[]> {
     const a = this.cfg.switch;
     const b = next.switch;
-    const fixed = ['queues', 'frameSize', 'poolFrames', 'ringSize', 'budget', 'ports'] as const;
-    const needRestart = fixed.filter((k) => !isDeepStrictEqual(a[k], b[k]));
-    if (needRestart.length > 0) {
-      throw new ControlError(
-        'bad_params',
-        `${needRestart.join(', ')} changed: restart the switch to change ${needRestart.length > 1 ? 'them' : 'it'} (a reload applies programs, steering rules and RSS)`,
-      );
-    }
-    // Everything that can fail is prepared before anything changes: a reload applies whole or not at all.
-    const text = steering && b.steering ? readFileSync(b.steering, 'utf8') : this.steeringText;
+    const restart = restartKeys(this.cfg, next, { socket: this.opts.socket !== undefined, metrics: this.opts.metrics !== undefined });
+    if (restart.length > 0) throw new ControlError('bad_params', restartMessage(restart));
+
+    // Prepare.
+    let text = this.steeringText;
     let controls: Controls | null = null;
-    if (steering && (a.steering !== b.steering || text !== this.steeringText)) {
-      try {
-        controls = buildControls(b.steering, b.ports.map((p) => p.name), b.queues);
-      } catch (e) {
-        throw new ControlError('bad_params', (e as Error).message);
-      }
-      if (!this.sw?.setSteering) throw new ControlError('failed', 'this switch cannot change steering while running');
+    try {
+      if (steering) text = b.steering ? readFileSync(b.steering, 'utf8') : null;
+      if (steering && (a.steering !== b.steering || text !== this.steeringText)) controls = buildControls(b.steering, b.ports.map((p) => p.name), b.queues);
+    } catch (e) {
+      throw new ControlError('bad_params', (e as Error).message);
     }
+    if (controls && !this.sw?.setSteering) throw new ControlError('failed', 'this switch cannot change steering while running');
     const programsChanged = !isDeepStrictEqual(a.programs, b.programs);
     if (programsChanged && !this.sw?.replacePrograms) throw new ControlError('failed', 'this switch cannot replace programs while running');
+    const intervalChanged = this.opts.interval === undefined && next.interval !== this.cfg.interval;
 
+    // Apply, or put back what ran.
+    const sw = this.sw!;
+    const rollback = new Rollback();
     const changes: string[] = [];
-    if (programsChanged) {
-      // Loads every program before swapping any queue; a queue swaps between two breaths.
-      await this.sw!.replacePrograms!(b.programs);
-      changes.push(`programs replaced (${b.programs.map((p) => `${p.chain.map((r) => path.basename(r.name)).join('→')} on ${p.queues.join(',')}`).join('; ') || 'pass everywhere'})`);
+    try {
+      if (programsChanged) {
+        // Loads every program before swapping any queue; a queue swaps between two breaths.
+        await rollback.step('programs', () => sw.replacePrograms!(a.programs), () => sw.replacePrograms!(b.programs));
+        changes.push(`programs replaced (${b.programs.map((p) => `${p.chain.map((r) => path.basename(r.name)).join('→')} on ${p.queues.join(',')}`).join('; ') || 'pass everywhere'})`);
+      }
+      if (controls) {
+        // A new flow file replaces the live rules wholesale: each port's device thread swaps
+        // to the new steering state between two batches.
+        const old = this.steeringMap(this.controls);
+        for (const [port, sm] of this.steeringMap(controls)) {
+          const was = old.get(port)!;
+          await rollback.step(`steering of ${port}`, () => sw.setSteering!(port, was.module, was.shared), () => sw.setSteering!(port, sm.module, sm.shared));
+        }
+        changes.push(b.steering ? `steering reloaded from ${b.steering}` : 'steering rules removed (RSS over every queue)');
+      }
+    } catch (e) {
+      const notUndone = await rollback.undo();
+      const back = notUndone.length === 0 ? 'the running configuration was put back' : `putting the running configuration back failed too (${notUndone.join('; ')})`;
+      this.log(`reload failed while applying: ${(e as Error).message}; ${back}`, 'error');
+      throw new ControlError('failed', `applying the new configuration failed: ${(e as Error).message}; ${back}, nothing changed${notUndone.length ? ' except what could not be undone' : ''}`);
     }
+
+    // Commit.
     if (controls) {
-      // A new flow file replaces the live rules wholesale: each port's device thread swaps
-      // to the new steering state between two batches.
-      for (const [port, sm] of this.steeringMap(controls)) await this.sw!.setSteering!(port, sm.module, sm.shared);
       this.controls = controls;
       this.steeringText = text;
-      changes.push(b.steering ? `steering reloaded from ${b.steering}` : 'steering rules removed (RSS over every queue)');
     }
-    if (next.interval !== this.cfg.interval) changes.push(`interval ${next.interval}s (applies on restart)`);
-    this.cfg = { ...next, controlSocket: this.cfg.controlSocket, metrics: this.cfg.metrics };
+    this.cfg = next;
+    if (intervalChanged) {
+      this.restartView();
+      changes.push(`interval ${next.interval}s`);
+    }
     return changes;
   }
 

@@ -8,11 +8,25 @@
  * Ring.submit). Sleeping always has a timeout so control requests are noticed even if a
  * notify was missed.
  */
+/** Where a doorbell is, structured-cloneable: to hand a thread's doorbell to another thread. */
+export interface DoorbellHandle {
+  sab: SharedArrayBuffer;
+  index: number;
+}
+
 export class Doorbell {
   constructor(
     readonly words: Int32Array,
     readonly index: number,
   ) {}
+
+  static fromHandle(h: DoorbellHandle): Doorbell {
+    return new Doorbell(new Int32Array(h.sab), h.index);
+  }
+
+  handle(): DoorbellHandle {
+    return { sab: this.words.buffer as SharedArrayBuffer, index: this.index };
+  }
 
   static create(): Doorbell {
     return new Doorbell(new Int32Array(new SharedArrayBuffer(4)), 0);

@@ -178,7 +178,9 @@ export class SplitDeviceQueue {
         if ((flags & VIRTQ_DESC_F_NEXT) !== 0) return this.fail('Indirect descriptor with NEXT set');
         if (len === 0 || len % 16 !== 0) return this.fail('Invalid size for indirect buffer table');
         if (len / 16 > this.size) return this.fail('Indirect buffer table larger than the queue');
-        if (hi !== 0 || !m.contains(lo, len) || lo % 16 !== 0) return this.fail('Indirect table address outside guest memory');
+        // Only the size is checked, as QEMU and vhost do: the table need not be 16-aligned
+        // (the spec asks no alignment of it, and reads here are byte-addressed).
+        if (hi !== 0 || !m.contains(lo, len)) return this.fail('Indirect table address outside guest memory');
         table = lo;
         tableSize = len / 16;
         inIndirect = true;

@@ -142,14 +142,19 @@ export class PackedDeviceQueue {
         if ((flags & VIRTQ_DESC_F_NEXT) !== 0 || count !== 1) return this.fail('Indirect descriptor chained to others');
         if (len === 0 || len % 16 !== 0) return this.fail('Invalid size for indirect buffer table');
         if (len / 16 > this.size) return this.fail('Indirect buffer table larger than the queue');
-        if (hi !== 0 || !m.contains(lo, len) || lo % 16 !== 0) return this.fail('Indirect table address outside guest memory');
+        // Only the size is checked, as QEMU and vhost do: the table need not be 16-aligned
+        // (the spec asks no alignment of it, and reads here are byte-addressed).
+        if (hi !== 0 || !m.contains(lo, len)) return this.fail('Indirect table address outside guest memory');
         for (let k = 0; k < len / 16; k++) {
           const t = lo + 16 * k;
           const ta = dv.getUint32(t, true);
           const th = dv.getUint32(t + 4, true);
           const tl = dv.getUint32(t + 8, true);
+          // In a packed indirect table WRITE is the only valid flag; the others (INDIRECT and
+          // NEXT among them) and the buffer id are reserved and ignored by the device
+          // (virtio 1.2 §2.8.7, "Indirect Flag: Scatter-Gather Support"), as QEMU's
+          // virtqueue_packed_pop does: such an entry is a plain buffer, not a nested table.
           const tf = dv.getUint16(t + 14, true);
-          if ((tf & VIRTQ_DESC_F_INDIRECT) !== 0) return this.fail('Nested indirect descriptor');
           if (th !== 0 || !m.contains(ta, tl)) return this.fail('Descriptor address outside guest memory');
           if ((tf & VIRTQ_DESC_F_WRITE) !== 0) writable += tl;
           else {

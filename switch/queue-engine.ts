@@ -447,6 +447,17 @@ export class QueueEngine {
     return empty;
   }
 
+  /**
+   * Whether every bound endpoint's application rings this worker's doorbell itself (then the
+   * worker may sleep until rung); an endpoint whose application does not must be looked at
+   * again soon. Called before sleeping, off the hot path.
+   */
+  endpointsWakeMe(): boolean {
+    for (const ep of this.endpoints) if (ep !== null && ep.wakesWorker?.() !== true) return false;
+    const pass = this.passEndpoint;
+    return pass === null || pass.wakesWorker?.() === true;
+  }
+
   endSleep(): void {
     for (const ring of this.inputs) ring.clearNeedsWakeup();
     for (const ep of this.endpoints) if (ep !== null && ep.endSleep !== undefined) ep.endSleep();

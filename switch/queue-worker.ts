@@ -142,9 +142,9 @@ async function main(): Promise<void> {
     const seen = engine.doorbell.read();
     if (engine.prepareSleep() && Atomics.load(ctl, base + CTL_COMMAND) === CMD_NONE) {
       engine.bump(Q.sleeps);
-      // An application rings its socket's own doorbell word, not ours, so with endpoints
-      // bound the worker looks again every millisecond.
-      engine.doorbell.sleep(seen, engine.endpoints.length > 0 || engine.passEndpoint !== null ? 1 : SLEEP_MS);
+      // An application that rings our doorbell (XskSocket.attachSwitchBell) wakes us; one
+      // that rings only its socket's own word does not, so then we look every millisecond.
+      engine.doorbell.sleep(seen, engine.endpointsWakeMe() ? SLEEP_MS : 1);
     }
     engine.endSleep();
     idle = 0;

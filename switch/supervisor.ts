@@ -15,11 +15,12 @@ import { createLayout, CMD_MESSAGE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_DOORBEL
 import { CounterBlock } from '../lib/counters.js';
 import { POOL_COUNTERS } from '../queues/pool.js';
 import { QUEUE_EXIT_COUNTERS } from './counters.js';
-import { Doorbell } from '../queues/doorbell.js';
+import { Doorbell, type DoorbellHandle } from '../queues/doorbell.js';
 import type { SwitchConfig } from './config-types.js';
 import { frameAccounting, ringFrames, type Accounting } from './accounting.js';
 import type { PortConfig, PortType } from './ports/port.js';
 import { importPortType, portModuleUrl } from './ports/index.js';
+import { portOptionIssues } from './ports/options.js';
 import { workerUrl } from '../lib/worker-url.js';
 import { instantiate, loadProgram, ProgramError, type LoadedProgram, type ProgramRefInput } from '../programs/loader.js';
 import type { PortInfo } from '../programs/program.js';
@@ -38,7 +39,16 @@ export interface StopSummary {
   accounting: Accounting;
   /** Packets that entered the queues minus packets counted in an exit counter (must be 0). */
   unaccounted: number;
+  /**
+   * Ports whose ingress could not be stopped (the device thread had died or did not answer):
+   * frames they took in while the queues drained may be missing from the accounting. Each is
+   * logged as an error.
+   */
+  stopIngressFailures: number;
 }
+
+/** How long stop() waits for a device thread to confirm its ingress is stopped. */
+const STOP_INGRESS_MS = 5000;
 
 export interface SwitchStats {
   /** rx<q>_<name> for every queue counter. */
@@ -73,6 +83,8 @@ interface DeviceThread {
   config: PortConfig;
   finished: boolean;
   closed: Promise<void>;
+  /** The thread has exited: requests to it would never be answered. */
+  exited: boolean;
 }
 
 export class Switch extends EventEmitter {
@@ -119,7 +131,7 @@ export class Switch extends EventEmitter {
     const types: PortType[] = [];
     for (const p of config.ports) {
       const t = await importPortType(p.type);
-      const errors = t.validate?.(p) ?? [];
+      const errors = portOptionIssues(t, p);
       if (errors.length) throw new Error(`port ${p.name} (${p.type}): ${errors.join('; ')}`);
       types.push(t);
     }
@@ -344,7 +356,7 @@ export class Switch extends EventEmitter {
     };
     const worker = new Worker(workerUrl('switch/device'), { workerData: data, name: `xswitch-${config.name}` });
     let closedResolve!: () => void;
-    const d: DeviceThread = { worker, type, config, finished: false, closed: new Promise((res) => (closedResolve = res)) };
+    const d: DeviceThread = { worker, type, config, finished: false, closed: new Promise((res) => (closedResolve = res)), exited: false };
     this.deviceThreads[p] = d;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: { type: string; id?: number; ok?: boolean; value?: unknown; error?: string; level?: LogEvent['level']; message?: string }) => {
@@ -373,6 +385,7 @@ export class Switch extends EventEmitter {
         reject(e);
       });
       worker.on('exit', () => {
+        d.exited = true;
         closedResolve();
         reject(new Error(`port ${config.name}: device thread exited during start-up`));
       });
@@ -380,6 +393,8 @@ export class Switch extends EventEmitter {
   }
 
   private deviceRequest<T>(p: number, req: DeviceRequest): Promise<T> {
+    const d = this.deviceThreads[p];
+    if (d.exited) return Promise.reject(new Error(`port ${d.config.name}: its device thread has exited`));
     const promise = new Promise<T>((resolve, reject) => this.pendingReplies.set(req.id, { resolve: resolve as (v: unknown) => void, reject }));
     this.deviceThreads[p].worker.postMessage(req);
     return promise;
@@ -389,6 +404,12 @@ export class Switch extends EventEmitter {
     const i = this.config.ports.findIndex((p) => p.name === name);
     if (i < 0) throw new Error(`no port named '${name}' (ports: ${this.config.ports.map((p) => p.name).join(', ')})`);
     return i;
+  }
+
+  /** Queue q's worker doorbell: what an application rings to wake it (XskSocket.attachSwitchBell). */
+  queueDoorbell(q: number): DoorbellHandle {
+    if (!(Number.isInteger(q) && q >= 0 && q < this.config.queues)) throw new Error(`queue ${q} does not exist (0 … ${this.config.queues - 1})`);
+    return { sab: this.ctl.buffer as SharedArrayBuffer, index: workerThread(this.layout, q) * CTL_WORDS + CTL_DOORBELL };
   }
 
   /** Sends a control request to a port (attach a VM, …) and returns its answer. */
@@ -482,7 +503,7 @@ export class Switch extends EventEmitter {
     if (this.stopping) throw new Error('switch is already stopping');
     this.stopping = true;
     if (this.watchdog) clearInterval(this.watchdog);
-    await Promise.all(this.deviceThreads.map((_, p) => this.deviceRequest(p, { type: 'stop-ingress', id: this.nextId++ }).catch(() => {})));
+    const stopIngressFailures = await this.stopIngress();
     // Queues drain their rx and cpu rings, then exit.
     for (let q = 0; q < this.queueThreads.length; q++) {
       const base = workerThread(this.layout, q) * CTL_WORDS;
@@ -494,7 +515,26 @@ export class Switch extends EventEmitter {
     for (const d of this.deviceThreads) d.worker.postMessage({ type: 'close', id: this.nextId++ } satisfies DeviceRequest);
     await withTimeout(Promise.all(this.deviceThreads.map((d) => d.closed)), 10_000, 'ports did not close');
     await Promise.all(this.deviceThreads.map((d) => d.worker.terminate()));
-    return { durationMs: Date.now() - this.startedAt, stats: this.stats(), accounting: this.accounting(), unaccounted: this.unaccounted() };
+    return { durationMs: Date.now() - this.startedAt, stats: this.stats(), accounting: this.accounting(), unaccounted: this.unaccounted(), stopIngressFailures };
+  }
+
+  /**
+   * Asks every device thread to stop taking frames in; returns how many could not. A failure
+   * does not stop the shutdown (the queues drain and stop regardless) but is counted and
+   * logged: that port's late frames may be missing from the accounting.
+   */
+  private async stopIngress(): Promise<number> {
+    const results = await Promise.allSettled(
+      this.deviceThreads.map((d, p) => withTimeout(this.deviceRequest(p, { type: 'stop-ingress', id: this.nextId++ }), STOP_INGRESS_MS, `port ${d.config.name}: no answer to stop-ingress`)),
+    );
+    let failures = 0;
+    results.forEach((r, p) => {
+      if (r.status === 'fulfilled') return;
+      failures++;
+      const why = (r.reason as Error)?.message ?? String(r.reason);
+      this.log('error', `stop: could not stop ingress of port ${this.config.ports[p].name} (${why}); frames it took in while the queues drained may be missing from the accounting`);
+    });
+    return failures;
   }
 
   /** Ends every thread at once (start-up failures). */

@@ -24,6 +24,7 @@ import {
   resolveProgram,
 } from './modules.js';
 import type { PortConfig } from '../../switch/ports/port.js';
+import { portOptionIssues } from '../../switch/ports/options.js';
 import type { ParamSpec, Params } from '../../programs/program.js';
 import { instantiate, loadProgram } from '../../programs/loader.js';
 import { steeringIssues } from '../control/steering.js';
@@ -72,7 +73,7 @@ export async function checkMeaning(
     }
     let messages: string[];
     try {
-      messages = type.validate?.(port) ?? [];
+      messages = portOptionIssues(type, port);
     } catch (e) {
       messages = [`the ${port.type} port's validation failed: ${(e as Error).message}`];
     }
@@ -85,6 +86,21 @@ export async function checkMeaning(
       if (key === undefined) add(['ports', i], `ports[${i}] (${port.type}): ${m}`);
       else if (/^unknown option/.test(m)) add(['ports', i], `ports[${i}].${key}: ${m}`, key);
       else add(['ports', i, key], `ports[${i}].${m.startsWith(key + ':') ? m : `${key}: ${m}`}`);
+    }
+  }
+
+  // Checks across the ports of one type (each valid on its own): VNIs unique per local address.
+  const valid = new Map<string, { i: number; port: PortConfig }[]>();
+  for (let i = 0; i < cfg.ports.length; i++) {
+    const port = cfg.ports[i] as PortConfig;
+    if (issues.some((x) => x.message.startsWith(`ports[${i}].`) || x.message.startsWith(`ports[${i}] `))) continue;
+    valid.set(port.type, [...(valid.get(port.type) ?? []), { i, port }]);
+  }
+  for (const [typeName, group] of valid) {
+    const type = await loadPortType(typeName).catch(() => null);
+    for (const x of type?.validatePorts?.(group.map((g) => g.port)) ?? []) {
+      const i = group[x.port].i;
+      add(['ports', i, x.option], `ports[${i}].${x.option}: ${x.message}`);
     }
   }
 

@@ -47,6 +47,8 @@ export async function defaultStart(config: SwitchConfig, log: (m: string, level?
           'Frames in flight': s.accounting.inFlight,
           'Frames doubled': s.accounting.doubled,
           'Unaccounted packets': s.unaccounted,
+          // Shown only when it happened (a device thread died or hung at stop).
+          ...(s.stopIngressFailures > 0 ? { 'Ports whose ingress did not stop': s.stopIngressFailures } : {}),
         },
         raw: s,
       };
@@ -66,8 +68,18 @@ export async function defaultStart(config: SwitchConfig, log: (m: string, level?
       }
       // Load (and build once) every chain before swapping any queue: all or nothing.
       for (const g of groups.values()) await sw.loadChain(g.chain);
-      for (const g of groups.values()) await sw.replacePrograms(g.queues, g.chain);
-      running = new Map([...want].map(([q, c]) => [q, chainKey(c)]));
+      // What runs is recorded group by group: if a swap fails midway, `running` is still true,
+      // and a rollback (the old programs, replaced the same way) swaps back only what changed.
+      for (const [key, g] of groups) {
+        try {
+          await sw.replacePrograms(g.queues, g.chain);
+        } catch (e) {
+          // Some queues of the group may have swapped: unknown, so the next change swaps them all.
+          for (const q of g.queues) running.set(q, '?');
+          throw e;
+        }
+        for (const q of g.queues) running.set(q, key);
+      }
     },
     portControl: (port, msg) => sw.portControl(port, msg),
     setSteering: (port, module, shared) => sw.setSteering(port, module, shared),

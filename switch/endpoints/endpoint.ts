@@ -29,6 +29,11 @@ export interface QueueEndpoint {
   prepareSleep?(): boolean;
   /** After the worker wakes: the application may stop ringing. */
   endSleep?(): void;
+  /**
+   * True when the application rings the queue worker's own doorbell when it posts work, so
+   * the worker may sleep until rung; absent or false: the worker must look again soon.
+   */
+  wakesWorker?(): boolean;
 }
 
 /** Sends a copy of src[offset, offset + length) out of port index `egressPort`; false when dropped. */

@@ -194,6 +194,15 @@ export class VirtioNetDevice implements NetQueueHost {
     Atomics.notify(t, T.kGuestBell);
   }
 
+  /**
+   * The device itself failed (an exception out of poll or transmit: a bug, not the guest):
+   * counted device_errors and marked DEVICE_NEEDS_RESET by the data path. The caller
+   * reports the error (rate-limited).
+   */
+  fault(why: string): void {
+    this.net.fault(why);
+  }
+
   broken(why: string): void {
     this.needsReset(why);
   }

@@ -36,6 +36,7 @@ export const VIRTIO_COUNTERS = [
   'interrupts',
   'needs_reset',
   'resets',
+  'device_errors', // the device itself failed (a bug, not the guest): NEEDS_RESET, logged rate-limited
 ] as const;
 export const enum C {
   tx_drop_malformed,
@@ -49,6 +50,7 @@ export const enum C {
   interrupts,
   needs_reset,
   resets,
+  device_errors,
 }
 
 export type DeviceQueue = SplitDeviceQueue | PackedDeviceQueue;
@@ -279,10 +281,12 @@ export class VirtioNetQueues {
         return done;
       }
       const total = q.readableBytes;
+      // The size checks come before the fast paths (one buffer, or header + data read in
+      // place), so a frame over 64 KiB is tx_drop_oversize however the guest laid it out.
       if (total < NET_HDR_BYTES + 14) this.c[this.base + C.tx_drop_short]++;
+      else if (total > SCRATCH_BYTES) this.c[this.base + C.tx_drop_oversize]++;
       else if (q.segCount === 1) sink.receive(this.memBuf, q.segAddr[0] + NET_HDR_BYTES, total - NET_HDR_BYTES);
       else if (q.segCount === 2 && q.segLen[0] === NET_HDR_BYTES) sink.receive(this.memBuf, q.segAddr[1], q.segLen[1]);
-      else if (total > SCRATCH_BYTES) this.c[this.base + C.tx_drop_oversize]++;
       else {
         let at = 0;
         for (let s = 0; s < q.segCount; s++) {
@@ -334,6 +338,16 @@ export class VirtioNetQueues {
   private interrupt(queue: number): void {
     this.c[this.base + C.interrupts]++;
     this.host.interrupt(queue);
+  }
+
+  /**
+   * The device itself failed (an exception out of poll or transmit: a bug, not the guest).
+   * Counted device_errors; like a guest breaking a rule, the data path stops touching the
+   * rings and the device is marked DEVICE_NEEDS_RESET (what QEMU's virtio_error does), so one
+   * fault does not repeat on every packet.
+   */
+  fault(why: string): void {
+    this.malformed(C.device_errors, why);
   }
 
   private malformed(counter: C, why: string): false {

@@ -7,12 +7,15 @@
  * word (the worker never returns to its event loop while running) and reads the app's
  * counters from a shared Float64Array.
  */
-import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { MessageChannel, Worker, parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { DoorbellHandle } from '../../queues/doorbell.js';
 import { XskSocket, type XskReceiver } from './xsk-socket.js';
 import type { XskShared } from './xsk-shared.js';
 import { workerUrl } from '../../lib/worker-url.js';
 
 const kStop = 0;
+/** 1: a doorbell handle waits on the `bells` port (the app loop has no event loop to get it). */
+const kBell = 1;
 const APP_COUNTER_SLOTS = 16;
 
 interface AppData {
@@ -20,12 +23,15 @@ interface AppData {
   control: SharedArrayBuffer;
   counters: SharedArrayBuffer;
   params: Record<string, unknown>;
+  bells: MessagePort;
 }
 
 export interface XskApp {
   /** Counter names the app declared → values. */
   counters(): Record<string, number>;
   stop(): Promise<void>;
+  /** Has the app's socket ring the queue worker's doorbell (the handle bindXsk returned). */
+  attachSwitchBell(h: DoorbellHandle): void;
   readonly worker: Worker;
 }
 
@@ -34,7 +40,8 @@ export async function startXskApp(module: string, shared: XskShared, params: Rec
   const control = new SharedArrayBuffer(8);
   const counters = new SharedArrayBuffer(APP_COUNTER_SLOTS * 8);
   const url = module.startsWith('file:') ? new URL(module) : workerUrl(module);
-  const worker = new Worker(url, { workerData: { shared, control, counters, params } satisfies AppData });
+  const bells = new MessageChannel();
+  const worker = new Worker(url, { workerData: { shared, control, counters, params, bells: bells.port2 } satisfies AppData, transferList: [bells.port2] });
   const names = await new Promise<string[]>((resolve, reject) => {
     worker.once('message', (m: { type: string; names?: string[]; message?: string }) => (m.type === 'ready' ? resolve(m.names!) : reject(new Error(m.message))));
     worker.once('error', reject);
@@ -42,9 +49,17 @@ export async function startXskApp(module: string, shared: XskShared, params: Rec
   const c = new Float64Array(counters);
   const ctl = new Int32Array(control);
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const wake = new Int32Array(shared.wake);
   return {
     worker,
     counters: () => Object.fromEntries(names.map((n, i) => [n, c[i]])),
+    attachSwitchBell(h: DoorbellHandle) {
+      bells.port1.postMessage(h);
+      // Pairs with the app loop's Atomics.load(kBell); the app bell wakes it from wait().
+      Atomics.store(ctl, kBell, 1);
+      Atomics.add(wake, 0, 1);
+      Atomics.notify(wake, 0);
+    },
     async stop() {
       // Pairs with the app loop's Atomics.load(kStop); the bell wakes it from wait().
       Atomics.store(ctl, kStop, 1);
@@ -54,6 +69,7 @@ export async function startXskApp(module: string, shared: XskShared, params: Rec
       const t = setTimeout(() => void worker.terminate(), 5000);
       await exited;
       clearTimeout(t);
+      bells.port1.close();
     },
   };
 }
@@ -76,6 +92,14 @@ export function runXskApp(body: XskAppBody): void {
   let idle = 0;
   // Pairs with Atomics.store(kStop) in stop().
   while (Atomics.load(ctl, kStop) === 0) {
+    // Pairs with Atomics.store(kBell) in attachSwitchBell(); cleared only once the message is in.
+    if (Atomics.load(ctl, kBell) !== 0) {
+      const m = receiveMessageOnPort(data.bells);
+      if (m !== undefined) {
+        Atomics.store(ctl, kBell, 0);
+        sock.attachSwitchBell(m.message as DoorbellHandle);
+      }
+    }
     const n = sock.receive(64, onPacket);
     sock.reclaim();
     sock.refill();

@@ -18,7 +18,9 @@
  * of that port).
  *
  * need_wakeup: FILL and TX carry the ring's NEEDS_WAKEUP flag, set by the switch side (the
- * consumer) when it goes idle; the application's submit then rings `wake[kSwitchBell]`.
+ * consumer) when it goes idle; the application's submit then rings the queue worker's
+ * doorbell, once bound (bindXsk returns it; XskSocket.attachSwitchBell), else
+ * `wake[kSwitchBell]`.
  * RX and COMPLETION: the application sets NEEDS_WAKEUP before it sleeps on `wake[kAppBell]`,
  * which the switch side's submit rings.
  */
@@ -33,6 +35,12 @@ export const DESC_OPTIONS = 3;
 
 export const kAppBell = 0;
 export const kSwitchBell = 1;
+/**
+ * 1 once the application rings the queue worker's own doorbell (XskSocket.attachSwitchBell,
+ * with the handle bindXsk returns): the worker may then sleep long, since a submit on FILL
+ * or TX wakes it. 0: it rings kSwitchBell, which no thread sleeps on, so the worker polls.
+ */
+export const kRingsWorker = 2;
 
 /** XDP_STATISTICS (struct xdp_statistics) first, then packet and byte counts. */
 export const XSK_COUNTERS = [
@@ -74,7 +82,7 @@ export interface XskShared {
   tx: SharedArrayBuffer;
   /** Counters, written by the switch side only. */
   stats: SharedArrayBuffer;
-  /** [kAppBell, kSwitchBell] doorbell words. */
+  /** [kAppBell, kSwitchBell, kRingsWorker] doorbell words. */
   wake: SharedArrayBuffer;
 }
 
@@ -108,7 +116,7 @@ export function createXskShared(o: XskOptions = {}): XskShared {
     rx: Ring.create(ringSize, XSK_DESC_WORDS, o.startIndex).sab,
     tx: Ring.create(ringSize, XSK_DESC_WORDS, o.startIndex).sab,
     stats: new SharedArrayBuffer(XSK_COUNTERS.length * 8),
-    wake: new SharedArrayBuffer(8),
+    wake: new SharedArrayBuffer(12),
   };
 }
 

@@ -12,7 +12,8 @@
  */
 import { Ring } from '../../queues/ring.js';
 import { Doorbell } from '../../queues/doorbell.js';
-import { DESC_ADDR_LO, DESC_LEN, DESC_OPTIONS, createXskShared, kAppBell, kSwitchBell, xskStats, type XskOptions, type XskShared } from './xsk-shared.js';
+import { DESC_ADDR_LO, DESC_LEN, DESC_OPTIONS, createXskShared, kAppBell, kRingsWorker, kSwitchBell, xskStats, type XskOptions, type XskShared } from './xsk-shared.js';
+import type { DoorbellHandle } from '../../queues/doorbell.js';
 
 export type XskReceiver = (umem: Uint8Array, addr: number, length: number, port: number) => void;
 
@@ -123,6 +124,18 @@ export class XskSocket {
   allocFrame(): number {
     if (this.freeTop === 0) this.reclaim();
     return this.freeTop === 0 ? -1 : this.free[--this.freeTop];
+  }
+
+  /**
+   * After bindXsk: our submits on FILL and TX ring the queue worker's own doorbell (the handle
+   * bindXsk returned), so the worker, asleep on it, wakes at once instead of polling.
+   */
+  attachSwitchBell(h: DoorbellHandle): void {
+    const bell = Doorbell.fromHandle(h);
+    this.fillRing.attachDoorbell(bell);
+    this.txRing.attachDoorbell(bell);
+    // Pairs with the endpoint's Atomics.load in wakesWorker(): from now on the worker may sleep long.
+    Atomics.store(new Int32Array(this.shared.wake), kRingsWorker, 1);
   }
 
   /** Publishes staged TX descriptors (rings the switch side if it asked: need_wakeup). */

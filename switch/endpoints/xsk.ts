@@ -14,7 +14,7 @@
 import { Ring } from '../../queues/ring.js';
 import { Doorbell } from '../../queues/doorbell.js';
 import type { QueueEndpoint, TxEmit } from './endpoint.js';
-import { DESC_ADDR_HI, DESC_ADDR_LO, DESC_LEN, DESC_OPTIONS, X, kAppBell, type XskShared } from './xsk-shared.js';
+import { DESC_ADDR_HI, DESC_ADDR_LO, DESC_LEN, DESC_OPTIONS, X, kAppBell, kRingsWorker, type XskShared } from './xsk-shared.js';
 import { ByteCopier } from './copy.js';
 
 export interface XskEndpointOptions {
@@ -40,6 +40,7 @@ export class XskEndpoint implements QueueEndpoint {
   private compStaged = 0;
   private txHadWork = false;
   private readonly copier = new ByteCopier();
+  private readonly wake: Int32Array;
 
   constructor(shared: XskShared, opts: XskEndpointOptions) {
     this.fill = new Ring(shared.fill);
@@ -47,7 +48,8 @@ export class XskEndpoint implements QueueEndpoint {
     this.rx = new Ring(shared.rx);
     this.tx = new Ring(shared.tx);
     if (this.fill.width !== 2 || this.completion.width !== 2 || this.rx.width !== 4 || this.tx.width !== 4) throw new Error('not an xsk socket: ring entry widths are wrong');
-    const appBell = new Doorbell(new Int32Array(shared.wake), kAppBell);
+    this.wake = new Int32Array(shared.wake);
+    const appBell = new Doorbell(this.wake, kAppBell);
     this.rx.attachDoorbell(appBell);
     this.completion.attachDoorbell(appBell);
     this.stats = new Float64Array(shared.stats);
@@ -167,6 +169,12 @@ export class XskEndpoint implements QueueEndpoint {
   endSleep(): void {
     this.fill.clearNeedsWakeup();
     this.tx.clearNeedsWakeup();
+  }
+
+  wakesWorker(): boolean {
+    // A socket made before kRingsWorker existed has a 2-word wake area: it never rings us.
+    // Pairs with Atomics.store in XskSocket.attachSwitchBell().
+    return this.wake.length > kRingsWorker && Atomics.load(this.wake, kRingsWorker) === 1;
   }
 }
 

@@ -31,6 +31,7 @@
  * Link down and up: the socket stays bound; the kernel resumes delivery when the link is up.
  */
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import type { OptionTypes } from './options.js';
 import * as native from '../../lib/native/index.js';
 import { K } from '../../lib/native/index.js';
 import { ByteCopier } from '../endpoints/copy.js';
@@ -51,7 +52,7 @@ interface PacketSlots {
 }
 
 const COUNTERS = ['rx_missed', 'rx_oversize', 'tx_oversize', 'tx_carrier_errors', 'tx_errors'] as const;
-const OPTIONS = new Set(['name', 'type', 'interface', 'ring', 'blocks', 'blockSize', 'retireMs', 'frames']);
+const OPTIONS: OptionTypes = { interface: 'string', ring: 'string', blocks: 'integer', blockSize: 'integer', retireMs: 'integer', frames: 'integer' };
 const DEFAULT_V2_FRAMES = 1024;
 const DEFAULT_BLOCKS = 32;
 const DEFAULT_BLOCK_SIZE = 128 << 10;
@@ -68,7 +69,6 @@ const RING_RESERVE = 2;
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
-  for (const k of Object.keys(config)) if (!OPTIONS.has(k)) out.push(`${k}: unknown option of an afpacket port (options: interface, ring, blocks, blockSize, retireMs, frames)`);
   const i = config.interface;
   if (i === undefined) out.push('interface: missing: the interface to attach, e.g. veth0');
   else if (typeof i !== 'string' || i.length === 0 || Buffer.byteLength(i) > 15 || /[\s/]/.test(i)) out.push(`interface: '${String(i)}' is not an interface name (1 to 15 bytes, no spaces or '/')`);
@@ -374,6 +374,7 @@ export class AfPacketPort implements Port {
 
 const afpacket: PortType = {
   type: 'afpacket',
+  options: OPTIONS,
   counters: COUNTERS,
   validate,
   create: (config) => new AfPacketPort(config),

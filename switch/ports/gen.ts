@@ -19,6 +19,7 @@
  * a few stores per packet. Transmitted frames are counted and discarded (a sink).
  */
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import { optionTypeIssues, type OptionTypes } from './options.js';
 
 interface GenOptions {
   flows: number;
@@ -44,10 +45,21 @@ function parseIp4(s: string): number[] | null {
   return p.map(Number);
 }
 
-const KNOWN = new Set(['name', 'type', 'flows', 'size', 'count', 'rate', 'proto', 'ipv6', 'src', 'dst', 'srcMac', 'dstMac', 'dstPort']);
+const OPTIONS: OptionTypes = {
+  flows: 'integer',
+  size: ['integer', 'integer[]'],
+  count: 'integer',
+  rate: 'integer',
+  proto: 'string',
+  ipv6: 'boolean',
+  src: 'string',
+  dst: 'string',
+  srcMac: 'string',
+  dstMac: 'string',
+  dstPort: 'integer',
+};
 
 function options(c: PortConfig, errors: string[]): GenOptions {
-  for (const k of Object.keys(c)) if (!KNOWN.has(k)) errors.push(`unknown option '${k}' (gen takes: ${[...KNOWN].slice(2).join(', ')})`);
   const int = (k: string, def: number, min: number, max: number): number => {
     const v = c[k] ?? def;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
@@ -241,13 +253,14 @@ class GenPort implements Port {
 
 const gen: PortType = {
   type: 'gen',
+  options: OPTIONS,
   validate(config) {
     const errors: string[] = [];
     options(config, errors);
     return errors;
   },
   create(config) {
-    const errors: string[] = [];
+    const errors = optionTypeIssues('gen', OPTIONS, config);
     const o = options(config, errors);
     if (errors.length) throw new Error(`gen port ${config.name}: ${errors.join('; ')}`);
     return new GenPort(o);

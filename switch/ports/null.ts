@@ -16,11 +16,7 @@ class NullPort implements Port {
 
 const nullPort: PortType = {
   type: 'null',
-  validate(config) {
-    return Object.keys(config)
-      .filter((k) => k !== 'name' && k !== 'type')
-      .map((k) => `unknown option '${k}' (null takes no options)`);
-  },
+  options: {},
   create: () => new NullPort(),
 };
 export default nullPort;

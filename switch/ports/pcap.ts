@@ -17,13 +17,14 @@
  */
 import path from 'node:path';
 import { PcapError } from '../../lib/pcap/error.js';
-import { parsePcapOptions, type PcapPortOptions } from './pcap/port-options.js';
+import { parsePcapOptions, PCAP_OPTIONS, type PcapPortOptions } from './pcap/port-options.js';
 import { preloadCapture } from '../../lib/pcap/preload.js';
 import { PcapReader, type ReaderOptions } from '../../lib/pcap/reader.js';
 import { Replayer } from './pcap/replay.js';
 import { PreloadedSource, StreamSource, type ReplaySource } from './pcap/replay-source.js';
 import { createWriter, type CaptureWriter, type WriterOptions } from '../../lib/pcap/writer.js';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import { optionTypeIssues } from './options.js';
 import { XDP_PACKET_HEADROOM } from '../../queues/frames.js';
 
 const COUNTERS = ['rx_oversize', 'rx_truncated', 'rx_file_errors', 'rx_passes', 'tx_file_bytes', 'tx_file_errors'] as const;
@@ -216,6 +217,7 @@ class PcapPort implements Port {
 const pcap: PortType = {
   pathOptions: ['read', 'write'],
   type: 'pcap',
+  options: PCAP_OPTIONS,
   counters: COUNTERS,
   validate(config: PortConfig) {
     const errors: string[] = [];
@@ -231,7 +233,7 @@ const pcap: PortType = {
     return errors;
   },
   create(config: PortConfig) {
-    const errors: string[] = [];
+    const errors = optionTypeIssues('pcap', PCAP_OPTIONS, config);
     const o = parsePcapOptions(config, errors);
     if (errors.length) throw new Error(`pcap port ${config.name}: ${errors.join('; ')}`);
     return new PcapPort(o);

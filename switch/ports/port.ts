@@ -12,6 +12,7 @@
  * Ports that produce on their own (gen, pcap replay) implement poll(); ports driven by
  * sockets call io.receive() from their event handlers and io.flush() after each burst.
  */
+import type { OptionTypes } from './options.js';
 
 /** What the device thread gives a port. */
 export interface PortIO {
@@ -101,11 +102,24 @@ export interface PortConfig {
 
 export interface PortType {
   type: string;
+  /**
+   * Every option this type accepts and the kinds of value it takes (./options.ts checks them
+   * before validate(): an unknown or wrong-typed option is an error, never coerced).
+   */
+  options: OptionTypes;
   /** Options that name files: the configuration loader resolves them against the config file's folder. */
   pathOptions?: readonly string[];
   /** Counter names this port type adds after the common ones (ethtool -S style). */
   counters?: readonly string[];
-  /** Checks the port's options; returns messages for what is wrong (empty when fine). */
+  /**
+   * Checks the values of the port's options, once their types are known to be right;
+   * returns messages for what is wrong (empty when fine).
+   */
   validate?(config: PortConfig): string[];
+  /**
+   * Checks across all the ports of this type in one switch, each already valid on its own
+   * (e.g. one VXLAN port per VNI on a local address). `port` indexes `configs`.
+   */
+  validatePorts?(configs: PortConfig[]): { port: number; option: string; message: string }[];
   create(config: PortConfig): Port;
 }

@@ -25,6 +25,7 @@
 import net from 'node:net';
 import { existsSync, statSync, unlinkSync } from 'node:fs';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import type { OptionTypes } from './options.js';
 import { isSocketPath, parseHostPort, formatHostPort } from './net/address.js';
 import { checkMtu, checkMtuFits, overMtu, DEFAULT_MTU, ETH_HLEN, VLAN_HLEN } from './net/mtu.js';
 import { LengthPrefixReader } from './net/length-prefix.js';
@@ -45,7 +46,7 @@ const COUNTERS = [
   'conn_lost',
   'connect_failed',
 ] as const;
-const OPTIONS = new Set(['name', 'type', 'listen', 'connect', 'mtu']);
+const OPTIONS: OptionTypes = { listen: 'string', connect: 'string', mtu: 'integer' };
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 const CLOSE_GRACE_MS = 1000;
@@ -64,7 +65,6 @@ function describe(e: Endpoint): string {
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
-  for (const k of Object.keys(config)) if (!OPTIONS.has(k)) out.push(`${k}: unknown option of a stream port (options: listen, connect, mtu)`);
   const has = (k: string) => config[k] !== undefined;
   if (has('listen') === has('connect')) out.push('give exactly one of listen (accept a peer) and connect (connect to a peer)');
   for (const k of ['listen', 'connect']) {
@@ -329,6 +329,7 @@ function isStaleSocket(path: string): Promise<boolean> {
 
 const stream: PortType = {
   type: 'stream',
+  options: OPTIONS,
   counters: COUNTERS,
   validate,
   create: (config) => new StreamPort(config),

@@ -27,6 +27,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import type { OptionTypes } from './options.js';
 import * as native from '../../lib/native/index.js';
 import { K } from '../../lib/native/index.js';
 import { RxDrops } from './net/port-counters.js';
@@ -37,12 +38,11 @@ import { FdWatch } from './net/fd-watch.js';
 /** struct virtio_net_hdr_v1 without num_buffers' use: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers. */
 const VNET_HDR = 12;
 const COUNTERS = ['rx_runt', 'rx_gso', 'rx_missed', 'rx_oversize', 'tx_oversize', 'tx_busy', 'tx_carrier_errors', 'tx_errors'] as const;
-const OPTIONS = new Set(['name', 'type', 'ifname', 'mtu', 'netns', 'guest']);
+const OPTIONS: OptionTypes = { ifname: 'string', mtu: 'integer', netns: 'string', guest: 'boolean' };
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
-  for (const k of Object.keys(config)) if (!OPTIONS.has(k)) out.push(`${k}: unknown option of a tap port (options: ifname, mtu, netns, guest)`);
   const ifname = config.ifname ?? config.name;
   if (typeof ifname !== 'string' || !IFNAME.test(ifname)) out.push(`ifname: '${String(ifname)}' is not an interface name (1 to 15 letters, digits, '_', '.', '-')${config.ifname === undefined ? '; the port name is used when ifname is not given' : ''}`);
   const m = checkMtu(config.mtu);
@@ -252,6 +252,7 @@ class TapPort implements Port {
 
 const tap: PortType = {
   type: 'tap',
+  options: OPTIONS,
   counters: COUNTERS,
   validate,
   create: (config) => new TapPort(config),

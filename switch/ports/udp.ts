@@ -25,6 +25,7 @@
  */
 import type dgram from 'node:dgram';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import type { OptionTypes } from './options.js';
 import { parseHostPort, formatHostPort, type HostPort } from './net/address.js';
 import { checkMtu, checkMtuFits, overMtu, DEFAULT_MTU, ETH_HLEN, VLAN_HLEN } from './net/mtu.js';
 import { DatagramSender, SEND_OK } from './net/datagram-sender.js';
@@ -36,11 +37,10 @@ import { fromSockaddr } from './net/sockaddr.js';
 import * as native from '../../lib/native/index.js';
 
 const COUNTERS = ['rx_runt', 'rx_oversize', 'tx_oversize', 'tx_no_peer', 'tx_busy', 'tx_errors'] as const;
-const OPTIONS = new Set(['name', 'type', 'local', 'remote', 'mtu', 'io']);
+const OPTIONS: OptionTypes = { local: 'string', remote: 'string', mtu: 'integer', io: 'string' };
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
-  for (const k of Object.keys(config)) if (!OPTIONS.has(k)) out.push(`${k}: unknown option of a udp port (options: local, remote, mtu, io)`);
   if (config.io !== undefined && config.io !== 'auto' && config.io !== 'mmsg' && config.io !== 'dgram') out.push(`io: '${String(config.io)}' is not auto, mmsg or dgram`);
   if (config.local === undefined) out.push('local: missing: the host:port to bind, e.g. 127.0.0.1:20000');
   else {
@@ -249,6 +249,7 @@ class UdpPort implements Port {
 
 const udp: PortType = {
   type: 'udp',
+  options: OPTIONS,
   counters: COUNTERS,
   validate,
   create: (config) => new UdpPort(config),

@@ -286,11 +286,10 @@ class VhostUserPort implements Port {
 const vhostUser: PortType = {
   type: 'vhost-user',
   pathOptions: ['socket'],
+  options: { socket: 'string', queuePairs: 'integer', queueSize: 'integer' },
   counters: VHOST_COUNTERS,
   validate(config: PortConfig): string[] {
     const errs: string[] = [];
-    const known = ['name', 'type', 'socket', 'queuePairs', 'queueSize'];
-    for (const k of Object.keys(config)) if (!known.includes(k)) errs.push(`unknown option '${k}' (vhost-user takes: socket, queuePairs, queueSize)`);
     const o = options(config);
     if (typeof config.socket !== 'string' || config.socket === '') errs.push('socket: a path for the vhost-user socket is required (QEMU: -chardev socket,path=…)');
     else if (Buffer.byteLength(path.resolve(config.socket)) >= 108) errs.push(`socket: path ${config.socket} is too long for a UNIX socket (at most 107 bytes)`);

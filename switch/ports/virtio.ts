@@ -17,9 +17,11 @@
  * frame the switch sent it is tx_packets or tx_dropped, with rx_drop_* saying why.
  */
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import type { OptionTypes } from './options.js';
 import { VIRTIO_COUNTERS, VirtioNetDevice } from '../endpoints/virtio-net-device.js';
 import { MAX_QUEUE_PAIRS, parseMac, type VirtioControl } from '../../queues/virtio-transport.js';
 import { isValidQueueSize } from '../../queues/virtqueue.js';
+import { ErrorReport } from '../error-report.js';
 
 interface VirtioOptions {
   mac: string;
@@ -27,17 +29,22 @@ interface VirtioOptions {
   queueSize: number;
 }
 
+const OPTIONS: OptionTypes = { mac: 'string', queuePairs: 'integer', queueSize: 'integer' };
+
+/** The options with their defaults; their types were checked (./options.ts) before. */
 function options(config: PortConfig): VirtioOptions {
   return {
-    mac: typeof config.mac === 'string' ? config.mac : '',
-    queuePairs: typeof config.queuePairs === 'number' ? config.queuePairs : 1,
-    queueSize: typeof config.queueSize === 'number' ? config.queueSize : 1024,
+    mac: (config.mac as string | undefined) ?? '',
+    queuePairs: (config.queuePairs as number | undefined) ?? 1,
+    queueSize: (config.queueSize as number | undefined) ?? 1024,
   };
 }
 
 class VirtioPort implements Port {
   private io: PortIO | null = null;
   private dev: VirtioNetDevice | null = null;
+  /** Errors out of the device, counted (device_errors) and logged at most once a second. */
+  private errors: ErrorReport | null = null;
   /** The device thread's doorbell, when the host exposes it: guests ring it on a kick. */
   private bell: { sab: SharedArrayBuffer; index: number } | null = null;
 
@@ -45,6 +52,7 @@ class VirtioPort implements Port {
 
   async open(io: PortIO): Promise<void> {
     this.io = io;
+    this.errors = new ErrorReport((m) => io.log('error', m));
     const mac = this.opts.mac !== '' ? this.opts.mac : `52:54:00:12:34:${(io.ifindex & 0xff).toString(16).padStart(2, '0')}`;
     this.dev = new VirtioNetDevice(
       { mac, maxPairs: this.opts.queuePairs, maxQueueSize: this.opts.queueSize, log: (l, m) => io.log(l, m) },
@@ -58,11 +66,11 @@ class VirtioPort implements Port {
   }
 
   poll(budget: number): number {
+    this.errors!.flush();
     try {
       return this.dev!.poll(budget, this.io!);
     } catch (e) {
-      // Not reached by design (the device checks everything); a bug must not stop the port.
-      this.io!.log('error', `virtio poll: ${(e as Error).message}`);
+      this.failed('poll', e);
       return 0;
     }
   }
@@ -71,9 +79,25 @@ class VirtioPort implements Port {
     try {
       return this.dev!.transmit(area, offset, length, queue);
     } catch (e) {
-      this.io!.log('error', `virtio transmit: ${(e as Error).message}`);
+      this.failed('transmit', e);
       return false;
     }
+  }
+
+  /**
+   * Not reached by design (the device checks everything the guest gives it), so an error here
+   * is a bug: it must not stop the port, flood the log, or let a half-done operation go on
+   * touching the guest's rings. Counted, reported rate-limited, and the device is marked
+   * DEVICE_NEEDS_RESET until the guest resets it (as QEMU marks a device broken).
+   */
+  private failed(where: string, e: unknown): void {
+    const why = `virtio ${where}: ${(e as Error)?.message ?? String(e)}`;
+    try {
+      this.dev!.fault(why);
+    } catch {
+      // Marking it broken failed too; the count below still shows the fault.
+    }
+    this.errors!.add(`port ${this.io!.name}: ${why}; device marked DEVICE_NEEDS_RESET until the guest resets it`);
   }
 
   flushTx(): void {
@@ -109,22 +133,20 @@ class VirtioPort implements Port {
 
 const virtio: PortType = {
   type: 'virtio',
+  options: OPTIONS,
   counters: VIRTIO_COUNTERS,
   validate(config: PortConfig): string[] {
     const errs: string[] = [];
-    const known = ['name', 'type', 'mac', 'queuePairs', 'queueSize'];
-    for (const k of Object.keys(config)) if (!known.includes(k)) errs.push(`unknown option '${k}' (virtio takes: mac, queuePairs, queueSize)`);
+    const o = options(config);
     if (config.mac !== undefined) {
       try {
-        if (typeof config.mac !== 'string') throw new Error('mac must be a string');
-        parseMac(config.mac);
+        parseMac(o.mac);
       } catch (e) {
-        errs.push((e as Error).message);
+        errs.push(`mac: ${(e as Error).message}`);
       }
     }
-    const o = options(config);
-    if (!Number.isInteger(o.queuePairs) || o.queuePairs < 1 || o.queuePairs > MAX_QUEUE_PAIRS) errs.push(`queuePairs must be an integer in 1..${MAX_QUEUE_PAIRS}`);
-    if (!isValidQueueSize(o.queueSize)) errs.push('queueSize must be a power of two in 1..32768');
+    if (o.queuePairs < 1 || o.queuePairs > MAX_QUEUE_PAIRS) errs.push(`queuePairs: must be from 1 to ${MAX_QUEUE_PAIRS}, got ${o.queuePairs}`);
+    if (!isValidQueueSize(o.queueSize)) errs.push(`queueSize: must be a power of two from 1 to 32768, got ${o.queueSize}`);
     return errs;
   },
   create(config: PortConfig): Port {

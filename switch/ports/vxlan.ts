@@ -28,18 +28,20 @@
  * by the owner): rx_vxlan_short (under 8 bytes), rx_vxlan_bad_flags (I flag clear),
  * rx_vxlan_unknown_vni. Each port counts its own frames: rx_runt (inner frame < 14 bytes),
  * rx_oversize (over its MTU or the frame area), rx_handover_full (its handover ring was
- * full), tx_oversize, tx_busy, tx_errors. Reserved header bits are ignored, as RFC 7348 says.
+ * full), rx_handover_left (left in its handover ring when it closed: counted, not lost),
+ * tx_oversize, tx_busy, tx_errors. Reserved header bits are ignored, as RFC 7348 says.
  */
 import type dgram from 'node:dgram';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import type { OptionTypes } from './options.js';
 import { parseHostPort, formatHostPort, type HostPort } from './net/address.js';
 import { checkMtu, checkMtuFits, overMtu, ETH_HLEN, VLAN_HLEN } from './net/mtu.js';
 import { DatagramSender, SEND_OK } from './net/datagram-sender.js';
 import { BurstFlush } from './net/burst.js';
 import { RxDrops } from './net/port-counters.js';
 import { createHandover, HandoverConsumer, HandoverProducer, type SharedHandover } from './net/handover.js';
-import { channelName, joinGroup, serveGroup } from './net/vxlan-group.js';
+import { channelName, closeGroup, joinGroup, leaveGroup, serveGroup, watchOwner } from './net/vxlan-group.js';
 import { bindUdp, createUdpSocket, resolveHost } from './net/udp-socket.js';
 
 export const VXLAN_PORT = 4789;
@@ -55,17 +57,15 @@ const COUNTERS = [
   'rx_runt',
   'rx_oversize',
   'rx_handover_full',
+  'rx_handover_left',
   'tx_oversize',
   'tx_busy',
   'tx_errors',
 ] as const;
-const OPTIONS = new Set(['name', 'type', 'local', 'remote', 'dstport', 'vni', 'mtu']);
+const OPTIONS: OptionTypes = { local: 'string', remote: 'string', dstport: 'integer', vni: 'integer', mtu: 'integer' };
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
-  for (const k of Object.keys(config)) {
-    if (!OPTIONS.has(k)) out.push(`${k}: unknown option of a vxlan port (options: local, remote, dstport, vni, mtu)`);
-  }
   for (const k of ['local', 'remote'] as const) {
     if (config[k] === undefined) out.push(`${k}: missing: a host[:port], e.g. ${k === 'local' ? '10.99.0.1:4789' : '10.99.0.2'}`);
     else {
@@ -123,6 +123,8 @@ class VxlanPort implements Port {
   private memberList: HandoverProducer[] = [];
   // Member state.
   private consumer: HandoverConsumer | null = null;
+  /** Member: the owner has closed (it hands nothing over any more). */
+  private ownerClosed = false;
   private running = false;
   private pumpDone: Promise<void> = Promise.resolve();
   private iShort = 0;
@@ -131,6 +133,7 @@ class VxlanPort implements Port {
   private iRunt = 0;
   private iOversize = 0;
   private iHandoverFull = 0;
+  private iHandoverLeft = 0;
   private iTxOversize = 0;
   private iTxBusy = 0;
   private iTxErrors = 0;
@@ -152,6 +155,7 @@ class VxlanPort implements Port {
     this.iRunt = io.counterIndex('rx_runt');
     this.iOversize = io.counterIndex('rx_oversize');
     this.iHandoverFull = io.counterIndex('rx_handover_full');
+    this.iHandoverLeft = io.counterIndex('rx_handover_left');
     this.iTxOversize = io.counterIndex('tx_oversize');
     this.iTxBusy = io.counterIndex('tx_busy');
     this.iTxErrors = io.counterIndex('tx_errors');
@@ -194,6 +198,7 @@ class VxlanPort implements Port {
       const h: SharedHandover = createHandover(HANDOVER_SLOTS, this.maxLen);
       this.consumer = new HandoverConsumer(h);
       this.ownerName = await joinGroup(channel, { id: this.id, name: io.name, vni: this.vni, handover: h }, what);
+      watchOwner(channel, () => (this.ownerClosed = true));
       const tx = createUdpSocket(this.local.family);
       await bindUdp(tx, { ...this.local, port: 0 }, 'transmit socket');
       this.socket = tx;
@@ -286,6 +291,22 @@ class VxlanPort implements Port {
     }
   }
 
+  /**
+   * At close: frames still in the handover ring (and drops the owner counted for this port
+   * since the pump's last look) were read from the socket for this port, so they are
+   * counted here — rx_packets and rx_dropped, rx_handover_left for the frames — and every
+   * datagram the owner took for this VNI is in this port's accounting.
+   */
+  private countLeft(c: HandoverConsumer): void {
+    while (c.drain(256, this.left) > 0);
+    const big = c.takeOversize();
+    if (big) this.drops.drop(this.iOversize, 0, big);
+    const full = c.takeFull();
+    if (full) this.drops.drop(this.iHandoverFull, 0, full);
+  }
+
+  private readonly left = (_b: Uint8Array, _o: number, len: number): void => this.drops.drop(this.iHandoverLeft, len);
+
   // ── both: transmit ──────────────────────────────────────────────────────────
   transmit(area: Uint8Array, offset: number, length: number): boolean {
     if (length > this.maxLen || overMtu(area, offset, length, this.mtu)) {
@@ -300,12 +321,18 @@ class VxlanPort implements Port {
   }
 
   async close(): Promise<void> {
-    if (this.role === 'member' && this.channel) {
-      this.channel.postMessage({ kind: 'leave', vni: this.vni, id: this.id });
+    // A member first has the owner let go of its ring (the pump keeps draining meanwhile),
+    // so no frame can arrive after the count below.
+    if (this.role === 'member' && this.channel && !this.ownerClosed) await leaveGroup(this.channel, this.vni, this.id);
+    if (this.role === 'owner' && this.channel) {
+      // What the members were handed is published to them; nothing more will be.
+      this.flushRx();
+      closeGroup(this.channel, this.io.name);
     }
     this.running = false;
     if (this.consumer) this.consumer.doorbell.ring(); // wakes the pump so it sees !running
     await this.pumpDone;
+    if (this.consumer) this.countLeft(this.consumer);
     this.channel?.close();
     this.channel = null;
     const s = this.socket;
@@ -326,8 +353,29 @@ class VxlanPort implements Port {
   }
 }
 
+/**
+ * One port per VNI on a local address: the ports sharing a `local` receive through one
+ * socket and are told apart by VNI alone. The same check runs again when the ports join
+ * their group at start; here it is caught by `validate`, at the second port's `vni`.
+ */
+function validatePorts(configs: PortConfig[]): { port: number; option: string; message: string }[] {
+  const out: { port: number; option: string; message: string }[] = [];
+  const owner = new Map<string, number>();
+  configs.forEach((c, i) => {
+    const a = parseHostPort(c.local, VXLAN_PORT);
+    const local = formatHostPort({ ...a, family: a.host.includes(':') ? 6 : 4 });
+    const key = `${local} ${c.vni as number}`;
+    const first = owner.get(key);
+    if (first === undefined) owner.set(key, i);
+    else out.push({ port: i, option: 'vni', message: `VNI ${c.vni as number} is already port ${configs[first].name}'s on ${local} (one port per VNI on a local address)` });
+  });
+  return out;
+}
+
 const vxlan: PortType = {
   type: 'vxlan',
+  validatePorts,
+  options: OPTIONS,
   counters: COUNTERS,
   validate,
   create: (config) => new VxlanPort(config),

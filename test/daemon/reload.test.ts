@@ -73,7 +73,7 @@ describe('reload', () => {
   it('refuses changes that need a restart, naming them', async () => {
     const { d, rec, file } = await start(BASE);
     writeFileSync(file, BASE.replace('queues: 2', 'queues: 4').replace('gen0', 'gen1') + 'budget: 32\n');
-    await expect(d.reload()).rejects.toThrow('queues, budget, ports changed: restart the switch to change them (a reload applies programs, steering rules and RSS)');
+    await expect(d.reload()).rejects.toThrow('queues, budget, ports changed: restart the switch to change them (a reload applies programs, steering rules, RSS and the interval); nothing was changed');
     expect(rec.calls).toEqual([]);
   });
 

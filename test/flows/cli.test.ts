@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { inCI } from '../support/prereq.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ const built = existsSync(path.join(root, 'dist/bin/commands/trace.js'));
 const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 30_000 });
 const dir = mkdtempSync(path.join(tmpdir(), 'xswitch-flows-cli-'));
 
-describe.runIf(built || process.env.CI === 'true')('xswitch flows / trace (needs npm run build)', () => {
+describe.runIf(built || inCI)('xswitch flows / trace (needs npm run build)', () => {
   it('flows validate: exit 0 for the examples', () => {
     for (const f of ['examples/wan.flows', 'examples/rss-contexts.flows']) {
       const r = cli('flows', 'validate', f);

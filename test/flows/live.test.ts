@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { inCI } from '../support/prereq.js';
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { SteeringControl } from '../../flows/control.js';
@@ -8,7 +9,7 @@ import { frame } from './frames.js';
 const built = existsSync(new URL('../../dist/flows/steerer.js', import.meta.url));
 
 describe('live rule changes while another thread steers', () => {
-  it.runIf(built || process.env.CI === 'true')('every generation steers consistently, nothing is lost (needs npm run build)', async () => {
+  it.runIf(built || inCI)('every generation steers consistently, nothing is lost (needs npm run build)', async () => {
     const c = new SteeringControl('p0', 4);
     c.run('-X equal 2'); // RSS only uses queues 0 and 1
     const f = frame({ ip: 4, proto: 17, dport: 53 });

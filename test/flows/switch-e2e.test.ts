@@ -4,6 +4,7 @@
  * traffic flows, with every packet accounted for.
  */
 import { describe, expect, it } from 'vitest';
+import { inCI } from '../support/prereq.js';
 import { existsSync } from 'node:fs';
 import { Switch } from '../../switch/supervisor.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
@@ -43,7 +44,7 @@ async function waitFor(cond: () => boolean, ms: number) {
 }
 
 describe('steering through a running switch (needs npm run build)', () => {
-  it.runIf(built || process.env.CI === 'true')('rules and RSS put every generated packet on its expected queue', async () => {
+  it.runIf(built || inCI)('rules and RSS put every generated packet on its expected queue', async () => {
     const ctl = new SteeringControl('gen0', QUEUES);
     ctl.run('-N flow-type udp4 src-port 1100 m 0x3 action 3 loc 1'); // sports 1100…1103
     ctl.run('-N flow-type udp4 src-ip 10.0.0.3 action 2 loc 2'); // flows 512…599
@@ -81,7 +82,7 @@ describe('steering through a running switch (needs npm run build)', () => {
     }
   });
 
-  it.runIf(built || process.env.CI === 'true')('a rule added and a rule deleted while traffic flows lose no packet', async () => {
+  it.runIf(built || inCI)('a rule added and a rule deleted while traffic flows lose no packet', async () => {
     const ctl = new SteeringControl('gen0', QUEUES);
     ctl.run('-X equal 2');
     ctl.run('-N flow-type udp4 src-ip 10.0.0.2 action 2 loc 5');

@@ -34,6 +34,7 @@ export async function startBetween(ports: [PortConfig, PortConfig], logs: string
 export function checkAccounted(s: StopSummary): string[] {
   const bad: string[] = [];
   if (s.unaccounted !== 0) bad.push(`${s.unaccounted} packets in no exit counter`);
+  if (s.stopIngressFailures !== 0) bad.push(`${s.stopIngressFailures} ports whose ingress did not stop`);
   if (s.accounting.doubled !== 0) bad.push(`${s.accounting.doubled} frames in two places`);
   if (s.accounting.free !== s.accounting.total) bad.push(`${s.accounting.total - s.accounting.free} frames not back in their pools`);
   for (const [name, c] of Object.entries(s.stats.ports)) {

@@ -16,6 +16,7 @@ export function expectAccounted(sw: Switch, s: StopSummary): void {
   expect(s.accounting.queued).toBe(0);
   expect(s.accounting.free).toBe(s.accounting.total);
   expect(s.unaccounted).toBe(0);
+  expect(s.stopIngressFailures).toBe(0);
   // Ingress: every frame a port read went to a queue or to exactly one drop counter.
   let toQueues = 0;
   for (let q = 0; q < sw.config.queues; q++) toQueues += s.stats.queues[`rx${q}_packets`];

@@ -11,6 +11,11 @@
  *     registers VNI → HandoverProducer  ◀─────
  *     posts {welcome | reject}  ─────────────▶  starts draining its handover
  *
+ *   at close (member)                          posts {leave}; the owner flushes and forgets
+ *                                              its handover, answers {left}; what is still
+ *                                              in the ring is then the member's to count
+ *   at close (owner)                           posts {closed}: no more frames for anyone
+ *
  * The bind decides who owns the socket, so no port needs to know the others' configuration.
  * A member that hears no owner within JOIN_TIMEOUT_MS fails to open: the address is held
  * by some other program. Joining happens at open, off the data path.
@@ -27,7 +32,12 @@ export type GroupMessage =
   | { kind: 'join'; id: string; name: string; vni: number; handover: SharedHandover }
   | { kind: 'welcome'; id: string; owner: string }
   | { kind: 'reject'; id: string; reason: string }
-  | { kind: 'leave'; vni: number; id: string };
+  | { kind: 'leave'; vni: number; id: string }
+  | { kind: 'left'; id: string }
+  | { kind: 'closed'; name: string };
+
+/** How long a closing member waits for the owner to let go of its handover ring. */
+export const LEAVE_TIMEOUT_MS = 1000;
 
 export function channelName(localKey: string): string {
   return `xswitch:vxlan:${localKey}`;
@@ -47,6 +57,7 @@ export function serveGroup(
       channel.postMessage(reason === null ? { kind: 'welcome', id: m.id, owner: ownerName } : { kind: 'reject', id: m.id, reason });
     } else if (m.kind === 'leave') {
       unregister(m.vni, m.id);
+      channel.postMessage({ kind: 'left', id: m.id } satisfies GroupMessage);
     }
   };
   channel.postMessage({ kind: 'owner', name: ownerName } satisfies GroupMessage);
@@ -79,4 +90,40 @@ export function joinGroup(
     };
     send();
   });
+}
+
+/**
+ * Member side, at close: asks the owner to stop handing frames over and waits until it has
+ * (it answers {left}, or has closed). Resolves true then, false after LEAVE_TIMEOUT_MS
+ * without an answer (an owner thread that is gone puts nothing more either).
+ */
+export function leaveGroup(channel: BroadcastChannel, vni: number, id: string, timeoutMs = LEAVE_TIMEOUT_MS): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      channel.onmessage = ignore;
+      resolve(false);
+    }, timeoutMs);
+    channel.onmessage = (ev: unknown) => {
+      const m = (ev as { data: GroupMessage }).data;
+      if ((m.kind === 'left' && m.id === id) || m.kind === 'closed') {
+        clearTimeout(timer);
+        channel.onmessage = ignore;
+        resolve(true);
+      }
+    };
+    channel.postMessage({ kind: 'leave', vni, id } satisfies GroupMessage);
+  });
+}
+
+/** Owner side, at close: tells the members nothing more will be handed over. */
+export function closeGroup(channel: BroadcastChannel, ownerName: string): void {
+  channel.onmessage = ignore;
+  channel.postMessage({ kind: 'closed', name: ownerName } satisfies GroupMessage);
+}
+
+/** Member side, between join and close: notes an owner that closes first (no leave needed then). */
+export function watchOwner(channel: BroadcastChannel, onClosed: () => void): void {
+  channel.onmessage = (ev: unknown) => {
+    if ((ev as { data: GroupMessage }).data.kind === 'closed') onClosed();
+  };
 }

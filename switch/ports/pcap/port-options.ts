@@ -16,6 +16,8 @@
  *   format: pcap | pcapng default from the file name (.pcapng → pcapng), else pcap
  *   precision: ns | us    classic pcap timestamps (default ns)
  */
+import type { OptionTypes } from '../options.js';
+
 export interface PcapPortOptions {
   read: string | null;
   speed: number; // 0 = max
@@ -29,12 +31,21 @@ export interface PcapPortOptions {
   precision: 'ns' | 'us';
 }
 
-const KNOWN = ['read', 'speed', 'rate', 'loop', 'preload', 'backpressure', 'oversize', 'write', 'format', 'precision'];
+/** The options and their kinds (checked before parsePcapOptions by switch/ports/options.ts). */
+export const PCAP_OPTIONS: OptionTypes = {
+  read: 'string',
+  speed: ['string', 'number'],
+  rate: 'number',
+  loop: 'integer',
+  preload: 'boolean',
+  backpressure: 'boolean',
+  oversize: 'string',
+  write: 'string',
+  format: 'string',
+  precision: 'string',
+};
 
 export function parsePcapOptions(c: Record<string, unknown>, errors: string[]): PcapPortOptions {
-  for (const k of Object.keys(c)) {
-    if (k !== 'name' && k !== 'type' && !KNOWN.includes(k)) errors.push(`unknown option '${k}' (pcap takes: ${KNOWN.join(', ')})`);
-  }
   const file = (k: string): string | null => {
     const v = c[k];
     if (v === undefined || v === null) return null;

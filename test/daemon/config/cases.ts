@@ -40,7 +40,8 @@ export const BAD_CASES: BadCase[] = [
   { name: 'port name too long', yaml: 'ports:\n  - name: abcdefghijklmnop\n    type: gen\n', expected: [`bad.yaml:2:11: ports[0].name: "abcdefghijklmnop" is not valid (a port name: a letter, then up to 14 letters, digits, '_', '.', '-')`] },
   { name: 'duplicate port name', yaml: `${gen}  - name: gen0\n    type: gen\n`, expected: [`bad.yaml:4:11: ports[1].name: 'gen0' is already the name of ports[0] (port names must be unique)`] },
   { name: 'unknown port type', yaml: 'ports:\n  - name: p0\n    type: carrier-pigeon\n', expected: [`bad.yaml:3:11: ports[0].type: unknown port type 'carrier-pigeon' (port types: ${portTypeNames().join(', ')})`] },
-  { name: 'port option rejected by the port type', yaml: `${gen}    rate: fast\n`, expected: [`bad.yaml:4:11: ports[0].rate: 'rate' must be an integer from 0 to 1000000000, got "fast"`] },
+  { name: 'port option rejected by the port type', yaml: `${gen}    rate: fast\n`, expected: [`bad.yaml:4:11: ports[0].rate: must be an integer, got "fast" (a string)`] },
+  { name: 'port option out of the range of the port type', yaml: `${gen}    rate: -1\n`, expected: [`bad.yaml:4:11: ports[0].rate: 'rate' must be an integer from 0 to 1000000000, got -1`] },
   { name: 'unknown port option', yaml: `${gen}    colour: red\n`, expected: [`bad.yaml:4:5: ports[0].colour: unknown option 'colour' (gen takes: flows, size, count, rate, proto, ipv6, src, dst, srcMac, dstMac, dstPort)`] },
   { name: 'programs not a list', yaml: `${gen}programs: drop\n`, expected: [`bad.yaml:4:11: programs: "drop" is not a list (a list of program chains)`] },
   { name: 'chain empty', yaml: `${gen}programs:\n  - queues: all\n    chain: []\n`, expected: [`bad.yaml:6:12: programs[0].chain: has 0 entries, too few (a list of 1 to 10 programs)`] },
@@ -76,6 +77,12 @@ export const BAD_CASES: BadCase[] = [
     name: 'YAML alias bomb',
     yaml: 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
     expected: ['bad.yaml:1:1: YAML: Excessive alias count indicates a resource exhaustion attack (aliases may expand to at most 100 nodes)'],
+  },
+  {
+    // Spelled differently, the same local address: 10.0.0.1 is 10.0.0.1:4789.
+    name: 'two VXLAN ports with one VNI on one local address',
+    yaml: 'ports:\n  - { name: vx1, type: vxlan, local: 10.0.0.1, remote: 10.0.0.2, vni: 7 }\n  - { name: vx2, type: vxlan, local: "10.0.0.1:4789", remote: 10.0.0.3, vni: 7 }\n  - { name: vx3, type: vxlan, local: "10.0.0.1:4790", remote: 10.0.0.3, vni: 7 }\n',
+    expected: [`bad.yaml:3:78: ports[1].vni: VNI 7 is already port vx1's on 10.0.0.1:4789 (one port per VNI on a local address)`],
   },
   { name: 'several problems at once, in file order', yaml: `queues: -1\nbudget: 0\nports:\n  - name: 1x\n    type: gen\n`, expected: [`bad.yaml:1:9: queues: -1 is too small (the number of RX queues (channels), an integer from 1 to 64)`, `bad.yaml:2:9: budget: 0 is too small (descriptors a queue worker takes per breath, an integer from 1 to 1024)`, `bad.yaml:4:11: ports[0].name: "1x" is not valid (a port name: a letter, then up to 14 letters, digits, '_', '.', '-')`] },
 ];

@@ -4,6 +4,7 @@
  * the server keeps answering everyone else. Also: mode 0600, and another user cannot connect.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { inCI } from '../../support/prereq.js';
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -241,7 +242,7 @@ describe('another user', () => {
   const isRoot = process.getuid?.() === 0;
   const setpriv = spawnSync('sh', ['-c', 'command -v setpriv']).status === 0;
   const why = !isRoot ? 'needs root to run a client as nobody' : !setpriv ? 'needs setpriv (util-linux)' : '';
-  if (why && process.env.CI === 'true') {
+  if (why && inCI) {
     it('prerequisites', () => {
       throw new Error(`CI=true but ${why}`);
     });

@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-export const inCI = process.env.CI === 'true' || process.env.CI === '1';
+// One CI detection for the whole suite (CI=true or CI=1).
+export { inCI } from '../../support/prereq.js';
+import { inCI } from '../../support/prereq.js';
 
 export function hasTool(tool: string): boolean {
   try {

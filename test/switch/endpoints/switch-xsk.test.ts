@@ -3,6 +3,7 @@
  * xskmap; sockets bound per queue; PASS goes to the local stack, which a VM pings.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { inCI } from '../../support/prereq.js';
 import { existsSync } from 'node:fs';
 import { Switch } from '../../../switch/supervisor.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../../switch/config-types.js';
@@ -14,7 +15,7 @@ import { bindXsk } from '../../../switch/endpoints/xsk-bind.js';
 import { startVm, type Vm } from '../../../guest/runner.js';
 
 const built = existsSync(new URL('../../../dist/switch/endpoints/xsk.js', import.meta.url)) && existsSync(new URL('../../../dist/switch/device.js', import.meta.url));
-const run = it.runIf(built || process.env.CI === 'true');
+const run = it.runIf(built || inCI);
 const fixture = new URL('./fixtures/xsk-redirect.mjs', import.meta.url).pathname;
 
 let sw: Switch | null = null;
@@ -58,8 +59,9 @@ describe('socket endpoints in the switch', () => {
     apps.push(echo, drop);
     await expect(bindXsk(sw, echoSock, 'nope', 0, 0)).rejects.toThrow(/no port named 'nope'/);
     await expect(bindXsk(sw, echoSock, 'out0', 3, 0)).rejects.toThrow(/queue 3 does not exist/);
-    await bindXsk(sw, echoSock, 'out0', 0, 0);
-    await bindXsk(sw, dropSock, 'out0', 1, 1);
+    // Each app rings its queue worker's own doorbell (need_wakeup), so the workers sleep until rung.
+    echo.attachSwitchBell(await bindXsk(sw, echoSock, 'out0', 0, 0));
+    drop.attachSwitchBell(await bindXsk(sw, dropSock, 'out0', 1, 1));
     await sw.waitFinished('gen0');
     await sw.settled();
     await until(() => drop.counters().packets === xskStats(dropSock).rx_packets && echo.counters().echoed === xskStats(echoSock).rx_packets, 'apps to drain');

@@ -1,14 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import virtio from '../../../switch/ports/virtio.js';
+import { portOptionIssues } from '../../../switch/ports/options.js';
 
 describe('virtio port options', () => {
   it('accepts its options and says clearly what is wrong', () => {
-    expect(virtio.validate!({ name: 'vm0', type: 'virtio' })).toEqual([]);
-    expect(virtio.validate!({ name: 'vm0', type: 'virtio', mac: '52:54:00:aa:bb:cc', queuePairs: 8, queueSize: 4096 })).toEqual([]);
-    expect(virtio.validate!({ name: 'vm0', type: 'virtio', mac: 'zz' })).toEqual(["invalid MAC address 'zz'"]);
-    expect(virtio.validate!({ name: 'vm0', type: 'virtio', queuePairs: 9 })).toEqual(['queuePairs must be an integer in 1..8']);
-    expect(virtio.validate!({ name: 'vm0', type: 'virtio', queueSize: 1000 })).toEqual(['queueSize must be a power of two in 1..32768']);
-    expect(virtio.validate!({ name: 'vm0', type: 'virtio', pairs: 2 })).toEqual(["unknown option 'pairs' (virtio takes: mac, queuePairs, queueSize)"]);
+    const issues = (o: Record<string, unknown>) => portOptionIssues(virtio, { name: 'vm0', type: 'virtio', ...o });
+    expect(issues({})).toEqual([]);
+    expect(issues({ mac: '52:54:00:aa:bb:cc', queuePairs: 8, queueSize: 4096 })).toEqual([]);
+    expect(issues({ mac: 'zz' })).toEqual(["mac: invalid MAC address 'zz'"]);
+    expect(issues({ queuePairs: 9 })).toEqual(['queuePairs: must be from 1 to 8, got 9']);
+    expect(issues({ queueSize: 1000 })).toEqual(['queueSize: must be a power of two from 1 to 32768, got 1000']);
+    expect(issues({ pairs: 2 })).toEqual(["unknown option 'pairs' (virtio takes: mac, queuePairs, queueSize)"]);
+    // Never coerced: a string is not a number (it used to become the default, silently).
+    expect(issues({ queuePairs: '4', queueSize: '2048' })).toEqual([
+      'queuePairs: must be an integer, got "4" (a string)',
+      'queueSize: must be an integer, got "2048" (a string)',
+    ]);
   });
 
   it('answers unknown control requests with an error, not a crash', async () => {

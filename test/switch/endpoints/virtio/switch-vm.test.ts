@@ -3,6 +3,7 @@
  * Worker) attached to virtio ports (each its own device thread), queue workers between.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { inCI } from '../../../support/prereq.js';
 import { existsSync } from 'node:fs';
 import { Switch } from '../../../../switch/supervisor.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../../../switch/config-types.js';
@@ -13,7 +14,7 @@ import { expectAccounted } from '../../support.js';
 import { until } from './harness.js';
 
 const built = existsSync(new URL('../../../../dist/guest/vm-worker.js', import.meta.url)) && existsSync(new URL('../../../../dist/switch/device.js', import.meta.url));
-const run = it.runIf(built || process.env.CI === 'true');
+const run = it.runIf(built || inCI);
 const fixture = new URL('./fixtures/by-ingress.mjs', import.meta.url).pathname;
 
 let sw: Switch | null = null;

@@ -8,6 +8,7 @@ import pcap from '../../../../switch/ports/pcap.js';
 import type { Port, PortConfig } from '../../../../switch/ports/port.js';
 import { PcapReader } from '../../../../lib/pcap/reader.js';
 import { createWriter } from '../../../../lib/pcap/writer.js';
+import { portOptionIssues } from '../../../../switch/ports/options.js';
 import { FakeIO } from './fake-io.js';
 import { NgBuilder, classicFile, tempDir, udpFrame } from '../../../lib/pcap/helpers.js';
 
@@ -53,12 +54,13 @@ async function opened(o: Record<string, unknown>, frames = 64, room = false): Pr
 describe('pcap port options', () => {
   it.each<[Record<string, unknown>, RegExp]>([
     [{}, /give 'read: FILE'.*'write: FILE'/],
-    [{ read: 3 }, /'read' must be a file path, got 3/],
+    [{ read: 3 }, /read: must be a string, got 3 \(a number\)/],
     [{ read: 'a', speed: 'fast' }, /'speed' must be max, original or a positive multiplier/],
     [{ read: 'a', speed: 'original', rate: 100 }, /'rate' and 'speed' other than max exclude each other/],
     [{ read: 'a', rate: -1 }, /'rate' must be a positive number/],
-    [{ read: 'a', loop: 1.5 }, /'loop' must be a whole number of passes/],
-    [{ read: 'a', preload: 'yes' }, /'preload' must be true or false/],
+    [{ read: 'a', loop: 1.5 }, /loop: must be an integer, got 1.5/],
+    [{ read: 'a', loop: -1 }, /'loop' must be a whole number of passes/],
+    [{ read: 'a', preload: 'yes' }, /preload: must be true or false, got "yes" \(a string\)/],
     [{ read: 'a', oversize: 'truncate' }, /'oversize' must be error or drop/],
     [{ write: 'a', format: 'erf' }, /'format' must be pcap or pcapng/],
     [{ write: 'a.pcapng', precision: 'us' }, /'precision' applies to classic pcap/],
@@ -66,8 +68,8 @@ describe('pcap port options', () => {
     [{ read: 'a', format: 'pcap' }, /'format' needs 'write: FILE'/],
     [{ read: 'a', speeed: 2 }, /unknown option 'speeed'/],
   ])('%j is refused', (o, msg) => {
-    expect(pcap.validate!(cfg(o)).join('\n')).toMatch(msg);
-    expect(pcap.validate!(cfg(o)).join('\n')).not.toMatch(/undefined/);
+    expect(portOptionIssues(pcap, cfg(o)).join('\n')).toMatch(msg);
+    expect(portOptionIssues(pcap, cfg(o)).join('\n')).not.toMatch(/undefined/);
     expect(() => pcap.create(cfg(o))).toThrow(/^pcap port p0: /);
   });
 
