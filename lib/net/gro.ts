@@ -181,7 +181,7 @@ export class Gro {
     const held = this.held;
     for (let i = 0; i < held.length; i++) {
       const p = held[i];
-      if (!p.used || p.l3 !== o.l3 || p.l4 !== o.l4 || p.ipv6 !== o.ipv6) continue;
+      if (!p.used || p.l3 !== o.l3 || p.ipv6 !== o.ipv6) continue;
       const q = p.at;
       if (!same(b, q, at, 0, o.l3)) continue; // L2 header: MACs, tags, type
       if (o.ipv6) {
@@ -189,7 +189,10 @@ export class Gro {
         if ((b[q + o.l3] & 0xf0) !== (b[at + o.l3] & 0xf0) || (b[q + o.l3 + 1] & 0x0f) !== (b[at + o.l3 + 1] & 0x0f)) continue;
         if (!same(b, q, at, o.l3 + 2, o.l3 + 4) || !same(b, q, at, o.l3 + 8, o.l3 + 40)) continue;
       } else if (!same(b, q, at, o.l3 + 12, o.l3 + 20)) continue;
-      if (!same(b, q, at, o.l4, o.l4 + 4)) continue; // ports
+      // Ports, each at its own L4 offset (IPv4 options move it: such a packet still finds its flow).
+      const x = q + p.l4;
+      const y = at + o.l4;
+      if (b[x] !== b[y] || b[x + 1] !== b[y + 1] || b[x + 2] !== b[y + 2] || b[x + 3] !== b[y + 3]) continue;
       return p;
     }
     return null;
@@ -222,7 +225,7 @@ export class Gro {
     const q = p.at;
     const l3 = at + o.l3;
     const l4 = at + o.l4;
-    if (o.payload !== p.payload) return false; // data offset differs
+    if (o.l4 !== p.l4 || o.payload !== p.payload) return false; // IP options or data offset differ
     if ((flags & TCP_CWR) !== 0) return false;
     // Word 3 (data offset, flags, window) equal but for CWR/FIN/PSH; ack; options.
     if (((b[q + o.l4 + 13] ^ flags) & ~(TCP_CWR | TCP_FIN | TCP_PSH) & 0xff) !== 0) return false;
