@@ -41,6 +41,9 @@ export class DeviceIO implements PortIO {
   private readonly tx: Ring[];
   private readonly recycle: (RecycleRing | null)[];
   private readonly poolFrames: number;
+  /** Ordinary frame slots of all pools; super-frames follow, superStride slots per pool. */
+  private readonly smallSlots: number;
+  private readonly superStride: number;
   private readonly block: CounterBlock;
   private readonly logFn: (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -58,6 +61,8 @@ export class DeviceIO implements PortIO {
     this.maxFrameLength = layout.frameSize - XDP_PACKET_HEADROOM;
     this.area = new Uint8Array(layout.area);
     this.poolFrames = layout.poolFrames;
+    this.smallSlots = layout.smallSlots;
+    this.superStride = layout.superFrames * layout.superSpan;
     this.steerer = steerer;
     this.logFn = log;
     const ctl = new Int32Array(layout.control);
@@ -230,7 +235,7 @@ export class DeviceIO implements PortIO {
   }
 
   private free(frame: number): void {
-    const owner = (frame / this.poolFrames) | 0;
+    const owner = frame < this.smallSlots ? (frame / this.poolFrames) | 0 : ((frame - this.smallSlots) / this.superStride) | 0;
     const r = this.recycle[owner];
     if (r === null) this.pool.free(frame);
     else r.put(frame);

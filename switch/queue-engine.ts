@@ -73,6 +73,9 @@ export class QueueEngine {
 
   private readonly budget: number;
   private readonly poolFrames: number;
+  /** Ordinary frame slots of all pools; super-frames follow, superStride slots per pool. */
+  private readonly smallSlots: number;
+  private readonly superStride: number;
   private readonly inputs: Ring[];
   private readonly peeked: Int32Array;
   private readonly tx: Ring[];
@@ -100,6 +103,8 @@ export class QueueEngine {
     this.thread = workerThread(layout, queue);
     this.budget = layout.budget;
     this.poolFrames = layout.poolFrames;
+    this.smallSlots = layout.smallSlots;
+    this.superStride = layout.superFrames * layout.superSpan;
     this.ports = layout.ports;
     this.program = program;
     const area = new FrameArea(layout.area, layout.frameSize);
@@ -385,7 +390,7 @@ export class QueueEngine {
 
   /** Returns a frame to the pool it belongs to. */
   private free(frame: number): void {
-    const owner = (frame / this.poolFrames) | 0;
+    const owner = frame < this.smallSlots ? (frame / this.poolFrames) | 0 : ((frame - this.smallSlots) / this.superStride) | 0;
     const r = this.recycle[owner];
     if (r === null) this.pool.free(frame);
     else r.put(frame);
