@@ -58,6 +58,8 @@ export interface SharedLayout {
   tx: SharedArrayBuffer[][];
   cpu: (SharedArrayBuffer | null)[][];
   control: SharedArrayBuffer;
+  /** Int32 per port: what it takes (OFFLOAD_*), stored by its device, loaded by the workers. */
+  offloads: SharedArrayBuffer;
   queueCounters: SharedCounters[];
   portCounters: SharedCounters[];
 }
@@ -100,6 +102,7 @@ export function createLayout(config: SwitchConfig, extraPortCounters: (readonly 
     tx,
     cpu,
     control: new SharedArrayBuffer(T * CTL_WORDS * 4),
+    offloads: new SharedArrayBuffer(P * 4),
     queueCounters: Array.from({ length: Q }, () => new CounterBlock(QUEUE_COUNTERS).toShared()),
     portCounters: Array.from({ length: P }, (_, p) => new CounterBlock([...PORT_COUNTERS, ...(extraPortCounters[p] ?? [])]).toShared()),
   };

@@ -39,7 +39,7 @@
  *                                             super-frame passes through); handle is the
  *                                             caller's name for its frame
  *   gro.flush()                               end of breath: everything held leaves
- *   gro.merged / .superFrames / .csumBad / .noBuffer   counts since construction
+ *   gro.merged / .superFrames / .csumBad / .noBuffer   counts (the owner may take and zero them)
  * and GroHost (below), which the caller implements once.
  */
 import { fold16, sum32 } from './csum32.js';

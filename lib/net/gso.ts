@@ -17,12 +17,14 @@
  *   n = gsoPrepare(plan, src, off, len, gsoType, gsoSize)       n ≥ 1 segments, or a GSO_E_* (< 0)
  *   for i in 0..n-1:
  *     need = gsoSegmentLength(plan, i)                           bytes segment i takes
- *     gsoWriteSegment(plan, i, dst, dstOff)                      writes it; returns its length
+ *     gsoWriteSegment(plan, i, dst, dstOff, partial?)            writes it; returns its length
+ *       partial: leave each L4 checksum as a NEEDS_CSUM seed (the pseudo-header sum, as
+ *       Linux leaves CHECKSUM_PARTIAL segments for a device that offloads checksums)
  *   gsoErrorText(code)                                          what was wrong, for the log
  * src must stay unchanged until the last segment is written; dst may be in the same buffer
  * (the frame area) but must not overlap the super-frame.
  */
-import { csumFinal, sum32 } from './csum32.js';
+import { csumFinal, fold16, sum32 } from './csum32.js';
 import { moveBytes } from './move.js';
 import { findOffsets, IPPROTO_TCP, IPPROTO_UDP, Offsets } from './offsets.js';
 import { VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP, VIRTIO_NET_HDR_GSO_UDP_L4 } from './vnet-hdr.js';
@@ -92,12 +94,17 @@ export class GsoPlan {
     return this.segments;
   }
 
+  /** csum_offset of the L4 checksum field (for a partial segment's header). */
+  get csumOffset(): number {
+    return this.tcp ? 16 : 6;
+  }
+
   segmentLength(i: number): number {
     const from = i * this.mss;
     return this.at.payload + Math.min(this.mss, this.payloadLen - from);
   }
 
-  write(i: number, dst: Uint8Array, dstOff: number): number {
+  write(i: number, dst: Uint8Array, dstOff: number, partial = false): number {
     const o = this.at;
     const src = this.src;
     const hdr = o.payload;
@@ -127,14 +134,20 @@ export class GsoPlan {
       if (i > 0) flags &= ~TCP_FLAG_CWR;
       if (i < this.segments - 1) flags &= ~(TCP_FLAG_FIN | TCP_FLAG_PSH);
       dst[l4 + 13] = flags;
-      put16(dst, l4 + 16, 0);
-      check = csumFinal(sum32(dst, l4, dstOff + segLen, this.pseudo + l4Len));
-      put16(dst, l4 + 16, check);
+      if (partial) put16(dst, l4 + 16, fold16(this.pseudo + l4Len));
+      else {
+        put16(dst, l4 + 16, 0);
+        check = csumFinal(sum32(dst, l4, dstOff + segLen, this.pseudo + l4Len));
+        put16(dst, l4 + 16, check);
+      }
     } else {
       put16(dst, l4 + 4, l4Len);
-      put16(dst, l4 + 6, 0);
-      check = csumFinal(sum32(dst, l4, dstOff + segLen, this.pseudo + l4Len));
-      put16(dst, l4 + 6, check === 0 ? 0xffff : check);
+      if (partial) put16(dst, l4 + 6, fold16(this.pseudo + l4Len));
+      else {
+        put16(dst, l4 + 6, 0);
+        check = csumFinal(sum32(dst, l4, dstOff + segLen, this.pseudo + l4Len));
+        put16(dst, l4 + 6, check === 0 ? 0xffff : check);
+      }
     }
     return segLen;
   }
@@ -152,6 +165,6 @@ export function gsoPrepare(plan: GsoPlan, src: Uint8Array, off: number, len: num
 export function gsoSegmentLength(plan: GsoPlan, i: number): number {
   return plan.segmentLength(i);
 }
-export function gsoWriteSegment(plan: GsoPlan, i: number, dst: Uint8Array, dstOff: number): number {
-  return plan.write(i, dst, dstOff);
+export function gsoWriteSegment(plan: GsoPlan, i: number, dst: Uint8Array, dstOff: number, partial = false): number {
+  return plan.write(i, dst, dstOff, partial);
 }
