@@ -20,7 +20,11 @@ import { D_META } from './frames.js';
  * it), both as a guest's GUEST_CSUM and GUEST_TSO4/6 say.
  */
 export const OFFLOAD_CSUM = 1;
-export const OFFLOAD_TSO = 2;
+export const OFFLOAD_TSO4 = 2;
+export const OFFLOAD_TSO6 = 4;
+export const OFFLOAD_TSO = OFFLOAD_TSO4 | OFFLOAD_TSO6;
+/** Takes super-frames marked ECN (CWR on the first segment): GUEST_ECN. */
+export const OFFLOAD_TSO_ECN = 8;
 
 /** Flag in the high half of descriptor word 3 (D_META). */
 export const F_VNET = 1 << 16;

@@ -29,6 +29,14 @@ import {
   VIRTIO_F_RING_PACKED,
   VIRTIO_F_VERSION_1,
   VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_CSUM,
+  VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_GUEST_ECN,
+  VIRTIO_NET_F_GUEST_TSO4,
+  VIRTIO_NET_F_GUEST_TSO6,
+  VIRTIO_NET_F_HOST_ECN,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_HOST_TSO6,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_STATUS,
@@ -39,6 +47,8 @@ import {
 } from '../../queues/virtqueue.js';
 import { ByteCopier } from './copy.js';
 import * as T from '../../queues/virtio-transport.js';
+import { readVnetHdr, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VnetHdr, writeVnetHdr } from '../../lib/net/vnet-hdr.js';
+import { OFFLOAD_CSUM, OFFLOAD_TSO4, OFFLOAD_TSO6, OFFLOAD_TSO_ECN } from '../../queues/frame-vnet.js';
 
 export const VIRTIO_COUNTERS = [
   'tx_drop_malformed', // guest TX chain broke a rule (device now NEEDS_RESET)
@@ -67,9 +77,11 @@ const enum C {
   resets,
 }
 
-/** Where frames the guest transmits go (the port's io.receive). */
+/** Where frames the guest transmits go (the port's io.receive, io.receiveOffload). */
 export interface FrameSink {
   receive(src: Uint8Array, offset: number, length: number): boolean;
+  /** A frame that came with a non-empty virtio_net_hdr (a TSO super-frame, a partial checksum). */
+  receiveOffload?(src: Uint8Array, offset: number, length: number, hdr: VnetHdr): boolean;
 }
 
 export interface VirtioNetOptions {
@@ -91,6 +103,16 @@ const OFFERED = [
   VIRTIO_RING_F_EVENT_IDX,
   VIRTIO_RING_F_INDIRECT_DESC,
   VIRTIO_F_RING_PACKED,
+  // Offloads (SPEC.md §10.4): the guest may send TSO super-frames and partial checksums
+  // (cut and completed by the switch where needed) and take them (made by GRO).
+  VIRTIO_NET_F_CSUM,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_HOST_TSO6,
+  VIRTIO_NET_F_HOST_ECN,
+  VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_GUEST_TSO4,
+  VIRTIO_NET_F_GUEST_TSO6,
+  VIRTIO_NET_F_GUEST_ECN,
 ];
 const SCRATCH_BYTES = 65536 + NET_HDR_BYTES;
 /** Most RX buffers one frame may span with MRG_RXBUF. */
@@ -110,6 +132,13 @@ export class VirtioNetDevice {
   private featLo = 0;
   private featHi = 0;
   private mrg = false;
+  /** What the guest takes on receive (OFFLOAD_*), from GUEST_CSUM / GUEST_TSO4/6. */
+  private takes = 0;
+  private guestEcn = false;
+  /** The virtio_net_hdr the frame in transmit() gets (10 bytes; all zero but for offloads). */
+  private readonly hdrOut = new Uint8Array(10);
+  private hdrOutSet = false;
+  private readonly hdrIn = new VnetHdr();
   private live = false;
   private pairs = 0;
   private queues: (SplitDeviceQueue | PackedDeviceQueue | null)[] = [];
@@ -269,7 +298,12 @@ export class VirtioNetDevice {
         // The common case: header and frame fit the chain's first buffer.
         const a = q.segAddr[0];
         const mb = this.memBuf;
-        if ((a & 3) === 0) {
+        if (this.hdrOutSet) {
+          const h = this.hdrOut;
+          for (let k = 0; k < 10; k++) mb[a + k] = h[k];
+          mb[a + NET_HDR_NUM_BUFFERS] = 1;
+          mb[a + NET_HDR_NUM_BUFFERS + 1] = 0;
+        } else if ((a & 3) === 0) {
           // Three word stores: flags…csum_offset zero, num_buffers (bytes 10–11, little-endian) = 1.
           const w = a >>> 2;
           this.mem32[w] = 0;
@@ -340,9 +374,14 @@ export class VirtioNetDevice {
         return done;
       }
       const total = q.readableBytes;
+      const mb = this.memBuf;
+      const ha = q.segAddr[0];
+      // flags and gso_type: a plain frame has both zero (the common case costs two loads).
+      const offload = q.segLen[0] >= 2 && (mb[ha] | mb[ha + 1]) !== 0 && sink.receiveOffload !== undefined;
+      if (offload && q.segLen[0] >= 10) readVnetHdr(this.hdrIn, mb, ha);
       if (total < NET_HDR_BYTES + 14) this.c[this.base + C.tx_drop_short]++;
-      else if (q.segCount === 1) sink.receive(this.memBuf, q.segAddr[0] + NET_HDR_BYTES, total - NET_HDR_BYTES);
-      else if (q.segCount === 2 && q.segLen[0] === NET_HDR_BYTES) sink.receive(this.memBuf, q.segAddr[1], q.segLen[1]);
+      else if (q.segCount === 1) this.sink(sink, offload, mb, ha + NET_HDR_BYTES, total - NET_HDR_BYTES);
+      else if (q.segCount === 2 && q.segLen[0] === NET_HDR_BYTES) this.sink(sink, offload, mb, q.segAddr[1], q.segLen[1]);
       else if (total > SCRATCH_BYTES) this.c[this.base + C.tx_drop_oversize]++;
       else {
         let at = 0;
@@ -350,7 +389,8 @@ export class VirtioNetDevice {
           this.gather.copy(this.scratch, at, this.memBuf, q.segAddr[s], q.segLen[s]);
           at += q.segLen[s];
         }
-        sink.receive(this.scratch, NET_HDR_BYTES, total - NET_HDR_BYTES);
+        if (offload) readVnetHdr(this.hdrIn, this.scratch, 0);
+        this.sink(sink, offload, this.scratch, NET_HDR_BYTES, total - NET_HDR_BYTES);
       }
       q.addUsed(head, 0);
     }
@@ -365,6 +405,11 @@ export class VirtioNetDevice {
    * Copies n bytes into the current RX chain from the scatter cursor on; returns how many
    * fit. `header` notes where num_buffers lands.
    */
+  private sink(sink: FrameSink, offload: boolean, src: Uint8Array, offset: number, length: number): void {
+    if (offload) sink.receiveOffload!(src, offset, length, this.hdrIn);
+    else sink.receive(src, offset, length);
+  }
+
   private scatter(q: SplitDeviceQueue | PackedDeviceQueue, src: Uint8Array, srcOff: number, n: number, header: boolean): number {
     let done = 0;
     const mb = this.memBuf;
@@ -375,7 +420,7 @@ export class VirtioNetDevice {
       if (header) {
         for (let k = 0; k < take; k++) {
           const h = done + k;
-          mb[dst + k] = 0;
+          mb[dst + k] = h < 10 ? this.hdrOut[h] : 0;
           if (h === 10) this.numBufAddr0 = dst + k;
           else if (h === 11) this.numBufAddr1 = dst + k;
         }
@@ -431,6 +476,27 @@ export class VirtioNetDevice {
     Atomics.notify(t, T.kGuestBell);
   }
 
+  /** What the guest takes now (OFFLOAD_*): nothing until it is live. */
+  offloads(): number {
+    return this.live ? this.takes : 0;
+  }
+
+  /**
+   * transmit() with the frame's virtio_net_hdr, for a guest whose offloads() cover it (the
+   * device thread checked). A TCP super-frame with CWR needs GUEST_ECN: refused (false) else.
+   */
+  transmitOffload(area: Uint8Array, offset: number, length: number, queue: number, h: VnetHdr): boolean {
+    if ((h.gsoType & VIRTIO_NET_HDR_GSO_ECN) !== 0 && !this.guestEcn) return false;
+    const t = h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
+    if (t !== VIRTIO_NET_HDR_GSO_NONE && t !== VIRTIO_NET_HDR_GSO_TCPV4 && t !== VIRTIO_NET_HDR_GSO_TCPV6) return false;
+    writeVnetHdr(h, this.hdrOut, 0, false);
+    this.hdrOutSet = true;
+    const ok = this.transmit(area, offset, length, queue);
+    this.hdrOut.fill(0);
+    this.hdrOutSet = false;
+    return ok;
+  }
+
   private reset(): void {
     this.status = 0;
     this.featLo = 0;
@@ -481,6 +547,14 @@ export class VirtioNetDevice {
       this.featLo = lo;
       this.featHi = hi;
       this.mrg = hasFeature(lo, hi, VIRTIO_NET_F_MRG_RXBUF);
+      const csum = hasFeature(lo, hi, VIRTIO_NET_F_GUEST_CSUM);
+      // A super-frame always comes with a partial checksum: TSO without GUEST_CSUM is not taken.
+      this.takes =
+        (csum ? OFFLOAD_CSUM : 0) |
+        (csum && hasFeature(lo, hi, VIRTIO_NET_F_GUEST_TSO4) ? OFFLOAD_TSO4 : 0) |
+        (csum && hasFeature(lo, hi, VIRTIO_NET_F_GUEST_TSO6) ? OFFLOAD_TSO6 : 0);
+      this.guestEcn = hasFeature(lo, hi, VIRTIO_NET_F_GUEST_ECN);
+      if (this.guestEcn && (this.takes & (OFFLOAD_TSO4 | OFFLOAD_TSO6)) !== 0) this.takes |= OFFLOAD_TSO_ECN;
     }
     this.status |= req & ~STATUS_DEVICE_NEEDS_RESET;
     if ((adding & STATUS_DRIVER_OK) !== 0) {
