@@ -15,8 +15,8 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { defineGuest, type GuestEnv } from '../../guest/program.js';
-import { macBytes } from '../../switch/endpoints/packets.js';
-import { csumFinal, fold16, sum32 } from '../../lib/net/csum32.js';
+import { macBytes } from '../../lib/net/packets.js';
+import { csumFinal, fold16, sum32 } from '../../lib/net/checksum.js';
 import {
   completeChecksum,
   VIRTIO_NET_HDR_F_NEEDS_CSUM,

@@ -42,7 +42,7 @@
  *   gro.merged / .superFrames / .csumBad / .noBuffer   counts (the owner may take and zero them)
  * and GroHost (below), which the caller implements once.
  */
-import { fold16, sum32 } from './csum32.js';
+import { fold16, sum32 } from './checksum.js';
 import { moveBytes } from './move.js';
 import { findOffsets, IPPROTO_TCP, Offsets } from './offsets.js';
 import {

@@ -24,7 +24,7 @@
  * src must stay unchanged until the last segment is written; dst may be in the same buffer
  * (the frame area) but must not overlap the super-frame.
  */
-import { csumFinal, fold16, sum32 } from './csum32.js';
+import { csumFinal, fold16, sum32 } from './checksum.js';
 import { moveBytes } from './move.js';
 import { findOffsets, IPPROTO_TCP, IPPROTO_UDP, Offsets } from './offsets.js';
 import { VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP, VIRTIO_NET_HDR_GSO_UDP_L4 } from './vnet-hdr.js';

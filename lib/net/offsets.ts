@@ -7,13 +7,9 @@
  * IPv6 extension headers end the walk (OFF_E_L4): neither the guests' TSO nor Linux's GRO
  * for TCP takes them on the fast path, and a frame that has them travels unchanged.
  */
-export const ETH_HLEN = 14;
-export const ETH_P_IP = 0x0800;
-export const ETH_P_IPV6 = 0x86dd;
-export const ETH_P_8021Q = 0x8100;
-export const ETH_P_8021AD = 0x88a8;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
+import { ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, IPPROTO_TCP, IPPROTO_UDP } from './packets.js';
+
+export { IPPROTO_TCP, IPPROTO_UDP };
 export const IPV6_HLEN = 40;
 export const UDP_HLEN = 8;
 

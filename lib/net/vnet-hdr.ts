@@ -22,7 +22,7 @@
  *                                          sum; the sum of p[off+start, off+len) replaces it.
  *                                          Returns false when start/offset are out of the frame.
  */
-import { csumFinal, sum32 } from './csum32.js';
+import { csumFinal, sum32 } from './checksum.js';
 
 export const VNET_HDR_LEN = 10;
 export const VNET_HDR_LEN_MRG = 12;

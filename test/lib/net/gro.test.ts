@@ -21,7 +21,7 @@ import {
   VIRTIO_NET_HDR_GSO_TCPV6,
   VnetHdr,
 } from '../../../lib/net/vnet-hdr.js';
-import { run, skipWithout, tempDir } from '../../pcap/helpers.js';
+import { run, skipWithout, tempDir } from '../pcap/helpers.js';
 import { ACK, CWR, FIN, PSH, RST, SYN, URG, build, bytes, headerLength, pcapFile, plainSum, pseudoSum, rng, type Desc } from './frames.js';
 
 const tmp = tempDir();

@@ -14,7 +14,7 @@ import {
   VIRTIO_NET_HDR_GSO_UDP,
   VIRTIO_NET_HDR_GSO_UDP_L4,
 } from '../../../lib/net/vnet-hdr.js';
-import { run, skipWithout, tempDir } from '../../pcap/helpers.js';
+import { run, skipWithout, tempDir } from '../pcap/helpers.js';
 import { ACK, CWR, ECE, FIN, PSH, build, bytes, headerLength, pcapFile, rng, type Desc } from './frames.js';
 
 const tmp = tempDir();

@@ -9,15 +9,15 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Switch } from '../../switch/supervisor.js';
-import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
-import { startVm, type Vm } from '../../guest/runner.js';
-import { PATTERN_BYTES, streamPattern } from '../../examples/vm/tcp-stream.js';
-import { expectAccounted } from '../switch/support.js';
-import { run as sh, skipWithout, tempDir } from '../pcap/helpers.js';
+import { Switch } from '../../../../switch/supervisor.js';
+import { CONFIG_DEFAULTS, type SwitchConfig } from '../../../../switch/config-types.js';
+import { startVm, type Vm } from '../../../../guest/runner.js';
+import { PATTERN_BYTES, streamPattern } from '../../../../examples/vm/tcp-stream.js';
+import { expectAccounted } from '../../support.js';
+import { run as sh, skipWithout, tempDir } from '../../../lib/pcap/helpers.js';
 import { until } from './harness.js';
 
-const built = existsSync(new URL('../../dist/guest/vm-worker.js', import.meta.url)) && existsSync(new URL('../../dist/switch/device.js', import.meta.url));
+const built = existsSync(new URL('../../../../dist/guest/vm-worker.js', import.meta.url)) && existsSync(new URL('../../../../dist/switch/device.js', import.meta.url));
 const run = it.runIf(built || process.env.CI === 'true');
 const tmp = tempDir();
 afterAll(() => tmp.remove());
