@@ -124,7 +124,7 @@ function fill(dst: Uint8Array, at: number, from: number, n: number): void {
 function sendOne(env: GuestEnv, n: number): boolean {
   const last = nxt + n === total;
   const segs = Math.max(1, Math.ceil(n / mss));
-  ipHeader(frame, 0x0a090001, 0x0a090002, 20 + n);
+  ipHeader(frame, 0x0a090001, 0x0a090002, n);
   tcpHeader(frame, SPORT, DPORT, (ISN + nxt) >>> 0, 0, 0x10 | (last ? 0x08 : 0));
   fill(frame, HDR, nxt, n);
   let ok: boolean;
@@ -212,7 +212,7 @@ function receiveData(env: GuestEnv, b: Uint8Array, o: number, len: number): void
 
 function tickRecv(env: GuestEnv): number {
   if (rcvNxt === acked) return 0;
-  ipHeader(ack, 0x0a090002, 0x0a090001, 20);
+  ipHeader(ack, 0x0a090002, 0x0a090001, 0);
   tcpHeader(ack, DPORT, SPORT, ISN, (ISN + rcvNxt) >>> 0, 0x10);
   put16(ack, 50, csumFinal(sum32(ack, 34, HDR, pseudo(ack, 0, 20))));
   if (!env.send(ack, 0, HDR)) return 0;
