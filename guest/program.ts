@@ -5,6 +5,7 @@
  * program.tick(), publish transmits, sleep on the interrupt word when idle.
  */
 import type { VirtioNetDriver } from './virtio-net-driver.js';
+import type { VnetHdr } from '../lib/net/vnet-hdr.js';
 
 export interface GuestEnv {
   readonly nic: VirtioNetDriver;
@@ -17,6 +18,8 @@ export interface GuestEnv {
   counterIndex(name: string): number;
   /** Queues one frame for transmit on pair `pair` (default 0); false when the TX ring is full (counted tx_full). */
   send(bytes: Uint8Array, offset: number, length: number, pair?: number): boolean;
+  /** send() with a virtio_net_hdr (a TSO super-frame, a partial checksum): needs the driver's `offloads`. */
+  sendOffload(bytes: Uint8Array, offset: number, length: number, hdr: VnetHdr, pair?: number): boolean;
   log(message: string): void;
 }
 
@@ -25,7 +28,10 @@ export interface GuestProgram {
   counters?: readonly string[];
   /** Once after the driver is up (and again after each reset). */
   start?(env: GuestEnv): void;
-  /** One received frame: bytes[offset, offset + length), valid only during the call. */
+  /**
+   * One received frame: bytes[offset, offset + length), valid only during the call; its
+   * virtio_net_hdr is at bytes[offset − NET_HDR_BYTES] (GRO super-frames, checksum state).
+   */
   receive(env: GuestEnv, bytes: Uint8Array, offset: number, length: number, pair: number): void;
   /**
    * Every loop iteration (at least every few milliseconds when idle). Returns how much it

@@ -21,6 +21,14 @@ import {
   STATUS_FEATURES_OK,
   VIRTIO_F_RING_PACKED,
   VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_CSUM,
+  VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_GUEST_ECN,
+  VIRTIO_NET_F_GUEST_TSO4,
+  VIRTIO_NET_F_GUEST_TSO6,
+  VIRTIO_NET_F_HOST_ECN,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_HOST_TSO6,
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
@@ -35,6 +43,7 @@ import {
 } from '../queues/virtqueue.js';
 import * as T from '../queues/virtio-transport.js';
 import { GuestAllocator } from './allocator.js';
+import { VnetHdr, writeVnetHdr } from '../lib/net/vnet-hdr.js';
 
 export interface DriverOptions {
   /** Queue pairs wanted (MQ); the device may offer fewer. */
@@ -50,6 +59,16 @@ export interface DriverOptions {
   packed?: boolean;
   /** Milliseconds to wait for the device to attach / answer a status write. */
   timeoutMs?: number;
+  /**
+   * Negotiate the offloads (CSUM, HOST_TSO4/6, HOST_ECN, GUEST_CSUM, GUEST_TSO4/6,
+   * GUEST_ECN) when offered: the guest may then send super-frames (sendOffload) and receive
+   * them, their virtio_net_hdr at bytes[offset − NET_HDR_BYTES] of each received frame.
+   * Receiving 64 KB frames needs MRG_RXBUF (or rxBufferBytes ≥ 65550); sending them needs
+   * txBufferBytes ≥ 65548.
+   */
+  offloads?: boolean;
+  /** Bytes per transmit buffer, header included (default 2048). */
+  txBufferBytes?: number;
   /** A second word to ring on a kick: the device thread's own doorbell, when its port gave one. */
   deviceBell?: { sab: SharedArrayBuffer; index: number } | null;
 }
@@ -63,7 +82,16 @@ const WANTED = [
   VIRTIO_RING_F_EVENT_IDX,
   VIRTIO_RING_F_INDIRECT_DESC,
 ];
-const TX_BUFFER_BYTES = 2048;
+const OFFLOADS = [
+  VIRTIO_NET_F_CSUM,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_HOST_TSO6,
+  VIRTIO_NET_F_HOST_ECN,
+  VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_GUEST_TSO4,
+  VIRTIO_NET_F_GUEST_TSO6,
+  VIRTIO_NET_F_GUEST_ECN,
+];
 
 export class VirtioNetDriver {
   readonly t: Int32Array;
@@ -77,6 +105,7 @@ export class VirtioNetDriver {
   private txBase: number[] = [];
   private txTable: number[] = [];
   private rxBytes = 0;
+  private txBytes = 2048;
   private mrg = false;
   private indirectTx = false;
   private readonly held: number[][] = [];
@@ -119,7 +148,7 @@ export class VirtioNetDriver {
     this.writeStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
     const devLo = t[T.kDeviceFeaturesLo] >>> 0;
     const devHi = t[T.kDeviceFeaturesHi] >>> 0;
-    const wanted = this.opts.packed ? [...WANTED, VIRTIO_F_RING_PACKED] : WANTED;
+    const wanted = [...WANTED, ...(this.opts.packed ? [VIRTIO_F_RING_PACKED] : []), ...(this.opts.offloads ? OFFLOADS : [])];
     const [wLo, wHi] = featureWords(wanted.filter((b) => !(this.opts.refuse ?? []).includes(b)));
     this.featLo = (devLo & wLo) >>> 0;
     this.featHi = (devHi & wHi) >>> 0;
@@ -136,6 +165,7 @@ export class VirtioNetDriver {
     this.mac = has(VIRTIO_NET_F_MAC) ? T.wordsToMac(t[T.kMacLo] >>> 0, t[T.kMacHi]) : '02:00:00:00:00:01';
     t[T.kPairs] = this.pairs;
     this.rxBytes = this.opts.rxBufferBytes ?? 2048;
+    this.txBytes = this.opts.txBufferBytes ?? 2048;
     if (!this.mrg && this.rxBytes < 1526) throw new Error(`receive buffers of ${this.rxBytes} bytes need MRG_RXBUF`);
     const eventIdx = has(VIRTIO_RING_F_EVENT_IDX);
     const packed = has(VIRTIO_F_RING_PACKED);
@@ -157,7 +187,7 @@ export class VirtioNetDriver {
         this.rxBase.push(this.alloc.take(size * this.rxBytes, 16));
       } else {
         this.tx.push(dq);
-        this.txBase.push(this.alloc.take(size * TX_BUFFER_BYTES, 16));
+        this.txBase.push(this.alloc.take(size * this.txBytes, 16));
         this.txTable.push(this.alloc.take(size * 32, 16));
       }
     }
@@ -226,11 +256,11 @@ export class VirtioNetDriver {
         // A merged frame: the first buffer then nb − 1 more used entries, in order.
         const sc = this.scratch;
         let at = Math.min(len, this.rxBytes);
-        for (let k = 0; k < at; k++) sc[k] = bytes[addr + k];
+        sc.set(bytes.subarray(addr, addr + at), 0);
         for (let k = 1; k < nb && q.getUsed(); k++) {
           const a = this.rxBase[p] + q.usedId * this.rxBytes;
           const l = Math.min(q.usedLen, this.rxBytes, sc.length - at);
-          for (let j = 0; j < l; j++) sc[at + j] = bytes[a + j];
+          sc.set(bytes.subarray(a, a + l), at);
           at += l;
           this.recycleRx(p, q.usedId);
         }
@@ -263,15 +293,26 @@ export class VirtioNetDriver {
    * false when the TX ring is full after reclaiming. Published by flushTx().
    */
   send(p: number, src: Uint8Array, offset: number, length: number): boolean {
+    return this.sendOffload(p, src, offset, length, null);
+  }
+
+  /**
+   * send() with a virtio_net_hdr (a TSO super-frame: gso_type, gso_size, hdr_len, and the
+   * NEEDS_CSUM partial checksum; see lib/net/vnet-hdr.ts), as negotiated with `offloads`.
+   */
+  sendOffload(p: number, src: Uint8Array, offset: number, length: number, hdr: VnetHdr | null): boolean {
     const q = this.tx[p];
-    if (length > TX_BUFFER_BYTES - NET_HDR_BYTES) return false;
+    if (length > this.txBytes - NET_HDR_BYTES) return false;
     if (q.freeCount === 0) this.reclaimTx(p);
     if (q.freeCount === 0) return false;
     const h = q.nextHead;
-    const buf = this.txBase[p] + h * TX_BUFFER_BYTES;
+    const buf = this.txBase[p] + h * this.txBytes;
     const bytes = this.mem.bytes;
     bytes.fill(0, buf, buf + NET_HDR_BYTES);
-    for (let k = 0; k < length; k++) bytes[buf + NET_HDR_BYTES + k] = src[offset + k];
+    if (hdr !== null) writeVnetHdr(hdr, bytes, buf, false);
+    if (src.buffer === bytes.buffer) bytes.copyWithin(buf + NET_HDR_BYTES, src.byteOffset + offset, src.byteOffset + offset + length);
+    else if (length > 256) bytes.set(src.subarray(offset, offset + length), buf + NET_HDR_BYTES);
+    else for (let k = 0; k < length; k++) bytes[buf + NET_HDR_BYTES + k] = src[offset + k];
     if (this.indirectTx) {
       const table = this.txTable[p] + h * 32;
       q.writeTableEntry(table, 0, buf, NET_HDR_BYTES, VIRTQ_DESC_F_NEXT, 1);

@@ -55,6 +55,15 @@ async function main(): Promise<void> {
       c[3] += length;
       return true;
     },
+    sendOffload(bytes, offset, length, hdr, pair = 0) {
+      if (!nic.sendOffload(pair % nic.pairs, bytes, offset, length, hdr)) {
+        c[4]++;
+        return false;
+      }
+      c[2]++;
+      c[3] += length;
+      return true;
+    },
     log(message) {
       parentPort!.postMessage({ type: 'log', message });
     },

@@ -44,6 +44,16 @@ export function metaLen(meta: number): number {
   return (meta >>> 8) & 0xff;
 }
 
+/**
+ * A super-frame (GSO/GRO): up to SUPER_FRAME_MAX bytes after the headroom, in superFrameSpan
+ * consecutive frame slots named by the first (queues/pool.ts). 65535: the descriptor's
+ * 16-bit length.
+ */
+export const SUPER_FRAME_MAX = 65535;
+export function superFrameSpan(frameSize: number): number {
+  return Math.ceil((XDP_PACKET_HEADROOM + SUPER_FRAME_MAX) / frameSize);
+}
+
 /** Maximum L2 frame length a frame of `frameSize` bytes can carry. */
 export function maxPacketLength(frameSize: number): number {
   return frameSize - XDP_PACKET_HEADROOM;

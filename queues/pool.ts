@@ -18,6 +18,17 @@
  *
  * The free stack lives in shared memory only so that the supervisor can count it after a
  * stop (the accounting invariant); only the owner touches it while running.
+ *
+ * Super-frames (GSO/GRO, up to 64 KB): a pool may also own `large` frames of `span`
+ * consecutive frame slots each, in a region of the area after every pool's ordinary
+ * frames, each named by its first slot:
+ *
+ *   [first, first+count)                      ordinary frames (alloc)
+ *   [largeFirst, largeFirst+large·span)       super-frames, one per span slots (allocLarge)
+ *
+ * frame × frameSize still finds a super-frame's bytes, so rings, copies and the accounting
+ * treat it as any frame; only the owner tells the two apart (by index) to put it back on
+ * its own free stack. A pool without super-frames is exactly as before.
  */
 import { Ring } from './ring.js';
 import { CounterBlock, type SharedCounters } from '../lib/counters.js';
@@ -45,7 +56,13 @@ const kTop = 0; // Int32 word: number of frames on the free stack; entries follo
 export interface SharedPool {
   first: number;
   count: number;
+  /** Super-frames from slot largeFirst on, `span` slots each (0 when none). */
+  largeFirst: number;
+  large: number;
+  span: number;
   stack: SharedArrayBuffer;
+  /** The super-frames' free stack (same layout as `stack`). */
+  largeStack: SharedArrayBuffer;
   rings: SharedArrayBuffer[];
   counters: SharedCounters;
 }
@@ -56,16 +73,23 @@ export function recycleRingSize(count: number): number {
   return n;
 }
 
-/** Creates a pool over frames [first, first+count) with `returners` recycle rings, all frames free. */
-export function createPool(first: number, count: number, returners: number): SharedPool {
+/**
+ * Creates a pool over frames [first, first+count) with `returners` recycle rings, all frames
+ * free, and `large` super-frames of `span` slots each from slot `largeFirst` on.
+ */
+export function createPool(first: number, count: number, returners: number, large = 0, span = 0, largeFirst = first + count): SharedPool {
   const stack = new SharedArrayBuffer((count + 1) * 4);
   const s = new Int32Array(stack);
   // Lowest frame on top: the first allocations walk the area in order.
   for (let i = 0; i < count; i++) s[1 + i] = first + count - 1 - i;
   s[kTop] = count;
+  const largeStack = new SharedArrayBuffer((large + 1) * 4);
+  const l = new Int32Array(largeStack);
+  for (let i = 0; i < large; i++) l[1 + i] = largeFirst + (large - 1 - i) * span;
+  l[kTop] = large;
   const rings: SharedArrayBuffer[] = [];
-  for (let r = 0; r < returners; r++) rings.push(Ring.create(recycleRingSize(count), 1).sab);
-  return { first, count, stack, rings, counters: new CounterBlock(POOL_COUNTERS).toShared() };
+  for (let r = 0; r < returners; r++) rings.push(Ring.create(recycleRingSize(count + large), 1).sab);
+  return { first, count, largeFirst, large, span, stack, largeStack, rings, counters: new CounterBlock(POOL_COUNTERS).toShared() };
 }
 
 /** The owner's handle on a pool. */
@@ -77,10 +101,21 @@ export class FramePool {
   private readonly rings: Ring[];
   private top: number;
   private readonly c: Float64Array;
+  /** First super-frame slot and the end of the super-frames' slots. */
+  private readonly largeFirst: number;
+  private readonly largeEnd: number;
+  private readonly span: number;
+  private readonly largeStack: Int32Array;
+  private largeTop: number;
 
   constructor(shared: SharedPool) {
     this.first = shared.first;
     this.count = shared.count;
+    this.span = shared.span;
+    this.largeFirst = shared.largeFirst;
+    this.largeEnd = this.largeFirst + shared.large * shared.span;
+    this.largeStack = new Int32Array(shared.largeStack);
+    this.largeTop = this.largeStack[kTop];
     this.stack = new Int32Array(shared.stack);
     this.rings = shared.rings.map((sab) => new Ring(sab));
     this.counters = CounterBlock.fromShared(shared.counters);
@@ -91,7 +126,7 @@ export class FramePool {
   /** A free frame index, or -1 when the pool is empty (back-pressure). Does not allocate. */
   alloc(): number {
     if (this.top === 0) {
-      if (this.refill() === 0) {
+      if (this.refill() === 0 || this.top === 0) {
         this.c[PP.alloc_empty]++;
         return -1;
       }
@@ -104,8 +139,18 @@ export class FramePool {
     return f;
   }
 
+  /**
+   * A free super-frame (its first slot), or -1 when none is free (the caller goes on with
+   * ordinary frames: GRO delivers segments as they came). Does not allocate.
+   */
+  allocLarge(): number {
+    if (this.largeTop === 0 && (this.largeFirst === this.largeEnd || this.refill() === 0 || this.largeTop === 0)) return -1;
+    return this.largeStack[this.largeTop--];
+  }
+
   /** Returns a frame from the owner's own thread (XDP_DROP at the device, a failed enqueue). */
   free(frame: number): void {
+    if (frame >= this.largeFirst) return this.freeLarge(frame);
     // A full stack or a frame of another pool can only be a switch bug (a frame freed twice,
     // or freed to the wrong owner); past the stack's end the store would vanish and alloc()
     // would later hand out `undefined`. Reported as loudly as RecycleRing.put does.
@@ -117,17 +162,26 @@ export class FramePool {
     this.c[PP.recycle_cached]++;
   }
 
-  /** Pulls every frame waiting in the recycle rings onto the free stack; returns how many. */
+  private freeLarge(frame: number): void {
+    if (this.largeTop >= this.largeEnd - this.largeFirst || frame >= this.largeEnd || (frame - this.largeFirst) % this.span !== 0) {
+      throw new Error(`frame pool ${this.first}…${this.largeEnd - 1}: super-frame ${frame} freed twice or not this pool's`);
+    }
+    this.largeStack[++this.largeTop] = frame;
+  }
+
+  /** Pulls every frame waiting in the recycle rings onto the free stacks; returns how many. */
   refill(): number {
     let total = 0;
+    const largeFirst = this.largeFirst;
     for (let r = 0; r < this.rings.length; r++) {
       const ring = this.rings[r];
-      const n = ring.peek(this.count);
+      const n = ring.peek(this.count + this.largeStack.length);
       if (n === 0) continue;
       const w = ring.words;
       for (let k = 0; k < n; k++) {
-        this.top++;
-        this.stack[this.top] = w[ring.entryOf(k)];
+        const f = w[ring.entryOf(k)];
+        if (f >= largeFirst) this.largeStack[++this.largeTop] = f;
+        else this.stack[++this.top] = f;
       }
       ring.release(n);
       total += n;
@@ -139,6 +193,7 @@ export class FramePool {
   /** Publishes the free-stack depth to shared memory (for accounting after a stop). */
   publish(): void {
     this.stack[kTop] = this.top;
+    this.largeStack[kTop] = this.largeTop;
   }
 
   /** Frames on the free stack now (owner's view). */

@@ -50,6 +50,13 @@ export const USED_ALIGN = 4;
 
 // Feature bits (virtio 1.x §6 and the net device section).
 export const VIRTIO_NET_F_CSUM = 0;
+export const VIRTIO_NET_F_GUEST_CSUM = 1;
+export const VIRTIO_NET_F_GUEST_TSO4 = 7;
+export const VIRTIO_NET_F_GUEST_TSO6 = 8;
+export const VIRTIO_NET_F_GUEST_ECN = 9;
+export const VIRTIO_NET_F_HOST_TSO4 = 11;
+export const VIRTIO_NET_F_HOST_TSO6 = 12;
+export const VIRTIO_NET_F_HOST_ECN = 13;
 export const VIRTIO_NET_F_MAC = 5;
 export const VIRTIO_NET_F_MRG_RXBUF = 15;
 export const VIRTIO_NET_F_STATUS = 16;

@@ -32,11 +32,11 @@ export function ringFrames(L: SharedLayout): number {
 
 /** Free (a pool's stack or recycle rings), queued (a packet ring), in flight (the rest), doubled. */
 export function frameAccounting(L: SharedLayout): Accounting {
-  const total = L.pools.length * L.poolFrames;
-  const seen = new Uint8Array(total);
+  const total = L.pools.length * (L.poolFrames + L.superFrames);
+  const seen = new Uint8Array(L.smallSlots + L.pools.length * L.superFrames * L.superSpan);
   let doubled = 0;
   const mark = (f: number) => {
-    if (f < 0 || f >= total || seen[f]++ !== 0) doubled++;
+    if (f < 0 || f >= seen.length || seen[f]++ !== 0) doubled++;
   };
   let free = 0;
   let queued = 0;
@@ -45,6 +45,9 @@ export function frameAccounting(L: SharedLayout): Accounting {
     const top = stack[0];
     for (let i = 1; i <= top; i++) mark(stack[i]);
     free += top;
+    const large = new Int32Array(pool.largeStack);
+    for (let i = 1; i <= large[0]; i++) mark(large[i]);
+    free += large[0];
     for (const sab of pool.rings) {
       const r = new Ring(sab);
       r.forEachQueued((o) => mark(r.words[o]));

@@ -26,6 +26,11 @@ export interface SwitchConfig {
   frameSize: number;
   /** Frames in each port's pool. */
   poolFrames: number;
+  /**
+   * Super-frames (64 KB + headroom, for GRO towards VMs that take GSO) in each pool; 0 or
+   * absent: none, and no GRO. 16 is plenty for one breath of 8 flows per egress port.
+   */
+  superFrames?: number;
   /** Entries in every rx and tx ring (a power of two). */
   ringSize: number;
   /** Descriptors a queue worker takes per breath (NAPI weight). */

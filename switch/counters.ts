@@ -25,6 +25,11 @@ export const QUEUE_COUNTERS = [
   'breaths',
   'sleeps',
   'restarts',
+  'rx_gro_merged',
+  'rx_gro_packets',
+  'rx_gro_csum_bad',
+  'rx_gro_no_buffer',
+  'rx_gro_tx_full',
 ] as const;
 export const QUEUE_EXIT_COUNTERS = [
   'xdp_drop',
@@ -52,6 +57,16 @@ export const enum Q {
   breaths,
   sleeps,
   restarts,
+  /** Segments GRO appended to a super-frame (each left the queue inside one). */
+  rx_gro_merged,
+  /** Super-frames GRO made (counted once each). */
+  rx_gro_packets,
+  /** TCP segments GRO found with a bad checksum (passed on as they came). */
+  rx_gro_csum_bad,
+  /** Merges given up for want of a free super-frame. */
+  rx_gro_no_buffer,
+  /** Frames GRO let go that found their tx ring full (dropped). */
+  rx_gro_tx_full,
 }
 
 /**
@@ -60,6 +75,9 @@ export const enum Q {
  * one of: a queue's rx<q>_packets, rx_no_buffer, rx_ring_full, rx_flow_drop (a rule with
  * `action -1`/`-2`), rx_dropped (too large, malformed). Every frame handed to the port for
  * transmit is counted in tx_packets or tx_dropped.
+ * A super-frame (GSO) received and cut here is one rx_packets and one rx_gso_packets; its
+ * rx_gso_segments segments then each end in one of the exits above, so
+ *   rx_packets − rx_gso_packets + rx_gso_segments = Σ exits.
  */
 export const PORT_COUNTERS = [
   'rx_packets',
@@ -71,6 +89,11 @@ export const PORT_COUNTERS = [
   'tx_packets',
   'tx_bytes',
   'tx_dropped',
+  'rx_gso_packets',
+  'rx_gso_segments',
+  'tx_gso_packets',
+  'tx_gso_segments',
+  'tx_csum_sw',
 ] as const;
 export const enum P {
   rx_packets,
@@ -82,4 +105,13 @@ export const enum P {
   tx_packets,
   tx_bytes,
   tx_dropped,
+  /** Super-frames received and cut into segments here (each also in rx_packets, once). */
+  rx_gso_packets,
+  /** Segments made from them: each goes on as a frame of its own (rx<q>_packets or a drop). */
+  rx_gso_segments,
+  /** Super-frames this port could not take, cut into segments here (each in tx_packets once). */
+  tx_gso_packets,
+  tx_gso_segments,
+  /** Partial checksums completed in software for a port that does not take them. */
+  tx_csum_sw,
 }

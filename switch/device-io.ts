@@ -9,6 +9,12 @@
  * Counting: every frame received is counted in rx_packets and then in exactly one of a
  * queue's rx<q>_packets (by the queue worker), rx_no_buffer, rx_ring_full, rx_flow_drop or
  * rx_dropped; every frame drained is counted in tx_packets or tx_dropped.
+ *
+ * Offloads (virtio_net_hdr semantics, queues/frame-vnet.ts): receiveOffload() cuts a
+ * super-frame into segments as it enters (programs see segments, as XDP does) and lets a
+ * partial checksum ride with each; drain() hands a frame with a header to a port that takes
+ * it, else cuts the super-frame (tx_gso_segments) or completes the checksum (tx_csum_sw)
+ * first. The port's offloads() are published for the queue workers' GRO each drain.
  */
 import { Ring } from '../queues/ring.js';
 import { Doorbell } from '../queues/doorbell.js';
@@ -20,6 +26,9 @@ import { CTL_DOORBELL, CTL_WORDS, workerThread, type SharedLayout } from './layo
 import type { Port, PortIO } from './ports/port.js';
 import type { Steerer } from '../flows/rss.js';
 import { ByteCopier } from './endpoints/copy.js';
+import { F_VNET, OFFLOAD_CSUM, OFFLOAD_TSO4, OFFLOAD_TSO6, OFFLOAD_TSO_ECN, loadFrameVnet, storeFrameVnet } from '../queues/frame-vnet.js';
+import { GsoPlan, gsoErrorText } from '../lib/net/gso.js';
+import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VnetHdr } from '../lib/net/vnet-hdr.js';
 
 export class DeviceIO implements PortIO {
   readonly name: string;
@@ -41,7 +50,16 @@ export class DeviceIO implements PortIO {
   private readonly tx: Ring[];
   private readonly recycle: (RecycleRing | null)[];
   private readonly poolFrames: number;
+  /** Ordinary frame slots of all pools; super-frames follow, superStride slots per pool. */
+  private readonly smallSlots: number;
+  private readonly superStride: number;
   private readonly block: CounterBlock;
+  private readonly offloads: Int32Array;
+  private published = 0;
+  private readonly gso = new GsoPlan();
+  private readonly hdr = new VnetHdr();
+  private readonly segHdr = new VnetHdr();
+  private lastGsoLog = -Infinity;
   private readonly logFn: (level: 'info' | 'warn' | 'error', message: string) => void;
 
   constructor(
@@ -58,6 +76,8 @@ export class DeviceIO implements PortIO {
     this.maxFrameLength = layout.frameSize - XDP_PACKET_HEADROOM;
     this.area = new Uint8Array(layout.area);
     this.poolFrames = layout.poolFrames;
+    this.smallSlots = layout.smallSlots;
+    this.superStride = layout.superFrames * layout.superSpan;
     this.steerer = steerer;
     this.logFn = log;
     const ctl = new Int32Array(layout.control);
@@ -72,6 +92,7 @@ export class DeviceIO implements PortIO {
     this.tx = layout.tx.map((perPort) => new Ring(perPort[port]));
     this.recycle = layout.pools.map((pool, o) => (o === port ? null : new RecycleRing(pool.rings[port])));
     this.block = CounterBlock.fromShared(layout.portCounters[port]);
+    this.offloads = new Int32Array(layout.offloads);
     this.counters = this.block.values;
   }
 
@@ -101,6 +122,74 @@ export class DeviceIO implements PortIO {
     // copier moves words through views it made once.
     this.copier.copy(this.area, dst, src, offset, length);
     return this.enqueue(f, length);
+  }
+
+  receiveOffload(src: Uint8Array, offset: number, length: number, hdr: VnetHdr): boolean {
+    if (hdr.gsoType === VIRTIO_NET_HDR_GSO_NONE && hdr.flags === 0) return this.receive(src, offset, length);
+    const c = this.counters;
+    c[P.rx_packets]++;
+    if ((length >>> 0) !== length || (offset >>> 0) !== offset || offset + length > src.length) {
+      c[P.rx_dropped]++;
+      return false;
+    }
+    c[P.rx_bytes] += length;
+    if (!this.ingressOpen || length < 14) {
+      c[P.rx_dropped]++;
+      return false;
+    }
+    if (hdr.gsoType === VIRTIO_NET_HDR_GSO_NONE) {
+      // One frame whose checksum is partial (or was verified): it rides along with the frame.
+      if (length > this.maxFrameLength) {
+        c[P.rx_dropped]++;
+        return false;
+      }
+      const f = this.pool.alloc();
+      if (f < 0) {
+        c[P.rx_no_buffer]++;
+        return false;
+      }
+      const base = f * this.frameSize;
+      this.copier.copy(this.area, base + XDP_PACKET_HEADROOM, src, offset, length);
+      storeFrameVnet(hdr, this.area, base, XDP_PACKET_HEADROOM);
+      return this.enqueue(f, length, F_VNET);
+    }
+    const plan = this.gso;
+    const n = plan.prepare(src, offset, length, hdr.gsoType, hdr.gsoSize);
+    if (n < 0 || plan.segmentLength(0) > this.maxFrameLength) {
+      c[P.rx_dropped]++;
+      this.gsoError(n < 0 ? gsoErrorText(n) : `gso_size ${hdr.gsoSize} makes segments larger than a frame (${this.maxFrameLength} bytes)`);
+      return false;
+    }
+    c[P.rx_gso_packets]++;
+    c[P.rx_gso_segments] += n;
+    // Segments of a NEEDS_CSUM super-frame stay partial (each with its pseudo-header seed),
+    // as Linux leaves CHECKSUM_PARTIAL segments; whoever cannot take that completes them.
+    const partial = (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0;
+    const sh = this.segHdr;
+    sh.clear();
+    sh.flags = partial ? VIRTIO_NET_HDR_F_NEEDS_CSUM : hdr.flags;
+    sh.csumStart = plan.at.l4;
+    sh.csumOffset = plan.csumOffset;
+    let all = true;
+    for (let i = 0; i < n; i++) {
+      const f = this.pool.alloc();
+      if (f < 0) {
+        c[P.rx_no_buffer] += n - i;
+        return false;
+      }
+      const base = f * this.frameSize;
+      const len = plan.write(i, this.area, base + XDP_PACKET_HEADROOM, partial);
+      if (sh.flags !== 0) storeFrameVnet(sh, this.area, base, XDP_PACKET_HEADROOM);
+      if (!this.enqueue(f, len, sh.flags !== 0 ? F_VNET : 0)) all = false;
+    }
+    return all;
+  }
+
+  private gsoError(why: string): void {
+    const now = Date.now();
+    if (now - this.lastGsoLog < 1000) return;
+    this.lastGsoLog = now;
+    this.log('warn', `port ${this.name}: super-frame dropped (rx_dropped): ${why}`);
   }
 
   room(): number {
@@ -155,7 +244,7 @@ export class DeviceIO implements PortIO {
     return this.enqueue(frame, length);
   }
 
-  private enqueue(frame: number, length: number): boolean {
+  private enqueue(frame: number, length: number, flags = 0): boolean {
     const off = frame * this.frameSize + XDP_PACKET_HEADROOM;
     const q = this.steerer.steer(this.area, off, length);
     if (q < 0 || q >= this.rx.length) {
@@ -175,7 +264,7 @@ export class DeviceIO implements PortIO {
     w[o + D_FRAME] = frame;
     w[o + D_OFFLEN] = XDP_PACKET_HEADROOM | (length << 16);
     w[o + D_HASH] = this.steerer.hash;
-    w[o + D_META] = this.port;
+    w[o + D_META] = this.port | flags;
     this.rxStaged[q] = s + 1;
     return true;
   }
@@ -199,6 +288,12 @@ export class DeviceIO implements PortIO {
     const c = this.counters;
     const fs = this.frameSize;
     let total = 0;
+    const takes = port.offloads !== undefined ? port.offloads() : 0;
+    if (takes !== this.published) {
+      // Pairs with the queue workers' Atomics.load at the start of each breath (GRO on or off).
+      Atomics.store(this.offloads, this.port, takes);
+      this.published = takes;
+    }
     for (let q = 0; q < this.tx.length; q++) {
       const ring = this.tx[q];
       const n = ring.peek(budget);
@@ -211,7 +306,8 @@ export class DeviceIO implements PortIO {
         const len = offLen >>> 16;
         let sent: boolean;
         try {
-          sent = port.transmit(this.area, frame * fs + (offLen & 0xffff), len, q);
+          if ((w[o + D_META] & F_VNET) === 0) sent = port.transmit(this.area, frame * fs + (offLen & 0xffff), len, q);
+          else sent = this.transmitVnet(port, takes, frame, offLen & 0xffff, len, q);
         } catch (e) {
           sent = false;
           this.log('error', `transmit failed: ${(e as Error).message}`);
@@ -236,8 +332,57 @@ export class DeviceIO implements PortIO {
     return total;
   }
 
+  /**
+   * A frame with a virtio_net_hdr: to a port that takes it as it is, else cut (a
+   * super-frame) or completed (a partial checksum) here first, as Linux's
+   * validate_xmit_skb does for a device without the offload.
+   */
+  private transmitVnet(port: Port, takes: number, frame: number, off: number, len: number, q: number): boolean {
+    const h = this.hdr;
+    const area = this.area;
+    const base = frame * this.frameSize;
+    loadFrameVnet(h, area, base, off);
+    const type = h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
+    const gso = type !== VIRTIO_NET_HDR_GSO_NONE;
+    const partial = (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0;
+    const need =
+      (partial ? OFFLOAD_CSUM : 0) |
+      ((h.gsoType & VIRTIO_NET_HDR_GSO_ECN) !== 0 ? OFFLOAD_TSO_ECN : 0) |
+      (type === VIRTIO_NET_HDR_GSO_TCPV4 ? OFFLOAD_TSO4 : type === VIRTIO_NET_HDR_GSO_TCPV6 ? OFFLOAD_TSO6 : gso ? -1 : 0);
+    if (port.transmitOffload !== undefined && need !== -1 && (takes & need) === need) {
+      return port.transmitOffload(area, base + off, len, q, h);
+    }
+    if (!gso) {
+      if (partial) {
+        if (!completeChecksum(area, base + off, len, h.csumStart, h.csumOffset)) return false;
+        this.counters[P.tx_csum_sw]++;
+      }
+      return port.transmit(area, base + off, len, q);
+    }
+    const plan = this.gso;
+    const n = plan.prepare(area, base + off, len, h.gsoType, h.gsoSize);
+    if (n < 0) {
+      this.gsoError(gsoErrorText(n));
+      return false;
+    }
+    // One frame of our own pool holds each segment in turn: transmit() copies it out.
+    const seg = this.pool.alloc();
+    if (seg < 0) return false;
+    const at = seg * this.frameSize + XDP_PACKET_HEADROOM;
+    let sent = 0;
+    for (let i = 0; i < n; i++) {
+      if (plan.segmentLength(i) > this.maxFrameLength) break;
+      const sl = plan.write(i, area, at, false);
+      if (port.transmit(area, at, sl, q)) sent++;
+    }
+    this.pool.free(seg);
+    this.counters[P.tx_gso_packets]++;
+    this.counters[P.tx_gso_segments] += n;
+    return sent === n;
+  }
+
   private free(frame: number): void {
-    const owner = (frame / this.poolFrames) | 0;
+    const owner = frame < this.smallSlots ? (frame / this.poolFrames) | 0 : ((frame - this.smallSlots) / this.superStride) | 0;
     const r = this.recycle[owner];
     if (r === null) this.pool.free(frame);
     else r.put(frame);

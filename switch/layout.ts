@@ -8,6 +8,9 @@
  *   frame area: P+Q pools of poolFrames frames each; pool t belongs to thread t
  *               (a device allocates for ingress, a worker for copies: broadcast,
  *               socket-endpoint transmit). owner of frame f = floor(f / poolFrames).
+ *               Then, when superFrames > 0, P+Q runs of superFrames super-frames of
+ *               superSpan slots each (64 KB + headroom: GSO/GRO), run t pool t's:
+ *               owner of slot f ≥ smallSlots = floor((f − smallSlots) / (superFrames·superSpan)).
  *   rx[p][q]    device p → worker q      packet descriptors
  *   tx[q][p]    worker q → device p      packet descriptors
  *   cpu[q][r]   worker q → worker r      descriptors re-steered by a cpumap (q ≠ r)
@@ -17,7 +20,7 @@
  * Every ring has exactly one producer thread and one consumer thread.
  */
 import { Ring } from '../queues/ring.js';
-import { FrameArea, DESC_WORDS } from '../queues/frames.js';
+import { FrameArea, DESC_WORDS, superFrameSpan } from '../queues/frames.js';
 import { createPool, type SharedPool } from '../queues/pool.js';
 import { CounterBlock, type SharedCounters } from '../lib/counters.js';
 import { PORT_COUNTERS, QUEUE_COUNTERS } from './counters.js';
@@ -42,6 +45,10 @@ export interface SharedLayout {
   queues: number;
   frameSize: number;
   poolFrames: number;
+  /** Super-frames per pool (0: none, no GRO), each superSpan frame slots; smallSlots = pools × poolFrames. */
+  superFrames: number;
+  superSpan: number;
+  smallSlots: number;
   ringSize: number;
   budget: number;
   area: SharedArrayBuffer;
@@ -51,6 +58,8 @@ export interface SharedLayout {
   tx: SharedArrayBuffer[][];
   cpu: (SharedArrayBuffer | null)[][];
   control: SharedArrayBuffer;
+  /** Int32 per port: what it takes (OFFLOAD_*), stored by its device, loaded by the workers. */
+  offloads: SharedArrayBuffer;
   queueCounters: SharedCounters[];
   portCounters: SharedCounters[];
 }
@@ -66,10 +75,13 @@ export function createLayout(config: SwitchConfig, extraPortCounters: (readonly 
   const P = config.ports.length;
   const Q = config.queues;
   const T = P + Q;
-  const area = FrameArea.create(T * config.poolFrames, config.frameSize);
+  const superFrames = config.superFrames ?? 0;
+  const span = superFrameSpan(config.frameSize);
+  const small = T * config.poolFrames;
+  const area = FrameArea.create(small + T * superFrames * span, config.frameSize);
   const pools: SharedPool[] = [];
   // Every thread returns frames to every pool through its own ring (T returners each).
-  for (let t = 0; t < T; t++) pools.push(createPool(t * config.poolFrames, config.poolFrames, T));
+  for (let t = 0; t < T; t++) pools.push(createPool(t * config.poolFrames, config.poolFrames, T, superFrames, span, small + t * superFrames * span));
   const ring = () => Ring.create(config.ringSize, DESC_WORDS).sab;
   const rx = Array.from({ length: P }, () => Array.from({ length: Q }, ring));
   const tx = Array.from({ length: Q }, () => Array.from({ length: P }, ring));
@@ -79,6 +91,9 @@ export function createLayout(config: SwitchConfig, extraPortCounters: (readonly 
     queues: Q,
     frameSize: config.frameSize,
     poolFrames: config.poolFrames,
+    superFrames,
+    superSpan: span,
+    smallSlots: small,
     ringSize: config.ringSize,
     budget: config.budget,
     area: area.sab,
@@ -87,7 +102,13 @@ export function createLayout(config: SwitchConfig, extraPortCounters: (readonly 
     tx,
     cpu,
     control: new SharedArrayBuffer(T * CTL_WORDS * 4),
+    offloads: new SharedArrayBuffer(P * 4),
     queueCounters: Array.from({ length: Q }, () => new CounterBlock(QUEUE_COUNTERS).toShared()),
     portCounters: Array.from({ length: P }, (_, p) => new CounterBlock([...PORT_COUNTERS, ...(extraPortCounters[p] ?? [])]).toShared()),
   };
+}
+
+/** The thread whose pool frame (or super-frame) f belongs to. */
+export function frameOwner(L: { poolFrames: number; smallSlots: number; superFrames: number; superSpan: number }, f: number): number {
+  return f < L.smallSlots ? (f / L.poolFrames) | 0 : ((f - L.smallSlots) / (L.superFrames * L.superSpan)) | 0;
 }

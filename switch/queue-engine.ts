@@ -17,6 +17,13 @@
  * Nothing here allocates per packet: one context object, the frames' preallocated views,
  * counters in a typed array, routing by integer switch.
  *
+ * GRO (lib/net/gro.ts): frames staged for a port that takes TCP super-frames (its device
+ * published OFFLOAD_TSO, and the switch has super-frames) go through that port's GRO table
+ * instead of straight onto its tx ring; the tables are flushed before the rings are
+ * published, so nothing is held past the breath. Programs see segments, before GRO, as XDP
+ * does. A frame carrying a virtio_net_hdr (descriptor flag F_VNET) keeps it on every ring;
+ * a socket endpoint or the local stack gets its partial checksum completed first.
+ *
  * A program can write anything into its context. The frame, ingress port and hash a packet
  * is routed with come from its descriptor, never back from ctx; after the program, a few
  * integer compares check that data/dataEnd/dataMeta still describe a packet of at least
@@ -26,7 +33,7 @@
  */
 import { Ring } from '../queues/ring.js';
 import { Doorbell } from '../queues/doorbell.js';
-import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, packOffLen } from '../queues/frames.js';
+import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, packOffLen, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../queues/frames.js';
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { Q, QUEUE_COUNTERS } from './counters.js';
@@ -36,6 +43,9 @@ import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../progra
 import type { XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint, TxEmit } from './endpoints/endpoint.js';
 import { ByteCopier } from './endpoints/copy.js';
+import { F_VNET, OFFLOAD_TSO, loadFrameVnet, storeFrameVnet, VNET_AT } from '../queues/frame-vnet.js';
+import { Gro, type GroHost } from '../lib/net/gro.js';
+import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VnetHdr } from '../lib/net/vnet-hdr.js';
 
 /** The verdict argument a tap armed before the program gets (the packet has none yet). */
 export const TAP_ENTRY = -1;
@@ -73,6 +83,9 @@ export class QueueEngine {
 
   private readonly budget: number;
   private readonly poolFrames: number;
+  /** Ordinary frame slots of all pools; super-frames follow, superStride slots per pool. */
+  private readonly smallSlots: number;
+  private readonly superStride: number;
   private readonly inputs: Ring[];
   private readonly peeked: Int32Array;
   private readonly tx: Ring[];
@@ -94,12 +107,21 @@ export class QueueEngine {
   /** This worker's control words: which packet is in hand, for the watchdog. */
   private readonly ctl: Int32Array;
   private readonly ctlBase: number;
+  /** GRO per egress port (null without super-frames); groOn[p] from the port's published offloads. */
+  private readonly gro: (Gro | null)[];
+  private readonly groOn: Uint8Array;
+  private readonly offloads: Int32Array;
+  private readonly came = new VnetHdr();
+  /** Descriptor flags (F_VNET) of the packet in hand: they travel with its frame. */
+  private inFlags = 0;
 
   constructor(layout: SharedLayout, queue: number, program: XdpProgram) {
     this.queue = queue;
     this.thread = workerThread(layout, queue);
     this.budget = layout.budget;
     this.poolFrames = layout.poolFrames;
+    this.smallSlots = layout.smallSlots;
+    this.superStride = layout.superFrames * layout.superSpan;
     this.ports = layout.ports;
     this.program = program;
     const area = new FrameArea(layout.area, layout.frameSize);
@@ -141,6 +163,9 @@ export class QueueEngine {
     this.counters = CounterBlock.fromShared(layout.queueCounters[queue]);
     this.local = new Float64Array(QUEUE_COUNTERS.length);
     this.emit = (src, off, len, port) => this.transmitCopy(src, off, len, port);
+    this.offloads = new Int32Array(layout.offloads);
+    this.groOn = new Uint8Array(layout.ports);
+    this.gro = Array.from({ length: layout.ports }, (_, p) => (layout.superFrames > 0 ? new Gro(new EngineGroHost(this, p)) : null));
   }
 
   /** One breath. Returns how many packets it took from the input rings. */
@@ -150,6 +175,11 @@ export class QueueEngine {
     const peeked = this.peeked;
     const c = this.local;
     let total = 0;
+    const gro = this.gro;
+    for (let p = 0; p < gro.length; p++) {
+      // Pairs with the device's Atomics.store in DeviceIO.drain (the port's offloads changed).
+      if (gro[p] !== null) this.groOn[p] = (Atomics.load(this.offloads, p) & OFFLOAD_TSO) !== 0 ? 1 : 0;
+    }
     for (let i = 0; i < inputs.length; i++) {
       const ring = inputs[i];
       const n = ring.peek(budget);
@@ -194,6 +224,7 @@ export class QueueEngine {
     const off = offLen & 0xffff;
     const len = offLen >>> 16;
     const metaLen = (meta >>> 8) & 0xff;
+    this.inFlags = meta & F_VNET;
     ctx.frame = frame;
     ctx.packet = this.views[frame];
     ctx.view = this.dataViews[frame];
@@ -256,7 +287,7 @@ export class QueueEngine {
         this.free(frame);
         return;
       case XDP_TX:
-        if (this.stageTx(port, frame, ctx.data, ctx.dataEnd - ctx.data, hash)) c[Q.xdp_tx_xmit]++;
+        if (this.stageTx(port, frame, ctx.data, ctx.dataEnd - ctx.data, hash, this.inFlags)) c[Q.xdp_tx_xmit]++;
         else {
           c[Q.xdp_tx_full]++;
           this.free(frame);
@@ -267,6 +298,7 @@ export class QueueEngine {
         return;
       case XDP_PASS:
         c[Q.xdp_pass]++;
+        if (this.inFlags !== 0) this.completePartial(frame, ctx.data, ctx.dataEnd - ctx.data);
         if (this.passEndpoint !== null) this.passEndpoint.deliver(this.area, frame * this.frameSize + ctx.data, ctx.dataEnd - ctx.data, port);
         this.free(frame);
         return;
@@ -286,7 +318,7 @@ export class QueueEngine {
     switch (ctx.redirectKind) {
       case REDIRECT_PORT:
         if (!isIndex(idx, this.ports)) break;
-        if (this.stageTx(idx, frame, ctx.data, len, hash)) c[Q.xdp_redirect]++;
+        if (this.stageTx(idx, frame, ctx.data, len, hash, this.inFlags)) c[Q.xdp_redirect]++;
         else {
           c[Q.xdp_tx_full]++;
           this.free(frame);
@@ -301,7 +333,7 @@ export class QueueEngine {
           this.free(frame);
           return;
         }
-        this.writeDesc(ring, s, frame, ctx.data, len, hash, port, ctx.data - ctx.dataMeta);
+        this.writeDesc(ring, s, frame, ctx.data, len, hash, port, ctx.data - ctx.dataMeta, this.inFlags);
         this.cpuStaged[idx] = s + 1;
         c[Q.xdp_redirect]++;
         return;
@@ -309,6 +341,7 @@ export class QueueEngine {
       case REDIRECT_XSK: {
         const ep = isIndex(idx, this.endpoints.length) ? this.endpoints[idx] : null;
         if (ep === null) break; // not bound to this queue: dropped, as Linux does
+        if (this.inFlags !== 0) this.completePartial(frame, ctx.data, len);
         // The whole area and an absolute offset: the endpoint's copier sees one source view always.
         if (ep.deliver(this.area, frame * this.frameSize + ctx.data, len, port)) c[Q.xdp_redirect]++;
         else c[Q.xdp_redirect_err]++;
@@ -342,9 +375,10 @@ export class QueueEngine {
       const copy = this.pool.alloc();
       if (copy < 0) continue; // counted by the pool (alloc_empty)
       src.copyWithin(copy * fs + ctx.data, from, from + len);
-      if (!this.stageTx(p, copy, ctx.data, len, hash)) this.free(copy);
+      if (this.inFlags !== 0) src.copyWithin(copy * fs + VNET_AT, frame * fs + VNET_AT, frame * fs + VNET_AT + 10);
+      if (!this.stageTx(p, copy, ctx.data, len, hash, this.inFlags)) this.free(copy);
     }
-    if (this.stageTx(last, frame, ctx.data, len, hash)) c[Q.xdp_redirect]++;
+    if (this.stageTx(last, frame, ctx.data, len, hash, this.inFlags)) c[Q.xdp_redirect]++;
     else {
       c[Q.xdp_tx_full]++;
       this.free(frame);
@@ -359,33 +393,77 @@ export class QueueEngine {
     const dst = f * this.frameSize + 256;
     // No Buffer.copy: on Node 20 it makes a view per call (see endpoints/copy.ts).
     this.copier.copy(this.area, dst, src, off, len);
-    if (this.stageTx(port, f, 256, len, 0)) return true;
+    if (this.stageTx(port, f, 256, len, 0, 0)) return true;
     this.free(f);
     return false;
   }
 
-  private stageTx(port: number, frame: number, off: number, len: number, hash: number): boolean {
+  private stageTx(port: number, frame: number, off: number, len: number, hash: number, flags: number): boolean {
+    if (this.groOn[port] !== 0) {
+      const came = this.came;
+      const base = frame * this.frameSize;
+      if (flags !== 0) loadFrameVnet(came, this.area, base, off);
+      else came.clear();
+      this.gro[port]!.receive(frame, base + off, len, came);
+      return true;
+    }
+    return this.stageRing(port, frame, off, len, hash, flags);
+  }
+
+  /** Onto the port's tx ring (GRO's way out too). */
+  stageRing(port: number, frame: number, off: number, len: number, hash: number, flags: number): boolean {
     const ring = this.tx[port];
     const s = this.txStaged[port];
     if (ring.reserve(s + 1) <= s) return false;
-    this.writeDesc(ring, s, frame, off, len, hash, port, 0);
+    this.writeDesc(ring, s, frame, off, len, hash, port, 0, flags);
     this.txStaged[port] = s + 1;
     this.local[Q.tx_frames]++;
     return true;
   }
 
-  private writeDesc(ring: Ring, k: number, frame: number, off: number, len: number, hash: number, port: number, metaLen: number): void {
+  private writeDesc(ring: Ring, k: number, frame: number, off: number, len: number, hash: number, port: number, metaLen: number, flags: number): void {
     const w = ring.words;
     const o = ring.slotOf(k);
     w[o + D_FRAME] = frame;
     w[o + D_OFFLEN] = packOffLen(off, len);
     w[o + D_HASH] = hash;
-    w[o + D_META] = (port & 0xff) | ((metaLen & 0xff) << 8);
+    w[o + D_META] = (port & 0xff) | ((metaLen & 0xff) << 8) | flags;
+  }
+
+  /** A socket endpoint or the local stack cannot take a partial checksum: completed in place. */
+  private completePartial(frame: number, off: number, len: number): void {
+    const h = this.came;
+    const base = frame * this.frameSize;
+    loadFrameVnet(h, this.area, base, off);
+    if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) completeChecksum(this.area, base + off, len, h.csumStart, h.csumOffset);
+  }
+
+  /** A free super-frame of this queue's pool, or -1. */
+  allocSuper(): number {
+    return this.pool.allocLarge();
+  }
+
+  /** Returns a frame (a segment GRO merged, a super-frame that found no room) to its pool. */
+  release(frame: number): void {
+    this.free(frame);
+  }
+
+  /** Counts on this breath's local counters (GRO's host). */
+  countLocal(index: number, n = 1): void {
+    this.local[index] += n;
+  }
+
+  get frameBytes(): number {
+    return this.frameSize;
+  }
+
+  get areaBytes(): Uint8Array {
+    return this.area;
   }
 
   /** Returns a frame to the pool it belongs to. */
   private free(frame: number): void {
-    const owner = (frame / this.poolFrames) | 0;
+    const owner = frame < this.smallSlots ? (frame / this.poolFrames) | 0 : ((frame - this.smallSlots) / this.superStride) | 0;
     const r = this.recycle[owner];
     if (r === null) this.pool.free(frame);
     else r.put(frame);
@@ -393,6 +471,20 @@ export class QueueEngine {
 
   /** Publishes everything staged this breath: one submit per ring, counters once. */
   private flush(): void {
+    const gro = this.gro;
+    for (let p = 0; p < gro.length; p++) {
+      const g = gro[p];
+      if (g === null) continue;
+      g.flush();
+      if (g.merged + g.superFrames + g.csumBad + g.noBuffer !== 0) {
+        const c = this.local;
+        c[Q.rx_gro_merged] += g.merged;
+        c[Q.rx_gro_packets] += g.superFrames;
+        c[Q.rx_gro_csum_bad] += g.csumBad;
+        c[Q.rx_gro_no_buffer] += g.noBuffer;
+        g.merged = g.superFrames = g.csumBad = g.noBuffer = 0;
+      }
+    }
     for (let p = 0; p < this.tx.length; p++) {
       if (this.txStaged[p] !== 0) {
         this.tx[p].submit(this.txStaged[p]);
@@ -489,5 +581,48 @@ export class QueueEngine {
     this.flush();
     ring.release(pos + 1);
     return true;
+  }
+}
+
+/**
+ * GRO's view of a queue engine for one egress port: super-frames from the queue's own pool,
+ * what leaves goes onto that port's tx ring with its header (F_VNET) in the frame.
+ */
+class EngineGroHost implements GroHost {
+  readonly bytes: Uint8Array;
+  readonly superFrameBytes = SUPER_FRAME_MAX;
+  private readonly fs: number;
+
+  constructor(
+    private readonly engine: QueueEngine,
+    private readonly port: number,
+  ) {
+    this.bytes = engine.areaBytes;
+    this.fs = engine.frameBytes;
+  }
+
+  allocSuper(): number {
+    return this.engine.allocSuper();
+  }
+
+  superOffset(handle: number): number {
+    return handle * this.fs + XDP_PACKET_HEADROOM;
+  }
+
+  deliver(handle: number, at: number, len: number, hdr: VnetHdr): void {
+    const base = handle * this.fs;
+    let flags = 0;
+    if (hdr.flags !== 0 || hdr.gsoType !== VIRTIO_NET_HDR_GSO_NONE) {
+      storeFrameVnet(hdr, this.bytes, base, at - base);
+      flags = F_VNET;
+    }
+    if (!this.engine.stageRing(this.port, handle, at - base, len, 0, flags)) {
+      this.engine.countLocal(Q.rx_gro_tx_full);
+      this.engine.release(handle);
+    }
+  }
+
+  release(handle: number): void {
+    this.engine.release(handle);
   }
 }

@@ -89,6 +89,7 @@ export async function parseConfig(text: string, file: string, opts: LoadOptions 
     queues: cfg.queues,
     frameSize: cfg.frameSize,
     poolFrames: cfg.poolFrames,
+    superFrames: cfg.superFrames,
     ringSize: cfg.ringSize,
     budget: cfg.budget,
     ports: cfg.ports as PortConfig[],

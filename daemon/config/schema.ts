@@ -63,6 +63,12 @@ export const configSchema = z
       .max(1 << 20)
       .default(CONFIG_DEFAULTS.poolFrames)
       .describe("frames in each port's pool, an integer from 64 to 1048576"),
+    superFrames: z
+      .int()
+      .min(0)
+      .max(4096)
+      .default(0)
+      .describe("64 KB super-frames in each pool for GRO towards VMs that take TSO, an integer from 0 (none, no GRO) to 4096"),
     ringSize: z
       .int()
       .min(16)

@@ -27,6 +27,14 @@ import {
   VIRTIO_F_RING_PACKED,
   VIRTIO_F_VERSION_1,
   VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_CSUM,
+  VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_GUEST_ECN,
+  VIRTIO_NET_F_GUEST_TSO4,
+  VIRTIO_NET_F_GUEST_TSO6,
+  VIRTIO_NET_F_HOST_ECN,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_HOST_TSO6,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_STATUS,
@@ -37,6 +45,8 @@ import {
 } from '../../queues/virtqueue.js';
 import { C, VIRTIO_COUNTERS, VirtioNetQueues, type FrameSink, type NetQueueHost } from './virtio-net-queues.js';
 import * as T from '../../queues/virtio-transport.js';
+import type { VnetHdr } from '../../lib/net/vnet-hdr.js';
+import { OFFLOAD_CSUM, OFFLOAD_TSO4, OFFLOAD_TSO6, OFFLOAD_TSO_ECN } from '../../queues/frame-vnet.js';
 
 export { VIRTIO_COUNTERS, type FrameSink };
 
@@ -59,6 +69,16 @@ const OFFERED = [
   VIRTIO_RING_F_EVENT_IDX,
   VIRTIO_RING_F_INDIRECT_DESC,
   VIRTIO_F_RING_PACKED,
+  // Offloads (SPEC.md §10.4): the guest may send TSO super-frames and partial checksums
+  // (cut and completed by the switch where needed) and take them (made by GRO).
+  VIRTIO_NET_F_CSUM,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_HOST_TSO6,
+  VIRTIO_NET_F_HOST_ECN,
+  VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_GUEST_TSO4,
+  VIRTIO_NET_F_GUEST_TSO6,
+  VIRTIO_NET_F_GUEST_ECN,
 ];
 
 export class VirtioNetDevice implements NetQueueHost {
@@ -69,6 +89,9 @@ export class VirtioNetDevice implements NetQueueHost {
   private featLo = 0;
   private featHi = 0;
   private readonly net: VirtioNetQueues;
+  /** What the guest takes on receive (OFFLOAD_*), from GUEST_CSUM / GUEST_TSO4/6. */
+  private takes = 0;
+  private guestEcn = false;
   private readonly devLo: number;
   private readonly devHi: number;
   private lastLog = -Infinity;
@@ -229,6 +252,19 @@ export class VirtioNetDevice implements NetQueueHost {
     Atomics.notify(t, T.kGuestBell);
   }
 
+  /** What the guest takes now (OFFLOAD_*): nothing until it is live. */
+  offloads(): number {
+    return this.net.live ? this.takes : 0;
+  }
+
+  /**
+   * transmit() with the frame's virtio_net_hdr, for a guest whose offloads() cover it (the
+   * device thread checked). A TCP super-frame with CWR needs GUEST_ECN: refused (false) else.
+   */
+  transmitOffload(area: Uint8Array, offset: number, length: number, queue: number, h: VnetHdr): boolean {
+    return this.net.transmitOffload(area, offset, length, queue, h, this.guestEcn);
+  }
+
   private reset(): void {
     this.status = 0;
     this.featLo = 0;
@@ -273,6 +309,14 @@ export class VirtioNetDevice implements NetQueueHost {
       }
       this.featLo = lo;
       this.featHi = hi;
+      const csum = hasFeature(lo, hi, VIRTIO_NET_F_GUEST_CSUM);
+      // A super-frame always comes with a partial checksum: TSO without GUEST_CSUM is not taken.
+      this.takes =
+        (csum ? OFFLOAD_CSUM : 0) |
+        (csum && hasFeature(lo, hi, VIRTIO_NET_F_GUEST_TSO4) ? OFFLOAD_TSO4 : 0) |
+        (csum && hasFeature(lo, hi, VIRTIO_NET_F_GUEST_TSO6) ? OFFLOAD_TSO6 : 0);
+      this.guestEcn = hasFeature(lo, hi, VIRTIO_NET_F_GUEST_ECN);
+      if (this.guestEcn && (this.takes & (OFFLOAD_TSO4 | OFFLOAD_TSO6)) !== 0) this.takes |= OFFLOAD_TSO_ECN;
     }
     this.status |= req & ~STATUS_DEVICE_NEEDS_RESET;
     if ((adding & STATUS_DRIVER_OK) !== 0) {

@@ -22,6 +22,7 @@ import type { GuestMemory } from '../../queues/virtqueue-memory.js';
 import { CHAIN_ERROR, CHAIN_NONE, type SplitDeviceQueue } from '../../queues/virtqueue-device.js';
 import type { PackedDeviceQueue } from '../../queues/virtqueue-packed.js';
 import { NET_HDR_BYTES, NET_HDR_NUM_BUFFERS } from '../../queues/virtqueue.js';
+import { readVnetHdr, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VnetHdr, writeVnetHdr } from '../../lib/net/vnet-hdr.js';
 import { ByteCopier } from './copy.js';
 
 export const VIRTIO_COUNTERS = [
@@ -55,9 +56,11 @@ export const enum C {
 
 export type DeviceQueue = SplitDeviceQueue | PackedDeviceQueue;
 
-/** Where frames the guest transmits go (the port's io.receive). */
+/** Where frames the guest transmits go (the port's io.receive, io.receiveOffload). */
 export interface FrameSink {
   receive(src: Uint8Array, offset: number, length: number): boolean;
+  /** A frame that came with a non-empty virtio_net_hdr (a TSO super-frame, a partial checksum). */
+  receiveOffload?(src: Uint8Array, offset: number, length: number, hdr: VnetHdr): boolean;
 }
 
 /** What the device around the data path provides. */
@@ -99,6 +102,10 @@ export class VirtioNetQueues {
   private segOff = 0;
   private numBufAddr0 = 0;
   private numBufAddr1 = 0;
+  /** The virtio_net_hdr the frame in transmit() gets (10 bytes; all zero but for offloads). */
+  private readonly hdrOut = new Uint8Array(10);
+  private hdrOutSet = false;
+  private readonly hdrIn = new VnetHdr();
 
   constructor(
     maxPairs: number,
@@ -200,7 +207,12 @@ export class VirtioNetQueues {
         // The common case: header and frame fit the chain's first buffer.
         const a = q.segAddr[0];
         const mb = this.memBuf;
-        if ((a & 3) === 0) {
+        if (this.hdrOutSet) {
+          const h = this.hdrOut;
+          for (let k = 0; k < 10; k++) mb[a + k] = h[k];
+          mb[a + NET_HDR_NUM_BUFFERS] = 1;
+          mb[a + NET_HDR_NUM_BUFFERS + 1] = 0;
+        } else if ((a & 3) === 0) {
           // Three word stores: flags…csum_offset zero, num_buffers (bytes 10–11, little-endian) = 1.
           const w = a >>> 2;
           this.mem32[w] = 0;
@@ -242,6 +254,22 @@ export class VirtioNetQueues {
     return true;
   }
 
+  /**
+   * transmit() with the frame's virtio_net_hdr, for a guest that negotiated the offloads it
+   * needs (the caller checked). A TCP super-frame with CWR needs GUEST_ECN: refused (false) else.
+   */
+  transmitOffload(area: Uint8Array, offset: number, length: number, queue: number, h: VnetHdr, guestEcn: boolean): boolean {
+    if ((h.gsoType & VIRTIO_NET_HDR_GSO_ECN) !== 0 && !guestEcn) return false;
+    const t = h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
+    if (t !== VIRTIO_NET_HDR_GSO_NONE && t !== VIRTIO_NET_HDR_GSO_TCPV4 && t !== VIRTIO_NET_HDR_GSO_TCPV6) return false;
+    writeVnetHdr(h, this.hdrOut, 0, false);
+    this.hdrOutSet = true;
+    const ok = this.transmit(area, offset, length, queue);
+    this.hdrOut.fill(0);
+    this.hdrOutSet = false;
+    return ok;
+  }
+
   /** After a burst of transmit(): publish used entries and interrupt where asked. */
   flush(): void {
     if (!this.live) return;
@@ -281,19 +309,25 @@ export class VirtioNetQueues {
         return done;
       }
       const total = q.readableBytes;
+      const mb = this.memBuf;
+      const ha = q.segAddr[0];
+      // flags and gso_type: a plain frame has both zero (the common case costs two loads).
+      const offload = q.segLen[0] >= 2 && (mb[ha] | mb[ha + 1]) !== 0 && sink.receiveOffload !== undefined;
+      if (offload && q.segLen[0] >= 10) readVnetHdr(this.hdrIn, mb, ha);
       // The size checks come before the fast paths (one buffer, or header + data read in
       // place), so a frame over 64 KiB is tx_drop_oversize however the guest laid it out.
       if (total < NET_HDR_BYTES + 14) this.c[this.base + C.tx_drop_short]++;
       else if (total > SCRATCH_BYTES) this.c[this.base + C.tx_drop_oversize]++;
-      else if (q.segCount === 1) sink.receive(this.memBuf, q.segAddr[0] + NET_HDR_BYTES, total - NET_HDR_BYTES);
-      else if (q.segCount === 2 && q.segLen[0] === NET_HDR_BYTES) sink.receive(this.memBuf, q.segAddr[1], q.segLen[1]);
+      else if (q.segCount === 1) this.sink(sink, offload, mb, ha + NET_HDR_BYTES, total - NET_HDR_BYTES);
+      else if (q.segCount === 2 && q.segLen[0] === NET_HDR_BYTES) this.sink(sink, offload, mb, q.segAddr[1], q.segLen[1]);
       else {
         let at = 0;
         for (let s = 0; s < q.segCount; s++) {
           this.gather.copy(this.scratch, at, this.memBuf, q.segAddr[s], q.segLen[s]);
           at += q.segLen[s];
         }
-        sink.receive(this.scratch, NET_HDR_BYTES, total - NET_HDR_BYTES);
+        if (offload) readVnetHdr(this.hdrIn, this.scratch, 0);
+        this.sink(sink, offload, this.scratch, NET_HDR_BYTES, total - NET_HDR_BYTES);
       }
       q.addUsed(head, 0);
     }
@@ -318,7 +352,7 @@ export class VirtioNetQueues {
       if (header) {
         for (let k = 0; k < take; k++) {
           const h = done + k;
-          mb[dst + k] = 0;
+          mb[dst + k] = h < 10 ? this.hdrOut[h] : 0;
           if (h === 10) this.numBufAddr0 = dst + k;
           else if (h === 11) this.numBufAddr1 = dst + k;
         }
@@ -333,6 +367,11 @@ export class VirtioNetQueues {
       }
     }
     return done;
+  }
+
+  private sink(sink: FrameSink, offload: boolean, src: Uint8Array, offset: number, length: number): void {
+    if (offload) sink.receiveOffload!(src, offset, length, this.hdrIn);
+    else sink.receive(src, offset, length);
   }
 
   private interrupt(queue: number): void {

@@ -14,6 +14,8 @@
  */
 import type { OptionTypes } from './options.js';
 
+import type { VnetHdr } from '../../lib/net/vnet-hdr.js';
+
 /** What the device thread gives a port. */
 export interface PortIO {
   /** This port's name and ifindex (index + 1). */
@@ -41,6 +43,13 @@ export interface PortIO {
   readonly area: Uint8Array;
   /** Steers and stages a frame filled in place (length bytes at dataOffset(frame)). */
   submit(frame: number, length: number): boolean;
+  /**
+   * receive() for a frame that came with a virtio_net_hdr (a guest's or a tap's): a GSO
+   * super-frame is cut into segments here (their checksums left partial when it was
+   * NEEDS_CSUM), a partial or verified checksum rides along with the frame. Counted as
+   * receive() is, plus rx_gso_packets/rx_gso_segments. Optional (the device thread's has it).
+   */
+  receiveOffload?(src: Uint8Array, offset: number, length: number, hdr: VnetHdr): boolean;
   /** Publishes staged frames to the queues: one ring submit each. Call after every burst. */
   flush(): void;
   /**
@@ -83,6 +92,14 @@ export interface Port {
   transmit(area: Uint8Array, offset: number, length: number, queue: number): boolean;
   /** After each burst of transmits (flush batched writes). */
   flushTx?(): void;
+  /**
+   * What the port takes now (OFFLOAD_CSUM | OFFLOAD_TSO, queues/frame-vnet.ts), e.g. as a
+   * guest negotiated; absent: nothing, and the device thread cuts super-frames and completes
+   * partial checksums before transmit(). Read once per drain.
+   */
+  offloads?(): number;
+  /** transmit() of a frame with its virtio_net_hdr, for a port whose offloads() cover it. */
+  transmitOffload?(area: Uint8Array, offset: number, length: number, queue: number, hdr: VnetHdr): boolean;
   /** Closes the medium; a capture is complete and flushed when this resolves. */
   close(): Promise<void>;
   /** Port-specific figures for the control plane (e.g. a replay's progress). */

@@ -8,6 +8,10 @@
  *   guest TX queues ──poll()──▶ io.receive ──▶ steering ──▶ switch queues
  *   switch queue q ──transmit(…, q)──▶ guest RX queue of pair (q mod pairs)
  *
+ * Offloads: a guest's TSO super-frames and partial checksums go to io.receiveOffload (cut
+ * into segments there); what the guest negotiated to take (GUEST_CSUM, GUEST_TSO4/6) is
+ * offloads(), and frames with a header then arrive through transmitOffload().
+ *
  * Options: mac (the device's MAC, default 52:54:00:12:34:<index>), queuePairs (1..8,
  * default 1: max_virtqueue_pairs offered with MQ), queueSize (largest ring the device
  * accepts, default 1024).
@@ -22,6 +26,7 @@ import { VIRTIO_COUNTERS, VirtioNetDevice } from '../endpoints/virtio-net-device
 import { MAX_QUEUE_PAIRS, parseMac, type VirtioControl } from '../../queues/virtio-transport.js';
 import { isValidQueueSize } from '../../queues/virtqueue.js';
 import { ErrorReport } from '../error-report.js';
+import type { VnetHdr } from '../../lib/net/vnet-hdr.js';
 
 interface VirtioOptions {
   mac: string;
@@ -102,6 +107,19 @@ class VirtioPort implements Port {
 
   flushTx(): void {
     this.dev!.flush();
+  }
+
+  offloads(): number {
+    return this.dev!.offloads();
+  }
+
+  transmitOffload(area: Uint8Array, offset: number, length: number, queue: number, hdr: VnetHdr): boolean {
+    try {
+      return this.dev!.transmitOffload(area, offset, length, queue, hdr);
+    } catch (e) {
+      this.io!.log('error', `virtio transmit: ${(e as Error).message}`);
+      return false;
+    }
   }
 
   control(msg: unknown): unknown {

@@ -32,7 +32,7 @@ export const BAD_CASES: BadCase[] = [
   { name: 'ringSize not a power of two', yaml: `ringSize: 1000\n${gen}`, expected: [`bad.yaml:1:11: ringSize: 1000 is not a power of two (entries in every ring, a power of two from 16 to 65536)`] },
   { name: 'budget too large', yaml: `budget: 5000\n${gen}`, expected: [`bad.yaml:1:9: budget: 5000 is too large (descriptors a queue worker takes per breath, an integer from 1 to 1024)`] },
   { name: 'poolFrames too small', yaml: `poolFrames: 8\n${gen}`, expected: [`bad.yaml:1:13: poolFrames: 8 is too small (frames in each port's pool, an integer from 64 to 1048576)`] },
-  { name: 'unknown top-level key', yaml: `queue: 2\n${gen}`, expected: [`bad.yaml:1:1: queue: unknown key (allowed keys: queues, frameSize, poolFrames, ringSize, budget, steering, control, metrics, interval, ports, programs)`] },
+  { name: 'unknown top-level key', yaml: `queue: 2\n${gen}`, expected: [`bad.yaml:1:1: queue: unknown key (allowed keys: queues, frameSize, poolFrames, superFrames, ringSize, budget, steering, control, metrics, interval, ports, programs)`] },
   { name: 'no ports', yaml: 'queues: 2\n', expected: [`bad.yaml:1:1: (top level): missing key 'ports' (a list of at least one port)`] },
   { name: 'empty port list', yaml: 'ports: []\n', expected: [`bad.yaml:1:8: ports: has 0 entries, too few (a list of at least one port)`] },
   { name: 'port without name', yaml: 'ports:\n  - type: gen\n', expected: [`bad.yaml:2:5: ports[0]: missing key 'name' (a port name: a letter, then up to 14 letters, digits, '_', '.', '-')`] },

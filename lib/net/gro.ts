@@ -1,0 +1,374 @@
+/**
+ * GRO: in-order TCP segments of one flow, met within one breath of one queue, coalesced
+ * into a super-frame by Linux's rules (dev_gro_receive, inet/ipv6_gro_receive,
+ * tcp_gro_receive, tcp_gro_complete), for a VM or socket endpoint that takes them.
+ *
+ * A segment joins the flow held for it when all of these hold (else the held one leaves):
+ *   same flow     same L2 header (MACs, VLAN tags, type), IP addresses and protocol
+ *                 (IPv6: and flow label), TCP ports
+ *   same headers  IPv4: TTL, TOS, DF; id incrementing (or, with DF, fixed); IPv6: hop
+ *                 limit, traffic class; TCP: ack, options, data offset, window and the
+ *                 flags other than PSH/FIN; no CWR on the joining segment
+ *   contiguous    its seq is the held seq + the held payload; payload 1..mss bytes (mss:
+ *                 the first segment's payload)
+ *   size          the IP length stays < 65536 and the frame fits the host's super-frame
+ * and the held one then also leaves when the segment was shorter than mss or carries
+ * PSH/FIN/RST/URG/SYN. A segment that joins nothing is held, unless its own payload is
+ * empty or it carries those flags (then it leaves at once). At most `flows` flows are
+ * held; a new one pushes the oldest out (MAX_GRO_SKBS). flush() ends the breath.
+ *
+ * Only TCP segments with a verified checksum are candidates (Linux validates in
+ * tcp4_gro_receive): the caller says DATA_VALID (a port or guest verified it) or
+ * NEEDS_CSUM (a local guest's partial checksum), else GRO verifies the TCP and IPv4
+ * header checksums itself. Candidates also need a plain IPv4 header (no options) whose
+ * length matches the frame (no padding), or IPv6 with no extension headers. A TCP packet
+ * that is not a candidate pushes its flow's held segments out first, then leaves as it
+ * came; Linux leaves them held in two of those cases (bad checksum, IP options) and may
+ * reorder — here order is always kept. Other traffic leaves at once.
+ *
+ * What leaves carries a VnetHdr: a super-frame (≥ 2 segments) gets NEEDS_CSUM with
+ * csum_start at TCP, csum_offset 16, the pseudo-header sum in the TCP checksum field,
+ * gso_type TCPV4/TCPV6 (| ECN when CWR is set), gso_size = mss, hdr_len = headers, its
+ * IP length and IPv4 header checksum fixed; a lone segment leaves unchanged with the
+ * checksum state it came with (DATA_VALID once verified here).
+ *
+ * API (nothing allocates after construction):
+ *   const gro = new Gro(host, flows = 8)
+ *   gro.receive(handle, at, len, came)        a packet of host.bytes[at, at+len) with the
+ *                                             VnetHdr it came with (flags, csum fields; a
+ *                                             super-frame passes through); handle is the
+ *                                             caller's name for its frame
+ *   gro.flush()                               end of breath: everything held leaves
+ *   gro.merged / .superFrames / .csumBad / .noBuffer   counts (the owner may take and zero them)
+ * and GroHost (below), which the caller implements once.
+ */
+import { fold16, sum32 } from './checksum.js';
+import { moveBytes } from './move.js';
+import { findOffsets, IPPROTO_TCP, Offsets } from './offsets.js';
+import {
+  TCP_CSUM_OFFSET,
+  VIRTIO_NET_HDR_F_DATA_VALID,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_GSO_ECN,
+  VIRTIO_NET_HDR_GSO_NONE,
+  VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_TCPV6,
+  VnetHdr,
+} from './vnet-hdr.js';
+
+export interface GroHost {
+  /** The one buffer all packets and super-frames live in (the frame area). */
+  readonly bytes: Uint8Array;
+  /** Bytes a super-frame may take (≤ 65535: descriptors carry 16-bit lengths). */
+  readonly superFrameBytes: number;
+  /** A super-frame buffer's handle, or -1 when none is free (the held segment then leaves alone). */
+  allocSuper(): number;
+  /** Where super-frame `handle`'s data starts in bytes. */
+  superOffset(handle: number): number;
+  /** A packet leaves GRO (its frame now belongs to the host again). */
+  deliver(handle: number, at: number, len: number, hdr: VnetHdr): void;
+  /** A segment's bytes were merged into a super-frame: its frame is free. */
+  release(handle: number): void;
+}
+
+const TCP_FIN = 0x01;
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
+const TCP_PSH = 0x08;
+const TCP_URG = 0x20;
+const TCP_CWR = 0x80;
+const FINAL_FLAGS = TCP_URG | TCP_PSH | TCP_RST | TCP_SYN | TCP_FIN;
+const IP_DF = 0x40; // in the high byte of frag_off
+const GRO_MAX_IP_LEN = 65536;
+
+class Held {
+  used = false;
+  handle = 0;
+  at = 0;
+  len = 0;
+  large = false;
+  count = 0;
+  mss = 0;
+  l3 = 0;
+  l4 = 0;
+  payload = 0;
+  ipv6 = false;
+  nextSeq = 0;
+  firstId = 0;
+  fixedId = false;
+  csumFlags = 0;
+  csumStart = 0;
+  csumOffset = 0;
+  /** FIN/PSH of joined segments, set on the super-frame's header at completion. */
+  orFlags = 0;
+  /** Breath-local arrival order: the oldest leaves first when all slots are taken. */
+  age = 0;
+}
+
+export class Gro {
+  merged = 0;
+  superFrames = 0;
+  csumBad = 0;
+  noBuffer = 0;
+  private readonly held: Held[];
+  private readonly o = new Offsets();
+  private readonly hdr = new VnetHdr();
+  private clock = 0;
+  /** mergeable()'s decision on fixed IPv4 ids, applied by merge(). */
+  private fixedNext = false;
+  private holding = 0;
+
+  constructor(
+    private readonly host: GroHost,
+    flows = 8,
+  ) {
+    this.held = Array.from({ length: flows }, () => new Held());
+  }
+
+  receive(handle: number, at: number, len: number, came: VnetHdr): void {
+    const b = this.host.bytes;
+    const o = this.o;
+    if (came.gsoType !== VIRTIO_NET_HDR_GSO_NONE || findOffsets(o, b, at, len) !== 0 || o.proto !== IPPROTO_TCP) {
+      // Not a TCP segment: a super-frame of this flow would overtake held segments, so they go first.
+      if (came.gsoType !== VIRTIO_NET_HDR_GSO_NONE && this.holding > 0 && findOffsets(o, b, at, len) === 0) this.flushFlow(at);
+      return this.host.deliver(handle, at, len, came);
+    }
+    const csumFlags = came.flags & (VIRTIO_NET_HDR_F_DATA_VALID | VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    const p = this.holding === 0 ? null : this.lookup(at);
+    if (!this.candidate(at, len, csumFlags)) {
+      if (p !== null) this.complete(p);
+      return this.host.deliver(handle, at, len, came);
+    }
+    const flags = b[at + o.l4 + 13];
+    const plen = len - o.payload;
+    let merged = false;
+    if (p !== null && this.mergeable(p, at, flags, plen)) merged = this.merge(p, handle, at, plen, flags);
+    let final = merged ? plen < p!.mss : plen < 1;
+    if ((flags & FINAL_FLAGS) !== 0) final = true;
+    if (p !== null && (!merged || final)) this.complete(p);
+    if (merged) return;
+    const verified = csumFlags === 0 ? VIRTIO_NET_HDR_F_DATA_VALID : csumFlags;
+    if (final) return this.alone(handle, at, len, verified, came.csumStart, came.csumOffset);
+    this.hold(handle, at, len, verified, came.csumStart, came.csumOffset);
+  }
+
+  /** End of breath: every held flow leaves, oldest first. */
+  flush(): void {
+    while (this.holding > 0) this.complete(this.oldest());
+  }
+
+  private flushFlow(at: number): void {
+    const p = this.lookup(at);
+    if (p !== null) this.complete(p);
+  }
+
+  /** A segment leaves unchanged, with its checksum state (DATA_VALID once verified here). */
+  private alone(handle: number, at: number, len: number, csumFlags: number, csumStart: number, csumOffset: number): void {
+    const h = this.hdr;
+    h.clear();
+    h.flags = csumFlags;
+    if ((csumFlags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
+      h.csumStart = csumStart;
+      h.csumOffset = csumOffset;
+    }
+    this.host.deliver(handle, at, len, h);
+  }
+
+  /** The held flow this packet (offsets in this.o) belongs to, or null. */
+  private lookup(at: number): Held | null {
+    const b = this.host.bytes;
+    const o = this.o;
+    const held = this.held;
+    for (let i = 0; i < held.length; i++) {
+      const p = held[i];
+      if (!p.used || p.l3 !== o.l3 || p.ipv6 !== o.ipv6) continue;
+      const q = p.at;
+      if (!same(b, q, at, 0, o.l3)) continue; // L2 header: MACs, tags, type
+      if (o.ipv6) {
+        // Version and flow label (not the traffic class, which only flushes), addresses.
+        if ((b[q + o.l3] & 0xf0) !== (b[at + o.l3] & 0xf0) || (b[q + o.l3 + 1] & 0x0f) !== (b[at + o.l3 + 1] & 0x0f)) continue;
+        if (!same(b, q, at, o.l3 + 2, o.l3 + 4) || !same(b, q, at, o.l3 + 8, o.l3 + 40)) continue;
+      } else if (!same(b, q, at, o.l3 + 12, o.l3 + 20)) continue;
+      // Ports, each at its own L4 offset (IPv4 options move it: such a packet still finds its flow).
+      const x = q + p.l4;
+      const y = at + o.l4;
+      if (b[x] !== b[y] || b[x + 1] !== b[y + 1] || b[x + 2] !== b[y + 2] || b[x + 3] !== b[y + 3]) continue;
+      return p;
+    }
+    return null;
+  }
+
+  /** Checksums verified (or vouched for), no IP options, no padding. */
+  private candidate(at: number, len: number, csumFlags: number): boolean {
+    const b = this.host.bytes;
+    const o = this.o;
+    const l3 = at + o.l3;
+    if (o.ipv6) {
+      if (((b[l3 + 4] << 8) | b[l3 + 5]) !== len - o.l3 - 40) return false;
+    } else {
+      if (b[l3] !== 0x45 || ((b[l3 + 2] << 8) | b[l3 + 3]) !== len - o.l3) return false;
+      if (fold16(sum32(b, l3, l3 + 20)) !== 0xffff) {
+        this.csumBad++;
+        return false;
+      }
+    }
+    if ((csumFlags & (VIRTIO_NET_HDR_F_DATA_VALID | VIRTIO_NET_HDR_F_NEEDS_CSUM)) !== 0) return true;
+    const pseudo = o.ipv6 ? sum32(b, l3 + 8, l3 + 40, IPPROTO_TCP) : sum32(b, l3 + 12, l3 + 20, IPPROTO_TCP);
+    if (fold16(sum32(b, at + o.l4, at + len, pseudo + len - o.l4)) === 0xffff) return true;
+    this.csumBad++;
+    return false;
+  }
+
+  private mergeable(p: Held, at: number, flags: number, plen: number): boolean {
+    const b = this.host.bytes;
+    const o = this.o;
+    const q = p.at;
+    const l3 = at + o.l3;
+    const l4 = at + o.l4;
+    if (o.l4 !== p.l4 || o.payload !== p.payload) return false; // IP options or data offset differ
+    if ((flags & TCP_CWR) !== 0) return false;
+    // Word 3 (data offset, flags, window) equal but for CWR/FIN/PSH; ack; options.
+    if (((b[q + o.l4 + 13] ^ flags) & ~(TCP_CWR | TCP_FIN | TCP_PSH) & 0xff) !== 0) return false;
+    if (!same(b, q, at, o.l4 + 12, o.l4 + 13) || !same(b, q, at, o.l4 + 14, o.l4 + 16)) return false;
+    if (!same(b, q, at, o.l4 + 8, o.l4 + 12) || !same(b, q, at, o.l4 + 20, o.payload)) return false;
+    if (o.ipv6) {
+      // Traffic class straddles bytes 0–1; hop limit is byte 7.
+      if (((b[q + o.l3] ^ b[l3]) & 0x0f) !== 0 || ((b[q + o.l3 + 1] ^ b[l3 + 1]) & 0xf0) !== 0) return false;
+      if (b[q + o.l3 + 7] !== b[l3 + 7]) return false;
+    } else {
+      if (b[q + o.l3 + 1] !== b[l3 + 1] || b[q + o.l3 + 8] !== b[l3 + 8]) return false; // TOS, TTL
+      const df = b[l3 + 6] & IP_DF;
+      if ((b[q + o.l3 + 6] & IP_DF) !== df) return false;
+      // Ids increment, or (atomic datagrams, DF) stay fixed: the second segment decides which.
+      const id = (b[l3 + 4] << 8) | b[l3 + 5];
+      const fixed = df !== 0 && id === p.firstId && (p.count === 1 || p.fixedId);
+      if (!fixed && (p.fixedId || id !== ((p.firstId + p.count) & 0xffff))) return false;
+      this.fixedNext = fixed;
+    }
+    const seq = ((b[l4 + 4] << 24) | (b[l4 + 5] << 16) | (b[l4 + 6] << 8) | b[l4 + 7]) >>> 0;
+    if (seq !== p.nextSeq) return false;
+    if (plen < 1 || plen > p.mss) return false;
+    if (p.len - p.l3 + plen >= GRO_MAX_IP_LEN || p.len + plen > this.host.superFrameBytes) return false;
+    return true;
+  }
+
+  /** Appends the segment's payload; false when no super-frame buffer was free. */
+  private merge(p: Held, handle: number, at: number, plen: number, flags: number): boolean {
+    const host = this.host;
+    if (!p.large) {
+      const s = host.allocSuper();
+      if (s < 0) {
+        this.noBuffer++;
+        return false;
+      }
+      const to = host.superOffset(s);
+      moveBytes(host.bytes, to, host.bytes, p.at, p.len);
+      host.release(p.handle);
+      p.handle = s;
+      p.at = to;
+      p.large = true;
+    }
+    moveBytes(host.bytes, p.at + p.len, host.bytes, at + p.payload, plen);
+    host.release(handle);
+    p.len += plen;
+    p.count++;
+    p.nextSeq = (p.nextSeq + plen) >>> 0;
+    p.orFlags |= flags & (TCP_FIN | TCP_PSH);
+    if (!p.ipv6) p.fixedId = this.fixedNext;
+    this.merged++;
+    return true;
+  }
+
+  private hold(handle: number, at: number, len: number, csumFlags: number, csumStart: number, csumOffset: number): void {
+    let p = this.free();
+    if (p === null) {
+      p = this.oldest();
+      this.complete(p);
+    }
+    const b = this.host.bytes;
+    const o = this.o;
+    const l4 = at + o.l4;
+    p.used = true;
+    p.handle = handle;
+    p.at = at;
+    p.len = len;
+    p.large = false;
+    p.count = 1;
+    p.mss = len - o.payload;
+    p.l3 = o.l3;
+    p.l4 = o.l4;
+    p.payload = o.payload;
+    p.ipv6 = o.ipv6;
+    p.nextSeq = (((b[l4 + 4] << 24) | (b[l4 + 5] << 16) | (b[l4 + 6] << 8) | b[l4 + 7]) + p.mss) >>> 0;
+    p.firstId = o.ipv6 ? 0 : (b[at + o.l3 + 4] << 8) | b[at + o.l3 + 5];
+    p.fixedId = false;
+    p.csumFlags = csumFlags;
+    p.csumStart = csumStart;
+    p.csumOffset = csumOffset;
+    p.orFlags = 0;
+    p.age = this.clock++;
+    this.holding++;
+  }
+
+  /** The held flow leaves: as it came when alone, else completed as tcp_gro_complete does. */
+  private complete(p: Held): void {
+    p.used = false;
+    this.holding--;
+    if (this.holding === 0) this.clock = 0;
+    if (p.count === 1) return this.alone(p.handle, p.at, p.len, p.csumFlags, p.csumStart, p.csumOffset);
+    const b = this.host.bytes;
+    const l3 = p.at + p.l3;
+    const l4 = p.at + p.l4;
+    const l4Len = p.len - p.l4;
+    b[l4 + 13] |= p.orFlags;
+    let pseudo: number;
+    if (p.ipv6) {
+      put16(b, l3 + 4, p.len - p.l3 - 40);
+      pseudo = sum32(b, l3 + 8, l3 + 40, IPPROTO_TCP + l4Len);
+    } else {
+      put16(b, l3 + 2, p.len - p.l3);
+      put16(b, l3 + 10, 0);
+      put16(b, l3 + 10, ~fold16(sum32(b, l3, l3 + 20)) & 0xffff);
+      pseudo = sum32(b, l3 + 12, l3 + 20, IPPROTO_TCP + l4Len);
+    }
+    const h = this.hdr;
+    h.clear();
+    put16(b, l4 + 16, pseudo); // the partial checksum: the receiver (or completion) sums from csum_start
+    h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h.gsoType = p.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    if ((b[l4 + 13] & TCP_CWR) !== 0) h.gsoType |= VIRTIO_NET_HDR_GSO_ECN;
+    h.hdrLen = p.payload;
+    h.gsoSize = p.mss;
+    h.csumStart = p.l4;
+    h.csumOffset = TCP_CSUM_OFFSET;
+    this.superFrames++;
+    this.host.deliver(p.handle, p.at, p.len, h);
+  }
+
+  private free(): Held | null {
+    const held = this.held;
+    for (let i = 0; i < held.length; i++) if (!held[i].used) return held[i];
+    return null;
+  }
+
+  private oldest(): Held {
+    let best: Held | null = null;
+    const held = this.held;
+    for (let i = 0; i < held.length; i++) {
+      const p = held[i];
+      if (p.used && (best === null || p.age < best.age)) best = p;
+    }
+    return best!;
+  }
+}
+
+function same(b: Uint8Array, x: number, y: number, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (b[x + i] !== b[y + i]) return false;
+  return true;
+}
+
+function put16(b: Uint8Array, o: number, v: number): void {
+  b[o] = (v >>> 8) & 0xff;
+  b[o + 1] = v & 0xff;
+}
+
