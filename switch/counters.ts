@@ -3,6 +3,8 @@
  * port. The counter blocks themselves are lib/counters.ts; the pool's names live beside the
  * pool (queues/pool.ts).
  */
+import type { MustAgree, NamesAgree } from '../lib/counters.js';
+
 /**
  * Per-queue counters, written by queue worker q; printed as rx<q>_<name>.
  * Exit counters (each packet a queue took lands in exactly one):
@@ -53,6 +55,7 @@ export const enum Q {
   sleeps,
   restarts,
 }
+type _QueueNamesAgree = MustAgree<NamesAgree<typeof QUEUE_COUNTERS, typeof Q>>;
 
 /**
  * Per-port device counters, written by the port's device thread.
@@ -83,3 +86,4 @@ export const enum P {
   tx_bytes,
   tx_dropped,
 }
+type _PortNamesAgree = MustAgree<NamesAgree<typeof PORT_COUNTERS, typeof P>>;

@@ -12,7 +12,7 @@
  */
 import { Ring } from '../queues/ring.js';
 import { Doorbell } from '../queues/doorbell.js';
-import { D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM } from '../queues/frames.js';
+import { D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
@@ -166,9 +166,9 @@ export class DeviceIO implements PortIO {
     const w = ring.words;
     const o = ring.slotOf(s);
     w[o + D_FRAME] = frame;
-    w[o + D_OFFLEN] = XDP_PACKET_HEADROOM | (length << 16);
+    w[o + D_OFFLEN] = packOffLen(XDP_PACKET_HEADROOM, length);
     w[o + D_HASH] = this.steerer.hash;
-    w[o + D_META] = this.port;
+    w[o + D_META] = packMeta(this.port, 0, 0);
     this.rxStaged[q] = s + 1;
     return true;
   }

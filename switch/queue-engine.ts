@@ -26,7 +26,7 @@
  */
 import { Ring } from '../queues/ring.js';
 import { Doorbell } from '../queues/doorbell.js';
-import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, packOffLen } from '../queues/frames.js';
+import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { Q, QUEUE_COUNTERS } from './counters.js';
@@ -120,7 +120,6 @@ export class QueueEngine {
       const sab = layout.cpu[r][queue];
       if (sab !== null) inputs.push(new Ring(sab));
     }
-    for (const ring of inputs) ring.attachDoorbell(this.doorbell); // (consumer side: unused by ring, kept for symmetry)
     this.inputs = inputs;
     this.peeked = new Int32Array(inputs.length);
 
@@ -353,13 +352,13 @@ export class QueueEngine {
 
   /** Endpoint transmit: copy into one of this queue's own frames and send it out of `port`. */
   private transmitCopy(src: Uint8Array, off: number, len: number, port: number): boolean {
-    if (port < 0 || port >= this.ports || len < 0 || len > this.frameSize - 256 || off < 0 || off + len > src.length) return false;
+    if (port < 0 || port >= this.ports || len < 0 || len > this.frameSize - XDP_PACKET_HEADROOM || off < 0 || off + len > src.length) return false;
     const f = this.pool.alloc();
     if (f < 0) return false;
-    const dst = f * this.frameSize + 256;
+    const dst = f * this.frameSize + XDP_PACKET_HEADROOM;
     // No Buffer.copy: on Node 20 it makes a view per call (see endpoints/copy.ts).
     this.copier.copy(this.area, dst, src, off, len);
-    if (this.stageTx(port, f, 256, len, 0)) return true;
+    if (this.stageTx(port, f, XDP_PACKET_HEADROOM, len, 0)) return true;
     this.free(f);
     return false;
   }
@@ -380,7 +379,7 @@ export class QueueEngine {
     w[o + D_FRAME] = frame;
     w[o + D_OFFLEN] = packOffLen(off, len);
     w[o + D_HASH] = hash;
-    w[o + D_META] = (port & 0xff) | ((metaLen & 0xff) << 8);
+    w[o + D_META] = packMeta(port, metaLen, 0);
   }
 
   /** Returns a frame to the pool it belongs to. */

@@ -39,6 +39,7 @@ import {
 } from '../../queues/virtqueue.js';
 import { ByteCopier } from './copy.js';
 import * as T from '../../queues/virtio-transport.js';
+import type { MustAgree, NamesAgree } from '../../lib/counters.js';
 
 export const VIRTIO_COUNTERS = [
   'tx_drop_malformed', // guest TX chain broke a rule (device now NEEDS_RESET)
@@ -66,6 +67,7 @@ const enum C {
   needs_reset,
   resets,
 }
+type _VirtioNamesAgree = MustAgree<NamesAgree<typeof VIRTIO_COUNTERS, typeof C>>;
 
 /** Where frames the guest transmits go (the port's io.receive). */
 export interface FrameSink {
