@@ -35,6 +35,7 @@ import {
 } from '../queues/virtqueue.js';
 import * as T from '../queues/virtio-transport.js';
 import { GuestAllocator } from './allocator.js';
+import { ByteCopier } from '../queues/copy.js';
 
 export interface DriverOptions {
   /** Queue pairs wanted (MQ); the device may offer fewer. */
@@ -83,6 +84,9 @@ export class VirtioNetDriver {
   private rxPaused = false;
   private txDirty: Uint8Array = new Uint8Array(0);
   private readonly scratch = new Uint8Array(65536 + NET_HDR_BYTES);
+  /** Guest memory → scratch (merged RX frames), and a program's buffer → guest memory (TX). */
+  private readonly rxCopier = new ByteCopier();
+  private readonly txCopier = new ByteCopier();
   private alloc: GuestAllocator;
   private readonly bellWords: Int32Array | null;
   private readonly bellIndex: number;
@@ -226,11 +230,11 @@ export class VirtioNetDriver {
         // A merged frame: the first buffer then nb − 1 more used entries, in order.
         const sc = this.scratch;
         let at = Math.min(len, this.rxBytes);
-        for (let k = 0; k < at; k++) sc[k] = bytes[addr + k];
+        this.rxCopier.copy(sc, 0, bytes, addr, at);
         for (let k = 1; k < nb && q.getUsed(); k++) {
           const a = this.rxBase[p] + q.usedId * this.rxBytes;
           const l = Math.min(q.usedLen, this.rxBytes, sc.length - at);
-          for (let j = 0; j < l; j++) sc[at + j] = bytes[a + j];
+          this.rxCopier.copy(sc, at, bytes, a, l);
           at += l;
           this.recycleRx(p, q.usedId);
         }
@@ -271,7 +275,7 @@ export class VirtioNetDriver {
     const buf = this.txBase[p] + h * TX_BUFFER_BYTES;
     const bytes = this.mem.bytes;
     bytes.fill(0, buf, buf + NET_HDR_BYTES);
-    for (let k = 0; k < length; k++) bytes[buf + NET_HDR_BYTES + k] = src[offset + k];
+    this.txCopier.copy(bytes, buf + NET_HDR_BYTES, src, offset, length);
     if (this.indirectTx) {
       const table = this.txTable[p] + h * 32;
       q.writeTableEntry(table, 0, buf, NET_HDR_BYTES, VIRTQ_DESC_F_NEXT, 1);

@@ -19,7 +19,7 @@ import { P } from './counters.js';
 import { CTL_DOORBELL, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
 import type { Port, PortIO } from './ports/port.js';
 import type { Steerer } from '../flows/rss.js';
-import { ByteCopier } from './endpoints/copy.js';
+import { ByteCopier } from '../queues/copy.js';
 
 export class DeviceIO implements PortIO {
   readonly name: string;

@@ -35,7 +35,7 @@ import { XdpContext, ETH_HLEN, META_MAX, REDIRECT_BROADCAST, REDIRECT_CPU, REDIR
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../programs/verdicts.js';
 import type { XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint, TxEmit } from './endpoints/endpoint.js';
-import { ByteCopier } from './endpoints/copy.js';
+import { ByteCopier } from '../queues/copy.js';
 
 /** The verdict argument a tap armed before the program gets (the packet has none yet). */
 export const TAP_ENTRY = -1;

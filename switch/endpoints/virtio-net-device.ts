@@ -37,7 +37,7 @@ import {
   featureWords,
   hasFeature,
 } from '../../queues/virtqueue.js';
-import { ByteCopier } from './copy.js';
+import { ByteCopier } from '../../queues/copy.js';
 import * as T from '../../queues/virtio-transport.js';
 import type { MustAgree, NamesAgree } from '../../lib/counters.js';
 
