@@ -17,23 +17,24 @@ import type { Writable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig, parseConfig, type LoadedConfig } from './config/index.js';
-import type { ProgramRef, QueuePrograms } from '../switch/config-types.js';
+import { chainOf, type ProgramRef, type QueuePrograms } from '../switch/config-types.js';
 import { ControlServer, type Handler } from './control/server.js';
 import { makeHandlers, type DaemonApi } from './control/handlers.js';
 import { ControlError } from './control/protocol.js';
 import { defaultSocketPath } from './control/socket-path.js';
 import { LiveView } from './view/live.js';
-import { exitSummary } from './view/summary.js';
+import { accountingLines, exitSummary } from './view/summary.js';
 import { rates } from './view/rates.js';
 import { MetricsServer } from './metrics.js';
 import { buildControls, steererModule, steeringHandlers, type Controls } from './control/steering.js';
 import { mapHandlers } from './control/maps.js';
 import { CaptureControl } from './control/capture.js';
 import { traceHandlers } from './control/trace.js';
-import { defaultStart, type LogLevel, type StartSwitch, type SteeringMap, type SwitchLike } from './control/switch-adapter.js';
+import { defaultStart, type LogLevel, type StartSwitch, type SteeringMap, type SwitchLike } from './running-switch.js';
+import type { StopSummary } from '../switch/switch.js';
 import { Rollback, restartKeys, restartMessage } from './reload-plan.js';
 
-export type { SwitchLike, StartSwitch } from './control/switch-adapter.js';
+export type { SwitchLike, StartSwitch } from './running-switch.js';
 
 export interface DaemonOptions {
   configFile: string;
@@ -53,7 +54,7 @@ export interface DaemonOptions {
   err?: Writable;
   /** Installs SIGINT/SIGTERM/SIGHUP handlers (off in tests that run several daemons). */
   signals?: boolean;
-  /** How to start the switch (tests pass a fake; default: the supervisor). */
+  /** How to start the switch (tests pass a fake; default: switch/switch.ts's Switch). */
   start?: StartSwitch;
 }
 
@@ -78,7 +79,7 @@ export class Daemon implements DaemonApi {
   private controls: Controls = new Map();
   /** The packet capture (xdpdump-like), armed on the queue workers' taps on request. */
   private readonly captures = new CaptureControl(
-    () => this.sw?.raw ?? null,
+    () => this.sw,
     () => this.cfg.switch.ports.map((p) => p.name),
     () => this.cfg.switch.queues,
   );
@@ -122,7 +123,7 @@ export class Daemon implements DaemonApi {
     this.controls = buildControls(c.steering, c.ports.map((p) => p.name), c.queues);
     this.steeringText = c.steering ? readFileSync(c.steering, 'utf8') : null;
     this.addHandlers(steeringHandlers(() => this.controls));
-    this.addHandlers(mapHandlers(() => this.sw?.raw?.loadedPrograms() ?? []));
+    this.addHandlers(mapHandlers(() => this.sw?.loadedPrograms() ?? []));
     this.addHandlers(this.captures.handlers());
     this.addHandlers(
       traceHandlers({
@@ -131,8 +132,8 @@ export class Daemon implements DaemonApi {
         queues: () => this.cfg.switch.queues,
         chainOf: (q) => this.programs()[q].chain,
         load: async (chain) => {
-          if (!this.sw?.raw) throw new ControlError('failed', 'this switch cannot trace programs');
-          return (await this.sw.raw.loadChain(chain)).chain;
+          if (!this.sw) throw new ControlError('shutting_down', 'the switch is not running');
+          return (await this.sw.loadChain(chain)).chain;
         },
       }),
     );
@@ -253,7 +254,7 @@ export class Daemon implements DaemonApi {
 
   stats(): Record<string, number> {
     if (!this.sw) throw new ControlError('shutting_down', 'the switch is not running');
-    return this.sw.stats();
+    return this.sw.flatStats();
   }
 
   async status(): Promise<Record<string, unknown>> {
@@ -262,9 +263,7 @@ export class Daemon implements DaemonApi {
     // thread; a port that does not answer within a second is shown without them.
     const portStatus = await Promise.all(
       c.ports.map((p) =>
-        this.sw?.portStatus
-          ? Promise.race([this.sw.portStatus(p.name).catch((e: Error) => ({ error: e.message })), new Promise((r) => setTimeout(() => r(null), 1000).unref())])
-          : null,
+        this.sw ? Promise.race([this.sw.portStatus(p.name).catch((e: Error) => ({ error: e.message })), new Promise((r) => setTimeout(() => r(null), 1000).unref())]) : null,
       ),
     );
     return {
@@ -288,15 +287,10 @@ export class Daemon implements DaemonApi {
     };
   }
 
-  /** The chain on every queue (a queue without one runs pass). */
+  /** The chain on every queue (a queue without one runs DEFAULT_CHAIN). */
   programs(): { queue: number; chain: ProgramRef[] }[] {
     const c = this.cfg.switch;
-    const out: { queue: number; chain: ProgramRef[] }[] = [];
-    for (let q = 0; q < c.queues; q++) {
-      const p = c.programs.find((x) => x.queues.includes(q));
-      out.push({ queue: q, chain: p ? p.chain : [{ name: 'pass', params: {}, continueOn: ['PASS'] }] });
-    }
-    return out;
+    return Array.from({ length: c.queues }, (_, q) => ({ queue: q, chain: chainOf(c.programs, q) }));
   }
 
   /**
@@ -325,7 +319,7 @@ export class Daemon implements DaemonApi {
     if (!this.cfg.switch.ports.some((p) => p.name === port)) {
       throw new ControlError('bad_params', `no port named '${port}' (ports: ${this.cfg.switch.ports.map((p) => p.name).join(', ')})`);
     }
-    if (!this.sw?.portControl) throw new ControlError('failed', 'this switch does not take port control messages');
+    if (!this.sw) throw new ControlError('shutting_down', 'the switch is not running');
     return this.sw.portControl(port, msg);
   }
 
@@ -399,9 +393,8 @@ export class Daemon implements DaemonApi {
     } catch (e) {
       throw new ControlError('bad_params', (e as Error).message);
     }
-    if (controls && !this.sw?.setSteering) throw new ControlError('failed', 'this switch cannot change steering while running');
     const programsChanged = !isDeepStrictEqual(a.programs, b.programs);
-    if (programsChanged && !this.sw?.replacePrograms) throw new ControlError('failed', 'this switch cannot replace programs while running');
+    if ((controls || programsChanged) && !this.sw) throw new ControlError('shutting_down', 'the switch is not running');
     const intervalChanged = this.opts.interval === undefined && next.interval !== this.cfg.interval;
 
     // Apply, or put back what ran.
@@ -411,7 +404,7 @@ export class Daemon implements DaemonApi {
     try {
       if (programsChanged) {
         // Loads every program before swapping any queue; a queue swaps between two breaths.
-        await rollback.step('programs', () => sw.replacePrograms!(a.programs), () => sw.replacePrograms!(b.programs));
+        await rollback.step('programs', () => sw.configurePrograms(a.programs), () => sw.configurePrograms(b.programs));
         changes.push(`programs replaced (${b.programs.map((p) => `${p.chain.map((r) => path.basename(r.name)).join('→')} on ${p.queues.join(',')}`).join('; ') || 'pass everywhere'})`);
       }
       if (controls) {
@@ -420,7 +413,7 @@ export class Daemon implements DaemonApi {
         const old = this.steeringMap(this.controls);
         for (const [port, sm] of this.steeringMap(controls)) {
           const was = old.get(port)!;
-          await rollback.step(`steering of ${port}`, () => sw.setSteering!(port, was.module, was.shared), () => sw.setSteering!(port, sm.module, sm.shared));
+          await rollback.step(`steering of ${port}`, () => sw.setSteering(port, was.module, was.shared), () => sw.setSteering(port, sm.module, sm.shared));
         }
         changes.push(b.steering ? `steering reloaded from ${b.steering}` : 'steering rules removed (RSS over every queue)');
       }
@@ -465,15 +458,16 @@ export class Daemon implements DaemonApi {
       await this.captures.stop().catch((e: Error) => this.log(`capture: ${e.message}`, 'error'));
       const sw = this.sw;
       let code = 0;
-      let summary: unknown = {};
+      let summary: StopSummary | null = null;
       try {
-        summary = (await sw?.stop()) ?? {};
+        summary = (await sw?.stop()) ?? null;
       } catch (e) {
         this.log(`stop failed: ${(e as Error).message}`, 'error');
         code = 1;
       }
-      const final = extractCounters(summary) ?? (await safeStats(sw));
-      const accounting = extractAccounting(summary);
+      // Read after the stop: the counter blocks outlive the threads, so these are the final ones.
+      const final = safeStats(sw);
+      const accounting = summary ? accountingLines(summary) : {};
       this.sw = null;
       await this.server?.close();
       await this.metrics?.close();
@@ -491,27 +485,9 @@ export class Daemon implements DaemonApi {
   }
 }
 
-/** The supervisor's summary may carry the final counters; use them when it does. */
-function extractCounters(summary: unknown): Record<string, number> | null {
-  const s = summary as { counters?: unknown; stats?: unknown } | null;
-  const c = s?.counters ?? s?.stats;
-  return c && typeof c === 'object' ? (c as Record<string, number>) : null;
-}
-
-function extractAccounting(summary: unknown): Record<string, unknown> {
-  if (!summary || typeof summary !== 'object') return {};
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(summary as Record<string, unknown>)) {
-    if (k !== 'counters' && k !== 'stats' && (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string')) out[k] = v;
-  }
-  const acc = (summary as { accounting?: unknown }).accounting;
-  if (acc && typeof acc === 'object') Object.assign(out, acc);
-  return out;
-}
-
-async function safeStats(sw: SwitchLike | null): Promise<Record<string, number>> {
+function safeStats(sw: SwitchLike | null): Record<string, number> {
   try {
-    return sw?.stats() ?? {};
+    return sw?.flatStats() ?? {};
   } catch {
     return {};
   }

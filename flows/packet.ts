@@ -15,6 +15,7 @@
  * steer them ("frag" packet classes).
  */
 import { K, Proto } from './key.js';
+import { ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6 } from '../lib/net/protocols.js';
 
 /** Why a packet fell back; 0 = parsed. Index into PARSE_REASONS. */
 export const enum R {
@@ -114,7 +115,7 @@ export class ParsedPacket {
     let type = (b[p] << 8) | b[p + 1];
     p += 2;
     k[K.Etype] = 0;
-    for (let tags = 0; type === 0x8100 || type === 0x88a8; tags++) {
+    for (let tags = 0; type === ETH_P_8021Q || type === ETH_P_8021AD; tags++) {
       if (tags === Limits.VlanTags || p + 4 > end) {
         k[K.Etype] = type & 0xffff;
         return R.VlanTrunc;
@@ -127,8 +128,8 @@ export class ParsedPacket {
       p += 4;
     }
     k[K.Etype] = (k[K.Etype] | type) >>> 0;
-    if (type === 0x0800) return this.ipv4(b, p, end);
-    if (type === 0x86dd) return this.ipv6(b, p, end);
+    if (type === ETH_P_IP) return this.ipv4(b, p, end);
+    if (type === ETH_P_IPV6) return this.ipv6(b, p, end);
     return R.Ok;
   }
 

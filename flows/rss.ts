@@ -7,6 +7,7 @@
  * `entry[i] = i mod queues` of 128 entries. Non-IP and truncated frames hash to 0 (queue 0).
  */
 import { DEFAULT_RSS_KEY, newToeplitzTable } from './toeplitz.js';
+import { ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../lib/net/protocols.js';
 
 export interface Steerer {
   /**
@@ -52,7 +53,7 @@ export function rssHash(t: Uint32Array, b: Uint8Array, o: number, len: number): 
   if (p + 2 > end) return 0;
   let type = (b[p] << 8) | b[p + 1];
   p += 2;
-  while ((type === 0x8100 || type === 0x88a8) && p + 4 <= end) {
+  while ((type === ETH_P_8021Q || type === ETH_P_8021AD) && p + 4 <= end) {
     type = (b[p + 2] << 8) | b[p + 3];
     p += 4;
   }
@@ -60,20 +61,20 @@ export function rssHash(t: Uint32Array, b: Uint8Array, o: number, len: number): 
   let l4 = -1;
   let proto = 0;
   let k = 0; // input byte position
-  if (type === 0x0800 && p + 20 <= end) {
+  if (type === ETH_P_IP && p + 20 <= end) {
     const ihl = (b[p] & 0x0f) * 4;
     proto = b[p + 9];
     for (let i = 12; i < 20; i++, k++) h ^= t[(k << 8) | b[p + i]];
     const fragmented = ((b[p + 6] & 0x3f) | b[p + 7]) !== 0;
     if (!fragmented && ihl >= 20) l4 = p + ihl;
-  } else if (type === 0x86dd && p + 40 <= end) {
+  } else if (type === ETH_P_IPV6 && p + 40 <= end) {
     proto = b[p + 6];
     for (let i = 8; i < 40; i++, k++) h ^= t[(k << 8) | b[p + i]];
     l4 = p + 40;
   } else {
     return 0;
   }
-  if ((proto === 6 || proto === 17 || proto === 132) && l4 >= 0 && l4 + 4 <= end) {
+  if ((proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) && l4 >= 0 && l4 + 4 <= end) {
     for (let i = 0; i < 4; i++, k++) h ^= t[(k << 8) | b[l4 + i]];
   }
   return h | 0;

@@ -44,6 +44,7 @@ import {
 import * as T from '../queues/virtio-transport.js';
 import { GuestAllocator } from './allocator.js';
 import { VnetHdr, writeVnetHdr } from '../lib/net/vnet-hdr.js';
+import { ByteCopier } from '../queues/copy.js';
 
 export interface DriverOptions {
   /** Queue pairs wanted (MQ); the device may offer fewer. */
@@ -112,6 +113,9 @@ export class VirtioNetDriver {
   private rxPaused = false;
   private txDirty: Uint8Array = new Uint8Array(0);
   private readonly scratch = new Uint8Array(65536 + NET_HDR_BYTES);
+  /** Guest memory → scratch (merged RX frames), and a program's buffer → guest memory (TX). */
+  private readonly rxCopier = new ByteCopier();
+  private readonly txCopier = new ByteCopier();
   private alloc: GuestAllocator;
   private readonly bellWords: Int32Array | null;
   private readonly bellIndex: number;
@@ -256,11 +260,11 @@ export class VirtioNetDriver {
         // A merged frame: the first buffer then nb − 1 more used entries, in order.
         const sc = this.scratch;
         let at = Math.min(len, this.rxBytes);
-        sc.set(bytes.subarray(addr, addr + at), 0);
+        this.rxCopier.copy(sc, 0, bytes, addr, at);
         for (let k = 1; k < nb && q.getUsed(); k++) {
           const a = this.rxBase[p] + q.usedId * this.rxBytes;
           const l = Math.min(q.usedLen, this.rxBytes, sc.length - at);
-          sc.set(bytes.subarray(a, a + l), at);
+          this.rxCopier.copy(sc, at, bytes, a, l);
           at += l;
           this.recycleRx(p, q.usedId);
         }
@@ -310,9 +314,7 @@ export class VirtioNetDriver {
     const bytes = this.mem.bytes;
     bytes.fill(0, buf, buf + NET_HDR_BYTES);
     if (hdr !== null) writeVnetHdr(hdr, bytes, buf, false);
-    if (src.buffer === bytes.buffer) bytes.copyWithin(buf + NET_HDR_BYTES, src.byteOffset + offset, src.byteOffset + offset + length);
-    else if (length > 256) bytes.set(src.subarray(offset, offset + length), buf + NET_HDR_BYTES);
-    else for (let k = 0; k < length; k++) bytes[buf + NET_HDR_BYTES + k] = src[offset + k];
+    this.txCopier.copy(bytes, buf + NET_HDR_BYTES, src, offset, length);
     if (this.indirectTx) {
       const table = this.txTable[p] + h * 32;
       q.writeTableEntry(table, 0, buf, NET_HDR_BYTES, VIRTQ_DESC_F_NEXT, 1);

@@ -46,3 +46,28 @@ export interface SharedCounters {
   names: string[];
   sab: SharedArrayBuffer;
 }
+
+/**
+ * Compile-time proof that a counter name list and the index enum the hot path uses agree:
+ * every member indexes its own name, and every name has a member. A reorder or a rename on
+ * one side only fails `tsc`, so `ethtool -S` cannot print a count under another's name.
+ *
+ *   type _ = MustAgree<NamesAgree<typeof QUEUE_COUNTERS, typeof Q>>;
+ */
+export type MustAgree<T extends true> = T;
+export type NamesAgree<L extends readonly string[], E> = [
+  { [K in Extract<keyof E, string>]: E[K] extends number ? ([L[E[K]]] extends [K] ? true : false) : false }[Extract<keyof E, string>],
+] extends [true]
+  ? [L[number]] extends [Extract<keyof E, string>]
+    ? true
+    : false
+  : false;
+
+// The check is itself checked: two names in opposite orders must not compile.
+declare const SWAPPED: readonly ['a', 'b'];
+const enum Swapped {
+  b,
+  a,
+}
+// @ts-expect-error a and b are in opposite orders
+type _SwappedFails = MustAgree<NamesAgree<typeof SWAPPED, typeof Swapped>>;

@@ -31,7 +31,7 @@
  * its own free stack. A pool without super-frames is exactly as before.
  */
 import { Ring } from './ring.js';
-import { CounterBlock, type SharedCounters } from '../lib/counters.js';
+import { CounterBlock, type MustAgree, type NamesAgree, type SharedCounters } from '../lib/counters.js';
 
 /** Per-pool counters (Linux page_pool names, printed with the rx_pp_ prefix). */
 export const POOL_COUNTERS = [
@@ -50,6 +50,7 @@ export const enum PP {
   recycle_ring,
   recycle_ring_full,
 }
+type _PoolNamesAgree = MustAgree<NamesAgree<typeof POOL_COUNTERS, typeof PP>>;
 
 const kTop = 0; // Int32 word: number of frames on the free stack; entries follow.
 

@@ -19,6 +19,19 @@ export interface QueuePrograms {
   chain: ProgramRef[];
 }
 
+/** What a queue runs when no entry of `programs` names it: pass every packet to the stack. */
+export const DEFAULT_CHAIN: readonly ProgramRef[] = Object.freeze([Object.freeze({ name: 'pass', params: {}, continueOn: ['PASS'] })]);
+
+/** The chain queue `q` runs under `programs` (the first entry naming it, else DEFAULT_CHAIN). */
+export function chainOf(programs: readonly QueuePrograms[], q: number): ProgramRef[] {
+  return programs.find((p) => p.queues.includes(q))?.chain ?? [...DEFAULT_CHAIN];
+}
+
+/** Whether `chain` is the default: `pass` alone, without parameters (its continueOn is moot: nothing follows it). */
+export function isDefaultChain(chain: readonly ProgramRef[]): boolean {
+  return chain.length === 1 && chain[0].name === 'pass' && Object.keys(chain[0].params).length === 0;
+}
+
 export interface SwitchConfig {
   /** Number of RX queues (channels, `ethtool -L combined N`), one worker thread each. */
   queues: number;
@@ -36,7 +49,7 @@ export interface SwitchConfig {
   /** Descriptors a queue worker takes per breath (NAPI weight). */
   budget: number;
   ports: PortConfig[];
-  /** Program chains; queues with no chain run `pass`. */
+  /** Program chains; queues with no chain run DEFAULT_CHAIN. */
   programs: QueuePrograms[];
   /** Flow-steering file (ethtool -N/-X/-L lines naming ports); absent: flow-hash spread. */
   steering?: string;

@@ -3,6 +3,8 @@
  * port. The counter blocks themselves are lib/counters.ts; the pool's names live beside the
  * pool (queues/pool.ts).
  */
+import type { MustAgree, NamesAgree } from '../lib/counters.js';
+
 /**
  * Per-queue counters, written by queue worker q; printed as rx<q>_<name>.
  * Exit counters (each packet a queue took lands in exactly one):
@@ -68,6 +70,7 @@ export const enum Q {
   /** Frames GRO let go that found their tx ring full (dropped). */
   rx_gro_tx_full,
 }
+type _QueueNamesAgree = MustAgree<NamesAgree<typeof QUEUE_COUNTERS, typeof Q>>;
 
 /**
  * Per-port device counters, written by the port's device thread.
@@ -115,3 +118,4 @@ export const enum P {
   /** Partial checksums completed in software for a port that does not take them. */
   tx_csum_sw,
 }
+type _PortNamesAgree = MustAgree<NamesAgree<typeof PORT_COUNTERS, typeof P>>;

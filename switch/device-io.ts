@@ -18,14 +18,14 @@
  */
 import { Ring } from '../queues/ring.js';
 import { Doorbell } from '../queues/doorbell.js';
-import { D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM } from '../queues/frames.js';
+import { D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
 import { CTL_DOORBELL, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
 import type { Port, PortIO } from './ports/port.js';
 import type { Steerer } from '../flows/rss.js';
-import { ByteCopier } from './endpoints/copy.js';
+import { ByteCopier } from '../queues/copy.js';
 import { F_VNET, OFFLOAD_CSUM, OFFLOAD_TSO4, OFFLOAD_TSO6, OFFLOAD_TSO_ECN, loadFrameVnet, storeFrameVnet } from '../queues/frame-vnet.js';
 import { GsoPlan, gsoErrorText } from '../lib/net/gso.js';
 import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VnetHdr } from '../lib/net/vnet-hdr.js';
@@ -262,9 +262,9 @@ export class DeviceIO implements PortIO {
     const w = ring.words;
     const o = ring.slotOf(s);
     w[o + D_FRAME] = frame;
-    w[o + D_OFFLEN] = XDP_PACKET_HEADROOM | (length << 16);
+    w[o + D_OFFLEN] = packOffLen(XDP_PACKET_HEADROOM, length);
     w[o + D_HASH] = this.steerer.hash;
-    w[o + D_META] = this.port | flags;
+    w[o + D_META] = packMeta(this.port, 0, 0) | flags;
     this.rxStaged[q] = s + 1;
     return true;
   }

@@ -33,7 +33,7 @@
  */
 import { Ring } from '../queues/ring.js';
 import { Doorbell } from '../queues/doorbell.js';
-import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, packOffLen, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../queues/frames.js';
+import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, packMeta, packOffLen, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../queues/frames.js';
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { Q, QUEUE_COUNTERS } from './counters.js';
@@ -42,7 +42,7 @@ import { XdpContext, ETH_HLEN, META_MAX, REDIRECT_BROADCAST, REDIRECT_CPU, REDIR
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../programs/verdicts.js';
 import type { XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint, TxEmit } from './endpoints/endpoint.js';
-import { ByteCopier } from './endpoints/copy.js';
+import { ByteCopier } from '../queues/copy.js';
 import { F_VNET, OFFLOAD_TSO, loadFrameVnet, storeFrameVnet, VNET_AT } from '../queues/frame-vnet.js';
 import { Gro, type GroHost } from '../lib/net/gro.js';
 import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VnetHdr } from '../lib/net/vnet-hdr.js';
@@ -142,7 +142,6 @@ export class QueueEngine {
       const sab = layout.cpu[r][queue];
       if (sab !== null) inputs.push(new Ring(sab));
     }
-    for (const ring of inputs) ring.attachDoorbell(this.doorbell); // (consumer side: unused by ring, kept for symmetry)
     this.inputs = inputs;
     this.peeked = new Int32Array(inputs.length);
 
@@ -387,13 +386,13 @@ export class QueueEngine {
 
   /** Endpoint transmit: copy into one of this queue's own frames and send it out of `port`. */
   private transmitCopy(src: Uint8Array, off: number, len: number, port: number): boolean {
-    if (port < 0 || port >= this.ports || len < 0 || len > this.frameSize - 256 || off < 0 || off + len > src.length) return false;
+    if (port < 0 || port >= this.ports || len < 0 || len > this.frameSize - XDP_PACKET_HEADROOM || off < 0 || off + len > src.length) return false;
     const f = this.pool.alloc();
     if (f < 0) return false;
-    const dst = f * this.frameSize + 256;
+    const dst = f * this.frameSize + XDP_PACKET_HEADROOM;
     // No Buffer.copy: on Node 20 it makes a view per call (see endpoints/copy.ts).
     this.copier.copy(this.area, dst, src, off, len);
-    if (this.stageTx(port, f, 256, len, 0, 0)) return true;
+    if (this.stageTx(port, f, XDP_PACKET_HEADROOM, len, 0, 0)) return true;
     this.free(f);
     return false;
   }
@@ -427,7 +426,7 @@ export class QueueEngine {
     w[o + D_FRAME] = frame;
     w[o + D_OFFLEN] = packOffLen(off, len);
     w[o + D_HASH] = hash;
-    w[o + D_META] = (port & 0xff) | ((metaLen & 0xff) << 8) | flags;
+    w[o + D_META] = packMeta(port, metaLen, 0) | flags;
   }
 
   /** A socket endpoint or the local stack cannot take a partial checksum: completed in place. */

@@ -15,7 +15,7 @@
  *                 rates are not
  * Targets (issue 5): xsk rx-drop ≥ 15 Mpps per queue, VM delivery ≥ 5 Mpps.
  */
-import { Switch } from '../../switch/supervisor.js';
+import { Switch } from '../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 import { workerUrl } from '../../lib/worker-url.js';
 import { createXskShared, xskStats } from '../../switch/endpoints/xsk-shared.js';

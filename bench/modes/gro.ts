@@ -16,7 +16,7 @@
  *                does not distort, and its ratio.
  * Targets: GRO ≥ 40 Gbit/s per queue; vm-vm tso ≥ 3× vm-vm mtu.
  */
-import { Switch } from '../../switch/supervisor.js';
+import { Switch } from '../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 import { VirtioNetDevice } from '../../switch/endpoints/virtio-net-device.js';
 import { startVm, type Vm } from '../../guest/runner.js';

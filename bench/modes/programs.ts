@@ -24,7 +24,7 @@ import { formatIPv4, maskTo } from '../../programs/parse/addr.js';
 import type { XdpProgram } from '../../programs/program.js';
 import { openMap, type ArrayMap } from '../../programs/maps/index.js';
 import { line, type BenchMode } from '../harness.js';
-import type { Switch } from '../../switch/supervisor.js';
+import type { Switch } from '../../switch/switch.js';
 import type { SwitchConfig } from '../../switch/config-types.js';
 import { switchRate } from './xdp.js';
 

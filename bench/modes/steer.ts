@@ -15,7 +15,7 @@ import { SteeringControl } from '../../flows/control.js';
 import { FlowSteerer } from '../../flows/steerer.js';
 import { DEFAULT_RSS_KEY, newToeplitzTable, toeplitzAdd } from '../../flows/toeplitz.js';
 import { DefaultRssSteerer } from '../../flows/rss.js';
-import { Switch } from '../../switch/supervisor.js';
+import { Switch } from '../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 import { workerUrl } from '../../lib/worker-url.js';
 import { line, rate, type BenchMode } from '../harness.js';

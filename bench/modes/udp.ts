@@ -15,7 +15,7 @@
  */
 import dgram from 'node:dgram';
 import { Worker } from 'node:worker_threads';
-import { Switch } from '../../switch/supervisor.js';
+import { Switch } from '../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 import { line, rate, type BenchMode } from '../harness.js';
 

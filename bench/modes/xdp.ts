@@ -9,7 +9,7 @@
  *   ref:piscina      a piscina pool running drop over batches of 64 packets
  *   ref:ring         the bare ring: descriptors passed between two threads, no program
  */
-import { Switch } from '../../switch/supervisor.js';
+import { Switch } from '../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 import { line, rate, type BenchMode, type BenchResult } from '../harness.js';
 import { postMessageRate } from '../baselines/postmessage.js';

@@ -4,6 +4,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { printJson, withClient, withClientOptions, type ClientArgs } from '../cli.js';
+import { DEFAULT_CHAIN } from '../../switch/config-types.js';
 
 interface Status {
   pid: number;
@@ -40,7 +41,7 @@ const command: CommandModule<object, ClientArgs> = {
         '  ports:',
         ...s.ports.map((p) => `    ${String(p.ifindex).padStart(3)}: ${p.name} (${p.type})${p.status && Object.keys(p.status).length ? '  ' + Object.entries(p.status).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ') : ''}`),
         '  programs:',
-        ...(s.programs.length ? s.programs : [{ queues: [], chain: [{ name: 'pass', continueOn: [] }] }]).map(
+        ...(s.programs.length ? s.programs : [{ queues: [], chain: DEFAULT_CHAIN }]).map(
           (p) => `    queues ${p.queues.length ? p.queues.join(',') : 'all'}: ${p.chain.map((r) => r.name).join(' → ')}`,
         ),
       ];

@@ -5,7 +5,7 @@
  */
 import { ControlError } from './protocol.js';
 import type { Handler } from './server.js';
-import type { ProgramRef } from '../../switch/config-types.js';
+import { isDefaultChain, type ProgramRef } from '../../switch/config-types.js';
 
 /** What the handlers need from the daemon (daemon/daemon.ts implements it). */
 export interface DaemonApi {
@@ -61,8 +61,7 @@ export function makeHandlers(d: DaemonApi): Record<string, Handler> {
       const ref = programRef(o.program, 'prog.attach');
       return d.setChains(queueList(o, 'prog.attach'), (old) => {
         // Attaching to a queue that runs only the default pass replaces it.
-        const isDefault = old.length === 1 && old[0].name === 'pass' && Object.keys(old[0].params).length === 0;
-        return isDefault ? [ref] : [...old, ref];
+        return isDefaultChain(old) ? [ref] : [...old, ref];
       });
     },
     'port.control': (p) => {

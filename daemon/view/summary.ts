@@ -7,10 +7,23 @@
  *   Unaccounted         : 0
  *
  * Packet figures come from the final counters; the accounting lines (frames in pools,
- * rings, in flight; packets not in exactly one exit counter) from the supervisor's summary.
+ * rings, in flight; packets not in exactly one exit counter) from the Switch's stop summary.
  */
+import type { StopSummary } from '../../switch/switch.js';
 import { queueTotals, queuesOf, sum, type Counters } from './rates.js';
 import { duration, summaryLines, thousands } from './format.js';
+
+/** The accounting lines of a stop summary, labelled as the summary prints them. */
+export function accountingLines(s: StopSummary): Record<string, number> {
+  return {
+    'Frames total': s.accounting.total,
+    'Frames free': s.accounting.free,
+    'Frames queued': s.accounting.queued,
+    'Frames in flight': s.accounting.inFlight,
+    'Frames doubled': s.accounting.doubled,
+    'Unaccounted packets': s.unaccounted,
+  };
+}
 
 export function exitSummary(final: Counters, seconds: number, accounting: Record<string, unknown> = {}): string {
   const t = sum(queuesOf(final).map((q) => queueTotals(final, q)));

@@ -24,6 +24,11 @@ export function onesSum(p: Uint8Array, from: number, to: number, sum = 0): numbe
   return fold(sum);
 }
 
+/** The Internet checksum of p[from, to): 0 when the bytes include a correct checksum field. */
+export function checksum(p: Uint8Array, from: number, to: number): number {
+  return ~onesSum(p, from, to) & 0xffff;
+}
+
 /** The IPv4 header checksum of the header at p[at] (its checksum field counted as zero). */
 export function ipv4HeaderChecksum(p: Uint8Array, at: number): number {
   const hlen = (p[at] & 15) << 2;

@@ -4,15 +4,10 @@
  * example guests. Replies are built by turning the request around in a scratch buffer,
  * so nothing here allocates. Offsets are absolute indices into the array given.
  */
-export const ETH_HLEN = 14;
-export const ETH_P_IP = 0x0800;
-export const ETH_P_ARP = 0x0806;
-export const IPPROTO_ICMP = 1;
-export const IPPROTO_UDP = 17;
-export const IPPROTO_TCP = 6;
-export const ETH_P_IPV6 = 0x86dd;
-export const ETH_P_8021Q = 0x8100;
-export const ETH_P_8021AD = 0x88a8;
+import { checksum } from './checksum.js';
+
+export { ETH_HLEN, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ETH_P_8021Q, ETH_P_8021AD, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from './protocols.js';
+import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, IPPROTO_ICMP, IPPROTO_UDP } from './protocols.js';
 export const ARP_REQUEST = 1;
 export const ARP_REPLY = 2;
 export const ICMP_ECHO_REPLY = 0;
@@ -47,19 +42,6 @@ export function macBytes(mac: string): Uint8Array {
   const p = mac.split(':');
   if (p.length !== 6 || p.some((x) => !/^[0-9a-fA-F]{1,2}$/.test(x))) throw new Error(`invalid MAC address '${mac}'`);
   return Uint8Array.from(p.map((x) => parseInt(x, 16)));
-}
-
-/** One's-complement sum of b[o, o+n) folded to 16 bits (RFC 1071), added to `init`. */
-export function csumPartial(b: Uint8Array, o: number, n: number, init = 0): number {
-  let s = init;
-  let i = 0;
-  for (; i + 1 < n; i += 2) s += (b[o + i] << 8) | b[o + i + 1];
-  if (i < n) s += b[o + i] << 8;
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return s;
-}
-export function csumFinish(s: number): number {
-  return ~s & 0xffff;
 }
 
 /** Copies 6 bytes (a MAC) inside or across arrays. */
@@ -180,7 +162,7 @@ export function writeIpv4(d: Uint8Array, ip: number, proto: number, src: number,
   put16(d, ip + 10, 0);
   put32(d, ip + 12, src);
   put32(d, ip + 16, dst);
-  put16(d, ip + 10, csumFinish(csumPartial(d, ip, 20)));
+  put16(d, ip + 10, checksum(d, ip, ip + 20));
 }
 
 /**
@@ -202,7 +184,7 @@ export function turnAround(d: Uint8Array, o: number, s: Uint8Array, so: number, 
 export function icmpEchoReply(d: Uint8Array, l4: number, l4len: number): void {
   d[l4] = ICMP_ECHO_REPLY;
   put16(d, l4 + 2, 0);
-  put16(d, l4 + 2, csumFinish(csumPartial(d, l4, l4len)));
+  put16(d, l4 + 2, checksum(d, l4, l4 + l4len));
 }
 
 /** Swaps UDP ports (after turnAround) and sets the checksum to 0 (optional in IPv4). */
@@ -226,7 +208,7 @@ export function writeIcmpEcho(d: Uint8Array, o: number, srcMac: Uint8Array, dstM
   put16(d, l4 + 4, ident);
   put16(d, l4 + 6, seq);
   for (let k = 0; k < payload; k++) d[l4 + 8 + k] = (seq + k) & 0xff;
-  put16(d, l4 + 2, csumFinish(csumPartial(d, l4, l4len)));
+  put16(d, l4 + 2, checksum(d, l4, l4 + l4len));
   writeIpv4(d, o + ETH_HLEN, IPPROTO_ICMP, src, dst, l4len, seq);
   return ETH_HLEN + 20 + l4len;
 }

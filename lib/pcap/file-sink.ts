@@ -7,7 +7,7 @@
  * 1 MiB buffer that is one write(2) per ~13 000 64-byte packets.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { Copier } from './copy.js';
+import { StagingCopier } from '../../queues/copy.js';
 import { PcapError } from './error.js';
 
 export const DEFAULT_SINK_BUFFER = 1 << 20;
@@ -17,7 +17,7 @@ export class FileSink {
   /** buf as a DataView, for header fields in either byte order. */
   readonly dv: DataView;
   /** Copies packet bytes into buf. */
-  readonly copier: Copier;
+  readonly copier: StagingCopier;
   /** Bytes waiting in buf. */
   used = 0;
   /** Bytes written to the file so far (not counting what is buffered). */
@@ -36,7 +36,7 @@ export class FileSink {
     // Its own ArrayBuffer, so offset 0 (word aligned) whatever the size.
     this.buf = Buffer.from(new ArrayBuffer(Math.max(64, size)));
     this.dv = new DataView(this.buf.buffer, 0, this.buf.length);
-    this.copier = new Copier(this.buf);
+    this.copier = new StagingCopier(this.buf);
   }
 
   /**

@@ -31,11 +31,12 @@ import { defineProgram } from '../program.js';
 import { XDP_DROP, XDP_PASS } from '../verdicts.js';
 
 export const DDOS_REASONS = ['pass', 'drop_blocklist', 'drop_ratelimit', 'pass_not_ip', 'drop_malformed'] as const;
-const R_PASS = 0;
-const R_BLOCKLIST = 1;
-const R_RATELIMIT = 2;
-const R_NOT_IP = 3;
-const R_MALFORMED = 4;
+// Indices taken from the list (typed: a name not in it does not compile), never written twice.
+const R_PASS = DDOS_REASONS.indexOf('pass');
+const R_BLOCKLIST = DDOS_REASONS.indexOf('drop_blocklist');
+const R_RATELIMIT = DDOS_REASONS.indexOf('drop_ratelimit');
+const R_NOT_IP = DDOS_REASONS.indexOf('pass_not_ip');
+const R_MALFORMED = DDOS_REASONS.indexOf('drop_malformed');
 /** Packets between two reads of the limits map (each read is an Atomics call). */
 const LIMITS_EVERY = 64;
 

@@ -35,12 +35,13 @@ import { defineProgram } from '../program.js';
 import { XDP_DROP, XDP_PASS } from '../verdicts.js';
 
 export const ROUTER_REASONS = ['forward', 'pass_local', 'drop_no_route', 'drop_ttl_expired', 'pass_not_ip', 'drop_malformed'] as const;
-const R_FORWARD = 0;
-const R_LOCAL = 1;
-const R_NO_ROUTE = 2;
-const R_TTL = 3;
-const R_NOT_IP = 4;
-const R_MALFORMED = 5;
+// Indices taken from the list (typed: a name not in it does not compile), never written twice.
+const R_FORWARD = ROUTER_REASONS.indexOf('forward');
+const R_LOCAL = ROUTER_REASONS.indexOf('pass_local');
+const R_NO_ROUTE = ROUTER_REASONS.indexOf('drop_no_route');
+const R_TTL = ROUTER_REASONS.indexOf('drop_ttl_expired');
+const R_NOT_IP = ROUTER_REASONS.indexOf('pass_not_ip');
+const R_MALFORMED = ROUTER_REASONS.indexOf('drop_malformed');
 
 /** A route's value bytes. ifindex 0 marks a local address. */
 export function routeValue(ifindex: number, mac: Uint8Array): Uint8Array {

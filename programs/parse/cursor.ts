@@ -15,21 +15,24 @@
  *   }
  */
 
-export const ETH_HLEN = 14;
-export const ETH_ALEN = 6;
-export const ETH_P_IP = 0x0800;
-export const ETH_P_ARP = 0x0806;
-export const ETH_P_IPV6 = 0x86dd;
-export const ETH_P_8021Q = 0x8100;
-export const ETH_P_8021AD = 0x88a8;
-export const IPPROTO_HOPOPTS = 0;
-export const IPPROTO_ICMP = 1;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
-export const IPPROTO_ROUTING = 43;
-export const IPPROTO_FRAGMENT = 44;
-export const IPPROTO_ICMPV6 = 58;
-export const IPPROTO_DSTOPTS = 60;
+export {
+  ETH_HLEN,
+  ETH_ALEN,
+  ETH_P_IP,
+  ETH_P_ARP,
+  ETH_P_IPV6,
+  ETH_P_8021Q,
+  ETH_P_8021AD,
+  IPPROTO_HOPOPTS,
+  IPPROTO_ICMP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IPPROTO_ROUTING,
+  IPPROTO_FRAGMENT,
+  IPPROTO_ICMPV6,
+  IPPROTO_DSTOPTS,
+} from '../../lib/net/protocols.js';
+import { ETH_HLEN, ETH_ALEN, ETH_P_IP, ETH_P_ARP, ETH_P_IPV6, ETH_P_8021Q, ETH_P_8021AD, IPPROTO_HOPOPTS, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ROUTING, IPPROTO_FRAGMENT, IPPROTO_ICMPV6, IPPROTO_DSTOPTS } from '../../lib/net/protocols.js';
 
 /** VLAN tags parseEth() looks through (802.1ad outer + 802.1Q inner). */
 const VLAN_MAX_DEPTH = 2;

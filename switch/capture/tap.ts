@@ -10,6 +10,7 @@
 import type { XdpContext } from '../../programs/context.js';
 import { FlowSteerer, type SharedSteering } from '../../flows/index.js';
 import type { PacketTap } from '../queue-engine.js';
+import { ByteCopier } from '../../queues/copy.js';
 import {
   align8,
   HEADER_BYTES,
@@ -51,6 +52,8 @@ export class CaptureTap implements PacketTap {
   private head: number;
   private readonly base: number;
   private readonly filter: FlowSteerer | null;
+  /** Frame area → this tap's ring: both stay the same, so the copier's views are made once. */
+  private readonly copier = new ByteCopier();
 
   constructor(s: SharedTap) {
     this.w = new Int32Array(s.ring.sab, 0, HEADER_BYTES / 4);
@@ -106,11 +109,7 @@ export class CaptureTap implements PacketTap {
     v.setUint16(pos + 14, this.queue, true);
     // Pairs with the main thread's Atomics.store of the clock every millisecond.
     v.setFloat64(pos + 16, this.base + Atomics.load(this.w, kClock), true);
-    const src = ctx.packet;
-    const dst = this.bytes;
-    const from = ctx.data;
-    const to = pos + RECORD_HEADER;
-    for (let i = 0; i < cap; i++) dst[to + i] = src[from + i];
+    this.copier.copy(this.bytes, pos + RECORD_HEADER, ctx.packet, ctx.data, cap);
     this.head = (head + need) >>> 0;
     // Publishes the record; pairs with the drain's Atomics.load(kHead).
     Atomics.store(this.w, kHead, this.head);

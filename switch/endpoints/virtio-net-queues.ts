@@ -23,7 +23,8 @@ import { CHAIN_ERROR, CHAIN_NONE, type SplitDeviceQueue } from '../../queues/vir
 import type { PackedDeviceQueue } from '../../queues/virtqueue-packed.js';
 import { NET_HDR_BYTES, NET_HDR_NUM_BUFFERS } from '../../queues/virtqueue.js';
 import { readVnetHdr, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VnetHdr, writeVnetHdr } from '../../lib/net/vnet-hdr.js';
-import { ByteCopier } from './copy.js';
+import { ByteCopier } from '../../queues/copy.js';
+import type { MustAgree, NamesAgree } from '../../lib/counters.js';
 
 export const VIRTIO_COUNTERS = [
   'tx_drop_malformed', // guest TX chain broke a rule (device now NEEDS_RESET)
@@ -53,6 +54,7 @@ export const enum C {
   resets,
   device_errors,
 }
+type _VirtioNamesAgree = MustAgree<NamesAgree<typeof VIRTIO_COUNTERS, typeof C>>;
 
 export type DeviceQueue = SplitDeviceQueue | PackedDeviceQueue;
 

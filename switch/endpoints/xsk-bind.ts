@@ -4,7 +4,7 @@
  * sending out of port `port`; a program reaches it by putting `id` in an xskmap slot
  * (examples/xsk/redirect-program.ts fills slot q with ids[q]).
  */
-import type { Switch } from '../supervisor.js';
+import type { Switch } from '../switch.js';
 import { workerUrl } from '../../lib/worker-url.js';
 import type { XskShared } from './xsk-shared.js';
 import type { XskBinding } from './xsk.js';

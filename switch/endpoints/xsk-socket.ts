@@ -12,6 +12,7 @@
  */
 import { Ring } from '../../queues/ring.js';
 import { Doorbell } from '../../queues/doorbell.js';
+import { ByteCopier } from '../../queues/copy.js';
 import { DESC_ADDR_LO, DESC_LEN, DESC_OPTIONS, createXskShared, kAppBell, kRingsWorker, kSwitchBell, xskStats, type XskOptions, type XskShared } from './xsk-shared.js';
 import type { DoorbellHandle } from '../../queues/doorbell.js';
 
@@ -19,6 +20,8 @@ export type XskReceiver = (umem: Uint8Array, addr: number, length: number, port:
 
 export class XskSocket {
   readonly umem: Uint8Array;
+  /** The app's buffer → UMEM. It remembers the last views: send from a buffer you keep (UMEM or your own). */
+  private readonly txCopier = new ByteCopier();
   readonly fillRing: Ring;
   readonly completionRing: Ring;
   readonly rxRing: Ring;
@@ -107,8 +110,7 @@ export class XskSocket {
     if (this.freeTop === 0) this.reclaim();
     if (this.freeTop === 0 || this.txRing.reserve(this.txStaged + 1) <= this.txStaged) return false;
     const addr = this.free[--this.freeTop];
-    const u = this.umem;
-    for (let k = 0; k < length; k++) u[addr + k] = src[offset + k];
+    this.txCopier.copy(this.umem, addr, src, offset, length);
     this.postTx(addr, length, port);
     return true;
   }

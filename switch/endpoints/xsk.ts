@@ -15,7 +15,7 @@ import { Ring } from '../../queues/ring.js';
 import { Doorbell } from '../../queues/doorbell.js';
 import type { QueueEndpoint, TxEmit } from './endpoint.js';
 import { DESC_ADDR_HI, DESC_ADDR_LO, DESC_LEN, DESC_OPTIONS, X, kAppBell, kRingsWorker, type XskShared } from './xsk-shared.js';
-import { ByteCopier } from './copy.js';
+import { ByteCopier } from '../../queues/copy.js';
 
 export interface XskEndpointOptions {
   /** Port index TX frames go out of; -1: take it from each descriptor's options (local stack sockets). */

@@ -34,7 +34,7 @@ import type { Port, PortConfig, PortIO, PortType } from './port.js';
 import type { OptionTypes } from './options.js';
 import * as native from '../../lib/native/index.js';
 import { K } from '../../lib/native/index.js';
-import { ByteCopier } from '../endpoints/copy.js';
+import { ByteCopier } from '../../queues/copy.js';
 import { RxDrops } from './net/port-counters.js';
 import { SendBatch } from './net/send-batch.js';
 import { ETH_HLEN, VLAN_HLEN } from './net/mtu.js';

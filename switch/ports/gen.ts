@@ -20,6 +20,7 @@
  */
 import type { Port, PortConfig, PortIO, PortType } from './port.js';
 import { optionTypeIssues, type OptionTypes } from './options.js';
+import { checksum } from '../../lib/net/checksum.js';
 
 interface GenOptions {
   flows: number;
@@ -114,13 +115,6 @@ function options(c: PortConfig, errors: string[]): GenOptions {
   };
 }
 
-function checksum16(b: Uint8Array, off: number, len: number): number {
-  let s = 0;
-  for (let i = 0; i < len; i += 2) s += (b[off + i] << 8) | (i + 1 < len ? b[off + i + 1] : 0);
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return ~s & 0xffff;
-}
-
 /** Builds flow f's frame of `size` bytes (Ethernet + IPv4/IPv6 + UDP/TCP + zero payload). */
 export function buildFrame(o: GenOptions, f: number, size: number): Uint8Array {
   const b = new Uint8Array(size);
@@ -141,7 +135,7 @@ export function buildFrame(o: GenOptions, f: number, size: number): Uint8Array {
     b.set(o.src, ip + 12);
     b[ip + 15] = (o.src[3] + (f >> 8)) & 0xff; // spread source addresses too
     b.set(o.dst, ip + 16);
-    const cs = checksum16(b, ip, 20);
+    const cs = checksum(b, ip, ip + 20);
     b[ip + 10] = cs >> 8;
     b[ip + 11] = cs & 0xff;
     l4 = ip + 20;

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Daemon } from '../../daemon/daemon.js';
-import { defaultStart, type StartSwitch } from '../../daemon/control/switch-adapter.js';
+import { defaultStart, type StartSwitch } from '../../daemon/running-switch.js';
 import { restartKeys } from '../../daemon/reload-plan.js';
 
 const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
@@ -46,11 +46,16 @@ describe('reload on a real switch', () => {
     const start: StartSwitch = async (c, log, steering) => {
       const sw = await defaultStart(c, log, steering);
       const first = steering.get('b')!.shared;
-      return {
-        ...sw,
-        setSteering: (port, module, shared) =>
-          failing && port === 'b' && shared !== first ? Promise.reject(new Error('injected: port b refuses')) : sw.setSteering!(port, module, shared),
-      };
+      const setSteering: typeof sw.setSteering = (port, module, shared) =>
+        failing && port === 'b' && shared !== first ? Promise.reject(new Error('injected: port b refuses')) : sw.setSteering(port, module, shared);
+      // The running Switch itself, but for setSteering (methods bound to it, so its state stays its own).
+      return new Proxy(sw, {
+        get: (t, k) => {
+          if (k === 'setSteering') return setSteering;
+          const v = Reflect.get(t, k, t) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        },
+      });
     };
     d = await Daemon.start({ configFile: file, socket: path.join(dir, 'ctl.sock'), signals: false, quiet: true, out: sink(), err: new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }), start });
 

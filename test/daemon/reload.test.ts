@@ -10,21 +10,37 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Daemon, type SwitchLike } from '../../daemon/daemon.js';
 import type { QueuePrograms } from '../../switch/config-types.js';
+import type { StopSummary } from '../../switch/switch.js';
 
 class Recorder implements SwitchLike {
   readonly calls: string[] = [];
-  stats() {
+  flatStats() {
     return { rx0_packets: 0, rx1_packets: 0 };
   }
-  async stop() {
+  async stop(): Promise<StopSummary> {
     this.calls.push('stop');
-    return {};
+    return { durationMs: 0, stats: { queues: {}, ports: {} }, accounting: { total: 0, free: 0, queued: 0, inFlight: 0, doubled: 0 }, unaccounted: 0 };
   }
-  async replacePrograms(p: QueuePrograms[]) {
+  async configurePrograms(p: readonly QueuePrograms[]) {
     this.calls.push('programs ' + p.map((c) => `${c.queues.join(',')}:${c.chain.map((r) => r.name).join('+')}`).join(' '));
   }
   async setSteering(port: string) {
     this.calls.push(`steering ${port}`);
+  }
+  async portControl(): Promise<unknown> {
+    throw new Error('not recorded');
+  }
+  async portStatus() {
+    return {};
+  }
+  async setTap(): Promise<void> {
+    throw new Error('not recorded');
+  }
+  loadedPrograms() {
+    return [];
+  }
+  async loadChain(): Promise<{ chain: [] }> {
+    throw new Error('not recorded');
   }
 }
 

@@ -5,7 +5,7 @@ import { openMap } from '../../programs/maps/index.js';
 import { DDOS_REASONS } from '../../programs/builtin/ddos.js';
 import { ROUTER_REASONS } from '../../programs/builtin/router.js';
 import { L2_REASONS } from '../../programs/builtin/l2switch.js';
-import { Switch } from '../../switch/supervisor.js';
+import { Switch } from '../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 
 // The programs in the live switch: loaded by the supervisor (setup() in the main thread),

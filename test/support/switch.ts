@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CONFIG_DEFAULTS, type ProgramRef, type SwitchConfig } from '../../switch/config-types.js';
 import type { PortConfig } from '../../switch/ports/port.js';
-import { Switch, type LogEvent, type StopSummary } from '../../switch/supervisor.js';
+import { Switch, type LogEvent, type StopSummary } from '../../switch/switch.js';
 import { projectRoot } from '../../lib/worker-url.js';
 
 export function forwardProgram(a: string, b: string): ProgramRef {

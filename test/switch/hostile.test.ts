@@ -22,7 +22,7 @@ import type { Port } from '../../switch/ports/port.js';
 import gen, { buildFrame } from '../../switch/ports/gen.js';
 import { CONFIG_DEFAULTS } from '../../switch/config-types.js';
 import { QUEUE_EXIT_COUNTERS } from '../../switch/counters.js';
-import { Switch } from '../../switch/supervisor.js';
+import { Switch } from '../../switch/switch.js';
 import { config, expectAccounted, fixture } from './support.js';
 
 const FS = 2048;

@@ -4,7 +4,7 @@
  * in the stop summary and logged as an error.
  */
 import { describe, expect, it } from 'vitest';
-import { Switch, type LogEvent } from '../../switch/supervisor.js';
+import { Switch, type LogEvent } from '../../switch/switch.js';
 import { config } from './support.js';
 
 describe('stop with a dead device thread', () => {

@@ -1,6 +1,6 @@
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 import type { PortConfig } from '../../switch/ports/port.js';
-import type { Switch, StopSummary } from '../../switch/supervisor.js';
+import type { Switch, StopSummary } from '../../switch/switch.js';
 import { expect } from 'vitest';
 
 export const fixture = (name: string) => new URL(`../fixtures/programs/${name}`, import.meta.url).pathname;

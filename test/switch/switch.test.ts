@@ -2,7 +2,7 @@
  * The data path with real threads: one device thread per port, one worker per queue.
  */
 import { describe, expect, it } from 'vitest';
-import { Switch } from '../../switch/supervisor.js';
+import { Switch } from '../../switch/switch.js';
 import { config, expectAccounted, fixture } from './support.js';
 
 describe('Switch', () => {

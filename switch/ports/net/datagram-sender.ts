@@ -19,7 +19,7 @@
  * itself allocates a view of the slot, a request object and (with a callback, which it
  * needs to report errors) a tick.
  */
-import { copyBytes } from './copy.js';
+import { copyBytes } from '../../../queues/copy.js';
 import type { Socket } from 'node:dgram';
 
 export const SEND_OK = 0;

@@ -14,7 +14,7 @@
  * counts every frame handed to it (its own rx_packets), including those the owner had to
  * drop on its behalf, so each port's accounting stays complete.
  */
-import { copyBytes } from './copy.js';
+import { copyBytes } from '../../../queues/copy.js';
 import { Ring } from '../../../queues/ring.js';
 import { Doorbell } from '../../../queues/doorbell.js';
 

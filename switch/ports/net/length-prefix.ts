@@ -13,7 +13,7 @@
  * switch and means the stream is garbage or out of step: feed() returns false and the
  * caller closes the connection.
  */
-import { copyBytes } from './copy.js';
+import { copyBytes } from '../../../queues/copy.js';
 export type Deliver = (bytes: Uint8Array, offset: number, length: number) => void;
 
 export class LengthPrefixReader {

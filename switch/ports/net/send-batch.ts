@@ -4,7 +4,7 @@
  * cannot point at it), and flush() sends every slot in one syscall. Nothing is allocated
  * per frame.
  */
-import { ByteCopier } from '../../endpoints/copy.js';
+import { ByteCopier } from '../../../queues/copy.js';
 import { MmsgBatch, addressOf } from '../../../lib/native/index.js';
 
 export class SendBatch {

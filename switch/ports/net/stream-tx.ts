@@ -11,7 +11,7 @@
  * back-pressure without an unbounded queue.
  * Allocation: one view per write (a burst); per frame, only what copy.ts says of large frames.
  */
-import { copyBytes } from './copy.js';
+import { copyBytes } from '../../../queues/copy.js';
 import type { Socket } from 'node:net';
 
 export class StreamTx {

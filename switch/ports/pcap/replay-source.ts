@@ -5,7 +5,7 @@
  * packet) is at most `limitNs`, and say when a pass through the file has ended.
  */
 import type { PortIO } from '../port.js';
-import { Copier } from '../../../lib/pcap/copy.js';
+import { ByteCopier, StagingCopier } from '../../../queues/copy.js';
 import type { PreloadedCapture } from '../../../lib/pcap/preload.js';
 import type { PcapReader } from '../../../lib/pcap/reader.js';
 
@@ -29,7 +29,8 @@ const NO_VIEW = new Uint8Array(0);
 
 export class PreloadedSource implements ReplaySource {
   private i = 0;
-  private a32: Int32Array | null = null;
+  /** Preloaded capture → frame area (both stay the same: views made once). */
+  private readonly copier = new ByteCopier();
   /**
    * One view per frame longer than VIEW_COPY_MIN (NO_VIEW for the others), made here so
    * that replaying allocates nothing: ≈ 100 bytes of heap per long frame.
@@ -53,14 +54,9 @@ export class PreloadedSource implements ReplaySource {
   }
 
   sendUpTo(io: PortIO, n: number, limitNs: number): number {
-    if (this.a32 === null) {
-      const a = io.area;
-      this.a32 = new Int32Array(a.buffer, a.byteOffset, a.byteLength >> 2);
-    }
-    const a32 = this.a32;
     const area = io.area;
     const views = this.views;
-    const { words, offsets, lengths, origLengths, relNs, count } = this.cap;
+    const { data, offsets, lengths, origLengths, relNs, count } = this.cap;
     let i = this.i;
     const stop = Math.min(count, i + n);
     let taken = 0;
@@ -78,13 +74,9 @@ export class PreloadedSource implements ReplaySource {
       if (len > VIEW_COPY_MIN) {
         area.set(views[i - 1], dst);
       } else {
-        // Word by word: both ends are 4-byte aligned (the store pads frames; packet data
-        // starts 256 bytes into a frame). The last word may carry up to 3 bytes past the
-        // packet, inside the frame's tailroom.
-        const w = dst >> 2;
-        const s = offsets[i - 1] >> 2;
-        const nw = (len + 3) >> 2;
-        for (let k = 0; k < nw; k++) a32[w + k] = words[s + k];
+        // Words: both ends are 4-byte aligned (the store pads frames; packet data starts
+        // 256 bytes into a frame).
+        this.copier.copy(area, dst, data, offsets[i - 1], len);
       }
       io.submit(f, len);
     }
@@ -107,7 +99,7 @@ export class StreamSource implements ReplaySource {
   private sec0 = 0;
   private nsec0 = 0;
   private first = true;
-  private copier: Copier | null = null;
+  private copier: StagingCopier | null = null;
   truncated = 0;
 
   constructor(private readonly reader: PcapReader) {}
@@ -145,7 +137,7 @@ export class StreamSource implements ReplaySource {
       // An empty pool drops this packet (counted rx_no_buffer by io): end the burst.
       if (f < 0) break;
       // Our own word copy into the frame: io.receive's copy call makes a view per packet.
-      if (this.copier === null) this.copier = new Copier(Buffer.from(io.area.buffer, io.area.byteOffset, io.area.byteLength));
+      if (this.copier === null) this.copier = new StagingCopier(Buffer.from(io.area.buffer, io.area.byteOffset, io.area.byteLength));
       this.copier.copy(rec.data, rec.dataOffset, rec.capLen, io.dataOffset(f));
       io.submit(f, rec.capLen);
     }

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomInt } from 'node:crypto';
-import { Switch } from '../../../switch/supervisor.js';
+import { Switch } from '../../../switch/switch.js';
 import { CONFIG_DEFAULTS } from '../../../switch/config-types.js';
 import { Netns, ip } from '../../support/netns.js';
 import { missing, skipUnless } from '../../support/prereq.js';

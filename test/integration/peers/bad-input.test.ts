@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { CONFIG_DEFAULTS } from '../../../switch/config-types.js';
-import { Switch } from '../../../switch/supervisor.js';
+import { Switch } from '../../../switch/switch.js';
 import { forwardProgram, checkAccounted } from '../../support/switch.js';
 import { ethFrame, until } from '../../support/fake-io.js';
 

@@ -11,7 +11,7 @@ import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Switch } from '../../../switch/supervisor.js';
+import type { Switch } from '../../../switch/switch.js';
 import { buildGuest, MARK_OK, MARK_UP, type Guest } from '../../support/guest.js';
 import { missing, skipUnless } from '../../support/prereq.js';
 import { Procs } from '../../support/procs.js';

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomInt } from 'node:crypto';
-import type { Switch } from '../../../switch/supervisor.js';
+import type { Switch } from '../../../switch/switch.js';
 import { buildGuest, MARK_LISTEN, MARK_OK, MARK_RECV, MARK_UP, type Guest } from '../../support/guest.js';
 import { Netns, ip } from '../../support/netns.js';
 import { missing, skipUnless } from '../../support/prereq.js';

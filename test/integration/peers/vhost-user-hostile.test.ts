@@ -11,7 +11,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CONFIG_DEFAULTS } from '../../../switch/config-types.js';
-import { Switch, type LogEvent } from '../../../switch/supervisor.js';
+import { Switch, type LogEvent } from '../../../switch/switch.js';
 import { close, eventfdCreate } from '../../../lib/native/index.js';
 import * as P from '../../../switch/ports/vhost-user/protocol.js';
 import { buildGuest, MARK_OK, MARK_UP } from '../../support/guest.js';

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomInt } from 'node:crypto';
-import type { Switch } from '../../../switch/supervisor.js';
+import type { Switch } from '../../../switch/switch.js';
 import { Netns, ip } from '../../support/netns.js';
 import { missing, skipUnless } from '../../support/prereq.js';
 import { Procs } from '../../support/procs.js';

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { inCI } from '../../support/prereq.js';
 import { existsSync } from 'node:fs';
-import { Switch } from '../../../switch/supervisor.js';
+import { Switch } from '../../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../../switch/config-types.js';
 import { workerUrl } from '../../../lib/worker-url.js';
 import { createXskShared, xskStats } from '../../../switch/endpoints/xsk-shared.js';

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../../switch/config-types.js';
-import { Switch } from '../../../switch/supervisor.js';
+import { Switch } from '../../../switch/switch.js';
 import { createXskShared } from '../../../switch/endpoints/xsk-shared.js';
 import { XskSocket } from '../../../switch/endpoints/xsk-socket.js';
 import { bindXsk } from '../../../switch/endpoints/xsk-bind.js';

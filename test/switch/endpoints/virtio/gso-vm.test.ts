@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Switch } from '../../../../switch/supervisor.js';
+import { Switch } from '../../../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../../../switch/config-types.js';
 import { startVm, type Vm } from '../../../../guest/runner.js';
 import { PATTERN_BYTES, streamPattern } from '../../../../examples/vm/tcp-stream.js';

@@ -5,7 +5,7 @@
  * Wireshark's writer (editcap) replay the same way. Needs the build (workers run dist/).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Switch } from '../../../../switch/supervisor.js';
+import { Switch } from '../../../../switch/switch.js';
 import type { PortConfig } from '../../../../switch/ports/port.js';
 import { PcapReader } from '../../../../lib/pcap/reader.js';
 import { createWriter } from '../../../../lib/pcap/writer.js';

@@ -1,8 +1,9 @@
 /**
- * The supervisor: creates the switch's shared memory, starts one worker per queue and one
- * device thread per port, restarts a queue worker that dies (its rings live in shared
- * memory, so what was queued for it is still there), watches for programs that hang,
- * and stops everything in order:
+ * The Switch, supervisor of the data plane's threads: creates the switch's shared memory,
+ * starts one worker per queue and one device thread per port, restarts a queue worker that
+ * dies (its rings live in shared memory, so what was queued for it is still there) or that
+ * the watchdog (watchdog.ts) finds hung, owns which chain runs on which queue
+ * (configurePrograms), and stops everything in order:
  *
  *   stop(): devices stop ingress → queues drain their rx rings → workers stop
  *           → devices drain their tx rings and close their ports (captures flushed)
@@ -11,12 +12,12 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { createLayout, CMD_MESSAGE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_DOORBELL, CTL_HEARTBEAT, CTL_INPUT, CTL_POS, CTL_PROGRAM, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
+import { createLayout, CMD_MESSAGE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_DOORBELL, CTL_INPUT, CTL_POS, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
 import { CounterBlock } from '../lib/counters.js';
 import { POOL_COUNTERS } from '../queues/pool.js';
 import { QUEUE_EXIT_COUNTERS } from './counters.js';
 import { Doorbell, type DoorbellHandle } from '../queues/doorbell.js';
-import type { SwitchConfig } from './config-types.js';
+import { chainOf, type QueuePrograms, type SwitchConfig } from './config-types.js';
 import { frameAccounting, ringFrames, type Accounting } from './accounting.js';
 import type { PortConfig, PortType } from './ports/port.js';
 import { importPortType, portModuleUrl } from './ports/index.js';
@@ -26,6 +27,7 @@ import { instantiate, loadProgram, ProgramError, type LoadedProgram, type Progra
 import type { PortInfo } from '../programs/program.js';
 import type { DeviceRequest, DeviceWorkerData } from './device.js';
 import type { QueueRequest, QueueWorkerData } from './queue-worker.js';
+import { Watchdog } from './watchdog.js';
 
 export interface LogEvent {
   level: 'info' | 'warn' | 'error';
@@ -71,6 +73,8 @@ interface QueueThread {
   control: MessagePort;
   chain: LoadedProgram[];
   chainNames: string[];
+  /** What the chain was loaded from (chainKey), to tell whether a new configuration changes it. */
+  chainKey: string;
   ready: Promise<void>;
   exited: Promise<void>;
   /** Set when the supervisor itself ends this worker (watchdog): no automatic restart. */
@@ -100,7 +104,7 @@ export class Switch extends EventEmitter {
   private nextId = 1;
   private readonly pendingReplies = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private stopping = false;
-  private watchdog: NodeJS.Timeout | null = null;
+  private watchdog: Watchdog | null = null;
   private readonly startedAt = Date.now();
   private readonly baseDir: string;
   private readonly hangMs: number;
@@ -145,12 +149,6 @@ export class Switch extends EventEmitter {
     return sw;
   }
 
-  private async chainFor(queue: number): Promise<{ chain: LoadedProgram[]; names: string[] }> {
-    const entry = this.config.programs.find((p) => p.queues.includes(queue));
-    const refs: ProgramRefInput[] = entry ? entry.chain : [{ name: 'pass' }];
-    return this.loadChain(refs);
-  }
-
   private readonly loadedCache = new Map<string, LoadedProgram>();
 
   /** Loads a chain; the same program with the same parameters shares its maps across queues. */
@@ -177,16 +175,17 @@ export class Switch extends EventEmitter {
 
   private async startThreads(types: PortType[]): Promise<void> {
     for (let q = 0; q < this.config.queues; q++) {
-      const { chain, names } = await this.chainFor(q);
-      this.spawnQueue(q, chain, names, false, null);
+      const refs = chainOf(this.config.programs, q);
+      const { chain, names } = await this.loadChain(refs);
+      this.spawnQueue(q, chain, names, chainKey(refs), false, null);
     }
     await Promise.all(this.queueThreads.map((t) => t.ready));
     const devReady: Promise<void>[] = [];
     this.config.ports.forEach((config, p) => devReady.push(this.spawnDevice(p, config, types[p])));
     await Promise.all(devReady);
     await Promise.all(this.deviceThreads.map((_, p) => this.deviceRequest(p, { type: 'start-ingress', id: this.nextId++ })));
-    this.watchdog = setInterval(() => this.checkHangs(), Math.max(50, this.hangMs / 4));
-    this.watchdog.unref();
+    this.watchdog = new Watchdog(this.layout, this.config.queues, this.hangMs, (q, slot, ms) => this.onHang(q, slot, ms));
+    this.watchdog.start();
   }
 
   private log(level: LogEvent['level'], message: string): void {
@@ -196,7 +195,7 @@ export class Switch extends EventEmitter {
 
   // ── queue workers ─────────────────────────────────────────────────────────
 
-  private spawnQueue(q: number, chain: LoadedProgram[], names: string[], restarted: boolean, hungAt: [number, number] | null): void {
+  private spawnQueue(q: number, chain: LoadedProgram[], names: string[], key: string, restarted: boolean, hungAt: [number, number] | null): void {
     const { port1, port2 } = new MessageChannel();
     const data: QueueWorkerData = { layout: this.layout, queue: q, chain, ports: this.portInfo, control: port2, hungAt, restarted };
     const worker = new Worker(workerUrl('switch/queue-worker'), { workerData: data, transferList: [port2], name: `xswitch-q${q}` });
@@ -207,7 +206,7 @@ export class Switch extends EventEmitter {
       readyReject = rej;
     });
     let isReady = false;
-    const t: QueueThread = { worker, control: port1, chain, chainNames: names, ready, exited: new Promise((res) => worker.once('exit', () => res())), retired: false };
+    const t: QueueThread = { worker, control: port1, chain, chainNames: names, chainKey: key, ready, exited: new Promise((res) => worker.once('exit', () => res())), retired: false };
     port1.on('message', (m: { id: number; ok: boolean; error?: string }) => this.settle(m.id, m.ok, undefined, m.error));
     port1.unref();
     worker.on('message', (m: { type: string; level?: LogEvent['level']; message?: string }) => {
@@ -231,7 +230,7 @@ export class Switch extends EventEmitter {
   private restartQueue(q: number): void {
     const old = this.queueThreads[q];
     this.restarts[q]++;
-    this.spawnQueue(q, old.chain, old.chainNames, true, null);
+    this.spawnQueue(q, old.chain, old.chainNames, old.chainKey, true, null);
     this.queueThreads[q].ready.catch((e: Error) => this.log('error', e.message));
   }
 
@@ -246,32 +245,14 @@ export class Switch extends EventEmitter {
     await this.queueThreads[q].ready;
   }
 
-  private readonly lastBeat: number[] = [];
-  private readonly stuckSince: number[] = [];
-
-  private checkHangs(): void {
+  /** The watchdog found queue q stuck in chain slot `slot` for `stuckMs`. */
+  private onHang(q: number, slot: number, stuckMs: number): void {
     if (this.stopping) return;
-    const now = Date.now();
-    for (let q = 0; q < this.queueThreads.length; q++) {
-      const base = workerThread(this.layout, q) * CTL_WORDS;
-      // Plain reads are enough: the watchdog only needs to see progress eventually.
-      const beat = Atomics.load(this.ctl, base + CTL_HEARTBEAT);
-      const busy = Atomics.load(this.ctl, base + CTL_BUSY) === 1;
-      if (!busy || beat !== this.lastBeat[q]) {
-        this.lastBeat[q] = beat;
-        this.stuckSince[q] = now;
-        continue;
-      }
-      if (now - this.stuckSince[q] >= this.hangMs) {
-        const t = this.queueThreads[q];
-        const slot = Atomics.load(this.ctl, base + CTL_PROGRAM);
-        const prog = t.chainNames[Math.min(slot, t.chainNames.length - 1)] ?? '?';
-        this.log('error', `queue ${q}: program '${prog}' has run for ${now - this.stuckSince[q]} ms on one packet; restarting the worker and dropping that packet`);
-        this.stuckSince[q] = now;
-        this.restarts[q]++;
-        this.spawnAfterKill(q);
-      }
-    }
+    const names = this.queueThreads[q].chainNames;
+    const prog = names[Math.min(slot, names.length - 1)] ?? '?';
+    this.log('error', `queue ${q}: program '${prog}' has run for ${stuckMs} ms on one packet; restarting the worker and dropping that packet`);
+    this.restarts[q]++;
+    this.spawnAfterKill(q);
   }
 
   /** Ends a hung worker, then starts a new one that drops the packet it hung on. */
@@ -285,7 +266,7 @@ export class Switch extends EventEmitter {
       const hungAt: [number, number] = [this.ctl[base + CTL_INPUT], this.ctl[base + CTL_POS]];
       Atomics.store(this.ctl, base + CTL_BUSY, 0);
       if (this.stopping) return;
-      this.spawnQueue(q, old.chain, old.chainNames, true, hungAt);
+      this.spawnQueue(q, old.chain, old.chainNames, old.chainKey, true, hungAt);
       this.queueThreads[q].ready.catch((e: Error) => this.log('error', e.message));
     });
   }
@@ -313,11 +294,37 @@ export class Switch extends EventEmitter {
   /** Replaces the program chain on `queues` between two breaths; no packet is lost. */
   async replacePrograms(queues: number[], refs: ProgramRefInput[]): Promise<void> {
     for (const q of queues) if (!(q >= 0 && q < this.config.queues)) throw new ProgramError(`queue ${q} does not exist (0 … ${this.config.queues - 1})`);
-    const { chain, names } = await this.loadChain(refs);
+    await this.swapChain(queues, await this.loadChain(refs), chainKey(refs));
+  }
+
+  /**
+   * Makes every queue run what `perQueue` (the configuration's `programs:` list) gives it,
+   * DEFAULT_CHAIN where it names none, as Snabb's engine.configure does: first the actions
+   * (queues whose chain differs from the one running, grouped by chain), then every chain of
+   * them is loaded and built before any queue swaps (all or nothing), then the swaps, each
+   * between two breaths. A queue whose chain is unchanged is not touched.
+   */
+  async configurePrograms(perQueue: readonly QueuePrograms[]): Promise<void> {
+    const actions = new Map<string, { queues: number[]; refs: ProgramRefInput[] }>();
+    for (let q = 0; q < this.config.queues; q++) {
+      const refs = chainOf(perQueue, q);
+      const key = chainKey(refs);
+      if (key === this.queueThreads[q].chainKey) continue;
+      const a = actions.get(key) ?? { queues: [], refs };
+      a.queues.push(q);
+      actions.set(key, a);
+    }
+    const loaded = [];
+    for (const [key, a] of actions) loaded.push({ key, queues: a.queues, chain: await this.loadChain(a.refs) });
+    for (const l of loaded) await this.swapChain(l.queues, l.chain, l.key);
+  }
+
+  private async swapChain(queues: number[], { chain, names }: { chain: LoadedProgram[]; names: string[] }, key: string): Promise<void> {
     await Promise.all(queues.map((q) => this.request(q, { type: 'chain', id: this.nextId++, chain })));
     for (const q of queues) {
       this.queueThreads[q].chain = chain;
       this.queueThreads[q].chainNames = names;
+      this.queueThreads[q].chainKey = key;
     }
   }
 
@@ -502,7 +509,7 @@ export class Switch extends EventEmitter {
   async stop(): Promise<StopSummary> {
     if (this.stopping) throw new Error('switch is already stopping');
     this.stopping = true;
-    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog?.stop();
     const stopIngressFailures = await this.stopIngress();
     // Queues drain their rx and cpu rings, then exit.
     for (let q = 0; q < this.queueThreads.length; q++) {
@@ -540,9 +547,14 @@ export class Switch extends EventEmitter {
   /** Ends every thread at once (start-up failures). */
   private async kill(): Promise<void> {
     this.stopping = true;
-    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog?.stop();
     await Promise.all([...this.queueThreads, ...this.deviceThreads].filter(Boolean).map((t) => t.worker.terminate()));
   }
+}
+
+/** What identifies a chain: each program's name, parameters and continueOn, in order. */
+function chainKey(refs: readonly ProgramRefInput[]): string {
+  return JSON.stringify(refs.map((r) => [r.name, r.params ?? {}, r.continueOn ?? null]));
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
