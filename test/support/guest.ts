@@ -1,13 +1,15 @@
 /**
  * Builds a tiny Linux guest for QEMU from Debian packages: Debian's cloud kernel and a
- * busybox initramfs whose /init brings up eth0 from the kernel command line, pings a peer,
- * prints a marker line and powers off.
+ * busybox initramfs whose /init brings up eth0 from the kernel command line, pings a peer
+ * (also with full-size frames), optionally sends or receives a TCP transfer with busybox
+ * nc and prints its SHA-256, prints marker lines and powers off.
  *
  * Nothing is installed on the host: `apt-get download` fetches the .debs into the cache
  * folder and `dpkg-deb -x` unpacks them there. The result is cached in .cache/guest/
- * (gitignored), keyed by the kernel version, so only the first run pays the download.
+ * (gitignored), keyed by the kernel version and /init, so only the first run pays the download.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, chmodSync, copyFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../lib/worker-url.js';
@@ -33,11 +35,19 @@ const MODULES = [
 export const MARK_UP = 'XSWITCH-GUEST-UP';
 export const MARK_OK = 'XSWITCH-PING-OK';
 export const MARK_FAIL = 'XSWITCH-PING-FAIL';
+/** `XSWITCH-BIGPING N packets received`: 3 pings of 1472 bytes (1514-byte frames). */
+export const MARK_BIG = 'XSWITCH-BIGPING';
+/** `XSWITCH-TCP-TX <bytes> <sha256>` / `XSWITCH-TCP-RX <bytes> <sha256>`: what the client sent, what the server got. */
+export const MARK_TCP_TX = 'XSWITCH-TCP-TX';
+export const MARK_TCP_RX = 'XSWITCH-TCP-RX';
 
 /*
- * Kernel command line: xs.ip=A.B.C.D/N xs.peer=A.B.C.D [xs.linger=S]. The guest retries a
- * one-shot ping for up to 90 s (the peer may still be booting), then lingers so the peer
- * can finish pinging it, then powers off.
+ * Kernel command line: xs.ip=A.B.C.D/N xs.peer=A.B.C.D [xs.linger=S] [xs.tcp=server|client
+ * xs.bytes=N]. The guest retries a one-shot ping for up to 90 s (the peer may still be
+ * booting), pings 3 times with small and with full-size frames, then the TCP part: the
+ * server takes one connection on port 5001 (stdin stays the console, so nc does not stop
+ * at an EOF of its own) and prints what arrived; the client sends N random bytes, retrying
+ * until the server listens. Then it lingers so the peer can finish, and powers off.
  */
 const INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -53,6 +63,8 @@ for a in $(cat /proc/cmdline); do
     xs.ip=*) IP="\${a#xs.ip=}" ;;
     xs.peer=*) PEER="\${a#xs.peer=}" ;;
     xs.linger=*) LINGER="\${a#xs.linger=}" ;;
+    xs.tcp=*) TCP="\${a#xs.tcp=}" ;;
+    xs.bytes=*) BYTES="\${a#xs.bytes=}" ;;
   esac
 done
 ip link set lo up
@@ -64,6 +76,19 @@ while [ $i -lt 90 ]; do
   if ping -c 1 -W 1 "$PEER" > /tmp/ping.out 2>&1; then
     echo "${MARK_OK} $(grep -o 'time=[0-9.]* ms' /tmp/ping.out)"
     ping -c 3 -i 0.2 "$PEER"
+    echo "${MARK_BIG} $(ping -c 3 -i 0.2 -s 1472 "$PEER" 2>&1 | grep -o '[0-9]* packets received')"
+    case "$TCP" in
+      server)
+        nc -l -p 5001 > /tmp/rx
+        echo "${MARK_TCP_RX} $(wc -c < /tmp/rx) $(sha256sum /tmp/rx | cut -d ' ' -f 1)" ;;
+      client)
+        head -c "$BYTES" /dev/urandom > /tmp/tx
+        echo "${MARK_TCP_TX} $(wc -c < /tmp/tx) $(sha256sum /tmp/tx | cut -d ' ' -f 1)"
+        k=0
+        until nc "$PEER" 5001 < /tmp/tx; do
+          k=$((k + 1)); [ $k -ge 60 ] && break; sleep 1
+        done ;;
+    esac
     sleep "\${LINGER:-20}"
     poweroff -f
   fi
@@ -96,7 +121,8 @@ function kernelPackage(): string {
 /** Builds (or reuses) the guest in `cacheDir`; throws with the failing step on error. */
 export function buildGuest(cacheDir = path.join(projectRoot(), '.cache', 'guest')): Guest {
   const kpkg = kernelPackage();
-  const dir = path.join(cacheDir, kpkg);
+  // /init is part of the key: a changed script must not reuse an old initramfs.
+  const dir = path.join(cacheDir, `${kpkg}-init-${createHash('sha256').update(INIT).digest('hex').slice(0, 8)}`);
   const kernel = path.join(dir, 'vmlinuz');
   const initrd = path.join(dir, 'initrd.gz');
   if (existsSync(kernel) && existsSync(initrd)) return { kernel, initrd };

@@ -12,6 +12,9 @@ export interface GuestNic {
   /** Address with prefix (192.0.2.11/24) and the peer to ping. */
   ip: string;
   peer: string;
+  /** A TCP transfer after the pings: this guest listens (server) or sends `bytes` (client). */
+  tcp?: 'server' | 'client';
+  bytes?: number;
 }
 
 export function startGuest(procs: Procs, guest: Guest, nic: GuestNic, lingerS = 20): Proc {
@@ -24,7 +27,7 @@ export function startGuest(procs: Procs, guest: Guest, nic: GuestNic, lingerS = 
     '-serial', 'stdio',
     '-kernel', guest.kernel,
     '-initrd', guest.initrd,
-    '-append', `console=ttyS0 quiet panic=-1 xs.ip=${nic.ip} xs.peer=${nic.peer} xs.linger=${lingerS}`,
+    '-append', `console=ttyS0 quiet panic=-1 xs.ip=${nic.ip} xs.peer=${nic.peer} xs.linger=${lingerS}${nic.tcp ? ` xs.tcp=${nic.tcp} xs.bytes=${nic.bytes ?? 0}` : ''}`,
     '-netdev', `${nic.netdev},id=n0`,
     '-device', `virtio-net-pci,netdev=n0,mac=${nic.mac},romfile=`,
   ]);
