@@ -18,7 +18,7 @@
 import v8 from 'node:v8';
 import { Switch } from '../../switch/supervisor.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
-import { workerUrl } from '../../switch/worker-url.js';
+import { workerUrl } from '../../lib/worker-url.js';
 import { createXskShared, xskStats } from '../../switch/endpoints/xsk-shared.js';
 import { startXskApp } from '../../switch/endpoints/xsk-app.js';
 import { startVm } from '../../guest/runner.js';
