@@ -382,8 +382,11 @@ export function fuzzVirtio(cfg: FuzzConfig, seed: number, rounds: number): FuzzR
   };
 
   // ── checks after each device call ──────────────────────────────────────────
-  /** Byte ranges the device may write in this call, beyond the ring fields. */
-  const allowed: [number, number][] = [];
+  /** Bytes the device may write in this call, beyond the ring fields: allowedMask[a] === allowedGen. */
+  const allowedMask = new Uint32Array(MEM);
+  let allowedGen = 1;
+  const allow = (from: number, to: number) => allowedMask.fill(allowedGen, from, to);
+  const clearAllowed = () => allowedGen++;
   /** Ring queues whose used area may change in this call (bit per queue). */
   let ringMask = 0;
   /** Writes into any posted writable descriptor are allowed (a frame dropped midway). */
@@ -400,7 +403,7 @@ export function fuzzVirtio(cfg: FuzzConfig, seed: number, rounds: number): FuzzR
     }
     return -1;
   };
-  /** Any descriptor with WRITE in an RX table or an indirect table, as the guest left it: a byte mask, built when first needed in a call. */
+  /** Any descriptor with WRITE in an RX table or an indirect table, as the guest left it: a byte mask, built when first needed in a round. */
   const writableMask = new Uint32Array(MEM);
   let writableGen = 0;
   let writableMaskBuilt = false;
@@ -432,13 +435,13 @@ export function fuzzVirtio(cfg: FuzzConfig, seed: number, rounds: number): FuzzR
       if ((ringMask & (1 << q)) === 0) throw new Violation(`${what}: wrote queue ${q}'s used area at 0x${a.toString(16)} without cause`);
       return;
     }
-    for (const [s, e] of allowed) if (a >= s && a < e) return;
+    if (allowedMask[a] === allowedGen) return;
     if (anyWritable && a >= BUFFERS && postedWritable(a)) return;
     const where = a < TABLES ? 'a ring' : a < BUFFERS ? 'an indirect table' : a < BUFFERS_END && (a - BUFFERS) % SLOT < SLOT_BUF ? 'a buffer outside what used.len reports' : 'a guard area';
     throw new Violation(`${what}: wrote 0x${before[a].toString(16)}→0x${bytes[a].toString(16)} at 0x${a.toString(16)} (${where})`);
   };
   const check = (what: string) => {
-    writableMaskBuilt = false;
+    if (bytes.equals(before)) return;
     // Narrow down: one memcmp per 4 KiB, then words, then bytes.
     for (let p = 0; p < MEM; p += 4096) {
       if (bytes.compare(before, p, p + 4096, p, p + 4096) === 0) continue;
@@ -497,7 +500,7 @@ export function fuzzVirtio(cfg: FuzzConfig, seed: number, rounds: number): FuzzR
     const gather = (c: Chain, n: number) => {
       for (const s of c.segs) {
         const take = Math.min(s.len, n);
-        allowed.push([s.addr, s.addr + take]);
+        allow(s.addr, s.addr + take);
         if (got + take > read.length) throw new Violation(`a delivered frame runs past ${read.length} bytes`);
         read.set(bytes.subarray(s.addr, s.addr + take), got);
         got += take;
@@ -584,6 +587,8 @@ export function fuzzVirtio(cfg: FuzzConfig, seed: number, rounds: number): FuzzR
       // The guest's own writes and the bring-up are not the device's.
       before.set(bytes);
       dirtyPages.length = 0;
+      // Descriptors and tables change only here, between rounds: the writable mask holds for the round.
+      writableMaskBuilt = false;
 
       const c0 = dev.counters();
       let polled = 0;
@@ -591,7 +596,7 @@ export function fuzzVirtio(cfg: FuzzConfig, seed: number, rounds: number): FuzzR
       let sent = 0;
       let ok = 0;
       for (let k = 0; k < 3; k++) {
-        allowed.length = 0;
+        clearAllowed();
         anyWritable = false;
         ringMask = 0;
         for (let q = 1; q < nq; q += 2) ringMask |= 1 << q; // TX used areas and event fields
@@ -609,7 +614,7 @@ export function fuzzVirtio(cfg: FuzzConfig, seed: number, rounds: number): FuzzR
           const queue = int(4);
           const pair = queue % cfg.pairs;
           const rxq = 2 * pair;
-          allowed.length = 0;
+          clearAllowed();
           ringMask = 1 << rxq;
           const s0 = usedShadow[rxq];
           const w0 = usedWrap[rxq];
