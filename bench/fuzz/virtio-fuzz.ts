@@ -573,7 +573,8 @@ export function fuzzVirtio(cfg: FuzzConfig, seed: number, rounds: number): FuzzR
         const q = int(nq);
         garbage(layouts[q].desc + 16 * int(Q), cfg.packed);
       }
-      for (let k = 0, n = int(4); k < n; k++) garbage(TABLES + 16 * int(TABLE_COUNT * 16), false);
+      // Table entries in the ring's own format (packed: flags at byte 14), so a writable one still points only into the buffer area.
+      for (let k = 0, n = int(4); k < n; k++) garbage(TABLES + 16 * int(TABLE_COUNT * 16), cfg.packed);
       for (let k = 0, n = int(4); k < n; k++) post(2 * int(cfg.pairs));
       for (let k = 0, n = int(3); k < n; k++) post(2 * int(cfg.pairs) + 1);
       if (!cfg.packed && r() < 0.05) {
