@@ -229,13 +229,18 @@ export function fuzzVirtio(cfg: FuzzConfig, seed: number, rounds: number): FuzzR
     if (r() < 0.05) f |= int(0x10000);
     return f;
   };
-  /** One descriptor of pure garbage (writable ones still only into the buffer area or past memory). */
-  const garbage = (at: number, packed: boolean) => {
+  /**
+   * One descriptor of pure garbage (writable ones still only into the buffer area or past
+   * memory). In a table entry INDIRECT does not make it a table: a packed ring ignores the
+   * flag there (virtio 1.2 §2.8.7), so a WRITE entry is a writable buffer whatever else is set
+   * (in a split table INDIRECT is nested and refused; the split stream stays as it was).
+   */
+  const garbage = (at: number, packed: boolean, tableEntry = false) => {
     const f = randomFlags();
     const len = r() < 0.9 ? int(3000) : int(0x100000000);
     let addr: number;
     let hi = 0;
-    if ((f & WRITE) !== 0 && (f & INDIRECT) === 0) [addr, hi] = r() < 0.8 ? [BUFFERS + int(MEM - BUFFERS), 0] : [MEM + int(MEM), 0];
+    if ((f & WRITE) !== 0 && ((f & INDIRECT) === 0 || (tableEntry && packed))) [addr, hi] = r() < 0.8 ? [BUFFERS + int(MEM - BUFFERS), 0] : [MEM + int(MEM), 0];
     else if ((f & INDIRECT) !== 0 && r() < 0.7) addr = TABLES + 256 * int(TABLE_COUNT);
     else [addr, hi] = readableAddr(len);
     const l = (f & INDIRECT) !== 0 && r() < 0.6 ? 16 * (1 + int(Q)) : len;
@@ -574,7 +579,7 @@ export function fuzzVirtio(cfg: FuzzConfig, seed: number, rounds: number): FuzzR
         garbage(layouts[q].desc + 16 * int(Q), cfg.packed);
       }
       // Table entries in the ring's own format (packed: flags at byte 14), so a writable one still points only into the buffer area.
-      for (let k = 0, n = int(4); k < n; k++) garbage(TABLES + 16 * int(TABLE_COUNT * 16), cfg.packed);
+      for (let k = 0, n = int(4); k < n; k++) garbage(TABLES + 16 * int(TABLE_COUNT * 16), cfg.packed, true);
       for (let k = 0, n = int(4); k < n; k++) post(2 * int(cfg.pairs));
       for (let k = 0, n = int(3); k < n; k++) post(2 * int(cfg.pairs) + 1);
       if (!cfg.packed && r() < 0.05) {
