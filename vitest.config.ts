@@ -8,9 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // One retry: tests with real threads, sockets and guests on a shared 2-core machine can
-    // lose a race with the scheduler; a real defect fails both tries.
-    retry: 1,
+    // No retry: a race that fails half the time must show. A test that still needs one says
+    // so itself ({ retry: n } on the test, with the reason).
     fileParallelism: false,
   },
 });

@@ -7,6 +7,10 @@ export interface BenchOptions {
   /** Seconds to measure each case (after a warm-up). */
   seconds: number;
   json: boolean;
+  /** fuzz: rounds per configuration (default 100,000). */
+  rounds?: number;
+  /** soak: minutes to run (default 10). */
+  minutes?: number;
 }
 
 export interface BenchResult {
@@ -20,6 +24,8 @@ export interface BenchResult {
 export interface BenchMode {
   name: string;
   description: string;
+  /** Long runs (fuzz, soak) run only when named, not in a plain `npm run bench`. */
+  onlyWhenNamed?: boolean;
   run(opts: BenchOptions, report: (r: BenchResult) => void): Promise<void>;
 }
 

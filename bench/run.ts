@@ -13,8 +13,10 @@ import type { BenchMode, BenchResult } from './harness.js';
 
 const argv = await yargs(hideBin(process.argv))
   .scriptName('npm run bench --')
-  .usage('$0 [mode…] [--seconds S] [--json]')
+  .usage('$0 [mode…] [--seconds S] [--rounds N] [--minutes M] [--json]')
   .option('seconds', { type: 'number', default: 2, describe: 'measuring time per case' })
+  .option('rounds', { type: 'number', describe: 'fuzz: rounds per configuration (default 100000)' })
+  .option('minutes', { type: 'number', describe: 'soak: minutes to run (default 10)' })
   .option('json', { type: 'boolean', default: false, describe: 'one JSON object per result line' })
   .option('list', { type: 'boolean', default: false, describe: 'list the modes and exit' })
   .strictOptions()
@@ -32,7 +34,7 @@ if (argv.list) {
   process.exit(0);
 }
 const wanted = argv._.map(String);
-const selected = wanted.length ? modes.filter((m) => wanted.includes(m.name)) : modes;
+const selected = wanted.length ? modes.filter((m) => wanted.includes(m.name)) : modes.filter((m) => !m.onlyWhenNamed);
 if (wanted.length && selected.length !== wanted.length) {
   const known = modes.map((m) => m.name);
   console.error(`unknown mode(s): ${wanted.filter((w) => !known.includes(w)).join(', ')} (known: ${known.join(', ')})`);
@@ -43,6 +45,6 @@ const report = (r: BenchResult) => {
 };
 for (const m of selected) {
   if (!argv.json) console.log(`\n== ${m.name}: ${m.description}`);
-  await m.run({ seconds: argv.seconds, json: argv.json }, report);
+  await m.run({ seconds: argv.seconds, json: argv.json, rounds: argv.rounds, minutes: argv.minutes }, report);
 }
 process.exit(0);

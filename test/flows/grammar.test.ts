@@ -14,36 +14,114 @@ const fails = (c: SteeringControl, line: string): string => {
   throw new Error(`accepted: ${line}`);
 };
 
-describe('ethtool -N grammar: accepted lines, one per flow type and option', () => {
-  const ok = [
+/**
+ * Accepted lines, each compared field by field with the rule the kernel would hold, worked
+ * out by hand from ethtool's rxclass.c and the key layout in flows/key.ts (mask bit 1 =
+ * compare: ethtool's CLI masks, 1 = ignore, appear inverted). Words not listed are 0/0.
+ */
+interface Expected {
+  words: Record<number, [value: number, mask: number]>;
+  cookie: bigint;
+  loc?: number;
+  context?: number;
+  flags?: number;
+}
+// Class word: HasL4 (bit 16) | IP version << 8 | L4 protocol.
+const TCP4 = 0x10406, UDP4 = 0x10411, SCTP4 = 0x10484, AH4 = 0x10433, ESP4 = 0x10432;
+const TCP6 = 0x10606, UDP6 = 0x10611, SCTP6 = 0x10684, AH6 = 0x10633, ESP6 = 0x10632;
+const ALL = 0xffffffff;
+const DISC = 0xffffffffffffffffn; // RX_CLS_FLOW_DISC (action -1)
+const WAKE = 0xfffffffffffffffen; // RX_CLS_FLOW_WAKE (action -2)
+const EXT = 0x80000000, MAC_EXT = 0x40000000, RSS = 0x20000000;
+
+const ACCEPTED: [string, Expected][] = [
+  [
     'flow-type tcp4 src-ip 10.0.0.1 m 0.0.0.255 dst-ip 10.0.0.2 tos 0x10 tos-mask 0xf src-port 1024 m 0xff dst-port 80 action 1',
-    'flow-type udp4 dst-port 53 queue 2 loc 7',
-    'flow-type sctp4 src-port 0x1f src-port-mask 0 action -1',
-    'flow-type ah4 src-ip 1.2.3.4 spi 0x100 action -2',
+    { words: { 0: [TCP4, 0x1ffff], 1: [0x0a000001, 0xffffff00], 5: [0x0a000002, ALL], 9: [0x10, 0xf0], 10: [0x04000050, 0xff00ffff] }, cookie: 1n },
+  ],
+  ['flow-type udp4 dst-port 53 queue 2 loc 7', { words: { 0: [UDP4, 0x1ffff], 10: [53, 0xffff] }, cookie: 2n, loc: 7 }],
+  ['flow-type sctp4 src-port 0x1f src-port-mask 0 action -1', { words: { 0: [SCTP4, 0x1ffff], 10: [0x001f0000, 0xffff0000] }, cookie: DISC }],
+  ['flow-type ah4 src-ip 1.2.3.4 spi 0x100 action -2', { words: { 0: [AH4, 0x1ffff], 1: [0x01020304, ALL], 11: [0x100, ALL] }, cookie: WAKE }],
+  [
     'flow-type esp4 dst-ip 192.168.0.1 dst-ip-mask 0.0.255.255 spi 017 m 0 action 3',
-    'flow-type ip4 l4proto 1 l4data 0xdeadbeef m 0xffff0000 action 0',
-    'flow-type ip4 spi 7 tos 4 action 0',
-    'flow-type ip4 src-port 1 dst-port 2 action 0',
+    { words: { 0: [ESP4, 0x1ffff], 5: [0xc0a80001, 0xffff0000], 11: [15, ALL] }, cookie: 3n },
+  ],
+  // ip4 with L4 bytes in the rule: the L4 header must be present (HasL4 joins the class word).
+  ['flow-type ip4 l4proto 1 l4data 0xdeadbeef m 0xffff0000 action 0', { words: { 0: [0x10401, 0x1ffff], 10: [0xdeadbeef, 0x0000ffff] }, cookie: 0n }],
+  // ip4's spi is the same four L4 bytes as l4data (ethtool's l4_4_bytes).
+  ['flow-type ip4 spi 7 tos 4 action 0', { words: { 0: [0x10400, 0x1ff00], 9: [4, 0xff], 10: [7, ALL] }, cookie: 0n }],
+  ['flow-type ip4 src-port 1 dst-port 2 action 0', { words: { 0: [0x10400, 0x1ff00], 10: [0x00010002, ALL] }, cookie: 0n }],
+  [
     'flow-type tcp6 src-ip fe80::1 m ::ffff dst-ip 2001:db8::2 tclass 3 src-port 5 dst-port 6 action 1',
-    'flow-type udp6 dst-port 4789 action 3',
-    'flow-type sctp6 dst-ip ::1 action 2',
-    'flow-type ah6 spi 99 action 1',
-    'flow-type esp6 spi 0x7fffffff tclass 0xff action 0',
+    {
+      words: {
+        0: [TCP6, 0x1ffff],
+        1: [0xfe800000, ALL], 2: [0, ALL], 3: [0, ALL], 4: [1, 0xffff0000],
+        5: [0x20010db8, ALL], 6: [0, ALL], 7: [0, ALL], 8: [2, ALL],
+        9: [3, 0xff],
+        10: [0x00050006, ALL],
+      },
+      cookie: 1n,
+    },
+  ],
+  ['flow-type udp6 dst-port 4789 action 3', { words: { 0: [UDP6, 0x1ffff], 10: [0x12b5, 0xffff] }, cookie: 3n }],
+  ['flow-type sctp6 dst-ip ::1 action 2', { words: { 0: [SCTP6, 0x1ffff], 5: [0, ALL], 6: [0, ALL], 7: [0, ALL], 8: [1, ALL] }, cookie: 2n }],
+  ['flow-type ah6 spi 99 action 1', { words: { 0: [AH6, 0x1ffff], 11: [99, ALL] }, cookie: 1n }],
+  ['flow-type esp6 spi 0x7fffffff tclass 0xff action 0', { words: { 0: [ESP6, 0x1ffff], 9: [0xff, 0xff], 11: [0x7fffffff, ALL] }, cookie: 0n }],
+  [
     'flow-type ip6 l4proto 58 src-ip ::ffff:10.0.0.1 action 1',
+    { words: { 0: [0x63a, 0xffff], 1: [0, ALL], 2: [0, ALL], 3: [0xffff, ALL], 4: [0x0a000001, ALL] }, cookie: 1n },
+  ],
+  [
     'flow-type ether src 00:11:22:33:44:55 dst ff:ff:ff:ff:ff:ff m 00:00:00:00:00:ff proto 0x0806 action 0',
+    { words: { 12: [0x0806, 0xffff], 14: [0xffff, 0xffff], 15: [0xffffffff, 0xffffff00], 16: [0x0011, 0xffff], 17: [0x22334455, ALL] }, cookie: 0n },
+  ],
+  [
     'flow-type tcp4 vlan 0x123 m 0xf000 vlan-etype 0x8100 user-def 0 action 1',
-    'flow-type udp4 dst-mac 02:00:00:00:00:01 action 1',
-    'flow-type udp4 dst-port 1 context 0 action 0',
-    'rx-flow-hash tcp4 sdfn',
-    'rx-flow-hash udp6 sd',
-    'rx-flow-hash esp4 sdt',
-    'rx-flow-hash ether m',
-    'rx-flow-hash sctp4 r',
-  ];
-  for (const line of ok) {
+    { words: { 0: [TCP4, 0x1ffff], 12: [0x81000000, 0xffff0000], 13: [0x123, 0x0fff], 18: [0, ALL], 19: [0, ALL] }, cookie: 1n, flags: EXT },
+  ],
+  ['flow-type udp4 dst-mac 02:00:00:00:00:01 action 1', { words: { 0: [UDP4, 0x1ffff], 14: [0x0200, 0xffff], 15: [1, ALL] }, cookie: 1n, flags: MAC_EXT }],
+  ['flow-type udp4 dst-port 1 context 0 action 0', { words: { 0: [UDP4, 0x1ffff], 10: [1, 0xffff] }, cookie: 0n, context: 0, flags: RSS }],
+];
+
+// rx-flow-hash letters → RXH_* bits of uapi/linux/ethtool.h (m 1<<1, v 1<<2, t 1<<3, s 1<<4,
+// d 1<<5, f 1<<6, n 1<<7, r 1<<31).
+const HASH_LINES: [string, string, number][] = [
+  ['rx-flow-hash tcp4 sdfn', 'tcp4', 0xf0],
+  ['rx-flow-hash udp6 sd', 'udp6', 0x30],
+  ['rx-flow-hash esp4 sdt', 'esp4', 0x38],
+  ['rx-flow-hash ether m', 'ether', 0x2],
+  ['rx-flow-hash sctp4 r', 'sctp4', 0x80000000],
+];
+
+describe('ethtool -N grammar: accepted lines, one per flow type and option', () => {
+  for (const [line, want] of ACCEPTED) {
     it(line, () => {
-      const c = ctl();
-      expect(() => run(c, `-N ${line}`)).not.toThrow();
+      const cmd = parseNtuple(line.split(' '));
+      expect(cmd.op).toBe('add');
+      const rule = (cmd as Extract<typeof cmd, { op: 'add' }>).rule;
+      expect(rule.flowType).toBe(line.split(' ')[1]);
+      const value = new Array<number>(20).fill(0);
+      const mask = new Array<number>(20).fill(0);
+      for (const [w, [v, m]] of Object.entries(want.words)) {
+        value[Number(w)] = v >>> 0;
+        mask[Number(w)] = m >>> 0;
+      }
+      const hex = (a: ArrayLike<number>) => Array.from(a, (x, i) => `${i}:${(x >>> 0).toString(16)}`);
+      expect(hex(rule.value), 'key values').toEqual(hex(value));
+      expect(hex(rule.mask), 'key masks').toEqual(hex(mask));
+      expect(rule.ringCookie).toBe(want.cookie);
+      expect(rule.loc).toBe(want.loc);
+      expect(rule.context).toBe(want.context ?? 0);
+      expect(rule.flags >>> 0).toBe((want.flags ?? 0) >>> 0);
+      // The rule manager takes it too.
+      expect(() => run(ctl(), `-N ${line}`)).not.toThrow();
+    });
+  }
+  for (const [line, flowType, fields] of HASH_LINES) {
+    it(line, () => {
+      expect(parseNtuple(line.split(' '))).toEqual({ op: 'rx-flow-hash', flowType, fields, context: undefined });
+      expect(() => run(ctl(), `-N ${line}`)).not.toThrow();
     });
   }
 });

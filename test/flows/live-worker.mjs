@@ -1,6 +1,8 @@
 // Device-thread stand-in for the live-update test: steers one frame in batches of 64,
 // refreshing between batches, until the stop word is set; reports which queue each
-// published generation sent the frame to. Runs the compiled steerer from dist/.
+// published generation sent the frame to, and stores the generation it last steered with
+// in word 1 of the stop buffer (the test paces its changes by it). Runs the compiled
+// steerer from dist/.
 import { parentPort, workerData } from 'node:worker_threads';
 
 const { FlowSteerer } = await import(new URL('../../dist/flows/steerer.js', import.meta.url).href);
@@ -24,6 +26,8 @@ while (Atomics.load(stopWord, 0) === 0) {
     set.add(q);
   }
   packets += 64;
+  // Pairs with the test's Atomics.load of word 1: this generation has been steered with.
+  Atomics.store(stopWord, 1, g);
 }
 s.refresh(); // publish the last counts
 parentPort.postMessage({ packets, errors, seen: [...seen].map(([g, qs]) => [g, [...qs]]) });

@@ -13,7 +13,7 @@ describe('live rule changes while another thread steers', () => {
     const c = new SteeringControl('p0', 4);
     c.run('-X equal 2'); // RSS only uses queues 0 and 1
     const f = frame({ ip: 4, proto: 17, dport: 53 });
-    const stop = new SharedArrayBuffer(4);
+    const stop = new SharedArrayBuffer(8); // word 0: stop; word 1: the generation the worker last steered with
     const w = new Worker(new URL('./live-worker.mjs', import.meta.url), { workerData: { shared: c.shared, bytes: f.buffer, stop } });
     const messages: unknown[] = [];
     let wake: () => void = () => {};
@@ -31,7 +31,14 @@ describe('live rule changes while another thread steers', () => {
       if (i % 2 === 0) c.run('-N flow-type udp4 dst-port 53 action 3 loc 7');
       else c.run('-N delete 7');
       ruleGens.set(generation(table), i % 2 === 0);
-      if (i % 4 === 0) await new Promise((r) => setTimeout(r, 1));
+      // Every 4th change, let the worker steer with it before the next (however long the
+      // scheduler keeps it waiting, up to a second), so it sees many generations, not a few.
+      if (i % 4 === 0) {
+        const g = generation(table);
+        const end = Date.now() + 1000;
+        // Pairs with the worker's Atomics.store of word 1 after each batch.
+        while (Atomics.load(new Int32Array(stop), 1) !== g && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
+      }
     }
     await new Promise((r) => setTimeout(r, 20));
     Atomics.store(new Int32Array(stop), 0, 1); // read by the worker's Atomics.load of the stop word
@@ -49,7 +56,7 @@ describe('live rule changes while another thread steers', () => {
       }
     }
     console.log(`worker: ${res.packets} packets over ${res.seen.length} generations`);
-    expect(res.seen.length).toBeGreaterThan(20); // the worker did see many changes
+    expect(res.seen.length).toBeGreaterThan(50); // the worker did see many changes (at least the 100 it was waited for, less any it missed for a second)
     const k = c.counters();
     expect(k.rx_steer_rule + k.rx_steer_rss + k.rx_steer_drop).toBe(res.packets);
   });

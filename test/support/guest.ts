@@ -1,11 +1,12 @@
 /**
  * Builds a tiny Linux guest for QEMU from Debian packages: Debian's cloud kernel and a
- * busybox initramfs whose /init brings up eth0 from the kernel command line, pings a peer,
- * prints a marker line and powers off.
+ * busybox initramfs whose /init brings up eth0 from the kernel command line, pings a peer
+ * (also with full-size frames), optionally sends or receives a TCP transfer with busybox
+ * nc and prints its SHA-256, prints marker lines and powers off.
  *
  * Nothing is installed on the host: `apt-get download` fetches the .debs into the cache
  * folder and `dpkg-deb -x` unpacks them there. The result is cached in .cache/guest/
- * (gitignored), keyed by the kernel version, so only the first run pays the download.
+ * (gitignored), keyed by the kernel version and /init, so only the first run pays the download.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -34,6 +35,8 @@ const MODULES = [
 export const MARK_UP = 'XSWITCH-GUEST-UP';
 export const MARK_OK = 'XSWITCH-PING-OK';
 export const MARK_FAIL = 'XSWITCH-PING-FAIL';
+/** `XSWITCH-BIGPING N packets received`: 3 pings of 1472 bytes (1514-byte frames). */
+export const MARK_BIG = 'XSWITCH-BIGPING';
 /** With xs.recv=PORT: printed before listening, and after the transfer as `XSWITCH-RECV <bytes> <sha256>`. */
 export const MARK_LISTEN = 'XSWITCH-LISTEN';
 export const MARK_RECV = 'XSWITCH-RECV';
@@ -44,7 +47,7 @@ export const MARK_ECHO_SHA = 'XSWITCH-ECHO-SHA256';
 
 /*
  * Kernel command line: xs.ip=A.B.C.D/N xs.peer=A.B.C.D [xs.linger=S] [xs.recv=PORT]
- * [xs.tcp=recv|send:N|ping].
+ * [xs.tcp=recv|send:N|ping|flood|server|client] [xs.bytes=N].
  * The guest retries a one-shot ping for up to 90 s (the peer may still be booting), then
  * lingers so the peer can finish pinging it, then powers off.
  * With xs.tcp, after the pings: `recv` serves one TCP connection on port 5001 whose bytes
@@ -58,6 +61,11 @@ export const MARK_ECHO_SHA = 'XSWITCH-ECHO-SHA256';
  * the end of the stream.
  * With xs.recv it first accepts one TCP connection on PORT (busybox nc) and prints the
  * byte count and busybox sha256sum of what arrived.
+ * Every guest also pings 3 times with full-size frames (1472-byte payloads, 1514-byte
+ * frames) after the first reply and prints the count (MARK_BIG).
+ * `server` takes one connection on port 5001 (stdin stays the console, so nc does not stop
+ * at an EOF of its own) and prints what arrived (MARK_TCP_RX); `client` sends xs.bytes random
+ * bytes, retrying until the server listens (MARK_TCP_TX).
  */
 const INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -75,6 +83,7 @@ for a in $(cat /proc/cmdline); do
     xs.linger=*) LINGER="\${a#xs.linger=}" ;;
     xs.tcp=*) TCP="\${a#xs.tcp=}" ;;
     xs.recv=*) RECV="\${a#xs.recv=}" ;;
+    xs.bytes=*) BYTES="\${a#xs.bytes=}" ;;
   esac
 done
 ip link set lo up
@@ -86,6 +95,7 @@ while [ $i -lt 90 ]; do
   if ping -c 1 -W 1 "$PEER" > /tmp/ping.out 2>&1; then
     echo "${MARK_OK} $(grep -o 'time=[0-9.]* ms' /tmp/ping.out)"
     ping -c 3 -i 0.2 "$PEER"
+    echo "${MARK_BIG} $(ping -c 3 -i 0.2 -s 1472 "$PEER" 2>&1 | grep -o '[0-9]* packets received')"
     if [ -n "$RECV" ]; then
       echo "${MARK_LISTEN} $RECV"
       nc -l -p "$RECV" > /tmp/recv
@@ -106,6 +116,16 @@ while [ $i -lt 90 ]; do
           j=$((j + 1)); sleep 1
         done
         echo "${MARK_ECHO_SHA} $H" ;;
+      server)
+        nc -l -p 5001 > /tmp/rx
+        echo "${MARK_TCP_RX} $(wc -c < /tmp/rx) $(sha256sum /tmp/rx | cut -d ' ' -f 1)" ;;
+      client)
+        head -c "$BYTES" /dev/urandom > /tmp/tx
+        echo "${MARK_TCP_TX} $(wc -c < /tmp/tx) $(sha256sum /tmp/tx | cut -d ' ' -f 1)"
+        k=0
+        until nc "$PEER" 5001 < /tmp/tx; do
+          k=$((k + 1)); [ $k -ge 60 ] && break; sleep 1
+        done ;;
     esac
     sleep "\${LINGER:-20}"
     poweroff -f

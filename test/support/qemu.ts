@@ -20,6 +20,9 @@ export interface GuestNic {
   args?: string[];
   /** More kernel command line (xs.tcp=…). */
   append?: string;
+  /** A TCP transfer after the pings: this guest listens (server) or sends `bytes` (client). */
+  tcp?: 'server' | 'client';
+  bytes?: number;
 }
 
 export function startGuest(procs: Procs, guest: Guest, nic: GuestNic, lingerS = 20): Proc {
@@ -32,7 +35,7 @@ export function startGuest(procs: Procs, guest: Guest, nic: GuestNic, lingerS = 
     '-serial', 'stdio',
     '-kernel', guest.kernel,
     '-initrd', guest.initrd,
-    '-append', `console=ttyS0 quiet panic=-1 xs.ip=${nic.ip} xs.peer=${nic.peer} xs.linger=${lingerS}${nic.recv === undefined ? '' : ` xs.recv=${nic.recv}`}${nic.append ? ' ' + nic.append : ''}`,
+    '-append', `console=ttyS0 quiet panic=-1 xs.ip=${nic.ip} xs.peer=${nic.peer} xs.linger=${lingerS}${nic.recv === undefined ? '' : ` xs.recv=${nic.recv}`}${nic.tcp ? ` xs.tcp=${nic.tcp} xs.bytes=${nic.bytes ?? 0}` : ''}${nic.append ? ' ' + nic.append : ''}`,
     ...(nic.args ?? []),
     '-netdev', `${nic.netdev},id=n0`,
     '-device', `virtio-net-pci,netdev=n0,mac=${nic.mac},romfile=${nic.device === undefined ? '' : `,${nic.device}`}`,

@@ -185,7 +185,9 @@ describe('control socket', () => {
   });
 
   it('many clients at once are all answered; beyond maxClients they get busy', async () => {
-    await start({ maxClients: 40 });
+    // A long idle timeout: on a loaded machine a client may wait past the usual 500 ms between
+    // connecting and sending, and one closed as idle would let the 41st in.
+    await start({ maxClients: 40, idleTimeoutMs: 30_000 });
     const clients = await Promise.all(Array.from({ length: 40 }, () => ControlClient.connect(sockPath)));
     const results = await Promise.all(clients.flatMap((c, i) => Array.from({ length: 25 }, (_, j) => c.request('echo', i * 100 + j))));
     expect(results).toEqual(clients.flatMap((_, i) => Array.from({ length: 25 }, (_, j) => i * 100 + j)));

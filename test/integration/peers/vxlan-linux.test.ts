@@ -144,29 +144,41 @@ describe.skipIf(skip)('Linux vxlan hosts through the switch', () => {
   });
 });
 
-/** argv: host port count. Counts datagrams whose payload is "xswitch <i>" padded to 200 bytes. */
-const LISTENER = `
+/**
+ * Datagram i: "xswitch <i> " then bytes (i·31 + k·7) mod 256, 200 bytes in all. Sender and
+ * listener each build it from i, so the listener compares every byte it received.
+ */
+const DATAGRAM = `
+function datagram(i) {
+  const b = Buffer.alloc(200);
+  for (let k = 0; k < 200; k++) b[k] = (i * 31 + k * 7) & 255;
+  b.write('xswitch ' + i + ' ', 'latin1');
+  return b;
+}
+`;
+
+/** argv: host port count. Counts datagrams equal byte for byte to datagram(i), each i once. */
+const LISTENER = DATAGRAM + `
 const [host, port, n] = process.argv.slice(1);
 const s = require('dgram').createSocket('udp4');
+const seen = new Set();
 let got = 0, bad = 0;
 s.on('message', (m) => {
-  if (m.length === 200 && m.toString('latin1', 0, 8) === 'xswitch ') got++; else bad++;
+  const i = Number(/^xswitch (\\d+) /.exec(m.toString('latin1', 0, 20))?.[1] ?? -1);
+  if (i >= 0 && i < Number(n) && !seen.has(i) && m.equals(datagram(i))) { seen.add(i); got++; } else bad++;
   if (got + bad >= Number(n)) { console.log('got ' + got + ' bad ' + bad); process.exit(0); }
 });
 s.bind(Number(port), host, () => console.log('ready'));
 setTimeout(() => { console.log('got ' + got + ' bad ' + bad); process.exit(0); }, 12000);
 `;
 
-/** argv: host port count. Sends in paced bursts of 20 so no socket buffer overflows. */
-const SENDER = `
+/** argv: host port count. Sends datagram(0…count−1) in paced bursts of 20 so no socket buffer overflows. */
+const SENDER = DATAGRAM + `
 const [host, port, n] = process.argv.slice(1);
 const s = require('dgram').createSocket('udp4');
 let i = 0;
 function burst() {
-  for (let k = 0; k < 20 && i < Number(n); k++, i++) {
-    const b = Buffer.alloc(200, 0x5a); b.write('xswitch ' + i, 'latin1');
-    s.send(b, Number(port), host);
-  }
+  for (let k = 0; k < 20 && i < Number(n); k++, i++) s.send(datagram(i), Number(port), host);
   if (i < Number(n)) setTimeout(burst, 2); else setTimeout(() => s.close(), 50);
 }
 burst();

@@ -69,7 +69,9 @@ describe('VMs through the switch', () => {
 
   run('generated traffic steered by rules into four queues reaches the multi-queue VM in the configured guest queue', async () => {
     const QUEUES = 4;
-    const COUNT = 32_000;
+    // 8 s of traffic at 8000/s: the VM comes up during it even on a loaded machine, so every
+    // queue redirects some to it (how much depends on when it came up: no fraction is asserted).
+    const COUNT = 64_000;
     const ctl = new SteeringControl('gen0', QUEUES);
     ctl.run('-N flow-type udp4 src-port 1024 m 0x7 action 3 loc 1'); // sports 1024…1031
     ctl.run('-N flow-type udp4 src-ip 10.0.0.2 action 2 loc 2'); // flows 256…399
@@ -98,7 +100,6 @@ describe('VMs through the switch', () => {
     const redirected = [0, 1, 2, 3].map((q) => st.queues[`rx${q}_xdp_redirect`]);
     const packets = [0, 1, 2, 3].map((q) => st.queues[`rx${q}_packets`]);
     expect(packets.reduce((x, y) => x + y)).toBe(COUNT);
-    expect(redirected.reduce((x, y) => x + y)).toBeGreaterThan(COUNT / 2);
     expect(port.tx_dropped).toBe(0);
     expect(port.tx_packets).toBe(redirected.reduce((x, y) => x + y));
     // Every queue carried traffic, and the guest saw each queue's frames on pair q mod 4 = q.
