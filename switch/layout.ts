@@ -8,8 +8,10 @@
  *   frame area: P+Q pools of poolFrames frames each; pool t belongs to thread t
  *               (a device allocates for ingress, a worker for copies: broadcast,
  *               socket-endpoint transmit). owner of frame f = floor(f / poolFrames).
- *   rx[p][q]    device p → worker q      packet descriptors
- *   tx[q][p]    worker q → device p      packet descriptors
+ *   rx[p][q]    device p → worker q      packet descriptors; for a port whose RX queues the
+ *               workers poll (run to completion), worker q is both producer and consumer
+ *   tx[q][p]    worker q → device p      packet descriptors (unused when worker q transmits
+ *               on port p's queue side itself)
  *   cpu[q][r]   worker q → worker r      descriptors re-steered by a cpumap (q ≠ r)
  *   recycle[t][o] thread t → owner of pool o   frame indices (inside each pool)
  *   control     per thread: doorbell, command word, heartbeat, current program slot
@@ -53,6 +55,12 @@ export interface SharedLayout {
   control: SharedArrayBuffer;
   queueCounters: SharedCounters[];
   portCounters: SharedCounters[];
+  /**
+   * portQueueCounters[p][q]: port p's counters as written by queue worker q (run to
+   * completion: the worker polls and transmits for the port itself). Same names as
+   * portCounters[p], one writer each; a port's figures are the sum of its blocks.
+   */
+  portQueueCounters: SharedCounters[][];
 }
 
 export function deviceThread(port: number): number {
@@ -89,5 +97,8 @@ export function createLayout(config: SwitchConfig, extraPortCounters: (readonly 
     control: new SharedArrayBuffer(T * CTL_WORDS * 4),
     queueCounters: Array.from({ length: Q }, () => new CounterBlock(QUEUE_COUNTERS).toShared()),
     portCounters: Array.from({ length: P }, (_, p) => new CounterBlock([...PORT_COUNTERS, ...(extraPortCounters[p] ?? [])]).toShared()),
+    portQueueCounters: Array.from({ length: P }, (_, p) =>
+      Array.from({ length: Q }, () => new CounterBlock([...PORT_COUNTERS, ...(extraPortCounters[p] ?? [])]).toShared()),
+    ),
   };
 }

@@ -2,6 +2,8 @@
  * One RX queue's engine: the breath a queue worker takes over and over.
  *
  *   breathe():
+ *     run to completion: poll this queue's RX side of every port the workers poll (gen,
+ *       replay, …) into that port's rx ring of this queue (QueuePortIO)
  *     for each input ring (device rx rings, then cpumap rings from other queues):
  *       n = ring.peek(budget)
  *       for each descriptor: ctx.load(desc); verdict = program(ctx); route(verdict)
@@ -36,6 +38,7 @@ import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../progra
 import type { XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint, TxEmit } from './endpoints/endpoint.js';
 import { ByteCopier } from './endpoints/copy.js';
+import { QueuePortIO } from './queue-io.js';
 
 /** The verdict argument a tap armed before the program gets (the packet has none yet). */
 export const TAP_ENTRY = -1;
@@ -81,6 +84,15 @@ export class QueueEngine {
   private readonly cpuStaged: Int32Array;
   private readonly recycle: (RecycleRing | null)[];
   private readonly pool: FramePool;
+  /** Ports whose RX queue this worker polls itself, and each port's TX side here (null: its device thread's tx ring). */
+  private readonly rxSides: QueuePortIO[] = [];
+  private readonly txSides: (QueuePortIO | null)[];
+  /** Which pre-written frame each frame holds (QueueIO.written), -1 once this worker writes one itself. */
+  private readonly written: Int32Array;
+  /** False while stopping: queue sides are not polled any more, only what is queued is drained. */
+  ingressOpen = true;
+  /** Bumped when an RX side finishes for good (the worker reports it between breaths). */
+  finishedSides = 0;
   private readonly area: Uint8Array;
   private readonly copier = new ByteCopier();
   private readonly frameSize: number;
@@ -94,9 +106,11 @@ export class QueueEngine {
   /** This worker's control words: which packet is in hand, for the watchdog. */
   private readonly ctl: Int32Array;
   private readonly ctlBase: number;
+  private readonly layoutRef: SharedLayout;
 
   constructor(layout: SharedLayout, queue: number, program: XdpProgram) {
     this.queue = queue;
+    this.layoutRef = layout;
     this.thread = workerThread(layout, queue);
     this.budget = layout.budget;
     this.poolFrames = layout.poolFrames;
@@ -141,6 +155,31 @@ export class QueueEngine {
     this.counters = CounterBlock.fromShared(layout.queueCounters[queue]);
     this.local = new Float64Array(QUEUE_COUNTERS.length);
     this.emit = (src, off, len, port) => this.transmitCopy(src, off, len, port);
+    this.txSides = new Array<QueuePortIO | null>(layout.ports).fill(null);
+    this.written = new Int32Array(layout.pools.length * layout.poolFrames).fill(-1);
+  }
+
+  /**
+   * Run to completion: this worker drives port p's queue side (its RX queue when `rx`, its
+   * TX side when `tx`). Returns the QueueIO to open the port's side with; set `io.side` after.
+   */
+  attachQueueSide(p: number, name: string, rx: boolean, tx: boolean, log: (level: 'info' | 'warn' | 'error', message: string) => void): QueuePortIO {
+    const io = new QueuePortIO(this.layoutRef, p, this.queue, name, this.pool, this.written, this.area, log);
+    if (rx) this.rxSides.push(io);
+    if (tx) this.txSides[p] = io;
+    return io;
+  }
+
+  /** Names of the ports whose RX side here has finished (off the hot path). */
+  finishedPorts(): string[] {
+    return this.rxSides.filter((io) => !io.producing).map((io) => io.name);
+  }
+
+  /** Ports this worker polls that still produce (a finished generator does not). */
+  producing(): boolean {
+    if (!this.ingressOpen) return false;
+    for (const io of this.rxSides) if (io.producing) return true;
+    return false;
   }
 
   /** One breath. Returns how many packets it took from the input rings. */
@@ -150,6 +189,15 @@ export class QueueEngine {
     const peeked = this.peeked;
     const c = this.local;
     let total = 0;
+    // Run to completion: take this queue's share of every polled medium first; the frames
+    // land on the port's rx ring of this queue and are processed below in this breath.
+    if (this.ingressOpen) {
+      const sides = this.rxSides;
+      for (let s = 0; s < sides.length; s++) {
+        const io = sides[s];
+        if (io.producing && io.poll(budget) < 0) this.finishedSides++;
+      }
+    }
     for (let i = 0; i < inputs.length; i++) {
       const ring = inputs[i];
       const n = ring.peek(budget);
@@ -342,6 +390,7 @@ export class QueueEngine {
       const copy = this.pool.alloc();
       if (copy < 0) continue; // counted by the pool (alloc_empty)
       src.copyWithin(copy * fs + ctx.data, from, from + len);
+      this.written[copy] = -1;
       if (!this.stageTx(p, copy, ctx.data, len, hash)) this.free(copy);
     }
     if (this.stageTx(last, frame, ctx.data, len, hash)) c[Q.xdp_redirect]++;
@@ -359,12 +408,26 @@ export class QueueEngine {
     const dst = f * this.frameSize + 256;
     // No Buffer.copy: on Node 20 it makes a view per call (see endpoints/copy.ts).
     this.copier.copy(this.area, dst, src, off, len);
+    this.written[f] = -1;
     if (this.stageTx(port, f, 256, len, 0)) return true;
     this.free(f);
     return false;
   }
 
+  /**
+   * Puts a frame on `port`'s TX side: transmitted here when this worker drives the port's
+   * queue side (then the frame goes home at once), else staged on the port's tx ring.
+   * True: the frame is gone (transmitted, or owned by the ring). False: no room, or the
+   * medium refused it; the caller still owns the frame and counts the verdict as an error.
+   */
   private stageTx(port: number, frame: number, off: number, len: number, hash: number): boolean {
+    const side = this.txSides[port];
+    if (side !== null) {
+      this.local[Q.tx_frames]++;
+      if (!side.transmit(this.area, frame * this.frameSize + off, len)) return false;
+      this.free(frame);
+      return true;
+    }
     const ring = this.tx[port];
     const s = this.txStaged[port];
     if (ring.reserve(s + 1) <= s) return false;
@@ -418,6 +481,11 @@ export class QueueEngine {
       if (ep !== null) ep.flush();
     }
     if (this.passEndpoint !== null) this.passEndpoint.flush();
+    const sides = this.txSides;
+    for (let p = 0; p < sides.length; p++) {
+      const io = sides[p];
+      if (io !== null) io.flushTx();
+    }
     const shared = this.counters.values;
     const local = this.local;
     for (let i = 0; i < local.length; i++) {

@@ -19,6 +19,7 @@ import { instantiate, type LoadedProgram } from '../programs/loader.js';
 import { makeChain } from '../programs/chain.js';
 import type { PortInfo, XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint } from './endpoints/endpoint.js';
+import type { PortConfig, PortType } from './ports/port.js';
 
 export interface QueueWorkerData {
   layout: SharedLayout;
@@ -29,6 +30,17 @@ export interface QueueWorkerData {
   /** Set after a watchdog restart: [input ring, position] of the packet the program hung on. */
   hungAt: [number, number] | null;
   restarted: boolean;
+  /** Run to completion: the ports whose queue side this worker drives (RX polled here, TX written here). */
+  sides: QueueSideData[];
+}
+
+export interface QueueSideData {
+  port: number;
+  /** URL of the port type's module. */
+  module: string;
+  config: PortConfig;
+  rx: boolean;
+  tx: boolean;
 }
 
 /** Messages the supervisor sends (see Switch). */
@@ -42,6 +54,8 @@ export type QueueRequest =
 // Atomics.notify (a futex syscall) and us a reschedule, more than a short spin at idle.
 const SPIN_MS = 0.2;
 const SLEEP_MS = 100;
+// A polled medium that had nothing this time (a paced generator ahead of its schedule).
+const POLL_SLEEP_MS = 1;
 
 const data = workerData as QueueWorkerData;
 const ctl = new Int32Array(data.layout.control);
@@ -88,8 +102,19 @@ async function handle(engine: QueueEngine, req: QueueRequest): Promise<void> {
   }
 }
 
+/** Opens this worker's side of every port it drives (run to completion). */
+async function openSides(engine: QueueEngine): Promise<void> {
+  for (const s of data.sides) {
+    const type = ((await import(s.module)) as { default: PortType }).default;
+    const name = s.config.name;
+    const io = engine.attachQueueSide(s.port, name, s.rx, s.tx, (level, message) => log(level, `port ${name}: ${message}`));
+    io.side = type.openQueue!(s.config, io);
+  }
+}
+
 async function main(): Promise<void> {
   const engine = new QueueEngine(data.layout, data.queue, await buildChain(data.chain));
+  await openSides(engine);
   if (data.restarted) engine.bump(Q.restarts);
   if (data.hungAt !== null && engine.recoverFromHang(data.hungAt[0], data.hungAt[1])) {
     log('warn', 'dropped the packet the hung program was processing (counted xdp_aborted)');
@@ -99,6 +124,7 @@ async function main(): Promise<void> {
   let idleSince = 0;
   let lastReport = 0;
   let lastReportAt = 0;
+  let finishedReported = 0;
   for (;;) {
     // CTL_BUSY brackets the breath for the watchdog: busy with an unchanged heartbeat = stuck.
     ctl[base + CTL_BUSY] = 1;
@@ -113,10 +139,18 @@ async function main(): Promise<void> {
       lastReportAt = Date.now();
       engine.lastError = null;
     }
+    if (engine.finishedSides !== finishedReported) {
+      finishedReported = engine.finishedSides;
+      parentPort!.postMessage({ type: 'finished', ports: engine.finishedPorts() });
+    }
     // Pairs with the supervisor's Atomics.store(CTL_COMMAND) + doorbell ring.
     const cmd = Atomics.load(ctl, base + CTL_COMMAND);
     if (cmd !== CMD_NONE) {
-      if (cmd === CMD_STOP && engine.pending() === 0) break;
+      if (cmd === CMD_STOP) {
+        // Stop taking from the media this worker polls; drain what is queued, then exit.
+        engine.ingressOpen = false;
+        if (engine.pending() === 0) break;
+      }
       if (cmd === CMD_MESSAGE) {
         Atomics.store(ctl, base + CTL_COMMAND, CMD_NONE);
         for (let m = receiveMessageOnPort(data.control); m !== undefined; m = receiveMessageOnPort(data.control)) {
@@ -144,7 +178,9 @@ async function main(): Promise<void> {
       engine.bump(Q.sleeps);
       // An application rings its socket's own doorbell word, not ours, so with endpoints
       // bound the worker looks again every millisecond.
-      engine.doorbell.sleep(seen, engine.endpoints.length > 0 || engine.passEndpoint !== null ? 1 : SLEEP_MS);
+      // A polled medium that produces (a paced generator) is looked at again every millisecond.
+      const timeout = engine.producing() ? POLL_SLEEP_MS : engine.endpoints.length > 0 || engine.passEndpoint !== null ? 1 : SLEEP_MS;
+      engine.doorbell.sleep(seen, timeout);
     }
     engine.endSleep();
     idle = 0;

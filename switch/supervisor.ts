@@ -24,7 +24,7 @@ import { workerUrl } from '../lib/worker-url.js';
 import { instantiate, loadProgram, ProgramError, type LoadedProgram, type ProgramRefInput } from '../programs/loader.js';
 import type { PortInfo } from '../programs/program.js';
 import type { DeviceRequest, DeviceWorkerData } from './device.js';
-import type { QueueRequest, QueueWorkerData } from './queue-worker.js';
+import type { QueueRequest, QueueSideData, QueueWorkerData } from './queue-worker.js';
 
 export interface LogEvent {
   level: 'info' | 'warn' | 'error';
@@ -73,6 +73,10 @@ interface DeviceThread {
   config: PortConfig;
   finished: boolean;
   closed: Promise<void>;
+  /** Run to completion: the queue workers poll this port's RX queues (the device thread does not). */
+  rxOnQueues: boolean;
+  /** Queues whose RX side of this port has finished producing. */
+  finishedQueues: Set<number>;
 }
 
 export class Switch extends EventEmitter {
@@ -84,6 +88,9 @@ export class Switch extends EventEmitter {
   private readonly deviceThreads: DeviceThread[] = [];
   private readonly queueBlocks: CounterBlock[];
   private readonly portBlocks: CounterBlock[];
+  private readonly portQueueBlocks: CounterBlock[][];
+  /** Per port: the directions its queue workers drive themselves (run to completion). */
+  private readonly sides: { rx: boolean; tx: boolean }[];
   private readonly poolBlocks: CounterBlock[];
   private nextId = 1;
   private readonly pendingReplies = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
@@ -104,10 +111,17 @@ export class Switch extends EventEmitter {
     this.portInfo = config.ports.map((p, i) => ({ name: p.name, ifindex: i + 1 }));
     this.queueBlocks = this.layout.queueCounters.map((s) => CounterBlock.fromShared(s));
     this.portBlocks = this.layout.portCounters.map((s) => CounterBlock.fromShared(s));
+    this.portQueueBlocks = this.layout.portQueueCounters.map((row) => row.map((s) => CounterBlock.fromShared(s)));
+    this.steering = opts.steering ?? new Map();
+    // A port with its own flow-steering rules keeps ingress on its device thread: the queue
+    // sides produce what the default RSS puts on their queue, and only the device steers by rules.
+    this.sides = config.ports.map((p, i) => {
+      const s = types[i].queueSides?.(p) ?? { rx: false, tx: false };
+      return { rx: s.rx && types[i].openQueue !== undefined && !this.steering.has(p.name), tx: s.tx && types[i].openQueue !== undefined };
+    });
     this.poolBlocks = this.layout.pools.map((p) => CounterBlock.fromShared(p.counters));
     this.baseDir = opts.baseDir ?? (config.source ? path.dirname(config.source) : process.cwd());
     this.hangMs = opts.hangMs ?? 2000;
-    this.steering = opts.steering ?? new Map();
     this.restarts = new Array(config.queues).fill(0);
   }
 
@@ -186,7 +200,12 @@ export class Switch extends EventEmitter {
 
   private spawnQueue(q: number, chain: LoadedProgram[], names: string[], restarted: boolean, hungAt: [number, number] | null): void {
     const { port1, port2 } = new MessageChannel();
-    const data: QueueWorkerData = { layout: this.layout, queue: q, chain, ports: this.portInfo, control: port2, hungAt, restarted };
+    const sides: QueueSideData[] = [];
+    this.config.ports.forEach((config, p) => {
+      const s = this.sides[p];
+      if (s.rx || s.tx) sides.push({ port: p, module: portModuleUrl(config.type), config, rx: s.rx, tx: s.tx });
+    });
+    const data: QueueWorkerData = { layout: this.layout, queue: q, chain, ports: this.portInfo, control: port2, hungAt, restarted, sides };
     const worker = new Worker(workerUrl('switch/queue-worker'), { workerData: data, transferList: [port2], name: `xswitch-q${q}` });
     let readyResolve!: () => void;
     let readyReject!: (e: Error) => void;
@@ -198,11 +217,12 @@ export class Switch extends EventEmitter {
     const t: QueueThread = { worker, control: port1, chain, chainNames: names, ready, exited: new Promise((res) => worker.once('exit', () => res())), retired: false };
     port1.on('message', (m: { id: number; ok: boolean; error?: string }) => this.settle(m.id, m.ok, undefined, m.error));
     port1.unref();
-    worker.on('message', (m: { type: string; level?: LogEvent['level']; message?: string }) => {
+    worker.on('message', (m: { type: string; level?: LogEvent['level']; message?: string; ports?: string[] }) => {
       if (m.type === 'ready') {
         isReady = true;
         readyResolve();
       } else if (m.type === 'log') this.log(m.level ?? 'info', m.message ?? '');
+      else if (m.type === 'finished') for (const name of m.ports ?? []) this.queueFinished(name, q);
     });
     worker.on('error', (e) => this.log('error', `queue ${q}: worker error: ${e.message}`));
     worker.on('exit', (code) => {
@@ -278,6 +298,16 @@ export class Switch extends EventEmitter {
     });
   }
 
+  /** A queue worker's RX side of a port finished producing; the port has finished when every queue's has. */
+  private queueFinished(name: string, q: number): void {
+    const d = this.deviceThreads[this.portIndex(name)];
+    d.finishedQueues.add(q);
+    if (!d.finished && d.finishedQueues.size === this.config.queues) {
+      d.finished = true;
+      this.emit('finished', name);
+    }
+  }
+
   private request<T>(q: number, req: QueueRequest): Promise<T> {
     const t = this.queueThreads[q];
     const p = new Promise<T>((resolve, reject) => this.pendingReplies.set(req.id, { resolve: resolve as (v: unknown) => void, reject }));
@@ -341,10 +371,19 @@ export class Switch extends EventEmitter {
       config,
       module: portModuleUrl(config.type),
       steering: this.steering.get(config.name) ?? null,
+      rxOnQueues: this.sides[p].rx,
     };
     const worker = new Worker(workerUrl('switch/device'), { workerData: data, name: `xswitch-${config.name}` });
     let closedResolve!: () => void;
-    const d: DeviceThread = { worker, type, config, finished: false, closed: new Promise((res) => (closedResolve = res)) };
+    const d: DeviceThread = {
+      worker,
+      type,
+      config,
+      finished: false,
+      closed: new Promise((res) => (closedResolve = res)),
+      rxOnQueues: this.sides[p].rx,
+      finishedQueues: new Set(),
+    };
     this.deviceThreads[p] = d;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: { type: string; id?: number; ok?: boolean; value?: unknown; error?: string; level?: LogEvent['level']; message?: string }) => {
@@ -436,7 +475,10 @@ export class Switch extends EventEmitter {
     this.queueBlocks.forEach((b, q) => Object.assign(queues, b.snapshot(`rx${q}_`)));
     const ports: Record<string, Record<string, number>> = {};
     this.portBlocks.forEach((b, p) => {
-      ports[this.config.ports[p].name] = { ...b.snapshot(), ...this.poolBlocks[p].snapshot('rx_pp_') };
+      const c = b.snapshot();
+      // Run to completion: what the queue workers did on this port's queue sides adds in.
+      for (const qb of this.portQueueBlocks[p]) for (let i = 0; i < qb.names.length; i++) c[qb.names[i]] += qb.values[i];
+      ports[this.config.ports[p].name] = { ...c, ...this.poolBlocks[p].snapshot('rx_pp_') };
     });
     return { queues, ports };
   }
