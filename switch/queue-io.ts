@@ -45,6 +45,9 @@ export class QueuePortIO implements QueueIO {
   private readonly pool: FramePool;
   private readonly rx: Ring;
   private staged = 0;
+  /** Slots reserved on the rx ring for the poll in progress. */
+  private limit = 0;
+  private rxBytes = 0;
   private transmitted = false;
   private readonly block: CounterBlock;
   private readonly logFn: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -93,21 +96,22 @@ export class QueuePortIO implements QueueIO {
   }
 
   room(): number {
-    return this.rx.reserve(this.rx.size) - this.staged;
+    return this.limit - this.staged;
   }
 
   submit(frame: number, length: number, hash: number): boolean {
-    const c = this.counters;
-    c[P.rx_packets]++;
     const ring = this.rx;
     const s = this.staged;
-    // A queue side is offered no more than room(), so this only guards a misbehaving port.
-    if ((length >>> 0) !== length || length > this.maxFrameLength || length < 14 || ring.reserve(s + 1) <= s) {
-      c[P.rx_dropped]++;
+    // poll() offers a side no more than the room it reserved (`limit`), so the last test only
+    // guards a misbehaving port.
+    if ((length >>> 0) !== length || length > this.maxFrameLength || length < 14 || s >= this.limit) {
+      this.counters[P.rx_packets]++;
+      this.counters[P.rx_dropped]++;
       this.free(frame);
       return false;
     }
-    c[P.rx_bytes] += length;
+    // Counted locally, published once per poll (one writer: this worker).
+    this.rxBytes += length;
     const w = ring.words;
     const o = ring.slotOf(s);
     w[o + D_FRAME] = frame;
@@ -137,16 +141,22 @@ export class QueuePortIO implements QueueIO {
   /** Polls the RX side for at most `budget` frames; returns what it produced, or -1 once finished. */
   poll(budget: number): number {
     const side = this.side!;
-    let room = this.room();
-    if (room > budget) room = budget;
-    if (room <= 0) return 0;
+    const room = this.rx.reserve(budget);
+    if (room === 0) return 0;
+    this.limit = room;
     const n = side.poll!(room);
-    if (this.staged !== 0) {
+    const staged = this.staged;
+    if (staged !== 0) {
+      const c = this.counters;
+      c[P.rx_packets] += staged;
+      c[P.rx_bytes] += this.rxBytes;
+      this.rxBytes = 0;
       // The pool's stack depth first, then the descriptors: no frame is ever both free and queued.
       this.pool.publish();
-      this.rx.submit(this.staged);
+      this.rx.submit(staged);
       this.staged = 0;
     }
+    this.limit = 0;
     if (n < 0) this.producing = false;
     return n;
   }

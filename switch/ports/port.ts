@@ -115,7 +115,7 @@ export interface QueueIO {
   /** A free frame of the worker's pool, or -1 (counted rx_packets + rx_no_buffer). */
   allocFrame(): number;
   dataOffset(frame: number): number;
-  /** Room on this queue's rx ring right now (frames that can be submitted). */
+  /** Frames that can still be submitted in the poll in progress (what poll() reserved on the rx ring). */
   room(): number;
   /** Stages frame (length bytes at dataOffset) for this queue with its RSS hash; counted rx_packets. */
   submit(frame: number, length: number, hash: number): boolean;
