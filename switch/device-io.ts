@@ -16,7 +16,7 @@ import { D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM } from '../queue
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
-import { CTL_DOORBELL, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
+import { CTL_DOORBELL, CTL_WORDS, queueDoorbell, type SharedLayout } from './layout.js';
 import type { Port, PortIO } from './ports/port.js';
 import type { Steerer } from '../flows/rss.js';
 import { ByteCopier } from './endpoints/copy.js';
@@ -65,7 +65,7 @@ export class DeviceIO implements PortIO {
     this.pool = new FramePool(layout.pools[port]);
     this.rx = layout.rx[port].map((sab, q) => {
       const ring = new Ring(sab);
-      ring.attachDoorbell(new Doorbell(ctl, workerThread(layout, q) * CTL_WORDS + CTL_DOORBELL));
+      ring.attachDoorbell(new Doorbell(ctl, queueDoorbell(layout, q)));
       return ring;
     });
     this.rxStaged = new Int32Array(layout.queues);

@@ -24,6 +24,7 @@ import { createPool, type SharedPool } from '../queues/pool.js';
 import { CounterBlock, type SharedCounters } from '../lib/counters.js';
 import { PORT_COUNTERS, QUEUE_COUNTERS } from './counters.js';
 import type { SwitchConfig } from './config-types.js';
+import { availableParallelism } from 'node:os';
 
 /** Int32 words per thread in the control block. */
 export const CTL_WORDS = 16;
@@ -42,6 +43,11 @@ export const CMD_STOP = 2; // finish the current breath, flush, exit
 export interface SharedLayout {
   ports: number;
   queues: number;
+  /**
+   * Queue worker threads: min(queues, cpus). Queue q runs on worker q mod workers, whose
+   * doorbell is the control word of its first queue (queueDoorbell).
+   */
+  workers: number;
   frameSize: number;
   poolFrames: number;
   ringSize: number;
@@ -70,6 +76,16 @@ export function workerThread(layout: { ports: number }, queue: number): number {
   return layout.ports + queue;
 }
 
+/** The control word producers ring for queue q: the doorbell of the worker that runs q. */
+export function queueDoorbell(layout: { ports: number; workers: number }, queue: number): number {
+  return (layout.ports + (queue % layout.workers)) * CTL_WORDS + CTL_DOORBELL;
+}
+
+/** Queue workers for `queues` queues when `cpus` threads may spin (never more workers than that). */
+export function workerCount(queues: number, cpus: number): number {
+  return Math.max(1, Math.min(queues, cpus));
+}
+
 export function createLayout(config: SwitchConfig, extraPortCounters: (readonly string[])[]): SharedLayout {
   const P = config.ports.length;
   const Q = config.queues;
@@ -85,6 +101,7 @@ export function createLayout(config: SwitchConfig, extraPortCounters: (readonly 
   return {
     ports: P,
     queues: Q,
+    workers: workerCount(Q, config.cpus ?? availableParallelism()),
     frameSize: config.frameSize,
     poolFrames: config.poolFrames,
     ringSize: config.ringSize,

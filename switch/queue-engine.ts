@@ -32,7 +32,7 @@ import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, packOffLen } from '../que
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { Q, QUEUE_COUNTERS } from './counters.js';
-import { CTL_DOORBELL, CTL_INPUT, CTL_POS, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
+import { CTL_DOORBELL, CTL_INPUT, CTL_POS, CTL_WORDS, queueDoorbell, workerThread, type SharedLayout } from './layout.js';
 import { XdpContext, ETH_HLEN, META_MAX, REDIRECT_BROADCAST, REDIRECT_CPU, REDIRECT_PORT, REDIRECT_XSK } from '../programs/context.js';
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../programs/verdicts.js';
 import type { XdpProgram } from '../programs/program.js';
@@ -89,8 +89,8 @@ export class QueueEngine {
   private readonly txSides: (QueuePortIO | null)[];
   /** Which pre-written frame each frame holds (QueueIO.written), -1 once this worker writes one itself. */
   private readonly written: Int32Array;
-  /** False while stopping: queue sides are not polled any more, only what is queued is drained. */
-  ingressOpen = true;
+  /** True between start-ingress and stop: the queue sides are polled (else only what is queued is drained). */
+  ingressOpen = false;
   /** Bumped when an RX side finishes for good (the worker reports it between breaths). */
   finishedSides = 0;
   private readonly area: Uint8Array;
@@ -126,7 +126,8 @@ export class QueueEngine {
     this.broadcastPorts = this.ctx.broadcastPorts;
     this.ctl = new Int32Array(layout.control);
     this.ctlBase = this.thread * CTL_WORDS;
-    this.doorbell = new Doorbell(this.ctl, this.ctlBase + CTL_DOORBELL);
+    // The word its worker sleeps on (shared by every queue that worker runs).
+    this.doorbell = new Doorbell(this.ctl, queueDoorbell(layout, queue));
 
     const inputs: Ring[] = [];
     for (let p = 0; p < layout.ports; p++) inputs.push(new Ring(layout.rx[p][queue]));
@@ -146,7 +147,7 @@ export class QueueEngine {
     this.cpuOut = layout.cpu[queue].map((sab, r) => {
       if (sab === null) return null;
       const ring = new Ring(sab);
-      ring.attachDoorbell(new Doorbell(ctl, workerThread(layout, r) * CTL_WORDS + CTL_DOORBELL));
+      ring.attachDoorbell(new Doorbell(ctl, queueDoorbell(layout, r)));
       return ring;
     });
     this.cpuStaged = new Int32Array(layout.queues);

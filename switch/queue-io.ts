@@ -22,7 +22,8 @@
 import { Ring } from '../queues/ring.js';
 import { D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM } from '../queues/frames.js';
 import type { FramePool } from '../queues/pool.js';
-import { CounterBlock, P } from './counters.js';
+import { CounterBlock } from '../lib/counters.js';
+import { P } from './counters.js';
 import type { SharedLayout } from './layout.js';
 import type { QueueIO, QueuePort } from './ports/port.js';
 

@@ -11,7 +11,8 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { createLayout, CMD_MESSAGE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_DOORBELL, CTL_HEARTBEAT, CTL_INPUT, CTL_POS, CTL_PROGRAM, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
+import { createLayout, CMD_MESSAGE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_HEARTBEAT, CTL_INPUT, CTL_POS, CTL_PROGRAM, CTL_WORDS, queueDoorbell, workerThread, type SharedLayout } from './layout.js';
+import { availableParallelism } from 'node:os';
 import { CounterBlock } from '../lib/counters.js';
 import { POOL_COUNTERS } from '../queues/pool.js';
 import { QUEUE_EXIT_COUNTERS } from './counters.js';
@@ -56,15 +57,22 @@ export interface StartOptions {
   steering?: Map<string, { module: string; shared: unknown }>;
 }
 
-interface QueueThread {
+/** One queue worker thread; it runs queues w, w + W, … (layout.workers = W ≤ cpus). */
+interface WorkerThread {
   worker: Worker;
   control: MessagePort;
-  chain: LoadedProgram[];
-  chainNames: string[];
+  queues: number[];
   ready: Promise<void>;
   exited: Promise<void>;
   /** Set when the supervisor itself ends this worker (watchdog): no automatic restart. */
   retired: boolean;
+}
+
+interface QueueThread {
+  /** The worker running this queue now (replaced on restart). */
+  host: WorkerThread;
+  chain: LoadedProgram[];
+  chainNames: string[];
 }
 
 interface DeviceThread {
@@ -85,6 +93,7 @@ export class Switch extends EventEmitter {
   readonly portInfo: PortInfo[];
   private readonly ctl: Int32Array;
   private readonly queueThreads: QueueThread[] = [];
+  private readonly workerThreads: WorkerThread[] = [];
   private readonly deviceThreads: DeviceThread[] = [];
   private readonly queueBlocks: CounterBlock[];
   private readonly portBlocks: CounterBlock[];
@@ -95,6 +104,8 @@ export class Switch extends EventEmitter {
   private nextId = 1;
   private readonly pendingReplies = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private stopping = false;
+  /** Every port is up and producing (polled media on the queue workers too). */
+  private ingressStarted = false;
   private watchdog: NodeJS.Timeout | null = null;
   private readonly startedAt = Date.now();
   private readonly baseDir: string;
@@ -180,13 +191,25 @@ export class Switch extends EventEmitter {
   private async startThreads(types: PortType[]): Promise<void> {
     for (let q = 0; q < this.config.queues; q++) {
       const { chain, names } = await this.chainFor(q);
-      this.spawnQueue(q, chain, names, false, null);
+      this.queueThreads[q] = { host: null as unknown as WorkerThread, chain, chainNames: names };
     }
-    await Promise.all(this.queueThreads.map((t) => t.ready));
+    for (let w = 0; w < this.layout.workers; w++) this.spawnWorker(w, false, null);
+    await Promise.all(this.workerThreads.map((t) => t.ready));
+    const polling = this.config.ports.filter((p, i) => !this.sides[i].rx && pollsOnDevice(p)).map((p) => p.name);
+    if (this.layout.workers + polling.length > (this.config.cpus ?? availableParallelism())) {
+      this.log(
+        'warn',
+        `${this.layout.workers} queue worker(s) and ${polling.length} polling device thread(s) (${polling.join(', ')}) spin on ${this.config.cpus ?? availableParallelism()} cpus: they will time-slice`,
+      );
+    }
     const devReady: Promise<void>[] = [];
     this.config.ports.forEach((config, p) => devReady.push(this.spawnDevice(p, config, types[p])));
     await Promise.all(devReady);
+    this.ingressStarted = true;
     await Promise.all(this.deviceThreads.map((_, p) => this.deviceRequest(p, { type: 'start-ingress', id: this.nextId++ })));
+    // The queue workers' polled media last: their replies come on the channel their logs
+    // come on, so start() resolves before the first report of what they then receive.
+    await Promise.all(this.queueThreads.map((_, q) => this.request(q, { type: 'start-ingress', id: this.nextId++ })));
     this.watchdog = setInterval(() => this.checkHangs(), Math.max(50, this.hangMs / 4));
     this.watchdog.unref();
   }
@@ -198,15 +221,27 @@ export class Switch extends EventEmitter {
 
   // ── queue workers ─────────────────────────────────────────────────────────
 
-  private spawnQueue(q: number, chain: LoadedProgram[], names: string[], restarted: boolean, hungAt: [number, number] | null): void {
+  private spawnWorker(w: number, restarted: boolean, hungAt: [number, number, number] | null): void {
     const { port1, port2 } = new MessageChannel();
+    const queues: number[] = [];
+    for (let q = w; q < this.config.queues; q += this.layout.workers) queues.push(q);
     const sides: QueueSideData[] = [];
     this.config.ports.forEach((config, p) => {
       const s = this.sides[p];
       if (s.rx || s.tx) sides.push({ port: p, module: portModuleUrl(config.type), config, rx: s.rx, tx: s.tx });
     });
-    const data: QueueWorkerData = { layout: this.layout, queue: q, chain, ports: this.portInfo, control: port2, hungAt, restarted, sides };
-    const worker = new Worker(workerUrl('switch/queue-worker'), { workerData: data, transferList: [port2], name: `xswitch-q${q}` });
+    const data: QueueWorkerData = {
+      layout: this.layout,
+      worker: w,
+      queues: queues.map((q) => ({ queue: q, chain: this.queueThreads[q].chain })),
+      ports: this.portInfo,
+      control: port2,
+      hungAt,
+      restarted,
+      ingress: this.ingressStarted && !this.stopping,
+      sides,
+    };
+    const worker = new Worker(workerUrl('switch/queue-worker'), { workerData: data, transferList: [port2], name: `xswitch-w${w}` });
     let readyResolve!: () => void;
     let readyReject!: (e: Error) => void;
     const ready = new Promise<void>((res, rej) => {
@@ -214,44 +249,44 @@ export class Switch extends EventEmitter {
       readyReject = rej;
     });
     let isReady = false;
-    const t: QueueThread = { worker, control: port1, chain, chainNames: names, ready, exited: new Promise((res) => worker.once('exit', () => res())), retired: false };
-    port1.on('message', (m: { id: number; ok: boolean; error?: string }) => this.settle(m.id, m.ok, undefined, m.error));
+    const t: WorkerThread = { worker, control: port1, queues, ready, exited: new Promise((res) => worker.once('exit', () => res())), retired: false };
+    const name = `queue${queues.length > 1 ? 's' : ''} ${queues.join(', ')}`;
     port1.unref();
-    worker.on('message', (m: { type: string; level?: LogEvent['level']; message?: string; ports?: string[] }) => {
-      if (m.type === 'ready') {
+    worker.on('message', (m: { type: string; level?: LogEvent['level']; message?: string; queue?: number; ports?: string[]; id?: number; ok?: boolean; error?: string }) => {
+      if (m.type === 'reply') this.settle(m.id!, m.ok!, undefined, m.error);
+      else if (m.type === 'ready') {
         isReady = true;
         readyResolve();
       } else if (m.type === 'log') this.log(m.level ?? 'info', m.message ?? '');
-      else if (m.type === 'finished') for (const name of m.ports ?? []) this.queueFinished(name, q);
+      else if (m.type === 'finished') for (const port of m.ports ?? []) this.queueFinished(port, m.queue!);
     });
-    worker.on('error', (e) => this.log('error', `queue ${q}: worker error: ${e.message}`));
+    worker.on('error', (e) => this.log('error', `${name}: worker error: ${e.message}`));
     worker.on('exit', (code) => {
       port1.close();
-      if (!isReady) readyReject(new Error(`queue ${q}: worker exited during start-up (code ${code})`));
+      if (!isReady) readyReject(new Error(`${name}: worker exited during start-up (code ${code})`));
       if (this.stopping || t.retired) return;
       if (!isReady && !restarted) return;
-      this.log('warn', `queue ${q}: worker exited (code ${code}); restarting it`);
-      this.restartQueue(q);
+      this.log('warn', `${name}: worker exited (code ${code}); restarting it`);
+      this.restartWorker(w);
     });
-    this.queueThreads[q] = t;
+    this.workerThreads[w] = t;
+    for (const q of queues) this.queueThreads[q].host = t;
   }
 
-  private restartQueue(q: number): void {
-    const old = this.queueThreads[q];
-    this.restarts[q]++;
-    this.spawnQueue(q, old.chain, old.chainNames, true, null);
-    this.queueThreads[q].ready.catch((e: Error) => this.log('error', e.message));
+  private restartWorker(w: number): void {
+    for (const q of this.workerThreads[w].queues) this.restarts[q]++;
+    this.spawnWorker(w, true, null);
+    this.workerThreads[w].ready.catch((e: Error) => this.log('error', e.message));
   }
 
   /** Terminates queue q's worker as a crash would (tests, and the watchdog). */
   async killQueueWorker(q: number): Promise<void> {
-    const t = this.queueThreads[q];
-    await t.worker.terminate();
+    await this.queueThreads[q].host.worker.terminate();
   }
 
   /** Waits until queue q's current worker is running (after a restart). */
   async queueReady(q: number): Promise<void> {
-    await this.queueThreads[q].ready;
+    await this.queueThreads[q].host.ready;
   }
 
   private readonly lastBeat: number[] = [];
@@ -276,7 +311,6 @@ export class Switch extends EventEmitter {
         const prog = t.chainNames[Math.min(slot, t.chainNames.length - 1)] ?? '?';
         this.log('error', `queue ${q}: program '${prog}' has run for ${now - this.stuckSince[q]} ms on one packet; restarting the worker and dropping that packet`);
         this.stuckSince[q] = now;
-        this.restarts[q]++;
         this.spawnAfterKill(q);
       }
     }
@@ -284,17 +318,19 @@ export class Switch extends EventEmitter {
 
   /** Ends a hung worker, then starts a new one that drops the packet it hung on. */
   private spawnAfterKill(q: number): void {
-    const old = this.queueThreads[q];
+    const old = this.queueThreads[q].host;
+    const w = q % this.layout.workers;
+    for (const hosted of old.queues) this.restarts[hosted]++;
     old.retired = true;
     // The old worker must be gone before the new one consumes: rings have one consumer.
     void old.worker.terminate().then(() => {
       const base = workerThread(this.layout, q) * CTL_WORDS;
       // The worker is gone: its last stores are visible (terminate joined the thread).
-      const hungAt: [number, number] = [this.ctl[base + CTL_INPUT], this.ctl[base + CTL_POS]];
+      const hungAt: [number, number, number] = [q, this.ctl[base + CTL_INPUT], this.ctl[base + CTL_POS]];
       Atomics.store(this.ctl, base + CTL_BUSY, 0);
       if (this.stopping) return;
-      this.spawnQueue(q, old.chain, old.chainNames, true, hungAt);
-      this.queueThreads[q].ready.catch((e: Error) => this.log('error', e.message));
+      this.spawnWorker(w, true, hungAt);
+      this.workerThreads[w].ready.catch((e: Error) => this.log('error', e.message));
     });
   }
 
@@ -308,15 +344,15 @@ export class Switch extends EventEmitter {
     }
   }
 
-  private request<T>(q: number, req: QueueRequest): Promise<T> {
-    const t = this.queueThreads[q];
+  private request<T>(q: number, req: DistributiveOmit<QueueRequest, 'queue'>): Promise<T> {
+    const t = this.queueThreads[q].host;
     const p = new Promise<T>((resolve, reject) => this.pendingReplies.set(req.id, { resolve: resolve as (v: unknown) => void, reject }));
-    t.control.postMessage(req);
+    t.control.postMessage({ ...req, queue: q });
     const base = workerThread(this.layout, q) * CTL_WORDS;
     // The message is on the port before the flag is set; pairs with the worker's
     // Atomics.load(CTL_COMMAND) after each breath. Ringing the doorbell wakes it if asleep.
     Atomics.store(this.ctl, base + CTL_COMMAND, CMD_MESSAGE);
-    new Doorbell(this.ctl, base + CTL_DOORBELL).ring();
+    new Doorbell(this.ctl, queueDoorbell(this.layout, q)).ring();
     return p;
   }
 
@@ -529,9 +565,9 @@ export class Switch extends EventEmitter {
     for (let q = 0; q < this.queueThreads.length; q++) {
       const base = workerThread(this.layout, q) * CTL_WORDS;
       Atomics.store(this.ctl, base + CTL_COMMAND, CMD_STOP); // pairs with the worker's load after each breath
-      new Doorbell(this.ctl, base + CTL_DOORBELL).ring();
+      new Doorbell(this.ctl, queueDoorbell(this.layout, q)).ring();
     }
-    await withTimeout(Promise.all(this.queueThreads.map((t) => t.exited)), 10_000, 'queue workers did not stop');
+    await withTimeout(Promise.all(this.workerThreads.map((t) => t.exited)), 10_000, 'queue workers did not stop');
     // Devices drain what the queues sent them, close their ports, and exit.
     for (const d of this.deviceThreads) d.worker.postMessage({ type: 'close', id: this.nextId++ } satisfies DeviceRequest);
     await withTimeout(Promise.all(this.deviceThreads.map((d) => d.closed)), 10_000, 'ports did not close');
@@ -543,8 +579,15 @@ export class Switch extends EventEmitter {
   private async kill(): Promise<void> {
     this.stopping = true;
     if (this.watchdog) clearInterval(this.watchdog);
-    await Promise.all([...this.queueThreads, ...this.deviceThreads].filter(Boolean).map((t) => t.worker.terminate()));
+    await Promise.all([...this.workerThreads, ...this.deviceThreads].filter(Boolean).map((t) => t.worker.terminate()));
   }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A port the device thread polls continuously (a replay, a generator on its device thread): it spins. */
+function pollsOnDevice(p: PortConfig): boolean {
+  return p.type === 'pcap' ? p.read !== undefined : p.type === 'gen' || p.type === 'virtio';
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

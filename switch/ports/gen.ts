@@ -29,7 +29,7 @@
  * a few stores per packet. Transmitted frames are counted and discarded (a sink).
  */
 import type { Port, PortConfig, PortIO, PortType, QueueIO, QueuePort } from './port.js';
-import { DefaultRssSteerer } from '../steering.js';
+import { DefaultRssSteerer } from '../../flows/rss.js';
 
 interface GenOptions {
   flows: number;
@@ -276,7 +276,8 @@ class GenQueue implements QueuePort {
   private readonly count: number;
   private readonly rate: number;
   private readonly rxPackets: number;
-  private readonly startNs = process.hrtime.bigint();
+  /** When this queue first produced (the rate's clock; ingress opens after the worker starts). */
+  private startNs = 0n;
 
   constructor(
     private readonly o: GenOptions,
@@ -320,6 +321,8 @@ class GenQueue implements QueuePort {
       if (left < n) n = left;
     }
     if (this.rate !== 0) {
+      // A restarted worker's clock starts over from what was already sent.
+      if (this.startNs === 0n) this.startNs = process.hrtime.bigint() - BigInt(Math.floor((sent / this.rate) * 1e9));
       const elapsed = Number(process.hrtime.bigint() - this.startNs) / 1e9;
       const allowed = Math.floor(elapsed * this.rate) - sent;
       if (allowed <= 0) return 0;
