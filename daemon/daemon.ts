@@ -362,14 +362,14 @@ export class Daemon implements DaemonApi {
   /** The running configuration as a YAML-able object (module paths already absolute). */
   private rawForReplace(): Record<string, unknown> {
     const c = this.cfg.switch;
-    return { queues: c.queues, frameSize: c.frameSize, poolFrames: c.poolFrames, ringSize: c.ringSize, budget: c.budget, ports: c.ports };
+    return { queues: c.queues, frameSize: c.frameSize, poolFrames: c.poolFrames, ringSize: c.ringSize, budget: c.budget, cpus: c.cpus, ports: c.ports };
   }
 
   /** The difference between the running configuration and `next`, applied. */
   private async apply(next: LoadedConfig, steering = true): Promise<string[]> {
     const a = this.cfg.switch;
     const b = next.switch;
-    const fixed = ['queues', 'frameSize', 'poolFrames', 'ringSize', 'budget', 'ports'] as const;
+    const fixed = ['queues', 'frameSize', 'poolFrames', 'ringSize', 'budget', 'cpus', 'ports'] as const;
     const needRestart = fixed.filter((k) => !isDeepStrictEqual(a[k], b[k]));
     if (needRestart.length > 0) {
       throw new ControlError(

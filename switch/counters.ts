@@ -71,6 +71,7 @@ export const PORT_COUNTERS = [
   'tx_packets',
   'tx_bytes',
   'tx_dropped',
+  'rx_rps',
 ] as const;
 export const enum P {
   rx_packets,
@@ -82,4 +83,10 @@ export const enum P {
   tx_packets,
   tx_bytes,
   tx_dropped,
+  /**
+   * Frames a device thread steered onto a queue worker's rx ring: the thread hop of a medium
+   * with one queue (a socket, a file), as Linux RPS. Not an exit counter (each is also a
+   * queue's rx<q>_packets). 0 for media the queue workers poll themselves.
+   */
+  rx_rps,
 }

@@ -170,6 +170,7 @@ export class DeviceIO implements PortIO {
     w[o + D_HASH] = this.steerer.hash;
     w[o + D_META] = this.port;
     this.rxStaged[q] = s + 1;
+    this.counters[P.rx_rps]++;
     return true;
   }
 
