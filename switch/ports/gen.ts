@@ -258,19 +258,30 @@ class GenPort implements Port {
   }
 }
 
+/** Frame tags (QueueIO.written) of a gen queue: ifindex × TAG_PORT + template index. */
+const TAG_PORT = 1 << 22;
+
 /**
  * Queue worker q's RX queue of the generator (run to completion). Of the flows × sizes
  * frame templates the device generator cycles through, it keeps those the default RSS puts
  * on q, in the same order, so the set of packets is the same whichever thread generates
  * them. Progress is this queue's rx_packets counter (shared memory), so a restarted worker
  * continues a count where its predecessor stopped.
+ *
+ * recycle (pktgen's clone_skb): a frame that comes back still holding one of this queue's
+ * templates is sent again as it is — its template, length and hash — without a byte
+ * written; only a frame holding anything else is written (with the next template). The
+ * pool hands frames back LIFO, so after the first round most frames need no write; the
+ * flows' mix per queue is the same, their order is the pool's.
  */
 class GenQueue implements QueuePort {
   private readonly area32: Int32Array;
   private readonly templates: Int32Array[] = [];
-  private readonly lengths: number[] = [];
-  private readonly hashes: number[] = [];
-  private readonly ids: number[] = [];
+  private readonly lengths: Int32Array;
+  private readonly hashes: Int32Array;
+  /** Tag of template t (QueueIO.written), and back: template of a tag − tagBase, or -1. */
+  private readonly tagBase: number;
+  private readonly localOf: Int32Array;
   private next = 0;
   /** Packets this queue sends in all (0 = forever) and at what rate (0 = as fast as possible). */
   private readonly count: number;
@@ -286,6 +297,11 @@ class GenQueue implements QueuePort {
     this.area32 = new Int32Array(io.area.buffer, io.area.byteOffset, io.area.byteLength >> 2);
     const rss = new DefaultRssSteerer(io.queues);
     const n = o.flows * o.sizes.length;
+    if (n >= TAG_PORT) throw new Error(`gen: flows × sizes must be under ${TAG_PORT} (got ${n})`);
+    this.tagBase = io.ifindex * TAG_PORT;
+    this.localOf = new Int32Array(n).fill(-1);
+    const lengths: number[] = [];
+    const hashes: number[] = [];
     // mineBefore[k]: how many of templates 0…k−1 land on this queue (for an exact count).
     const mineBefore = new Array<number>(n + 1).fill(0);
     for (let k = 0; k < n; k++) {
@@ -297,11 +313,17 @@ class GenQueue implements QueuePort {
       if (q !== io.queue) continue;
       const padded = new Uint8Array((size + 3) & ~3);
       padded.set(frame);
+      this.localOf[k] = this.templates.length;
       this.templates.push(new Int32Array(padded.buffer));
-      this.lengths.push(size);
-      this.hashes.push(rss.hash | 0);
-      this.ids.push(k);
+      this.bytes.push(frame);
+      lengths.push(size);
+      hashes.push(rss.hash | 0);
     }
+    this.lengths = Int32Array.from(lengths);
+    this.hashes = Int32Array.from(hashes);
+    // Tags name the template's global index k: map local t back to k.
+    this.tagOfLocal = new Int32Array(this.templates.length);
+    for (let k = 0; k < n; k++) if (this.localOf[k] >= 0) this.tagOfLocal[this.localOf[k]] = this.tagBase + k;
     // The device generator sends template k % n as packet k: this queue's share of `count`.
     this.count = o.count === 0 ? 0 : Math.floor(o.count / n) * mineBefore[n] + mineBefore[o.count % n];
     this.rate = (o.rate * mineBefore[n]) / n;
@@ -309,6 +331,10 @@ class GenQueue implements QueuePort {
     // A restarted worker resumes the template cycle where the count says it was.
     if (this.templates.length !== 0) this.next = io.counters[this.rxPackets] % this.templates.length;
   }
+
+  private readonly tagOfLocal: Int32Array;
+  /** Template t's bytes, for frames longer than a word loop is worth. */
+  private readonly bytes: Uint8Array[] = [];
 
   poll(budget: number): number {
     const io = this.io;
@@ -330,25 +356,35 @@ class GenQueue implements QueuePort {
     }
     const a32 = this.area32;
     const written = io.written;
+    const localOf = this.localOf;
+    const tagBase = this.tagBase;
+    const lengths = this.lengths;
+    const hashes = this.hashes;
     const recycle = this.o.recycle;
+    let next = this.next;
     let done = 0;
     while (done < n) {
       const f = io.allocFrame();
       if (f < 0) break; // counted rx_no_buffer, and as sent (a NIC's would be)
-      const t = this.next;
-      if (++this.next === nt) this.next = 0;
-      const id = this.ids[t];
-      // clone_skb: a frame that still holds this template goes out as it is.
-      if (!recycle || written[f] !== id) {
+      let t = -1;
+      // clone_skb: a frame that still holds one of this queue's templates goes out as it is.
+      if (recycle) {
+        const k = written[f] - tagBase;
+        if (k >= 0 && k < localOf.length) t = localOf[k];
+      }
+      if (t < 0) {
+        t = next;
+        if (++next === nt) next = 0;
         const tw = this.templates[t];
         const w = io.dataOffset(f) >> 2;
         if (tw.length <= 32) for (let i = 0; i < tw.length; i++) a32[w + i] = tw[i];
-        else io.area.set(new Uint8Array(tw.buffer, 0, this.lengths[t]), w << 2);
-        written[f] = id;
+        else io.area.set(this.bytes[t], w << 2);
+        written[f] = this.tagOfLocal[t];
       }
-      io.submit(f, this.lengths[t], this.hashes[t]);
+      io.submit(f, lengths[t], hashes[t]);
       done++;
     }
+    this.next = next;
     return done;
   }
 
