@@ -50,6 +50,9 @@ export class QueuePortIO implements QueueIO {
   private limit = 0;
   private rxBytes = 0;
   private transmitted = false;
+  private txPackets = 0;
+  private txBytes = 0;
+  private txDropped = 0;
   private readonly block: CounterBlock;
   private readonly logFn: (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -162,9 +165,12 @@ export class QueuePortIO implements QueueIO {
     return n;
   }
 
-  /** A frame from this queue to the port's TX side; the caller frees the frame after. */
+  /**
+   * A frame from this queue to the port's TX side; the caller frees the frame after.
+   * Counted locally and published with the breath (flushTx), as the queue's own exit
+   * counters are: a worker that dies mid-breath has published none of that breath's counts.
+   */
   transmit(area: Uint8Array, offset: number, length: number): boolean {
-    const c = this.counters;
     let sent: boolean;
     try {
       sent = this.side!.transmit!(area, offset, length);
@@ -174,9 +180,9 @@ export class QueuePortIO implements QueueIO {
     }
     this.transmitted = true;
     if (sent) {
-      c[P.tx_packets]++;
-      c[P.tx_bytes] += length;
-    } else c[P.tx_dropped]++;
+      this.txPackets++;
+      this.txBytes += length;
+    } else this.txDropped++;
     return sent;
   }
 
@@ -184,6 +190,11 @@ export class QueuePortIO implements QueueIO {
   flushTx(): void {
     if (!this.transmitted) return;
     this.transmitted = false;
+    const c = this.counters;
+    c[P.tx_packets] += this.txPackets;
+    c[P.tx_bytes] += this.txBytes;
+    c[P.tx_dropped] += this.txDropped;
+    this.txPackets = this.txBytes = this.txDropped = 0;
     const side = this.side!;
     if (side.flushTx !== undefined) side.flushTx();
   }
