@@ -102,7 +102,7 @@ describe('run to completion', () => {
   });
 
   it('refuses cpus that is not a positive integer through the configuration file', async () => {
-    const { parseConfig } = await import('../../switch/config/load.js');
+    const { parseConfig } = await import('../../daemon/config/load.js');
     await expect(parseConfig('cpus: 0\nports:\n  - name: g\n    type: gen\n', 'bad.yaml')).rejects.toThrow(/cpus: 0 is too small/);
   });
 });
