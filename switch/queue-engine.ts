@@ -8,9 +8,9 @@
  *       n = ring.peek(budget)
  *       for each descriptor: ctx.load(desc); verdict = program(ctx); route(verdict)
  *     socket endpoints: take what applications queued for transmit
- *     flush: one submit per tx/cpu/recycle ring touched, counters added once,
- *            then release the input rings (so a worker that dies mid-breath leaves its
- *            packets in the rings for the worker that replaces it)
+ *     release the input rings, then flush: one submit per tx/cpu/recycle ring touched,
+ *            pools published, counters added once (a worker that dies before the release
+ *            has published nothing: its packets are still in the rings for its replacement)
  *
  * Exit counters: every packet taken from an input ring is counted in exactly one of
  * xdp_drop, xdp_aborted, xdp_invalid, xdp_tx_xmit, xdp_tx_full, xdp_redirect,
@@ -224,10 +224,15 @@ export class QueueEngine {
     if (this.passEndpoint !== null) sent += this.passEndpoint.pollTx(budget, this.emit);
     // An empty breath has nothing to publish.
     if (total === 0 && sent === 0) return 0;
-    this.flush();
+    // Release first, publish after: a worker that dies before the release has published
+    // nothing and its replacement redoes the breath; one that dies after it can only leak
+    // what it held (inFlight), never free or send a frame twice. (Publishing first would
+    // let a replacement free frames the dead worker already returned: with the worker's
+    // own pool under run to completion, a double free.)
     for (let i = 0; i < inputs.length; i++) {
       if (peeked[i] !== 0) inputs[i].release(peeked[i]);
     }
+    this.flush();
     return total;
   }
 
@@ -544,8 +549,8 @@ export class QueueEngine {
     c[Q.packets]++;
     c[Q.xdp_aborted]++;
     this.free(w[ring.entryOf(pos) + D_FRAME]);
-    this.flush();
     ring.release(pos + 1);
+    this.flush();
     return true;
   }
 }

@@ -66,6 +66,8 @@ interface WorkerThread {
   exited: Promise<void>;
   /** Set when the supervisor itself ends this worker (watchdog): no automatic restart. */
   retired: boolean;
+  /** Running its loop (the watchdog leaves a worker alone while it starts). */
+  isReady: boolean;
 }
 
 interface QueueThread {
@@ -249,13 +251,17 @@ export class Switch extends EventEmitter {
       readyReject = rej;
     });
     let isReady = false;
-    const t: WorkerThread = { worker, control: port1, queues, ready, exited: new Promise((res) => worker.once('exit', () => res())), retired: false };
+    const t: WorkerThread = { worker, control: port1, queues, ready, exited: new Promise((res) => worker.once('exit', () => res())), retired: false, isReady: false };
+    // A worker killed inside a breath leaves its busy flags set: the watchdog must not take
+    // the replacement's start-up for a hang.
+    for (const q of queues) Atomics.store(this.ctl, workerThread(this.layout, q) * CTL_WORDS + CTL_BUSY, 0);
     const name = `queue${queues.length > 1 ? 's' : ''} ${queues.join(', ')}`;
     port1.unref();
     worker.on('message', (m: { type: string; level?: LogEvent['level']; message?: string; queue?: number; ports?: string[]; id?: number; ok?: boolean; error?: string }) => {
       if (m.type === 'reply') this.settle(m.id!, m.ok!, undefined, m.error);
       else if (m.type === 'ready') {
         isReady = true;
+        t.isReady = true;
         readyResolve();
       } else if (m.type === 'log') this.log(m.level ?? 'info', m.message ?? '');
       else if (m.type === 'finished') for (const port of m.ports ?? []) this.queueFinished(port, m.queue!);
@@ -297,6 +303,10 @@ export class Switch extends EventEmitter {
     const now = Date.now();
     for (let q = 0; q < this.queueThreads.length; q++) {
       const base = workerThread(this.layout, q) * CTL_WORDS;
+      if (!this.queueThreads[q].host.isReady) {
+        this.stuckSince[q] = now;
+        continue;
+      }
       // Plain reads are enough: the watchdog only needs to see progress eventually.
       const beat = Atomics.load(this.ctl, base + CTL_HEARTBEAT);
       const busy = Atomics.load(this.ctl, base + CTL_BUSY) === 1;
