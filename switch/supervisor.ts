@@ -199,8 +199,9 @@ export class Switch extends EventEmitter {
     await Promise.all(this.workerThreads.map((t) => t.ready));
     const polling = this.config.ports.filter((p, i) => !this.sides[i].rx && pollsOnDevice(p)).map((p) => p.name);
     if (this.layout.workers + polling.length > (this.config.cpus ?? availableParallelism())) {
+      // Information, not a fault: the configuration asked for it (a replay next to the queues).
       this.log(
-        'warn',
+        'info',
         `${this.layout.workers} queue worker(s) and ${polling.length} polling device thread(s) (${polling.join(', ')}) spin on ${this.config.cpus ?? availableParallelism()} cpus: they will time-slice`,
       );
     }
