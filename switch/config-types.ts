@@ -48,6 +48,12 @@ export interface SwitchConfig {
   ringSize: number;
   /** Descriptors a queue worker takes per breath (NAPI weight). */
   budget: number;
+  /**
+   * Threads that may spin: the switch runs at most this many queue workers (more queues
+   * share them, as a CPU polls several NIC queues). Default: the cores available to the
+   * process (os.availableParallelism()).
+   */
+  cpus?: number;
   ports: PortConfig[];
   /** Program chains; queues with no chain run DEFAULT_CHAIN. */
   programs: QueuePrograms[];

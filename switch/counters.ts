@@ -97,6 +97,7 @@ export const PORT_COUNTERS = [
   'tx_gso_packets',
   'tx_gso_segments',
   'tx_csum_sw',
+  'rx_rps',
 ] as const;
 export const enum P {
   rx_packets,
@@ -117,5 +118,11 @@ export const enum P {
   tx_gso_segments,
   /** Partial checksums completed in software for a port that does not take them. */
   tx_csum_sw,
+  /**
+   * Frames a device thread steered onto a queue worker's rx ring: the thread hop of a medium
+   * with one queue (a socket, a file), as Linux RPS. Not an exit counter (each is also a
+   * queue's rx<q>_packets). 0 for media the queue workers poll themselves.
+   */
+  rx_rps,
 }
 type _PortNamesAgree = MustAgree<NamesAgree<typeof PORT_COUNTERS, typeof P>>;

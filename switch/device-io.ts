@@ -22,7 +22,7 @@ import { D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM, packMeta, packO
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
-import { CTL_DOORBELL, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
+import { CTL_DOORBELL, CTL_WORDS, queueDoorbell, type SharedLayout } from './layout.js';
 import type { Port, PortIO } from './ports/port.js';
 import type { Steerer } from '../flows/rss.js';
 import { ByteCopier } from '../queues/copy.js';
@@ -85,7 +85,7 @@ export class DeviceIO implements PortIO {
     this.pool = new FramePool(layout.pools[port]);
     this.rx = layout.rx[port].map((sab, q) => {
       const ring = new Ring(sab);
-      ring.attachDoorbell(new Doorbell(ctl, workerThread(layout, q) * CTL_WORDS + CTL_DOORBELL));
+      ring.attachDoorbell(new Doorbell(ctl, queueDoorbell(layout, q)));
       return ring;
     });
     this.rxStaged = new Int32Array(layout.queues);
@@ -266,6 +266,7 @@ export class DeviceIO implements PortIO {
     w[o + D_HASH] = this.steerer.hash;
     w[o + D_META] = packMeta(this.port, 0, 0) | flags;
     this.rxStaged[q] = s + 1;
+    this.counters[P.rx_rps]++;
     return true;
   }
 

@@ -26,6 +26,8 @@ export interface DeviceWorkerData {
   /** URL of the port type's module (switch/ports/<type>.js or a user module). */
   module: string;
   steering: { module: string; shared: unknown } | null;
+  /** Run to completion: the queue workers poll this port's RX queues, so this thread does not poll. */
+  rxOnQueues: boolean;
 }
 
 export type DeviceRequest =
@@ -60,6 +62,8 @@ async function main(): Promise<void> {
   let closing = false;
   let finished = false;
   const budget = data.layout.budget;
+  // A port whose RX queues the workers poll is never polled here (its rx rings keep one producer).
+  const polls = !data.rxOnQueues && port.poll !== undefined;
 
   parentPort!.on('message', async (req: DeviceRequest) => {
     const reply = (ok: boolean, value?: unknown, error?: string) => parentPort!.postMessage({ type: 'reply', id: req.id, ok, value, error });
@@ -99,9 +103,9 @@ async function main(): Promise<void> {
   let bursts = 0;
   for (;;) {
     let work = 0;
-    if (ingress && !finished && port.poll !== undefined) {
+    if (ingress && !finished && polls) {
       for (let b = 0; b < 8; b++) {
-        const n = port.poll(budget);
+        const n = port.poll!(budget);
         io.flush();
         if (n < 0) {
           finished = true;
@@ -122,7 +126,7 @@ async function main(): Promise<void> {
     // Read the doorbell before the final check (pairs with Doorbell.ring in Ring.submit).
     const seen = io.doorbell.read();
     if (io.prepareSleep() && !closing) {
-      const polling = ingress && !finished && port.poll !== undefined;
+      const polling = ingress && !finished && polls;
       await io.doorbell.sleepAsync(seen, polling ? IDLE_POLL_MS : IDLE_SLEEP_MS);
     }
     io.endSleep();

@@ -11,8 +11,10 @@
  *               Then, when superFrames > 0, P+Q runs of superFrames super-frames of
  *               superSpan slots each (64 KB + headroom: GSO/GRO), run t pool t's:
  *               owner of slot f ≥ smallSlots = floor((f − smallSlots) / (superFrames·superSpan)).
- *   rx[p][q]    device p → worker q      packet descriptors
- *   tx[q][p]    worker q → device p      packet descriptors
+ *   rx[p][q]    device p → worker q      packet descriptors; for a port whose RX queues the
+ *               workers poll (run to completion), worker q is both producer and consumer
+ *   tx[q][p]    worker q → device p      packet descriptors (unused when worker q transmits
+ *               on port p's queue side itself)
  *   cpu[q][r]   worker q → worker r      descriptors re-steered by a cpumap (q ≠ r)
  *   recycle[t][o] thread t → owner of pool o   frame indices (inside each pool)
  *   control     per thread: doorbell, command word, heartbeat, current program slot
@@ -25,6 +27,7 @@ import { createPool, type SharedPool } from '../queues/pool.js';
 import { CounterBlock, type SharedCounters } from '../lib/counters.js';
 import { PORT_COUNTERS, QUEUE_COUNTERS } from './counters.js';
 import type { SwitchConfig } from './config-types.js';
+import { availableParallelism } from 'node:os';
 
 /** Int32 words per thread in the control block. */
 export const CTL_WORDS = 16;
@@ -43,6 +46,11 @@ export const CMD_STOP = 2; // finish the current breath, flush, exit
 export interface SharedLayout {
   ports: number;
   queues: number;
+  /**
+   * Queue worker threads: min(queues, cpus). Queue q runs on worker q mod workers, whose
+   * doorbell is the control word of its first queue (queueDoorbell).
+   */
+  workers: number;
   frameSize: number;
   poolFrames: number;
   /** Super-frames per pool (0: none, no GRO), each superSpan frame slots; smallSlots = pools × poolFrames. */
@@ -62,6 +70,12 @@ export interface SharedLayout {
   offloads: SharedArrayBuffer;
   queueCounters: SharedCounters[];
   portCounters: SharedCounters[];
+  /**
+   * portQueueCounters[p][q]: port p's counters as written by queue worker q (run to
+   * completion: the worker polls and transmits for the port itself). Same names as
+   * portCounters[p], one writer each; a port's figures are the sum of its blocks.
+   */
+  portQueueCounters: SharedCounters[][];
 }
 
 export function deviceThread(port: number): number {
@@ -69,6 +83,16 @@ export function deviceThread(port: number): number {
 }
 export function workerThread(layout: { ports: number }, queue: number): number {
   return layout.ports + queue;
+}
+
+/** The control word producers ring for queue q: the doorbell of the worker that runs q. */
+export function queueDoorbell(layout: { ports: number; workers: number }, queue: number): number {
+  return (layout.ports + (queue % layout.workers)) * CTL_WORDS + CTL_DOORBELL;
+}
+
+/** Queue workers for `queues` queues when `cpus` threads may spin (never more workers than that). */
+export function workerCount(queues: number, cpus: number): number {
+  return Math.max(1, Math.min(queues, cpus));
 }
 
 export function createLayout(config: SwitchConfig, extraPortCounters: (readonly string[])[]): SharedLayout {
@@ -89,6 +113,7 @@ export function createLayout(config: SwitchConfig, extraPortCounters: (readonly 
   return {
     ports: P,
     queues: Q,
+    workers: workerCount(Q, config.cpus ?? availableParallelism()),
     frameSize: config.frameSize,
     poolFrames: config.poolFrames,
     superFrames,
@@ -105,6 +130,9 @@ export function createLayout(config: SwitchConfig, extraPortCounters: (readonly 
     offloads: new SharedArrayBuffer(P * 4),
     queueCounters: Array.from({ length: Q }, () => new CounterBlock(QUEUE_COUNTERS).toShared()),
     portCounters: Array.from({ length: P }, (_, p) => new CounterBlock([...PORT_COUNTERS, ...(extraPortCounters[p] ?? [])]).toShared()),
+    portQueueCounters: Array.from({ length: P }, (_, p) =>
+      Array.from({ length: Q }, () => new CounterBlock([...PORT_COUNTERS, ...(extraPortCounters[p] ?? [])]).toShared()),
+    ),
   };
 }
 

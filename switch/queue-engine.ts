@@ -2,13 +2,15 @@
  * One RX queue's engine: the breath a queue worker takes over and over.
  *
  *   breathe():
+ *     run to completion: poll this queue's RX side of every port the workers poll (gen,
+ *       replay, …) into that port's rx ring of this queue (QueuePortIO)
  *     for each input ring (device rx rings, then cpumap rings from other queues):
  *       n = ring.peek(budget)
  *       for each descriptor: ctx.load(desc); verdict = program(ctx); route(verdict)
  *     socket endpoints: take what applications queued for transmit
- *     flush: one submit per tx/cpu/recycle ring touched, counters added once,
- *            then release the input rings (so a worker that dies mid-breath leaves its
- *            packets in the rings for the worker that replaces it)
+ *     release the input rings, then flush: one submit per tx/cpu/recycle ring touched,
+ *            pools published, counters added once (a worker that dies before the release
+ *            has published nothing: its packets are still in the rings for its replacement)
  *
  * Exit counters: every packet taken from an input ring is counted in exactly one of
  * xdp_drop, xdp_aborted, xdp_invalid, xdp_tx_xmit, xdp_tx_full, xdp_redirect,
@@ -37,7 +39,7 @@ import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, packMeta, packOffLen, SUP
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { Q, QUEUE_COUNTERS } from './counters.js';
-import { CTL_DOORBELL, CTL_INPUT, CTL_POS, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
+import { CTL_DOORBELL, CTL_INPUT, CTL_POS, CTL_WORDS, queueDoorbell, workerThread, type SharedLayout } from './layout.js';
 import { XdpContext, ETH_HLEN, META_MAX, REDIRECT_BROADCAST, REDIRECT_CPU, REDIRECT_PORT, REDIRECT_XSK } from '../programs/context.js';
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../programs/verdicts.js';
 import type { XdpProgram } from '../programs/program.js';
@@ -46,6 +48,7 @@ import { ByteCopier } from '../queues/copy.js';
 import { F_VNET, OFFLOAD_TSO, loadFrameVnet, storeFrameVnet, VNET_AT } from '../queues/frame-vnet.js';
 import { Gro, type GroHost } from '../lib/net/gro.js';
 import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VnetHdr } from '../lib/net/vnet-hdr.js';
+import { QueuePortIO } from './queue-io.js';
 
 /** The verdict argument a tap armed before the program gets (the packet has none yet). */
 export const TAP_ENTRY = -1;
@@ -94,6 +97,15 @@ export class QueueEngine {
   private readonly cpuStaged: Int32Array;
   private readonly recycle: (RecycleRing | null)[];
   private readonly pool: FramePool;
+  /** Ports whose RX queue this worker polls itself, and each port's TX side here (null: its device thread's tx ring). */
+  private readonly rxSides: QueuePortIO[] = [];
+  private readonly txSides: (QueuePortIO | null)[];
+  /** Which pre-written frame each frame holds (QueueIO.written), -1 once this worker writes one itself. */
+  private readonly written: Int32Array;
+  /** True between start-ingress and stop: the queue sides are polled (else only what is queued is drained). */
+  ingressOpen = false;
+  /** Bumped when an RX side finishes for good (the worker reports it between breaths). */
+  finishedSides = 0;
   private readonly area: Uint8Array;
   private readonly copier = new ByteCopier();
   private readonly frameSize: number;
@@ -114,9 +126,11 @@ export class QueueEngine {
   private readonly came = new VnetHdr();
   /** Descriptor flags (F_VNET) of the packet in hand: they travel with its frame. */
   private inFlags = 0;
+  private readonly layoutRef: SharedLayout;
 
   constructor(layout: SharedLayout, queue: number, program: XdpProgram) {
     this.queue = queue;
+    this.layoutRef = layout;
     this.thread = workerThread(layout, queue);
     this.budget = layout.budget;
     this.poolFrames = layout.poolFrames;
@@ -134,7 +148,8 @@ export class QueueEngine {
     this.broadcastPorts = this.ctx.broadcastPorts;
     this.ctl = new Int32Array(layout.control);
     this.ctlBase = this.thread * CTL_WORDS;
-    this.doorbell = new Doorbell(this.ctl, this.ctlBase + CTL_DOORBELL);
+    // The word its worker sleeps on (shared by every queue that worker runs).
+    this.doorbell = new Doorbell(this.ctl, queueDoorbell(layout, queue));
 
     const inputs: Ring[] = [];
     for (let p = 0; p < layout.ports; p++) inputs.push(new Ring(layout.rx[p][queue]));
@@ -153,7 +168,7 @@ export class QueueEngine {
     this.cpuOut = layout.cpu[queue].map((sab, r) => {
       if (sab === null) return null;
       const ring = new Ring(sab);
-      ring.attachDoorbell(new Doorbell(ctl, workerThread(layout, r) * CTL_WORDS + CTL_DOORBELL));
+      ring.attachDoorbell(new Doorbell(ctl, queueDoorbell(layout, r)));
       return ring;
     });
     this.cpuStaged = new Int32Array(layout.queues);
@@ -165,6 +180,31 @@ export class QueueEngine {
     this.offloads = new Int32Array(layout.offloads);
     this.groOn = new Uint8Array(layout.ports);
     this.gro = Array.from({ length: layout.ports }, (_, p) => (layout.superFrames > 0 ? new Gro(new EngineGroHost(this, p)) : null));
+    this.txSides = new Array<QueuePortIO | null>(layout.ports).fill(null);
+    this.written = new Int32Array(layout.pools.length * layout.poolFrames).fill(-1);
+  }
+
+  /**
+   * Run to completion: this worker drives port p's queue side (its RX queue when `rx`, its
+   * TX side when `tx`). Returns the QueueIO to open the port's side with; set `io.side` after.
+   */
+  attachQueueSide(p: number, name: string, rx: boolean, tx: boolean, log: (level: 'info' | 'warn' | 'error', message: string) => void): QueuePortIO {
+    const io = new QueuePortIO(this.layoutRef, p, this.queue, name, this.pool, this.written, this.area, log);
+    if (rx) this.rxSides.push(io);
+    if (tx) this.txSides[p] = io;
+    return io;
+  }
+
+  /** Names of the ports whose RX side here has finished (off the hot path). */
+  finishedPorts(): string[] {
+    return this.rxSides.filter((io) => !io.producing).map((io) => io.name);
+  }
+
+  /** Ports this worker polls that still produce (a finished generator does not). */
+  producing(): boolean {
+    if (!this.ingressOpen) return false;
+    for (const io of this.rxSides) if (io.producing) return true;
+    return false;
   }
 
   /** One breath. Returns how many packets it took from the input rings. */
@@ -178,6 +218,15 @@ export class QueueEngine {
     for (let p = 0; p < gro.length; p++) {
       // Pairs with the device's Atomics.store in DeviceIO.drain (the port's offloads changed).
       if (gro[p] !== null) this.groOn[p] = (Atomics.load(this.offloads, p) & OFFLOAD_TSO) !== 0 ? 1 : 0;
+    }
+    // Run to completion: take this queue's share of every polled medium first; the frames
+    // land on the port's rx ring of this queue and are processed below in this breath.
+    if (this.ingressOpen) {
+      const sides = this.rxSides;
+      for (let s = 0; s < sides.length; s++) {
+        const io = sides[s];
+        if (io.producing && io.poll(budget) < 0) this.finishedSides++;
+      }
     }
     for (let i = 0; i < inputs.length; i++) {
       const ring = inputs[i];
@@ -204,10 +253,15 @@ export class QueueEngine {
     if (this.passEndpoint !== null) sent += this.passEndpoint.pollTx(budget, this.emit);
     // An empty breath has nothing to publish.
     if (total === 0 && sent === 0) return 0;
-    this.flush();
+    // Release first, publish after: a worker that dies before the release has published
+    // nothing and its replacement redoes the breath; one that dies after it can only leak
+    // what it held (inFlight), never free or send a frame twice. (Publishing first would
+    // let a replacement free frames the dead worker already returned: with the worker's
+    // own pool under run to completion, a double free.)
     for (let i = 0; i < inputs.length; i++) {
       if (peeked[i] !== 0) inputs[i].release(peeked[i]);
     }
+    this.flush();
     return total;
   }
 
@@ -374,6 +428,7 @@ export class QueueEngine {
       const copy = this.pool.alloc();
       if (copy < 0) continue; // counted by the pool (alloc_empty)
       src.copyWithin(copy * fs + ctx.data, from, from + len);
+      this.written[copy] = -1;
       if (this.inFlags !== 0) src.copyWithin(copy * fs + VNET_AT, frame * fs + VNET_AT, frame * fs + VNET_AT + 10);
       if (!this.stageTx(p, copy, ctx.data, len, hash, this.inFlags)) this.free(copy);
     }
@@ -392,12 +447,27 @@ export class QueueEngine {
     const dst = f * this.frameSize + XDP_PACKET_HEADROOM;
     // No Buffer.copy: on Node 20 it makes a view per call (see endpoints/copy.ts).
     this.copier.copy(this.area, dst, src, off, len);
+    this.written[f] = -1;
     if (this.stageTx(port, f, XDP_PACKET_HEADROOM, len, 0, 0)) return true;
     this.free(f);
     return false;
   }
 
+  /**
+   * Puts a frame on `port`'s TX side: transmitted here when this worker drives the port's
+   * queue side (then the frame goes home at once); else through the port's GRO table when
+   * its device takes TSO; else staged on the port's tx ring.
+   * True: the frame is gone (transmitted, merged, or owned by the ring). False: no room, or
+   * the medium refused it; the caller still owns the frame and counts the verdict as an error.
+   */
   private stageTx(port: number, frame: number, off: number, len: number, hash: number, flags: number): boolean {
+    const side = this.txSides[port];
+    if (side !== null) {
+      this.local[Q.tx_frames]++;
+      if (!side.transmit(this.area, frame * this.frameSize + off, len)) return false;
+      this.free(frame);
+      return true;
+    }
     if (this.groOn[port] !== 0) {
       const came = this.came;
       const base = frame * this.frameSize;
@@ -509,6 +579,11 @@ export class QueueEngine {
       if (ep !== null) ep.flush();
     }
     if (this.passEndpoint !== null) this.passEndpoint.flush();
+    const sides = this.txSides;
+    for (let p = 0; p < sides.length; p++) {
+      const io = sides[p];
+      if (io !== null) io.flushTx();
+    }
     const shared = this.counters.values;
     const local = this.local;
     for (let i = 0; i < local.length; i++) {
@@ -577,8 +652,8 @@ export class QueueEngine {
     c[Q.packets]++;
     c[Q.xdp_aborted]++;
     this.free(w[ring.entryOf(pos) + D_FRAME]);
-    this.flush();
     ring.release(pos + 1);
+    this.flush();
     return true;
   }
 }

@@ -1,11 +1,14 @@
 /**
- * Queue worker thread: runs one RX queue's engine in a loop that never returns to the
- * event loop while there is traffic.
+ * Queue worker thread: runs its RX queues' engines in a loop that never returns to the
+ * event loop while there is traffic. There are never more workers than `cpus` allows: with
+ * more queues than that, worker w runs queues w, w + W, w + 2W, … (W workers), as a CPU
+ * runs the NAPI poll of several NIC queues. Every producer of those queues rings worker w's
+ * doorbell word, so one wait covers them all.
  *
  *   loop:
- *     n = engine.breathe()
+ *     n = Σ engine.breathe()   (each breath first polls the queue's share of polled media)
  *     command word set?  → handle it between two breaths (program swap, endpoints, stop)
- *     n == 0 → spin a little, then sleep on the doorbell with NEEDS_WAKEUP set
+ *     n == 0 → busy-poll a little (SPIN_MS), then sleep on the doorbell with NEEDS_WAKEUP set
  *
  * Requests from the supervisor arrive on a dedicated MessagePort that the loop reads with
  * receiveMessageOnPort() only when the command word says one is waiting, so the hot loop
@@ -13,43 +16,66 @@
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { QueueEngine, type PacketTap } from './queue-engine.js';
-import { CMD_MESSAGE, CMD_NONE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_HEARTBEAT, CTL_PROGRAM, CTL_WORDS, type SharedLayout } from './layout.js';
+import { CMD_MESSAGE, CMD_NONE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_HEARTBEAT, CTL_PROGRAM, CTL_WORDS, queueDoorbell, workerThread, type SharedLayout } from './layout.js';
+import { Doorbell } from '../queues/doorbell.js';
 import { Q } from './counters.js';
 import { instantiate, type LoadedProgram } from '../programs/loader.js';
 import { makeChain } from '../programs/chain.js';
 import type { PortInfo, XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint } from './endpoints/endpoint.js';
+import type { PortConfig, PortType } from './ports/port.js';
 
 export interface QueueWorkerData {
   layout: SharedLayout;
-  queue: number;
-  chain: LoadedProgram[];
+  /** This worker's index (0 … workers−1). */
+  worker: number;
+  /** The queues this worker runs, each with its chain (queue q runs on worker q mod workers). */
+  queues: { queue: number; chain: LoadedProgram[] }[];
   ports: PortInfo[];
   control: MessagePort;
-  /** Set after a watchdog restart: [input ring, position] of the packet the program hung on. */
-  hungAt: [number, number] | null;
+  /** Set after a watchdog restart: [queue, input ring, position] of the packet the program hung on. */
+  hungAt: [number, number, number] | null;
   restarted: boolean;
+  /** The switch has started ingress (a restarted worker polls its media at once). */
+  ingress: boolean;
+  /** Run to completion: the ports whose queue side this worker drives (RX polled here, TX written here). */
+  sides: QueueSideData[];
+}
+
+export interface QueueSideData {
+  port: number;
+  /** URL of the port type's module. */
+  module: string;
+  config: PortConfig;
+  rx: boolean;
+  tx: boolean;
 }
 
 /** Messages the supervisor sends (see Switch). */
-export type QueueRequest =
+export type QueueRequest = { queue: number } & (
   | { type: 'chain'; id: number; chain: LoadedProgram[] }
   | { type: 'endpoint'; id: number; slot: number; module: string; shared: unknown }
   | { type: 'pass-endpoint'; id: number; module: string; shared: unknown }
-  | { type: 'tap'; id: number; module: string | null; shared: unknown; stage: 'entry' | 'exit' };
+  | { type: 'tap'; id: number; module: string | null; shared: unknown; stage: 'entry' | 'exit' }
+  /** Polled media start producing only once every port is up (as the device threads' start-ingress). */
+  | { type: 'start-ingress'; id: number }
+);
 
 // Spin this long after the last packet before sleeping: a wake-up costs the producer an
 // Atomics.notify (a futex syscall) and us a reschedule, more than a short spin at idle.
 const SPIN_MS = 0.2;
 const SLEEP_MS = 100;
+// A polled medium that had nothing this time (a paced generator ahead of its schedule).
+const POLL_SLEEP_MS = 1;
 
 const data = workerData as QueueWorkerData;
 const ctl = new Int32Array(data.layout.control);
-const base = data.layout.ports * CTL_WORDS + data.queue * CTL_WORDS;
-const log = (level: string, message: string) => parentPort!.postMessage({ type: 'log', level, message: `queue ${data.queue}: ${message}` });
+const baseOf = (queue: number) => workerThread(data.layout, queue) * CTL_WORDS;
+const log = (queue: number, level: string, message: string) => parentPort!.postMessage({ type: 'log', level, message: `queue ${queue}: ${message}` });
 
-async function buildChain(chain: LoadedProgram[]): Promise<XdpProgram> {
-  const env = { queue: data.queue, queues: data.layout.queues, ports: data.ports, log: (m: string) => log('info', m) };
+async function buildChain(queue: number, chain: LoadedProgram[]): Promise<XdpProgram> {
+  const base = baseOf(queue);
+  const env = { queue, queues: data.layout.queues, ports: data.ports, log: (m: string) => log(queue, 'info', m) };
   const progs = await Promise.all(chain.map((p) => instantiate(p, env)));
   return makeChain(
     progs,
@@ -69,8 +95,7 @@ async function loadEndpoint(module: string, shared: unknown): Promise<QueueEndpo
 async function handle(engine: QueueEngine, req: QueueRequest): Promise<void> {
   switch (req.type) {
     case 'chain':
-      engine.program = await buildChain(req.chain);
-      data.chain = req.chain;
+      engine.program = await buildChain(engine.queue, req.chain);
       break;
     case 'endpoint':
       while (engine.endpoints.length <= req.slot) engine.endpoints.push(null);
@@ -85,74 +110,149 @@ async function handle(engine: QueueEngine, req: QueueRequest): Promise<void> {
       else engine.tap = tap;
       break;
     }
+    case 'start-ingress':
+      engine.ingressOpen = true;
+      break;
   }
 }
 
-async function main(): Promise<void> {
-  const engine = new QueueEngine(data.layout, data.queue, await buildChain(data.chain));
-  if (data.restarted) engine.bump(Q.restarts);
-  if (data.hungAt !== null && engine.recoverFromHang(data.hungAt[0], data.hungAt[1])) {
-    log('warn', 'dropped the packet the hung program was processing (counted xdp_aborted)');
+/** Opens this engine's side of every port it drives (run to completion). */
+async function openSides(engine: QueueEngine): Promise<void> {
+  for (const s of data.sides) {
+    const type = ((await import(s.module)) as { default: PortType }).default;
+    const name = s.config.name;
+    const io = engine.attachQueueSide(s.port, name, s.rx, s.tx, (level, message) => log(engine.queue, level, `port ${name}: ${message}`));
+    io.side = type.openQueue!(s.config, io);
   }
+}
+
+/** What the loop keeps per engine: its control words and its error-report state. */
+interface Hosted {
+  engine: QueueEngine;
+  base: number;
+  finishedReported: number;
+  lastReport: number;
+  lastReportAt: number;
+  stopped: boolean;
+}
+
+/** Reads every request waiting on the control port and applies each to its queue's engine. */
+async function handleMessages(byQueue: Map<number, Hosted>): Promise<void> {
+  for (let m = receiveMessageOnPort(data.control); m !== undefined; m = receiveMessageOnPort(data.control)) {
+    const req = m.message as QueueRequest;
+    try {
+      const h = byQueue.get(req.queue);
+      if (h === undefined) throw new Error(`queue ${req.queue} does not run on worker ${data.worker}`);
+      await handle(h.engine, req);
+      // Replies go on the same channel as logs, so they arrive in the order they were sent.
+      parentPort!.postMessage({ type: 'reply', id: req.id, ok: true });
+    } catch (e) {
+      parentPort!.postMessage({ type: 'reply', id: req.id, ok: false, error: (e as Error).message });
+    }
+  }
+}
+
+/**
+ * Between two breaths: report errors and finished media, apply a stop. Returns true when a
+ * request waits on the control port (the caller awaits handleMessages: no promise per breath).
+ */
+function between(h: Hosted): boolean {
+  const engine = h.engine;
+  // Program errors are reported at most once a second: a program throwing on every packet
+  // must not turn into a message per breath.
+  if (engine.lastError !== null && Date.now() - h.lastReportAt >= 1000) {
+    log(engine.queue, 'warn', `program errors on ${engine.errorCount - h.lastReport} packet(s) since the last report; first: ${engine.lastError}`);
+    h.lastReport = engine.errorCount;
+    h.lastReportAt = Date.now();
+    engine.lastError = null;
+  }
+  if (engine.finishedSides !== h.finishedReported) {
+    h.finishedReported = engine.finishedSides;
+    parentPort!.postMessage({ type: 'finished', queue: engine.queue, ports: engine.finishedPorts() });
+  }
+  // Pairs with the supervisor's Atomics.store(CTL_COMMAND) + doorbell ring.
+  const cmd = Atomics.load(ctl, h.base + CTL_COMMAND);
+  if (cmd === CMD_NONE) return false;
+  if (cmd === CMD_STOP) {
+    // Stop taking from the media this queue polls; drain what is queued, then stop.
+    engine.ingressOpen = false;
+    if (engine.pending() === 0) h.stopped = true;
+    return false;
+  }
+  Atomics.store(ctl, h.base + CTL_COMMAND, CMD_NONE);
+  return cmd === CMD_MESSAGE;
+}
+
+async function main(): Promise<void> {
+  const hosted: Hosted[] = [];
+  for (const { queue, chain } of data.queues) {
+    const engine = new QueueEngine(data.layout, queue, await buildChain(queue, chain));
+    engine.ingressOpen = data.ingress;
+    await openSides(engine);
+    if (data.restarted) engine.bump(Q.restarts);
+    const hung = data.hungAt;
+    if (hung !== null && hung[0] === queue && engine.recoverFromHang(hung[1], hung[2])) {
+      log(queue, 'warn', 'dropped the packet the hung program was processing (counted xdp_aborted)');
+    }
+    hosted.push({ engine, base: baseOf(queue), finishedReported: 0, lastReport: 0, lastReportAt: 0, stopped: false });
+  }
+  const byQueue = new Map(hosted.map((h) => [h.engine.queue, h]));
+  // Every producer of these queues rings this word (layout.queueDoorbell).
+  const doorbell = new Doorbell(ctl, queueDoorbell(data.layout, data.queues[0].queue));
   parentPort!.postMessage({ type: 'ready' });
   let idle = 0;
   let idleSince = 0;
-  let lastReport = 0;
-  let lastReportAt = 0;
   for (;;) {
-    // CTL_BUSY brackets the breath for the watchdog: busy with an unchanged heartbeat = stuck.
-    ctl[base + CTL_BUSY] = 1;
-    const n = engine.breathe();
-    ctl[base + CTL_BUSY] = 0;
-    ctl[base + CTL_HEARTBEAT]++;
-    // Program errors are reported at most once a second: a program throwing on every packet
-    // must not turn into a message per breath.
-    if (engine.lastError !== null && Date.now() - lastReportAt >= 1000) {
-      log('warn', `program errors on ${engine.errorCount - lastReport} packet(s) since the last report; first: ${engine.lastError}`);
-      lastReport = engine.errorCount;
-      lastReportAt = Date.now();
-      engine.lastError = null;
+    let n = 0;
+    let running = 0;
+    for (let i = 0; i < hosted.length; i++) {
+      const h = hosted[i];
+      if (h.stopped) continue;
+      running++;
+      const base = h.base;
+      // CTL_BUSY brackets the breath for the watchdog: busy with an unchanged heartbeat = stuck.
+      ctl[base + CTL_BUSY] = 1;
+      n += h.engine.breathe();
+      ctl[base + CTL_BUSY] = 0;
+      ctl[base + CTL_HEARTBEAT]++;
+      if (between(h)) await handleMessages(byQueue);
     }
-    // Pairs with the supervisor's Atomics.store(CTL_COMMAND) + doorbell ring.
-    const cmd = Atomics.load(ctl, base + CTL_COMMAND);
-    if (cmd !== CMD_NONE) {
-      if (cmd === CMD_STOP && engine.pending() === 0) break;
-      if (cmd === CMD_MESSAGE) {
-        Atomics.store(ctl, base + CTL_COMMAND, CMD_NONE);
-        for (let m = receiveMessageOnPort(data.control); m !== undefined; m = receiveMessageOnPort(data.control)) {
-          const req = m.message as QueueRequest;
-          try {
-            await handle(engine, req);
-            data.control.postMessage({ id: req.id, ok: true });
-          } catch (e) {
-            data.control.postMessage({ id: req.id, ok: false, error: (e as Error).message });
-          }
-        }
-      }
-    }
+    if (running === 0) break;
     if (n !== 0) {
       idle = 0;
       continue;
     }
+    // NAPI-style back-off: busy-poll for SPIN_MS after the last packet, then sleep.
     // performance.now() returns a double (no allocation); read it every 64 empty breaths.
     if (idle === 0) idleSince = performance.now();
     if ((++idle & 63) !== 0 || performance.now() - idleSince < SPIN_MS) continue;
     // Read the doorbell before the final emptiness check: a submit after the check bumps it
     // and the wait below returns at once (pairs with Doorbell.ring in Ring.submit).
-    const seen = engine.doorbell.read();
-    if (engine.prepareSleep() && Atomics.load(ctl, base + CTL_COMMAND) === CMD_NONE) {
-      engine.bump(Q.sleeps);
+    const seen = doorbell.read();
+    let empty = true;
+    let producing = false;
+    let endpoints = false;
+    for (const h of hosted) {
+      if (!h.engine.prepareSleep()) empty = false;
+      if (Atomics.load(ctl, h.base + CTL_COMMAND) !== CMD_NONE) empty = false;
+      if (h.engine.producing()) producing = true;
       // An application that rings our doorbell (XskSocket.attachSwitchBell) wakes us; one
       // that rings only its socket's own word does not, so then we look every millisecond.
-      engine.doorbell.sleep(seen, engine.endpointsWakeMe() ? SLEEP_MS : 1);
+      if (!h.engine.endpointsWakeMe()) endpoints = true;
     }
-    engine.endSleep();
+    if (empty) {
+      for (const h of hosted) h.engine.bump(Q.sleeps);
+      // A polled medium that produces (a paced generator) is looked at again every
+      // millisecond; so are socket endpoints whose application rings only its own word.
+      doorbell.sleep(seen, producing || endpoints ? POLL_SLEEP_MS : SLEEP_MS);
+    }
+    for (const h of hosted) h.engine.endSleep();
     idle = 0;
   }
   parentPort!.postMessage({ type: 'stopped' });
 }
 
 main().catch((e: Error) => {
-  log('error', `worker failed: ${e.stack ?? e.message}`);
+  log(data.queues[0]?.queue ?? -1, 'error', `worker failed: ${e.stack ?? e.message}`);
   process.exit(1);
 });

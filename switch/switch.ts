@@ -1,9 +1,9 @@
 /**
  * The Switch, supervisor of the data plane's threads: creates the switch's shared memory,
- * starts one worker per queue and one device thread per port, restarts a queue worker that
- * dies (its rings live in shared memory, so what was queued for it is still there) or that
- * the watchdog (watchdog.ts) finds hung, owns which chain runs on which queue
- * (configurePrograms), and stops everything in order:
+ * starts min(queues, cpus) queue workers (worker w hosts queues w, w + W, …) and one device
+ * thread per port, restarts a queue worker that dies (its rings live in shared memory, so
+ * what was queued for it is still there) or that the watchdog (watchdog.ts) finds hung,
+ * owns which chain runs on which queue (configurePrograms), and stops everything in order:
  *
  *   stop(): devices stop ingress → queues drain their rx rings → workers stop
  *           → devices drain their tx rings and close their ports (captures flushed)
@@ -12,7 +12,8 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { createLayout, CMD_MESSAGE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_DOORBELL, CTL_INPUT, CTL_POS, CTL_WORDS, workerThread, type SharedLayout } from './layout.js';
+import { createLayout, CMD_MESSAGE, CMD_STOP, CTL_BUSY, CTL_COMMAND, CTL_INPUT, CTL_POS, CTL_WORDS, queueDoorbell, workerThread, type SharedLayout } from './layout.js';
+import { availableParallelism } from 'node:os';
 import { CounterBlock } from '../lib/counters.js';
 import { POOL_COUNTERS } from '../queues/pool.js';
 import { QUEUE_EXIT_COUNTERS } from './counters.js';
@@ -26,7 +27,7 @@ import { workerUrl } from '../lib/worker-url.js';
 import { instantiate, loadProgram, ProgramError, type LoadedProgram, type ProgramRefInput } from '../programs/loader.js';
 import type { PortInfo } from '../programs/program.js';
 import type { DeviceRequest, DeviceWorkerData } from './device.js';
-import type { QueueRequest, QueueWorkerData } from './queue-worker.js';
+import type { QueueRequest, QueueSideData, QueueWorkerData } from './queue-worker.js';
 import { Watchdog } from './watchdog.js';
 
 export interface LogEvent {
@@ -68,17 +69,26 @@ export interface StartOptions {
   steering?: Map<string, { module: string; shared: unknown }>;
 }
 
-interface QueueThread {
+/** One queue worker thread; it runs queues w, w + W, … (layout.workers = W ≤ cpus). */
+interface WorkerThread {
   worker: Worker;
   control: MessagePort;
-  chain: LoadedProgram[];
-  chainNames: string[];
-  /** What the chain was loaded from (chainKey), to tell whether a new configuration changes it. */
-  chainKey: string;
+  queues: number[];
   ready: Promise<void>;
   exited: Promise<void>;
   /** Set when the supervisor itself ends this worker (watchdog): no automatic restart. */
   retired: boolean;
+  /** Running its loop (the watchdog leaves a worker alone while it starts). */
+  isReady: boolean;
+}
+
+interface QueueThread {
+  /** The worker running this queue now (replaced on restart). */
+  host: WorkerThread;
+  chain: LoadedProgram[];
+  chainNames: string[];
+  /** What the chain was loaded from (chainKey), to tell whether a new configuration changes it. */
+  chainKey: string;
 }
 
 interface DeviceThread {
@@ -89,6 +99,10 @@ interface DeviceThread {
   closed: Promise<void>;
   /** The thread has exited: requests to it would never be answered. */
   exited: boolean;
+  /** Run to completion: the queue workers poll this port's RX queues (the device thread does not). */
+  rxOnQueues: boolean;
+  /** Queues whose RX side of this port has finished producing. */
+  finishedQueues: Set<number>;
 }
 
 export class Switch extends EventEmitter {
@@ -97,13 +111,19 @@ export class Switch extends EventEmitter {
   readonly portInfo: PortInfo[];
   private readonly ctl: Int32Array;
   private readonly queueThreads: QueueThread[] = [];
+  private readonly workerThreads: WorkerThread[] = [];
   private readonly deviceThreads: DeviceThread[] = [];
   private readonly queueBlocks: CounterBlock[];
   private readonly portBlocks: CounterBlock[];
+  private readonly portQueueBlocks: CounterBlock[][];
+  /** Per port: the directions its queue workers drive themselves (run to completion). */
+  private readonly sides: { rx: boolean; tx: boolean }[];
   private readonly poolBlocks: CounterBlock[];
   private nextId = 1;
   private readonly pendingReplies = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private stopping = false;
+  /** Every port is up and producing (polled media on the queue workers too). */
+  private ingressStarted = false;
   private watchdog: Watchdog | null = null;
   private readonly startedAt = Date.now();
   private readonly baseDir: string;
@@ -120,10 +140,17 @@ export class Switch extends EventEmitter {
     this.portInfo = config.ports.map((p, i) => ({ name: p.name, ifindex: i + 1 }));
     this.queueBlocks = this.layout.queueCounters.map((s) => CounterBlock.fromShared(s));
     this.portBlocks = this.layout.portCounters.map((s) => CounterBlock.fromShared(s));
+    this.portQueueBlocks = this.layout.portQueueCounters.map((row) => row.map((s) => CounterBlock.fromShared(s)));
+    this.steering = opts.steering ?? new Map();
+    // A port with its own flow-steering rules keeps ingress on its device thread: the queue
+    // sides produce what the default RSS puts on their queue, and only the device steers by rules.
+    this.sides = config.ports.map((p, i) => {
+      const s = types[i].queueSides?.(p) ?? { rx: false, tx: false };
+      return { rx: s.rx && types[i].openQueue !== undefined && !this.steering.has(p.name), tx: s.tx && types[i].openQueue !== undefined };
+    });
     this.poolBlocks = this.layout.pools.map((p) => CounterBlock.fromShared(p.counters));
     this.baseDir = opts.baseDir ?? (config.source ? path.dirname(config.source) : process.cwd());
     this.hangMs = opts.hangMs ?? 2000;
-    this.steering = opts.steering ?? new Map();
     this.restarts = new Array(config.queues).fill(0);
   }
 
@@ -177,14 +204,33 @@ export class Switch extends EventEmitter {
     for (let q = 0; q < this.config.queues; q++) {
       const refs = chainOf(this.config.programs, q);
       const { chain, names } = await this.loadChain(refs);
-      this.spawnQueue(q, chain, names, chainKey(refs), false, null);
+      this.queueThreads[q] = { host: null as unknown as WorkerThread, chain, chainNames: names, chainKey: chainKey(refs) };
     }
-    await Promise.all(this.queueThreads.map((t) => t.ready));
+    for (let w = 0; w < this.layout.workers; w++) this.spawnWorker(w, false, null);
+    await Promise.all(this.workerThreads.map((t) => t.ready));
+    const polling = this.config.ports.filter((p, i) => !this.sides[i].rx && pollsOnDevice(p)).map((p) => p.name);
+    if (this.layout.workers + polling.length > (this.config.cpus ?? availableParallelism())) {
+      // Information, not a fault: the configuration asked for it (a replay next to the queues).
+      this.log(
+        'info',
+        `${this.layout.workers} queue worker(s) and ${polling.length} polling device thread(s) (${polling.join(', ')}) spin on ${this.config.cpus ?? availableParallelism()} cpus: they will time-slice`,
+      );
+    }
     const devReady: Promise<void>[] = [];
     this.config.ports.forEach((config, p) => devReady.push(this.spawnDevice(p, config, types[p])));
     await Promise.all(devReady);
+    this.ingressStarted = true;
     await Promise.all(this.deviceThreads.map((_, p) => this.deviceRequest(p, { type: 'start-ingress', id: this.nextId++ })));
-    this.watchdog = new Watchdog(this.layout, this.config.queues, this.hangMs, (q, slot, ms) => this.onHang(q, slot, ms));
+    // The queue workers' polled media last: their replies come on the channel their logs
+    // come on, so start() resolves before the first report of what they then receive.
+    await Promise.all(this.queueThreads.map((_, q) => this.request(q, { type: 'start-ingress', id: this.nextId++ })));
+    this.watchdog = new Watchdog(
+      this.layout,
+      this.config.queues,
+      this.hangMs,
+      (q) => this.queueThreads[q].host.isReady,
+      (q, slot, ms) => this.onHang(q, slot, ms),
+    );
     this.watchdog.start();
   }
 
@@ -195,10 +241,27 @@ export class Switch extends EventEmitter {
 
   // ── queue workers ─────────────────────────────────────────────────────────
 
-  private spawnQueue(q: number, chain: LoadedProgram[], names: string[], key: string, restarted: boolean, hungAt: [number, number] | null): void {
+  private spawnWorker(w: number, restarted: boolean, hungAt: [number, number, number] | null): void {
     const { port1, port2 } = new MessageChannel();
-    const data: QueueWorkerData = { layout: this.layout, queue: q, chain, ports: this.portInfo, control: port2, hungAt, restarted };
-    const worker = new Worker(workerUrl('switch/queue-worker'), { workerData: data, transferList: [port2], name: `xswitch-q${q}` });
+    const queues: number[] = [];
+    for (let q = w; q < this.config.queues; q += this.layout.workers) queues.push(q);
+    const sides: QueueSideData[] = [];
+    this.config.ports.forEach((config, p) => {
+      const s = this.sides[p];
+      if (s.rx || s.tx) sides.push({ port: p, module: portModuleUrl(config.type), config, rx: s.rx, tx: s.tx });
+    });
+    const data: QueueWorkerData = {
+      layout: this.layout,
+      worker: w,
+      queues: queues.map((q) => ({ queue: q, chain: this.queueThreads[q].chain })),
+      ports: this.portInfo,
+      control: port2,
+      hungAt,
+      restarted,
+      ingress: this.ingressStarted && !this.stopping,
+      sides,
+    };
+    const worker = new Worker(workerUrl('switch/queue-worker'), { workerData: data, transferList: [port2], name: `xswitch-w${w}` });
     let readyResolve!: () => void;
     let readyReject!: (e: Error) => void;
     const ready = new Promise<void>((res, rej) => {
@@ -206,43 +269,48 @@ export class Switch extends EventEmitter {
       readyReject = rej;
     });
     let isReady = false;
-    const t: QueueThread = { worker, control: port1, chain, chainNames: names, chainKey: key, ready, exited: new Promise((res) => worker.once('exit', () => res())), retired: false };
-    port1.on('message', (m: { id: number; ok: boolean; error?: string }) => this.settle(m.id, m.ok, undefined, m.error));
+    const t: WorkerThread = { worker, control: port1, queues, ready, exited: new Promise((res) => worker.once('exit', () => res())), retired: false, isReady: false };
+    // A worker killed inside a breath leaves its busy flags set: the watchdog must not take
+    // the replacement's start-up for a hang.
+    for (const q of queues) Atomics.store(this.ctl, workerThread(this.layout, q) * CTL_WORDS + CTL_BUSY, 0);
+    const name = `queue${queues.length > 1 ? 's' : ''} ${queues.join(', ')}`;
     port1.unref();
-    worker.on('message', (m: { type: string; level?: LogEvent['level']; message?: string }) => {
-      if (m.type === 'ready') {
+    worker.on('message', (m: { type: string; level?: LogEvent['level']; message?: string; queue?: number; ports?: string[]; id?: number; ok?: boolean; error?: string }) => {
+      if (m.type === 'reply') this.settle(m.id!, m.ok!, undefined, m.error);
+      else if (m.type === 'ready') {
         isReady = true;
+        t.isReady = true;
         readyResolve();
       } else if (m.type === 'log') this.log(m.level ?? 'info', m.message ?? '');
+      else if (m.type === 'finished') for (const port of m.ports ?? []) this.queueFinished(port, m.queue!);
     });
-    worker.on('error', (e) => this.log('error', `queue ${q}: worker error: ${e.message}`));
+    worker.on('error', (e) => this.log('error', `${name}: worker error: ${e.message}`));
     worker.on('exit', (code) => {
       port1.close();
-      if (!isReady) readyReject(new Error(`queue ${q}: worker exited during start-up (code ${code})`));
+      if (!isReady) readyReject(new Error(`${name}: worker exited during start-up (code ${code})`));
       if (this.stopping || t.retired) return;
       if (!isReady && !restarted) return;
-      this.log('warn', `queue ${q}: worker exited (code ${code}); restarting it`);
-      this.restartQueue(q);
+      this.log('warn', `${name}: worker exited (code ${code}); restarting it`);
+      this.restartWorker(w);
     });
-    this.queueThreads[q] = t;
+    this.workerThreads[w] = t;
+    for (const q of queues) this.queueThreads[q].host = t;
   }
 
-  private restartQueue(q: number): void {
-    const old = this.queueThreads[q];
-    this.restarts[q]++;
-    this.spawnQueue(q, old.chain, old.chainNames, old.chainKey, true, null);
-    this.queueThreads[q].ready.catch((e: Error) => this.log('error', e.message));
+  private restartWorker(w: number): void {
+    for (const q of this.workerThreads[w].queues) this.restarts[q]++;
+    this.spawnWorker(w, true, null);
+    this.workerThreads[w].ready.catch((e: Error) => this.log('error', e.message));
   }
 
   /** Terminates queue q's worker as a crash would (tests, and the watchdog). */
   async killQueueWorker(q: number): Promise<void> {
-    const t = this.queueThreads[q];
-    await t.worker.terminate();
+    await this.queueThreads[q].host.worker.terminate();
   }
 
   /** Waits until queue q's current worker is running (after a restart). */
   async queueReady(q: number): Promise<void> {
-    await this.queueThreads[q].ready;
+    await this.queueThreads[q].host.ready;
   }
 
   /** The watchdog found queue q stuck in chain slot `slot` for `stuckMs`. */
@@ -251,35 +319,48 @@ export class Switch extends EventEmitter {
     const names = this.queueThreads[q].chainNames;
     const prog = names[Math.min(slot, names.length - 1)] ?? '?';
     this.log('error', `queue ${q}: program '${prog}' has run for ${stuckMs} ms on one packet; restarting the worker and dropping that packet`);
-    this.restarts[q]++;
     this.spawnAfterKill(q);
   }
 
   /** Ends a hung worker, then starts a new one that drops the packet it hung on. */
   private spawnAfterKill(q: number): void {
-    const old = this.queueThreads[q];
+    const old = this.queueThreads[q].host;
+    const w = q % this.layout.workers;
+    for (const hosted of old.queues) this.restarts[hosted]++;
     old.retired = true;
+    // Not running any more: the watchdog leaves its queues alone until the replacement is up.
+    old.isReady = false;
     // The old worker must be gone before the new one consumes: rings have one consumer.
     void old.worker.terminate().then(() => {
       const base = workerThread(this.layout, q) * CTL_WORDS;
       // The worker is gone: its last stores are visible (terminate joined the thread).
-      const hungAt: [number, number] = [this.ctl[base + CTL_INPUT], this.ctl[base + CTL_POS]];
+      const hungAt: [number, number, number] = [q, this.ctl[base + CTL_INPUT], this.ctl[base + CTL_POS]];
       Atomics.store(this.ctl, base + CTL_BUSY, 0);
       if (this.stopping) return;
-      this.spawnQueue(q, old.chain, old.chainNames, old.chainKey, true, hungAt);
-      this.queueThreads[q].ready.catch((e: Error) => this.log('error', e.message));
+      this.spawnWorker(w, true, hungAt);
+      this.workerThreads[w].ready.catch((e: Error) => this.log('error', e.message));
     });
   }
 
-  private request<T>(q: number, req: QueueRequest): Promise<T> {
-    const t = this.queueThreads[q];
+  /** A queue worker's RX side of a port finished producing; the port has finished when every queue's has. */
+  private queueFinished(name: string, q: number): void {
+    const d = this.deviceThreads[this.portIndex(name)];
+    d.finishedQueues.add(q);
+    if (!d.finished && d.finishedQueues.size === this.config.queues) {
+      d.finished = true;
+      this.emit('finished', name);
+    }
+  }
+
+  private request<T>(q: number, req: DistributiveOmit<QueueRequest, 'queue'>): Promise<T> {
+    const t = this.queueThreads[q].host;
     const p = new Promise<T>((resolve, reject) => this.pendingReplies.set(req.id, { resolve: resolve as (v: unknown) => void, reject }));
-    t.control.postMessage(req);
+    t.control.postMessage({ ...req, queue: q });
     const base = workerThread(this.layout, q) * CTL_WORDS;
     // The message is on the port before the flag is set; pairs with the worker's
     // Atomics.load(CTL_COMMAND) after each breath. Ringing the doorbell wakes it if asleep.
     Atomics.store(this.ctl, base + CTL_COMMAND, CMD_MESSAGE);
-    new Doorbell(this.ctl, base + CTL_DOORBELL).ring();
+    new Doorbell(this.ctl, queueDoorbell(this.layout, q)).ring();
     return p;
   }
 
@@ -360,10 +441,20 @@ export class Switch extends EventEmitter {
       config,
       module: portModuleUrl(config.type),
       steering: this.steering.get(config.name) ?? null,
+      rxOnQueues: this.sides[p].rx,
     };
     const worker = new Worker(workerUrl('switch/device'), { workerData: data, name: `xswitch-${config.name}` });
     let closedResolve!: () => void;
-    const d: DeviceThread = { worker, type, config, finished: false, closed: new Promise((res) => (closedResolve = res)), exited: false };
+    const d: DeviceThread = {
+      worker,
+      type,
+      config,
+      finished: false,
+      closed: new Promise((res) => (closedResolve = res)),
+      exited: false,
+      rxOnQueues: this.sides[p].rx,
+      finishedQueues: new Set(),
+    };
     this.deviceThreads[p] = d;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: { type: string; id?: number; ok?: boolean; value?: unknown; error?: string; level?: LogEvent['level']; message?: string }) => {
@@ -413,10 +504,11 @@ export class Switch extends EventEmitter {
     return i;
   }
 
-  /** Queue q's worker doorbell: what an application rings to wake it (XskSocket.attachSwitchBell). */
+  /** The doorbell of the worker hosting queue q: what an application rings to wake it (XskSocket.attachSwitchBell). */
   queueDoorbell(q: number): DoorbellHandle {
     if (!(Number.isInteger(q) && q >= 0 && q < this.config.queues)) throw new Error(`queue ${q} does not exist (0 … ${this.config.queues - 1})`);
-    return { sab: this.ctl.buffer as SharedArrayBuffer, index: workerThread(this.layout, q) * CTL_WORDS + CTL_DOORBELL };
+    // Run to completion: q shares the doorbell of the worker hosting it (layout.queueDoorbell).
+    return { sab: this.ctl.buffer as SharedArrayBuffer, index: queueDoorbell(this.layout, q) };
   }
 
   /** Sends a control request to a port (attach a VM, …) and returns its answer. */
@@ -464,7 +556,10 @@ export class Switch extends EventEmitter {
     this.queueBlocks.forEach((b, q) => Object.assign(queues, b.snapshot(`rx${q}_`)));
     const ports: Record<string, Record<string, number>> = {};
     this.portBlocks.forEach((b, p) => {
-      ports[this.config.ports[p].name] = { ...b.snapshot(), ...this.poolBlocks[p].snapshot('rx_pp_') };
+      const c = b.snapshot();
+      // Run to completion: what the queue workers did on this port's queue sides adds in.
+      for (const qb of this.portQueueBlocks[p]) for (let i = 0; i < qb.names.length; i++) c[qb.names[i]] += qb.values[i];
+      ports[this.config.ports[p].name] = { ...c, ...this.poolBlocks[p].snapshot('rx_pp_') };
     });
     return { queues, ports };
   }
@@ -515,9 +610,9 @@ export class Switch extends EventEmitter {
     for (let q = 0; q < this.queueThreads.length; q++) {
       const base = workerThread(this.layout, q) * CTL_WORDS;
       Atomics.store(this.ctl, base + CTL_COMMAND, CMD_STOP); // pairs with the worker's load after each breath
-      new Doorbell(this.ctl, base + CTL_DOORBELL).ring();
+      new Doorbell(this.ctl, queueDoorbell(this.layout, q)).ring();
     }
-    await withTimeout(Promise.all(this.queueThreads.map((t) => t.exited)), 10_000, 'queue workers did not stop');
+    await withTimeout(Promise.all(this.workerThreads.map((t) => t.exited)), 10_000, 'queue workers did not stop');
     // Devices drain what the queues sent them, close their ports, and exit.
     for (const d of this.deviceThreads) d.worker.postMessage({ type: 'close', id: this.nextId++ } satisfies DeviceRequest);
     await withTimeout(Promise.all(this.deviceThreads.map((d) => d.closed)), 10_000, 'ports did not close');
@@ -548,8 +643,15 @@ export class Switch extends EventEmitter {
   private async kill(): Promise<void> {
     this.stopping = true;
     this.watchdog?.stop();
-    await Promise.all([...this.queueThreads, ...this.deviceThreads].filter(Boolean).map((t) => t.worker.terminate()));
+    await Promise.all([...this.workerThreads, ...this.deviceThreads].filter(Boolean).map((t) => t.worker.terminate()));
   }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A port the device thread polls continuously (a replay, a generator on its device thread): it spins. */
+function pollsOnDevice(p: PortConfig): boolean {
+  return p.type === 'pcap' ? p.read !== undefined : p.type === 'gen' || p.type === 'virtio';
 }
 
 /** What identifies a chain: each program's name, parameters and continueOn, in order. */

@@ -92,6 +92,7 @@ export async function parseConfig(text: string, file: string, opts: LoadOptions 
     superFrames: cfg.superFrames,
     ringSize: cfg.ringSize,
     budget: cfg.budget,
+    ...(cfg.cpus !== undefined ? { cpus: cfg.cpus } : {}),
     ports: cfg.ports as PortConfig[],
     programs: cfg.programs.map((c, i) => ({
       queues: m.chainQueues[i],

@@ -82,6 +82,12 @@ export const configSchema = z
       .max(1024)
       .default(CONFIG_DEFAULTS.budget)
       .describe('descriptors a queue worker takes per breath, an integer from 1 to 1024'),
+    cpus: z
+      .int()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe('threads that may spin: at most this many queue workers run (more queues share them), an integer from 1 to 1024; default: the cores available to the process'),
     steering: z.string().min(1).optional().describe('a flow-steering file of ethtool -N/-X/-L lines, relative to this file'),
     control: z
       .strictObject({

@@ -13,14 +13,25 @@
  *   src, dst: IPv4 base addresses (default 10.0.0.1 / 10.1.0.1)
  *   srcMac, dstMac: MAC addresses (default 02:00:00:00:00:01 / 02:00:00:00:00:02)
  *   dstPort: UDP/TCP destination port, default 9
+ *   thread: 'queue' (default) — run to completion: each queue worker polls its own RX
+ *           queue of the generator, as a multi-queue NIC's queues; queue q produces the
+ *           flows the default RSS puts on q, with their RSS hash, so the packets, their
+ *           order per flow and a count are those of the device thread's generator;
+ *           'device' — one device thread generates and steers into every queue's rx ring
+ *           (the thread hop of the pipeline model, kept as the end-to-end figure)
+ *   recycle: true — frames are written once and sent again as they come back to the pool
+ *           (pktgen's clone_skb: the per-queue figure then measures the worker's own work,
+ *           as a NIC's DMA costs the CPU nothing); a program's edits to a frame stay in it.
+ *           Needs thread 'queue'. Default false: every frame is written before it is sent.
  *
  * Frames are prebuilt per flow at open; poll() writes them in place into pool frames,
  * word by word for short frames (no Uint8Array.set per packet), so generation costs
  * a few stores per packet. Transmitted frames are counted and discarded (a sink).
  */
-import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import type { Port, PortConfig, PortIO, PortType, QueueIO, QueuePort } from './port.js';
 import { optionTypeIssues, type OptionTypes } from './options.js';
 import { checksum } from '../../lib/net/checksum.js';
+import { DefaultRssSteerer } from '../../flows/rss.js';
 
 interface GenOptions {
   flows: number;
@@ -34,6 +45,8 @@ interface GenOptions {
   srcMac: number[];
   dstMac: number[];
   dstPort: number;
+  thread: 'queue' | 'device';
+  recycle: boolean;
 }
 
 function parseMac(s: string): number[] | null {
@@ -58,6 +71,8 @@ const OPTIONS: OptionTypes = {
   srcMac: 'string',
   dstMac: 'string',
   dstPort: 'integer',
+  thread: 'string',
+  recycle: 'boolean',
 };
 
 function options(c: PortConfig, errors: string[]): GenOptions {
@@ -99,6 +114,10 @@ function options(c: PortConfig, errors: string[]): GenOptions {
     const s = okSizes[i];
     if (s < headers) errors.push(`'size' ${s} is too short for ${c.ipv6 === true ? 'IPv6' : 'IPv4'}/${proto === 'tcp' ? 'TCP' : 'UDP'} headers (at least ${headers})`);
   }
+  const thread = c.thread ?? 'queue';
+  if (thread !== 'queue' && thread !== 'device') errors.push(`'thread' must be queue or device, got ${JSON.stringify(thread)}`);
+  if (c.recycle !== undefined && typeof c.recycle !== 'boolean') errors.push(`'recycle' must be true or false`);
+  if (c.recycle === true && thread === 'device') errors.push(`'recycle' needs thread: queue (the queue worker keeps track of the frames it wrote)`);
   if (Array.isArray(rawSizes) && rawSizes.length === 0) errors.push(`'size' must list at least one frame length`);
   return {
     flows: int('flows', 64, 1, 65536),
@@ -112,11 +131,13 @@ function options(c: PortConfig, errors: string[]): GenOptions {
     srcMac: mac('srcMac', '02:00:00:00:00:01'),
     dstMac: mac('dstMac', '02:00:00:00:00:02'),
     dstPort: int('dstPort', 9, 0, 65535),
+    thread: thread === 'device' ? 'device' : 'queue',
+    recycle: c.recycle === true,
   };
 }
 
 /** Builds flow f's frame of `size` bytes (Ethernet + IPv4/IPv6 + UDP/TCP + zero payload). */
-export function buildFrame(o: GenOptions, f: number, size: number): Uint8Array {
+export function buildFrame(o: Omit<GenOptions, 'thread' | 'recycle'>, f: number, size: number): Uint8Array {
   const b = new Uint8Array(size);
   b.set(o.dstMac, 0);
   b.set(o.srcMac, 6);
@@ -245,9 +266,160 @@ class GenPort implements Port {
   }
 }
 
+/** Frame tags (QueueIO.written) of a gen queue: ifindex × TAG_PORT + template index. */
+const TAG_PORT = 1 << 22;
+
+/**
+ * Queue worker q's RX queue of the generator (run to completion). Of the flows × sizes
+ * frame templates the device generator cycles through, it keeps those the default RSS puts
+ * on q, in the same order, so the set of packets is the same whichever thread generates
+ * them. Progress is this queue's rx_packets counter (shared memory), so a restarted worker
+ * continues a count where its predecessor stopped.
+ *
+ * recycle (pktgen's clone_skb): a frame that comes back still holding one of this queue's
+ * templates is sent again as it is — its template, length and hash — without a byte
+ * written; only a frame holding anything else is written (with the next template). The
+ * pool hands frames back LIFO, so after the first round most frames need no write; the
+ * flows' mix per queue is the same, their order is the pool's.
+ */
+class GenQueue implements QueuePort {
+  private readonly area32: Int32Array;
+  private readonly templates: Int32Array[] = [];
+  private readonly lengths: Int32Array;
+  private readonly hashes: Int32Array;
+  /** Tag of template t (QueueIO.written), and back: template of a tag − tagBase, or -1. */
+  private readonly tagBase: number;
+  private readonly localOf: Int32Array;
+  private next = 0;
+  /** Packets this queue sends in all (0 = forever) and at what rate (0 = as fast as possible). */
+  private readonly count: number;
+  private readonly rate: number;
+  private readonly rxPackets: number;
+  /** When this queue first produced (the rate's clock; ingress opens after the worker starts). */
+  private startNs = 0n;
+
+  constructor(
+    private readonly o: GenOptions,
+    private readonly io: QueueIO,
+  ) {
+    this.area32 = new Int32Array(io.area.buffer, io.area.byteOffset, io.area.byteLength >> 2);
+    const rss = new DefaultRssSteerer(io.queues);
+    const n = o.flows * o.sizes.length;
+    if (n >= TAG_PORT) throw new Error(`gen: flows × sizes must be under ${TAG_PORT} (got ${n})`);
+    this.tagBase = io.ifindex * TAG_PORT;
+    this.localOf = new Int32Array(n).fill(-1);
+    const lengths: number[] = [];
+    const hashes: number[] = [];
+    // mineBefore[k]: how many of templates 0…k−1 land on this queue (for an exact count).
+    const mineBefore = new Array<number>(n + 1).fill(0);
+    for (let k = 0; k < n; k++) {
+      const size = o.sizes[k % o.sizes.length];
+      if (size > io.maxFrameLength) throw new Error(`frame size ${size} exceeds the largest frame this switch carries (${io.maxFrameLength})`);
+      const frame = buildFrame(o, k % o.flows, size);
+      const q = rss.steer(frame, 0, frame.length);
+      mineBefore[k + 1] = mineBefore[k] + (q === io.queue ? 1 : 0);
+      if (q !== io.queue) continue;
+      const padded = new Uint8Array((size + 3) & ~3);
+      padded.set(frame);
+      this.localOf[k] = this.templates.length;
+      this.templates.push(new Int32Array(padded.buffer));
+      this.bytes.push(frame);
+      lengths.push(size);
+      hashes.push(rss.hash | 0);
+    }
+    this.lengths = Int32Array.from(lengths);
+    this.hashes = Int32Array.from(hashes);
+    // Tags name the template's global index k: map local t back to k.
+    this.tagOfLocal = new Int32Array(this.templates.length);
+    for (let k = 0; k < n; k++) if (this.localOf[k] >= 0) this.tagOfLocal[this.localOf[k]] = this.tagBase + k;
+    // The device generator sends template k % n as packet k: this queue's share of `count`.
+    this.count = o.count === 0 ? 0 : Math.floor(o.count / n) * mineBefore[n] + mineBefore[o.count % n];
+    this.rate = (o.rate * mineBefore[n]) / n;
+    this.rxPackets = io.counterIndex('rx_packets');
+    // A restarted worker resumes the template cycle where the count says it was.
+    if (this.templates.length !== 0) this.next = io.counters[this.rxPackets] % this.templates.length;
+  }
+
+  private readonly tagOfLocal: Int32Array;
+  /** Template t's bytes, for frames longer than a word loop is worth. */
+  private readonly bytes: Uint8Array[] = [];
+
+  poll(budget: number): number {
+    const io = this.io;
+    const nt = this.templates.length;
+    const sent = io.counters[this.rxPackets];
+    let n = budget;
+    if (this.count !== 0 || nt === 0) {
+      const left = this.count - sent;
+      if (left <= 0) return -1;
+      if (left < n) n = left;
+    }
+    if (this.rate !== 0) {
+      // A restarted worker's clock starts over from what was already sent.
+      if (this.startNs === 0n) this.startNs = process.hrtime.bigint() - BigInt(Math.floor((sent / this.rate) * 1e9));
+      const elapsed = Number(process.hrtime.bigint() - this.startNs) / 1e9;
+      const allowed = Math.floor(elapsed * this.rate) - sent;
+      if (allowed <= 0) return 0;
+      if (allowed < n) n = allowed;
+    }
+    const a32 = this.area32;
+    const written = io.written;
+    const localOf = this.localOf;
+    const tagBase = this.tagBase;
+    const lengths = this.lengths;
+    const hashes = this.hashes;
+    const recycle = this.o.recycle;
+    let next = this.next;
+    let done = 0;
+    while (done < n) {
+      const f = io.allocFrame();
+      if (f < 0) break; // counted rx_no_buffer, and as sent (a NIC's would be)
+      let t = -1;
+      // clone_skb: a frame that still holds one of this queue's templates goes out as it is.
+      if (recycle) {
+        const k = written[f] - tagBase;
+        if (k >= 0 && k < localOf.length) t = localOf[k];
+      }
+      if (t < 0) {
+        t = next;
+        if (++next === nt) next = 0;
+        const tw = this.templates[t];
+        const w = io.dataOffset(f) >> 2;
+        if (tw.length <= 32) for (let i = 0; i < tw.length; i++) a32[w + i] = tw[i];
+        else io.area.set(this.bytes[t], w << 2);
+        written[f] = this.tagOfLocal[t];
+      }
+      io.submit(f, lengths[t], hashes[t]);
+      done++;
+    }
+    this.next = next;
+    return done;
+  }
+
+  transmit(): boolean {
+    return true; // a sink, as the device side
+  }
+
+  status(): Record<string, number> {
+    return { sent: this.io.counters[this.rxPackets] };
+  }
+}
+
 const gen: PortType = {
   type: 'gen',
   options: OPTIONS,
+  queueSides(config) {
+    const errors: string[] = [];
+    const o = options(config, errors);
+    // Transmit is a sink on any queue; receive runs on the queues unless asked for the device thread.
+    return { rx: o.thread === 'queue', tx: true };
+  },
+  openQueue(config, io) {
+    const errors: string[] = [];
+    const o = options(config, errors);
+    if (errors.length) throw new Error(`gen port ${config.name}: ${errors.join('; ')}`);
+    return new GenQueue(o, io);
+  },
   validate(config) {
     const errors: string[] = [];
     options(config, errors);

@@ -11,6 +11,12 @@
  *
  * Ports that produce on their own (gen, pcap replay) implement poll(); ports driven by
  * sockets call io.receive() from their event handlers and io.flush() after each burst.
+ *
+ * Run to completion: a port type may also offer a per-queue side (queueSides/openQueue)
+ * that queue worker q instantiates and drives itself — it polls the port's RX queue q and
+ * writes the port's TX side directly, so a packet never changes thread:
+ *
+ *   medium queue q ──poll──▶ worker q: program ──transmit──▶ egress port's queue-q side
  */
 import type { OptionTypes } from './options.js';
 
@@ -111,6 +117,61 @@ export interface Port {
   control?(msg: unknown): Promise<unknown> | unknown;
 }
 
+/**
+ * What a queue worker gives a port's per-queue side (run to completion). Frames come from
+ * the worker's own pool; submit() stages a descriptor on the port's rx ring of this queue,
+ * which the same worker consumes in the same breath (so a worker that dies mid-breath
+ * leaves what it took from the medium in that ring for its replacement). No steering: a
+ * queue side produces only what belongs on its queue, as a multi-queue NIC's RX queue does.
+ * Counters are this (port, queue)'s own block, summed into the port's figures.
+ */
+export interface QueueIO {
+  readonly name: string;
+  readonly ifindex: number;
+  /** The switch queue this side belongs to, and how many there are. */
+  readonly queue: number;
+  readonly queues: number;
+  readonly frameSize: number;
+  readonly maxFrameLength: number;
+  readonly area: Uint8Array;
+  /**
+   * Which pre-written frame each frame of the area holds (-1: unknown), for producers that
+   * recycle frames they wrote once (gen's `recycle`). The worker marks -1 every frame it
+   * writes itself (broadcast copies, socket transmits); programs' own edits are not
+   * tracked (pktgen's clone_skb has the same contract).
+   */
+  readonly written: Int32Array;
+  /** A free frame of the worker's pool, or -1 (counted rx_packets + rx_no_buffer). */
+  allocFrame(): number;
+  dataOffset(frame: number): number;
+  /** Frames that can still be submitted in the poll in progress (what poll() reserved on the rx ring). */
+  room(): number;
+  /** Stages frame (length bytes at dataOffset) for this queue with its RSS hash; counted rx_packets. */
+  submit(frame: number, length: number, hash: number): boolean;
+  readonly counters: Float64Array;
+  counterIndex(name: string): number;
+  count(name: string, n?: number): void;
+  log(level: 'info' | 'warn' | 'error', message: string): void;
+}
+
+/** A port's side inside queue worker q (see PortType.openQueue). */
+export interface QueuePort {
+  /** Produces up to `budget` frames on this queue (io.submit); 0 idle for now, -1 finished for good. */
+  poll?(budget: number): number;
+  /** Writes one frame from this queue to the medium; false = dropped. Bytes valid during the call only. */
+  transmit?(area: Uint8Array, offset: number, length: number): boolean;
+  /** After each breath that transmitted. */
+  flushTx?(): void;
+  /** Progress the control plane may ask for (summed over queues by the caller). */
+  status?(): Record<string, number>;
+}
+
+/** Which directions of a port its queue workers work themselves (the rest stays on the device thread). */
+export interface QueueSides {
+  rx: boolean;
+  tx: boolean;
+}
+
 export interface PortConfig {
   name: string;
   type: string;
@@ -139,4 +200,12 @@ export interface PortType {
    */
   validatePorts?(configs: PortConfig[]): { port: number; option: string; message: string }[];
   create(config: PortConfig): Port;
+  /**
+   * Run to completion: the directions this port's queue workers drive themselves, one
+   * queue side per worker (as a multi-queue NIC's queues). Absent or both false: the device
+   * thread does all I/O (media that need an event loop: sockets, files).
+   */
+  queueSides?(config: PortConfig): QueueSides;
+  /** Creates worker `queue`'s side of the port, inside that worker. */
+  openQueue?(config: PortConfig, io: QueueIO): QueuePort;
 }

@@ -7,9 +7,10 @@ import { config, expectAccounted, fixture } from './support.js';
 
 describe('Switch', () => {
   it('accounts for every frame and packet after mixed verdicts and forced ring overflow', async () => {
-    // Tiny rings and pools force rx_ring_full, xdp_tx_full and rx_no_buffer paths.
+    // Tiny rings and pools force rx_ring_full, xdp_tx_full and rx_no_buffer paths. The
+    // generator runs on its device thread and steers into the queues' rings (the RPS path).
     const sw = await Switch.start(
-      config([{ name: 'gen0', type: 'gen', count: 200_000, flows: 60 }, { name: 'out0', type: 'null' }], 2, [{ name: fixture('mixed.mjs'), params: { port: 2 }, continueOn: [] }], {
+      config([{ name: 'gen0', type: 'gen', count: 200_000, flows: 60, thread: 'device' }, { name: 'out0', type: 'null' }], 2, [{ name: fixture('mixed.mjs'), params: { port: 2 }, continueOn: [] }], {
         ringSize: 32,
         poolFrames: 256,
         budget: 16,
@@ -70,8 +71,9 @@ describe('Switch', () => {
   });
 
   it('a worker killed mid-run is restarted and the packets queued for it are processed', async () => {
+    // A device thread keeps producing into the ring while the queue has no worker.
     const sw = await Switch.start(
-      config([{ name: 'gen0', type: 'gen', count: 100_000, rate: 100_000 }, { name: 'out0', type: 'null' }], 1, [{ name: 'drop', continueOn: [] }], { ringSize: 16384, poolFrames: 16384 }),
+      config([{ name: 'gen0', type: 'gen', count: 100_000, rate: 100_000, thread: 'device' }, { name: 'out0', type: 'null' }], 1, [{ name: 'drop', continueOn: [] }], { ringSize: 16384, poolFrames: 16384 }),
     );
     await new Promise((r) => setTimeout(r, 200));
     const before = sw.stats().queues.rx0_packets;

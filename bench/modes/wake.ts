@@ -1,0 +1,130 @@
+/**
+ * wake — what an idle switch costs: the round trip of one datagram at a time through a
+ * switch whose threads have gone to sleep (the wake-up latency of the NAPI-style back-off),
+ * against a plain Node dgram relay in the same run, and the CPU an idle switch burns.
+ *
+ *   pinger (this thread) ──udp──▶ in ──▶ queue 0 (redirect) ──▶ out ──udp──▶ pinger
+ *   pinger (this thread) ──udp──▶ ref:dgram-relay (worker: on 'message' → send) ──▶ pinger
+ *
+ * Pings are PING_GAP_MS apart, longer than a worker busy-polls (SPIN_MS in
+ * switch/queue-worker.ts), so every ping finds the switch asleep: device thread of `in`
+ * (epoll) → doorbell → worker (futex) → doorbell → device thread of `out` → socket.
+ * idle-cpu: process CPU time over `seconds` with no traffic, as % of one core.
+ */
+import dgram from 'node:dgram';
+import { Worker } from 'node:worker_threads';
+import { Switch } from '../../switch/switch.js';
+import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
+import { line, sleep, type BenchMode } from '../harness.js';
+
+const PINGS = 200;
+const PING_GAP_MS = 5;
+
+const RELAY = `
+const { workerData, parentPort } = require('node:worker_threads');
+const dgram = require('node:dgram');
+const inp = dgram.createSocket('udp4'), out = dgram.createSocket('udp4');
+inp.on('message', (m) => out.send(m));
+out.connect(workerData.back, '127.0.0.1', () => inp.bind(0, '127.0.0.1', () => parentPort.postMessage(inp.address().port)));
+parentPort.on('message', () => { inp.close(); out.close(); });
+`;
+
+function bound(s: dgram.Socket, port = 0): Promise<number> {
+  return new Promise((r) => s.bind(port, '127.0.0.1', () => r(s.address().port)));
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  const p = await bound(s);
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+/** Round trips (µs) of PINGS datagrams sent one at a time to `target`, answered on `sock`. */
+async function pingPong(sock: dgram.Socket, target: number): Promise<number[]> {
+  const frame = Buffer.alloc(64, 0);
+  frame.fill(0xff, 0, 6);
+  frame.writeUInt16BE(0x88b5, 12); // local experimental ethertype
+  const rtts: number[] = [];
+  for (let i = 0; i < PINGS; i++) {
+    await sleep(PING_GAP_MS);
+    const t0 = process.hrtime.bigint();
+    const back = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 1000);
+      sock.once('message', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    sock.send(frame, target, '127.0.0.1');
+    if (await back) rtts.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  return rtts;
+}
+
+function pct(xs: number[], p: number): number {
+  const a = [...xs].sort((x, y) => x - y);
+  return a[Math.min(a.length - 1, Math.floor(p * a.length))] ?? NaN;
+}
+
+async function viaRelay(): Promise<number[]> {
+  const sock = dgram.createSocket('udp4');
+  const back = await bound(sock);
+  const w = new Worker(RELAY, { eval: true, workerData: { back } });
+  const target = await new Promise<number>((r) => w.once('message', r));
+  const rtts = await pingPong(sock, target);
+  w.postMessage('stop');
+  await w.terminate();
+  sock.close();
+  return rtts;
+}
+
+async function viaSwitch(seconds: number): Promise<{ rtts: number[]; idleCpu: number; sleeps: number }> {
+  const sock = dgram.createSocket('udp4');
+  const back = await bound(sock);
+  const target = await freeUdpPort();
+  const config: SwitchConfig = {
+    ...CONFIG_DEFAULTS,
+    queues: 1,
+    ports: [
+      { name: 'in', type: 'udp', local: `127.0.0.1:${target}` },
+      { name: 'out', type: 'udp', local: '127.0.0.1:0', remote: `127.0.0.1:${back}` },
+    ],
+    programs: [{ queues: [0], chain: [{ name: 'redirect', params: { port: 'out' }, continueOn: [] }] }],
+  };
+  const sw = await Switch.start(config);
+  // Idle CPU: every thread of this process, no traffic, after the start-up settles.
+  await sleep(500);
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await sleep(seconds * 1000);
+  const c = process.cpuUsage(c0);
+  const idleCpu = (c.user + c.system) / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9);
+  const s0 = sw.stats().queues.rx0_sleeps;
+  const rtts = await pingPong(sock, target);
+  const sleeps = sw.stats().queues.rx0_sleeps - s0;
+  await sw.stop();
+  sock.close();
+  return { rtts, idleCpu, sleeps };
+}
+
+const mode: BenchMode = {
+  name: 'wake',
+  description: 'round trip of one datagram at a time through an idle switch (wake-up latency) against a plain Node relay, and the CPU of an idle switch',
+  async run(opts, report) {
+    const relay = await viaRelay();
+    const sw = await viaSwitch(opts.seconds);
+    const r50 = pct(relay, 0.5);
+    const s50 = pct(sw.rtts, 0.5);
+    report({ mode: 'ref:dgram-relay-rtt', mpps: 0, rttP50Us: r50, rttP99Us: pct(relay, 0.99), answered: relay.length, pings: PINGS });
+    report({ mode: 'idle-rtt', mpps: 0, rttP50Us: s50, rttP99Us: pct(sw.rtts, 0.99), answered: sw.rtts.length, pings: PINGS, ratioToRelay: s50 / r50, workerSleeps: sw.sleeps, targetRatio: 1 });
+    report({ mode: 'idle-cpu', mpps: 0, coreFraction: sw.idleCpu, target: 0.02 });
+    if (!opts.json) {
+      console.log(`One ${PING_GAP_MS} ms-spaced 64-byte datagram at a time, ${PINGS} pings (udp in → redirect → udp out, loopback)`);
+      console.log(line('ref:dgram-relay-rtt', [[r50, 'µs p50'], [pct(relay, 0.99), 'µs p99']]));
+      console.log(line('idle-rtt', [[s50, 'µs p50'], [pct(sw.rtts, 0.99), 'µs p99'], [sw.sleeps, 'sleeps']]) + `  ${(s50 / r50).toFixed(2)}× the relay`);
+      console.log(`  idle switch: ${(sw.idleCpu * 100).toFixed(2)}% of a core (target ≤ 2%)`);
+    }
+  },
+};
+export default mode;

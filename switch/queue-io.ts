@@ -1,0 +1,205 @@
+/**
+ * A port's queue side as queue worker q drives it (run to completion): QueueIO for the
+ * port, plus what the worker's breath calls — poll the RX side into the port's rx ring of
+ * this queue, transmit on the TX side.
+ *
+ *   breath of worker q:
+ *     poll(): port.poll(room) → allocFrame (worker q's pool) + submit → rx[p][q] staged
+ *             flushRx(): pool published, then the ring submitted (one store)
+ *     …the same breath consumes rx[p][q] like any input ring…
+ *     transmit(): port.transmit() straight from the frame; the frame goes home at once
+ *
+ * Why a ring between poll and program when one thread does both: frames taken from the
+ * medium are published in shared memory before the program runs, so a worker killed or
+ * replaced by the watchdog mid-breath leaves them for its replacement (nothing queued is
+ * lost), and the accounting walk sees them. It costs a descriptor write and read per packet.
+ *
+ * Counting: the port's counters for this queue live in their own block (one writer: this
+ * worker); every frame submitted is rx_packets and reaches the queue (the ring has room by
+ * construction: poll is offered no more than room()); every frame handed to transmit() is
+ * tx_packets or tx_dropped.
+ */
+import { Ring } from '../queues/ring.js';
+import { D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM } from '../queues/frames.js';
+import type { FramePool } from '../queues/pool.js';
+import { CounterBlock } from '../lib/counters.js';
+import { P } from './counters.js';
+import type { SharedLayout } from './layout.js';
+import type { QueueIO, QueuePort } from './ports/port.js';
+
+export class QueuePortIO implements QueueIO {
+  readonly name: string;
+  readonly ifindex: number;
+  readonly queue: number;
+  readonly queues: number;
+  readonly frameSize: number;
+  readonly maxFrameLength: number;
+  readonly area: Uint8Array;
+  readonly written: Int32Array;
+  readonly counters: Float64Array;
+  /** The port's queue side, once opened (rx: polled by the breath; tx: written by it). */
+  side: QueuePort | null = null;
+  /** False once the side reported it has finished producing (a generator's count). */
+  producing = true;
+
+  private readonly port: number;
+  private readonly pool: FramePool;
+  private readonly rx: Ring;
+  private staged = 0;
+  /** Slots reserved on the rx ring for the poll in progress. */
+  private limit = 0;
+  private rxBytes = 0;
+  private transmitted = false;
+  private txPackets = 0;
+  private txBytes = 0;
+  private txDropped = 0;
+  private readonly block: CounterBlock;
+  private readonly logFn: (level: 'info' | 'warn' | 'error', message: string) => void;
+
+  constructor(
+    layout: SharedLayout,
+    port: number,
+    queue: number,
+    name: string,
+    pool: FramePool,
+    written: Int32Array,
+    area: Uint8Array,
+    log: (level: 'info' | 'warn' | 'error', message: string) => void,
+  ) {
+    this.port = port;
+    this.queue = queue;
+    this.queues = layout.queues;
+    this.name = name;
+    this.ifindex = port + 1;
+    this.frameSize = layout.frameSize;
+    this.maxFrameLength = layout.frameSize - XDP_PACKET_HEADROOM;
+    this.area = area;
+    this.written = written;
+    this.pool = pool;
+    // The producer side of rx[p][q]; the engine holds the consumer side of the same ring.
+    // No doorbell: the producer is the consumer's own thread, which is awake.
+    this.rx = new Ring(layout.rx[port][queue]);
+    this.block = CounterBlock.fromShared(layout.portQueueCounters[port][queue]);
+    this.counters = this.block.values;
+    this.logFn = log;
+  }
+
+  // ── QueueIO (what the port's side calls) ───────────────────────────────────
+
+  allocFrame(): number {
+    const f = this.pool.alloc();
+    if (f < 0) {
+      this.counters[P.rx_packets]++;
+      this.counters[P.rx_no_buffer]++;
+    }
+    return f;
+  }
+
+  dataOffset(frame: number): number {
+    return frame * this.frameSize + XDP_PACKET_HEADROOM;
+  }
+
+  room(): number {
+    return this.limit - this.staged;
+  }
+
+  submit(frame: number, length: number, hash: number): boolean {
+    const ring = this.rx;
+    const s = this.staged;
+    // poll() offers a side no more than the room it reserved (`limit`), so the last test only
+    // guards a misbehaving port.
+    if ((length >>> 0) !== length || length > this.maxFrameLength || length < 14 || s >= this.limit) {
+      this.counters[P.rx_packets]++;
+      this.counters[P.rx_dropped]++;
+      this.free(frame);
+      return false;
+    }
+    // Counted locally, published once per poll (one writer: this worker).
+    this.rxBytes += length;
+    const w = ring.words;
+    const o = ring.slotOf(s);
+    w[o + D_FRAME] = frame;
+    w[o + D_OFFLEN] = XDP_PACKET_HEADROOM | (length << 16);
+    w[o + D_HASH] = hash;
+    w[o + D_META] = this.port;
+    this.staged = s + 1;
+    return true;
+  }
+
+  count(name: string, n = 1): void {
+    this.counters[this.counterIndex(name)] += n;
+  }
+
+  counterIndex(name: string): number {
+    const i = this.block.index.get(name);
+    if (i === undefined) throw new Error(`port ${this.name}: no counter named ${name} (declare it in the PortType's counters)`);
+    return i;
+  }
+
+  log(level: 'info' | 'warn' | 'error', message: string): void {
+    this.logFn(level, message);
+  }
+
+  // ── what the worker's breath calls ─────────────────────────────────────────
+
+  /** Polls the RX side for at most `budget` frames; returns what it produced, or -1 once finished. */
+  poll(budget: number): number {
+    const side = this.side!;
+    const room = this.rx.reserve(budget);
+    if (room === 0) return 0;
+    this.limit = room;
+    const n = side.poll!(room);
+    const staged = this.staged;
+    if (staged !== 0) {
+      const c = this.counters;
+      c[P.rx_packets] += staged;
+      c[P.rx_bytes] += this.rxBytes;
+      this.rxBytes = 0;
+      // The pool's stack depth first, then the descriptors: no frame is ever both free and queued.
+      this.pool.publish();
+      this.rx.submit(staged);
+      this.staged = 0;
+    }
+    this.limit = 0;
+    if (n < 0) this.producing = false;
+    return n;
+  }
+
+  /**
+   * A frame from this queue to the port's TX side; the caller frees the frame after.
+   * Counted locally and published with the breath (flushTx), as the queue's own exit
+   * counters are: a worker that dies mid-breath has published none of that breath's counts.
+   */
+  transmit(area: Uint8Array, offset: number, length: number): boolean {
+    let sent: boolean;
+    try {
+      sent = this.side!.transmit!(area, offset, length);
+    } catch (e) {
+      sent = false;
+      this.log('error', `transmit failed: ${(e as Error).message}`);
+    }
+    this.transmitted = true;
+    if (sent) {
+      this.txPackets++;
+      this.txBytes += length;
+    } else this.txDropped++;
+    return sent;
+  }
+
+  /** After a breath: lets a side that batches its writes push them out. */
+  flushTx(): void {
+    if (!this.transmitted) return;
+    this.transmitted = false;
+    const c = this.counters;
+    c[P.tx_packets] += this.txPackets;
+    c[P.tx_bytes] += this.txBytes;
+    c[P.tx_dropped] += this.txDropped;
+    this.txPackets = this.txBytes = this.txDropped = 0;
+    const side = this.side!;
+    if (side.flushTx !== undefined) side.flushTx();
+  }
+
+  private free(frame: number): void {
+    this.pool.free(frame);
+  }
+}
