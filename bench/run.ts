@@ -31,7 +31,7 @@ for (const f of readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) {
 }
 if (argv.list) {
   for (const m of modes) console.log(`${m.name.padEnd(14)} ${m.description}`);
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 }
 const wanted = argv._.map(String);
 const selected = wanted.length ? modes.filter((m) => wanted.includes(m.name)) : modes.filter((m) => !m.onlyWhenNamed);
@@ -47,4 +47,4 @@ for (const m of selected) {
   if (!argv.json) console.log(`\n== ${m.name}: ${m.description}`);
   await m.run({ seconds: argv.seconds, json: argv.json, rounds: argv.rounds, minutes: argv.minutes }, report);
 }
-process.exit(0);
+process.exit(process.exitCode ?? 0);

@@ -95,6 +95,8 @@ export class VirtioNetDevice implements NetQueueHost {
   private readonly devLo: number;
   private readonly devHi: number;
   private lastLog = -Infinity;
+  /** Set during fault(): the caller logs the error, needsReset() must not log it again. */
+  private quietReset = false;
   private suppressed = 0;
 
   constructor(
@@ -223,7 +225,9 @@ export class VirtioNetDevice implements NetQueueHost {
    * reports the error (rate-limited).
    */
   fault(why: string): void {
+    this.quietReset = true;
     this.net.fault(why);
+    this.quietReset = false;
   }
 
   broken(why: string): void {
@@ -241,7 +245,9 @@ export class VirtioNetDevice implements NetQueueHost {
     Atomics.add(t, T.kConfigGen, 1);
     // A guest that breaks the rules in a loop (reset, break, reset…) must not flood the log.
     const now = Date.now();
-    if (now - this.lastLog >= 1000) {
+    if (this.quietReset) {
+      // fault(): the port reports it, rate-limited, with its own words.
+    } else if (now - this.lastLog >= 1000) {
       this.lastLog = now;
       const more = this.suppressed > 0 ? ` (${this.suppressed} more since the last message)` : '';
       this.suppressed = 0;

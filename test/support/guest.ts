@@ -37,6 +37,9 @@ export const MARK_OK = 'XSWITCH-PING-OK';
 export const MARK_FAIL = 'XSWITCH-PING-FAIL';
 /** `XSWITCH-BIGPING N packets received`: 3 pings of 1472 bytes (1514-byte frames). */
 export const MARK_BIG = 'XSWITCH-BIGPING';
+/** `XSWITCH-TCP-TX <bytes> <sha256>` / `XSWITCH-TCP-RX <bytes> <sha256>`: what the client sent, what the server got. */
+export const MARK_TCP_TX = 'XSWITCH-TCP-TX';
+export const MARK_TCP_RX = 'XSWITCH-TCP-RX';
 /** With xs.recv=PORT: printed before listening, and after the transfer as `XSWITCH-RECV <bytes> <sha256>`. */
 export const MARK_LISTEN = 'XSWITCH-LISTEN';
 export const MARK_RECV = 'XSWITCH-RECV';

@@ -18,6 +18,9 @@ const BASE: Record<string, Record<string, string>> = {
   stream: { listen: "'127.0.0.1:20100'" },
   vxlan: { local: '10.0.0.1', remote: '10.0.0.2', vni: '1' },
   virtio: {},
+  afpacket: { interface: 'veth0' },
+  tap: {},
+  'vhost-user': { socket: '/tmp/xs-vhost.sock' },
 };
 
 /** Values of each YAML kind, and which declared kinds accept them (this test's own table). */

@@ -40,7 +40,15 @@ const base = (extra: Partial<SwitchConfig>) => ({ ...CONFIG_DEFAULTS, poolFrames
 
 describe('socket endpoints in the switch', () => {
   run('xskmap redirect: per-queue sockets receive, echo out of their port, and a slot bound to another queue drops', async () => {
-    const COUNT = 30_000;
+    const COUNT = 60_000;
+    // The applications start first (threads that import their code: slow on a loaded
+    // machine), so the sockets are bound within moments of the generator starting; the
+    // packets that come before are counted xdp_redirect_err, and 3 s of traffic follow.
+    const echoSock = createXskShared({ frames: 2048, ringSize: 1024 });
+    const dropSock = createXskShared({ frames: 2048, ringSize: 1024 });
+    const echo = await startXskApp('examples/xsk/udp-echo', echoSock, { port: 7 });
+    const drop = await startXskApp('examples/xsk/rx-drop', dropSock);
+    apps.push(echo, drop);
     sw = await Switch.start(
       base({
         queues: 3,
@@ -52,11 +60,6 @@ describe('socket endpoints in the switch', () => {
         programs: [{ queues: [0, 1, 2], chain: [{ name: fixture, params: { ids: [0, 1, 0] }, continueOn: [] }] }],
       }),
     );
-    const echoSock = createXskShared({ frames: 2048, ringSize: 1024 });
-    const dropSock = createXskShared({ frames: 2048, ringSize: 1024 });
-    const echo = await startXskApp('examples/xsk/udp-echo', echoSock, { port: 7 });
-    const drop = await startXskApp('examples/xsk/rx-drop', dropSock);
-    apps.push(echo, drop);
     await expect(bindXsk(sw, echoSock, 'nope', 0, 0)).rejects.toThrow(/no port named 'nope'/);
     await expect(bindXsk(sw, echoSock, 'out0', 3, 0)).rejects.toThrow(/queue 3 does not exist/);
     // Each app rings its queue worker's own doorbell (need_wakeup), so the workers sleep until rung.
