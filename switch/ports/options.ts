@@ -7,13 +7,9 @@
  * The declared names are also the options a port type accepts: anything else is reported
  * as unknown, so an option cannot be accepted without a declared type.
  */
-import type { PortConfig, PortType } from './port.js';
+import type { OptionKind, OptionTypes, PortConfig, PortType } from './port.js';
 
-/** JSON/YAML value kinds an option may take. `integer[]`: a list of integers. */
-export type OptionKind = 'integer' | 'number' | 'string' | 'boolean' | 'integer[]';
-
-/** Option name → the kind (or kinds) it accepts. `name` and `type` are every port's. */
-export type OptionTypes = Readonly<Record<string, OptionKind | readonly OptionKind[]>>;
+export type { OptionKind, OptionTypes };
 
 const ARTICLE: Record<OptionKind, string> = {
   integer: 'an integer',

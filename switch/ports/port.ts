@@ -18,7 +18,15 @@
  *
  *   medium queue q ──poll──▶ worker q: program ──transmit──▶ egress port's queue-q side
  */
-import type { OptionTypes } from './options.js';
+
+/** JSON/YAML value kinds an option may take. `integer[]`: a list of integers. */
+export type OptionKind = 'integer' | 'number' | 'string' | 'boolean' | 'integer[]';
+
+/**
+ * Option name → the kind (or kinds) it accepts. `name` and `type` are every port's.
+ * Checked for every port type alike by ./options.ts.
+ */
+export type OptionTypes = Readonly<Record<string, OptionKind | readonly OptionKind[]>>;
 
 import type { VnetHdr } from '../../lib/net/vnet-hdr.js';
 
