@@ -19,6 +19,13 @@ export class CounterBlock {
     this.index = new Map(names.map((n, i) => [n, i]));
   }
 
+  /** Index of counter `name` (off the hot path); `owner` names whose counters these are in the error. */
+  indexOf(name: string, owner: string): number {
+    const i = this.index.get(name);
+    if (i === undefined) throw new Error(`${owner}: no counter named ${name} (declare it in the PortType's counters)`);
+    return i;
+  }
+
   get(name: string): number {
     const i = this.index.get(name);
     if (i === undefined) throw new Error(`no counter named ${name}`);

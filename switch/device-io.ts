@@ -417,9 +417,7 @@ export class DeviceIO implements PortIO {
   }
 
   counterIndex(name: string): number {
-    const i = this.block.index.get(name);
-    if (i === undefined) throw new Error(`port ${this.name}: no counter named ${name} (declare it in the PortType's counters)`);
-    return i;
+    return this.block.indexOf(name, `port ${this.name}`);
   }
 
   log(level: 'info' | 'warn' | 'error', message: string): void {

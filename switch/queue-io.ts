@@ -20,7 +20,7 @@
  * tx_packets or tx_dropped.
  */
 import { Ring } from '../queues/ring.js';
-import { D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM } from '../queues/frames.js';
+import { D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
 import type { FramePool } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
@@ -119,9 +119,9 @@ export class QueuePortIO implements QueueIO {
     const w = ring.words;
     const o = ring.slotOf(s);
     w[o + D_FRAME] = frame;
-    w[o + D_OFFLEN] = XDP_PACKET_HEADROOM | (length << 16);
+    w[o + D_OFFLEN] = packOffLen(XDP_PACKET_HEADROOM, length);
     w[o + D_HASH] = hash;
-    w[o + D_META] = this.port;
+    w[o + D_META] = packMeta(this.port, 0, 0);
     this.staged = s + 1;
     return true;
   }
@@ -131,9 +131,7 @@ export class QueuePortIO implements QueueIO {
   }
 
   counterIndex(name: string): number {
-    const i = this.block.index.get(name);
-    if (i === undefined) throw new Error(`port ${this.name}: no counter named ${name} (declare it in the PortType's counters)`);
-    return i;
+    return this.block.indexOf(name, `port ${this.name}`);
   }
 
   log(level: 'info' | 'warn' | 'error', message: string): void {
