@@ -38,6 +38,8 @@ export class DeviceIO implements PortIO {
   readonly area: Uint8Array;
   readonly counters: Float64Array;
   readonly doorbell: Doorbell;
+  readonly shared: SharedArrayBuffer | null;
+  private readonly queueBells: Doorbell[];
   steerer: Steerer;
   /** False once the switch is stopping: frames still arriving are counted rx_dropped. */
   ingressOpen = true;
@@ -68,7 +70,10 @@ export class DeviceIO implements PortIO {
     name: string,
     steerer: Steerer,
     log: (level: 'info' | 'warn' | 'error', message: string) => void,
+    shared: SharedArrayBuffer | null = null,
   ) {
+    this.shared = shared;
+    this.queueBells = Array.from({ length: layout.queues }, (_, q) => new Doorbell(new Int32Array(layout.control), queueDoorbell(layout, q)));
     this.port = port;
     this.name = name;
     this.ifindex = port + 1;
@@ -94,6 +99,10 @@ export class DeviceIO implements PortIO {
     this.block = CounterBlock.fromShared(layout.portCounters[port]);
     this.offloads = new Int32Array(layout.offloads);
     this.counters = this.block.values;
+  }
+
+  wakeQueue(q: number): void {
+    this.queueBells[q].ring();
   }
 
   // ── ingress ────────────────────────────────────────────────────────────────

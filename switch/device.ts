@@ -28,6 +28,8 @@ export interface DeviceWorkerData {
   steering: { module: string; shared: unknown } | null;
   /** Run to completion: the queue workers poll this port's RX queues, so this thread does not poll. */
   rxOnQueues: boolean;
+  /** The port type's state shared with its queue sides (PortType.sharedState), or null. */
+  shared: SharedArrayBuffer | null;
 }
 
 export type DeviceRequest =
@@ -55,7 +57,7 @@ async function makeSteerer(s: { module: string; shared: unknown } | null): Promi
 async function main(): Promise<void> {
   const type = ((await import(data.module)) as { default: PortType }).default;
   const port: Port = type.create(data.config);
-  const io = new DeviceIO(data.layout, data.port, data.config.name, await makeSteerer(data.steering), log);
+  const io = new DeviceIO(data.layout, data.port, data.config.name, await makeSteerer(data.steering), log, data.shared);
   // A polling port starts producing only when every port is up (start-ingress): a
   // generator must not fill the tx ring of a port still opening its file.
   let ingress = false;

@@ -188,11 +188,38 @@ export class QueueEngine {
    * Run to completion: this worker drives port p's queue side (its RX queue when `rx`, its
    * TX side when `tx`). Returns the QueueIO to open the port's side with; set `io.side` after.
    */
-  attachQueueSide(p: number, name: string, rx: boolean, tx: boolean, log: (level: 'info' | 'warn' | 'error', message: string) => void): QueuePortIO {
-    const io = new QueuePortIO(this.layoutRef, p, this.queue, name, this.pool, this.written, this.area, log);
+  attachQueueSide(p: number, name: string, rx: boolean, tx: boolean, log: (level: 'info' | 'warn' | 'error', message: string) => void, shared: SharedArrayBuffer | null = null): QueuePortIO {
+    const io = new QueuePortIO(this.layoutRef, p, this.queue, name, this.pool, this.written, this.area, log, shared);
     if (rx) this.rxSides.push(io);
     if (tx) this.txSides[p] = io;
+    this.sides.push(io);
     return io;
+  }
+
+  /** Sides that take handovers from their device thread (QueuePort.service), set once opened. */
+  private readonly sides: QueuePortIO[] = [];
+  private serviced: QueuePortIO[] = [];
+
+  /** After the sides are opened: which of them want service() once a breath. */
+  sidesOpened(): void {
+    this.serviced = this.sides.filter((io) => io.side?.service !== undefined);
+  }
+
+  /** The worker stops: every side lets go of its medium. */
+  closeSides(): void {
+    for (const io of this.sides) {
+      try {
+        io.side?.close?.();
+      } catch (e) {
+        io.log('error', `closing the queue side: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** The side of port p this engine drives, or null (control requests for it). */
+  sideOf(p: number): QueuePortIO | null {
+    for (const io of this.sides) if (io.portIndex === p) return io;
+    return null;
   }
 
   /** Names of the ports whose RX side here has finished (off the hot path). */
@@ -219,6 +246,9 @@ export class QueueEngine {
       // Pairs with the device's Atomics.store in DeviceIO.drain (the port's offloads changed).
       if (gro[p] !== null) this.groOn[p] = (Atomics.load(this.offloads, p) & OFFLOAD_TSO) !== 0 ? 1 : 0;
     }
+    // Handovers first (a VM's ring given to or taken from this queue): one load per side.
+    const serviced = this.serviced;
+    for (let s = 0; s < serviced.length; s++) serviced[s].side!.service!();
     // Run to completion: take this queue's share of every polled medium first; the frames
     // land on the port's rx ring of this queue and are processed below in this breath.
     if (this.ingressOpen) {
@@ -462,9 +492,10 @@ export class QueueEngine {
    */
   private stageTx(port: number, frame: number, off: number, len: number, hash: number, flags: number): boolean {
     const side = this.txSides[port];
-    if (side !== null) {
+    if (side !== null && side.direct) {
       this.local[Q.tx_frames]++;
-      if (!side.transmit(this.area, frame * this.frameSize + off, len)) return false;
+      const base = frame * this.frameSize;
+      if (!side.transmit(this.area, base + off, len, base, flags)) return false;
       this.free(frame);
       return true;
     }

@@ -26,6 +26,8 @@ import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
 import type { SharedLayout } from './layout.js';
 import type { QueueIO, QueuePort } from './ports/port.js';
+import { F_VNET, loadFrameVnet } from '../queues/frame-vnet.js';
+import { VnetHdr } from '../lib/net/vnet-hdr.js';
 
 export class QueuePortIO implements QueueIO {
   readonly name: string;
@@ -37,12 +39,19 @@ export class QueuePortIO implements QueueIO {
   readonly area: Uint8Array;
   readonly written: Int32Array;
   readonly counters: Float64Array;
+  readonly shared: SharedArrayBuffer | null;
+  /** See QueueIO.direct: the engine transmits here only while it is true. */
+  direct = true;
   /** The port's queue side, once opened (rx: polled by the breath; tx: written by it). */
   side: QueuePort | null = null;
   /** False once the side reported it has finished producing (a generator's count). */
   producing = true;
 
   private readonly port: number;
+  /** The port's index in the switch. */
+  get portIndex(): number {
+    return this.port;
+  }
   private readonly pool: FramePool;
   private readonly rx: Ring;
   private staged = 0;
@@ -54,6 +63,8 @@ export class QueuePortIO implements QueueIO {
   private txBytes = 0;
   private txDropped = 0;
   private readonly block: CounterBlock;
+  /** The header of a frame that carries one (F_VNET), loaded for the side's transmit. */
+  private readonly hdr = new VnetHdr();
   private readonly logFn: (level: 'info' | 'warn' | 'error', message: string) => void;
 
   constructor(
@@ -65,7 +76,9 @@ export class QueuePortIO implements QueueIO {
     written: Int32Array,
     area: Uint8Array,
     log: (level: 'info' | 'warn' | 'error', message: string) => void,
+    shared: SharedArrayBuffer | null = null,
   ) {
+    this.shared = shared;
     this.port = port;
     this.queue = queue;
     this.queues = layout.queues;
@@ -168,10 +181,15 @@ export class QueuePortIO implements QueueIO {
    * Counted locally and published with the breath (flushTx), as the queue's own exit
    * counters are: a worker that dies mid-breath has published none of that breath's counts.
    */
-  transmit(area: Uint8Array, offset: number, length: number): boolean {
+  transmit(area: Uint8Array, offset: number, length: number, frameBase: number, flags: number): boolean {
     let sent: boolean;
     try {
-      sent = this.side!.transmit!(area, offset, length);
+      let hdr: VnetHdr | null = null;
+      if ((flags & F_VNET) !== 0) {
+        hdr = this.hdr;
+        loadFrameVnet(hdr, area, frameBase, offset - frameBase);
+      }
+      sent = this.side!.transmit!(area, offset, length, hdr);
     } catch (e) {
       sent = false;
       this.log('error', `transmit failed: ${(e as Error).message}`);

@@ -49,6 +49,10 @@ export interface QueueSideData {
   config: PortConfig;
   rx: boolean;
   tx: boolean;
+  /** The port type's shared state (PortType.sharedState), or null. */
+  shared: SharedArrayBuffer | null;
+  /** The last requests its device sent the queue sides (replayed to a restarted worker), in order. */
+  requests: unknown[];
 }
 
 /** Messages the supervisor sends (see Switch). */
@@ -59,6 +63,8 @@ export type QueueRequest = { queue: number } & (
   | { type: 'tap'; id: number; module: string | null; shared: unknown; stage: 'entry' | 'exit' }
   /** Polled media start producing only once every port is up (as the device threads' start-ingress). */
   | { type: 'start-ingress'; id: number }
+  /** For port p's queue side here (what its device thread's control result sent them: Port.control). */
+  | { type: 'side'; id: number; port: number; msg: unknown }
 );
 
 // Spin this long after the last packet before sleeping: a wake-up costs the producer an
@@ -113,6 +119,12 @@ async function handle(engine: QueueEngine, req: QueueRequest): Promise<void> {
     case 'start-ingress':
       engine.ingressOpen = true;
       break;
+    case 'side': {
+      const side = engine.sideOf(req.port)?.side;
+      if (side?.control === undefined) throw new Error(`port ${req.port} has no queue side taking requests on queue ${engine.queue}`);
+      side.control(req.msg);
+      break;
+    }
   }
 }
 
@@ -121,9 +133,12 @@ async function openSides(engine: QueueEngine): Promise<void> {
   for (const s of data.sides) {
     const type = ((await import(s.module)) as { default: PortType }).default;
     const name = s.config.name;
-    const io = engine.attachQueueSide(s.port, name, s.rx, s.tx, (level, message) => log(engine.queue, level, `port ${name}: ${message}`));
-    io.side = type.openQueue!(s.config, io);
+    const io = engine.attachQueueSide(s.port, name, s.rx, s.tx, (level, message) => log(engine.queue, level, `port ${name}: ${message}`), s.shared);
+    const side = type.openQueue!(s.config, io);
+    io.side = side;
+    for (const msg of s.requests) side.control?.(msg);
   }
+  engine.sidesOpened();
 }
 
 /** What the loop keeps per engine: its control words and its error-report state. */
@@ -249,6 +264,7 @@ async function main(): Promise<void> {
     for (const h of hosted) h.engine.endSleep();
     idle = 0;
   }
+  for (const h of hosted) h.engine.closeSides();
   parentPort!.postMessage({ type: 'stopped' });
 }
 

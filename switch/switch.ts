@@ -119,6 +119,10 @@ export class Switch extends EventEmitter {
   /** Per port: the directions its queue workers drive themselves (run to completion). */
   private readonly sides: { rx: boolean; tx: boolean }[];
   private readonly poolBlocks: CounterBlock[];
+  /** Per port: its type's state shared by the device thread and the queue sides (PortType.sharedState). */
+  private readonly sideShared: (SharedArrayBuffer | null)[];
+  /** Per port: what its device sent its queue sides lately (Port.control's queueSides), for restarted workers. */
+  private readonly sideRequests: unknown[][];
   private nextId = 1;
   private readonly pendingReplies = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private stopping = false;
@@ -148,6 +152,8 @@ export class Switch extends EventEmitter {
       const s = types[i].queueSides?.(p) ?? { rx: false, tx: false };
       return { rx: s.rx && types[i].openQueue !== undefined && !this.steering.has(p.name), tx: s.tx && types[i].openQueue !== undefined };
     });
+    this.sideShared = config.ports.map((p, i) => (this.sides[i].rx || this.sides[i].tx ? (types[i].sharedState?.(p, config.queues) ?? null) : null));
+    this.sideRequests = config.ports.map(() => []);
     this.poolBlocks = this.layout.pools.map((p) => CounterBlock.fromShared(p.counters));
     this.baseDir = opts.baseDir ?? (config.source ? path.dirname(config.source) : process.cwd());
     this.hangMs = opts.hangMs ?? 2000;
@@ -248,7 +254,7 @@ export class Switch extends EventEmitter {
     const sides: QueueSideData[] = [];
     this.config.ports.forEach((config, p) => {
       const s = this.sides[p];
-      if (s.rx || s.tx) sides.push({ port: p, module: portModuleUrl(config.type), config, rx: s.rx, tx: s.tx });
+      if (s.rx || s.tx) sides.push({ port: p, module: portModuleUrl(config.type), config, rx: s.rx, tx: s.tx, shared: this.sideShared[p], requests: this.sideRequests[p] });
     });
     const data: QueueWorkerData = {
       layout: this.layout,
@@ -442,6 +448,7 @@ export class Switch extends EventEmitter {
       module: portModuleUrl(config.type),
       steering: this.steering.get(config.name) ?? null,
       rxOnQueues: this.sides[p].rx,
+      shared: this.sideShared[p],
     };
     const worker = new Worker(workerUrl('switch/device'), { workerData: data, name: `xswitch-${config.name}` });
     let closedResolve!: () => void;
@@ -512,8 +519,18 @@ export class Switch extends EventEmitter {
   }
 
   /** Sends a control request to a port (attach a VM, …) and returns its answer. */
-  portControl(name: string, msg: unknown): Promise<unknown> {
-    return this.deviceRequest(this.portIndex(name), { type: 'control', id: this.nextId++, msg });
+  async portControl(name: string, msg: unknown): Promise<unknown> {
+    const p = this.portIndex(name);
+    const value = await this.deviceRequest(p, { type: 'control', id: this.nextId++, msg });
+    if (value === null || typeof value !== 'object' || !('queueSides' in value)) return value;
+    // Port.control: the device sends its queue sides something (a VM's memory) through us.
+    const { queueSides, ...rest } = value as { queueSides: unknown };
+    if (this.sides[p].rx || this.sides[p].tx) {
+      // A restarted worker gets the latest only: each request replaces what came before.
+      this.sideRequests[p] = [queueSides];
+      await Promise.all(this.queueThreads.map((_, q) => this.request(q, { type: 'side', id: this.nextId++, port: p, msg: queueSides })));
+    }
+    return rest;
   }
 
   /** Installs a new steerer on a port (flows/ publishes live rule changes itself). */

@@ -47,6 +47,7 @@ import { C, VIRTIO_COUNTERS, VirtioNetQueues, type FrameSink, type NetQueueHost 
 import * as T from '../../queues/virtio-transport.js';
 import type { VnetHdr } from '../../lib/net/vnet-hdr.js';
 import { OFFLOAD_CSUM, OFFLOAD_TSO4, OFFLOAD_TSO6, OFFLOAD_TSO_ECN } from '../../queues/frame-vnet.js';
+import { F_EVENT_IDX, F_GUEST_ECN, F_INDIRECT, F_MRG_RXBUF, F_PACKED, type HandoverWriter } from '../../queues/virtq-handover.js';
 
 export { VIRTIO_COUNTERS, type FrameSink };
 
@@ -98,6 +99,14 @@ export class VirtioNetDevice implements NetQueueHost {
   /** Set during fault(): the caller logs the error, needsReset() must not log it again. */
   private quietReset = false;
   private suppressed = 0;
+  /**
+   * Run to completion: the queue workers that write the guest's RX rings themselves
+   * (virtio-net-side.ts), one pair each, when the guest runs at least as many pairs as the
+   * switch has queues; null, or fewer pairs: this thread serves every ring.
+   */
+  handover: HandoverWriter | null = null;
+  /** Which guest memory the workers must use (bumped by every attach). */
+  memGen = 0;
 
   constructor(
     readonly opts: VirtioNetOptions,
@@ -126,6 +135,7 @@ export class VirtioNetDevice implements NetQueueHost {
     if (transport.byteLength < T.transportBytes()) return `transport is ${transport.byteLength} bytes, needs ${T.transportBytes()}`;
     if (memory.byteLength < 4096 || memory.byteLength % 2 !== 0) return 'guest memory must be at least 4096 bytes and even';
     this.detach();
+    this.memGen++;
     this.mem = new GuestMemory(memory);
     const t = new Int32Array(transport);
     this.t = t;
@@ -191,6 +201,11 @@ export class VirtioNetDevice implements NetQueueHost {
     if (t === null) return 0;
     // Pairs with the driver's Atomics.add(kReqSeq) after its kStatusReq store.
     if (Atomics.load(t, T.kReqSeq) !== this.ackSeq) this.serviceStatus(t);
+    // A queue worker found the guest breaking an RX ring rule (it counted it).
+    if (this.handover !== null && this.handover.takeBroken() && (this.status & STATUS_DEVICE_NEEDS_RESET) === 0) {
+      this.net.stop();
+      this.needsReset('a queue worker found a broken RX ring');
+    }
     return this.net.poll(budget, sink);
   }
 
@@ -239,6 +254,8 @@ export class VirtioNetDevice implements NetQueueHost {
   /** The data path stopped on a broken rule (it counted needs_reset): tell the guest. */
   private needsReset(why: string): void {
     this.status |= STATUS_DEVICE_NEEDS_RESET;
+    // No ring is served any more, by this thread or a queue worker.
+    this.handover?.takeAll();
     const t = this.t!;
     // Pairs with the guest's Atomics.load(kStatus) in needsReset() after it wakes on kGuestBell.
     Atomics.store(t, T.kStatus, this.status);
@@ -276,6 +293,7 @@ export class VirtioNetDevice implements NetQueueHost {
     this.featLo = 0;
     this.featHi = 0;
     this.net.stop();
+    this.handover?.takeAll();
   }
 
   private serviceStatus(t: Int32Array): void {
@@ -364,6 +382,25 @@ export class VirtioNetDevice implements NetQueueHost {
       }
       queues.push(packed ? new PackedDeviceQueue(mem, layout, opts) : new SplitDeviceQueue(mem, layout, opts));
     }
-    this.net.start(mem, queues, hasFeature(this.featLo, this.featHi, VIRTIO_NET_F_MRG_RXBUF));
+    const mrg = hasFeature(this.featLo, this.featHi, VIRTIO_NET_F_MRG_RXBUF);
+    const h = this.handover;
+    const served: (SplitDeviceQueue | PackedDeviceQueue | null)[] = queues;
+    if (h !== null && pairs >= h.queues) {
+      // Worker q writes RX ring 2q itself; this thread keeps the TX rings (and the RX rings of
+      // pairs beyond the switch's queues, which no queue sends to).
+      const flags =
+        (opts.eventIdx ? F_EVENT_IDX : 0) | (opts.indirect ? F_INDIRECT : 0) | (mrg ? F_MRG_RXBUF : 0) | (packed ? F_PACKED : 0) | (this.guestEcn ? F_GUEST_ECN : 0);
+      for (let q = 0; q < h.queues; q++) {
+        const vq = 2 * q;
+        const size = t[T.queueWord(vq, T.QSIZE)];
+        const desc = t[T.queueWord(vq, T.QDESC)] >>> 0;
+        const avail = t[T.queueWord(vq, T.QDRIVER)] >>> 0;
+        const used = t[T.queueWord(vq, T.QDEVICE)] >>> 0;
+        h.hand(q, { vq, size, desc, avail, used, flags, base: 0, takes: this.takes, callFd: -1, memGen: this.memGen });
+        served[vq] = null;
+      }
+      h.wait();
+    }
+    this.net.start(mem, served, mrg);
   }
 }

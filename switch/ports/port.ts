@@ -86,6 +86,10 @@ export interface PortIO {
   readonly doorbell?: { readonly words: Int32Array; readonly index: number };
   /** Logs an event through the main thread. */
   log(level: 'info' | 'warn' | 'error', message: string): void;
+  /** The port type's state shared with its queue sides (PortType.sharedState), or null. Optional. */
+  readonly shared?: SharedArrayBuffer | null;
+  /** Rings the doorbell of the queue worker hosting switch queue q (a handover to its side waits). Optional. */
+  wakeQueue?(q: number): void;
 }
 
 export interface Port {
@@ -120,7 +124,9 @@ export interface Port {
   status?(): Record<string, unknown>;
   /**
    * Requests from the control plane, delivered between bursts (attach a VM's memory, rotate
-   * a capture). `msg` is structured-cloneable; so is the result.
+   * a capture). `msg` is structured-cloneable; so is the result. A result object with a
+   * `queueSides` field: the switch takes that field out and hands it to every queue side of
+   * the port (QueuePort.control) before it answers, and again to a worker that restarts.
    */
   control?(msg: unknown): Promise<unknown> | unknown;
 }
@@ -160,16 +166,38 @@ export interface QueueIO {
   counterIndex(name: string): number;
   count(name: string, n?: number): void;
   log(level: 'info' | 'warn' | 'error', message: string): void;
+  /** The port type's state shared with its device thread (PortType.sharedState), or null. */
+  readonly shared: SharedArrayBuffer | null;
+  /**
+   * Whether the worker transmits on this side (true, the start) or stages frames on the
+   * port's tx ring for its device thread (false): a side that serves a medium's TX queue
+   * only while it is handed one (a VM's RX virtqueue) switches it between breaths.
+   */
+  direct: boolean;
 }
 
 /** A port's side inside queue worker q (see PortType.openQueue). */
 export interface QueuePort {
   /** Produces up to `budget` frames on this queue (io.submit); 0 idle for now, -1 finished for good. */
   poll?(budget: number): number;
-  /** Writes one frame from this queue to the medium; false = dropped. Bytes valid during the call only. */
-  transmit?(area: Uint8Array, offset: number, length: number): boolean;
+  /**
+   * Writes one frame from this queue to the medium; false = dropped. Bytes valid during the
+   * call only. `hdr`: the frame's virtio_net_hdr when it carries one (a partial checksum), else null.
+   */
+  transmit?(area: Uint8Array, offset: number, length: number, hdr: VnetHdr | null): boolean;
   /** After each breath that transmitted. */
   flushTx?(): void;
+  /** Once a breath, before polling: pick up what the device thread handed over (off the packet path). */
+  service?(): void;
+  /** A request the port's device thread sent its queue sides through the switch (Port.control's `queueSides`). */
+  control?(msg: unknown): void;
+  /**
+   * File descriptors that should wake this queue's worker when it sleeps with nothing to do
+   * (an AF_PACKET socket, a vhost-user kick eventfd). Read before each sleep.
+   */
+  wakeFds?(): readonly number[];
+  /** The worker stops for good (the switch stops): let go of the medium. */
+  close?(): void;
   /** Progress the control plane may ask for (summed over queues by the caller). */
   status?(): Record<string, number>;
 }
@@ -216,4 +244,10 @@ export interface PortType {
   queueSides?(config: PortConfig): QueueSides;
   /** Creates worker `queue`'s side of the port, inside that worker. */
   openQueue?(config: PortConfig, io: QueueIO): QueuePort;
+  /**
+   * Shared memory the port's device thread and its queue sides both see (PortIO.shared,
+   * QueueIO.shared), made once in the main thread: how a device hands a medium's queue
+   * over to the worker that serves it.
+   */
+  sharedState?(config: PortConfig, queues: number): SharedArrayBuffer;
 }

@@ -24,9 +24,13 @@ import type { Port, PortConfig, PortIO, PortType } from './port.js';
 import type { OptionTypes } from './options.js';
 import { VIRTIO_COUNTERS, VirtioNetDevice } from '../endpoints/virtio-net-device.js';
 import { MAX_QUEUE_PAIRS, parseMac, type VirtioControl } from '../../queues/virtio-transport.js';
+import * as T from '../../queues/virtio-transport.js';
 import { isValidQueueSize } from '../../queues/virtqueue.js';
 import { ErrorReport } from '../error-report.js';
 import type { VnetHdr } from '../../lib/net/vnet-hdr.js';
+import { createHandover, HandoverWriter } from '../../queues/virtq-handover.js';
+import { VirtioNetSide, type SideGuest } from '../endpoints/virtio-net-side.js';
+import { GuestMemory } from '../../queues/virtqueue-memory.js';
 
 interface VirtioOptions {
   mac: string;
@@ -66,6 +70,11 @@ class VirtioPort implements Port {
     );
     // The device thread sleeps on its own doorbell; a guest kick that rings it too is seen
     // at once instead of at the next idle timeout. Optional: not part of PortIO.
+    // Run to completion: the queue workers write the guest's RX rings (virtio-net-side.ts).
+    if (io.shared != null && io.wakeQueue !== undefined) {
+      const wake = io.wakeQueue.bind(io);
+      this.dev.handover = new HandoverWriter(io.shared, wake, (m) => io.log('warn', m));
+    }
     const db = (io as unknown as { doorbell?: { words?: Int32Array; index?: number } }).doorbell;
     if (db?.words?.buffer instanceof SharedArrayBuffer && typeof db.index === 'number') this.bell = { sab: db.words.buffer, index: db.index };
   }
@@ -128,11 +137,15 @@ class VirtioPort implements Port {
       case 'attach': {
         const err = this.dev!.attach(m.memory, m.transport);
         if (err !== null) throw new Error(err);
-        return { attached: true, deviceBell: this.bell };
+        // The queue workers that write the RX rings get the same memory (the switch passes it on).
+        const sides: JsGuestMemory = { gen: this.dev!.memGen, memory: m.memory, transport: m.transport };
+        return { attached: true, deviceBell: this.bell, queueSides: sides };
       }
-      case 'detach':
+      case 'detach': {
         this.dev!.detach();
-        return { attached: false };
+        const sides: JsGuestMemory = { gen: -1, memory: null, transport: null };
+        return { attached: false, queueSides: sides };
+      }
       case 'status':
         return this.dev!.describe();
       default:
@@ -149,10 +162,55 @@ class VirtioPort implements Port {
   }
 }
 
+/** What a queue side gets of an attached VM (through Port.control's queueSides). */
+interface JsGuestMemory {
+  gen: number;
+  memory: SharedArrayBuffer | null;
+  transport: SharedArrayBuffer | null;
+}
+
+/** A JS guest's memory and interrupts, as a queue worker sees them. */
+class JsGuest implements SideGuest {
+  private gen = -1;
+  private mem: GuestMemory | null = null;
+  private t: Int32Array | null = null;
+
+  control(msg: unknown): void {
+    const m = msg as JsGuestMemory;
+    this.gen = m.gen;
+    this.mem = m.memory === null ? null : new GuestMemory(m.memory);
+    this.t = m.transport === null ? null : new Int32Array(m.transport);
+  }
+
+  memory(gen: number): GuestMemory | null {
+    return gen === this.gen ? this.mem : null;
+  }
+
+  release(): void {
+    // A SharedArrayBuffer: nothing to unmap; the next attach replaces it.
+  }
+
+  interrupt(vq: number): void {
+    const t = this.t!;
+    // A statistic only (read by the runner and tests with Atomics.load); no ordering needed.
+    Atomics.add(t, T.queueWord(vq, T.QINTERRUPTS), 1);
+    // Pairs with the guest's Atomics.wait on kGuestBell (it re-checks its used rings after
+    // reading the bell, so a bump between its check and its wait is not lost).
+    Atomics.add(t, T.kGuestBell, 1);
+    Atomics.notify(t, T.kGuestBell);
+  }
+}
+
 const virtio: PortType = {
   type: 'virtio',
   options: OPTIONS,
   counters: VIRTIO_COUNTERS,
+  // Run to completion: worker q writes the guest's RX ring of pair q itself (when the guest
+  // runs at least as many pairs as the switch has queues); the device thread keeps status,
+  // negotiation and the guest's TX rings.
+  queueSides: () => ({ rx: false, tx: true }),
+  sharedState: (_config, queues) => createHandover(queues),
+  openQueue: (_config, io) => new VirtioNetSide(io, new JsGuest()),
   validate(config: PortConfig): string[] {
     const errs: string[] = [];
     const o = options(config);

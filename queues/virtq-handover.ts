@@ -1,0 +1,264 @@
+/**
+ * Handing a VM's virtqueue from its device thread to the queue worker that serves it, and
+ * back (run to completion: the worker of switch queue q writes its egress into the guest's
+ * RX virtqueue of pair q itself, in the breath that decided it).
+ *
+ * The device thread keeps the control plane (feature negotiation, status, vhost-user
+ * messages); when a ring is ready it writes the ring's description into queue q's slot and
+ * bumps the slot's generation; worker q picks it up between two breaths (service()),
+ * serves or stops serving as the slot says, and acknowledges with that generation. The
+ * device waits for the acknowledgement before it goes on, so:
+ *  - a ring taken back (reset, GET_VRING_BASE, a new memory table, disconnect) is no longer
+ *    touched by the worker once the device continues: the device can answer the front-end
+ *    with the worker's last available index (LAST_AVAIL), and close the fds it replaced;
+ *  - the worker maps guest memory itself (vhost-user: from the table's fds, alive for as
+ *    long as the device holds the table; JS guest: the SharedArrayBuffer its control
+ *    request carried), and unmaps it only in its own thread, after it stopped serving:
+ *    no thread ever touches a mapping another thread may unmap.
+ *
+ * Slot of queue q (Int32 words; ring addresses and the memory table in Float64 words):
+ *
+ *   GEN       device: Atomics.add after writing the slot (pairs with the worker's Atomics.load)
+ *   ACK       worker: Atomics.store(GEN it applied) + notify (pairs with the device's wait)
+ *   SERVE     1: serve ring VQ as described; 0: do not touch the guest
+ *   VQ, SIZE, FLAGS (F_*), BASE (next available index), TAKES (OFFLOAD_* the guest takes)
+ *   CALLFD    vhost-user call eventfd (−1: none / JS guest), MEMGEN (which memory)
+ *   LAST_AVAIL  worker: where the ring stands when it stopped (for GET_VRING_BASE)
+ *   BROKEN    worker: 1 when the guest broke a ring rule there (the device marks it broken)
+ */
+
+export const enum H {
+  GEN,
+  ACK,
+  SERVE,
+  VQ,
+  SIZE,
+  FLAGS,
+  BASE,
+  TAKES,
+  CALLFD,
+  MEMGEN,
+  LAST_AVAIL,
+  BROKEN,
+  WORDS = 16,
+}
+
+/** Ring description flags (FLAGS word). */
+export const F_EVENT_IDX = 1;
+export const F_INDIRECT = 2;
+export const F_MRG_RXBUF = 4;
+export const F_PACKED = 8;
+export const F_GUEST_ECN = 16;
+
+/** ACK of a worker that stopped for good (the switch stops): nothing to wait for. */
+export const ACK_GONE = -1;
+
+/** Float64 words per slot: desc, avail (driver area), used (device area) addresses. */
+const SLOT_F64 = 4;
+/** Most memory regions a vhost-user table has (VHOST_MEMORY_BASELINE_NREGIONS). */
+export const MAX_REGIONS = 8;
+/** The memory table: count, then per region gpa, size, fd offset, fd. */
+const TABLE_F64 = 1 + 4 * MAX_REGIONS;
+
+export interface RingHandover {
+  vq: number;
+  size: number;
+  desc: number;
+  avail: number;
+  used: number;
+  flags: number;
+  base: number;
+  takes: number;
+  callFd: number;
+  memGen: number;
+}
+
+export interface HandoverRegion {
+  gpa: number;
+  size: number;
+  offset: number;
+  fd: number;
+}
+
+/** Bytes of the shared block for `queues` switch queues (PortType.sharedState). */
+export function handoverBytes(queues: number): number {
+  return 8 + queues * (H.WORDS * 4 + SLOT_F64 * 8) + TABLE_F64 * 8;
+}
+
+export function createHandover(queues: number): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(handoverBytes(queues));
+  new Int32Array(sab, 0, 2)[0] = queues;
+  return sab;
+}
+
+/** Views over the block; both sides make one. */
+export class HandoverBlock {
+  readonly queues: number;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  private readonly tableAt: number;
+
+  constructor(readonly sab: SharedArrayBuffer) {
+    this.queues = new Int32Array(sab, 0, 2)[0];
+    const q = this.queues;
+    this.i32 = new Int32Array(sab, 8, q * H.WORDS);
+    this.f64 = new Float64Array(sab, 8 + q * H.WORDS * 4, q * SLOT_F64 + TABLE_F64);
+    this.tableAt = q * SLOT_F64;
+  }
+
+  word(q: number, w: H): number {
+    return q * H.WORDS + w;
+  }
+
+  /** Reads queue q's ring description (the worker, after it saw GEN move). */
+  ring(q: number): RingHandover {
+    const i = this.i32;
+    const b = q * H.WORDS;
+    const f = q * SLOT_F64;
+    return {
+      vq: i[b + H.VQ],
+      size: i[b + H.SIZE],
+      flags: i[b + H.FLAGS],
+      base: i[b + H.BASE],
+      takes: i[b + H.TAKES],
+      callFd: i[b + H.CALLFD],
+      memGen: i[b + H.MEMGEN],
+      desc: this.f64[f],
+      avail: this.f64[f + 1],
+      used: this.f64[f + 2],
+    };
+  }
+
+  writeRing(q: number, r: RingHandover | null): void {
+    const i = this.i32;
+    const b = q * H.WORDS;
+    i[b + H.SERVE] = r === null ? 0 : 1;
+    if (r === null) return;
+    i[b + H.VQ] = r.vq;
+    i[b + H.SIZE] = r.size;
+    i[b + H.FLAGS] = r.flags;
+    i[b + H.BASE] = r.base;
+    i[b + H.TAKES] = r.takes;
+    i[b + H.CALLFD] = r.callFd;
+    i[b + H.MEMGEN] = r.memGen;
+    const f = q * SLOT_F64;
+    this.f64[f] = r.desc;
+    this.f64[f + 1] = r.avail;
+    this.f64[f + 2] = r.used;
+  }
+
+  /** The vhost-user memory table (written by the device before a slot that names its MEMGEN). */
+  writeTable(regions: readonly HandoverRegion[]): void {
+    if (regions.length > MAX_REGIONS) throw new RangeError(`${regions.length} memory regions, at most ${MAX_REGIONS}`);
+    const f = this.f64;
+    const t = this.tableAt;
+    f[t] = regions.length;
+    regions.forEach((r, k) => {
+      f[t + 1 + 4 * k] = r.gpa;
+      f[t + 2 + 4 * k] = r.size;
+      f[t + 3 + 4 * k] = r.offset;
+      f[t + 4 + 4 * k] = r.fd;
+    });
+  }
+
+  table(): HandoverRegion[] {
+    const f = this.f64;
+    const t = this.tableAt;
+    const out: HandoverRegion[] = [];
+    for (let k = 0; k < f[t]; k++) out.push({ gpa: f[t + 1 + 4 * k], size: f[t + 2 + 4 * k], offset: f[t + 3 + 4 * k], fd: f[t + 4 + 4 * k] });
+    return out;
+  }
+}
+
+/** The device thread's side: hands rings over and waits for the workers to take them. */
+export class HandoverWriter {
+  readonly block: HandoverBlock;
+  /** Which queues a worker serves now (SERVE = 1 acknowledged or pending). */
+  readonly serving: Uint8Array;
+
+  constructor(
+    sab: SharedArrayBuffer,
+    private readonly wake: (q: number) => void,
+    private readonly log: (message: string) => void,
+  ) {
+    this.block = new HandoverBlock(sab);
+    this.serving = new Uint8Array(this.block.queues);
+  }
+
+  get queues(): number {
+    return this.block.queues;
+  }
+
+  /**
+   * Gives queue q's worker ring `r` (null: take it back). Returns at once; wait() before
+   * relying on it.
+   */
+  hand(q: number, r: RingHandover | null): void {
+    this.block.writeRing(q, r);
+    this.serving[q] = r === null ? 0 : 1;
+    // Pairs with the worker's Atomics.load(GEN) in service(): the slot above is visible first.
+    Atomics.add(this.block.i32, this.block.word(q, H.GEN), 1);
+    this.wake(q);
+  }
+
+  /** Takes every ring back that a worker serves, and waits until none touches the guest. */
+  takeAll(): void {
+    let any = false;
+    for (let q = 0; q < this.serving.length; q++) {
+      if (this.serving[q] === 0) continue;
+      this.hand(q, null);
+      any = true;
+    }
+    if (any) this.wait();
+  }
+
+  /**
+   * Waits until every worker acknowledged its slot's generation: then a ring taken back
+   * is no longer touched, a ring given is served. A worker that does not answer within
+   * `timeoutMs` (not started, restarting, stopped) is reported; it applies the slot when it runs.
+   */
+  wait(timeoutMs = 2000): boolean {
+    const i = this.block.i32;
+    const end = Date.now() + timeoutMs;
+    let ok = true;
+    for (let q = 0; q < this.serving.length; q++) {
+      const g = this.block.word(q, H.GEN);
+      const a = this.block.word(q, H.ACK);
+      for (;;) {
+        const gen = Atomics.load(i, g);
+        const ack = Atomics.load(i, a);
+        // ACK_GONE: the worker has stopped for good and touches nothing.
+        if (ack === gen || ack === ACK_GONE) break;
+        const left = end - Date.now();
+        if (left <= 0) {
+          ok = false;
+          this.log(`queue ${q}: its worker did not take the ring handover within ${timeoutMs} ms; it will when it runs`);
+          break;
+        }
+        // Pairs with the worker's Atomics.store(ACK) + notify in service().
+        Atomics.wait(i, a, ack, Math.min(left, 50));
+      }
+    }
+    return ok;
+  }
+
+  /** Where worker q's ring stood when it last stopped serving it. */
+  lastAvail(q: number): number {
+    return Atomics.load(this.block.i32, this.block.word(q, H.LAST_AVAIL));
+  }
+
+  /** Whether a worker found its guest breaking a ring rule; clears the flag. */
+  takeBroken(): boolean {
+    let any = false;
+    const i = this.block.i32;
+    for (let q = 0; q < this.serving.length; q++) {
+      const w = this.block.word(q, H.BROKEN);
+      // Pairs with the worker's Atomics.store(BROKEN, 1) in broken().
+      if (Atomics.load(i, w) !== 0) {
+        Atomics.store(i, w, 0);
+        any = true;
+      }
+    }
+    return any;
+  }
+}

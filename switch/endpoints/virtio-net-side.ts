@@ -1,0 +1,190 @@
+/**
+ * A VM port's queue side (run to completion): queue worker q writes the frames its breath
+ * sends to the VM straight into the guest's RX virtqueue of pair q, through the same
+ * virtio-net data path the device thread uses (virtio-net-queues.ts), then publishes the
+ * used ring and interrupts the guest where the ring's flags or EVENT_IDX ask — in the
+ * breath that decided the frames' fate, without a thread hop.
+ *
+ *   device thread: negotiation, status / vhost-user messages ──hand(q, ring)──▶ slot q
+ *   worker q, each breath: service() ── GEN moved? ──▶ stop, (re)map, serve, ACK
+ *   worker q, per frame:   transmit() ──▶ guest RX ring of pair q (MRG_RXBUF, offloads)
+ *
+ * The ring comes and goes through queues/virtq-handover.ts; while the worker holds none
+ * (io.direct false) the engine stages the port's frames on its tx ring for the device
+ * thread, which then serves every RX ring itself (a guest with fewer pairs than the
+ * switch has queues). The guest's memory is this thread's own view (a JS guest's
+ * SharedArrayBuffer, or a vhost-user table mapped here from its fds), released only here,
+ * after the ring stopped.
+ *
+ * A guest that breaks a ring rule: counted (rx_drop_malformed, needs_reset) in this queue's
+ * block, the ring is no longer served, and the BROKEN word tells the device thread, which
+ * marks the device broken (DEVICE_NEEDS_RESET, or the vhost-user error eventfds).
+ */
+import { GuestMemory } from '../../queues/virtqueue-memory.js';
+import { SplitDeviceQueue, checkLayout } from '../../queues/virtqueue-device.js';
+import { PackedDeviceQueue, checkPackedLayout } from '../../queues/virtqueue-packed.js';
+import { ACK_GONE, F_EVENT_IDX, F_GUEST_ECN, F_INDIRECT, F_MRG_RXBUF, F_PACKED, H, HandoverBlock, type RingHandover } from '../../queues/virtq-handover.js';
+import { OFFLOAD_CSUM } from '../../queues/frame-vnet.js';
+import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, type VnetHdr } from '../../lib/net/vnet-hdr.js';
+import { VIRTIO_COUNTERS, VirtioNetQueues, type NetQueueHost } from './virtio-net-queues.js';
+import { P } from '../counters.js';
+import type { QueueIO, QueuePort } from '../ports/port.js';
+
+/** Where the guest's memory comes from and how it is interrupted: a JS guest, or a vhost-user front-end. */
+export interface SideGuest {
+  /** The guest memory of generation `memGen` in this thread, or null while it has not arrived. */
+  memory(memGen: number): GuestMemory | null;
+  /** The side no longer serves a ring: drop what memory() mapped (this thread only). */
+  release(): void;
+  /** New used entries on virtio queue `vq` that the guest asked to hear about. */
+  interrupt(vq: number, callFd: number): void;
+  /** A request from the device thread (Port.control's queueSides). */
+  control?(msg: unknown): void;
+}
+
+export class VirtioNetSide implements QueuePort, NetQueueHost {
+  private readonly net: VirtioNetQueues;
+  private readonly block: HandoverBlock;
+  private readonly genWord: number;
+  private seen = 0;
+  /** The ring served now (index 0 of the data path), or null. */
+  private ring: SplitDeviceQueue | PackedDeviceQueue | null = null;
+  private vq = -1;
+  private callFd = -1;
+  private takes = 0;
+  private ecn = false;
+  private lastLog = -Infinity;
+  private suppressed = 0;
+
+  constructor(
+    private readonly io: QueueIO,
+    private readonly guest: SideGuest,
+  ) {
+    if (io.shared === null) throw new Error(`port ${io.name}: a VM queue side needs the port's handover block`);
+    this.block = new HandoverBlock(io.shared);
+    this.genWord = this.block.word(io.queue, H.GEN);
+    // One RX ring (index 0 of the data path); counted in this queue's block of the port.
+    this.net = new VirtioNetQueues(1, this, io.counters, io.counterIndex(VIRTIO_COUNTERS[0]));
+    // Nothing served until the device hands a ring over: frames go through the device thread.
+    io.direct = false;
+  }
+
+  service(): void {
+    // Pairs with the device's Atomics.add(GEN) after it wrote the slot.
+    if (Atomics.load(this.block.i32, this.genWord) === this.seen) return;
+    this.apply();
+  }
+
+  control(msg: unknown): void {
+    this.guest.control?.(msg);
+    // A memory the slot waits for may have arrived.
+    this.apply();
+  }
+
+  transmit(area: Uint8Array, offset: number, length: number, hdr: VnetHdr | null): boolean {
+    if (hdr === null) return this.net.transmit(area, offset, length, 0);
+    if ((this.takes & OFFLOAD_CSUM) !== 0) return this.net.transmitOffload(area, offset, length, 0, hdr, this.ecn);
+    // A guest that takes no offloads gets complete frames: the partial checksum is finished here.
+    if (hdr.gsoType !== VIRTIO_NET_HDR_GSO_NONE) return false;
+    if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
+      if (!completeChecksum(area, offset, length, hdr.csumStart, hdr.csumOffset)) return false;
+      this.io.counters[P.tx_csum_sw]++;
+    }
+    return this.net.transmit(area, offset, length, 0);
+  }
+
+  flushTx(): void {
+    this.net.flush();
+  }
+
+  close(): void {
+    this.stop();
+    this.guest.release();
+    const w = this.block.word(this.io.queue, H.ACK);
+    // Pairs with the device's wait: a worker gone for good touches nothing.
+    Atomics.store(this.block.i32, w, ACK_GONE);
+    Atomics.notify(this.block.i32, w);
+  }
+
+  // ── NetQueueHost ───────────────────────────────────────────────────────────
+
+  interrupt(): void {
+    this.guest.interrupt(this.vq, this.callFd);
+  }
+
+  broken(why: string): void {
+    // The data path stopped itself (live = false) and counted it; frames go to the device
+    // thread now, which refuses them (not ready) until the guest or front-end resets.
+    this.io.direct = false;
+    this.storeLastAvail();
+    // Pairs with the device's Atomics.load(BROKEN) in takeBroken().
+    Atomics.store(this.block.i32, this.block.word(this.io.queue, H.BROKEN), 1);
+    const now = Date.now();
+    if (now - this.lastLog < 1000) {
+      this.suppressed++;
+      return;
+    }
+    this.lastLog = now;
+    const more = this.suppressed > 0 ? ` (${this.suppressed} more since the last message)` : '';
+    this.suppressed = 0;
+    this.io.log('warn', `guest RX ring ${this.vq}: ${why}; the device is marked broken${more}`);
+  }
+
+  // ── the handover ───────────────────────────────────────────────────────────
+
+  /** Applies the slot as it is now; acknowledges it unless it waits for memory still to come. */
+  private apply(): void {
+    const i = this.block.i32;
+    const q = this.io.queue;
+    const gen = Atomics.load(i, this.genWord);
+    this.stop();
+    if (i[this.block.word(q, H.SERVE)] === 1) {
+      const r = this.block.ring(q);
+      const mem = this.guest.memory(r.memGen);
+      // The memory this ring lives in has not reached this thread yet (its control request
+      // is on its way): not acknowledged, looked at again next breath.
+      if (mem === null) return;
+      const err = this.start(mem, r);
+      if (err !== null) {
+        this.net.fault(`ring ${r.vq}: ${err}`);
+      }
+    } else this.guest.release();
+    this.seen = gen;
+    // Pairs with the device's Atomics.wait on ACK in HandoverWriter.wait().
+    Atomics.store(i, this.block.word(q, H.ACK), gen);
+    Atomics.notify(i, this.block.word(q, H.ACK));
+  }
+
+  private start(mem: GuestMemory, r: RingHandover): string | null {
+    const layout = { size: r.size, desc: r.desc, avail: r.avail, used: r.used };
+    const packed = (r.flags & F_PACKED) !== 0;
+    const err = packed ? checkPackedLayout(mem, layout) : checkLayout(mem, layout);
+    if (err !== null) return err;
+    const opts = { eventIdx: (r.flags & F_EVENT_IDX) !== 0, indirect: (r.flags & F_INDIRECT) !== 0 };
+    const ring = packed ? new PackedDeviceQueue(mem, layout, opts) : new SplitDeviceQueue(mem, layout, opts);
+    if (ring instanceof SplitDeviceQueue) ring.resume(r.base);
+    this.ring = ring;
+    this.vq = r.vq;
+    this.callFd = r.callFd;
+    this.takes = r.takes;
+    this.ecn = (r.flags & F_GUEST_ECN) !== 0;
+    this.net.start(mem, [ring], (r.flags & F_MRG_RXBUF) !== 0);
+    this.io.direct = true;
+    return null;
+  }
+
+  /** Stops serving: what is queued is published (and the guest interrupted if it asks), then hands off. */
+  private stop(): void {
+    this.io.direct = false;
+    if (this.ring === null) return;
+    if (this.net.live) this.net.publishAll();
+    this.storeLastAvail();
+    this.net.stop();
+    this.ring = null;
+  }
+
+  private storeLastAvail(): void {
+    const r = this.ring;
+    if (r instanceof SplitDeviceQueue) Atomics.store(this.block.i32, this.block.word(this.io.queue, H.LAST_AVAIL), r.lastAvail);
+  }
+}
