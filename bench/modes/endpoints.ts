@@ -147,9 +147,11 @@ async function vmSwitch(seconds: number, vmToVm: boolean) {
   if (vmToVm) vms.push(await startVm({ program: 'examples/vm/blast', params: { dstMac: sinkVm.mac }, driver: { queueSize: 1024 }, ...on('vm0') }));
   const pps = await rate(() => sinkVm.counter('rx_packets'), seconds);
   const st = sw.stats();
+  // Run to completion: the queues whose worker wrote the guest's RX ring itself (no device-thread hop).
+  const rxRingsOnWorkers = (await sw.portStatus('vm1')).rxRingsOnWorkers as number[];
   for (const v of vms) await v.stop();
   const s = await sw.stop();
-  return { pps, offered: st.queues.rx0_packets, noDesc: st.ports.vm1.rx_drop_no_desc, unaccounted: s.unaccounted };
+  return { pps, offered: st.queues.rx0_packets, noDesc: st.ports.vm1.rx_drop_no_desc, unaccounted: s.unaccounted, rxRingsOnWorkers };
 }
 
 const cpuNs = () => {

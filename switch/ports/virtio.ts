@@ -154,7 +154,10 @@ class VirtioPort implements Port {
   }
 
   status(): Record<string, unknown> {
-    return { ...(this.dev?.describe() ?? {}), wakesDeviceThread: this.bell !== null };
+    const h = this.dev?.handover ?? null;
+    // Which switch queues' workers write the guest's RX ring of their pair themselves.
+    const rxRingsOnWorkers = h === null ? [] : [...h.serving.keys()].filter((q) => h.serving[q] === 1);
+    return { ...(this.dev?.describe() ?? {}), wakesDeviceThread: this.bell !== null, rxRingsOnWorkers };
   }
 
   async close(): Promise<void> {
