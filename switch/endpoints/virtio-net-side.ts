@@ -95,6 +95,8 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
 
   flushTx(): void {
     this.net.flush();
+    // Where the ring stands, for the device should this worker die before it hands the ring back.
+    this.storeLastAvail();
   }
 
   close(): void {
@@ -140,12 +142,22 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     this.stop();
     if (i[this.block.word(q, H.SERVE)] === 1) {
       const r = this.block.ring(q);
-      const mem = this.guest.memory(r.memGen);
+      let mem: GuestMemory | null = null;
+      let err: string | null = null;
+      try {
+        mem = this.guest.memory(r.memGen);
+      } catch (e) {
+        err = `mapping guest memory: ${(e as Error).message}`;
+      }
       // The memory this ring lives in has not reached this thread yet (its control request
       // is on its way): not acknowledged, looked at again next breath.
-      if (mem === null) return;
-      const err = this.start(mem, r);
+      if (mem === null && err === null) return;
+      if (mem !== null) err = this.start(mem, r);
       if (err !== null) {
+        // Counted device_errors (the ring was checked by the device thread already), and the
+        // device is marked broken like for a guest that breaks a rule.
+        this.vq = r.vq;
+        this.net.live = true;
         this.net.fault(`ring ${r.vq}: ${err}`);
       }
     } else this.guest.release();

@@ -46,6 +46,9 @@ import { Session } from './vhost-user/session.js';
 import { VhostNet } from './vhost-user/vhost-net.js';
 import { Watcher } from './vhost-user/watcher.js';
 import { listenPrivate } from './vhost-user/listener.js';
+import { createHandover, HandoverBlock, HandoverWriter } from '../../queues/virtq-handover.js';
+import { VirtioNetSide } from '../endpoints/virtio-net-side.js';
+import { VhostGuest } from './vhost-user/queue-side.js';
 
 export const VHOST_COUNTERS = [
   ...VIRTIO_COUNTERS,
@@ -100,6 +103,11 @@ class VhostUserPort implements Port {
       kicks: io.counterIndex('kicks_seen'),
     };
     this.dev = new VhostNet({ maxPairs: this.opts.queuePairs, name: io.name, log: (l, m) => io.log(l, m) }, io.counters, io.counterIndex(VIRTIO_COUNTERS[0]));
+    // Run to completion: the queue workers write the guest's RX rings (vhost-user/queue-side.ts).
+    if (io.shared != null && io.wakeQueue !== undefined) {
+      const wake = io.wakeQueue.bind(io);
+      this.dev.handover = new HandoverWriter(io.shared, wake, (m) => io.log('warn', m));
+    }
     // The device thread sleeps on its doorbell; a kick rings it (optional in PortIO).
     const db = io.doorbell;
     if (db !== undefined) {
@@ -300,6 +308,12 @@ const vhostUser: PortType = {
   create(config: PortConfig): Port {
     return new VhostUserPort(options(config));
   },
+  // Run to completion: worker q writes the guest's RX ring of pair q itself (when the guest
+  // serves at least as many pairs as the switch has queues); the connection, the memory
+  // table and the guest's TX rings stay with the device thread.
+  queueSides: () => ({ rx: false, tx: true }),
+  sharedState: (_config, queues) => createHandover(queues),
+  openQueue: (_config, io) => new VirtioNetSide(io, new VhostGuest(new HandoverBlock(io.shared!))),
 };
 
 export default vhostUser;

@@ -356,9 +356,12 @@ export class Session {
       if (!this.has(P.VHOST_USER_F_PROTOCOL_FEATURES)) v.enabled = true;
       this.host.ringsChanged();
     } else if (m.request === Req.SET_VRING_CALL) {
-      this.closeAll([v.callFd]);
+      // The old fd is closed only after ringsChanged(): a queue worker that writes the ring's
+      // interrupts has let go of it by then (a closed fd's number may be reused at once).
+      const old = v.callFd;
       v.callFd = fd;
       this.host.ringsChanged();
+      this.closeAll([old]);
     } else {
       this.closeAll([v.errFd]);
       v.errFd = fd;

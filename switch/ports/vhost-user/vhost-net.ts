@@ -21,6 +21,7 @@ import { VirtioNetQueues, type FrameSink, type NetQueueHost } from '../../endpoi
 import { GuestMapping } from './mapping.js';
 import type { MemoryTable } from './memory-table.js';
 import { ringGpa, type Session, type SessionHost } from './session.js';
+import { F_EVENT_IDX, F_INDIRECT, F_MRG_RXBUF, type HandoverWriter } from '../../../queues/virtq-handover.js';
 
 export interface VhostNetOptions {
   maxPairs: number;
@@ -41,6 +42,15 @@ export class VhostNet implements SessionHost, NetQueueHost {
   brokenWhy: string | null = null;
   private lastLog = -Infinity;
   private suppressed = 0;
+  /**
+   * Run to completion: queue worker q writes RX ring 2q itself (queue-side.ts) while every
+   * pair below the switch's queue count is served; else this thread serves every ring.
+   */
+  handover: HandoverWriter | null = null;
+  /** The RX rings of pairs 0 … queues−1 are on the workers now. */
+  private handed = false;
+  /** Which memory table the workers map (bumped with every table). */
+  private memGen = 0;
 
   constructor(
     private readonly opts: VhostNetOptions,
@@ -55,6 +65,8 @@ export class VhostNet implements SessionHost, NetQueueHost {
   // ── data path (the port's poll/transmit/flushTx) ───────────────────────────
 
   poll(budget: number, sink: FrameSink): number {
+    // A queue worker found the guest breaking an RX ring rule (it counted it).
+    if (this.handed && this.handover!.takeBroken()) this.broken('the guest broke an RX ring rule (found by its queue worker)');
     return this.net.poll(budget, sink);
   }
 
@@ -85,6 +97,9 @@ export class VhostNet implements SessionHost, NetQueueHost {
     if (table !== null) {
       try {
         this.mapping = new GuestMapping(table);
+        // No worker serves a ring now (dropQueues): the table is theirs to map from the next handover.
+        this.memGen++;
+        this.handover?.block.writeTable(table.regions);
       } catch (e) {
         this.mapping = old;
         return (e as Error).message;
@@ -100,6 +115,9 @@ export class VhostNet implements SessionHost, NetQueueHost {
   ringsChanged(): void {
     const s = this.session;
     if (s === null) return;
+    // The workers' rings come home first (a call fd may have changed, a ring may stop).
+    const wasHanded = this.handed;
+    this.reclaim();
     // A device stopped by the front-end (every ring) is a reset: a broken guest gets another chance.
     if (this.brokenWhy !== null && s.vrings.every((v) => !v.started)) this.brokenWhy = null;
     this.net.publishAll();
@@ -123,13 +141,14 @@ export class VhostNet implements SessionHost, NetQueueHost {
     }
     if (this.dropped) changed = true;
     this.dropped = false;
-    if (!changed && this.net.live === this.queues.some((q) => q !== null)) return;
-    if (this.queues.some((q) => q !== null) && this.brokenWhy === null) {
-      this.net.start(this.mapping!.memory, this.queues, s.has(VIRTIO_NET_F_MRG_RXBUF));
-    } else this.net.stop();
+    if (!changed && !wasHanded && this.net.live === this.queues.some((q) => q !== null)) return;
+    if (this.queues.some((q) => q !== null) && this.brokenWhy === null) this.startNet(s);
+    else this.net.stop();
   }
 
   stopRing(i: number): number {
+    // The worker answers where its ring stands before we do.
+    this.reclaim();
     const q = this.queues[i];
     let base: number;
     if (q !== null) {
@@ -191,6 +210,7 @@ export class VhostNet implements SessionHost, NetQueueHost {
   broken(why: string): void {
     if (this.brokenWhy === null) {
       this.brokenWhy = why;
+      this.reclaim();
       for (let i = 0; i < this.queues.length; i++) {
         if (this.queues[i] !== null) this.resumeAt[i] = this.queues[i]!.lastAvail;
         this.queues[i] = null;
@@ -226,6 +246,8 @@ export class VhostNet implements SessionHost, NetQueueHost {
       memoryRegions: this.mapping?.table.regions.map((r) => ({ guest: `0x${r.gpa.toString(16)}`, size: r.size })) ?? [],
       rings: s?.vrings.map((v, i) => ({ index: i, num: v.num, started: v.started, enabled: v.enabled, served: this.queues[i] !== null, avail: this.queues[i]?.lastAvail ?? null })) ?? [],
       live: this.net.live,
+      // Which switch queues' workers write the guest's RX ring of their pair themselves.
+      rxRingsOnWorkers: this.handed ? [...this.handover!.serving.keys()] : [],
       broken: this.brokenWhy ?? s?.broken ?? null,
     };
   }
@@ -247,7 +269,52 @@ export class VhostNet implements SessionHost, NetQueueHost {
     return q;
   }
 
+  /**
+   * Serves the rings in this.queues: the RX rings of pairs 0 … queues−1 by their queue
+   * workers when all of them are served, the rest here.
+   */
+  private startNet(s: Session): void {
+    const mrg = s.has(VIRTIO_NET_F_MRG_RXBUF);
+    const h = this.handover;
+    let served = this.queues;
+    if (h !== null && this.mapping !== null) {
+      let all = true;
+      for (let q = 0; q < h.queues; q++) if (2 * q >= this.queues.length || this.queues[2 * q] === null) all = false;
+      if (all) {
+        served = this.queues.slice();
+        const flags = (s.has(VIRTIO_RING_F_EVENT_IDX) ? F_EVENT_IDX : 0) | (s.has(VIRTIO_RING_F_INDIRECT_DESC) ? F_INDIRECT : 0) | (mrg ? F_MRG_RXBUF : 0);
+        for (let q = 0; q < h.queues; q++) {
+          const vq = 2 * q;
+          const v = s.vrings[vq];
+          const at = ringGpa(this.mapping.table, v) as { desc: number; avail: number; used: number };
+          h.hand(q, { vq, size: v.num, ...at, flags, base: this.queues[vq]!.lastAvail, takes: 0, callFd: v.callFd, memGen: this.memGen });
+          served[vq] = null;
+        }
+        h.wait();
+        this.handed = true;
+      }
+    }
+    this.net.start(this.mapping!.memory, served, mrg);
+  }
+
+  /**
+   * Takes the RX rings back from the queue workers and waits until none touches the guest;
+   * this thread's ring objects continue where the workers stopped (their used idx is read
+   * back from the ring itself).
+   */
+  private reclaim(): void {
+    const h = this.handover;
+    if (h === null || !this.handed) return;
+    h.takeAll();
+    this.handed = false;
+    for (let q = 0; q < h.queues; q++) {
+      const r = this.queues[2 * q];
+      if (r !== null && r !== undefined) r.resume(h.lastAvail(q));
+    }
+  }
+
   private dropQueues(): void {
+    this.reclaim();
     this.net.publishAll();
     for (let i = 0; i < this.queues.length; i++) {
       const q = this.queues[i];
