@@ -385,7 +385,9 @@ export class VirtioNetDevice implements NetQueueHost {
     const mrg = hasFeature(this.featLo, this.featHi, VIRTIO_NET_F_MRG_RXBUF);
     const h = this.handover;
     const served: (SplitDeviceQueue | PackedDeviceQueue | null)[] = queues;
-    if (h !== null && pairs >= h.queues) {
+    // A guest that takes TSO gets super-frames that the queues' GRO rebuilds and stages on
+    // this port's tx ring: then this thread writes every RX ring (one writer per ring).
+    if (h !== null && pairs >= h.queues && (this.takes & (OFFLOAD_TSO4 | OFFLOAD_TSO6)) === 0) {
       // Worker q writes RX ring 2q itself; this thread keeps the TX rings (and the RX rings of
       // pairs beyond the switch's queues, which no queue sends to).
       const flags =

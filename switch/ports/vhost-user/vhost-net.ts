@@ -277,6 +277,8 @@ export class VhostNet implements SessionHost, NetQueueHost {
     const mrg = s.has(VIRTIO_NET_F_MRG_RXBUF);
     const h = this.handover;
     let served = this.queues;
+    // (When the port learns to offer GUEST_TSO, a guest that takes it must stay on this
+    // thread as the JS guest's does: the queues' GRO stages its super-frames on the tx ring.)
     if (h !== null && this.mapping !== null) {
       let all = true;
       for (let q = 0; q < h.queues; q++) if (2 * q >= this.queues.length || this.queues[2 * q] === null) all = false;
