@@ -14,7 +14,7 @@ import { buildGuest, MARK_ECHO_SHA, MARK_OK, MARK_RX_SHA, MARK_TX_SHA, MARK_UP, 
 import { missing, skipUnless } from '../../support/prereq.js';
 import { Procs, type Proc } from '../../support/procs.js';
 import { startVhostGuest } from '../../support/qemu.js';
-import { checkAccounted, startBetween } from '../../support/switch.js';
+import { checkAccounted, forwardProgram, startBetween } from '../../support/switch.js';
 import { expectAccounted } from '../../switch/support.js';
 
 const skip = skipUnless(
@@ -46,7 +46,12 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
     dir = '';
   });
 
-  async function start(opts: { queuePairs?: number } = {}): Promise<[string, string]> {
+  /**
+   * `queues`: the switch's queues (2 unless given). Run to completion: when the guest runs
+   * at least that many pairs, queue worker q writes its RX ring of pair q; otherwise the
+   * port's device thread writes them all. The tests cover both.
+   */
+  async function start(opts: { queuePairs?: number; queues?: number } = {}): Promise<[string, string]> {
     dir = mkdtempSync(path.join(tmpdir(), 'xs-vhost-'));
     const s1 = path.join(dir, 'vm1.sock');
     const s2 = path.join(dir, 'vm2.sock');
@@ -57,6 +62,7 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
         { name: 'vm2', type: 'vhost-user', socket: s2, ...q },
       ],
       logs,
+      opts.queues !== undefined ? { queues: opts.queues, programs: [{ queues: [...Array(opts.queues).keys()], chain: [forwardProgram('vm1', 'vm2')] }] } : {},
     );
     return [s1, s2];
   }
@@ -102,6 +108,8 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
       const st = await sw!.portStatus('vm1');
       expect(st.connected).toBe(true);
       expect(BigInt(st.features as string) & (1n << 15n)).toBe(1n << 15n); // MRG_RXBUF negotiated
+      // One pair, two switch queues: the device thread writes the guest's RX ring.
+      expect(st.rxRingsOnWorkers).toEqual([]);
     } catch (e) {
       throw context(e, [a, b]);
     }
@@ -114,8 +122,8 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
     await finish();
   }, 600_000);
 
-  it('with mergeable RX buffers off (QEMU mrg_rxbuf=off): one buffer per frame, the same stream', async () => {
-    const [s1, s2] = await start();
+  it('with mergeable RX buffers off (QEMU mrg_rxbuf=off), RX rings written by the queue worker: one buffer per frame, the same stream', async () => {
+    const [s1, s2] = await start({ queues: 1 });
     const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',mrg_rxbuf=off', append: 'xs.tcp=send:64' }, 5);
     const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',mrg_rxbuf=off', append: 'xs.tcp=recv' }, 5);
     try {
@@ -125,6 +133,7 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
       for (const n of ['vm1', 'vm2']) {
         const st = await sw!.portStatus(n);
         expect(BigInt(st.features as string) & (1n << 15n), `${n}: MRG_RXBUF not negotiated`).toBe(0n);
+        expect(st.rxRingsOnWorkers, `${n}: RX ring written by queue 0's worker`).toEqual([0]);
       }
     } catch (e) {
       throw context(e, [a, b]);
@@ -147,6 +156,7 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
         expect(BigInt(st.features as string) & (1n << 22n), `${n}: MQ not negotiated`).toBe(1n << 22n);
         const rings = st.rings as { index: number; served: boolean; avail: number }[];
         expect(rings.map((r) => r.served), `${n} rings served`).toEqual([true, true, true, true]);
+        expect(st.rxRingsOnWorkers, `${n}: RX rings 0 and 2 written by queues 0 and 1`).toEqual([0, 1]);
         console.log(`${n} rings after the transfer: ${JSON.stringify(rings)}`);
       }
     } catch (e) {
@@ -157,8 +167,8 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
     await finish();
   }, 600_000);
 
-  it('killing one QEMU mid-transfer takes its port down and returns its frames; the other guest runs on; a new QEMU reconnects and pings', async () => {
-    const [s1, s2] = await start();
+  it('killing one QEMU mid-transfer (its RX ring on the queue worker) takes its port down and returns its frames; the other guest runs on; a new QEMU reconnects and pings', async () => {
+    const [s1, s2] = await start({ queues: 1 });
     const a = startVhostGuest(procs, guest, { socket: s1, ...A, append: 'xs.tcp=send:4096' }, 120);
     const b = startVhostGuest(procs, guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
     let b2: Proc | null = null;
@@ -167,6 +177,8 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
       await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000);
       // Mid-transfer: data segments are flowing towards the receiver.
       await until(() => sw!.stats().ports.vm2.tx_packets > 2000, 120_000, 'the transfer to start');
+      // The worker writes into the guest's RAM when QEMU dies: it must let go before the unmap.
+      expect((await sw!.portStatus('vm2')).rxRingsOnWorkers).toEqual([0]);
       b.child.kill('SIGKILL');
       await until(() => sw!.stats().ports.vm2.vhost_disconnects === 1, 30_000, 'vm2 to see its front-end go');
       const down = await sw!.portStatus('vm2');
@@ -182,6 +194,7 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
       await pinged([b2]);
       await until(() => sw!.stats().ports.vm2.vhost_connects === 2, 10_000, 'vm2 to count its second front-end');
       expect((await sw!.portStatus('vm2')).connected).toBe(true);
+      expect((await sw!.portStatus('vm2')).rxRingsOnWorkers).toEqual([0]);
     } catch (e) {
       throw context(e, [a, b, ...(b2 ? [b2] : [])]);
     }
