@@ -152,6 +152,9 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
       // The memory this ring lives in has not reached this thread yet (its control request
       // is on its way): not acknowledged, looked at again next breath.
       if (mem === null && err === null) return;
+      // A worker that replaces one that died (ACK already at this generation) continues
+      // where that one last published, not where the ring was handed over.
+      if (Atomics.load(i, this.block.word(q, H.ACK)) === gen) r.base = Atomics.load(i, this.block.word(q, H.LAST_AVAIL));
       if (mem !== null) err = this.start(mem, r);
       if (err !== null) {
         // Counted device_errors (the ring was checked by the device thread already), and the
@@ -176,6 +179,7 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     const ring = packed ? new PackedDeviceQueue(mem, layout, opts) : new SplitDeviceQueue(mem, layout, opts);
     if (ring instanceof SplitDeviceQueue) ring.resume(r.base);
     this.ring = ring;
+    this.storeLastAvail();
     this.vq = r.vq;
     this.callFd = r.callFd;
     this.takes = r.takes;
