@@ -10,7 +10,7 @@
  * device waits for the acknowledgement before it goes on, so:
  *  - a ring taken back (reset, GET_VRING_BASE, a new memory table, disconnect) is no longer
  *    touched by the worker once the device continues: the device can answer the front-end
- *    with the worker's last available index (LAST_AVAIL), and close the fds it replaced;
+ *    with where the ring stands (an RX ring's published used idx), and close the fds it replaced;
  *  - the worker maps guest memory itself (vhost-user: from the table's fds, alive for as
  *    long as the device holds the table; JS guest: the SharedArrayBuffer its control
  *    request carried), and unmaps it only in its own thread, after it stopped serving:
@@ -23,7 +23,6 @@
  *   SERVE     1: serve ring VQ as described; 0: do not touch the guest
  *   VQ, SIZE, FLAGS (F_*), BASE (next available index), TAKES (OFFLOAD_* the guest takes)
  *   CALLFD    vhost-user call eventfd (−1: none / JS guest), MEMGEN (which memory)
- *   LAST_AVAIL  worker: where the ring stands when it stopped (for GET_VRING_BASE)
  *   BROKEN    worker: 1 when the guest broke a ring rule there (the device marks it broken)
  */
 
@@ -38,7 +37,6 @@ export const enum H {
   TAKES,
   CALLFD,
   MEMGEN,
-  LAST_AVAIL,
   BROKEN,
   WORDS = 16,
 }
@@ -240,11 +238,6 @@ export class HandoverWriter {
       }
     }
     return ok;
-  }
-
-  /** Where worker q's ring stood when it last stopped serving it. */
-  lastAvail(q: number): number {
-    return Atomics.load(this.block.i32, this.block.word(q, H.LAST_AVAIL));
   }
 
   /** Whether a worker found its guest breaking a ring rule; clears the flag. */

@@ -224,6 +224,17 @@ export class SplitDeviceQueue {
     this.usedPublished = used;
   }
 
+  /**
+   * Continues an RX ring from its published used idx: every chain an RX ring pops becomes
+   * one used entry, in order, so that is where the next available chain is — also when the
+   * thread that served it died between its pops and its publish (those chains are popped
+   * again; the guest never saw them used).
+   */
+  resumeAtUsed(): void {
+    // The device alone writes used idx (pairs with the Atomics.store in publishUsed()).
+    this.resume(Atomics.load(this.m.u16, this.wUsedIdx));
+  }
+
   /** Gives back the last `n` popped chains not yet used (MRG_RXBUF ran out of buffers midway). */
   unpop(n: number): void {
     this.lastAvail = (this.lastAvail - n) & 0xffff;

@@ -95,8 +95,6 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
 
   flushTx(): void {
     this.net.flush();
-    // Where the ring stands, for the device should this worker die before it hands the ring back.
-    this.storeLastAvail();
   }
 
   close(): void {
@@ -118,7 +116,6 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     // The data path stopped itself (live = false) and counted it; frames go to the device
     // thread now, which refuses them (not ready) until the guest or front-end resets.
     this.io.direct = false;
-    this.storeLastAvail();
     // Pairs with the device's Atomics.load(BROKEN) in takeBroken().
     Atomics.store(this.block.i32, this.block.word(this.io.queue, H.BROKEN), 1);
     const now = Date.now();
@@ -154,8 +151,8 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
       if (mem === null && err === null) return;
       // A worker that replaces one that died (ACK already at this generation) continues
       // where that one last published, not where the ring was handed over.
-      if (Atomics.load(i, this.block.word(q, H.ACK)) === gen) r.base = Atomics.load(i, this.block.word(q, H.LAST_AVAIL));
-      if (mem !== null) err = this.start(mem, r);
+      const replacing = Atomics.load(i, this.block.word(q, H.ACK)) === gen;
+      if (mem !== null) err = this.start(mem, r, replacing);
       if (err !== null) {
         // Counted device_errors (the ring was checked by the device thread already), and the
         // device is marked broken like for a guest that breaks a rule.
@@ -170,16 +167,20 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     Atomics.notify(i, this.block.word(q, H.ACK));
   }
 
-  private start(mem: GuestMemory, r: RingHandover): string | null {
+  private start(mem: GuestMemory, r: RingHandover, replacing: boolean): string | null {
     const layout = { size: r.size, desc: r.desc, avail: r.avail, used: r.used };
     const packed = (r.flags & F_PACKED) !== 0;
     const err = packed ? checkPackedLayout(mem, layout) : checkLayout(mem, layout);
     if (err !== null) return err;
+    // A packed ring's position (wrap counters) is not in the ring: a dead worker's cannot be recovered.
+    if (packed && replacing) return 'the queue worker serving this packed ring was replaced; the guest must reset the device';
     const opts = { eventIdx: (r.flags & F_EVENT_IDX) !== 0, indirect: (r.flags & F_INDIRECT) !== 0 };
     const ring = packed ? new PackedDeviceQueue(mem, layout, opts) : new SplitDeviceQueue(mem, layout, opts);
-    if (ring instanceof SplitDeviceQueue) ring.resume(r.base);
+    if (ring instanceof SplitDeviceQueue) {
+      if (replacing) ring.resumeAtUsed();
+      else ring.resume(r.base);
+    }
     this.ring = ring;
-    this.storeLastAvail();
     this.vq = r.vq;
     this.callFd = r.callFd;
     this.takes = r.takes;
@@ -194,13 +195,7 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     this.io.direct = false;
     if (this.ring === null) return;
     if (this.net.live) this.net.publishAll();
-    this.storeLastAvail();
     this.net.stop();
     this.ring = null;
-  }
-
-  private storeLastAvail(): void {
-    const r = this.ring;
-    if (r instanceof SplitDeviceQueue) Atomics.store(this.block.i32, this.block.word(this.io.queue, H.LAST_AVAIL), r.lastAvail);
   }
 }

@@ -301,8 +301,9 @@ export class VhostNet implements SessionHost, NetQueueHost {
 
   /**
    * Takes the RX rings back from the queue workers and waits until none touches the guest;
-   * this thread's ring objects continue where the workers stopped (their used idx is read
-   * back from the ring itself).
+   * this thread's ring objects continue where the workers stopped: at the ring's published
+   * used idx (an RX ring uses every chain it pops, in order; a worker publishes before it
+   * lets go, and one that died mid-breath had its last chains popped, never used).
    */
   private reclaim(): void {
     const h = this.handover;
@@ -311,7 +312,7 @@ export class VhostNet implements SessionHost, NetQueueHost {
     this.handed = false;
     for (let q = 0; q < h.queues; q++) {
       const r = this.queues[2 * q];
-      if (r !== null && r !== undefined) r.resume(h.lastAvail(q));
+      if (r !== null && r !== undefined) r.resumeAtUsed();
     }
   }
 
