@@ -22,10 +22,14 @@
  *   guest TX rings ──poll()──▶ io.receive ──▶ steering ──▶ switch queues
  *   switch queue q ──transmit(…, q)──▶ guest RX ring of served pair (q mod pairs)
  *
- * The control socket, the kick eventfds and the data path all live in this port's thread
- * (the device thread today): messages are handled between bursts, so a ring never changes
- * under a burst. Kicks wake the thread (watcher.ts); interrupts are eventfd writes made only
- * when the ring's flags ask for one.
+ * The control socket, the kick eventfds and the guest's TX rings live in this port's device
+ * thread: messages are handled between bursts, so a ring never changes under a burst. Kicks
+ * wake the thread (watcher.ts); interrupts are eventfd writes made only when the ring's
+ * flags ask for one. Run to completion: when the guest serves pairs 0 … queues−1, queue
+ * worker q writes the guest's RX ring of pair q itself (vhost-user/queue-side.ts), handed
+ * over when the ring starts and taken back, synchronously, before GET_VRING_BASE is
+ * answered, a memory table replaced, a call fd closed or the connection dropped
+ * (queues/virtq-handover.ts); otherwise this thread writes them too.
  *
  * A front-end that breaks the protocol (malformed or unknown message, bad memory table,
  * ring outside guest memory) is refused: counted in vhost_msg_errors, logged (at most once

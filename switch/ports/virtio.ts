@@ -8,6 +8,11 @@
  *   guest TX queues ──poll()──▶ io.receive ──▶ steering ──▶ switch queues
  *   switch queue q ──transmit(…, q)──▶ guest RX queue of pair (q mod pairs)
  *
+ * Run to completion: when the guest runs at least as many pairs as the switch has queues
+ * (and takes no TSO), queue worker q writes the RX queue of pair q itself, in its breath
+ * (switch/endpoints/virtio-net-side.ts); the guest's memory reaches the workers through
+ * the attach's `queueSides`, the ring through queues/virtq-handover.ts.
+ *
  * Offloads: a guest's TSO super-frames and partial checksums go to io.receiveOffload (cut
  * into segments there); what the guest negotiated to take (GUEST_CSUM, GUEST_TSO4/6) is
  * offloads(), and frames with a header then arrive through transmitOffload().
