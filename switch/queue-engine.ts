@@ -190,6 +190,7 @@ export class QueueEngine {
    */
   attachQueueSide(p: number, name: string, rx: boolean, tx: boolean, log: (level: 'info' | 'warn' | 'error', message: string) => void): QueuePortIO {
     const io = new QueuePortIO(this.layoutRef, p, this.queue, name, this.pool, this.written, this.area, log);
+    io.receives = rx;
     if (rx) this.rxSides.push(io);
     if (tx) this.txSides[p] = io;
     return io;
@@ -203,7 +204,8 @@ export class QueueEngine {
   /** Ports this worker polls that still produce (a finished generator does not). */
   producing(): boolean {
     if (!this.ingressOpen) return false;
-    for (const io of this.rxSides) if (io.producing) return true;
+    // A side whose descriptors wake the worker (QueuePort.wakeFds) needs no timed look.
+    for (const io of this.rxSides) if (io.producing && !io.wakes) return true;
     return false;
   }
 

@@ -86,6 +86,11 @@ export interface PortIO {
   readonly doorbell?: { readonly words: Int32Array; readonly index: number };
   /** Logs an event through the main thread. */
   log(level: 'info' | 'warn' | 'error', message: string): void;
+  /**
+   * Run to completion: the queue workers receive this port's RX queues themselves (its
+   * queueSides rx), so this thread must not receive from the medium. Optional (false).
+   */
+  readonly rxOnQueues?: boolean;
 }
 
 export interface Port {
@@ -139,6 +144,12 @@ export interface QueueIO {
   /** The switch queue this side belongs to, and how many there are. */
   readonly queue: number;
   readonly queues: number;
+  /**
+   * Whether this worker polls the port's RX queue (queueSides rx). False when the device
+   * thread receives instead (the port has flow-steering rules: the rule decides the queue),
+   * so the side only transmits.
+   */
+  readonly receives: boolean;
   readonly frameSize: number;
   readonly maxFrameLength: number;
   readonly area: Uint8Array;
@@ -172,6 +183,14 @@ export interface QueuePort {
   flushTx?(): void;
   /** Progress the control plane may ask for (summed over queues by the caller). */
   status?(): Record<string, number>;
+  /**
+   * File descriptors (e.g. an AF_PACKET socket, a vhost-user kick eventfd) that should wake
+   * the queue worker when it sleeps with nothing to do: it then blocks in poll() on them as
+   * well as on its doorbell (switch/queue-sleep.ts). Read once, after openQueue.
+   */
+  wakeFds?(): readonly number[];
+  /** Closes what openQueue opened (sockets, mappings), when the worker stops. */
+  close?(): void;
 }
 
 /** Which directions of a port its queue workers work themselves (the rest stays on the device thread). */
