@@ -288,5 +288,6 @@ async function main(): Promise<void> {
 
 main().catch((e: Error) => {
   log(data.queues[0]?.queue ?? -1, 'error', `worker failed: ${e.stack ?? e.message}`);
+  parentPort!.postMessage({ type: 'failed', message: e.message });
   process.exit(1);
 });
