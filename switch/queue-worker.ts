@@ -289,5 +289,6 @@ async function main(): Promise<void> {
 main().catch((e: Error) => {
   log(data.queues[0]?.queue ?? -1, 'error', `worker failed: ${e.stack ?? e.message}`);
   parentPort!.postMessage({ type: 'failed', message: e.message });
+  closeSides(); // what opened before the failure (another port's socket) must not outlive the worker
   process.exit(1);
 });
