@@ -72,10 +72,12 @@ export class FdSleeper {
     // Pairs with the helper's Atomics.load of the sleeping word after it saw the doorbell move.
     Atomics.store(w, 0, 1);
     // Pairs with Atomics.add in Doorbell.ring: rung since `seen` (before our store), so no poll.
-    if (Atomics.load(this.doorbell, this.index) === seen) this.set.wait(timeoutMs);
+    const rung = Atomics.load(this.doorbell, this.index) !== seen;
+    if (!rung) this.set.wait(timeoutMs);
     // Pairs with the helper's load: no eventfd write for a worker that is awake (one that
-    // raced this store is read below or at the next sleep, a spurious breath at worst).
+    // raced this store is read at the next sleep: a spurious breath at worst).
     Atomics.store(w, 0, 0);
+    if (rung) return;
     if ((this.set.revents(0) & K.POLLIN) !== 0) native.eventfdRead(this.eventFd);
     for (let i = 0; i < this.fds.length; i++) {
       // A socket's pending error (a link that went down) keeps poll() returning POLLERR: read
