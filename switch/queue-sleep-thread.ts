@@ -11,8 +11,8 @@ const d = workerData as SleepThreadData;
 const bell = new Int32Array(d.doorbell);
 const words = new Int32Array(d.words);
 
-// The last doorbell value handled: a ring is a change from it.
-let last = Atomics.load(bell, d.index);
+// The last doorbell value handled: a ring is a change from it (from the sleeper's making on).
+let last = d.start;
 for (;;) {
   // Pairs with the Atomics.store of the stop word in FdSleeper.close().
   if (Atomics.load(words, 1) !== 0) break;

@@ -29,6 +29,8 @@ export interface SleepThreadData {
   /** [0] sleeping (0/1), [1] stop (0/1). */
   words: SharedArrayBuffer;
   eventFd: number;
+  /** The doorbell's value when the sleeper was made: a ring before the helper runs is not missed. */
+  start: number;
 }
 
 export class FdSleeper {
@@ -38,7 +40,7 @@ export class FdSleeper {
   private readonly fds: readonly number[];
   private readonly helper: Worker;
   /** Slots poll() watches: the descriptors only while the worker takes from its media. */
-  private watching = true;
+  private watching = false;
 
   constructor(
     private readonly doorbell: Int32Array,
@@ -51,7 +53,9 @@ export class FdSleeper {
     this.set = new native.PollSet(fds.length + 1);
     this.set.set(0, this.eventFd, K.POLLIN);
     this.watch(true);
-    const data: SleepThreadData = { doorbell: doorbell.buffer as SharedArrayBuffer, index, words: this.words.buffer as SharedArrayBuffer, eventFd: this.eventFd };
+    // Pairs with Atomics.add in Doorbell.ring: the helper treats any later value as a ring.
+    const start = Atomics.load(doorbell, index);
+    const data: SleepThreadData = { doorbell: doorbell.buffer as SharedArrayBuffer, index, words: this.words.buffer as SharedArrayBuffer, eventFd: this.eventFd, start };
     this.helper = new Worker(workerUrl('switch/queue-sleep-thread'), { workerData: data, name: 'xswitch-queue-sleep' });
     this.helper.on('error', (e) => log(`doorbell helper thread: ${e.message}`));
   }
