@@ -18,6 +18,13 @@
  * The descriptor's hash is the switch's RSS hash (Toeplitz, default key), as on every other
  * path, so a program sees the same hash whichever thread received the packet.
  *
+ * Open: a worker replaced by the watchdog cannot close the socket of the thread it replaces
+ * (the descriptor is the process's, the number died with the thread), so that socket stays
+ * in the fanout group and the flows the kernel hashes to it go to a ring nobody reads until
+ * the switch stops. Fixing it needs the number kept where the replacement finds it (the
+ * device thread opening the sockets and handing them to the workers would also keep what
+ * is in the ring).
+ *
  * Sleeping: wakeFds() gives the worker the socket, so an idle worker blocks in poll() on it
  * and wakes when the kernel hands a packet over (switch/queue-sleep.ts). Off the data path,
  * at most every STATS_MS: the kernel's drops for this socket (rx_missed) and the link's flags.
