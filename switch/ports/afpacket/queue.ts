@@ -20,8 +20,8 @@
  *
  * Open: a worker replaced by the watchdog cannot close the socket of the thread it replaces
  * (the descriptor is the process's, the number died with the thread), so that socket stays
- * in the fanout group and the flows the kernel hashes to it go to a ring nobody reads until
- * the switch stops. Fixing it needs the number kept where the replacement finds it (the
+ * open and in the fanout group, and the flows the kernel hashes to it go to a ring nobody
+ * reads (uncounted) until the process exits. Fixing it needs the number kept where the replacement finds it (the
  * device thread opening the sockets and handing them to the workers would also keep what
  * is in the ring).
  *
