@@ -16,6 +16,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism, loadavg } from 'node:os';
 import { Switch } from '../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 import { line, sleep, type BenchMode } from '../harness.js';
@@ -172,6 +173,8 @@ const mode: BenchMode = {
     const seconds = Math.max(opts.seconds, 3);
     t.up();
     try {
+      // Both figures depend on how soon a woken thread gets a CPU: say how busy the machine is.
+      if (!opts.json) console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs`);
       if (!opts.json) console.log(`One TCP stream h1 → h2 for ${seconds} s and 50 pings; the bridge, then the switch with each ring run to completion (thread: queue) and ring v2 on a device thread (the hop it removes), in turn, 2 rounds; best of each`);
       const runs: Record<string, M[]> = { br: [], v3: [], v2: [], 'v2-device': [] };
       let port = 5201;
@@ -186,7 +189,7 @@ const mode: BenchMode = {
       }
       const best = (cs: M[]) => ({ bps: Math.max(...cs.map((c) => c.bps)), rtt: Math.min(...cs.map((c) => c.rtt)), rttMedian: Math.min(...cs.map((c) => c.rttMedian)) });
       const b = best(runs.br);
-      report({ mode: 'ref:linux-bridge', mpps: 0, gbps: b.bps / 1e9, rttMs: b.rtt, rttMedianMs: b.rttMedian, rounds: runs.br });
+      report({ mode: 'ref:linux-bridge', mpps: 0, gbps: b.bps / 1e9, rttMs: b.rtt, rttMedianMs: b.rttMedian, rounds: runs.br, loadavg: loadavg()[0] });
       if (!opts.json) console.log(line('ref:linux-bridge', [[b.bps / 1e6, 'Mbit/s'], [b.rtt * 1000, 'µs RTT'], [b.rttMedian * 1000, 'µs median']]));
       for (const [name, cs] of [['afpacket-veth/v3', runs.v3], ['afpacket-veth/v2', runs.v2], ['afpacket-veth/v2-device', runs['v2-device']]] as const) {
         const x = best(cs);
