@@ -43,6 +43,8 @@ export class DeviceIO implements PortIO {
   steerer: Steerer;
   /** False once the switch is stopping: frames still arriving are counted rx_dropped. */
   ingressOpen = true;
+  /** The queue workers receive this port's RX queues (run to completion): set by the device thread. */
+  rxOnQueues = false;
 
   private readonly port: number;
   private readonly pool: FramePool;

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
   const type = ((await import(data.module)) as { default: PortType }).default;
   const port: Port = type.create(data.config);
   const io = new DeviceIO(data.layout, data.port, data.config.name, await makeSteerer(data.steering), log, data.shared);
+  io.rxOnQueues = data.rxOnQueues;
   // A polling port starts producing only when every port is up (start-ingress): a
   // generator must not fill the tx ring of a port still opening its file.
   let ingress = false;

@@ -190,6 +190,7 @@ export class QueueEngine {
    */
   attachQueueSide(p: number, name: string, rx: boolean, tx: boolean, log: (level: 'info' | 'warn' | 'error', message: string) => void, shared: SharedArrayBuffer | null = null): QueuePortIO {
     const io = new QueuePortIO(this.layoutRef, p, this.queue, name, this.pool, this.written, this.area, log, shared);
+    io.receives = rx;
     if (rx) this.rxSides.push(io);
     if (tx) this.txSides[p] = io;
     this.sides.push(io);
@@ -203,17 +204,6 @@ export class QueueEngine {
   /** After the sides are opened: which of them want service() once a breath. */
   sidesOpened(): void {
     this.serviced = this.sides.filter((io) => io.side?.service !== undefined);
-  }
-
-  /** The worker stops: every side lets go of its medium. */
-  closeSides(): void {
-    for (const io of this.sides) {
-      try {
-        io.side?.close?.();
-      } catch (e) {
-        io.log('error', `closing the queue side: ${(e as Error).message}`);
-      }
-    }
   }
 
   /** The side of port p this engine drives, or null (control requests for it). */
@@ -230,7 +220,8 @@ export class QueueEngine {
   /** Ports this worker polls that still produce (a finished generator does not). */
   producing(): boolean {
     if (!this.ingressOpen) return false;
-    for (const io of this.rxSides) if (io.producing) return true;
+    // A side whose descriptors wake the worker (QueuePort.wakeFds) needs no timed look.
+    for (const io of this.rxSides) if (io.producing && !io.wakes) return true;
     return false;
   }
 

@@ -34,6 +34,8 @@ export class QueuePortIO implements QueueIO {
   readonly ifindex: number;
   readonly queue: number;
   readonly queues: number;
+  /** Whether this worker polls the port's RX queue (set by QueueEngine.attachQueueSide). */
+  receives = false;
   readonly frameSize: number;
   readonly maxFrameLength: number;
   readonly area: Uint8Array;
@@ -46,6 +48,8 @@ export class QueuePortIO implements QueueIO {
   side: QueuePort | null = null;
   /** False once the side reported it has finished producing (a generator's count). */
   producing = true;
+  /** The side gave the worker descriptors that wake it (QueuePort.wakeFds): no timed looks needed. */
+  wakes = false;
 
   private readonly port: number;
   /** The port's index in the switch. */

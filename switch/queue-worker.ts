@@ -23,7 +23,8 @@ import { instantiate, type LoadedProgram } from '../programs/loader.js';
 import { makeChain } from '../programs/chain.js';
 import type { PortInfo, XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint } from './endpoints/endpoint.js';
-import type { PortConfig, PortType } from './ports/port.js';
+import type { PortConfig, PortType, QueuePort } from './ports/port.js';
+import { FdSleeper } from './queue-sleep.js';
 
 export interface QueueWorkerData {
   layout: SharedLayout;
@@ -128,6 +129,10 @@ async function handle(engine: QueueEngine, req: QueueRequest): Promise<void> {
   }
 }
 
+/** Every side this worker opened (closed when it stops), and the descriptors that wake it. */
+const opened: QueuePort[] = [];
+const wakeFds: number[] = [];
+
 /** Opens this engine's side of every port it drives (run to completion). */
 async function openSides(engine: QueueEngine): Promise<void> {
   for (const s of data.sides) {
@@ -136,9 +141,25 @@ async function openSides(engine: QueueEngine): Promise<void> {
     const io = engine.attachQueueSide(s.port, name, s.rx, s.tx, (level, message) => log(engine.queue, level, `port ${name}: ${message}`), s.shared);
     const side = type.openQueue!(s.config, io);
     io.side = side;
+    opened.push(side);
     for (const msg of s.requests) side.control?.(msg);
+    const fds = side.wakeFds?.() ?? [];
+    // A side with descriptors wakes the worker itself: no 1 ms looks for it (engine.producing).
+    io.wakes = fds.length > 0;
+    for (const fd of fds) wakeFds.push(fd);
   }
   engine.sidesOpened();
+}
+
+/** Closes every side this worker opened (sockets, mappings), reporting what fails. */
+function closeSides(): void {
+  for (const side of opened) {
+    try {
+      side.close?.();
+    } catch (e) {
+      log(data.queues[0].queue, 'warn', `closing a port's queue side: ${(e as Error).message}`);
+    }
+  }
 }
 
 /** What the loop keeps per engine: its control words and its error-report state. */
@@ -214,6 +235,8 @@ async function main(): Promise<void> {
   const byQueue = new Map(hosted.map((h) => [h.engine.queue, h]));
   // Every producer of these queues rings this word (layout.queueDoorbell).
   const doorbell = new Doorbell(ctl, queueDoorbell(data.layout, data.queues[0].queue));
+  // Sides with descriptors (an AF_PACKET socket): sleep in poll() on them and the doorbell.
+  const fdSleeper = wakeFds.length === 0 ? null : new FdSleeper(ctl, doorbell.index, wakeFds, (m) => log(data.queues[0].queue, 'error', m));
   parentPort!.postMessage({ type: 'ready' });
   let idle = 0;
   let idleSince = 0;
@@ -247,7 +270,9 @@ async function main(): Promise<void> {
     let empty = true;
     let producing = false;
     let endpoints = false;
+    let ingress = false;
     for (const h of hosted) {
+      if (h.engine.ingressOpen) ingress = true;
       if (!h.engine.prepareSleep()) empty = false;
       if (Atomics.load(ctl, h.base + CTL_COMMAND) !== CMD_NONE) empty = false;
       if (h.engine.producing()) producing = true;
@@ -259,16 +284,25 @@ async function main(): Promise<void> {
       for (const h of hosted) h.engine.bump(Q.sleeps);
       // A polled medium that produces (a paced generator) is looked at again every
       // millisecond; so are socket endpoints whose application rings only its own word.
-      doorbell.sleep(seen, producing || endpoints ? POLL_SLEEP_MS : SLEEP_MS);
+      const ms = producing || endpoints ? POLL_SLEEP_MS : SLEEP_MS;
+      if (fdSleeper === null) doorbell.sleep(seen, ms);
+      else {
+        // The media's descriptors only while the worker takes from them.
+        fdSleeper.watch(ingress);
+        fdSleeper.sleep(seen, ms);
+      }
     }
     for (const h of hosted) h.engine.endSleep();
     idle = 0;
   }
-  for (const h of hosted) h.engine.closeSides();
+  closeSides();
+  await fdSleeper?.close();
   parentPort!.postMessage({ type: 'stopped' });
 }
 
 main().catch((e: Error) => {
   log(data.queues[0]?.queue ?? -1, 'error', `worker failed: ${e.stack ?? e.message}`);
+  parentPort!.postMessage({ type: 'failed', message: e.message });
+  closeSides(); // what opened before the failure (another port's socket) must not outlive the worker
   process.exit(1);
 });

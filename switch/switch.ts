@@ -289,11 +289,14 @@ export class Switch extends EventEmitter {
         readyResolve();
       } else if (m.type === 'log') this.log(m.level ?? 'info', m.message ?? '');
       else if (m.type === 'finished') for (const port of m.ports ?? []) this.queueFinished(port, m.queue!);
+      // Why it is about to exit (a port's queue side that could not open): the start's error.
+      else if (m.type === 'failed') failure = m.message ?? null;
     });
     worker.on('error', (e) => this.log('error', `${name}: worker error: ${e.message}`));
+    let failure: string | null = null;
     worker.on('exit', (code) => {
       port1.close();
-      if (!isReady) readyReject(new Error(`${name}: worker exited during start-up (code ${code})`));
+      if (!isReady) readyReject(new Error(failure ?? `${name}: worker exited during start-up (code ${code})`));
       if (this.stopping || t.retired) return;
       if (!isReady && !restarted) return;
       this.log('warn', `${name}: worker exited (code ${code}); restarting it`);

@@ -22,6 +22,7 @@ export const SO_RCVBUF = 8;
 export const SO_SNDBUF = 7;
 export const SO_RCVBUFFORCE = 33;
 export const SO_SNDBUFFORCE = 32;
+export const SO_ERROR = 4;
 export const SCM_RIGHTS = 1;
 
 export const MSG_DONTWAIT = 0x40;
@@ -70,6 +71,9 @@ export const PACKET_RESERVE = 12;
 export const PACKET_TX_RING = 13;
 export const PACKET_QDISC_BYPASS = 20;
 export const PACKET_IGNORE_OUTGOING = 23;
+export const PACKET_FANOUT = 18;
+export const PACKET_FANOUT_HASH = 0;
+export const PACKET_FANOUT_CPU = 2;
 export const PACKET_MR_PROMISC = 1;
 export const TPACKET_V2 = 1;
 export const TPACKET_V3 = 2;

@@ -14,7 +14,7 @@ export { eventfdCreate, eventfdRead, eventfdWrite } from './eventfd.js';
 export { PollSet } from './poll.js';
 export { MmsgBatch, NAME_SIZE } from './mmsg.js';
 export { listenUnix, accept, connectUnix, recvWithFds, sendWithFds, MAX_FDS, type Received } from './unix.js';
-export { packetSocket, setReserve, bindPacket, addPromiscuous, ignoreOutgoing, packetStatistics, setupRxRing, RxRingV3, setupRxRingV2, RxRingV2, type PacketStats, type RingGeometry, type RingGeometryV2 } from './packet.js';
+export { packetSocket, setReserve, bindPacket, addPromiscuous, ignoreOutgoing, packetStatistics, joinFanout, takeSocketError, setupRxRing, RxRingV3, setupRxRingV2, RxRingV2, type PacketStats, type RingGeometry, type RingGeometryV2 } from './packet.js';
 export { openTun, setVnetHeaderSize, setOffload, setPersist } from './tun.js';
 export { setInterfaceMtu, setInterfaceUp, getInterfaceMtu, getInterfaceFlags } from './netdev.js';
 export { reserveSpan, mapIntoSpan, releaseSpan, type Span } from './span.js';

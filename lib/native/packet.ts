@@ -8,9 +8,9 @@
 import { mmap, munmap, type Mapping } from './memory.js';
 import {
   AF_PACKET, ETH_P_ALL, PACKET_ADD_MEMBERSHIP, PACKET_IGNORE_OUTGOING, PACKET_MR_PROMISC, PACKET_RESERVE, PACKET_RX_RING,
-  PACKET_STATISTICS, PACKET_VERSION, SOCK_NONBLOCK, SOCK_RAW, SOL_PACKET, TPACKET_V2, TPACKET_V3, TP_STATUS_KERNEL, TP_STATUS_USER,
+  PACKET_FANOUT, PACKET_STATISTICS, PACKET_VERSION, SOL_SOCKET, SO_ERROR, SOCK_NONBLOCK, SOCK_RAW, SOL_PACKET, TPACKET_V2, TPACKET_V3, TP_STATUS_KERNEL, TP_STATUS_USER,
 } from './constants.js';
-import { bind, getsockopt, setsockopt, setsockoptInt, socket } from './socket.js';
+import { bind, getsockopt, getsockoptInt, setsockopt, setsockoptInt, socket } from './socket.js';
 
 const htons = (v: number) => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 
@@ -28,12 +28,15 @@ export function setReserve(fd: number, bytes: number): void {
   setsockoptInt(fd, SOL_PACKET, PACKET_RESERVE, bytes, `PACKET_RESERVE ${bytes}`);
 }
 
-/** Binds to one interface: only its packets are received, sends go out of it. */
-export function bindPacket(fd: number, ifindex: number, name = `ifindex ${ifindex}`): void {
+/**
+ * Binds to one interface: sends go out of it, and with `receive` (ETH_P_ALL) every packet
+ * it sees is received; without (protocol 0) the socket receives nothing — a send-only socket.
+ */
+export function bindPacket(fd: number, ifindex: number, name = `ifindex ${ifindex}`, receive = true): void {
   const a = new Uint8Array(20); // struct sockaddr_ll
   const v = new DataView(a.buffer);
   v.setUint16(0, AF_PACKET, true);
-  v.setUint16(2, htons(ETH_P_ALL), true);
+  v.setUint16(2, receive ? htons(ETH_P_ALL) : 0, true);
   v.setInt32(4, ifindex, true);
   bind(fd, a, name);
 }
@@ -50,6 +53,20 @@ export function addPromiscuous(fd: number, ifindex: number): void {
 /** Packets this host sends out of the interface (ours included) are not looped back to the socket. */
 export function ignoreOutgoing(fd: number): void {
   setsockoptInt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, 'PACKET_IGNORE_OUTGOING');
+}
+
+/**
+ * Joins fanout group `id` (16 bits, per network namespace) of sockets bound to the same
+ * interface: the kernel hands each packet to one member, chosen by `mode`
+ * (PACKET_FANOUT_HASH: the flow hash modulo the members). Only a bound socket may join.
+ */
+export function joinFanout(fd: number, id: number, mode: number): void {
+  setsockoptInt(fd, SOL_PACKET, PACKET_FANOUT, (id & 0xffff) | (mode << 16), `PACKET_FANOUT group ${id & 0xffff} mode ${mode}`);
+}
+
+/** Reads and clears the socket's pending error (SO_ERROR): 0 or the errno, e.g. ENETDOWN. */
+export function takeSocketError(fd: number): number {
+  return getsockoptInt(fd, SOL_SOCKET, SO_ERROR, 'SO_ERROR');
 }
 
 export interface PacketStats {

@@ -90,6 +90,11 @@ export interface PortIO {
   readonly shared?: SharedArrayBuffer | null;
   /** Rings the doorbell of the queue worker hosting switch queue q (a handover to its side waits). Optional. */
   wakeQueue?(q: number): void;
+  /**
+   * Run to completion: the queue workers receive this port's RX queues themselves (its
+   * queueSides rx), so this thread must not receive from the medium. Optional (false).
+   */
+  readonly rxOnQueues?: boolean;
 }
 
 export interface Port {
@@ -145,6 +150,12 @@ export interface QueueIO {
   /** The switch queue this side belongs to, and how many there are. */
   readonly queue: number;
   readonly queues: number;
+  /**
+   * Whether this worker polls the port's RX queue (queueSides rx). False when the device
+   * thread receives instead (the port has flow-steering rules: the rule decides the queue),
+   * so the side only transmits.
+   */
+  readonly receives: boolean;
   readonly frameSize: number;
   readonly maxFrameLength: number;
   readonly area: Uint8Array;
@@ -191,15 +202,16 @@ export interface QueuePort {
   service?(): void;
   /** A request the port's device thread sent its queue sides through the switch (Port.control's `queueSides`). */
   control?(msg: unknown): void;
-  /**
-   * File descriptors that should wake this queue's worker when it sleeps with nothing to do
-   * (an AF_PACKET socket, a vhost-user kick eventfd). Read before each sleep.
-   */
-  wakeFds?(): readonly number[];
-  /** The worker stops for good (the switch stops): let go of the medium. */
-  close?(): void;
   /** Progress the control plane may ask for (summed over queues by the caller). */
   status?(): Record<string, number>;
+  /**
+   * File descriptors (e.g. an AF_PACKET socket, a vhost-user kick eventfd) that should wake
+   * the queue worker when it sleeps with nothing to do: it then blocks in poll() on them as
+   * well as on its doorbell (switch/queue-sleep.ts). Read once, after openQueue.
+   */
+  wakeFds?(): readonly number[];
+  /** Closes what openQueue opened (sockets, mappings), when the worker stops. */
+  close?(): void;
 }
 
 /** Which directions of a port its queue workers work themselves (the rest stays on the device thread). */

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CONFIG_DEFAULTS, type ProgramRef, type SwitchConfig } from '../../switch/config-types.js';
 import type { PortConfig } from '../../switch/ports/port.js';
-import { Switch, type LogEvent, type StopSummary } from '../../switch/switch.js';
+import { Switch, type LogEvent, type StartOptions, type StopSummary } from '../../switch/switch.js';
 import { projectRoot } from '../../lib/worker-url.js';
 
 export function forwardProgram(a: string, b: string): ProgramRef {
@@ -17,7 +17,7 @@ export function forwardProgram(a: string, b: string): ProgramRef {
 }
 
 /** Starts the switch; its log lines are appended to `logs` (shown when a test fails). */
-export async function startBetween(ports: [PortConfig, PortConfig], logs: string[], extra: Partial<SwitchConfig> = {}): Promise<Switch> {
+export async function startBetween(ports: [PortConfig, PortConfig], logs: string[], extra: Partial<SwitchConfig> = {}, opts: StartOptions = {}): Promise<Switch> {
   const config: SwitchConfig = {
     ...CONFIG_DEFAULTS,
     queues: 2,
@@ -25,7 +25,7 @@ export async function startBetween(ports: [PortConfig, PortConfig], logs: string
     programs: [{ queues: [0, 1], chain: [forwardProgram(ports[0].name, ports[1].name)] }],
     ...extra,
   };
-  const sw = await Switch.start(config);
+  const sw = await Switch.start(config, opts);
   sw.on('log', (e: LogEvent) => logs.push(`${e.level}: ${e.message}`));
   return sw;
 }

@@ -2,7 +2,9 @@
  * Two network namespaces joined by the switch through afpacket ports on veth pairs, as a
  * container or a namespace is attached on Linux. The kernels of both hosts are the oracle:
  * ARP resolves across the switch, ping answers, and a TCP transfer of 20 MB arrives with the
- * SHA-256 it left with — at MTU 1500 and again at MTU 9000, with either receive ring.
+ * SHA-256 it left with — at MTU 1500 and again at MTU 9000, with either receive ring, run to
+ * completion by the queue workers (one socket per queue, a fanout group with two queues) or
+ * through the port's device thread (thread: device).
  *
  *   <p>-h1: eth0 10.98.N.1 ══ veth ══ <p>s1 ─ afpacket p1 ┐
  *                                                          switch (l2switch, this process)
@@ -14,13 +16,20 @@ import type { Switch } from '../../../switch/switch.js';
 import { Netns, ip } from '../../support/netns.js';
 import { missing, skipUnless } from '../../support/prereq.js';
 import { Procs } from '../../support/procs.js';
-import { checkAccounted, startBetween } from '../../support/switch.js';
+import { checkAccounted, forwardProgram, startBetween } from '../../support/switch.js';
 import { tcpTransfer } from '../../support/transfer.js';
 import { vethHost } from '../../support/veth.js';
 
 const skip = skipUnless(missing({ tools: ['ip', 'ping', 'ethtool', 'sysctl'], root: true, netns: true }), 'namespace hosts on afpacket ports');
 
-describe.skipIf(skip).each(['v3', 'v2'] as const)('namespace hosts through afpacket ports (ring %s)', (ring) => {
+const cases = [
+  { ring: 'v3', thread: 'queue', queues: 2 },
+  { ring: 'v2', thread: 'queue', queues: 2 },
+  { ring: 'v3', thread: 'queue', queues: 1 },
+  { ring: 'v2', thread: 'device', queues: 2 },
+] as const;
+
+describe.skipIf(skip).each(cases)('namespace hosts through afpacket ports (ring $ring, thread $thread, $queues queues)', ({ ring, thread, queues }) => {
   const ns = new Netns();
   const procs = new Procs();
   const logs: string[] = [];
@@ -37,11 +46,16 @@ describe.skipIf(skip).each(['v3', 'v2'] as const)('namespace hosts through afpac
     vethHost(ns, s2, 'h2', `${a2}/24`);
     sw = await startBetween(
       [
-        { name: 'p1', type: 'afpacket', interface: s1, ring },
-        { name: 'p2', type: 'afpacket', interface: s2, ring },
+        { name: 'p1', type: 'afpacket', interface: s1, ring, thread },
+        { name: 'p2', type: 'afpacket', interface: s2, ring, thread },
       ],
       logs,
-      { frameSize: 16384, poolFrames: 2048 }, // room for MTU 9000 frames
+      {
+        frameSize: 16384, // room for MTU 9000 frames
+        poolFrames: 2048,
+        queues,
+        programs: [{ queues: Array.from({ length: queues }, (_, q) => q), chain: [forwardProgram('p1', 'p2')] }],
+      },
     );
   }, 60_000);
 
@@ -70,9 +84,16 @@ describe.skipIf(skip).each(['v3', 'v2'] as const)('namespace hosts through afpac
       for (const p of ['p1', 'p2']) {
         expect(s[p].rx_packets, `${p}.rx_packets`).toBeGreaterThanOrEqual(6); // ARP + 5 echoes
         expect(s[p].tx_packets, `${p}.tx_packets`).toBeGreaterThanOrEqual(6);
+        // Run to completion: no packet crossed from a device thread to a worker (the RPS hop).
+        if (thread === 'queue') expect(s[p].rx_rps, `${p}.rx_rps`).toBe(0);
+        else expect(s[p].rx_rps, `${p}.rx_rps`).toBe(s[p].rx_packets);
       }
     }),
   );
+
+  it('the port says which threads do its I/O', async () => {
+    expect((await sw.portStatus('p1')).thread).toBe(thread);
+  });
 
   it(
     'a 20 MB TCP transfer arrives with the SHA-256 it left with (MTU 1500)',
