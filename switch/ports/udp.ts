@@ -119,7 +119,7 @@ class UdpPort implements Port {
     if (mode !== 'dgram' && native.available()) {
       this.nat = new NativeDatagramSocket(io, this.local, 'local', 0, this.maxLen);
       if (this.peerHost !== null) this.nat.setDestination({ host: this.peerHost, port: this.peerPort, family: this.local.family });
-      this.nat.watchReadable(this.drain);
+      void this.nat.watchReadable(this.drain);
       return;
     }
     const socket = createUdpSocket(this.local.family);

@@ -14,6 +14,17 @@
  *          default without `dstport` is 8472).
  * vni      0 … 16777215, unique among the ports sharing `local`.
  * mtu      inner L3 MTU (default 1450: a 1500-byte underlay less 50 bytes of encapsulation).
+ * io       auto (default): recvmmsg/sendmmsg when the native layer loads, else node:dgram;
+ *          mmsg: the native path or fail to start; dgram: node:dgram always.
+ *
+ * With the native layer (lib/native/), the owner's recvmmsg lands each datagram in a pool
+ * frame 8 bytes before the frame's data offset, so the VXLAN header falls in the headroom
+ * and the inner frame is already where the switch wants it: a frame of the owner's VNI is
+ * submitted in place (no copy, no Buffer); a member's is copied once into its handover
+ * ring; a datagram no port takes leaves its frame for the next batch. A watch thread wakes
+ * the owner when the socket turns readable (net/fd-watch.ts). Transmit stages header +
+ * frame in a send batch, one sendmmsg per burst. Without it, node:dgram: one 'message'
+ * callback and one Buffer per datagram, one send per frame.
  *
  * One socket, several ports. Each port runs in its own device thread, but Linux sends every
  * VNI to one address and port, so one socket must receive them all. The ports sharing a
@@ -43,6 +54,8 @@ import { RxDrops } from './net/port-counters.js';
 import { createHandover, HandoverConsumer, HandoverProducer, type SharedHandover } from './net/handover.js';
 import { channelName, closeGroup, joinGroup, leaveGroup, serveGroup, watchOwner } from './net/vxlan-group.js';
 import { bindUdp, createUdpSocket, resolveHost } from './net/udp-socket.js';
+import { NativeDatagramSocket } from './net/native-datagram.js';
+import * as native from '../../lib/native/index.js';
 
 export const VXLAN_PORT = 4789;
 export const VXLAN_HLEN = 8;
@@ -62,10 +75,13 @@ const COUNTERS = [
   'tx_busy',
   'tx_errors',
 ] as const;
-const OPTIONS: OptionTypes = { local: 'string', remote: 'string', dstport: 'integer', vni: 'integer', mtu: 'integer' };
+const OPTIONS: OptionTypes = { local: 'string', remote: 'string', dstport: 'integer', vni: 'integer', mtu: 'integer', io: 'string' };
+/** Datagrams per recvmmsg. */
+const RX_BATCH = 64;
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
+  if (config.io !== undefined && config.io !== 'auto' && config.io !== 'mmsg' && config.io !== 'dgram') out.push(`io: '${String(config.io)}' is not auto, mmsg or dgram`);
   for (const k of ['local', 'remote'] as const) {
     if (config[k] === undefined) out.push(`${k}: missing: a host[:port], e.g. ${k === 'local' ? '10.99.0.1:4789' : '10.99.0.2'}`);
     else {
@@ -112,6 +128,10 @@ class VxlanPort implements Port {
   private readonly header = new Uint8Array(VXLAN_HLEN);
   private socket: dgram.Socket | null = null;
   private sender!: DatagramSender;
+  /** The native path's socket: the shared one (owner) or this port's transmit socket (member). */
+  private nat: NativeDatagramSocket | null = null;
+  /** Per slot of a receive batch: whether its frame was submitted (else it is reused). */
+  private readonly taken = new Uint8Array(RX_BATCH);
   private drops!: RxDrops;
   private burst!: BurstFlush;
   private channel: BroadcastChannel | null = null;
@@ -137,6 +157,9 @@ class VxlanPort implements Port {
   private iTxOversize = 0;
   private iTxBusy = 0;
   private iTxErrors = 0;
+  private iTxPackets = 0;
+  private iTxBytes = 0;
+  private iTxDropped = 0;
 
   constructor(private readonly config: PortConfig) {
     this.vni = config.vni as number;
@@ -159,6 +182,9 @@ class VxlanPort implements Port {
     this.iTxOversize = io.counterIndex('tx_oversize');
     this.iTxBusy = io.counterIndex('tx_busy');
     this.iTxErrors = io.counterIndex('tx_errors');
+    this.iTxPackets = io.counterIndex('tx_packets');
+    this.iTxBytes = io.counterIndex('tx_bytes');
+    this.iTxDropped = io.counterIndex('tx_dropped');
     this.burst = new BurstFlush(this.flushRx);
 
     this.local = await resolveHost(parseHostPort(this.config.local, VXLAN_PORT));
@@ -180,37 +206,65 @@ class VxlanPort implements Port {
   private async openSocket(io: PortIO): Promise<void> {
     const what = `local ${formatHostPort(this.local)}`;
     const channel = this.channel!;
-    const socket = createUdpSocket(this.local.family);
-    const bound = await bindUdp(socket, this.local, 'local').then(
-      () => null,
-      (e: Error) => e,
-    );
+    const mode = (this.config.io as string | undefined) ?? 'auto';
+    if (mode === 'mmsg') native.requireNative('a vxlan port with io: mmsg');
+    const useNative = mode !== 'dgram' && native.available();
+    const bound = useNative ? this.bindNative(this.local, 'local', VXLAN_HLEN) : await this.bindDgram(this.local, 'local');
     if (bound === null) {
       this.role = 'owner';
       this.ownerName = io.name;
-      this.socket = socket;
-      socket.on('message', this.onMessage);
+      // Wait for the watch thread, so that datagrams sent once open() resolved are read at once.
+      if (this.nat !== null) await this.nat.watchReadable(this.drain);
+      else this.socket!.on('message', this.onMessage);
       serveGroup(channel, io.name, this.register, this.unregister);
     } else {
-      socket.close();
       if (!/EADDRINUSE/.test(bound.message)) throw bound;
       this.role = 'member';
       const h: SharedHandover = createHandover(HANDOVER_SLOTS, this.maxLen);
       this.consumer = new HandoverConsumer(h);
       this.ownerName = await joinGroup(channel, { id: this.id, name: io.name, vni: this.vni, handover: h }, what);
       watchOwner(channel, () => (this.ownerClosed = true));
-      const tx = createUdpSocket(this.local.family);
-      await bindUdp(tx, { ...this.local, port: 0 }, 'transmit socket');
-      this.socket = tx;
+      const tx = useNative ? this.bindNative({ ...this.local, port: 0 }, 'transmit socket', 0) : await this.bindDgram({ ...this.local, port: 0 }, 'transmit socket');
+      if (tx !== null) throw tx;
       this.running = true;
       this.pumpDone = this.pump();
       io.log('info', `VNI ${this.vni} receives through port ${this.ownerName}'s socket on ${formatHostPort(this.local)}`);
     }
-    this.socket.on('error', (e) => io.log('error', `socket error: ${e.message}`));
-    this.sender = new DatagramSender(this.socket, VXLAN_HLEN + this.maxLen, 256, (e) => {
+    if (this.nat !== null) {
+      this.nat.setDestination(this.remote);
+      return;
+    }
+    this.socket!.on('error', (e) => io.log('error', `socket error: ${e.message}`));
+    this.sender = new DatagramSender(this.socket!, VXLAN_HLEN + this.maxLen, 256, (e) => {
       io.counters[this.iTxErrors]++;
       if (io.counters[this.iTxErrors] === 1) io.log('warn', `send failed: ${e.message}`);
     });
+  }
+
+  /**
+   * Binds a native socket as this.nat; null when bound, else the error. `lead`: receives
+   * land that many bytes before a frame's data (the VXLAN header, in the headroom). A
+   * datagram longer than a header and the frame area is flagged truncated.
+   */
+  private bindNative(at: HostPort, what: string, lead: number): Error | null {
+    try {
+      this.nat = new NativeDatagramSocket(this.io, at, what, lead, VXLAN_HLEN + this.io.maxFrameLength);
+      return null;
+    } catch (e) {
+      return e as Error;
+    }
+  }
+
+  /** Binds a node:dgram socket as this.socket; null when bound, else the error. */
+  private async bindDgram(at: HostPort, what: string): Promise<Error | null> {
+    const socket = createUdpSocket(this.local.family);
+    const e = await bindUdp(socket, at, what).then(
+      () => null,
+      (e: Error) => e,
+    );
+    if (e === null) this.socket = socket;
+    else socket.close();
+    return e;
   }
 
   // ── owner: join requests ─────────────────────────────────────────────────────
@@ -257,6 +311,55 @@ class VxlanPort implements Port {
       m.producer.put(msg, VXLAN_HLEN, len - VXLAN_HLEN);
     }
     this.burst.schedule();
+  };
+
+  /**
+   * Native path: receives until the socket is empty (or the pool is), one flush per batch.
+   * Counted exactly as onMessage counts: rx_vxlan_* for the datagram (its full length), the
+   * VNI port's own counters for its inner frame.
+   */
+  private readonly drain = (): void => {
+    const nat = this.nat;
+    if (nat === null) return;
+    const io = this.io;
+    const area = io.area;
+    for (;;) {
+      const n = nat.receive(RX_BATCH);
+      if (n === 0) break;
+      for (let i = 0; i < n; i++) {
+        const f = nat.spare(i);
+        const dlen = nat.rx.length(i);
+        const d = io.dataOffset(f);
+        const h = d - VXLAN_HLEN;
+        this.taken[i] = 0;
+        if (dlen < VXLAN_HLEN) {
+          this.drops.drop(this.iShort, dlen);
+          continue;
+        }
+        if ((area[h] & VXLAN_I_FLAG) === 0) {
+          this.drops.drop(this.iBadFlags, dlen);
+          continue;
+        }
+        const vni = (area[h + 4] << 16) | (area[h + 5] << 8) | area[h + 6];
+        const len = dlen - VXLAN_HLEN;
+        if (vni === this.vni) {
+          if (len < ETH_HLEN) this.drops.drop(this.iRunt, len);
+          else if (nat.truncated(i) || len > this.maxLen || overMtu(area, d, len, this.mtu)) this.drops.drop(this.iOversize, len);
+          else {
+            this.taken[i] = 1;
+            io.submit(f, len);
+          }
+          continue;
+        }
+        const m = this.members.get(vni);
+        if (m === undefined) this.drops.drop(this.iUnknownVni, dlen);
+        else if (nat.truncated(i)) m.producer.dropOversize();
+        else m.producer.put(area, d, len);
+      }
+      nat.consume(n, this.taken);
+      this.flushRx();
+    }
+    nat.arm();
   };
 
   private readonly flushRx = (): void => {
@@ -313,6 +416,10 @@ class VxlanPort implements Port {
       this.io.counters[this.iTxOversize]++;
       return false;
     }
+    if (this.nat !== null) {
+      this.nat.stage(this.header, area, offset, length, this.txFailed);
+      return true;
+    }
     if (this.sender.send(this.header, area, offset, length, this.remote.port, this.remote.host) !== SEND_OK) {
       this.io.counters[this.iTxBusy]++;
       return false;
@@ -320,10 +427,32 @@ class VxlanPort implements Port {
     return true;
   }
 
+  /** Native path: the kernel refused datagrams [from, count) of a burst already counted sent. */
+  private readonly txFailed = (from: number, errno: number): void => {
+    const c = this.io.counters;
+    const tx = this.nat!.tx;
+    const k = tx.count - from;
+    c[this.iTxPackets] -= k;
+    // tx_bytes counted the inner frames; the batch holds them with their 8-byte headers.
+    c[this.iTxBytes] -= tx.bytesFrom(from) - k * VXLAN_HLEN;
+    c[this.iTxDropped] += k;
+    if (errno === native.K.EAGAIN || errno === native.K.ENOBUFS) c[this.iTxBusy] += k;
+    else {
+      if (c[this.iTxErrors] === 0) this.io.log('warn', `send failed: ${native.errnoName(errno)}`);
+      c[this.iTxErrors] += k;
+    }
+  };
+
+  flushTx(): void {
+    this.nat?.flush(this.txFailed);
+  }
+
   async close(): Promise<void> {
     // A member first has the owner let go of its ring (the pump keeps draining meanwhile),
     // so no frame can arrive after the count below.
     if (this.role === 'member' && this.channel && !this.ownerClosed) await leaveGroup(this.channel, this.vni, this.id);
+    // The owner stops receiving first: nothing is read from the socket, so nothing handed over, after this.
+    if (this.role === 'owner') await this.closeNative();
     if (this.role === 'owner' && this.channel) {
       // What the members were handed is published to them; nothing more will be.
       this.flushRx();
@@ -335,15 +464,26 @@ class VxlanPort implements Port {
     if (this.consumer) this.countLeft(this.consumer);
     this.channel?.close();
     this.channel = null;
+    await this.closeNative();
     const s = this.socket;
     this.socket = null;
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** Sends what is still staged, stops the watch thread (no drain after this) and closes the socket. */
+  private async closeNative(): Promise<void> {
+    const n = this.nat;
+    if (n === null) return;
+    n.flush(this.txFailed);
+    this.nat = null;
+    await n.close();
   }
 
   status(): Record<string, unknown> {
     return {
       vni: this.vni,
       role: this.role,
+      io: this.nat ? 'recvmmsg/sendmmsg' : 'node:dgram',
       owner: this.ownerName,
       local: this.local ? formatHostPort(this.local) : String(this.config.local),
       remote: this.remote ? formatHostPort(this.remote) : String(this.config.remote),

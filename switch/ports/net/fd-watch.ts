@@ -19,6 +19,8 @@ export class FdWatch {
   private readonly stopFd: number;
 
   private readonly onReady: (() => void) | null;
+  /** Resolves once the watch thread runs (a wake-up before then is late, never lost: it polls when it starts). */
+  readonly online: Promise<void>;
 
   constructor(io: PortIO, fd: number, onReady?: () => void) {
     const bell = io.doorbell;
@@ -26,6 +28,7 @@ export class FdWatch {
     if (bell === undefined && onReady === undefined) {
       this.worker = null;
       this.stopFd = -1;
+      this.online = Promise.resolve();
       return;
     }
     this.stopFd = native.eventfdCreate(0);
@@ -34,6 +37,7 @@ export class FdWatch {
     });
     this.worker.on('error', (e) => io.log('error', `descriptor watch thread: ${e.message}`));
     this.worker.unref();
+    this.online = new Promise((r) => this.worker!.once('online', () => r()));
   }
 
   /** The port found nothing: watch the descriptor until it is readable. Cheap when already armed. */

@@ -73,6 +73,11 @@ export class HandoverProducer {
     this.pending++;
   }
 
+  /** Counts a frame too large to hand over that the caller did not copy (a truncated datagram). */
+  dropOversize(): void {
+    Atomics.add(this.stats, kOversize, 1); // pairs with Atomics.exchange in takeOversize()
+  }
+
   /** Publishes the staged frames (one store) and wakes the member if it sleeps. */
   flush(): void {
     if (this.pending === 0) return;

@@ -64,10 +64,14 @@ export class NativeDatagramSocket {
     return (a[2]! << 8) | a[3]!;
   }
 
-  /** Starts waking `onReady` whenever the socket turns readable after a drain found it empty. */
-  watchReadable(onReady: () => void): void {
+  /**
+   * Starts waking `onReady` whenever the socket turns readable after a drain found it empty.
+   * Resolves once the watch thread runs (await it for a port that is receiving when open).
+   */
+  watchReadable(onReady: () => void): Promise<void> {
     this.watch = new FdWatch(this.io, this.fd, onReady);
     this.watch.arm();
+    return this.watch.online;
   }
 
   /** Looks again once the socket is readable (call when a receive found nothing). */

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import vxlan, { writeVxlanHeader } from '../../../switch/ports/vxlan.js';
 import type { Port } from '../../../switch/ports/port.js';
@@ -26,8 +26,11 @@ async function freeUdpPort(): Promise<number> {
   return p;
 }
 
+/** The receive/transmit path under test: each case runs once per `io` choice. */
+let ioMode = 'mmsg';
+
 async function vxPort(name: string, opts: Record<string, unknown>): Promise<{ port: Port; io: FakeIO }> {
-  const port = vxlan.create({ name, type: 'vxlan', ...opts });
+  const port = vxlan.create({ name, type: 'vxlan', io: ioMode, ...opts });
   const io = new FakeIO(name, vxlan);
   await port.open(io);
   cleanup.push(() => port.close());
@@ -46,8 +49,20 @@ function send(s: dgram.Socket, b: Buffer, port: number): Promise<void> {
   return new Promise((r, j) => s.send(b, port, '127.0.0.1', (e) => (e ? j(e) : r())));
 }
 
-describe('vxlan port', () => {
+describe.each(['mmsg', 'dgram'])('vxlan port (io: %s)', (mode) => {
+  beforeEach(() => {
+    ioMode = mode;
+  });
+
+  it('reports its io path', async () => {
+    const peer = await udpSocket();
+    const a = await vxPort('vx1', { local: `127.0.0.1:${await freeUdpPort()}`, remote: `127.0.0.1:${peer.port}`, vni: 1 });
+    expect(a.port.status!()).toMatchObject({ io: mode === 'mmsg' ? 'recvmmsg/sendmmsg' : 'node:dgram' });
+  });
+
   it('validates its options', () => {
+    expect(vxlan.validate!({ name: 'v', type: 'vxlan', local: '10.0.0.1', remote: '10.0.0.2', vni: 7, io: 'mmsg' })).toEqual([]);
+    expect(vxlan.validate!({ name: 'v', type: 'vxlan', local: '10.0.0.1', remote: '10.0.0.2', vni: 7, io: 'epoll' })).toEqual(["io: 'epoll' is not auto, mmsg or dgram"]);
     expect(vxlan.validate!({ name: 'v', type: 'vxlan', local: '10.0.0.1', remote: '10.0.0.2', vni: 7 })).toEqual([]);
     const bad = vxlan.validate!({ name: 'v', type: 'vxlan', local: '10.0.0.1', vni: 1 << 24, dstport: 0 });
     expect(bad).toEqual([
@@ -125,7 +140,7 @@ describe('vxlan port', () => {
     const lp = await freeUdpPort();
     const common = { local: `127.0.0.1:${lp}`, remote: `127.0.0.1:${peer.port}` };
     const a = await vxPort('vx1', { ...common, vni: 5 });
-    const dup = vxlan.create({ name: 'vx9', type: 'vxlan', ...common, vni: 5 });
+    const dup = vxlan.create({ name: 'vx9', type: 'vxlan', ...common, vni: 5, io: mode });
     await expect(dup.open(new FakeIO('vx9', vxlan))).rejects.toThrow(/VNI 5 is already port vx1's on 127.0.0.1:\d+ \(one port per VNI\)/);
     await dup.close();
     await send(peer.s, encap(5, ethFrame(60)), lp);
@@ -134,7 +149,7 @@ describe('vxlan port', () => {
 
   it('fails with a clear message when another program holds the address', async () => {
     const other = await udpSocket();
-    const port = vxlan.create({ name: 'vx1', type: 'vxlan', local: `127.0.0.1:${other.port}`, remote: '127.0.0.1', vni: 1 });
+    const port = vxlan.create({ name: 'vx1', type: 'vxlan', local: `127.0.0.1:${other.port}`, remote: '127.0.0.1', vni: 1, io: mode });
     await expect(port.open(new FakeIO('vx1', vxlan))).rejects.toThrow(/local 127.0.0.1:\d+ is in use by another program/);
     await port.close();
   }, 10000);
