@@ -71,7 +71,7 @@ async function waitOutput(p: ChildProcess, get: () => string, what: RegExp, ms: 
   }
 }
 
-class Topology {
+export class Topology {
   readonly prefix = 'xv' + randomBytes(2).toString('hex');
   readonly sw = '10.95.0.1';
   readonly ul = '10.95.0.2';
@@ -145,7 +145,7 @@ interface M {
   rtt: number;
 }
 
-async function measureSwitch(t: Topology, seconds: number, port: number, io: 'mmsg' | 'dgram'): Promise<M> {
+export async function measureSwitch(t: Topology, seconds: number, port: number, io: 'mmsg' | 'dgram'): Promise<M> {
   const config: SwitchConfig = {
     ...CONFIG_DEFAULTS,
     ports: [
@@ -166,7 +166,7 @@ async function measureSwitch(t: Topology, seconds: number, port: number, io: 'mm
   }
 }
 
-async function measureRelay(t: Topology, seconds: number, port: number): Promise<M> {
+export async function measureRelay(t: Topology, seconds: number, port: number): Promise<M> {
   const relay = spawn(NODE, ['-e', RELAY, t.sw, t.ul], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   relay.stdout!.on('data', (d: Buffer) => (out += d.toString()));

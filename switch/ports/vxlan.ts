@@ -57,10 +57,10 @@ import { bindUdp, createUdpSocket, resolveHost } from './net/udp-socket.js';
 import { NativeDatagramSocket } from './net/native-datagram.js';
 import * as native from '../../lib/native/index.js';
 
-export const VXLAN_PORT = 4789;
-export const VXLAN_HLEN = 8;
-const VXLAN_I_FLAG = 0x08; // bit 3 of the first byte: "the VNI is valid"
-const DEFAULT_VXLAN_MTU = 1450;
+import { DEFAULT_VXLAN_MTU, VXLAN_HLEN, VXLAN_I_FLAG, VXLAN_PORT, writeVxlanHeader } from './net/vxlan-header.js';
+import { VxlanQueueTx, queueTxPossible } from './net/vxlan-queue-tx.js';
+
+export { VXLAN_HLEN, VXLAN_PORT, writeVxlanHeader };
 const HANDOVER_SLOTS = 1024;
 
 const COUNTERS = [
@@ -104,18 +104,6 @@ function validate(config: PortConfig): string[] {
   const m = checkMtu(config.mtu);
   if (m) out.push(m);
   return out;
-}
-
-/** Writes the 8-byte VXLAN header for `vni` at b[o]. */
-export function writeVxlanHeader(b: Uint8Array, o: number, vni: number): void {
-  b[o] = VXLAN_I_FLAG;
-  b[o + 1] = 0;
-  b[o + 2] = 0;
-  b[o + 3] = 0;
-  b[o + 4] = (vni >>> 16) & 0xff;
-  b[o + 5] = (vni >>> 8) & 0xff;
-  b[o + 6] = vni & 0xff;
-  b[o + 7] = 0;
 }
 
 class VxlanPort implements Port {
@@ -519,5 +507,9 @@ const vxlan: PortType = {
   counters: COUNTERS,
   validate,
   create: (config) => new VxlanPort(config),
+  // Run to completion on the native path: each queue worker sends what it switches to this
+  // port itself (a socket of its own, sendmmsg per breath), no hop to the device thread.
+  queueSides: (config) => ({ rx: false, tx: queueTxPossible(config) }),
+  openQueue: (config, io) => new VxlanQueueTx(config, io),
 };
 export default vxlan;
