@@ -3,7 +3,7 @@
  * (l2switch), against a plain Node `dgram` relay that rewrites the VNI (one callback per
  * datagram), in the same topology and the same run:
  *
- *   h1: vx1 (VNI 1) ─┐                         ┌─ xswitch: vx1 + vx2 (one shared socket; io: mmsg or dgram)
+ *   h1: vx1 (VNI 1) ─┐                         ┌─ xswitch: vx1 + vx2 (one shared socket; see CASES)
  *   h2: vx2 (VNI 2) ─┴─ ul: ul0 ══ veth ══ root ns, 10.95.0.1:4789
  *                                              └─ or: relay (node -e: on 'message' → VNI 1 ⇄ 2 → send)
  *
@@ -148,12 +148,25 @@ interface M {
   rtt: number;
 }
 
-export async function measureSwitch(t: Topology, seconds: number, port: number, io: 'mmsg' | 'dgram'): Promise<M> {
+/** A switch configuration measured: the vxlan ports' `io` and `transmit` options. */
+interface Case {
+  name: string;
+  io: 'mmsg' | 'dgram';
+  transmit: 'device' | 'queues';
+}
+
+const CASES: Case[] = [
+  { name: 'vxlan/mmsg+queue-tx', io: 'mmsg', transmit: 'queues' },
+  { name: 'vxlan/mmsg', io: 'mmsg', transmit: 'device' },
+  { name: 'vxlan/dgram', io: 'dgram', transmit: 'device' },
+];
+
+export async function measureSwitch(t: Topology, seconds: number, port: number, { io, transmit }: Case): Promise<M> {
   const config: SwitchConfig = {
     ...CONFIG_DEFAULTS,
     ports: [
-      { name: 'vx1', type: 'vxlan', local: `${t.sw}:4789`, remote: t.ul, vni: 1, io },
-      { name: 'vx2', type: 'vxlan', local: `${t.sw}:4789`, remote: t.ul, vni: 2, io },
+      { name: 'vx1', type: 'vxlan', local: `${t.sw}:4789`, remote: t.ul, vni: 1, io, transmit },
+      { name: 'vx2', type: 'vxlan', local: `${t.sw}:4789`, remote: t.ul, vni: 2, io, transmit },
     ],
     programs: [{ queues: [0], chain: [{ name: 'l2switch', params: {}, continueOn: [] }] }],
   };
@@ -163,7 +176,7 @@ export async function measureSwitch(t: Topology, seconds: number, port: number, 
     const bps = await t.tcp(seconds, port);
     return { bps, rtt };
   } catch (e) {
-    throw new Error(`${(e as Error).message}\nswitch (io: ${io}) counters: ${JSON.stringify(sw.stats().ports)}`);
+    throw new Error(`${(e as Error).message}\nswitch (io: ${io}, transmit: ${transmit}) counters: ${JSON.stringify(sw.stats().ports)}`);
   } finally {
     await sw.stop();
   }
@@ -197,32 +210,32 @@ const mode: BenchMode = {
     const seconds = Math.max(opts.seconds, 3);
     t.up();
     try {
-      if (!opts.json) console.log(`One TCP stream h1 → h2 for ${seconds} s and 50 pings; relay, switch (io: mmsg) and switch (io: dgram) in turn, 2 rounds; best of each`);
+      if (!opts.json) console.log(`One TCP stream h1 → h2 for ${seconds} s and 50 pings; the relay and each switch case in turn, 2 rounds (the second in reverse order); best of each`);
       const relay: M[] = [];
-      const mmsg: M[] = [];
-      const dgram: M[] = [];
+      const got = new Map<string, M[]>(CASES.map((c) => [c.name, []]));
       let port = 5301;
       for (let r = 0; r < 2; r++) {
-        // Rotate the order so a drift in the machine's load favours none.
-        const order = r === 0 ? ['relay', 'mmsg', 'dgram'] : ['dgram', 'mmsg', 'relay'];
-        for (const o of order) {
-          if (o === 'relay') relay.push(await measureRelay(t, seconds, port++));
-          else if (o === 'mmsg') mmsg.push(await measureSwitch(t, seconds, port++, 'mmsg'));
-          else dgram.push(await measureSwitch(t, seconds, port++, 'dgram'));
+        // Reverse the order in the second round so a drift in the machine's load favours none.
+        const order: (Case | null)[] = [null, ...CASES];
+        if (r === 1) order.reverse();
+        for (const c of order) {
+          if (c === null) relay.push(await measureRelay(t, seconds, port++));
+          else got.get(c.name)!.push(await measureSwitch(t, seconds, port++, c));
         }
       }
       const best = (cs: M[]) => ({ bps: Math.max(...cs.map((c) => c.bps)), rtt: Math.min(...cs.map((c) => c.rtt)) });
       const b = best(relay);
       report({ mode: 'ref:dgram-relay', mpps: 0, gbps: b.bps / 1e9, rttMs: b.rtt, rounds: relay });
       if (!opts.json) console.log(line('ref:dgram-relay', [[b.bps / 1e6, 'Mbit/s'], [b.rtt * 1000, 'µs RTT']]));
-      for (const [name, cs] of [['vxlan/mmsg', mmsg], ['vxlan/dgram', dgram]] as const) {
+      for (const c of CASES) {
+        const cs = got.get(c.name)!;
         const x = best(cs);
         const ratio = x.bps / b.bps;
         const rttRatio = x.rtt / b.rtt;
-        report({ mode: name, mpps: 0, gbps: x.bps / 1e9, rttMs: x.rtt, rounds: cs, ratioToRelay: ratio, rttRatioToRelay: rttRatio, targetRatio: 1.3, targetRttRatio: 1 });
+        report({ mode: c.name, mpps: 0, gbps: x.bps / 1e9, rttMs: x.rtt, rounds: cs, ratioToRelay: ratio, rttRatioToRelay: rttRatio, targetRatio: 1.3, targetRttRatio: 1 });
         if (!opts.json) {
-          console.log(line(name, [[x.bps / 1e6, 'Mbit/s'], [x.rtt * 1000, 'µs RTT']]));
-          console.log(`  ${name}: ${ratio.toFixed(2)}× the relay's throughput (target ≥ 1.3×), ${rttRatio.toFixed(2)}× its RTT (target ≤ 1×)`);
+          console.log(line(c.name, [[x.bps / 1e6, 'Mbit/s'], [x.rtt * 1000, 'µs RTT']]));
+          console.log(`  ${c.name}: ${ratio.toFixed(2)}× the relay's throughput (target ≥ 1.3×), ${rttRatio.toFixed(2)}× its RTT (target ≤ 1×)`);
         }
       }
     } finally {

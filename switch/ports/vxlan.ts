@@ -16,6 +16,11 @@
  * mtu      inner L3 MTU (default 1450: a 1500-byte underlay less 50 bytes of encapsulation).
  * io       auto (default): recvmmsg/sendmmsg when the native layer loads, else node:dgram;
  *          mmsg: the native path or fail to start; dgram: node:dgram always.
+ * transmit device (default): the port's device thread sends what the queues switch to it;
+ *          queues: on the native path with literal addresses, each queue worker sends it
+ *          itself (net/vxlan-queue-tx.ts: no hop to the device thread, a wake-up less per
+ *          packet). Not the default yet: a queue side is handed frames as the program left
+ *          them, so a partial checksum from a VM's offloads would leave uncompleted.
  *
  * With the native layer (lib/native/), the owner's recvmmsg lands each datagram in a pool
  * frame 8 bytes before the frame's data offset, so the VXLAN header falls in the headroom
@@ -75,13 +80,14 @@ const COUNTERS = [
   'tx_busy',
   'tx_errors',
 ] as const;
-const OPTIONS: OptionTypes = { local: 'string', remote: 'string', dstport: 'integer', vni: 'integer', mtu: 'integer', io: 'string' };
+const OPTIONS: OptionTypes = { local: 'string', remote: 'string', dstport: 'integer', vni: 'integer', mtu: 'integer', io: 'string', transmit: 'string' };
 /** Datagrams per recvmmsg. */
 const RX_BATCH = 64;
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
   if (config.io !== undefined && config.io !== 'auto' && config.io !== 'mmsg' && config.io !== 'dgram') out.push(`io: '${String(config.io)}' is not auto, mmsg or dgram`);
+  if (config.transmit !== undefined && config.transmit !== 'device' && config.transmit !== 'queues') out.push(`transmit: '${String(config.transmit)}' is not device or queues`);
   for (const k of ['local', 'remote'] as const) {
     if (config[k] === undefined) out.push(`${k}: missing: a host[:port], e.g. ${k === 'local' ? '10.99.0.1:4789' : '10.99.0.2'}`);
     else {

@@ -6,8 +6,9 @@
  * `local`'s address with an ephemeral port: VXLAN receivers accept any source port (Linux
  * sends from one per flow), so the peer sees nothing different.
  *
- * Only on the native path (recvmmsg/sendmmsg) and with literal addresses (openQueue cannot
- * wait for a name lookup); otherwise the device thread sends, as before.
+ * Only when asked (`transmit: queues`), on the native path (recvmmsg/sendmmsg) and with
+ * literal addresses (openQueue cannot wait for a name lookup); otherwise the device thread
+ * sends, as before.
  * Counted in the (port, queue) block: tx_oversize at transmit; a burst the kernel refuses
  * is moved from tx_packets to tx_dropped and counted tx_busy (buffer full) or tx_errors.
  */
@@ -25,7 +26,7 @@ const BATCH = 64;
 
 /** Whether the queue workers can send for this port themselves (see the file comment). */
 export function queueTxPossible(config: PortConfig): boolean {
-  if (config.io === 'dgram' || !native.available()) return false;
+  if (config.transmit !== 'queues' || config.io === 'dgram' || !native.available()) return false;
   try {
     const local = parseHostPort(config.local, VXLAN_PORT);
     const remote = parseHostPort(config.remote, (config.dstport as number | undefined) ?? VXLAN_PORT);
