@@ -171,12 +171,14 @@ export async function measureSwitch(t: Topology, seconds: number, port: number, 
     programs: [{ queues: [0], chain: [{ name: 'l2switch', params: {}, continueOn: [] }] }],
   };
   const sw = await Switch.start(config);
+  const logs: string[] = [];
+  sw.on('log', (e: { level: string; message: string }) => logs.push(`${e.level}: ${e.message}`));
   try {
     const rtt = t.rtt();
     const bps = await t.tcp(seconds, port);
     return { bps, rtt };
   } catch (e) {
-    throw new Error(`${(e as Error).message}\nswitch (io: ${io}, transmit: ${transmit}) counters: ${JSON.stringify(sw.stats().ports)}`);
+    throw new Error(`${(e as Error).message}\nswitch (io: ${io}, transmit: ${transmit}) counters: ${JSON.stringify(sw.stats().ports)}\nlog:\n${logs.join('\n')}`);
   } finally {
     await sw.stop();
   }
