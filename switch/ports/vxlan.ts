@@ -208,7 +208,7 @@ class VxlanPort implements Port {
       this.role = 'owner';
       this.ownerName = io.name;
       // Wait for the watch thread, so that datagrams sent once open() resolved are read at once.
-      if (this.nat !== null) await this.nat.watchReadable(this.drain);
+      if (this.nat !== null) await this.nat.watchReadable(this.readable);
       else this.socket!.on('message', this.onMessage);
       serveGroup(channel, io.name, this.register, this.unregister);
     } else {
@@ -305,6 +305,16 @@ class VxlanPort implements Port {
       m.producer.put(msg, VXLAN_HLEN, len - VXLAN_HLEN);
     }
     this.burst.schedule();
+  };
+
+  /** The socket is readable: drain it. A failure is reported, and the port keeps receiving. */
+  private readonly readable = (): void => {
+    try {
+      this.drain();
+    } catch (e) {
+      this.io.log('error', `receive failed: ${(e as Error).stack ?? (e as Error).message}`);
+      this.nat?.arm();
+    }
   };
 
   /**

@@ -13,6 +13,9 @@ import * as native from '../../../lib/native/index.js';
 import { workerUrl } from '../../../lib/worker-url.js';
 import type { PortIO } from '../port.js';
 
+/** How long an event-driven port waits for a wake-up before it looks at its descriptor anyway. */
+const RECHECK_MS = 1000;
+
 export class FdWatch {
   private readonly armed = new Int32Array(new SharedArrayBuffer(4));
   private readonly worker: Worker | null;
@@ -42,20 +45,37 @@ export class FdWatch {
 
   /** The port found nothing: watch the descriptor until it is readable. Cheap when already armed. */
   arm(): void {
-    if (this.worker === null || Atomics.load(this.armed, 0) !== 0) return;
-    // Pairs with the Atomics.wait/load in the watch thread.
-    Atomics.store(this.armed, 0, 1);
-    Atomics.notify(this.armed, 0, 1);
-    if (this.onReady !== null) {
-      // Pairs with the thread's Atomics.store(0) + notify when the descriptor is readable.
-      const w = Atomics.waitAsync(this.armed, 0, 1);
-      if (w.async) void w.value.then(this.ready);
-      else queueMicrotask(this.ready);
+    if (this.worker === null) return;
+    if (Atomics.load(this.armed, 0) === 0) {
+      // Pairs with the Atomics.wait/load in the watch thread.
+      Atomics.store(this.armed, 0, 1);
+      Atomics.notify(this.armed, 0, 1);
     }
+    if (this.onReady !== null && !this.waiting) this.waitReady();
   }
 
-  private readonly ready = (): void => {
-    if (Atomics.load(this.armed, 0) === 0) this.onReady!();
+  /** One wait at a time (the flag), so a re-check never doubles the wake-ups. */
+  private waiting = false;
+
+  private waitReady(): void {
+    this.waiting = true;
+    // Pairs with the thread's Atomics.store(0) + notify when the descriptor is readable.
+    const w = Atomics.waitAsync(this.armed, 0, 1, RECHECK_MS);
+    if (w.async) void w.value.then(this.ready);
+    else queueMicrotask(this.readyNow);
+  }
+
+  private readonly readyNow = (): void => this.ready('not-equal');
+
+  /**
+   * Readable (the thread disarmed), or RECHECK_MS without a wake-up: the port looks anyway
+   * (one empty receive a second when idle), so a wake-up that went missing costs a second,
+   * never a port that stops receiving. Its onReady re-arms.
+   */
+  private readonly ready = (r: string): void => {
+    this.waiting = false;
+    const a = Atomics.load(this.armed, 0);
+    if (a === 0 || (a === 1 && r === 'timed-out')) this.onReady!();
   };
 
   /** Ends the thread (before the descriptor is closed: it must not poll a reused number). */
