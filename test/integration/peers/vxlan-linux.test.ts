@@ -17,12 +17,19 @@ import { Procs } from '../../support/procs.js';
 import { checkAccounted, startBetween } from '../../support/switch.js';
 import { until } from '../../support/fake-io.js';
 
-const skip = skipUnless(missing({ tools: ['ip', 'ping', 'ethtool'], root: true, netns: true }), 'Linux vxlan peers in network namespaces');
+const skip = skipUnless(missing({ tools: ['ip', 'ping', 'ethtool', 'tcpdump'], root: true, netns: true }), 'Linux vxlan peers in network namespaces');
 
 const NODE = process.execPath;
 
-// Each io path in turn: recvmmsg/sendmmsg straight into pool frames, and node:dgram.
-describe.skipIf(skip).each(['mmsg', 'dgram'])('Linux vxlan hosts through the switch (io: %s)', (io) => {
+// Each path in turn: recvmmsg/sendmmsg straight into pool frames (sent by the device thread,
+// or by the queue worker itself), and node:dgram.
+const PATHS = [
+  { io: 'mmsg', transmit: 'device' },
+  { io: 'mmsg', transmit: 'queues' },
+  { io: 'dgram', transmit: 'device' },
+];
+
+describe.skipIf(skip).each(PATHS)('Linux vxlan hosts through the switch (io: $io, transmit: $transmit)', ({ io, transmit }) => {
   const ns = new Netns();
   const procs = new Procs();
   const logs: string[] = [];
@@ -50,8 +57,8 @@ describe.skipIf(skip).each(['mmsg', 'dgram'])('Linux vxlan hosts through the swi
     }
     sw = await startBetween(
       [
-        { name: 'vx1', type: 'vxlan', local: `${swAddr}:4789`, remote: ulAddr, vni: 1, io },
-        { name: 'vx2', type: 'vxlan', local: `${swAddr}:4789`, remote: ulAddr, vni: 2, io },
+        { name: 'vx1', type: 'vxlan', local: `${swAddr}:4789`, remote: ulAddr, vni: 1, io, transmit },
+        { name: 'vx2', type: 'vxlan', local: `${swAddr}:4789`, remote: ulAddr, vni: 2, io, transmit },
       ],
       logs,
     );
@@ -90,6 +97,23 @@ describe.skipIf(skip).each(['mmsg', 'dgram'])('Linux vxlan hosts through the swi
         expect(s[p].rx_packets, `${p}.rx_packets`).toBeGreaterThanOrEqual(6); // ARP + 5 echoes
         expect(s[p].tx_packets, `${p}.tx_packets`).toBeGreaterThanOrEqual(6);
       }
+    }),
+  );
+
+  it(
+    'sends from the thread the configuration names (the source ports tcpdump sees on the underlay)',
+    withLogs(async () => {
+      // The owner's device thread sends from the shared socket (4789); queue workers and a
+      // member's device thread from sockets of their own (ephemeral ports).
+      const dump = procs.start(...ns.argv('ul', 'tcpdump', ['-i', 'ul0', '-nn', '-l', '-c', '8', 'udp', 'and', 'src', 'host', swAddr, 'and', 'dst', 'port', '4789']));
+      await dump.waitFor(/listening on/, 10_000);
+      ns.exec('h1', 'ping', ['-c', '4', '-i', '0.2', '-W', '3', '192.0.2.2']);
+      await dump.waitFor(/8 packets captured/, 10_000);
+      await dump.exited; // its stdout, the packet lines, may come after the count on stderr
+      const from = [...dump.output().matchAll(/IP [\d.]+\.(\d+) > [\d.]+\.4789: VXLAN/g)].map((m) => Number(m[1]));
+      expect(from.length, dump.output()).toBe(8);
+      if (transmit === 'queues') expect(from).not.toContain(4789);
+      else expect(from).toContain(4789);
     }),
   );
 
@@ -164,7 +188,8 @@ function datagram(i) {
 /** argv: host port count. Counts datagrams equal byte for byte to datagram(i), each i once. */
 const LISTENER = DATAGRAM + `
 const [host, port, n] = process.argv.slice(1);
-const s = require('dgram').createSocket('udp4');
+// A receive buffer for every datagram: the test is about the switch's losses, not this listener's.
+const s = require('dgram').createSocket({ type: 'udp4', recvBufferSize: 1 << 22 });
 const seen = new Set();
 let got = 0, bad = 0;
 s.on('message', (m) => {
