@@ -71,7 +71,7 @@ async function waitOutput(p: ChildProcess, get: () => string, what: RegExp, ms: 
   }
 }
 
-export class Topology {
+class Topology {
   readonly prefix = 'xv' + randomBytes(2).toString('hex');
   readonly sw = '10.95.0.1';
   readonly ul = '10.95.0.2';
@@ -161,7 +161,7 @@ const CASES: Case[] = [
   { name: 'vxlan/dgram', io: 'dgram', transmit: 'device' },
 ];
 
-export async function measureSwitch(t: Topology, seconds: number, port: number, { io, transmit }: Case): Promise<M> {
+async function measureSwitch(t: Topology, seconds: number, port: number, { io, transmit }: Case): Promise<M> {
   const config: SwitchConfig = {
     ...CONFIG_DEFAULTS,
     ports: [
@@ -184,7 +184,7 @@ export async function measureSwitch(t: Topology, seconds: number, port: number, 
   }
 }
 
-export async function measureRelay(t: Topology, seconds: number, port: number): Promise<M> {
+async function measureRelay(t: Topology, seconds: number, port: number): Promise<M> {
   const relay = spawn(NODE, ['-e', RELAY, t.sw, t.ul], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   relay.stdout!.on('data', (d: Buffer) => (out += d.toString()));
