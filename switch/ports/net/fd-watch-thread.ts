@@ -18,6 +18,9 @@ interface Data {
   doorbellIndex: number;
 }
 
+/** The longest one poll() blocks: the most a terminate of this thread waits. */
+const POLL_MS = 200;
+
 const d = workerData as Data;
 const armed = new Int32Array(d.armed);
 const bell = d.doorbell === null ? null : new Int32Array(d.doorbell);
@@ -29,7 +32,10 @@ for (;;) {
   // Pairs with the Atomics.store + notify in FdWatch.arm() and FdWatch.stop().
   while (Atomics.load(armed, 0) === 0) Atomics.wait(armed, 0, 0);
   if (Atomics.load(armed, 0) === 2) break;
-  set.wait(-1);
+  // Never an endless poll(): a thread blocked in a syscall cannot be terminated, and
+  // terminating the device thread (a failed start) waits for this one to end.
+  let ready = 0;
+  while (ready === 0 && Atomics.load(armed, 0) === 1) ready = set.wait(POLL_MS);
   if ((set.revents(1) & K.POLLIN) !== 0 || Atomics.load(armed, 0) === 2) break;
   // Disarm before ringing: the port re-arms only after it has drained the descriptor again.
   // Pairs with the port's Atomics.waitAsync on the armed word (FdWatch with onReady).
