@@ -117,7 +117,13 @@ export class QueuePortIO implements QueueIO {
   }
 
   room(): number {
-    return this.limit - this.staged;
+    const ring = this.limit - this.staged;
+    // The pool bounds it too, for producers that wait rather than drop (a lossless replay):
+    // frames still out on other threads' tx rings come back through the recycle rings.
+    const pool = this.pool;
+    let free = pool.available();
+    if (free < ring) free += pool.refill();
+    return free < ring ? free : ring;
   }
 
   submit(frame: number, length: number, hash: number): boolean {

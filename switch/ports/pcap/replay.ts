@@ -13,8 +13,7 @@
  * paced port about once a millisecond when it is otherwise idle, so packets due closer
  * together than that leave in small bursts, as tcpreplay's do.
  */
-import type { PortIO } from '../port.js';
-import type { ReplaySource } from './replay-source.js';
+import type { ReplayIO, ReplaySource } from './replay-source.js';
 
 export interface ReplayOptions {
   /** 0 = max; otherwise a multiplier of the capture's timing. */
@@ -43,7 +42,7 @@ export class Replayer {
   ) {}
 
   /** Sends up to `budget` packets; the Port.poll contract (count, 0 idle, -1 finished). */
-  poll(io: PortIO, budget: number): number {
+  poll(io: ReplayIO, budget: number): number {
     if (this.done) return -1;
     const o = this.o;
     const paced = o.rate !== 0 || o.speed !== 0;
