@@ -128,36 +128,36 @@ describe('pcap → switch → pcap', () => {
   for (const preload of [false, true]) {
     const how = preload ? 'preloaded (the queue worker replays it)' : 'streamed (the device thread replays and steers it)';
     it(`small rings at full speed without backpressure, ${how}: every frame counted; what came out is the input in order, minus counted drops`, async () => {
-    const input = makeCapture(`in3-${preload}.pcap`, 3000);
-    const out = tmp.file(`out3-${preload}.pcap`);
-    const s = await replay({ name: 'in', type: 'pcap', read: input, loop: 5, backpressure: false, preload }, out, 1, { ringSize: 64, poolFrames: 128, budget: 16 });
-    const p = s.stats.ports.in;
-    const q = s.stats.queues;
-    expect(p.rx_packets).toBe(15_000);
-    expect(p.rx_passes).toBe(5);
-    const dropped = p.rx_no_buffer + p.rx_ring_full + p.rx_dropped + p.rx_flow_drop;
-    expect(q.rx0_packets + dropped).toBe(15_000);
-    // Every frame the queue took was redirected or found the capture's tx ring full.
-    expect(q.rx0_xdp_redirect + q.rx0_xdp_tx_full).toBe(q.rx0_packets);
-    if (!preload) {
-      // Bursts of 8 × 16 packets into a 64-slot ring: the drop paths are exercised.
-      expect(dropped).toBeGreaterThan(0);
-      expect(p.rx_rps).toBe(p.rx_packets - p.rx_no_buffer - p.rx_ring_full - p.rx_dropped - p.rx_flow_drop);
-    } else {
-      // Run to completion: the worker polls only what its rx ring has room for, and no hop.
-      expect([p.rx_ring_full, p.rx_rps]).toEqual([0, 0]);
-    }
-    const got = hex(out);
-    expect(got.length).toBe(s.stats.ports.out.tx_packets);
-    expect(got.length).toBe(q.rx0_xdp_redirect);
-    // An in-order subsequence of five passes over the input.
-    const want = hex(input);
-    let k = 0;
-    for (const g of got) {
-      while (k < 15_000 && want[k % 3000] !== g) k++;
-      expect(k, 'output frame not found in order').toBeLessThan(15_000);
-      k++;
-    }
+      const input = makeCapture(`in3-${preload}.pcap`, 3000);
+      const out = tmp.file(`out3-${preload}.pcap`);
+      const s = await replay({ name: 'in', type: 'pcap', read: input, loop: 5, backpressure: false, preload }, out, 1, { ringSize: 64, poolFrames: 128, budget: 16 });
+      const p = s.stats.ports.in;
+      const q = s.stats.queues;
+      expect(p.rx_packets).toBe(15_000);
+      expect(p.rx_passes).toBe(5);
+      const dropped = p.rx_no_buffer + p.rx_ring_full + p.rx_dropped + p.rx_flow_drop;
+      expect(q.rx0_packets + dropped).toBe(15_000);
+      // Every frame the queue took was redirected or found the capture's tx ring full.
+      expect(q.rx0_xdp_redirect + q.rx0_xdp_tx_full).toBe(q.rx0_packets);
+      if (!preload) {
+        // Bursts of 8 × 16 packets into a 64-slot ring: the drop paths are exercised.
+        expect(dropped).toBeGreaterThan(0);
+        expect(p.rx_rps).toBe(p.rx_packets - p.rx_no_buffer - p.rx_ring_full - p.rx_dropped - p.rx_flow_drop);
+      } else {
+        // Run to completion: the worker polls only what its rx ring has room for, and no hop.
+        expect([p.rx_ring_full, p.rx_rps]).toEqual([0, 0]);
+      }
+      const got = hex(out);
+      expect(got.length).toBe(s.stats.ports.out.tx_packets);
+      expect(got.length).toBe(q.rx0_xdp_redirect);
+      // An in-order subsequence of five passes over the input.
+      const want = hex(input);
+      let k = 0;
+      for (const g of got) {
+        while (k < 15_000 && want[k % 3000] !== g) k++;
+        expect(k, 'output frame not found in order').toBeLessThan(15_000);
+        k++;
+      }
     });
   }
 
