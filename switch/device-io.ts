@@ -52,6 +52,8 @@ export class DeviceIO implements PortIO {
   private readonly rx: Ring[];
   private readonly rxStaged: Int32Array;
   private readonly tx: Ring[];
+  /** The doorbell of each queue's worker (rung by rx submits, and when a full tx ring frees up). */
+  private readonly queueBells: Doorbell[];
   private readonly recycle: (RecycleRing | null)[];
   private readonly poolFrames: number;
   /** Ordinary frame slots of all pools; super-frames follow, superStride slots per pool. */
@@ -90,9 +92,10 @@ export class DeviceIO implements PortIO {
     const ctl = new Int32Array(layout.control);
     this.doorbell = new Doorbell(ctl, port * CTL_WORDS + CTL_DOORBELL);
     this.pool = new FramePool(layout.pools[port]);
+    this.queueBells = layout.rx[port].map((_, q) => new Doorbell(ctl, queueDoorbell(layout, q)));
     this.rx = layout.rx[port].map((sab, q) => {
       const ring = new Ring(sab);
-      ring.attachDoorbell(new Doorbell(ctl, queueDoorbell(layout, q)));
+      ring.attachDoorbell(this.queueBells[q]);
       return ring;
     });
     this.rxStaged = new Int32Array(layout.queues);
@@ -310,6 +313,10 @@ export class DeviceIO implements PortIO {
       const ring = this.tx[q];
       const n = ring.peek(budget);
       if (n === 0) continue;
+      // A full ring may hold back a producer that waits for room instead of dropping (a
+      // lossless replay, QueueIO.room()): once this drain frees some, ring its worker, as a
+      // NIC's TX completion wakes a stopped queue. Checked once per full batch only.
+      const wasFull = n === budget && ring.count() >= ring.size;
       const w = ring.words;
       for (let k = 0; k < n; k++) {
         const o = ring.entryOf(k);
@@ -331,6 +338,7 @@ export class DeviceIO implements PortIO {
         this.free(frame);
       }
       ring.release(n);
+      if (wasFull) this.queueBells[q].ring();
       total += n;
     }
     if (total !== 0) {
