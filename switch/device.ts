@@ -5,9 +5,10 @@
  *
  *   loop:
  *     ingress on and port polls → bursts of port.poll(budget), flush after each
- *     drain tx rings → port.transmit()
- *     nothing to do → NEEDS_WAKEUP on the tx rings, then wait on the doorbell without
- *                      blocking the event loop (sockets keep delivering meanwhile)
+ *     drain tx rings → port.transmit(); a drain that frees a full ring rings its worker
+ *     nothing to do → after tx traffic, busy-poll SPIN_MS (NAPI); then NEEDS_WAKEUP on the
+ *                      tx rings and wait on the doorbell without blocking the event loop
+ *                      (sockets keep delivering meanwhile)
  *     busy → every few bursts, yield one macrotask so messages and timers run
  *
  * Requests from the supervisor arrive as ordinary messages (this thread has an event loop).
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
 
   let bursts = 0;
   let idleSince = -1;
+  let txBusy = false;
   for (;;) {
     let work = 0;
     if (ingress && !finished && polls) {
@@ -126,14 +128,17 @@ async function main(): Promise<void> {
       }
     }
     io.steerer.refresh();
-    work += io.drain(port, budget);
+    const drained = io.drain(port, budget);
+    work += drained;
+    // Spin after tx traffic only: a paced poll with nothing due sleeps its IDLE_POLL_MS.
+    if (drained !== 0) txBusy = true;
     if (closing && io.txPending() === 0) break;
     if (work !== 0) {
       idleSince = -1;
       if (++bursts % BURSTS_PER_YIELD === 0) await yieldNow();
       continue;
     }
-    if (!closing) {
+    if (txBusy && !closing) {
       const now = performance.now();
       if (idleSince < 0) idleSince = now;
       if (now - idleSince < SPIN_MS) {
@@ -143,6 +148,7 @@ async function main(): Promise<void> {
       }
     }
     idleSince = -1;
+    txBusy = false;
     // Read the doorbell before the final check (pairs with Doorbell.ring in Ring.submit).
     const seen = io.doorbell.read();
     if (io.prepareSleep() && !closing) {
