@@ -29,7 +29,8 @@
  *                    queue that holds the capture's first packet only, so the port's sums
  *                    read as one replay's
  * Memory: every worker reads and parses the file at open and keeps only its share, so the
- * shares together hold the capture once.
+ * shares together hold the capture once. A restarted worker continues from the position
+ * its (port, queue) rx_packets counter says, as gen's queue side does.
  */
 import path from 'node:path';
 import { preloadCapture, type PreloadedCapture } from '../../../lib/pcap/preload.js';
@@ -136,6 +137,24 @@ export class PcapQueue implements QueuePort {
     this.cTruncated = io.counterIndex('rx_truncated');
     this.cOversize = io.counterIndex('rx_oversize');
     this.cPasses = io.counterIndex('rx_passes');
+    // A worker restarted (watchdog, or killed) continues where its predecessor stopped:
+    // every packet taken from the share is in this (port, queue)'s rx_packets (the counters
+    // are shared memory), so nothing is replayed twice or skipped.
+    const taken = io.counters[io.counterIndex('rx_packets')];
+    if (taken > 0 && share.cap.count > 0) {
+      const passes = Math.floor(taken / share.cap.count);
+      const at = taken - passes * share.cap.count;
+      const finished = o.loop !== 0 && passes >= o.loop;
+      this.source.resume(at, finished ? passes : passes + 1, io.counters[this.cTruncated]);
+      this.replayer.resume(passes, at, taken);
+      // What the predecessor published; the next poll adds what is missing (a pass it had
+      // finished without having counted it yet).
+      this.reportedTruncated = io.counters[this.cTruncated];
+      if (this.countsPasses) {
+        this.reportedPasses = io.counters[this.cPasses];
+        this.reportedOversize = io.counters[this.cOversize];
+      }
+    }
     io.log('info', `replaying ${file} on queue ${io.queue}: ${share.cap.count} of its ${cap.count} packets (${share.cap.bytes} bytes, ${cap.format}) preloaded, steered here at load`);
   }
 

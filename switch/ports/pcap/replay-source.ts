@@ -105,6 +105,14 @@ export class PreloadedSource implements ReplaySource {
     this.oversize += this.cap.skippedOversize;
   }
 
+  /** Continues a replay another thread started: `at` packets into the pass, `started` passes begun so far. */
+  resume(at: number, started: number, truncated: number): void {
+    this.i = at;
+    // Skipped records are counted as each pass begins.
+    this.oversize = this.cap.skippedOversize * started;
+    this.truncated = truncated;
+  }
+
   close(): void {}
 }
 

@@ -41,6 +41,17 @@ export class Replayer {
     private readonly o: ReplayOptions,
   ) {}
 
+  /**
+   * Continues where a replay of the same source stopped (a queue worker restarted over
+   * the same shared counters): `passes` completed, `at` packets into the next.
+   */
+  resume(passes: number, at: number, sent: number): void {
+    this.passes = passes;
+    this.sentThisPass = at;
+    this.sent = sent;
+    if (this.o.loop !== 0 && passes >= this.o.loop) this.done = true;
+  }
+
   /** Sends up to `budget` packets; the Port.poll contract (count, 0 idle, -1 finished). */
   poll(io: ReplayIO, budget: number): number {
     if (this.done) return -1;

@@ -121,6 +121,24 @@ describe('PcapQueue: a queue worker replays its share', () => {
     expect(ios[0].c('rx_passes') + ios[1].c('rx_passes')).toBe(3);
   });
 
+  it('a restarted worker continues where the last one stopped, from the shared counters: nothing twice, nothing skipped', () => {
+    const file = capture('resume.pcap', (i) => (i % 100 === 7 ? 1900 : 64));
+    const o = parsePcapOptions({ read: file, loop: 3, oversize: 'drop' }, []);
+    const whole = new FakeQueueIO(0, 1);
+    drain(new PcapQueue(o, whole));
+    // The same replay, its worker replaced twice (after 70 polls, then 30 more).
+    const io = new FakeQueueIO(0, 1);
+    for (const polls of [70, 30]) {
+      const side = new PcapQueue(o, io);
+      for (let k = 0; k < polls; k++) side.poll(16);
+    }
+    drain(new PcapQueue(o, io));
+    expect(io.got).toEqual(whole.got);
+    expect(io.got.length).toBe(3 * (N - 5));
+    for (const c of ['rx_packets', 'rx_passes', 'rx_oversize']) expect(io.c(c), c).toBe(whole.c(c));
+    expect([io.c('rx_passes'), io.c('rx_oversize')]).toEqual([3, 15]);
+  });
+
   it('oversize: drop — skipped records are counted once per pass for the port, not once per queue', () => {
     const file = capture('big.pcap', (i) => (i % 100 === 7 ? 1900 : 64));
     const o = parsePcapOptions({ read: file, loop: 2, oversize: 'drop' }, []);
