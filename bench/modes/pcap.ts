@@ -2,7 +2,11 @@
  * pcap — a preloaded capture replayed as fast as possible by a pcap port, through one
  * queue worker running `redirect`, into a pcap port writing a capture: the whole
  * file-to-file path. 64- and 1500-byte frames; figures are what reached the output
- * capture (Mpps, and Gbit/s of frame bytes).
+ * capture (Mpps, and Gbit/s of frame bytes). Run to completion: the queue worker replays
+ * the capture itself (switch/ports/pcap/queue-replay.ts), runs the program and puts each
+ * frame on the capture writer's tx ring; the writer's device thread drains it: two threads,
+ * one hop. Each row also gives the CPU time per packet of every thread and of the busiest
+ * two (bench/thread-cpu.ts) and the rate that bounds with a core per thread.
  *
  * In the same run, for each frame size:
  *   sink /dev/null   the same path with the output capture written to /dev/null: what the
@@ -12,7 +16,7 @@
  *   part:sink        one thread: the pcap port's transmit() writing a capture to /dev/null
  * The two parts say what the pcap port costs per packet on its own thread; the switch
  * figures say what the whole path gives on this machine (threads share its cores).
- * Target (issue 4): ≥ 10 Mpps end to end with 64-byte frames.
+ * Target (issues 4 and 11): ≥ 10 Mpps end to end with 64-byte frames.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
