@@ -19,9 +19,10 @@ const tmp = tempDir();
 afterAll(() => tmp.remove());
 
 const N = 500;
-function capture(name: string, sizes: (i: number) => number = () => 64, n = N): string {
+/** N UDP frames (flow i each), `gapNs` apart in capture time. */
+function capture(name: string, sizes: (i: number) => number = () => 64, n = N, gapNs = 1): string {
   const file = tmp.file(name);
-  writeFileSync(file, classicFile({ le: true, ns: true, records: Array.from({ length: n }, (_, i) => ({ sec: 0, frac: i, data: udpFrame(i, sizes(i)) })) }));
+  writeFileSync(file, classicFile({ le: true, ns: true, records: Array.from({ length: n }, (_, i) => ({ sec: 0, frac: i * gapNs, data: udpFrame(i, sizes(i)) })) }));
   return file;
 }
 
@@ -165,6 +166,25 @@ describe('PcapQueue: a queue worker replays its share', () => {
     expect(side.poll(64)).toBe(1);
     expect(io.got.length).toBe(5);
     expect(io.c('rx_no_buffer')).toBe(0);
+  });
+
+  it('a paced replay sends in batches (at most once a millisecond unless a budget is due), never a packet or two per poll', () => {
+    for (const pace of [{ rate: 100_000 }, { speed: 'original' }]) {
+      // 500 packets 10 µs apart in capture time (for `speed`); `rate` spaces them 10 µs too.
+      const io = new FakeQueueIO(0, 1);
+      const side = new PcapQueue(parsePcapOptions({ read: capture(`paced-${Object.keys(pace)[0]}.pcap`, () => 64, N, 10_000), loop: 0, ...pace }, []), io);
+      const sizes: number[] = [];
+      const end = performance.now() + 30;
+      while (performance.now() < end) {
+        const n = side.poll(64);
+        if (n > 0) sizes.push(n);
+      }
+      expect(sizes.length).toBeGreaterThan(0);
+      // A poll releases what a millisecond brings (100 packets either way, capped by the
+      // budget) — a pass's end may cut one short, not many.
+      const small = sizes.filter((n) => n < 20).length;
+      expect(small, `poll sizes ${sizes.slice(0, 20).join(' ')}`).toBeLessThanOrEqual(Math.ceil(sizes.length / 4));
+    }
   });
 
   it('the port offers a queue side for a preloaded replay only', () => {
