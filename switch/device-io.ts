@@ -52,8 +52,6 @@ export class DeviceIO implements PortIO {
   private readonly rx: Ring[];
   private readonly rxStaged: Int32Array;
   private readonly tx: Ring[];
-  /** The doorbell of each queue's worker (rung by rx submits, and when a full tx ring frees up). */
-  private readonly queueBells: Doorbell[];
   private readonly recycle: (RecycleRing | null)[];
   private readonly poolFrames: number;
   /** Ordinary frame slots of all pools; super-frames follow, superStride slots per pool. */
@@ -92,7 +90,6 @@ export class DeviceIO implements PortIO {
     const ctl = new Int32Array(layout.control);
     this.doorbell = new Doorbell(ctl, port * CTL_WORDS + CTL_DOORBELL);
     this.pool = new FramePool(layout.pools[port]);
-    this.queueBells = layout.rx[port].map((_, q) => new Doorbell(ctl, queueDoorbell(layout, q)));
     this.rx = layout.rx[port].map((sab, q) => {
       const ring = new Ring(sab);
       ring.attachDoorbell(this.queueBells[q]);
