@@ -92,7 +92,7 @@ export class DeviceIO implements PortIO {
     this.pool = new FramePool(layout.pools[port]);
     this.rx = layout.rx[port].map((sab, q) => {
       const ring = new Ring(sab);
-      ring.attachDoorbell(new Doorbell(ctl, queueDoorbell(layout, q)));
+      ring.attachDoorbell(this.queueBells[q]);
       return ring;
     });
     this.rxStaged = new Int32Array(layout.queues);
@@ -310,6 +310,10 @@ export class DeviceIO implements PortIO {
       const ring = this.tx[q];
       const n = ring.peek(budget);
       if (n === 0) continue;
+      // A full ring may hold back a producer that waits for room instead of dropping (a
+      // lossless replay, QueueIO.room()): once this drain frees some, ring its worker, as a
+      // NIC's TX completion wakes a stopped queue. Checked once per full batch only.
+      const wasFull = n === budget && ring.count() >= ring.size;
       const w = ring.words;
       for (let k = 0; k < n; k++) {
         const o = ring.entryOf(k);
@@ -331,6 +335,7 @@ export class DeviceIO implements PortIO {
         this.free(frame);
       }
       ring.release(n);
+      if (wasFull) this.queueBells[q].ring();
       total += n;
     }
     if (total !== 0) {

@@ -58,6 +58,8 @@ export class QueuePortIO implements QueueIO {
   }
   private readonly pool: FramePool;
   private readonly rx: Ring;
+  /** This queue's tx rings toward every port's device thread, read for room() only. */
+  private readonly txRings: Ring[];
   private staged = 0;
   /** Slots reserved on the rx ring for the poll in progress. */
   private limit = 0;
@@ -96,6 +98,8 @@ export class QueuePortIO implements QueueIO {
     // The producer side of rx[p][q]; the engine holds the consumer side of the same ring.
     // No doorbell: the producer is the consumer's own thread, which is awake.
     this.rx = new Ring(layout.rx[port][queue]);
+    // Observers only (count()): the engine produces on these rings.
+    this.txRings = layout.tx[queue].map((sab) => new Ring(sab));
     this.block = CounterBlock.fromShared(layout.portQueueCounters[port][queue]);
     this.counters = this.block.values;
     this.logFn = log;
@@ -117,7 +121,23 @@ export class QueuePortIO implements QueueIO {
   }
 
   room(): number {
-    return this.limit - this.staged;
+    let room = this.limit - this.staged;
+    // The pool bounds it too, for producers that wait rather than drop (a lossless replay):
+    // frames still out on other threads' tx rings come back through the recycle rings.
+    const pool = this.pool;
+    let free = pool.available();
+    if (free < room) free += pool.refill();
+    if (free < room) room = free;
+    // And the space left on this queue's tx rings toward device threads (a capture file's
+    // writer): what is polled now leaves by one of them in this breath, and a frame that
+    // finds its tx ring full is an xdp_tx_full drop. A producer that waits for the
+    // slowest egress wastes no work on frames it would drop (tcpreplay blocked on its socket).
+    const tx = this.txRings;
+    for (let p = 0; p < tx.length; p++) {
+      const space = tx[p].size - tx[p].count();
+      if (space < room) room = space;
+    }
+    return room;
   }
 
   submit(frame: number, length: number, hash: number): boolean {

@@ -2,7 +2,11 @@
  * pcap — a preloaded capture replayed as fast as possible by a pcap port, through one
  * queue worker running `redirect`, into a pcap port writing a capture: the whole
  * file-to-file path. 64- and 1500-byte frames; figures are what reached the output
- * capture (Mpps, and Gbit/s of frame bytes).
+ * capture (Mpps, and Gbit/s of frame bytes). Run to completion: the queue worker replays
+ * the capture itself (switch/ports/pcap/queue-replay.ts), runs the program and puts each
+ * frame on the capture writer's tx ring; the writer's device thread drains it: two threads,
+ * one hop. Each row also gives the CPU time per packet of every thread and of the busiest
+ * two (bench/thread-cpu.ts) and the rate that bounds with a core per thread.
  *
  * In the same run, for each frame size:
  *   sink /dev/null   the same path with the output capture written to /dev/null: what the
@@ -12,7 +16,7 @@
  *   part:sink        one thread: the pcap port's transmit() writing a capture to /dev/null
  * The two parts say what the pcap port costs per packet on its own thread; the switch
  * figures say what the whole path gives on this machine (threads share its cores).
- * Target (issue 4): ≥ 10 Mpps end to end with 64-byte frames.
+ * Target (issues 4 and 11): ≥ 10 Mpps end to end with 64-byte frames.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +30,8 @@ import { PreloadedSource } from '../../switch/ports/pcap/replay-source.js';
 import pcapPort from '../../switch/ports/pcap.js';
 import { PORT_COUNTERS } from '../../switch/counters.js';
 import type { PortIO } from '../../switch/ports/port.js';
-import { line, rate, type BenchMode, type BenchResult } from '../harness.js';
+import { line, sleep, type BenchMode, type BenchResult } from '../harness.js';
+import { threadCpu, threadCpuSince } from '../thread-cpu.js';
 
 const FLOWS = 256;
 
@@ -56,6 +61,12 @@ interface CaseResult {
   pps: number;
   inPps: number;
   dropped: number;
+  /** Frames the queue took but found the output's tx ring full (xdp_tx_full). */
+  txFull: number;
+  /** CPU ns per packet written: all threads, and the busiest two (the worker and the sink). */
+  cpuNs: number;
+  busiestNs: number;
+  secondNs: number;
 }
 
 async function run(input: PortConfig, outName: string, seconds: number): Promise<CaseResult> {
@@ -66,15 +77,27 @@ async function run(input: PortConfig, outName: string, seconds: number): Promise
     programs: [{ queues: [0], chain: [{ name: 'redirect', params: { port: 'out' }, continueOn: [] }] }],
   };
   const sw = await Switch.start(config);
-  const stats = () => sw.stats().ports;
-  let inPps = 0;
-  const pps = await rate(() => {
-    const s = stats();
-    inPps = s.in.rx_packets;
-    return s.out.tx_packets;
-  }, seconds);
-  const s = (await sw.stop()).stats.ports.in;
-  return { pps, inPps: (inPps / (seconds + 0.5)) | 0, dropped: s.rx_no_buffer + s.rx_ring_full };
+  await sleep(500); // warm-up
+  const a = sw.stats().ports;
+  const cpu0 = threadCpu();
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const b = sw.stats().ports;
+  const cpu = threadCpuSince(cpu0);
+  const dt = (performance.now() - t0) / 1000;
+  const done = b.out.tx_packets - a.out.tx_packets;
+  const summary = await sw.stop();
+  const s = summary.stats.ports.in;
+  const per = (ns: number | undefined) => (done > 0 && ns !== undefined ? ns / done : 0);
+  return {
+    pps: done / dt,
+    inPps: (b.in.rx_packets - a.in.rx_packets) / dt,
+    dropped: s.rx_no_buffer + s.rx_ring_full,
+    txFull: summary.stats.queues.rx0_xdp_tx_full,
+    cpuNs: per(cpu.reduce((x, y) => x + y, 0)),
+    busiestNs: per(cpu[0]),
+    secondNs: per(cpu[1]),
+  };
 }
 
 /** A PortIO with a 4096-frame area that takes every frame (for the single-thread parts). */
@@ -159,9 +182,11 @@ const mode: BenchMode = {
           report({ mode: `${label}/${size}`, mpps: pps / 1e6, nsPerPacket: 1e9 / pps, frameSize: size });
           if (!opts.json) console.log(line(`${label}/${size}`, [[pps, 'pkt/s']]) + `  ${(1e9 / pps).toFixed(1)} ns/packet, one thread`);
         }
-        for (const [label, inPort, out] of cases) {
-          const r = await run(inPort, out, opts.seconds);
-          rmSync(path.join(dir, `out-${size}.pcap`), { force: true });
+        const results: [string, CaseResult][] = [];
+        for (const [label, inPort, out] of cases) results.push([label, await run(inPort, out, opts.seconds)]);
+        rmSync(path.join(dir, `out-${size}.pcap`), { force: true });
+        const genNull = results.find(([l]) => l === 'ref:gen-null')![1].pps;
+        for (const [label, r] of results) {
           const res: BenchResult = {
             mode: `${label}/${size}`,
             mpps: r.pps / 1e6,
@@ -169,11 +194,22 @@ const mode: BenchMode = {
             frameSize: size,
             ...(label === 'pcap→pcap' && size === 64 ? { targetMpps: 10 } : {}),
             droppedAtIngress: r.dropped,
+            txFull: r.txFull,
+            // Against gen → redirect → null in the same run (neither replay nor capture).
+            ...(label !== 'ref:gen-null' ? { ofGenNull: r.pps / genNull } : {}),
+            // What a packet cost in CPU (thread time, not wall time): every thread, and the
+            // busiest one, which bounds the rate with a core per thread: 1000 / busiestNs Mpps.
+            cpuNsPerPacket: r.cpuNs,
+            busiestThreadNsPerPacket: r.busiestNs,
+            secondThreadNsPerPacket: r.secondNs,
+            mppsWithCorePerThread: r.busiestNs > 0 ? 1e3 / r.busiestNs : 0,
           };
           report(res);
           if (!opts.json) {
-            console.log(line(`${label}/${size}`, [[r.pps, 'redir/s'], [r.dropped, 'err,drop']]));
-            console.log(`  ${label} ${size}B: ${(r.pps / 1e6).toFixed(2)} Mpps, ${gbps(r.pps).toFixed(2)} Gbit/s written`);
+            console.log(line(`${label}/${size}`, [[r.pps, 'redir/s'], [r.dropped + r.txFull, 'err,drop']]));
+            const cpu = `CPU ${r.cpuNs.toFixed(0)} ns/packet (busiest thread ${r.busiestNs.toFixed(0)}, next ${r.secondNs.toFixed(0)}: ${(1e3 / r.busiestNs).toFixed(1)} Mpps with a core each)`;
+            const vs = label !== 'ref:gen-null' ? `, ${(r.pps / genNull).toFixed(2)}× gen → null` : '';
+            console.log(`  ${label} ${size}B: ${(r.pps / 1e6).toFixed(2)} Mpps${vs}, ${gbps(r.pps).toFixed(2)} Gbit/s written; ${cpu}`);
           }
         }
       }

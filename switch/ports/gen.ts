@@ -189,6 +189,25 @@ export function buildFrame(o: Omit<GenOptions, 'thread' | 'recycle'>, f: number,
   return b;
 }
 
+/**
+ * A paced generator (`rate`) releases its packets in batches of what PACE_MS brings, not one
+ * by one as they fall due: a poll that finds less than a batch due produces nothing, so the
+ * thread polling it (a queue worker, or the device thread with `thread: device`) sleeps its
+ * 1 ms idle poll between batches instead of spinning on a packet every few microseconds.
+ * Spinning that way kept the generator's thread and every worker it fed at 100% of a core
+ * at any rate; with more such threads than cores the ones that drain (a capture file's
+ * device thread) waited for CPU while rings filled: the demo's rx_ring_full and tx-ring-full
+ * errors. The rate stays exact (the schedule counts from the start, so a late batch is
+ * larger); packets due within 1 ms leave together, as the pcap replay's and tcpreplay's do.
+ * Never more than a poll's budget at once, so at high rates nothing changes.
+ */
+const PACE_MS = 1;
+
+/** Packets due in PACE_MS at `rate` packets per second (at least 1). */
+export function paceBatch(rate: number): number {
+  return Math.max(1, Math.floor((rate * PACE_MS) / 1000));
+}
+
 class GenPort implements Port {
   private io!: PortIO;
   private area32!: Int32Array;
@@ -198,8 +217,12 @@ class GenPort implements Port {
   private next = 0;
   private sent = 0;
   private startNs = 0n;
+  /** Packets a paced poll releases at once (paceBatch). */
+  private readonly batch: number;
 
-  constructor(private readonly o: GenOptions) {}
+  constructor(private readonly o: GenOptions) {
+    this.batch = paceBatch(o.rate);
+  }
 
   async open(io: PortIO): Promise<void> {
     this.io = io;
@@ -228,7 +251,8 @@ class GenPort implements Port {
     if (o.rate !== 0) {
       const elapsed = Number(process.hrtime.bigint() - this.startNs) / 1e9;
       const allowed = Math.floor(elapsed * o.rate) - this.sent;
-      if (allowed <= 0) return 0;
+      // Paced in batches (see PACE_MS): nothing until a batch is due, so the thread sleeps between.
+      if (allowed < (n < this.batch ? n : this.batch)) return 0;
       if (allowed < n) n = allowed;
     }
     const io = this.io;
@@ -294,6 +318,8 @@ class GenQueue implements QueuePort {
   /** Packets this queue sends in all (0 = forever) and at what rate (0 = as fast as possible). */
   private readonly count: number;
   private readonly rate: number;
+  /** Packets a paced poll releases at once (paceBatch). */
+  private readonly batch: number;
   private readonly rxPackets: number;
   /** When this queue first produced (the rate's clock; ingress opens after the worker starts). */
   private startNs = 0n;
@@ -335,6 +361,7 @@ class GenQueue implements QueuePort {
     // The device generator sends template k % n as packet k: this queue's share of `count`.
     this.count = o.count === 0 ? 0 : Math.floor(o.count / n) * mineBefore[n] + mineBefore[o.count % n];
     this.rate = (o.rate * mineBefore[n]) / n;
+    this.batch = paceBatch(this.rate);
     this.rxPackets = io.counterIndex('rx_packets');
     // A restarted worker resumes the template cycle where the count says it was.
     if (this.templates.length !== 0) this.next = io.counters[this.rxPackets] % this.templates.length;
@@ -359,7 +386,8 @@ class GenQueue implements QueuePort {
       if (this.startNs === 0n) this.startNs = process.hrtime.bigint() - BigInt(Math.floor((sent / this.rate) * 1e9));
       const elapsed = Number(process.hrtime.bigint() - this.startNs) / 1e9;
       const allowed = Math.floor(elapsed * this.rate) - sent;
-      if (allowed <= 0) return 0;
+      // Paced in batches (see PACE_MS): nothing until a batch is due, so the worker sleeps between.
+      if (allowed < (n < this.batch ? n : this.batch)) return 0;
       if (allowed < n) n = allowed;
     }
     const a32 = this.area32;

@@ -3,8 +3,12 @@
  * switch (read), writes what the switch transmits out of it to a capture (write), or both.
  * Options: switch/ports/pcap/port-options.ts. Formats: lib/pcap/ (reader.ts, writer.ts).
  *
- *   read: in.pcapng ──▶ poll(): Replayer ─ preloaded or streamed ─▶ io.submit/io.receive
- *   write: out.pcap ◀── transmit(): CaptureWriter (buffered; flushed at close)
+ *   read, preloaded (run to completion): every queue worker replays the packets flow
+ *         steering gives its queue, steered once at load (pcap/queue-replay.ts): no thread hop
+ *   read, streamed (preload: false) or with flow rules on the port: the device thread reads
+ *         in.pcapng ──▶ poll(): Replayer ──▶ io.submit ──▶ steer (RPS hop, rx_rps)
+ *   write: out.pcap ◀── transmit(): CaptureWriter (buffered; flushed at close), always on
+ *         the device thread, which drains the queues' tx rings in batches
  *
  * Counters of its own (ethtool -S style, after the common rx_packets/tx_packets/…):
  *   rx_oversize    records larger than the switch's frames, dropped (oversize: drop)
@@ -22,8 +26,9 @@ import { preloadCapture } from '../../lib/pcap/preload.js';
 import { PcapReader, type ReaderOptions } from '../../lib/pcap/reader.js';
 import { Replayer } from './pcap/replay.js';
 import { PreloadedSource, StreamSource, type ReplaySource } from './pcap/replay-source.js';
+import { PcapQueue } from './pcap/queue-replay.js';
 import { createWriter, type CaptureWriter, type WriterOptions } from '../../lib/pcap/writer.js';
-import type { Port, PortConfig, PortIO, PortType } from './port.js';
+import type { Port, PortConfig, PortIO, PortType, QueueIO } from './port.js';
 import { optionTypeIssues } from './options.js';
 import { XDP_PACKET_HEADROOM } from '../../queues/frames.js';
 
@@ -64,7 +69,8 @@ class PcapPort implements Port {
     this.cPasses = io.counterIndex('rx_passes');
     this.cFileBytes = io.counterIndex('tx_file_bytes');
     const o = this.o;
-    if (o.read !== null) {
+    // Replayed by the queue workers (PcapQueue): nothing to load here.
+    if (o.read !== null && io.rxOnQueues !== true) {
       const file = path.resolve(o.read);
       const ro: ReaderOptions = { maxFrameLength: io.maxFrameLength, oversize: o.oversize === 'drop' ? 'skip' : 'error' };
       if (o.preload) {
@@ -191,6 +197,8 @@ class PcapPort implements Port {
     const r = this.replayer;
     return {
       ...(r !== null ? { read: this.o.read, replayed: r.sent, passes: r.passes, done: r.done } : {}),
+      // Replayed by the queue workers: progress is in the port's counters (rx_packets, rx_passes).
+      ...(r === null && this.o.read !== null ? { read: this.o.read, replayedOn: 'queues' } : {}),
       ...(this.writer !== null ? { write: this.o.write, written: this.writer.packets, bytes: this.writer.bytes } : {}),
       ...(this.failedWriter !== null ? { write: this.o.write, failed: true, written: this.failedWriter.packets } : {}),
     };
@@ -231,6 +239,22 @@ const pcap: PortType = {
       }
     }
     return errors;
+  },
+  queueSides(config: PortConfig) {
+    const o = parsePcapOptions(config, []);
+    // A preloaded capture is polled by the queue workers; a streamed one reads a file and a
+    // capture writer writes one: both keep the device thread.
+    return { rx: o.read !== null && o.preload, tx: false };
+  },
+  openQueue(config: PortConfig, io: QueueIO) {
+    const errors = optionTypeIssues('pcap', PCAP_OPTIONS, config);
+    const o = parsePcapOptions(config, errors);
+    if (errors.length) throw new Error(`pcap port ${config.name}: ${errors.join('; ')}`);
+    try {
+      return new PcapQueue(o, io);
+    } catch (e) {
+      throw new Error(`pcap port ${config.name}: ${(e as Error).message}`, { cause: e });
+    }
   },
   create(config: PortConfig) {
     const errors = optionTypeIssues('pcap', PCAP_OPTIONS, config);

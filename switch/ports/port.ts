@@ -169,7 +169,12 @@ export interface QueueIO {
   /** A free frame of the worker's pool, or -1 (counted rx_packets + rx_no_buffer). */
   allocFrame(): number;
   dataOffset(frame: number): number;
-  /** Frames that can still be submitted in the poll in progress (what poll() reserved on the rx ring). */
+  /**
+   * Frames that can still be submitted in the poll in progress without a drop the switch can
+   * foresee: what poll() reserved on the rx ring, no more than the pool has free, nor than
+   * the space on this queue's tx rings toward device threads. For producers that wait
+   * instead of dropping (a lossless replay). Counts nothing.
+   */
   room(): number;
   /** Stages frame (length bytes at dataOffset) for this queue with its RSS hash; counted rx_packets. */
   submit(frame: number, length: number, hash: number): boolean;

@@ -1,17 +1,25 @@
 /**
  * Where a replay takes its packets from: a preloaded capture (memory, the fast path) or a
- * capture streamed from disk through a PcapReader (any size). Both hand packets to the
- * device's PortIO in bursts: up to `n` packets whose time (relative to the pass's first
- * packet) is at most `limitNs`, and say when a pass through the file has ended.
+ * capture streamed from disk through a PcapReader (any size). Both hand packets to a
+ * ReplayIO in bursts: up to `n` packets whose time (relative to the pass's first packet)
+ * is at most `limitNs`, and say when a pass through the file has ended.
+ *
+ * The ReplayIO is the device thread's PortIO (which steers each frame: the RPS hop) or, run
+ * to completion, a queue worker's QueueIO replaying the share of a preloaded capture that
+ * flow steering gave its queue at load (./queue-replay.ts); there each frame goes with the
+ * RSS hash computed then.
  */
-import type { PortIO } from '../port.js';
+import type { PortIO, QueueIO } from '../port.js';
+
+/** What a replay writes frames through: the device's PortIO or a queue worker's QueueIO. */
+export type ReplayIO = PortIO | QueueIO;
 import { ByteCopier, StagingCopier } from '../../../queues/copy.js';
 import type { PreloadedCapture } from '../../../lib/pcap/preload.js';
 import type { PcapReader } from '../../../lib/pcap/reader.js';
 
 export interface ReplaySource {
   /** Sends up to n packets due by limitNs; returns how many were taken from the capture. */
-  sendUpTo(io: PortIO, n: number, limitNs: number): number;
+  sendUpTo(io: ReplayIO, n: number, limitNs: number): number;
   /** True once the current pass has no packet left. */
   readonly atEnd: boolean;
   /** Starts the next pass. */
@@ -39,7 +47,14 @@ export class PreloadedSource implements ReplaySource {
   truncated = 0;
   oversize: number;
 
-  constructor(private readonly cap: PreloadedCapture) {
+  /**
+   * `hashes`: frame i's RSS hash, for a queue's share (submitted with it, as a NIC's RX
+   * descriptor carries it); absent on the device thread, which steers every frame itself.
+   */
+  constructor(
+    private readonly cap: PreloadedCapture,
+    private readonly hashes: Int32Array | null = null,
+  ) {
     // Skipped once at load; counted once per pass, as a streamed replay counts them.
     this.oversize = cap.skippedOversize;
     this.views = new Array<Uint8Array>(cap.count);
@@ -53,9 +68,10 @@ export class PreloadedSource implements ReplaySource {
     return this.i >= this.cap.count;
   }
 
-  sendUpTo(io: PortIO, n: number, limitNs: number): number {
+  sendUpTo(io: ReplayIO, n: number, limitNs: number): number {
     const area = io.area;
     const views = this.views;
+    const hashes = this.hashes;
     const { data, offsets, lengths, origLengths, relNs, count } = this.cap;
     let i = this.i;
     const stop = Math.min(count, i + n);
@@ -78,7 +94,7 @@ export class PreloadedSource implements ReplaySource {
         // 256 bytes into a frame).
         this.copier.copy(area, dst, data, offsets[i - 1], len);
       }
-      io.submit(f, len);
+      io.submit(f, len, hashes === null ? 0 : hashes[i - 1]);
     }
     this.i = i;
     return taken;
@@ -87,6 +103,14 @@ export class PreloadedSource implements ReplaySource {
   rewind(): void {
     this.i = 0;
     this.oversize += this.cap.skippedOversize;
+  }
+
+  /** Continues a replay another thread started: `at` packets into the pass, `started` passes begun so far. */
+  resume(at: number, started: number, truncated: number): void {
+    this.i = at;
+    // Skipped records are counted as each pass begins.
+    this.oversize = this.cap.skippedOversize * started;
+    this.truncated = truncated;
   }
 
   close(): void {}
@@ -112,7 +136,7 @@ export class StreamSource implements ReplaySource {
     return this.ended;
   }
 
-  sendUpTo(io: PortIO, n: number, limitNs: number): number {
+  sendUpTo(io: ReplayIO, n: number, limitNs: number): number {
     const r = this.reader;
     const rec = r.record;
     let taken = 0;
@@ -139,7 +163,7 @@ export class StreamSource implements ReplaySource {
       // Our own word copy into the frame: io.receive's copy call makes a view per packet.
       if (this.copier === null) this.copier = new StagingCopier(Buffer.from(io.area.buffer, io.area.byteOffset, io.area.byteLength));
       this.copier.copy(rec.data, rec.dataOffset, rec.capLen, io.dataOffset(f));
-      io.submit(f, rec.capLen);
+      io.submit(f, rec.capLen, 0);
     }
     return taken;
   }

@@ -9,12 +9,14 @@
  *                     dropped at ingress: a lossless replay, as tcpreplay blocked on its
  *                     socket. Without it the switch drops what it cannot take and counts it.
  *
- * Timing uses performance.now() (monotonic, sub-microsecond). The device thread polls a
- * paced port about once a millisecond when it is otherwise idle, so packets due closer
- * together than that leave in small bursts, as tcpreplay's do.
+ * Timing uses performance.now() (monotonic, sub-microsecond). A paced replay sends at most
+ * once per PACE_MS (unless a whole budget is due): what fell due meanwhile leaves together,
+ * as tcpreplay's small bursts do, and the thread polling it (a queue worker, or the device
+ * thread) sleeps between sends instead of spinning on a packet or two every few
+ * microseconds (which kept a core busy at any rate; see gen's PACE_MS).
  */
-import type { PortIO } from '../port.js';
-import type { ReplaySource } from './replay-source.js';
+const PACE_MS = 1;
+import type { ReplayIO, ReplaySource } from './replay-source.js';
 
 export interface ReplayOptions {
   /** 0 = max; otherwise a multiplier of the capture's timing. */
@@ -36,14 +38,27 @@ export class Replayer {
   private startMs = -1;
   private passStartMs = 0;
   private sentThisPass = 0;
+  /** When a paced replay last sent (PACE_MS). */
+  private lastSendMs = -Infinity;
 
   constructor(
     private readonly src: ReplaySource,
     private readonly o: ReplayOptions,
   ) {}
 
+  /**
+   * Continues where a replay of the same source stopped (a queue worker restarted over
+   * the same shared counters): `passes` completed, `at` packets into the next.
+   */
+  resume(passes: number, at: number, sent: number): void {
+    this.passes = passes;
+    this.sentThisPass = at;
+    this.sent = sent;
+    if (this.o.loop !== 0 && passes >= this.o.loop) this.done = true;
+  }
+
   /** Sends up to `budget` packets; the Port.poll contract (count, 0 idle, -1 finished). */
-  poll(io: PortIO, budget: number): number {
+  poll(io: ReplayIO, budget: number): number {
     if (this.done) return -1;
     const o = this.o;
     const paced = o.rate !== 0 || o.speed !== 0;
@@ -53,11 +68,13 @@ export class Replayer {
       this.passStartMs = now;
     }
     let n = budget;
+    // A paced replay sends once per PACE_MS, or sooner when a whole budget is due.
+    const tick = now - this.lastSendMs >= PACE_MS;
     if (o.rate !== 0) {
       const allowed = Math.floor(((now - this.startMs) * o.rate) / 1000) + 1 - this.sent;
-      if (allowed <= 0) return 0;
+      if (allowed <= 0 || (!tick && allowed < n)) return 0;
       if (allowed < n) n = allowed;
-    }
+    } else if (paced && !tick) return 0;
     if (o.backpressure && io.room !== undefined) {
       const room = io.room();
       // No room: the queues are behind by a ring's worth, which they drain in microseconds.
@@ -83,6 +100,7 @@ export class Replayer {
       this.passStartMs = now;
     }
     this.sent += taken;
+    if (paced && taken !== 0) this.lastSendMs = now;
     if (taken === 0) return this.done ? -1 : 0;
     return taken;
   }

@@ -20,6 +20,12 @@ import { PcapReader } from '../../../../lib/pcap/reader.js';
 import { Replayer } from '../../../../switch/ports/pcap/replay.js';
 import { PreloadedSource, StreamSource } from '../../../../switch/ports/pcap/replay-source.js';
 import { NgBuilder, classicFile, udpFrame } from '../../../lib/pcap/helpers.js';
+import { PcapQueue } from '../../../../switch/ports/pcap/queue-replay.js';
+import { parsePcapOptions } from '../../../../switch/ports/pcap/port-options.js';
+import type { QueueIO } from '../../../../switch/ports/port.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 function io(): PortIO {
   const area = new Uint8Array(new SharedArrayBuffer(1024 * 2048));
@@ -82,6 +88,16 @@ describe('pcap: no allocation per packet', () => {
     const r = new Replayer(new PreloadedSource(preloadBuffer(classic)), { speed: 0, rate: 0, loop: 0, backpressure: true });
     expect(heapSpread(() => r.poll(dev, 64), 1_000_000)).toBeLessThan(LIMIT);
     expect(r.passes).toBeGreaterThan(60);
+  });
+
+  it('replay run to completion: a queue worker\'s share (PcapQueue: Replayer + PreloadedSource with hashes)', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'xswitch-alloc-')), 'in.pcap');
+    writeFileSync(file, classic);
+    const dev = io();
+    const q = new PcapQueue(parsePcapOptions({ read: file, loop: 0 }, []), { ...dev, queue: 1, queues: 2, written: new Int32Array(1024), room: () => 64 } as unknown as QueueIO);
+    expect(heapSpread(() => q.poll(64), 1_000_000)).toBeLessThan(LIMIT);
+    expect(q.status().passes).toBeGreaterThan(100);
+    rmSync(path.dirname(file), { recursive: true });
   });
 
   it('replay streamed through a reader (StreamSource), pcapng', () => {
