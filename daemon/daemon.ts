@@ -138,6 +138,7 @@ export class Daemon implements DaemonApi {
       }),
     );
     this.sw = await start(c, (m, level) => this.log(m, level), this.steeringMap(this.controls));
+    this.fixReceivedOnQueues(this.controls);
     this.startedAt = performance.now();
     try {
       this.server = new ControlServer(makeHandlers(this), {
@@ -168,7 +169,21 @@ export class Daemon implements DaemonApi {
 
   private steeringMap(controls: Controls): SteeringMap {
     const module = steererModule();
-    return new Map([...controls].map(([port, c]) => [port, { module, shared: c.shared }]));
+    return new Map([...controls].map(([port, c]) => [port, { module, shared: c.shared, rules: !c.state.isDefault() }]));
+  }
+
+  /**
+   * A port whose RX queues the queue workers receive themselves (run to completion: no rule
+   * for it at start) has no device thread to steer by rules: its steering is fixed, and
+   * `flow add`/`rss set`/`channels set` say so, as ethtool does for `ntuple-filters: off [fixed]`.
+   */
+  private fixReceivedOnQueues(controls: Controls): void {
+    for (const [port, c] of controls) {
+      if (!this.sw!.receivesOnQueues(port)) continue;
+      c.fixed =
+        `port ${port} runs to completion: its queue workers receive its RX queues themselves, so no thread ` +
+        `steers by rules; set \`thread: device\` on the port, or give it its rules in the steering file, and restart`;
+    }
   }
 
   private printStart(): void {
@@ -393,6 +408,13 @@ export class Daemon implements DaemonApi {
     } catch (e) {
       throw new ControlError('bad_params', (e as Error).message);
     }
+    if (controls && this.sw) {
+      // A port received on its queue workers cannot take rules without a restart (see fixReceivedOnQueues).
+      const ruled = [...controls].filter(([port, c]) => this.sw!.receivesOnQueues(port) && !c.state.isDefault()).map(([port]) => port);
+      if (ruled.length > 0) {
+        throw new ControlError('bad_params', `the new steering gives rules to ${ruled.join(', ')}, which run${ruled.length === 1 ? 's' : ''} to completion (received by the queue workers, no thread steers by rules): set \`thread: device\` on ${ruled.length === 1 ? 'that port' : 'those ports'}, or restart the switch with the new steering file`);
+      }
+    }
     const programsChanged = !isDeepStrictEqual(a.programs, b.programs);
     if ((controls || programsChanged) && !this.sw) throw new ControlError('shutting_down', 'the switch is not running');
     const intervalChanged = this.opts.interval === undefined && next.interval !== this.cfg.interval;
@@ -426,6 +448,7 @@ export class Daemon implements DaemonApi {
 
     // Commit.
     if (controls) {
+      this.fixReceivedOnQueues(controls);
       this.controls = controls;
       this.steeringText = text;
     }

@@ -20,13 +20,15 @@ export interface SwitchLike extends CaptureTarget {
   portStatus(port: string): Promise<Record<string, unknown>>;
   /** Installs new steering state on a port (a reload with a different flow file). */
   setSteering(port: string, module: string, shared: unknown): Promise<void>;
+  /** Whether the port's RX queues are received by the queue workers (its steering then cannot change). */
+  receivesOnQueues(port: string): boolean;
   /** Every program loaded so far, with its maps (`map list/dump`). */
   loadedPrograms(): LoadedProgram[];
   /** Loads (and builds once) a chain without running it (`trace`). */
   loadChain(refs: ProgramRefInput[]): Promise<{ chain: LoadedProgram[] }>;
 }
 
-export type SteeringMap = Map<string, { module: string; shared: unknown }>;
+export type SteeringMap = Map<string, { module: string; shared: unknown; rules?: boolean }>;
 export type LogLevel = LogEvent['level'];
 export type StartSwitch = (config: SwitchConfig, log: (message: string, level?: LogLevel) => void, steering: SteeringMap) => Promise<SwitchLike>;
 

@@ -21,6 +21,12 @@ export class SteeringControl {
   readonly state: PortSteering;
   readonly shared: SharedSteering;
   private readonly counterBlock: CounterBlock;
+  /**
+   * Why this port's steering cannot change while it runs, or null. Set for a port whose RX
+   * queues its queue workers receive themselves (run to completion): like a NIC with
+   * `ntuple-filters: off [fixed]`, it refuses -N/-U/-X/-L, saying why.
+   */
+  fixed: string | null = null;
 
   constructor(readonly port: string, queues: number, shared?: SharedSteering) {
     this.state = new PortSteering(port, queues);
@@ -36,6 +42,10 @@ export class SteeringControl {
   exec(option: string, args: string[]): string[] {
     const kind = SET_OPTIONS[option];
     if (!kind) throw new EthtoolError(`${option} is not a flow-steering option (use -N, -U, -X or -L)`, -1);
+    if (this.fixed !== null) {
+      const what = kind === 'N' ? 'rmgr: Cannot insert RX class rule' : kind === 'X' ? 'Cannot set RX flow hash configuration' : 'Cannot set device channel parameters';
+      throw new EthtoolError(`${what}: Operation not supported (${this.fixed})`, -1);
+    }
     let out: string[];
     if (kind === 'N') out = this.state.applyNtuple(parseNtuple(args));
     else if (kind === 'X') out = this.state.applyRxfh(parseRxfh(args));

@@ -77,6 +77,18 @@ export class PortSteering {
     };
   }
 
+  /**
+   * True while nothing was set: no rule, one RSS context with the default key, hash fields
+   * and indirection, all channels. A port in this state spreads flows as plain RSS does, so
+   * a medium with queues of its own (run to completion) may spread them itself.
+   */
+  isDefault(): boolean {
+    if (this.rules.size !== 0 || this.contexts.size !== 1 || this.queues !== this.maxQueues) return false;
+    const c = this.contexts.get(0)!;
+    const fields = defaultFields();
+    return !c.userIndir && c.hfunc === 0 && c.key.every((b, i) => b === DEFAULT_RSS_KEY[i]) && c.fields.every((f, i) => f === fields[i]);
+  }
+
   /** Rules in location order (what `-n` lists). */
   sortedRules(): Rule[] {
     return [...this.rules.values()].sort((a, b) => a.loc! - b.loc!);

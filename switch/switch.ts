@@ -65,8 +65,12 @@ export interface StartOptions {
   baseDir?: string;
   /** Watchdog: a breath holding packets this long without progress is a hung program. */
   hangMs?: number;
-  /** Steering per port name: a module exporting createSteerer(shared), and the shared state. */
-  steering?: Map<string, { module: string; shared: unknown }>;
+  /**
+   * Steering per port name: a module exporting createSteerer(shared), and the shared state.
+   * `rules: false` says the port's steering is plain RSS (no rule, nothing set): a port whose
+   * queues its workers receive themselves may then do so. Absent means it has rules.
+   */
+  steering?: Map<string, { module: string; shared: unknown; rules?: boolean }>;
 }
 
 /** One queue worker thread; it runs queues w, w + W, … (layout.workers = W ≤ cpus). */
@@ -132,7 +136,7 @@ export class Switch extends EventEmitter {
   private readonly startedAt = Date.now();
   private readonly baseDir: string;
   private readonly hangMs: number;
-  private readonly steering: Map<string, { module: string; shared: unknown }>;
+  private readonly steering: Map<string, { module: string; shared: unknown; rules?: boolean }>;
   /** Restarts per queue (for tests and the status view). */
   readonly restarts: number[];
 
@@ -146,11 +150,13 @@ export class Switch extends EventEmitter {
     this.portBlocks = this.layout.portCounters.map((s) => CounterBlock.fromShared(s));
     this.portQueueBlocks = this.layout.portQueueCounters.map((row) => row.map((s) => CounterBlock.fromShared(s)));
     this.steering = opts.steering ?? new Map();
-    // A port with its own flow-steering rules keeps ingress on its device thread: the queue
-    // sides produce what the default RSS puts on their queue, and only the device steers by rules.
+    // A port with flow-steering rules keeps ingress on its device thread: queue sides spread
+    // flows over their queues themselves (a generator's flows, a replay's share, the kernel's
+    // fanout hash), as RSS would, and only the device thread steers by rules.
     this.sides = config.ports.map((p, i) => {
       const s = types[i].queueSides?.(p) ?? { rx: false, tx: false };
-      return { rx: s.rx && types[i].openQueue !== undefined && !this.steering.has(p.name), tx: s.tx && types[i].openQueue !== undefined };
+      const ruled = this.steering.has(p.name) && this.steering.get(p.name)!.rules !== false;
+      return { rx: s.rx && types[i].openQueue !== undefined && !ruled, tx: s.tx && types[i].openQueue !== undefined };
     });
     this.sideShared = config.ports.map((p, i) => (this.sides[i].rx || this.sides[i].tx ? (types[i].sharedState?.(p, config.queues) ?? null) : null));
     this.sideRequests = config.ports.map(() => []);
@@ -534,6 +540,11 @@ export class Switch extends EventEmitter {
       await Promise.all(this.queueThreads.map((_, q) => this.request(q, { type: 'side', id: this.nextId++, port: p, msg: queueSides })));
     }
     return rest;
+  }
+
+  /** Whether port `name`'s RX queues are received by the queue workers themselves (run to completion). */
+  receivesOnQueues(name: string): boolean {
+    return this.sides[this.portIndex(name)].rx;
   }
 
   /** Installs a new steerer on a port (flows/ publishes live rule changes itself). */

@@ -115,8 +115,17 @@ ports:
 // Each test starts a daemon and runs tens of CLI commands, each a new Node process: on a
 // loaded machine that alone can take longer than the default minute.
 describe('xswitch run, driven by the CLI', { timeout: 180_000 }, () => {
-  it('status, stats, flow rules, program replacement, then SIGTERM with everything accounted', async () => {
+  it('a port that runs to completion refuses flow rules, saying why; reloading rules onto it is refused too', async () => {
     d = await startDaemon(GEN() + 'programs:\n  - chain:\n      - name: drop\n');
+    const r = await d.cli(['flow', 'add', 'gen0', 'flow-type', 'udp4', 'dst-port', '9', 'action', '1']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/Cannot insert RX class rule: Operation not supported \(port gen0 runs to completion: .*set `thread: device` on the port/);
+    expect((await d.cli(['flow', 'list', 'gen0'])).stdout).toMatch(/Total 0 rules/);
+  });
+
+  // thread: device: one device thread generates and steers, so rules apply live.
+  it('status, stats, flow rules, program replacement, then SIGTERM with everything accounted', async () => {
+    d = await startDaemon(GEN('\n    thread: device') + 'programs:\n  - chain:\n      - name: drop\n');
     expect(statSync(d.socket).mode & 0o777).toBe(0o600);
     const st = await d.cli(['status', '--json']);
     expect(st.code).toBe(0);

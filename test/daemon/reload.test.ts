@@ -27,6 +27,9 @@ class Recorder implements SwitchLike {
   async setSteering(port: string) {
     this.calls.push(`steering ${port}`);
   }
+  receivesOnQueues() {
+    return false;
+  }
   async portControl(): Promise<unknown> {
     throw new Error('not recorded');
   }
