@@ -32,7 +32,9 @@ const mode: BenchMode = {
       const r = await runCase(kase, packets, rounds);
       const mpps = 1000 / r.median;
       report({ mode: `engine:${kase}`, mpps, nsPerPacket: r.median, bestNsPerPacket: r.best, targetMpps: TARGET[kase] });
-      if (!opts.json) console.log(line(`engine:${kase}`, [[r.median * 1000, 'ps/pkt'], [mpps * 1e6, 'pkt/cpu-s']]) + `  (best ${r.best.toFixed(2)} ns, target ${TARGET[kase]} Mpps = ${(1000 / TARGET[kase]).toFixed(1)} ns)`);
+      if (!opts.json) {
+        console.log(line(`engine:${kase}`, [[mpps * 1e6, 'pkt/cpu-s']]) + `${r.median.toFixed(1).padStart(8)} ns/pkt (best ${r.best.toFixed(1)}; target ${TARGET[kase]} Mpps = ${(1000 / TARGET[kase]).toFixed(1)} ns)`);
+      }
     }
   },
 };
