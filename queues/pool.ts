@@ -108,6 +108,13 @@ export class FramePool {
   private readonly span: number;
   private readonly largeStack: Int32Array;
   private largeTop: number;
+  /**
+   * alloc_fast and recycle_cached since the last publish(): integers in this object, added
+   * to the shared counters once per publish (a Float64Array element incremented per packet
+   * costs a load, a float add and a store in shared memory, per packet).
+   */
+  private fast = 0;
+  private cached = 0;
 
   constructor(shared: SharedPool) {
     this.first = shared.first;
@@ -133,7 +140,7 @@ export class FramePool {
       }
       this.c[PP.alloc_refill]++;
     } else {
-      this.c[PP.alloc_fast]++;
+      this.fast++;
     }
     const f = this.stack[this.top];
     this.top--;
@@ -160,7 +167,7 @@ export class FramePool {
     }
     this.top++;
     this.stack[this.top] = frame;
-    this.c[PP.recycle_cached]++;
+    this.cached++;
   }
 
   private freeLarge(frame: number): void {
@@ -191,10 +198,22 @@ export class FramePool {
     return total;
   }
 
-  /** Publishes the free-stack depth to shared memory (for accounting after a stop). */
+  /**
+   * Publishes the free-stack depth to shared memory (for accounting after a stop), and the
+   * fast-path counts (alloc_fast, recycle_cached) kept since the last publish. The owner
+   * publishes once per batch (a breath, a device's poll), so the counters lag by one batch.
+   */
   publish(): void {
     this.stack[kTop] = this.top;
     this.largeStack[kTop] = this.largeTop;
+    if (this.fast !== 0) {
+      this.c[PP.alloc_fast] += this.fast;
+      this.fast = 0;
+    }
+    if (this.cached !== 0) {
+      this.c[PP.recycle_cached] += this.cached;
+      this.cached = 0;
+    }
   }
 
   /** Frames on the free stack now (owner's view). */

@@ -60,6 +60,8 @@ export class QueuePortIO implements QueueIO {
   private readonly rx: Ring;
   /** This queue's tx rings toward every port's device thread, read for room() only. */
   private readonly txRings: Ring[];
+  /** Word 3 of every descriptor this side submits: the ingress port, no metadata, no flags. */
+  private readonly meta: number;
   private staged = 0;
   /** Slots reserved on the rx ring for the poll in progress. */
   private limit = 0;
@@ -100,6 +102,7 @@ export class QueuePortIO implements QueueIO {
     this.rx = new Ring(layout.rx[port][queue]);
     // Observers only (count()): the engine produces on these rings.
     this.txRings = layout.tx[queue].map((sab) => new Ring(sab));
+    this.meta = packMeta(port, 0, 0);
     this.block = CounterBlock.fromShared(layout.portQueueCounters[port][queue]);
     this.counters = this.block.values;
     this.logFn = log;
@@ -158,7 +161,7 @@ export class QueuePortIO implements QueueIO {
     w[o + D_FRAME] = frame;
     w[o + D_OFFLEN] = packOffLen(XDP_PACKET_HEADROOM, length);
     w[o + D_HASH] = hash;
-    w[o + D_META] = packMeta(this.port, 0, 0);
+    w[o + D_META] = this.meta;
     this.staged = s + 1;
     return true;
   }

@@ -13,14 +13,17 @@ export default defineProgram({
   create(env) {
     if (env.params.swapMacs === false) return () => XDP_TX;
     return (ctx) => {
-      const b = ctx.packet;
+      const v = ctx.view;
       const d = ctx.data;
       if (ctx.dataEnd - d < 14) return XDP_DROP;
-      for (let i = 0; i < 6; i++) {
-        const t = b[d + i];
-        b[d + i] = b[d + 6 + i];
-        b[d + 6 + i] = t;
-      }
+      // Each address as a 4-byte and a 2-byte word (byte order does not matter for a swap):
+      // eight accesses instead of twenty-four byte accesses.
+      const dHi = v.getUint32(d);
+      const dLo = v.getUint16(d + 4);
+      v.setUint32(d, v.getUint32(d + 6));
+      v.setUint16(d + 4, v.getUint16(d + 10));
+      v.setUint32(d + 6, dHi);
+      v.setUint16(d + 10, dLo);
       return XDP_TX;
     };
   },

@@ -4,7 +4,7 @@
  *
  *   deliver(): RX room? FILL addr? → validate it → copy packet to addr + headroom → RX desc
  *   pollTx():  TX desc → validate addr/len → emit(umem, addr, len, port) → addr on COMPLETION
- *   flush():   one submit per ring per breath; wakes the app if it asked
+ *   flush():   one submit per ring per breath (rx_packets/rx_bytes counted there); wakes the app if it asked
  *
  * Contract: only the queue worker of the bound queue calls these (SPSC: it is the FILL and
  * TX consumer and the RX and COMPLETION producer). The application is untrusted: an
@@ -39,6 +39,8 @@ export class XskEndpoint implements QueueEndpoint {
   private fillTaken = 0;
   private compStaged = 0;
   private txHadWork = false;
+  /** rx_packets and rx_bytes of this breath, added to the shared stats by flush(). */
+  private rxBytes = 0;
   private readonly copier = new ByteCopier();
   private readonly wake: Int32Array;
 
@@ -67,37 +69,40 @@ export class XskEndpoint implements QueueEndpoint {
       s[X.rx_dropped]++;
       return false;
     }
-    if (this.rx.reserve(this.rxStaged + 1) <= this.rxStaged) {
+    const rx = this.rx;
+    const staged = this.rxStaged;
+    if (rx.reserve(staged + 1) <= staged) {
       s[X.rx_ring_full]++;
       return false;
     }
     // Take FILL entries until a valid one (invalid ones are consumed and counted, as the kernel does).
+    const fill = this.fill;
+    const fw = fill.words;
     for (;;) {
-      if (this.fill.peek(this.fillTaken + 1) <= this.fillTaken) {
+      const taken = this.fillTaken;
+      if (fill.peek(taken + 1) <= taken) {
         s[X.rx_fill_ring_empty_descs]++;
         s[X.rx_dropped]++;
         return false;
       }
-      const e = this.fill.entryOf(this.fillTaken);
-      this.fillTaken++;
-      const w = this.fill.words;
-      const lo = w[e] >>> 0;
-      if (w[e + 1] !== 0 || lo >= this.umemSize) {
+      const e = fill.entryOf(taken);
+      this.fillTaken = taken + 1;
+      const lo = fw[e] >>> 0;
+      if (fw[e + 1] !== 0 || lo >= this.umemSize) {
         s[X.rx_invalid_descs]++;
         continue;
       }
       // Aligned chunk mode: the frame is the chunk the address falls in.
       const data = (lo & this.chunkMask) + this.headroom;
       this.copier.copy(this.umem, data, src, offset, length);
-      const d = this.rx.slotOf(this.rxStaged);
-      const r = this.rx.words;
+      const d = rx.slotOf(staged);
+      const r = rx.words;
       r[d + DESC_ADDR_LO] = data;
       r[d + DESC_ADDR_HI] = 0;
       r[d + DESC_LEN] = length;
       r[d + DESC_OPTIONS] = ingressPort & 0xffff;
-      this.rxStaged++;
-      s[X.rx_packets]++;
-      s[X.rx_bytes] += length;
+      this.rxStaged = staged + 1;
+      this.rxBytes += length;
       return true;
     }
   }
@@ -142,6 +147,10 @@ export class XskEndpoint implements QueueEndpoint {
 
   flush(): void {
     if (this.rxStaged !== 0) {
+      // Counted with the submit: what the application can see and what the stats say move together.
+      this.stats[X.rx_packets] += this.rxStaged;
+      this.stats[X.rx_bytes] += this.rxBytes;
+      this.rxBytes = 0;
       this.rx.submit(this.rxStaged);
       this.rxStaged = 0;
     }

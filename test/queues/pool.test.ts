@@ -9,7 +9,11 @@ describe('FramePool (page_pool-style)', () => {
     for (let i = 0; i < 8; i++) got.push(pool.alloc());
     expect(got).toEqual([100, 101, 102, 103, 104, 105, 106, 107]);
     expect(pool.alloc()).toBe(-1);
-    const c = () => pool.counters.snapshot();
+    // The fast paths are counted in the pool object and reach the shared counters with publish().
+    const c = () => {
+      pool.publish();
+      return pool.counters.snapshot();
+    };
     expect(c().alloc_fast).toBe(8);
     expect(c().alloc_empty).toBe(1);
     // Two returners give frames back through their own rings; the owner frees one itself.
@@ -25,6 +29,7 @@ describe('FramePool (page_pool-style)', () => {
     expect(pool.alloc()).toBe(107); // the owner's own return is on the stack: fast path
     const refilled = [pool.alloc(), pool.alloc(), pool.alloc()].sort();
     expect(refilled).toEqual([101, 103, 105]);
+    expect(pool.counters.snapshot()).toMatchObject({ alloc_fast: 8, recycle_cached: 0 }); // not yet published
     expect(c()).toMatchObject({ alloc_fast: 11, alloc_refill: 1, alloc_empty: 2, recycle_cached: 1, recycle_ring: 3, recycle_ring_full: 0 });
   });
 
