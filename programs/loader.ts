@@ -30,6 +30,8 @@ export interface LoadedProgram {
   maps: Record<string, SharedMap>;
   /** Bit v set: verdict v continues to the next program in the chain. */
   continueMask: number;
+  /** The module takes super-frames whole (ProgramModule.frags). */
+  frags: boolean;
 }
 
 export class ProgramError extends Error {}
@@ -132,7 +134,7 @@ export async function loadProgram(ref: ProgramRefInput, opts: { baseDir: string;
       throw new ProgramError(`program ${m.name}: setup: ${(e as Error).message}`);
     }
   }
-  return { name: m.name, specifier, params, maps, continueMask: continueMask(ref.continueOn) };
+  return { name: m.name, specifier, params, maps, continueMask: continueMask(ref.continueOn), frags: m.frags === true };
 }
 
 export interface InstanceEnv {

@@ -76,6 +76,15 @@ export interface ProgramModule {
    * when a worker restarts, so control-plane edits to the maps are kept.
    */
   setup?(env: SetupEnv): void;
+  /**
+   * True: the program takes a GSO super-frame (up to 64 KB, one packet of many segments)
+   * whole, as an XDP program loaded with BPF_F_XDP_HAS_FRAGS takes multi-buffer frames. Only
+   * for programs that read headers and do not care how much payload follows (l2 forwarding,
+   * steering): `ctx.dataEnd − ctx.data` may then exceed an MTU. Without it (the default) a
+   * super-frame is cut into segments before the program runs, so it sees what a NIC
+   * without TSO would have carried. A chain takes super-frames only when all its programs do.
+   */
+  frags?: boolean;
   create(env: ProgramEnv): XdpProgram;
 }
 

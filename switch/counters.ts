@@ -81,6 +81,8 @@ type _QueueNamesAgree = MustAgree<NamesAgree<typeof QUEUE_COUNTERS, typeof Q>>;
  * A super-frame (GSO) received and cut here is one rx_packets and one rx_gso_packets; its
  * rx_gso_segments segments then each end in one of the exits above, so
  *   rx_packets − rx_gso_packets + rx_gso_segments = Σ exits.
+ * A super-frame handed whole to a queue whose programs take it (rx_gso_whole) is one frame
+ * all the way, like any other.
  */
 export const PORT_COUNTERS = [
   'rx_packets',
@@ -98,6 +100,7 @@ export const PORT_COUNTERS = [
   'tx_gso_segments',
   'tx_csum_sw',
   'rx_rps',
+  'rx_gso_whole',
 ] as const;
 export const enum P {
   rx_packets,
@@ -124,5 +127,10 @@ export const enum P {
    * queue's rx<q>_packets). 0 for media the queue workers poll themselves.
    */
   rx_rps,
+  /**
+   * Super-frames handed on whole (one frame, one packet) to a queue whose chain takes them
+   * (ProgramModule.frags): not cut here, so not in rx_gso_packets. Not an exit counter.
+   */
+  rx_gso_whole,
 }
 type _PortNamesAgree = MustAgree<NamesAgree<typeof PORT_COUNTERS, typeof P>>;

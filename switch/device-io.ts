@@ -18,7 +18,7 @@
  */
 import { Ring } from '../queues/ring.js';
 import { Doorbell } from '../queues/doorbell.js';
-import { D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
+import { D_FRAME, D_HASH, D_META, D_OFFLEN, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
@@ -59,6 +59,8 @@ export class DeviceIO implements PortIO {
   private readonly superStride: number;
   private readonly block: CounterBlock;
   private readonly offloads: Int32Array;
+  /** Per queue: its chain takes super-frames whole (QueueEngine.setProgram). */
+  private readonly frags: Int32Array;
   private published = 0;
   private readonly gso = new GsoPlan();
   private readonly hdr = new VnetHdr();
@@ -100,6 +102,7 @@ export class DeviceIO implements PortIO {
     this.recycle = layout.pools.map((pool, o) => (o === port ? null : new RecycleRing(pool.rings[port])));
     this.block = CounterBlock.fromShared(layout.portCounters[port]);
     this.offloads = new Int32Array(layout.offloads);
+    this.frags = new Int32Array(layout.frags);
     this.counters = this.block.values;
   }
 
@@ -170,6 +173,23 @@ export class DeviceIO implements PortIO {
       c[P.rx_dropped]++;
       this.gsoError(n < 0 ? gsoErrorText(n) : `gso_size ${hdr.gsoSize} makes segments larger than a frame (${this.maxFrameLength} bytes)`);
       return false;
+    }
+    if (length <= SUPER_FRAME_MAX && this.superStride !== 0) {
+      // Programs that take super-frames whole (frags) get it as one frame: steered by its
+      // headers (the same flow as its segments), copied once into a super-frame.
+      const q = this.steerer.steer(src, offset, length);
+      // Pairs with QueueEngine.setProgram's Atomics.store (the queue's chain changed).
+      if (q >= 0 && q < this.rx.length && Atomics.load(this.frags, q) !== 0) {
+        const f = this.pool.allocLarge();
+        if (f >= 0) {
+          const base = f * this.frameSize;
+          this.copier.copy(this.area, base + XDP_PACKET_HEADROOM, src, offset, length);
+          storeFrameVnet(hdr, this.area, base, XDP_PACKET_HEADROOM);
+          c[P.rx_gso_whole]++;
+          return this.enqueue(f, length, F_VNET);
+        }
+        // No super-frame free: cut it as for any other queue.
+      }
     }
     c[P.rx_gso_packets]++;
     c[P.rx_gso_segments] += n;

@@ -68,6 +68,11 @@ export interface SharedLayout {
   control: SharedArrayBuffer;
   /** Int32 per port: what it takes (OFFLOAD_*), stored by its device, loaded by the workers. */
   offloads: SharedArrayBuffer;
+  /**
+   * Int32 per queue: 1 while every program of the queue's chain takes super-frames whole
+   * (ProgramModule.frags, as BPF_F_XDP_HAS_FRAGS); stored by its worker, loaded by devices.
+   */
+  frags: SharedArrayBuffer;
   queueCounters: SharedCounters[];
   portCounters: SharedCounters[];
   /**
@@ -128,6 +133,7 @@ export function createLayout(config: SwitchConfig, extraPortCounters: (readonly 
     cpu,
     control: new SharedArrayBuffer(T * CTL_WORDS * 4),
     offloads: new SharedArrayBuffer(P * 4),
+    frags: new SharedArrayBuffer(Q * 4),
     queueCounters: Array.from({ length: Q }, () => new CounterBlock(QUEUE_COUNTERS).toShared()),
     portCounters: Array.from({ length: P }, (_, p) => new CounterBlock([...PORT_COUNTERS, ...(extraPortCounters[p] ?? [])]).toShared()),
     portQueueCounters: Array.from({ length: P }, (_, p) =>

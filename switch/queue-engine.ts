@@ -45,9 +45,10 @@ import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../progra
 import type { XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint, TxEmit } from './endpoints/endpoint.js';
 import { ByteCopier } from '../queues/copy.js';
-import { F_VNET, OFFLOAD_TSO, loadFrameVnet, storeFrameVnet, VNET_AT } from '../queues/frame-vnet.js';
+import { F_VNET, OFFLOAD_CSUM, OFFLOAD_TSO, OFFLOAD_TSO4, OFFLOAD_TSO6, OFFLOAD_TSO_ECN, loadFrameVnet, storeFrameVnet, VNET_AT } from '../queues/frame-vnet.js';
 import { Gro, type GroHost } from '../lib/net/gro.js';
-import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VnetHdr } from '../lib/net/vnet-hdr.js';
+import { GsoPlan } from '../lib/net/gso.js';
+import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VnetHdr } from '../lib/net/vnet-hdr.js';
 import { QueuePortIO } from './queue-io.js';
 
 /** The verdict argument a tap armed before the program gets (the packet has none yet). */
@@ -132,10 +133,19 @@ export class QueueEngine {
   /** GRO per egress port (null without super-frames); groOn[p] from the port's published offloads. */
   private readonly gro: (Gro | null)[];
   private readonly groOn: Uint8Array;
+  /** Each port's published offloads (OFFLOAD_*), loaded once a breath. */
+  private readonly portTakes: Int32Array;
   private readonly offloads: Int32Array;
   private readonly came = new VnetHdr();
   /** Descriptor flags (F_VNET) of the packet in hand: they travel with its frame. */
   private inFlags = 0;
+  /** The chain takes super-frames whole (all its programs declare frags); see setProgram(). */
+  private frags = false;
+  private readonly fragsWord: Int32Array;
+  /** Bytes a super-frame's view spans (its slots): the bound a program must stay inside. */
+  private readonly superBytes: number;
+  /** Cuts a super-frame for a socket endpoint or the local stack (they take MTU-sized packets). */
+  private readonly cut = new GsoPlan();
   private readonly layoutRef: SharedLayout;
 
   constructor(layout: SharedLayout, queue: number, program: XdpProgram) {
@@ -153,6 +163,14 @@ export class QueueEngine {
     this.frameSize = layout.frameSize;
     this.views = area.frameViews();
     this.dataViews = area.frameDataViews();
+    this.superBytes = layout.superSpan * layout.frameSize;
+    // A super-frame is named by its first slot; its views span all its slots, so a program
+    // that takes super-frames whole (frags) reads its headers and the engine bounds-checks
+    // against its real end. Made once here, like every other view.
+    for (let f = layout.smallSlots; f + layout.superSpan <= this.views.length; f += layout.superSpan) {
+      this.views[f] = new Uint8Array(layout.area, f * layout.frameSize, this.superBytes);
+      this.dataViews[f] = new DataView(layout.area, f * layout.frameSize, this.superBytes);
+    }
     this.ctx = new XdpContext(layout.frameSize, layout.ports);
     this.ctx.rxQueueIndex = queue;
     this.broadcastPorts = this.ctx.broadcastPorts;
@@ -190,10 +208,29 @@ export class QueueEngine {
     this.local = new Int32Array(QUEUE_COUNTERS.length);
     this.emit = (src, off, len, port) => this.transmitCopy(src, off, len, port);
     this.offloads = new Int32Array(layout.offloads);
+    this.fragsWord = new Int32Array(layout.frags);
     this.groOn = new Uint8Array(layout.ports);
+    this.portTakes = new Int32Array(layout.ports);
     this.gro = Array.from({ length: layout.ports }, (_, p) => (layout.superFrames > 0 ? new Gro(new EngineGroHost(this, p)) : null));
     this.txSides = new Array<QueuePortIO | null>(layout.ports).fill(null);
     this.written = new Int32Array(layout.pools.length * layout.poolFrames).fill(-1);
+  }
+
+  /**
+   * Installs a chain. `frags`: every program of it takes super-frames whole, so the devices
+   * may hand this queue a TSO super-frame as one packet instead of its segments (what
+   * BPF_F_XDP_HAS_FRAGS lets a multi-buffer NIC do). Off the hot path (start, reload).
+   */
+  setProgram(program: XdpProgram, frags: boolean): void {
+    this.program = program;
+    this.frags = frags;
+    // Pairs with DeviceIO.receiveOffload's Atomics.load (whole or cut, per super-frame).
+    Atomics.store(this.fragsWord, this.queue, frags ? 1 : 0);
+  }
+
+  /** Whether the installed chain takes super-frames whole. */
+  get takesFrags(): boolean {
+    return this.frags;
   }
 
   /**
@@ -247,7 +284,9 @@ export class QueueEngine {
     const gro = this.gro;
     for (let p = 0; p < gro.length; p++) {
       // Pairs with the device's Atomics.store in DeviceIO.drain (the port's offloads changed).
-      if (gro[p] !== null) this.groOn[p] = (Atomics.load(this.offloads, p) & OFFLOAD_TSO) !== 0 ? 1 : 0;
+      const takes = Atomics.load(this.offloads, p);
+      this.portTakes[p] = takes;
+      if (gro[p] !== null) this.groOn[p] = (takes & OFFLOAD_TSO) !== 0 ? 1 : 0;
     }
     // Handovers first (a VM's ring given to or taken from this queue): one load per side.
     const serviced = this.serviced;
@@ -306,6 +345,9 @@ export class QueueEngine {
     const views = this.views;
     const dataViews = this.dataViews;
     const frameSize = this.frameSize;
+    // A super-frame (a chain that takes frags) may end anywhere in its slots.
+    const smallSlots = this.smallSlots;
+    const superBytes = this.superBytes;
     const tapEntry = this.tapEntry;
     const tap = this.tap;
     const ctl = this.ctl;
@@ -358,7 +400,7 @@ export class QueueEngine {
       if (
         typeof d !== 'number' || typeof e !== 'number' || typeof m !== 'number' ||
         (d | 0) !== d || (e | 0) !== e || (m | 0) !== m ||
-        m < 0 || m > d || d - m > META_MAX || e - d < ETH_HLEN || e > frameSize
+        m < 0 || m > d || d - m > META_MAX || e - d < ETH_HLEN || e > (frame < smallSlots ? frameSize : superBytes)
       ) {
         ctx.data = off;
         ctx.dataEnd = off + len;
@@ -400,8 +442,7 @@ export class QueueEngine {
         return;
       case XDP_PASS:
         c[Q.xdp_pass]++;
-        if (this.inFlags !== 0) this.completePartial(frame, ctx.data, ctx.dataEnd - ctx.data);
-        if (this.passEndpoint !== null) this.passEndpoint.deliver(this.area, frame * this.frameSize + ctx.data, ctx.dataEnd - ctx.data, port);
+        if (this.passEndpoint !== null) this.deliverTo(this.passEndpoint, null, frame, ctx.data, ctx.dataEnd - ctx.data, port);
         this.free(frame);
         return;
       default:
@@ -443,9 +484,7 @@ export class QueueEngine {
       case REDIRECT_XSK: {
         const ep = isIndex(idx, this.endpoints.length) ? this.endpoints[idx] : null;
         if (ep === null) break; // not bound to this queue: dropped, as Linux does
-        if (this.inFlags !== 0) this.completePartial(frame, ctx.data, len);
-        // The whole area and an absolute offset: the endpoint's copier sees one source view always.
-        if (ep.deliver(this.area, frame * this.frameSize + ctx.data, len, port)) c[Q.xdp_redirect]++;
+        if (this.deliverTo(ep, null, frame, ctx.data, len, port)) c[Q.xdp_redirect]++;
         else c[Q.xdp_redirect_err]++;
         this.free(frame); // copy mode: the socket has its own copy
         return;
@@ -474,10 +513,11 @@ export class QueueEngine {
     const from = frame * fs + ctx.data;
     for (let p = 0; p < last; p++) {
       if (flags[p] === 0) continue;
-      const copy = this.pool.alloc();
+      // A super-frame (frags) is copied into a super-frame.
+      const copy = frame < this.smallSlots ? this.pool.alloc() : this.pool.allocLarge();
       if (copy < 0) continue; // counted by the pool (alloc_empty)
       src.copyWithin(copy * fs + ctx.data, from, from + len);
-      this.written[copy] = -1;
+      if (copy < this.smallSlots) this.written[copy] = -1;
       if (this.inFlags !== 0) src.copyWithin(copy * fs + VNET_AT, frame * fs + VNET_AT, frame * fs + VNET_AT + 10);
       if (!this.stageTx(p, copy, ctx.data, len, hash, this.inFlags)) this.free(copy);
     }
@@ -514,7 +554,11 @@ export class QueueEngine {
     if (side !== null && side.direct) {
       this.local[Q.tx_frames]++;
       const base = frame * this.frameSize;
-      if (!side.transmit(this.area, base + off, len, base, flags)) return false;
+      // A GSO super-frame (from a chain that takes frags) for a medium that does not take
+      // its kind is cut here, each segment with its checksums complete.
+      if (flags !== 0 && frame >= this.smallSlots && !this.takesGso(port, base, off)) {
+        if (!this.deliverTo(null, side, frame, off, len, port)) return false;
+      } else if (!side.transmit(this.area, base + off, len, base, flags)) return false;
       this.free(frame);
       return true;
     }
@@ -549,12 +593,56 @@ export class QueueEngine {
     w[o + D_META] = packMeta(port, metaLen, 0) | flags;
   }
 
-  /** A socket endpoint or the local stack cannot take a partial checksum: completed in place. */
-  private completePartial(frame: number, off: number, len: number): void {
-    const h = this.came;
+  /**
+   * Hands a packet to a socket endpoint or the local stack (`ep`, a copy) or to a port's
+   * queue side (`side`, transmitted), which all take whole, checksummed, MTU-sized packets:
+   * a partial checksum is completed in place, and a super-frame (which only a frags chain
+   * lets through) is cut, each segment going from one scratch frame of this queue's pool,
+   * as Linux segments a GSO skb before a socket or device that cannot take it. True when
+   * every packet was taken.
+   */
+  private deliverTo(ep: QueueEndpoint | null, side: QueuePortIO | null, frame: number, off: number, len: number, port: number): boolean {
     const base = frame * this.frameSize;
+    if (this.inFlags === 0) return this.hand(ep, side, base + off, len, port);
+    const h = this.came;
     loadFrameVnet(h, this.area, base, off);
-    if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) completeChecksum(this.area, base + off, len, h.csumStart, h.csumOffset);
+    if (h.gsoType === VIRTIO_NET_HDR_GSO_NONE) {
+      if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) completeChecksum(this.area, base + off, len, h.csumStart, h.csumOffset);
+      return this.hand(ep, side, base + off, len, port);
+    }
+    const plan = this.cut;
+    const n = plan.prepare(this.area, base + off, len, h.gsoType, h.gsoSize);
+    if (n < 0) return false;
+    const seg = this.pool.alloc();
+    if (seg < 0) return false;
+    const at = seg * this.frameSize + XDP_PACKET_HEADROOM;
+    let taken = 0;
+    for (let i = 0; i < n; i++) {
+      if (plan.segmentLength(i) > this.frameSize - XDP_PACKET_HEADROOM) break;
+      const sl = plan.write(i, this.area, at, false);
+      if (this.hand(ep, side, at, sl, port)) taken++;
+    }
+    this.written[seg] = -1;
+    this.free(seg);
+    return taken === n;
+  }
+
+  /** Whether `port` takes the GSO super-frame at base + off as it is (its published offloads, this breath). */
+  private takesGso(port: number, base: number, off: number): boolean {
+    const h = this.came;
+    loadFrameVnet(h, this.area, base, off);
+    const type = h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
+    if (type === VIRTIO_NET_HDR_GSO_NONE) return true;
+    const need =
+      (type === VIRTIO_NET_HDR_GSO_TCPV4 ? OFFLOAD_TSO4 : type === VIRTIO_NET_HDR_GSO_TCPV6 ? OFFLOAD_TSO6 : -1) |
+      ((h.gsoType & VIRTIO_NET_HDR_GSO_ECN) !== 0 ? OFFLOAD_TSO_ECN : 0) |
+      OFFLOAD_CSUM;
+    return need >= 0 && (this.portTakes[port] & need) === need;
+  }
+
+  private hand(ep: QueueEndpoint | null, side: QueuePortIO | null, at: number, len: number, port: number): boolean {
+    // flags 0: the packet is whole and checksummed (a queue side loads no header).
+    return ep !== null ? ep.deliver(this.area, at, len, port) : side!.transmit(this.area, at, len, 0, 0);
   }
 
   /** A free super-frame of this queue's pool, or -1. */

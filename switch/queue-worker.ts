@@ -94,6 +94,11 @@ async function buildChain(queue: number, chain: LoadedProgram[]): Promise<XdpPro
   );
 }
 
+/** A chain takes super-frames whole only when every program in it does (ProgramModule.frags). */
+function takesFrags(chain: LoadedProgram[]): boolean {
+  return chain.length > 0 && chain.every((p) => p.frags === true);
+}
+
 async function loadEndpoint(module: string, shared: unknown): Promise<QueueEndpoint> {
   const mod = (await import(module)) as { openEndpoint(shared: unknown): QueueEndpoint };
   return mod.openEndpoint(shared);
@@ -102,7 +107,7 @@ async function loadEndpoint(module: string, shared: unknown): Promise<QueueEndpo
 async function handle(engine: QueueEngine, req: QueueRequest): Promise<void> {
   switch (req.type) {
     case 'chain':
-      engine.program = await buildChain(engine.queue, req.chain);
+      engine.setProgram(await buildChain(engine.queue, req.chain), takesFrags(req.chain));
       break;
     case 'endpoint':
       while (engine.endpoints.length <= req.slot) engine.endpoints.push(null);
@@ -223,6 +228,7 @@ async function main(): Promise<void> {
   const hosted: Hosted[] = [];
   for (const { queue, chain } of data.queues) {
     const engine = new QueueEngine(data.layout, queue, await buildChain(queue, chain));
+    engine.setProgram(engine.program, takesFrags(chain));
     engine.ingressOpen = data.ingress;
     await openSides(engine);
     if (data.restarted) engine.bump(Q.restarts);

@@ -11,6 +11,8 @@ import { XDP_DROP } from '../verdicts.js';
 export default defineProgram({
   name: 'drop',
   description: 'Drop every packet (reads the Ethernet header first unless readData is false)',
+  // Reads the Ethernet header only (BPF_F_XDP_HAS_FRAGS).
+  frags: true,
   params: { readData: { type: 'boolean', default: true, description: 'read the Ethernet type of each packet before dropping it' } },
   create(env) {
     if (env.params.readData === false) return () => XDP_DROP;

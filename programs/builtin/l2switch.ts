@@ -56,6 +56,8 @@ function fillFlood(flood: XdpMap, ports: PortInfo[]): void {
 export default defineProgram({
   name: 'l2switch',
   description: 'MAC-learning switch: learn sources per port, forward by destination, flood unknown/broadcast, with ageing',
+  // Reads the Ethernet header only: a super-frame crosses whole (BPF_F_XDP_HAS_FRAGS).
+  frags: true,
   params: {
     ageing: { type: 'number', default: 300, description: 'seconds a learned MAC address stays valid' },
     vlan: { type: 'boolean', default: false, description: 'learn per VLAN ID (independent VLAN learning)' },

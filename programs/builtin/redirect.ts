@@ -19,6 +19,8 @@ function ifindexOf(ports: PortInfo[], name: string): number {
 export default defineProgram({
   name: 'redirect',
   description: 'Redirect every packet to a port (or between a pair of ports)',
+  // Reads nothing of the packet: a super-frame crosses whole (BPF_F_XDP_HAS_FRAGS).
+  frags: true,
   params: {
     port: { type: 'string', description: 'egress port name or ifindex' },
     pairs: { type: 'string[]', description: 'two port names forwarded to each other' },

@@ -9,6 +9,8 @@ import { XDP_DROP, XDP_TX } from '../verdicts.js';
 export default defineProgram({
   name: 'tx',
   description: 'Hairpin every packet out of its ingress port, MAC addresses swapped',
+  // Rewrites the Ethernet header only: a super-frame goes back whole (BPF_F_XDP_HAS_FRAGS).
+  frags: true,
   params: { swapMacs: { type: 'boolean', default: true, description: 'swap source and destination MAC addresses' } },
   create(env) {
     if (env.params.swapMacs === false) return () => XDP_TX;
