@@ -15,11 +15,14 @@
  * queuePairs (1..8, default 1: GET_QUEUE_NUM; MQ is offered when above 1), queueSize
  * (largest ring accepted, default 1024).
  *
- * Offered: VERSION_1, MRG_RXBUF, EVENT_IDX, INDIRECT_DESC, MQ (queuePairs > 1) and
- * PROTOCOL_FEATURES with REPLY_ACK and MQ. No checksum or segmentation offloads (guests
- * send complete frames), no packed rings, no migration logging.
+ * Offered: VERSION_1, MRG_RXBUF, EVENT_IDX, INDIRECT_DESC, MQ (queuePairs > 1),
+ * PROTOCOL_FEATURES with REPLY_ACK and MQ, and the checksum and TCP segmentation offloads
+ * (vhost-user/offloads.ts: CSUM, GUEST_CSUM, HOST_TSO4/6, GUEST_TSO4/6): a guest's
+ * super-frames and partial checksums go to io.receiveOffload, and frames with a
+ * virtio_net_hdr the guest takes arrive through transmitOffload(). No packed rings, no
+ * migration logging.
  *
- *   guest TX rings ──poll()──▶ io.receive ──▶ steering ──▶ switch queues
+ *   guest TX rings ──poll()──▶ io.receive / receiveOffload ──▶ steering ──▶ switch queues
  *   switch queue q ──transmit(…, q)──▶ guest RX ring of served pair (q mod pairs)
  *
  * The control socket, the kick eventfds and the guest's TX rings live in this port's device
@@ -49,6 +52,8 @@ import { MessageReader } from './vhost-user/reader.js';
 import { Session } from './vhost-user/session.js';
 import { VhostNet } from './vhost-user/vhost-net.js';
 import { Watcher } from './vhost-user/watcher.js';
+import { OFFERED_OFFLOADS } from './vhost-user/offloads.js';
+import type { VnetHdr } from '../../lib/net/vnet-hdr.js';
 import { listenPrivate } from './vhost-user/listener.js';
 import { createHandover, HandoverBlock, HandoverWriter } from '../../queues/virtq-handover.js';
 import { VirtioNetSide } from '../endpoints/virtio-net-side.js';
@@ -158,6 +163,19 @@ class VhostUserPort implements Port {
     }
   }
 
+  offloads(): number {
+    return this.dev.offloads();
+  }
+
+  transmitOffload(area: Uint8Array, offset: number, length: number, queue: number, hdr: VnetHdr): boolean {
+    try {
+      return this.dev.transmitOffload(area, offset, length, queue, hdr);
+    } catch (e) {
+      this.dev.broken(`internal error serving the rings: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
   flushTx(): void {
     try {
       this.dev.flush();
@@ -217,7 +235,7 @@ class VhostUserPort implements Port {
         {
           maxPairs: this.opts.queuePairs,
           maxQueueSize: this.opts.queueSize,
-          features: [VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, ...(this.opts.queuePairs > 1 ? [VIRTIO_NET_F_MQ] : [])],
+          features: [VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, ...OFFERED_OFFLOADS, ...(this.opts.queuePairs > 1 ? [VIRTIO_NET_F_MQ] : [])],
           protocolFeatures: [PROTOCOL_F_REPLY_ACK, ...(this.opts.queuePairs > 1 ? [PROTOCOL_F_MQ] : [])],
         },
         this.dev,

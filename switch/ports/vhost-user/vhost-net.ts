@@ -19,6 +19,8 @@ import { checkLayout, SplitDeviceQueue } from '../../../queues/virtqueue-device.
 import { VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../../../queues/virtqueue.js';
 import { VirtioNetQueues, type FrameSink, type NetQueueHost } from '../../endpoints/virtio-net-queues.js';
 import { GuestMapping } from './mapping.js';
+import { guestOffloads } from './offloads.js';
+import type { VnetHdr } from '../../../lib/net/vnet-hdr.js';
 import type { MemoryTable } from './memory-table.js';
 import { ringGpa, type Session, type SessionHost } from './session.js';
 import { F_EVENT_IDX, F_INDIRECT, F_MRG_RXBUF, type HandoverWriter } from '../../../queues/virtq-handover.js';
@@ -72,6 +74,17 @@ export class VhostNet implements SessionHost, NetQueueHost {
 
   transmit(area: Uint8Array, offset: number, length: number, queue: number): boolean {
     return this.net.transmit(area, offset, length, queue);
+  }
+
+  /** What the guest takes on receive now (OFFLOAD_*, from its negotiated features): nothing until live. */
+  offloads(): number {
+    const s = this.session;
+    return s === null || !this.net.live ? 0 : guestOffloads((bit) => s.has(bit));
+  }
+
+  /** transmit() with the frame's virtio_net_hdr, for a guest whose offloads() cover it (no GUEST_ECN is offered). */
+  transmitOffload(area: Uint8Array, offset: number, length: number, queue: number, h: VnetHdr): boolean {
+    return this.net.transmitOffload(area, offset, length, queue, h, false);
   }
 
   flush(): void {
