@@ -187,7 +187,7 @@ function coalesceOnly(seconds: number) {
   return { gbps: (segs * SEG_LEN * 8) / cpu / 1e9, nsPerSeg: (cpu * 1e9) / segs, superFrames: table.superFrames };
 }
 
-async function vmToVm(seconds: number, tso: boolean) {
+export async function vmToVm(seconds: number, tso: boolean) {
   const cfg = {
     ...CONFIG_DEFAULTS,
     queues: 1,
@@ -208,10 +208,11 @@ async function vmToVm(seconds: number, tso: boolean) {
   const driver = tso ? { offloads: true, txBufferBytes: 65548, queueSize: 1024 } : { queueSize: 1024 };
   const BYTES = 2 ** 50; // longer than any run
   const rx = await on('vm1', { program: 'examples/vm/tcp-stream', params: { role: 'recv', bytes: BYTES }, driver });
-  await on('vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, tso, dstMac: '52:54:00:00:00:02', window: 1 << 20, rtoMs: 200 }, driver });
+  const tx = await on('vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, tso, dstMac: '52:54:00:00:00:02', window: Number(process.env.XS_WINDOW ?? 1 << 20), rtoMs: 200 }, driver });
   // Two seconds' warm-up: the go-back-N sender stalls on timeouts while the JIT settles.
   await sleep(2000);
   const b0 = rx.counter('rx_stream_bytes');
+  const rto0 = tx.counter('rto');
   const u0 = process.cpuUsage();
   const bps = (await rate(() => rx.counter('rx_stream_bytes'), seconds, 0)) * 8;
   const u = process.cpuUsage(u0);
@@ -219,9 +220,12 @@ async function vmToVm(seconds: number, tso: boolean) {
   // readable on a loaded machine where the wall-clock rate is not.
   const cpuPerGB = (u.user + u.system) / 1e6 / Math.max(1e-9, (rx.counter('rx_stream_bytes') - b0) / 1e9);
   const q = sw.stats().queues;
+  const rto = tx.counter('rto') - rto0;
   for (const vm of vms) await vm.stop();
   const s = await sw.stop();
-  return { gbps: bps / 1e9, cpuPerGB, groPackets: q.rx0_rx_gro_packets, groMerged: q.rx0_rx_gro_merged, gsoSegments: s.stats.ports.vm0.rx_gso_segments };
+  const p1 = s.stats.ports.vm1;
+  if (process.env.XS_BENCH_DEBUG) console.log(`  tso=${tso}: rto ${rto}, vm1 rx_drop_no_desc ${p1.rx_drop_no_desc} tx_dropped ${p1.tx_dropped}, vm0 rx_gso_whole ${s.stats.ports.vm0.rx_gso_whole} cut ${s.stats.ports.vm0.rx_gso_packets}, xdp_tx_full ${q.rx0_xdp_tx_full}, rx_ring_full ${s.stats.ports.vm0.rx_ring_full}`);
+  return { gbps: bps / 1e9, cpuPerGB, rto, groPackets: q.rx0_rx_gro_packets, groMerged: q.rx0_rx_gro_merged, gsoSegments: s.stats.ports.vm0.rx_gso_segments, whole: s.stats.ports.vm0.rx_gso_whole };
 }
 
 const mode: BenchMode = {

@@ -92,6 +92,11 @@ export const IFF_TUN = 0x0001;
 export const IFF_TAP = 0x0002;
 export const IFF_NO_PI = 0x1000;
 export const IFF_VNET_HDR = 0x4000;
+/** TUNSETOFFLOAD flags (linux/if_tun.h): what the tap's reader takes from the kernel. */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+export const TUN_F_TSO_ECN = 0x08;
 export const IFNAMSIZ = 16;
 
 // <linux/sockios.h>

@@ -10,13 +10,25 @@
  * mtu     the tap's MTU (default: the kernel's, 1500).
  * netns   a network namespace (ip netns) the tap's interface is moved into, up.
  * guest   true: a VM attaches to the tap (QEMU `-netdev tap,ifname=…,script=no,downscript=no`).
+ * offloads true: checksum and TCP segmentation offloads with the kernel (default false).
  *
  * Without `guest`, the switch holds the tap's file descriptor (IFF_TAP | IFF_NO_PI |
- * IFF_VNET_HDR, a 12-byte virtio_net_hdr before each packet, no offloads: TUNSETOFFLOAD 0)
- * and the kernel's side of the interface faces the host stack or the namespace. Receive
- * reads straight into a pool frame, the header landing in the frame's headroom; transmit
- * writes from the frame with a zeroed header in the headroom before it. Removed at stop
- * (the last descriptor closes).
+ * IFF_VNET_HDR, a 12-byte virtio_net_hdr before each packet) and the kernel's side of the
+ * interface faces the host stack or the namespace. Removed at stop (the last descriptor
+ * closes).
+ *
+ * Without offloads (TUNSETOFFLOAD 0) the kernel hands over whole, checksummed packets:
+ * receive reads straight into a pool frame, the header landing in the frame's headroom;
+ * transmit writes from the frame with a zeroed header in the headroom before it.
+ *
+ * With `offloads: true` (TUNSETOFFLOAD CSUM | TSO4 | TSO6 | TSO_ECN) the tap's netdev
+ * gets checksum offload and TSO, so the host stack sends 64 KB TCP super-frames and
+ * partial checksums, each behind its virtio_net_hdr, as it does to a VM's vhost-net:
+ * receive reads each packet into a 64 KB staging buffer and hands it to
+ * io.receiveOffload (a super-frame is cut there, or handed on whole to programs that
+ * take frags); transmit() takes frames with a header too (offloads()), so GRO builds
+ * super-frames for the host stack and partial checksums go out as they are: the kernel
+ * finishes both, as it does for what a VM writes to its tap.
  *
  * With `guest`, the file descriptor side belongs to the VM: a tap admits one reader, so
  * the switch makes the tap persistent, lets go of its descriptor for QEMU to open, and
@@ -34,11 +46,18 @@ import { RxDrops } from './net/port-counters.js';
 import { checkMtu, checkMtuFits, ETH_HLEN, VLAN_HLEN } from './net/mtu.js';
 import { AfPacketPort } from './afpacket.js';
 import { FdWatch } from './net/fd-watch.js';
+import { readVnetHdr, writeVnetHdr, VnetHdr } from '../../lib/net/vnet-hdr.js';
+import { OFFLOAD_CSUM, OFFLOAD_TSO4, OFFLOAD_TSO6, OFFLOAD_TSO_ECN } from '../../queues/frame-vnet.js';
 
 /** struct virtio_net_hdr_v1 without num_buffers' use: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers. */
 const VNET_HDR = 12;
 const COUNTERS = ['rx_runt', 'rx_gso', 'rx_missed', 'rx_oversize', 'tx_oversize', 'tx_busy', 'tx_carrier_errors', 'tx_errors'] as const;
-const OPTIONS: OptionTypes = { ifname: 'string', mtu: 'integer', netns: 'string', guest: 'boolean' };
+const OPTIONS: OptionTypes = { ifname: 'string', mtu: 'integer', netns: 'string', guest: 'boolean', offloads: 'boolean' };
+/** What an offloading tap takes from the kernel (TUNSETOFFLOAD) and, in turn, from the switch. */
+const TUN_OFFLOADS = K.TUN_F_CSUM | K.TUN_F_TSO4 | K.TUN_F_TSO6 | K.TUN_F_TSO_ECN;
+const TAKES = OFFLOAD_CSUM | OFFLOAD_TSO4 | OFFLOAD_TSO6 | OFFLOAD_TSO_ECN;
+/** The largest packet an offloading tap hands over: a 64 KB IP datagram behind its Ethernet header. */
+const SUPER_READ = 65535 + ETH_HLEN + VLAN_HLEN;
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 function validate(config: PortConfig): string[] {
@@ -50,6 +69,8 @@ function validate(config: PortConfig): string[] {
   if (config.netns !== undefined && (typeof config.netns !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(config.netns))) out.push(`netns: '${String(config.netns)}' is not a namespace name (ip netns list)`);
   if (config.guest !== undefined && typeof config.guest !== 'boolean') out.push(`guest: ${String(config.guest)} is not true or false`);
   if (config.guest === true && config.netns !== undefined) out.push('netns: a guest tap stays in the switch\'s namespace (start QEMU there)');
+  if (config.offloads !== undefined && typeof config.offloads !== 'boolean') out.push(`offloads: ${String(config.offloads)} is not true or false`);
+  if (config.guest === true && config.offloads === true) out.push('offloads: a guest tap\'s offloads are the VM\'s to negotiate (QEMU sets them on its descriptor)');
   return out;
 }
 
@@ -81,6 +102,11 @@ class TapPort implements Port {
   private iTxOversize = 0;
   private iTxBusy = 0;
   private iTxErrors = 0;
+  /** offloads: true: packets are read here (header + up to 64 KB) and handed to receiveOffload. */
+  private offloading = false;
+  private rxStage: Uint8Array | null = null;
+  private rxStageAddress = 0;
+  private readonly rxHdr = new VnetHdr();
 
   constructor(private readonly config: PortConfig) {
     this.ifname = (config.ifname as string | undefined) ?? config.name;
@@ -102,7 +128,8 @@ class TapPort implements Port {
     this.fd = tap.fd;
     try {
       native.setVnetHeaderSize(this.fd, VNET_HDR);
-      native.setOffload(this.fd, 0);
+      this.offloading = this.config.offloads === true;
+      native.setOffload(this.fd, this.offloading ? TUN_OFFLOADS : 0);
       if (mtu !== undefined) native.setInterfaceMtu(this.ifname, mtu);
       if (this.config.guest === true) return await this.openGuest(io);
       if (this.config.netns !== undefined) {
@@ -122,6 +149,11 @@ class TapPort implements Port {
     this.iTxOversize = io.counterIndex('tx_oversize');
     this.iTxBusy = io.counterIndex('tx_busy');
     this.iTxErrors = io.counterIndex('tx_errors');
+    if (this.offloading) {
+      if (io.receiveOffload === undefined) throw new Error(`tap ${this.ifname}: offloads need a device thread that takes frames with a virtio_net_hdr`);
+      this.rxStage = new Uint8Array(new SharedArrayBuffer(VNET_HDR + SUPER_READ));
+      this.rxStageAddress = native.addressOf(this.rxStage);
+    }
     this.watch = new FdWatch(io, this.fd);
     io.log('info', `created tap ${this.ifname}${this.config.netns === undefined ? '' : ` in namespace ${String(this.config.netns)}`}`);
   }
@@ -143,6 +175,7 @@ class TapPort implements Port {
 
   poll(budget: number): number {
     if (this.guest !== null) return this.guest.poll(budget);
+    if (this.offloading) return this.pollOffload(budget);
     const io = this.io;
     let n = 0;
     while (n < budget) {
@@ -179,21 +212,78 @@ class TapPort implements Port {
     return n;
   }
 
+  /**
+   * offloads: each packet with its header into the staging buffer, then to receiveOffload
+   * (a plain one to receive: one copy either way). What the kernel marked DATA_VALID or
+   * NEEDS_CSUM rides along; a super-frame is cut or kept whole by the device.
+   */
+  private pollOffload(budget: number): number {
+    const io = this.io;
+    const st = this.rxStage!;
+    const h = this.rxHdr;
+    let n = 0;
+    while (n < budget) {
+      const r = native.readAt(this.fd, this.rxStageAddress, VNET_HDR + SUPER_READ);
+      if (r < 0) {
+        if (r !== -K.EAGAIN && r !== -K.EINTR && !this.readWarned) {
+          this.readWarned = true;
+          io.log('warn', `read from tap ${this.ifname}: ${native.errnoName(-r)}`);
+        }
+        break;
+      }
+      n++;
+      const len = r - VNET_HDR;
+      if (len < ETH_HLEN) {
+        this.drops.drop(this.iRunt, Math.max(len, 0));
+        continue;
+      }
+      if ((st[0] | st[1]) === 0) io.receive(st, VNET_HDR, len);
+      else {
+        readVnetHdr(h, st, 0);
+        io.receiveOffload!(st, VNET_HDR, len, h);
+      }
+    }
+    if (n === 0) this.watch?.arm();
+    return n;
+  }
+
+  offloads(): number {
+    return this.offloading ? TAKES : 0;
+  }
+
+  /** transmit() with the frame's virtio_net_hdr (offloads: true): the kernel segments or finishes the checksum. */
+  transmitOffload(area: Uint8Array, offset: number, length: number, _queue: number, hdr: VnetHdr): boolean {
+    if (length > SUPER_READ) {
+      this.io.counters[this.iTxOversize]++;
+      return false;
+    }
+    return this.write(area, offset, length, hdr);
+  }
+
   transmit(area: Uint8Array, offset: number, length: number): boolean {
     if (this.guest !== null) return this.guest.transmit(area, offset, length);
     if (length > this.maxLen) {
       this.io.counters[this.iTxOversize]++;
       return false;
     }
-    // A zeroed virtio_net_hdr (no checksum to finish, no segmentation) in the headroom before
-    // the packet: the frame is ours until transmit returns. A program that moved the packet's
-    // start into the first 12 bytes of its frame leaves no room: copy it out instead.
+    return this.write(area, offset, length, null);
+  }
+
+  private write(area: Uint8Array, offset: number, length: number, hdr: VnetHdr | null): boolean {
+    // The virtio_net_hdr (zeroed: no checksum to finish, no segmentation) in the headroom
+    // before the packet: the frame is ours until transmit returns. A program that moved the
+    // packet's start into the first 12 bytes of its frame leaves no room: copy it out instead.
     let r: number;
     if (offset % this.io.frameSize >= VNET_HDR) {
       const h = offset - VNET_HDR;
-      for (let i = 0; i < VNET_HDR; i++) area[h + i] = 0;
+      if (hdr === null) for (let i = 0; i < VNET_HDR; i++) area[h + i] = 0;
+      else {
+        writeVnetHdr(hdr, area, h, false);
+        area[h + 10] = 0; // num_buffers: not used on a tap
+        area[h + 11] = 0;
+      }
       r = native.writeAt(this.fd, this.base + h, length + VNET_HDR);
-    } else r = this.writeStaged(area, offset, length);
+    } else r = this.writeStaged(area, offset, length, hdr);
     if (r >= 0) return true;
     if (r === -K.EAGAIN || r === -K.ENOBUFS) this.io.counters[this.iTxBusy]++;
     else {
@@ -203,12 +293,16 @@ class TapPort implements Port {
     return false;
   }
 
-  private writeStaged(area: Uint8Array, offset: number, length: number): number {
+  private writeStaged(area: Uint8Array, offset: number, length: number, hdr: VnetHdr | null): number {
     if (this.staging === null) {
-      this.staging = new Uint8Array(new SharedArrayBuffer(this.io.maxFrameLength + VNET_HDR));
+      this.staging = new Uint8Array(new SharedArrayBuffer(SUPER_READ + VNET_HDR));
       this.stagingAddress = native.addressOf(this.staging);
     }
-    this.staging.fill(0, 0, VNET_HDR);
+    if (hdr === null) this.staging.fill(0, 0, VNET_HDR);
+    else {
+      writeVnetHdr(hdr, this.staging, 0, false);
+      this.staging.fill(0, 10, VNET_HDR);
+    }
     this.staging.set(area.subarray(offset, offset + length), VNET_HDR); // rare: a view is acceptable here
     return native.writeAt(this.fd, this.stagingAddress, length + VNET_HDR);
   }
@@ -246,7 +340,7 @@ class TapPort implements Port {
 
   status(): Record<string, unknown> {
     if (this.guest !== null) return { ifname: this.ifname, guest: true, ...this.guest.status() };
-    return { ifname: this.ifname, netns: this.config.netns ?? null };
+    return { ifname: this.ifname, netns: this.config.netns ?? null, offloads: this.offloading };
   }
 }
 
