@@ -32,6 +32,8 @@ export const QUEUE_COUNTERS = [
   'rx_gro_csum_bad',
   'rx_gro_no_buffer',
   'rx_gro_tx_full',
+  'rx_gso_packets',
+  'rx_gso_segments',
 ] as const;
 export const QUEUE_EXIT_COUNTERS = [
   'xdp_drop',
@@ -69,6 +71,14 @@ export const enum Q {
   rx_gro_no_buffer,
   /** Frames GRO let go that found their tx ring full (dropped). */
   rx_gro_tx_full,
+  /**
+   * Super-frames that reached this queue whole although its chain does not take frags (a
+   * reload, a cpumap hop) and were cut here; each of their rx_gso_segments segments is one
+   * of `packets` (the super-frame itself is not), so
+   *   Σ ports' frames onward = Σ queues' packets − rx_gso_segments + rx_gso_packets.
+   */
+  rx_gso_packets,
+  rx_gso_segments,
 }
 type _QueueNamesAgree = MustAgree<NamesAgree<typeof QUEUE_COUNTERS, typeof Q>>;
 

@@ -47,7 +47,7 @@ import type { QueueEndpoint, TxEmit } from './endpoints/endpoint.js';
 import { ByteCopier } from '../queues/copy.js';
 import { F_VNET, OFFLOAD_CSUM, OFFLOAD_TSO, OFFLOAD_TSO4, OFFLOAD_TSO6, OFFLOAD_TSO_ECN, loadFrameVnet, storeFrameVnet, VNET_AT } from '../queues/frame-vnet.js';
 import { Gro, type GroHost } from '../lib/net/gro.js';
-import { GsoPlan } from '../lib/net/gso.js';
+import { GsoPlan, gsoErrorText } from '../lib/net/gso.js';
 import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VnetHdr } from '../lib/net/vnet-hdr.js';
 import { QueuePortIO } from './queue-io.js';
 
@@ -146,6 +146,7 @@ export class QueueEngine {
   private readonly superBytes: number;
   /** Cuts a super-frame for a socket endpoint or the local stack (they take MTU-sized packets). */
   private readonly cut = new GsoPlan();
+  private readonly segHdr = new VnetHdr();
   private readonly layoutRef: SharedLayout;
 
   constructor(layout: SharedLayout, queue: number, program: XdpProgram) {
@@ -368,6 +369,9 @@ export class QueueEngine {
       const len = offLen >>> 16;
       const metaLen = (meta >>> 8) & 0xff;
       bytes += len;
+      // A super-frame reaches a chain that does not take frags only across a reload or a
+      // cpumap hop from a queue whose chain does: cut here, each segment run as a packet.
+      if ((meta & F_VNET) !== 0 && frame >= smallSlots && !this.frags && this.cutForChain(frame, off, len, meta, hash, c)) continue;
       this.inFlags = meta & F_VNET;
       ctx.frame = frame;
       ctx.packet = views[frame];
@@ -495,6 +499,100 @@ export class QueueEngine {
     }
     c[Q.xdp_redirect_err]++;
     this.free(frame);
+  }
+
+  /**
+   * Cuts a super-frame for a chain without frags into segments of this queue's pool (their
+   * checksums left partial when it was NEEDS_CSUM, as the device cuts) and runs each through
+   * the chain. Counted rx_gso_packets/rx_gso_segments; each segment is one of rx<q>_packets.
+   * False when it carries no GSO (then it is an ordinary frame).
+   */
+  private cutForChain(frame: number, off: number, len: number, meta: number, hash: number, c: Int32Array): boolean {
+    const h = this.came;
+    const base = frame * this.frameSize;
+    loadFrameVnet(h, this.area, base, off);
+    if (h.gsoType === VIRTIO_NET_HDR_GSO_NONE) return false;
+    const plan = this.cut;
+    const n = plan.prepare(this.area, base + off, len, h.gsoType, h.gsoSize);
+    if (this.pool.available() < n) this.pool.refill();
+    if (n < 0 || this.pool.available() < n || plan.segmentLength(0) > this.frameSize - XDP_PACKET_HEADROOM) {
+      // Malformed (the device checked it: not expected) or no frames to cut into: one packet
+      // (runBatch's caller counted it), dropped.
+      c[Q.xdp_aborted]++;
+      this.errorCount++;
+      if (this.lastError === null) this.lastError = n < 0 ? `super-frame for a chain without frags: ${gsoErrorText(n)}` : 'no free frames to cut a super-frame into for a chain without frags (xdp_aborted)';
+      this.free(frame);
+      return true;
+    }
+    c[Q.rx_gso_packets]++;
+    c[Q.rx_gso_segments] += n;
+    // The caller counted the super-frame as one packet: its segments are the packets.
+    c[Q.packets] += n - 1;
+    const partial = (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0;
+    const sh = this.segHdr;
+    sh.clear();
+    sh.flags = partial ? VIRTIO_NET_HDR_F_NEEDS_CSUM : h.flags;
+    sh.csumStart = plan.at.l4;
+    sh.csumOffset = plan.csumOffset;
+    const segMeta = (meta & ~F_VNET) | (sh.flags !== 0 ? F_VNET : 0);
+    for (let i = 0; i < n; i++) {
+      const seg = this.pool.alloc();
+      const at = seg * this.frameSize;
+      const sl = plan.write(i, this.area, at + XDP_PACKET_HEADROOM, partial);
+      if (sh.flags !== 0) storeFrameVnet(sh, this.area, at, XDP_PACKET_HEADROOM);
+      this.written[seg] = -1;
+      this.runOne(seg, XDP_PACKET_HEADROOM, sl, segMeta, hash, c);
+    }
+    this.free(frame);
+    return true;
+  }
+
+  /** runBatch's work for one packet of this worker's own making (a segment cutForChain made). */
+  private runOne(frame: number, off: number, len: number, meta: number, hash: number, c: Int32Array): void {
+    const ctx = this.ctx;
+    const port = meta & 0xff;
+    this.inFlags = meta & F_VNET;
+    ctx.frame = frame;
+    ctx.packet = this.views[frame];
+    ctx.view = this.dataViews[frame];
+    ctx.data = off;
+    ctx.dataEnd = off + len;
+    ctx.dataMeta = off;
+    ctx.ingressIfindex = port + 1;
+    ctx.hash = hash;
+    ctx.redirectKind = 0;
+    if (this.tapEntry !== null) this.tapEntry.observe(ctx, TAP_ENTRY);
+    let v: number;
+    try {
+      v = this.program(ctx);
+      if (typeof v !== 'number' || (v | 0) !== v) v = -1;
+    } catch (e) {
+      v = XDP_ABORTED;
+      this.errorCount++;
+      if (this.lastError === null) this.lastError = e instanceof Error ? e.message : String(e);
+    }
+    // The same bounds check as runBatch's (a segment is an ordinary frame).
+    const d = ctx.data;
+    const e = ctx.dataEnd;
+    const m = ctx.dataMeta;
+    if (
+      typeof d !== 'number' || typeof e !== 'number' || typeof m !== 'number' ||
+      (d | 0) !== d || (e | 0) !== e || (m | 0) !== m ||
+      m < 0 || m > d || d - m > META_MAX || e - d < ETH_HLEN || e > this.frameSize
+    ) {
+      ctx.data = off;
+      ctx.dataEnd = off + len;
+      ctx.dataMeta = off;
+      v = XDP_ABORTED;
+      this.errorCount++;
+      if (this.lastError === null) this.lastError = BOUNDS_ERROR;
+    }
+    if (this.tap !== null) {
+      ctx.packet = this.views[frame];
+      ctx.ingressIfindex = port + 1;
+      this.tap.observe(ctx, v);
+    }
+    this.route(v, ctx, frame, port, hash, c);
   }
 
   /** Sends a copy to every flagged port; the original goes to the last one. */

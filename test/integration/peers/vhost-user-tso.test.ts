@@ -131,8 +131,9 @@ describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
     console.log(`vm1 rx: ${c.vm1.rx_gso_whole} whole, ${c.vm1.rx_gso_packets} cut; vm2: ${c.vm2.tx_gso_packets} super-frames cut into ${c.vm2.tx_gso_segments}, ${c.vm2.tx_csum_sw} checksums completed`);
     for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} errors`).toBe(0);
     expect(c.vm2.tx_gso_packets).toBeGreaterThan(0);
-    // Each cut into MTU-sized segments (tx_packets counts the super-frame once).
-    expect(c.vm2.tx_gso_segments).toBeGreaterThanOrEqual(c.vm2.tx_gso_packets * 40);
+    // Each cut into MTU-sized segments (tx_packets counts the super-frame once); Linux sizes
+    // its super-frames to the flow's rate, so fewer than 44 segments each under TCG.
+    expect(c.vm2.tx_gso_segments).toBeGreaterThan(c.vm2.tx_gso_packets * 2);
     await finish();
   }, 600_000);
 });

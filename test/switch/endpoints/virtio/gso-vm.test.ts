@@ -120,6 +120,38 @@ describe('TSO super-frames from a guest', () => {
     expectAccounted({ config: { queues: 1 } } as Switch, s);
   });
 
+  run('a super-frame redirected through a cpumap into a queue whose chain takes no frags is cut there: its programs see segments; SHA-256 equal', async () => {
+    const fixture = (f: string) => new URL(`../../../fixtures/programs/${f}`, import.meta.url).pathname;
+    // The stream's data lands on queue 1 (RSS of its fixed addresses and ports); that chain
+    // takes frags and sends all to queue 0, whose chain (cpumap: PASS there, mtu-only, l2switch) does not.
+    const cfg: SwitchConfig = {
+      ...config([{ name: 'vm0', type: 'virtio', mac: MAC0 }, { name: 'vm1', type: 'virtio', mac: MAC1 }], 256),
+      queues: 2,
+      programs: [
+        { queues: [1], chain: [{ name: fixture('cpumap-frags.mjs'), params: { queues: [0] }, continueOn: [] }] },
+        { queues: [0], chain: [{ name: 'cpumap', params: { queues: [0] } }, ...SEGMENTS_CHAIN] },
+      ],
+    };
+    sw = await Switch.start(cfg);
+    const rx = await vmOn(sw, 'vm1', { program: 'examples/vm/tcp-stream', params: { role: 'recv', bytes: BYTES, verify: true }, driver: OFFLOAD_DRIVER });
+    const tx = await vmOn(sw, 'vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, tso: true, dstMac: MAC1 }, driver: OFFLOAD_DRIVER });
+    await until(() => rx.counter('done') === 1 && tx.counter('done') === 1, 'the stream delivered and acknowledged', 60_000);
+    expect(digestOf(rx).equals(expectedDigest(BYTES))).toBe(true);
+    expect(rx.counter('rx_csum_bad')).toBe(0);
+    for (const vm of vms.splice(0)) await vm.stop();
+    const s = await sw.stop();
+    sw = null;
+    const q = s.stats.queues;
+    expect(s.stats.ports.vm0.rx_gso_whole).toBeGreaterThan(0);
+    expect(q.rx0_rx_gso_packets).toBeGreaterThan(0);
+    expect(q.rx0_rx_gso_segments).toBeGreaterThanOrEqual(q.rx0_rx_gso_packets * 40);
+    expect(q.rx0_xdp_aborted).toBe(0); // mtu-only never saw more than 1514 bytes
+    // (A cpumap hop counts a packet on both queues, so only the queue-side invariants hold.)
+    expect(s.unaccounted).toBe(0);
+    expect(s.accounting.free).toBe(s.accounting.total);
+    expect(s.accounting.doubled).toBe(0);
+  });
+
   run('VM → VM through l2switch (frags), receiver without offloads: super-frames cut on the way out, checksums completed; SHA-256 equal', async () => {
     sw = await Switch.start(config([{ name: 'vm0', type: 'virtio', mac: MAC0 }, { name: 'vm1', type: 'virtio', mac: MAC1 }], 32, [L2]));
     const rx = await vmOn(sw, 'vm1', { program: 'examples/vm/tcp-stream', params: { role: 'recv', bytes: BYTES, verify: true } });
