@@ -21,8 +21,9 @@
  * receive reads straight into a pool frame, the header landing in the frame's headroom;
  * transmit writes from the frame with a zeroed header in the headroom before it.
  *
- * With `offloads: true` (TUNSETOFFLOAD CSUM | TSO4 | TSO6 | TSO_ECN) the tap's netdev
- * gets checksum offload and TSO, so the host stack sends 64 KB TCP super-frames and
+ * With `offloads: true` (TUNSETOFFLOAD CSUM | TSO4 | TSO6 | TSO_ECN, and USO4 | USO6 where
+ * the kernel has them) the tap's netdev gets checksum offload, TSO and USO, so the host
+ * stack sends 64 KB TCP (and UDP_SEGMENT) super-frames and
  * partial checksums, each behind its virtio_net_hdr, as it does to a VM's vhost-net:
  * receive reads each packet into a 64 KB staging buffer and hands it to
  * io.receiveOffload (a super-frame is cut there, or handed on whole to programs that
@@ -55,6 +56,8 @@ const COUNTERS = ['rx_runt', 'rx_gso', 'rx_missed', 'rx_oversize', 'tx_oversize'
 const OPTIONS: OptionTypes = { ifname: 'string', mtu: 'integer', netns: 'string', guest: 'boolean', offloads: 'boolean' };
 /** What an offloading tap takes from the kernel (TUNSETOFFLOAD) and, in turn, from the switch. */
 const TUN_OFFLOADS = K.TUN_F_CSUM | K.TUN_F_TSO4 | K.TUN_F_TSO6 | K.TUN_F_TSO_ECN;
+/** UDP super-frames too, where the kernel knows them (6.2+); the switch cuts them for every port. */
+const TUN_USO = K.TUN_F_USO4 | K.TUN_F_USO6;
 const TAKES = OFFLOAD_CSUM | OFFLOAD_TSO4 | OFFLOAD_TSO6 | OFFLOAD_TSO_ECN;
 /** The largest packet an offloading tap hands over: a 64 KB IP datagram behind its Ethernet header. */
 const SUPER_READ = 65535 + ETH_HLEN + VLAN_HLEN;
@@ -129,7 +132,14 @@ class TapPort implements Port {
     try {
       native.setVnetHeaderSize(this.fd, VNET_HDR);
       this.offloading = this.config.offloads === true;
-      native.setOffload(this.fd, this.offloading ? TUN_OFFLOADS : 0);
+      if (!this.offloading) native.setOffload(this.fd, 0);
+      else {
+        try {
+          native.setOffload(this.fd, TUN_OFFLOADS | TUN_USO);
+        } catch {
+          native.setOffload(this.fd, TUN_OFFLOADS); // a kernel before 6.2: no UDP segmentation offload
+        }
+      }
       if (mtu !== undefined) native.setInterfaceMtu(this.ifname, mtu);
       if (this.config.guest === true) return await this.openGuest(io);
       if (this.config.netns !== undefined) {

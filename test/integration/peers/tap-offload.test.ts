@@ -31,6 +31,37 @@ import { execFileSync } from 'node:child_process';
 const skip = skipUnless(missing({ tools: ['ip', 'ethtool', 'sysctl', 'tshark'], root: true, netns: true }), 'namespace hosts on offloading tap ports');
 const MB = 1 << 20;
 
+/** argv: addr port total. Receives UDP datagrams until `total` bytes came (or 15 s of silence); prints count, bytes, SHA-256. */
+const UDP_RECV = `
+import hashlib, socket, sys
+addr, port, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+s.bind((addr, port)); s.settimeout(15)
+print('ready', flush=True)
+h = hashlib.sha256(); n = 0; got = 0
+try:
+    while got < total:
+        d = s.recv(65536); n += 1; got += len(d); h.update(d)
+except socket.timeout:
+    pass
+print('udp received', n, got, h.hexdigest(), flush=True)
+`;
+
+/** argv: addr port sends size gso. UDP_SEGMENT sends: each send() one super-frame of \`size\` bytes cut by the NIC (the tap) into gso-byte datagrams. */
+const UDP_GSO_SEND = `
+import hashlib, socket, sys, time, random
+addr, port, sends, size, gso = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_UDP, 103, gso)  # UDP_SEGMENT
+rnd = random.Random(14); h = hashlib.sha256()
+for i in range(sends):
+    d = bytes(rnd.getrandbits(8) for _ in range(size))
+    s.sendto(d, (addr, port)); h.update(d)
+    time.sleep(0.01)
+print('udp sent', sends * size, h.hexdigest(), flush=True)
+`;
+
 describe.skipIf(skip)('namespace hosts on tap ports with TSO and checksum offload', () => {
   const ns = new Netns();
   const procs = new Procs();
@@ -114,6 +145,40 @@ describe.skipIf(skip)('namespace hosts on tap ports with TSO and checksum offloa
       expect(rows.length).toBeGreaterThan((8 * MB) / 1448);
       const bad = rows.filter(([ipc, tcpc, len]) => ipc !== '1' || tcpc !== '1' || Number(len) > 1514);
       expect(bad.slice(0, 5), `${bad.length} of ${rows.length} packets with a bad checksum or over an MTU`).toEqual([]);
+    }),
+    120_000,
+  );
+
+  it(
+    'h1 → h2 UDP with UDP_SEGMENT (USO on the tap): the UDP super-frames are cut for the afpacket port, checksums good (tshark); SHA-256 equal',
+    withLogs(async () => {
+      const SENDS = 30;
+      const SIZE = 14_000; // 10 datagrams of 1400 bytes each
+      const file = path.join(dir, 'h2-udp.pcap');
+      const cap = procs.start(...ns.argv('h2', 'tshark', ['-i', 'eth0', '-w', file, '-f', 'udp port 5201']));
+      await cap.waitFor(/Capturing on/, 20_000);
+      const rx = procs.start(...ns.argv('h2', 'python3', ['-c', UDP_RECV, a2, '5201', String(SENDS * SIZE)]));
+      await rx.waitFor(/ready/, 10_000);
+      const before = sw.stats().ports;
+      const sent = /udp sent (\d+) ([0-9a-f]{64})/.exec(ns.exec('h1', 'python3', ['-c', UDP_GSO_SEND, a2, '5201', String(SENDS), String(SIZE), '1400'], 60_000));
+      const got = await rx.waitFor(/udp received (\d+) (\d+) ([0-9a-f]{64})/, 30_000);
+      await new Promise((r) => setTimeout(r, 500));
+      cap.child.kill('SIGINT');
+      await cap.exited;
+      expect(sent).not.toBeNull();
+      expect(Number(got[1])).toBe((SENDS * SIZE) / 1400);
+      expect(got[3]).toBe(sent![2]);
+      const p = sw.stats().ports;
+      const superFrames = p.t1.rx_gso_whole + p.t1.rx_gso_packets - before.t1.rx_gso_whole - before.t1.rx_gso_packets;
+      console.log(`UDP: ${superFrames} super-frames from h1's tap, p2 cut ${p.p2.tx_gso_packets - before.p2.tx_gso_packets}`);
+      expect(superFrames).toBe(SENDS);
+      const rows = execFileSync('tshark', ['-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-Y', `ip.src == ${a1}`, '-T', 'fields', '-E', 'separator=|', '-e', 'ip.checksum.status', '-e', 'udp.checksum.status', '-e', 'frame.len'], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .map((l) => l.split('|'));
+      expect(rows.length).toBe((SENDS * SIZE) / 1400);
+      const bad = rows.filter(([ipc, udpc, len]) => ipc !== '1' || udpc !== '1' || Number(len) > 1514);
+      expect(bad.slice(0, 5), `${bad.length} of ${rows.length} datagrams with a bad checksum or over an MTU`).toEqual([]);
     }),
     120_000,
   );
