@@ -38,7 +38,7 @@ import { Doorbell } from '../queues/doorbell.js';
 import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, packMeta, packOffLen, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../queues/frames.js';
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
-import { Q, QUEUE_COUNTERS } from './counters.js';
+import { P, Q, QUEUE_COUNTERS } from './counters.js';
 import { CTL_DOORBELL, CTL_INPUT, CTL_POS, CTL_WORDS, queueDoorbell, workerThread, type SharedLayout } from './layout.js';
 import { XdpContext, ETH_HLEN, META_MAX, REDIRECT_BROADCAST, REDIRECT_CPU, REDIRECT_PORT, REDIRECT_XSK } from '../programs/context.js';
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../programs/verdicts.js';
@@ -147,6 +147,8 @@ export class QueueEngine {
   /** Cuts a super-frame for a socket endpoint or the local stack (they take MTU-sized packets). */
   private readonly cut = new GsoPlan();
   private readonly segHdr = new VnetHdr();
+  /** Segments the last deliverTo() cut a super-frame into (0: it was not cut). */
+  private cutSegments = 0;
   private readonly layoutRef: SharedLayout;
 
   constructor(layout: SharedLayout, queue: number, program: XdpProgram) {
@@ -655,7 +657,15 @@ export class QueueEngine {
       // A GSO super-frame (from a chain that takes frags) for a medium that does not take
       // its kind is cut here, each segment with its checksums complete.
       if (flags !== 0 && frame >= this.smallSlots && !this.takesGso(port, base, off)) {
-        if (!this.deliverTo(null, side, frame, off, len, port)) return false;
+        const ok = this.deliverTo(null, side, frame, off, len, port);
+        // Each segment is a frame handed to the side (its tx_packets or tx_dropped).
+        const n = this.cutSegments;
+        if (n > 0) {
+          this.local[Q.tx_frames] += n - 1;
+          side.counters[P.tx_gso_packets]++;
+          side.counters[P.tx_gso_segments] += n;
+        }
+        if (!ok) return false;
       } else if (!side.transmit(this.area, base + off, len, base, flags)) return false;
       this.free(frame);
       return true;
@@ -701,6 +711,7 @@ export class QueueEngine {
    */
   private deliverTo(ep: QueueEndpoint | null, side: QueuePortIO | null, frame: number, off: number, len: number, port: number): boolean {
     const base = frame * this.frameSize;
+    this.cutSegments = 0;
     if (this.inFlags === 0) return this.hand(ep, side, base + off, len, port);
     const h = this.came;
     loadFrameVnet(h, this.area, base, off);
@@ -713,6 +724,7 @@ export class QueueEngine {
     if (n < 0) return false;
     const seg = this.pool.alloc();
     if (seg < 0) return false;
+    this.cutSegments = n;
     const at = seg * this.frameSize + XDP_PACKET_HEADROOM;
     let taken = 0;
     for (let i = 0; i < n; i++) {
