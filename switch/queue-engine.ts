@@ -654,9 +654,9 @@ export class QueueEngine {
     if (side !== null && side.direct) {
       this.local[Q.tx_frames]++;
       const base = frame * this.frameSize;
-      // A GSO super-frame (from a chain that takes frags) for a medium that does not take
-      // its kind is cut here, each segment with its checksums complete.
-      if (flags !== 0 && frame >= this.smallSlots && !this.takesGso(port, base, off)) {
+      // A frame whose header the medium does not take (a partial checksum, a GSO super-frame
+      // from a chain that takes frags) is completed or cut here: the side gets whole packets.
+      if (flags !== 0 && !this.takesVnet(port, base, off)) {
         const ok = this.deliverTo(null, side, frame, off, len, port);
         // Each segment is a frame handed to the side (its tx_packets or tx_dropped).
         const n = this.cutSegments;
@@ -737,16 +737,18 @@ export class QueueEngine {
     return taken === n;
   }
 
-  /** Whether `port` takes the GSO super-frame at base + off as it is (its published offloads, this breath). */
-  private takesGso(port: number, base: number, off: number): boolean {
+  /**
+   * Whether `port` takes the frame at base + off with its header as it is (its published
+   * offloads, this breath), as Linux's validate_xmit_skb asks of a device's features.
+   */
+  private takesVnet(port: number, base: number, off: number): boolean {
     const h = this.came;
     loadFrameVnet(h, this.area, base, off);
     const type = h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
-    if (type === VIRTIO_NET_HDR_GSO_NONE) return true;
     const need =
-      (type === VIRTIO_NET_HDR_GSO_TCPV4 ? OFFLOAD_TSO4 : type === VIRTIO_NET_HDR_GSO_TCPV6 ? OFFLOAD_TSO6 : -1) |
+      (type === VIRTIO_NET_HDR_GSO_NONE ? 0 : type === VIRTIO_NET_HDR_GSO_TCPV4 ? OFFLOAD_TSO4 | OFFLOAD_CSUM : type === VIRTIO_NET_HDR_GSO_TCPV6 ? OFFLOAD_TSO6 | OFFLOAD_CSUM : -1) |
       ((h.gsoType & VIRTIO_NET_HDR_GSO_ECN) !== 0 ? OFFLOAD_TSO_ECN : 0) |
-      OFFLOAD_CSUM;
+      ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 ? OFFLOAD_CSUM : 0);
     return need >= 0 && (this.portTakes[port] & need) === need;
   }
 
