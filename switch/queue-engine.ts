@@ -716,7 +716,10 @@ export class QueueEngine {
     const h = this.came;
     loadFrameVnet(h, this.area, base, off);
     if (h.gsoType === VIRTIO_NET_HDR_GSO_NONE) {
-      if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) completeChecksum(this.area, base + off, len, h.csumStart, h.csumOffset);
+      if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
+        completeChecksum(this.area, base + off, len, h.csumStart, h.csumOffset);
+        if (side !== null) side.counters[P.tx_csum_sw]++;
+      }
       return this.hand(ep, side, base + off, len, port);
     }
     const plan = this.cut;
