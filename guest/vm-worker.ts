@@ -89,7 +89,12 @@ async function main(): Promise<void> {
       cmdSeq = seq;
       // Pairs with the runner's Atomics.store(kCommand) made before it bumped kCommandSeq.
       const cmd = Atomics.load(t, T.kCommand);
-      if (cmd === CMD_STOP) break;
+      if (cmd === CMD_STOP) {
+        // What the device already delivered is read before the device is reset (a poll
+        // takes at most a budget, so the rings may still hold frames here).
+        for (let p = 0; p < nic.pairs; p++) nic.receive(p, onFrame);
+        break;
+      }
       if (cmd === CMD_RESET) {
         nic.reset();
         c[5]++;
