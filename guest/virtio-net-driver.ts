@@ -70,9 +70,27 @@ export interface DriverOptions {
   offloads?: boolean;
   /** Bytes per transmit buffer, header included (default 2048). */
   txBufferBytes?: number;
+  /**
+   * RX interrupt coalescing (ethtool -C rx-frames): while frames are streaming, ask the
+   * device (EVENT_IDX used_event) to interrupt only after this many more (default 0: at
+   * the next frame). Needs EVENT_IDX; ignored without it.
+   */
+  rxCoalesceFrames?: number;
+  /** With rxCoalesceFrames: the longest a streaming guest sleeps before it looks anyway (default 50 µs). */
+  rxCoalesceUsecs?: number;
+  /**
+   * Empty polls of every ring before the guest sleeps (net.core.busy_poll): frames that come
+   * meanwhile cost no interrupt and no wake-up. Default 256.
+   */
+  busyPollSpins?: number;
   /** A second word to ring on a kick: the device thread's own doorbell, when its port gave one. */
   deviceBell?: { sab: SharedArrayBuffer; index: number } | null;
 }
+
+/** Frames one receive() pass takes before it publishes and looks again (NAPI_POLL_WEIGHT). */
+export const RX_BUDGET = 64;
+/** Reposted RX buffers published together (Linux refills after each poll; we also do mid-poll). */
+const REFILL_BATCH = 32;
 
 const WANTED = [
   VIRTIO_F_VERSION_1,
@@ -246,21 +264,42 @@ export class VirtioNetDriver {
    * the call), reposts the buffers, and kicks if the device asks. Returns frames handled.
    */
   receive(p: number, onFrame: (bytes: Uint8Array, offset: number, length: number, pair: number) => void): number {
+    let frames = 0;
+    for (;;) {
+      const n = this.poll(p, RX_BUDGET, onFrame);
+      frames += n;
+      if (n < RX_BUDGET) return frames;
+    }
+  }
+
+  /**
+   * One NAPI poll of pair p's RX queue (Linux virtnet_poll): at most `budget` frames to
+   * `onFrame` (bytes valid only during the call), each buffer put back on the avail ring
+   * as soon as its frame is read, and the ring published (kicking where the device asks)
+   * every REFILL_BATCH buffers and at the end — so the device finds buffers while the
+   * driver is still polling, not only after it. Returns frames handled: fewer than
+   * `budget` means the ring was drained.
+   */
+  poll(p: number, budget: number, onFrame: (bytes: Uint8Array, offset: number, length: number, pair: number) => void): number {
     const q = this.rx[p];
     const bytes = this.mem.bytes;
     let frames = 0;
-    while (q.getUsed()) {
+    let unpublished = 0;
+    while (frames < budget && q.getUsed()) {
       const addr = this.rxBase[p] + q.usedId * this.rxBytes;
       const len = q.usedLen;
       const nb = this.mrg ? this.mem.view.getUint16(addr + NET_HDR_NUM_BUFFERS, true) : 1;
-      this.recycleRx(p, q.usedId);
       if (nb <= 1) {
         if (len >= NET_HDR_BYTES) onFrame(bytes, addr + NET_HDR_BYTES, Math.min(len, this.rxBytes) - NET_HDR_BYTES, p);
+        // Reposted after the program read it: the device may write it again at once.
+        this.recycleRx(p, q.usedId);
+        unpublished++;
       } else {
         // A merged frame: the first buffer then nb − 1 more used entries, in order.
         const sc = this.scratch;
         let at = Math.min(len, this.rxBytes);
         this.rxCopier.copy(sc, 0, bytes, addr, at);
+        this.recycleRx(p, q.usedId);
         for (let k = 1; k < nb && q.getUsed(); k++) {
           const a = this.rxBase[p] + q.usedId * this.rxBytes;
           const l = Math.min(q.usedLen, this.rxBytes, sc.length - at);
@@ -268,9 +307,14 @@ export class VirtioNetDriver {
           at += l;
           this.recycleRx(p, q.usedId);
         }
+        unpublished += nb;
         onFrame(this.scratch, NET_HDR_BYTES, at - NET_HDR_BYTES, p);
       }
       frames++;
+      if (unpublished >= REFILL_BATCH) {
+        unpublished = 0;
+        if (q.publish()) this.kick(2 * p);
+      }
     }
     if (q.publish()) this.kick(2 * p);
     return frames;
@@ -346,19 +390,26 @@ export class VirtioNetDriver {
   // ── interrupts ──────────────────────────────────────────────────────────────
 
   /**
-   * Sleeps until an interrupt or `timeoutMs`, unless a used ring already has entries.
-   * Interrupts stay enabled afterwards (cheap with EVENT_IDX).
+   * Sleeps until an interrupt or `timeoutMs`, unless a used ring already has entries
+   * (NAPI's napi_complete_done: re-enable, re-check, then sleep). Interrupts stay enabled
+   * afterwards (cheap with EVENT_IDX: the device interrupts once, when used idx passes
+   * used_event). `busy` says frames came since the last wait: then, with rxCoalesceFrames,
+   * the device is asked to interrupt only after that many more frames and the sleep lasts
+   * at most rxCoalesceUsecs (ethtool -C rx-frames / rx-usecs), so a stream costs the
+   * device an interrupt per batch instead of one per frame.
    */
-  wait(timeoutMs: number): void {
+  wait(timeoutMs: number, busy = false): void {
     // Read the bell first: an interrupt after this read changes it and wait returns at once.
     const seen = Atomics.load(this.t, T.kGuestBell);
+    const frames = busy ? (this.opts.rxCoalesceFrames ?? 0) : 0;
+    const ms = frames > 0 ? Math.min(timeoutMs, (this.opts.rxCoalesceUsecs ?? 50) / 1000) : timeoutMs;
     for (let p = 0; p < this.pairs; p++) {
-      if (this.rx[p].enableInterrupts()) return;
+      if (this.rx[p].enableInterruptsAfter(frames)) return;
       this.tx[p].enableInterrupts();
     }
     if (this.needsReset()) return;
     // Pairs with the device's Atomics.add/notify of kGuestBell in interrupt().
-    Atomics.wait(this.t, T.kGuestBell, seen, timeoutMs);
+    Atomics.wait(this.t, T.kGuestBell, seen, ms);
   }
 
   private postRx(p: number): void {

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { GuestMemory } from '../queues/virtqueue-memory.js';
-import { VirtioNetDriver, type DriverOptions } from './virtio-net-driver.js';
+import { RX_BUDGET, VirtioNetDriver, type DriverOptions } from './virtio-net-driver.js';
 import { CMD_PAUSE_RX, CMD_RESET, CMD_RESUME_RX, CMD_STOP, GUEST_COUNTERS, GUEST_COUNTER_SLOTS, type GuestEnv, type GuestProgram } from './program.js';
 import { macBytes } from '../lib/net/packets.js';
 import * as T from '../queues/virtio-transport.js';
@@ -79,6 +79,9 @@ async function main(): Promise<void> {
 
   let cmdSeq = Atomics.load(t, T.kCommandSeq);
   let idle = 0;
+  const spins = data.driver.busyPollSpins ?? IDLE_SPINS;
+  // Frames came since the last sleep (the driver then coalesces its next interrupt).
+  let busy = false;
   for (;;) {
     // Pairs with the runner's Atomics.add(kCommandSeq) after its kCommand store.
     const seq = Atomics.load(t, T.kCommandSeq);
@@ -86,7 +89,12 @@ async function main(): Promise<void> {
       cmdSeq = seq;
       // Pairs with the runner's Atomics.store(kCommand) made before it bumped kCommandSeq.
       const cmd = Atomics.load(t, T.kCommand);
-      if (cmd === CMD_STOP) break;
+      if (cmd === CMD_STOP) {
+        // What the device already delivered is read before the device is reset (a poll
+        // takes at most a budget, so the rings may still hold frames here).
+        for (let p = 0; p < nic.pairs; p++) nic.receive(p, onFrame);
+        break;
+      }
       if (cmd === CMD_RESET) {
         nic.reset();
         c[5]++;
@@ -100,17 +108,23 @@ async function main(): Promise<void> {
       c[5]++;
       program.start?.(env);
     }
+    // NAPI: each pair polled with a budget (its buffers reposted as it goes); a pair that
+    // used its whole budget is polled again before anything sleeps.
     let n = 0;
-    for (let p = 0; p < nic.pairs; p++) n += nic.receive(p, onFrame);
+    for (let p = 0; p < nic.pairs; p++) n += nic.poll(p, RX_BUDGET, onFrame);
     n += program.tick?.(env, Date.now()) ?? 0;
     nic.flushTx();
     if (n !== 0) {
       idle = 0;
+      busy = true;
       continue;
     }
-    if (++idle > IDLE_SPINS) {
+    // Nothing came: busy-poll a little (net.core.busy_poll), then re-enable interrupts,
+    // re-check, and sleep (napi_complete_done).
+    if (++idle > spins) {
       for (let p = 0; p < nic.pairs; p++) nic.reclaimTx(p);
-      nic.wait(WAIT_MS);
+      nic.wait(WAIT_MS, busy);
+      busy = false;
     }
   }
   // Leave the device quiet: after a reset it touches none of our memory.

@@ -49,6 +49,7 @@ export class SplitDriverQueue {
   private availShadow = 0; // next avail idx (u16)
   private availKicked = 0; // avail idx at the last kick decision
   private lastUsed = 0; // next used idx to read (u16)
+  private usedSeen = 0; // used idx as last loaded (u16): entries before it need no new load
   private readonly wAvailIdx: number;
   private readonly wAvailFlags: number;
   private readonly wUsedEvent: number;
@@ -187,9 +188,15 @@ export class SplitDriverQueue {
   /**
    * Takes one used entry: sets usedId/usedLen, frees its descriptors, returns true; false
    * when none is waiting. A device that returns a bad id is a device bug: thrown.
+   * Used idx is loaded once per run of entries (what DPDK's virtio PMD does per burst),
+   * not once per entry: the entries before the idx last loaded are already visible.
    */
   getUsed(): boolean {
-    if (this.usedPending() === 0) return false;
+    if (this.lastUsed === this.usedSeen) {
+      // Pairs with the device's Atomics.store of used idx in publishUsed().
+      this.usedSeen = Atomics.load(this.m.u16, this.wUsedIdx);
+      if (this.lastUsed === this.usedSeen) return false;
+    }
     const e = this.layout.used + USED_RING + 8 * (this.lastUsed & this.mask);
     const id = this.m.view.getUint32(e, true);
     const len = this.m.view.getUint32(e + 4, true);
@@ -214,8 +221,19 @@ export class SplitDriverQueue {
    * meanwhile (do not sleep then).
    */
   enableInterrupts(): boolean {
+    return this.enableInterruptsAfter(0);
+  }
+
+  /**
+   * enableInterrupts() that, with EVENT_IDX, asks to be interrupted only once `more` + 1
+   * further entries are used (interrupt coalescing by rx-frames, as Linux's
+   * virtqueue_enable_cb_delayed does for TX): the driver must then also wake on a timer,
+   * or the last frames of a burst wait. Without EVENT_IDX the device interrupts at the next
+   * entry. Returns true when entries arrived meanwhile (do not sleep then).
+   */
+  enableInterruptsAfter(more: number): boolean {
     // Pairs with the device's Atomics.load of used_event / avail flags in publishUsed().
-    if (this.eventIdx) Atomics.store(this.m.u16, this.wUsedEvent, this.lastUsed);
+    if (this.eventIdx) Atomics.store(this.m.u16, this.wUsedEvent, (this.lastUsed + more) & 0xffff);
     else Atomics.store(this.m.u16, this.wAvailFlags, 0);
     return this.usedPending() !== 0;
   }

@@ -401,9 +401,20 @@ export class PackedDriverQueue {
   }
 
   enableInterrupts(): boolean {
+    return this.enableInterruptsAfter(0);
+  }
+
+  /** As SplitDriverQueue.enableInterruptsAfter(): with EVENT_IDX, the interrupt comes `more` + 1 descriptors on. */
+  enableInterruptsAfter(more: number): boolean {
+    let at = this.nextUsed + Math.min(more, this.size - 1);
+    let wrap = this.usedWrap;
+    if (at >= this.size) {
+      at -= this.size;
+      wrap ^= 1;
+    }
     // Pairs with the device's Atomics.load of the driver event structure in publishUsed().
     if (this.eventIdx) {
-      Atomics.store(this.m.u16, this.layout.avail >>> 1, this.nextUsed | (this.usedWrap << 15));
+      Atomics.store(this.m.u16, this.layout.avail >>> 1, at | (wrap << 15));
       Atomics.store(this.m.u16, (this.layout.avail + 2) >>> 1, EVENT_FLAG_DESC);
     } else Atomics.store(this.m.u16, (this.layout.avail + 2) >>> 1, EVENT_FLAG_ENABLE);
     return this.usedPending() !== 0;

@@ -41,6 +41,30 @@ describe('packed virtqueue', () => {
     expect(hex(mem, 0x1080, 4)).toBe('0180' + '0200');
   });
 
+  it('interrupt coalescing: enableInterruptsAfter(k) asks for the event k descriptors on, across the wrap', () => {
+    const mem = GuestMemory.create(65536);
+    const l = packedLayout(0x1000, 8);
+    const drv = new PackedDriverQueue(mem, l, true);
+    const dev = new PackedDeviceQueue(mem, l, opts);
+    for (let i = 0; i < 8; i++) drv.addOne(0x2000 + 64 * i, 64, true);
+    drv.publish();
+    for (let i = 0; i < 6; i++) dev.addUsed(dev.pop(), 10);
+    dev.publishUsed();
+    for (let i = 0; i < 6; i++) expect(drv.getUsed()).toBe(true);
+    // Next used at 6 (wrap 1); 6 + 3 = 9 → off 1 with the wrap bit flipped to 0: off_wrap 0x0001, flags DESC.
+    expect(drv.enableInterruptsAfter(3)).toBe(false);
+    expect(hex(mem, 0x1080, 4)).toBe('0100' + '0200');
+    for (let i = 0; i < 6; i++) drv.addOne(0x2000 + 64 * i, 64, true);
+    drv.publish();
+    const fired: boolean[] = [];
+    for (let k = 0; k < 5; k++) {
+      dev.addUsed(dev.pop(), 10);
+      fired.push(dev.publishUsed());
+    }
+    // Used descriptors 6, 7, 0 (wrap 0), 1: the event at 1 is passed by the 4th.
+    expect(fired).toEqual([false, false, false, true, false]);
+  });
+
   it('wrap counters hold over many laps with chains of 1–3 descriptors', () => {
     const mem = GuestMemory.create(65536);
     const l = packedLayout(0x1000, 4);
