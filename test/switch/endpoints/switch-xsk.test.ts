@@ -67,7 +67,13 @@ describe('socket endpoints in the switch', () => {
     drop.attachSwitchBell(await bindXsk(sw, dropSock, 'out0', 1, 1));
     await sw.waitFinished('gen0');
     await sw.settled();
-    await until(() => drop.counters().packets === xskStats(dropSock).rx_packets && echo.counters().echoed === xskStats(echoSock).rx_packets, 'apps to drain');
+    // The echo app counts what it read and could not queue for transmit (its TX ring full:
+    // a busy machine can leave the worker behind the app) as tx_full, as a dropped echo.
+    const handled = () => {
+      const c = echo.counters();
+      return c.echoed + c.ignored + c.tx_full;
+    };
+    await until(() => drop.counters().packets === xskStats(dropSock).rx_packets && handled() === xskStats(echoSock).rx_packets, 'apps to drain');
     await until(() => sw!.stats().ports.out0.tx_packets === echo.counters().echoed, 'echoes out of out0');
     const s = await sw.stop();
     sw = null;
@@ -91,7 +97,8 @@ describe('socket endpoints in the switch', () => {
     expect(d.rx_packets).toBeGreaterThan(1000);
     expect(q.rx0_xdp_redirect_err).toBeGreaterThanOrEqual(e.rx_ring_full + e.rx_dropped);
     expect(drop.counters().packets).toBe(d.rx_packets);
-    expect(echo.counters().echoed).toBe(e.rx_packets);
+    expect(handled()).toBe(e.rx_packets);
+    expect(echo.counters().echoed).toBeGreaterThan(1000);
     expect(e.tx_packets).toBe(echo.counters().echoed);
     expect(s.stats.ports.out0.tx_packets).toBe(e.tx_packets);
     expect(e.tx_invalid_descs + d.tx_invalid_descs).toBe(0);
