@@ -330,6 +330,12 @@ export class PacketSocket {
     if (this.fd >= 0) native.takeSocketError(this.fd);
   }
 
+  /** The RX ring's mapping, or null (send only): what a successor must unmap if this thread dies. */
+  ringMapping(): { address: number; length: number } | null {
+    const r = this.ring ?? this.ring2;
+    return r === null ? null : { address: r.mapping.address, length: r.mapping.length };
+  }
+
   close(): void {
     if (this.ring !== null) this.ring.unmap();
     if (this.ring2 !== null) this.ring2.unmap();

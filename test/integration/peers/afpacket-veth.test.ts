@@ -12,6 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Switch } from '../../../switch/switch.js';
 import { Netns, ip } from '../../support/netns.js';
 import { missing, skipUnless } from '../../support/prereq.js';
@@ -119,6 +120,24 @@ describe.skipIf(skip).each(cases)('namespace hosts through afpacket ports (ring 
       const avg = (after.rx_bytes - before.rx_bytes) / (after.rx_packets - before.rx_packets);
       expect(avg).toBeGreaterThan(3000);
       expect(after.rx_oversize).toBe(0);
+    }),
+  );
+
+  it.runIf(thread === 'queue')(
+    'a killed queue worker is replaced, its successor closes the socket it left in the fanout group, and traffic flows again',
+    withLogs(async () => {
+      // The kernel's list of packet sockets is the oracle: one per queue on each interface.
+      const ifindex = Number(JSON.parse(ip('-j', 'link', 'show', s1))[0].ifindex);
+      const sockets = () => readFileSync('/proc/net/packet', 'utf8').split('\n').slice(1).filter((l) => l.trim().split(/\s+/)[4] === String(ifindex)).length;
+      expect(sockets()).toBe(queues);
+      for (let q = 0; q < queues; q++) {
+        await sw.killQueueWorker(q);
+        await sw.queueReady(q);
+      }
+      expect(sockets()).toBe(queues);
+      expect(ns.exec('h1', 'ping', ['-c', '5', '-i', '0.2', '-W', '3', a2])).toMatch(/5 packets transmitted, 5 received/);
+      await tcpTransfer(ns, procs, 'h1', 'h2', a2, 5003, 4 << 20);
+      expect(logs.join('\n')).toMatch(/closed the socket \(fd \d+\) of the worker this one replaces/);
     }),
   );
 
