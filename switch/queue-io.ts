@@ -119,6 +119,12 @@ export class QueuePortIO implements QueueIO {
     return f;
   }
 
+  freeFrame(frame: number): void {
+    this.pool.free(frame);
+    // Published at once: called when the side closes, after the worker's last breath.
+    this.pool.publish();
+  }
+
   dataOffset(frame: number): number {
     return frame * this.frameSize + XDP_PACKET_HEADROOM;
   }

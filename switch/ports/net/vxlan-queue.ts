@@ -336,6 +336,9 @@ export class VxlanQueue implements QueuePort {
 
   close(): void {
     this.tx?.close();
+    // Frames taken ahead for a receive batch go home (never submitted, so never counted).
+    for (let i = 0; i < this.spareCount; i++) this.io.freeFrame?.(this.spares[i]);
+    this.spareCount = 0;
     const g = this.group;
     this.group = null;
     // Read from the socket for this port, never submitted: counted, not lost.
