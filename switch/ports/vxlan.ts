@@ -16,11 +16,11 @@
  * mtu      inner L3 MTU (default 1450: a 1500-byte underlay less 50 bytes of encapsulation).
  * io       auto (default): recvmmsg/sendmmsg when the native layer loads, else node:dgram;
  *          mmsg: the native path or fail to start; dgram: node:dgram always.
- * transmit device (default): the port's device thread sends what the queues switch to it;
- *          queues: on the native path with literal addresses, each queue worker sends it
- *          itself (net/vxlan-queue-tx.ts: no hop to the device thread, a wake-up less per
- *          packet). Not the default yet: a queue side is handed frames as the program left
- *          them, so a partial checksum from a VM's offloads would leave uncompleted.
+ * transmit auto (default) or queues: on the native path with literal addresses, each queue
+ *          worker sends what it switches to the port itself (net/vxlan-queue-tx.ts: no hop
+ *          to the device thread, a wake-up less per packet; a VM's partial checksums and
+ *          super-frames are finished there); else, and with device, the port's device thread
+ *          sends what the queues switch to it.
  * receive  auto (default): on the native path with literal addresses, the queue workers
  *          receive themselves (net/vxlan-queue.ts: one SO_REUSEPORT socket per queue, polled
  *          by its worker, which sleeps in poll() on it — one wake-up per packet), unless the
@@ -95,7 +95,7 @@ const RX_BATCH = 64;
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
   if (config.io !== undefined && config.io !== 'auto' && config.io !== 'mmsg' && config.io !== 'dgram') out.push(`io: '${String(config.io)}' is not auto, mmsg or dgram`);
-  if (config.transmit !== undefined && config.transmit !== 'device' && config.transmit !== 'queues') out.push(`transmit: '${String(config.transmit)}' is not device or queues`);
+  if (config.transmit !== undefined && config.transmit !== 'auto' && config.transmit !== 'device' && config.transmit !== 'queues') out.push(`transmit: '${String(config.transmit)}' is not auto, device or queues`);
   if (config.receive !== undefined && config.receive !== 'auto' && config.receive !== 'device' && config.receive !== 'queues') out.push(`receive: '${String(config.receive)}' is not auto, device or queues`);
   for (const k of ['local', 'remote'] as const) {
     if (config[k] === undefined) out.push(`${k}: missing: a host[:port], e.g. ${k === 'local' ? '10.99.0.1:4789' : '10.99.0.2'}`);
@@ -524,9 +524,18 @@ class VxlanPort implements Port {
 function validatePorts(configs: PortConfig[]): { port: number; option: string; message: string }[] {
   const out: { port: number; option: string; message: string }[] = [];
   const owner = new Map<string, number>();
+  // The queue workers' SO_REUSEPORT sockets and a device thread's socket cannot share an
+  // address: the ports of one `local` receive alike (the first port decides).
+  const receiver = new Map<string, number>();
   configs.forEach((c, i) => {
     const a = parseHostPort(c.local, VXLAN_PORT);
     const local = formatHostPort({ ...a, family: a.host.includes(':') ? 6 : 4 });
+    const r = receiver.get(local);
+    if (r === undefined) receiver.set(local, i);
+    else if (queueRxPossible(configs[r]) !== queueRxPossible(c)) {
+      const where = (x: PortConfig) => (queueRxPossible(x) ? 'the queue workers' : 'its device thread');
+      out.push({ port: i, option: 'receive', message: `receives on ${where(c)} but port ${configs[r].name} on ${local} receives on ${where(configs[r])}: the ports of one local address receive alike (give them the same io and receive, e.g. receive: device)` });
+    }
     const key = `${local} ${c.vni as number}`;
     const first = owner.get(key);
     if (first === undefined) owner.set(key, i);
@@ -543,8 +552,8 @@ const vxlan: PortType = {
   validate,
   create: (config) => new VxlanPort(config),
   // Run to completion on the native path: each queue worker sends what it switches to this
-  // port itself (transmit: queues; a socket of its own, sendmmsg per breath) and, by default,
-  // receives for it too (receive: auto) unless flow-steering rules steer the port.
+  // port itself (transmit: auto; a socket of its own, sendmmsg per breath) and receives for
+  // it too (receive: auto) unless flow-steering rules steer the port.
   queueSides: (config) => ({ rx: queueRxPossible(config), tx: queueTxPossible(config) }),
   openQueue: (config, io) => new VxlanQueue(config, io),
   sharedState: (_config, queues) => createSocketSlots(queues),

@@ -44,6 +44,7 @@ import { ETH_HLEN, VLAN_HLEN, overMtu } from './mtu.js';
 import { sockaddr } from './sockaddr.js';
 import { DEFAULT_VXLAN_MTU, VXLAN_HLEN, VXLAN_I_FLAG, VXLAN_PORT } from './vxlan-header.js';
 import { VxlanQueueTx, queueTxPossible } from './vxlan-queue-tx.js';
+import type { VnetHdr } from '../../../lib/net/vnet-hdr.js';
 
 /** Datagrams per recvmmsg, and the most a member holds between the owner's poll and its own. */
 const BATCH = 64;
@@ -326,8 +327,8 @@ export class VxlanQueue implements QueuePort {
     return k;
   }
 
-  transmit(area: Uint8Array, offset: number, length: number): boolean {
-    return this.tx !== null && this.tx.transmit(area, offset, length);
+  transmit(area: Uint8Array, offset: number, length: number, hdr: VnetHdr | null): boolean {
+    return this.tx !== null && this.tx.transmit(area, offset, length, hdr);
   }
 
   flushTx(): void {
