@@ -120,9 +120,9 @@ export class QueuePortIO implements QueueIO {
   }
 
   freeFrame(frame: number): void {
+    // Published with the pool at the end of the poll (a frame taken and given back in the
+    // same poll leaves the published state as it was).
     this.pool.free(frame);
-    // Published at once: called when the side closes, after the worker's last breath.
-    this.pool.publish();
   }
 
   dataOffset(frame: number): number {

@@ -169,8 +169,8 @@ export interface QueueIO {
   /** A free frame of the worker's pool, or -1 (counted rx_packets + rx_no_buffer). */
   allocFrame(): number;
   /**
-   * Gives back frames from allocFrame() that were never submitted (taken ahead for a receive
-   * batch), when the side closes. Counts nothing. Optional.
+   * Gives back a frame from allocFrame() that was not submitted (nothing arrived to fill it),
+   * in the same poll. Counts nothing. Optional.
    */
   freeFrame?(frame: number): void;
   dataOffset(frame: number): number;

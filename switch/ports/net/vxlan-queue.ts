@@ -97,6 +97,8 @@ export class VxlanQueue implements QueuePort {
   private base = 0;
   private readonly spares = new Int32Array(BATCH);
   private spareCount = 0;
+  /** How many frames the next receive takes (see receive). */
+  private next = 1;
   private readonly taken = new Uint8Array(BATCH);
   /** Member (and owner's own, unused): frames handed over by the owner, not yet submitted. */
   private readonly held = new Int32Array(BATCH);
@@ -228,6 +230,10 @@ export class VxlanQueue implements QueuePort {
       if (free < max) max = free;
     }
     if (max <= 0) return 0;
+    // Frames are taken for as many datagrams as the last receive found and then some (a
+    // socket that was empty costs one frame a look, not a batch), and the ones left unused go
+    // home before the breath ends: a worker killed between breaths holds none.
+    if (this.next < max) max = this.next;
     while (this.spareCount < max) {
       const f = io.allocFrame();
       if (f < 0) {
@@ -241,10 +247,12 @@ export class VxlanQueue implements QueuePort {
     }
     const want = this.spareCount < max ? this.spareCount : max;
     if (want === 0) return 0;
+    this.taken.fill(0, 0, want);
     const rx = this.rx!;
     for (let i = 0; i < want; i++) rx.setBuffer(i, this.base + io.dataOffset(this.spares[i]) - VXLAN_HLEN, VXLAN_HLEN + io.maxFrameLength);
-    const n = rx.recv(this.fd, want);
-    if (n <= 0) return 0;
+    const got = rx.recv(this.fd, want);
+    const n = got > 0 ? got : 0;
+    this.next = n === want ? BATCH : 2 * n + 1;
     const area = io.area;
     const c = io.counters;
     let own = 0;
@@ -253,7 +261,6 @@ export class VxlanQueue implements QueuePort {
       const dlen = rx.length(i);
       const d = io.dataOffset(f);
       const h = d - VXLAN_HLEN;
-      this.taken[i] = 0;
       if (dlen < VXLAN_HLEN) {
         this.drop(c, this.iShort, dlen);
         continue;
@@ -277,13 +284,12 @@ export class VxlanQueue implements QueuePort {
         } else side.hold(f, dlen - VXLAN_HLEN);
       }
     }
-    // The frames of datagrams no port took are kept for the next receive.
-    let w = 0;
-    for (let i = 0; i < this.spareCount; i++) {
+    // The frames of datagrams no port took, and those nothing arrived for, go home.
+    for (let i = this.spareCount - 1; i >= 0; i--) {
       if (i < n && this.taken[i] !== 0) continue;
-      this.spares[w++] = this.spares[i];
+      io.freeFrame!(this.spares[i]);
     }
-    this.spareCount = w;
+    this.spareCount = 0;
     return own;
   }
 
@@ -337,9 +343,6 @@ export class VxlanQueue implements QueuePort {
 
   close(): void {
     this.tx?.close();
-    // Frames taken ahead for a receive batch go home (never submitted, so never counted).
-    for (let i = 0; i < this.spareCount; i++) this.io.freeFrame?.(this.spares[i]);
-    this.spareCount = 0;
     const g = this.group;
     this.group = null;
     // Read from the socket for this port, never submitted: counted, not lost.
