@@ -152,7 +152,7 @@ export class VxlanQueue implements QueuePort {
     const g = groups.get(this.key);
     if (g !== undefined) {
       const other = g.owner.vni === this.vni ? g.owner : g.members.get(this.vni);
-      if (other !== undefined) throw new Error(`VNI ${this.vni} is already port ${other.io.name}'s on ${formatHostPort(local)} (one port per VNI)`);
+      if (other !== undefined) throw new Error(`port ${io.name}: VNI ${this.vni} is already port ${other.io.name}'s on ${formatHostPort(local)} (one port per VNI)`);
       g.members.set(this.vni, this);
       g.list.push(this);
       this.group = g;
