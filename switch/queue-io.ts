@@ -119,6 +119,12 @@ export class QueuePortIO implements QueueIO {
     return f;
   }
 
+  freeFrame(frame: number): void {
+    // Published with the pool at the end of the poll (a frame taken and given back in the
+    // same poll leaves the published state as it was).
+    this.pool.free(frame);
+  }
+
   dataOffset(frame: number): number {
     return frame * this.frameSize + XDP_PACKET_HEADROOM;
   }

@@ -148,25 +148,29 @@ interface M {
   rtt: number;
 }
 
-/** A switch configuration measured: the vxlan ports' `io` and `transmit` options. */
+/** A switch configuration measured: the vxlan ports' `io`, `receive` and `transmit` options. */
 interface Case {
   name: string;
   io: 'mmsg' | 'dgram';
+  receive: 'device' | 'queues';
   transmit: 'device' | 'queues';
 }
 
 const CASES: Case[] = [
-  { name: 'vxlan/mmsg+queue-tx', io: 'mmsg', transmit: 'queues' },
-  { name: 'vxlan/mmsg', io: 'mmsg', transmit: 'device' },
-  { name: 'vxlan/dgram', io: 'dgram', transmit: 'device' },
+  // Run to completion both ways: the queue worker receives (woken by the socket) and sends.
+  { name: 'vxlan/queue-rx+queue-tx', io: 'mmsg', receive: 'queues', transmit: 'queues' },
+  { name: 'vxlan/queue-rx', io: 'mmsg', receive: 'queues', transmit: 'device' },
+  { name: 'vxlan/mmsg+queue-tx', io: 'mmsg', receive: 'device', transmit: 'queues' },
+  { name: 'vxlan/mmsg', io: 'mmsg', receive: 'device', transmit: 'device' },
+  { name: 'vxlan/dgram', io: 'dgram', receive: 'device', transmit: 'device' },
 ];
 
-async function measureSwitch(t: Topology, seconds: number, port: number, { io, transmit }: Case): Promise<M> {
+async function measureSwitch(t: Topology, seconds: number, port: number, { io, receive, transmit }: Case): Promise<M> {
   const config: SwitchConfig = {
     ...CONFIG_DEFAULTS,
     ports: [
-      { name: 'vx1', type: 'vxlan', local: `${t.sw}:4789`, remote: t.ul, vni: 1, io, transmit },
-      { name: 'vx2', type: 'vxlan', local: `${t.sw}:4789`, remote: t.ul, vni: 2, io, transmit },
+      { name: 'vx1', type: 'vxlan', local: `${t.sw}:4789`, remote: t.ul, vni: 1, io, receive, transmit },
+      { name: 'vx2', type: 'vxlan', local: `${t.sw}:4789`, remote: t.ul, vni: 2, io, receive, transmit },
     ],
     programs: [{ queues: [0], chain: [{ name: 'l2switch', params: {}, continueOn: [] }] }],
   };
@@ -178,7 +182,7 @@ async function measureSwitch(t: Topology, seconds: number, port: number, { io, t
     const bps = await t.tcp(seconds, port);
     return { bps, rtt };
   } catch (e) {
-    throw new Error(`${(e as Error).message}\nswitch (io: ${io}, transmit: ${transmit}) counters: ${JSON.stringify(sw.stats().ports)}\nlog:\n${logs.join('\n')}`);
+    throw new Error(`${(e as Error).message}\nswitch (io: ${io}, receive: ${receive}, transmit: ${transmit}) counters: ${JSON.stringify(sw.stats().ports)}\nlog:\n${logs.join('\n')}`);
   } finally {
     await sw.stop();
   }

@@ -23,6 +23,7 @@ export const SO_SNDBUF = 7;
 export const SO_RCVBUFFORCE = 33;
 export const SO_SNDBUFFORCE = 32;
 export const SO_ERROR = 4;
+export const SO_REUSEPORT = 15;
 export const SCM_RIGHTS = 1;
 
 export const MSG_DONTWAIT = 0x40;

@@ -168,6 +168,11 @@ export interface QueueIO {
   readonly written: Int32Array;
   /** A free frame of the worker's pool, or -1 (counted rx_packets + rx_no_buffer). */
   allocFrame(): number;
+  /**
+   * Gives back a frame from allocFrame() that was not submitted (nothing arrived to fill it),
+   * in the same poll. Counts nothing. Optional.
+   */
+  freeFrame?(frame: number): void;
   dataOffset(frame: number): number;
   /**
    * Frames that can still be submitted in the poll in progress without a drop the switch can

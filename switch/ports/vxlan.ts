@@ -16,11 +16,18 @@
  * mtu      inner L3 MTU (default 1450: a 1500-byte underlay less 50 bytes of encapsulation).
  * io       auto (default): recvmmsg/sendmmsg when the native layer loads, else node:dgram;
  *          mmsg: the native path or fail to start; dgram: node:dgram always.
- * transmit device (default): the port's device thread sends what the queues switch to it;
- *          queues: on the native path with literal addresses, each queue worker sends it
- *          itself (net/vxlan-queue-tx.ts: no hop to the device thread, a wake-up less per
- *          packet). Not the default yet: a queue side is handed frames as the program left
- *          them, so a partial checksum from a VM's offloads would leave uncompleted.
+ * transmit auto (default) or queues: on the native path with literal addresses, each queue
+ *          worker sends what it switches to the port itself (net/vxlan-queue-tx.ts: no hop
+ *          to the device thread, a wake-up less per packet; a VM's partial checksums and
+ *          super-frames are finished there); else, and with device, the port's device thread
+ *          sends what the queues switch to it.
+ * receive  auto (default): on the native path with literal addresses, the queue workers
+ *          receive themselves (net/vxlan-queue.ts: one SO_REUSEPORT socket per queue, polled
+ *          by its worker, which sleeps in poll() on it — one wake-up per packet), unless the
+ *          port has flow-steering rules; else the device thread, as below. device: always the
+ *          device thread; queues: the same as auto (the device thread where it cannot be).
+ *          The ports sharing a `local` must receive alike (a device-thread socket and the
+ *          queues' SO_REUSEPORT sockets cannot share the address).
  *
  * With the native layer (lib/native/), the owner's recvmmsg lands each datagram in a pool
  * frame 8 bytes before the frame's data offset, so the VXLAN header falls in the headroom
@@ -63,7 +70,8 @@ import { NativeDatagramSocket } from './net/native-datagram.js';
 import * as native from '../../lib/native/index.js';
 
 import { DEFAULT_VXLAN_MTU, VXLAN_HLEN, VXLAN_I_FLAG, VXLAN_PORT, writeVxlanHeader } from './net/vxlan-header.js';
-import { VxlanQueueTx, queueTxPossible } from './net/vxlan-queue-tx.js';
+import { queueTxPossible } from './net/vxlan-queue-tx.js';
+import { VxlanQueue, createSocketSlots, queueRxPossible } from './net/vxlan-queue.js';
 
 export { VXLAN_HLEN, VXLAN_PORT, writeVxlanHeader };
 const HANDOVER_SLOTS = 1024;
@@ -80,14 +88,15 @@ const COUNTERS = [
   'tx_busy',
   'tx_errors',
 ] as const;
-const OPTIONS: OptionTypes = { local: 'string', remote: 'string', dstport: 'integer', vni: 'integer', mtu: 'integer', io: 'string', transmit: 'string' };
+const OPTIONS: OptionTypes = { local: 'string', remote: 'string', dstport: 'integer', vni: 'integer', mtu: 'integer', io: 'string', transmit: 'string', receive: 'string' };
 /** Datagrams per recvmmsg. */
 const RX_BATCH = 64;
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
   if (config.io !== undefined && config.io !== 'auto' && config.io !== 'mmsg' && config.io !== 'dgram') out.push(`io: '${String(config.io)}' is not auto, mmsg or dgram`);
-  if (config.transmit !== undefined && config.transmit !== 'device' && config.transmit !== 'queues') out.push(`transmit: '${String(config.transmit)}' is not device or queues`);
+  if (config.transmit !== undefined && config.transmit !== 'auto' && config.transmit !== 'device' && config.transmit !== 'queues') out.push(`transmit: '${String(config.transmit)}' is not auto, device or queues`);
+  if (config.receive !== undefined && config.receive !== 'auto' && config.receive !== 'device' && config.receive !== 'queues') out.push(`receive: '${String(config.receive)}' is not auto, device or queues`);
   for (const k of ['local', 'remote'] as const) {
     if (config[k] === undefined) out.push(`${k}: missing: a host[:port], e.g. ${k === 'local' ? '10.99.0.1:4789' : '10.99.0.2'}`);
     else {
@@ -129,7 +138,7 @@ class VxlanPort implements Port {
   private drops!: RxDrops;
   private burst!: BurstFlush;
   private channel: BroadcastChannel | null = null;
-  private role: 'owner' | 'member' = 'owner';
+  private role: 'owner' | 'member' | 'queues' = 'owner';
   private ownerName = '';
   private readonly id = `${process.pid}-${Math.random().toString(36).slice(2)}`;
   // Owner state: VNI → member handover, and the members as a list for the burst flush.
@@ -203,6 +212,16 @@ class VxlanPort implements Port {
     const mode = (this.config.io as string | undefined) ?? 'auto';
     if (mode === 'mmsg') native.requireNative('a vxlan port with io: mmsg');
     const useNative = mode !== 'dgram' && native.available();
+    if (io.rxOnQueues === true) {
+      // The queue workers receive (net/vxlan-queue.ts): this thread only sends what the
+      // queues hand it, from a socket of its own (binding `local` would take datagrams too).
+      this.role = 'queues';
+      this.ownerName = io.name;
+      const tx = this.bindNative({ ...this.local, port: 0 }, 'transmit socket', 0);
+      if (tx !== null) throw tx;
+      this.nat!.setDestination(this.remote);
+      return;
+    }
     const bound = useNative ? this.bindNative(this.local, 'local', VXLAN_HLEN) : await this.bindDgram(this.local, 'local');
     if (bound === null) {
       this.role = 'owner';
@@ -505,9 +524,18 @@ class VxlanPort implements Port {
 function validatePorts(configs: PortConfig[]): { port: number; option: string; message: string }[] {
   const out: { port: number; option: string; message: string }[] = [];
   const owner = new Map<string, number>();
+  // The queue workers' SO_REUSEPORT sockets and a device thread's socket cannot share an
+  // address: the ports of one `local` receive alike (the first port decides).
+  const receiver = new Map<string, number>();
   configs.forEach((c, i) => {
     const a = parseHostPort(c.local, VXLAN_PORT);
     const local = formatHostPort({ ...a, family: a.host.includes(':') ? 6 : 4 });
+    const r = receiver.get(local);
+    if (r === undefined) receiver.set(local, i);
+    else if (queueRxPossible(configs[r]) !== queueRxPossible(c)) {
+      const where = (x: PortConfig) => (queueRxPossible(x) ? 'the queue workers' : 'its device thread');
+      out.push({ port: i, option: 'receive', message: `receives on ${where(c)} but port ${configs[r].name} on ${local} receives on ${where(configs[r])}: the ports of one local address receive alike (give them the same io and receive, e.g. receive: device)` });
+    }
     const key = `${local} ${c.vni as number}`;
     const first = owner.get(key);
     if (first === undefined) owner.set(key, i);
@@ -524,8 +552,10 @@ const vxlan: PortType = {
   validate,
   create: (config) => new VxlanPort(config),
   // Run to completion on the native path: each queue worker sends what it switches to this
-  // port itself (a socket of its own, sendmmsg per breath), no hop to the device thread.
-  queueSides: (config) => ({ rx: false, tx: queueTxPossible(config) }),
-  openQueue: (config, io) => new VxlanQueueTx(config, io),
+  // port itself (transmit: auto; a socket of its own, sendmmsg per breath) and receives for
+  // it too (receive: auto) unless flow-steering rules steer the port.
+  queueSides: (config) => ({ rx: queueRxPossible(config), tx: queueTxPossible(config) }),
+  openQueue: (config, io) => new VxlanQueue(config, io),
+  sharedState: (_config, queues) => createSocketSlots(queues),
 };
 export default vxlan;

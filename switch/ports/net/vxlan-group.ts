@@ -72,7 +72,7 @@ export function joinGroup(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       channel.onmessage = ignore;
-      reject(new Error(`${what} is in use by another program (no xswitch vxlan port owns it)`));
+      reject(new Error(`${what} is in use by another program, or by this switch's queue workers (no vxlan port's device thread owns it; the ports of one local address must all receive on the queue workers or all on their device threads: a port with flow-steering rules keeps its device thread, so give them all rules or none, or receive: device)`));
     }, JOIN_TIMEOUT_MS);
     const send = () => channel.postMessage({ kind: 'join', ...join } satisfies GroupMessage);
     channel.onmessage = (ev: unknown) => {

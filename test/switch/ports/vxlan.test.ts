@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import vxlan, { writeVxlanHeader } from '../../../switch/ports/vxlan.js';
 import type { Port } from '../../../switch/ports/port.js';
+import * as native from '../../../lib/native/index.js';
 import { FakeIO, ethFrame, until } from '../../support/fake-io.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -58,6 +59,19 @@ describe.each(['mmsg', 'dgram'])('vxlan port (io: %s)', (mode) => {
     const peer = await udpSocket();
     const a = await vxPort('vx1', { local: `127.0.0.1:${await freeUdpPort()}`, remote: `127.0.0.1:${peer.port}`, vni: 1 });
     expect(a.port.status!()).toMatchObject({ io: mode === 'mmsg' ? 'recvmmsg/sendmmsg' : 'node:dgram' });
+  });
+
+  it('the ports of one local receive alike: queue workers (SO_REUSEPORT) and a device thread cannot share it', () => {
+    const v = (name: string, extra: Record<string, unknown>) => ({ name, type: 'vxlan', local: '10.0.0.1', remote: '10.0.0.2', ...extra });
+    expect(vxlan.validate!(v('v', { vni: 1, receive: 'rings' }))).toEqual(["receive: 'rings' is not auto, device or queues"]);
+    expect(vxlan.validatePorts!([v('a', { vni: 1 }), v('b', { vni: 2 })])).toEqual([]);
+    expect(vxlan.validatePorts!([v('a', { vni: 1, receive: 'device' }), v('b', { vni: 2, receive: 'device' })])).toEqual([]);
+    expect(vxlan.validatePorts!([v('a', { vni: 1, receive: 'device' }), v('b', { vni: 2, local: '10.0.0.1:4790' })])).toEqual([]);
+    if (native.available()) {
+      expect(vxlan.validatePorts!([v('a', { vni: 1 }), v('b', { vni: 2, io: 'dgram' })])).toEqual([
+        { port: 1, option: 'receive', message: expect.stringMatching(/^receives on its device thread but port a on 10\.0\.0\.1:4789 receives on the queue workers: .*receive: device/) },
+      ]);
+    }
   });
 
   it('validates its options', () => {

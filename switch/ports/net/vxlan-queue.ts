@@ -1,0 +1,365 @@
+/**
+ * A vxlan port's side in queue worker q (run to completion): the worker receives VXLAN
+ * itself, with recvmmsg straight into its own pool frames, demultiplexes the VNIs of every
+ * vxlan port on the same `local` in the same breath, and sleeps in poll() on the socket
+ * when idle (QueuePort.wakeFds). One wake-up per direction — the kernel waking the worker —
+ * where the device-thread path costs three (watch thread, device thread, queue worker).
+ *
+ *   kernel ──SO_REUSEPORT (4-tuple hash)──▶ socket q ──recvmmsg──▶ worker q: VNI → port's rx ring q
+ *
+ * Spreading over queues: every worker binds `local` with SO_REUSEPORT, and the kernel picks
+ * one socket of the group per datagram by its 4-tuple hash. A VXLAN sender puts a hash of
+ * the inner flow in the outer UDP source port (RFC 7348 §5; Linux does), so each inner flow
+ * lands on one queue and stays in order — RSS, done by the kernel, with no steering thread
+ * and no hop (one socket steering to the others would be RPS: a second wake-up per packet).
+ *
+ * One socket, several ports: the ports sharing a `local` are sides in the same worker. The
+ * first one opened there (the lowest port index: sides open in port order) owns the socket
+ * of this queue; the others register their VNI with it (a group per local and queue, in
+ * this thread's memory). The owner's poll receives for all of them: its own frames are
+ * submitted at once, a member's are handed to it (frame indices, no copy) and submitted by
+ * the member's poll later in the same breath (a side can only stage on its own rx ring, and
+ * only while polled). The owner receives no more than every member can still take.
+ *
+ * A worker replaced by the watchdog: the socket's number is kept in the owner port's shared
+ * state (one word per queue), so the replacement adopts the same socket — what the kernel
+ * queued there is read by it, the group's hashing does not change and nothing leaks. The
+ * frames a member had been handed but not yet submitted when its worker died (within one
+ * breath) are lost with the worker, as a datagram in the middle of recvmmsg would be.
+ *
+ * Counted in the (port, queue) blocks, as the device-thread path counts: the owner's
+ * rx_vxlan_short / rx_vxlan_bad_flags / rx_vxlan_unknown_vni for what no port can take (the
+ * datagram's length), each port's rx_runt / rx_oversize for its own frames; every one is in
+ * rx_packets and leaves in rx_dropped. Frames handed to a member that close finds unsubmitted
+ * are rx_handover_left. Transmit: net/vxlan-queue-tx.ts (transmit: queues), else the device.
+ */
+import { isIP } from 'node:net';
+import * as native from '../../../lib/native/index.js';
+import { K } from '../../../lib/native/index.js';
+import { rssHash } from '../../../flows/rss.js';
+import { DEFAULT_RSS_KEY, newToeplitzTable } from '../../../flows/toeplitz.js';
+import type { PortConfig, QueueIO, QueuePort } from '../port.js';
+import { formatHostPort, parseHostPort, type HostPort } from './address.js';
+import { ETH_HLEN, VLAN_HLEN, overMtu } from './mtu.js';
+import { sockaddr } from './sockaddr.js';
+import { DEFAULT_VXLAN_MTU, VXLAN_HLEN, VXLAN_I_FLAG, VXLAN_PORT } from './vxlan-header.js';
+import { VxlanQueueTx, queueTxPossible } from './vxlan-queue-tx.js';
+import type { VnetHdr } from '../../../lib/net/vnet-hdr.js';
+
+/** Datagrams per recvmmsg, and the most a member holds between the owner's poll and its own. */
+const BATCH = 64;
+/** See net/native-datagram.ts: room for a few thousand datagrams while the worker waits for a CPU. */
+const RCVBUF = 4 << 20;
+
+const TABLE = newToeplitzTable(DEFAULT_RSS_KEY);
+
+/**
+ * Whether the queue workers can receive for this port (receive: auto or queues, the native
+ * layer, literal addresses: openQueue cannot wait for a name lookup).
+ */
+export function queueRxPossible(config: PortConfig): boolean {
+  if (config.receive === 'device' || config.io === 'dgram' || !native.available()) return false;
+  try {
+    const local = parseHostPort(config.local, VXLAN_PORT);
+    const remote = parseHostPort(config.remote, (config.dstport as number | undefined) ?? VXLAN_PORT);
+    return isIP(local.host) !== 0 && isIP(remote.host) !== 0 && local.family === remote.family;
+  } catch {
+    return false;
+  }
+}
+
+/** The shared state of a vxlan port with queue sides: per queue, the receiving socket's number or -1. */
+export function createSocketSlots(queues: number): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(4 * queues);
+  new Int32Array(sab).fill(-1);
+  return sab;
+}
+
+/** The sides of one `local` in one queue (this thread). */
+interface Group {
+  owner: VxlanQueue;
+  members: Map<number, VxlanQueue>;
+  list: VxlanQueue[];
+}
+const groups = new Map<string, Group>();
+
+export class VxlanQueue implements QueuePort {
+  private readonly key: string;
+  private readonly vni: number;
+  private readonly mtu: number;
+  private readonly maxLen: number;
+  private readonly tx: VxlanQueueTx | null;
+  private group: Group | null = null;
+  /** Owner: the receiving socket, and where its number is kept for a replacement worker. */
+  private fd = -1;
+  private slots: Int32Array | null = null;
+  private rx: native.MmsgBatch | null = null;
+  private base = 0;
+  private readonly spares = new Int32Array(BATCH);
+  private spareCount = 0;
+  /** How many frames the next receive takes (see receive). */
+  private next = 1;
+  private readonly taken = new Uint8Array(BATCH);
+  /** Member (and owner's own, unused): frames handed over by the owner, not yet submitted. */
+  private readonly held = new Int32Array(BATCH);
+  private readonly heldLen = new Int32Array(BATCH);
+  private heldCount = 0;
+  private readonly fds: number[] = [];
+  private readonly iRxPackets: number;
+  private readonly iRxBytes: number;
+  private readonly iRxDropped: number;
+  private readonly iNoBuffer: number;
+  private readonly iShort: number;
+  private readonly iBadFlags: number;
+  private readonly iUnknownVni: number;
+  private readonly iRunt: number;
+  private readonly iOversize: number;
+  private readonly iLeft: number;
+
+  constructor(
+    config: PortConfig,
+    private readonly io: QueueIO,
+  ) {
+    const local = parseHostPort(config.local, VXLAN_PORT);
+    this.key = `${formatHostPort(local)}#${io.queue}`;
+    this.vni = config.vni as number;
+    this.mtu = (config.mtu as number | undefined) ?? DEFAULT_VXLAN_MTU;
+    this.maxLen = Math.min(io.maxFrameLength, this.mtu + ETH_HLEN + VLAN_HLEN);
+    const c = (n: string) => io.counterIndex(n);
+    this.iRxPackets = c('rx_packets');
+    this.iRxBytes = c('rx_bytes');
+    this.iRxDropped = c('rx_dropped');
+    this.iNoBuffer = c('rx_no_buffer');
+    this.iShort = c('rx_vxlan_short');
+    this.iBadFlags = c('rx_vxlan_bad_flags');
+    this.iUnknownVni = c('rx_vxlan_unknown_vni');
+    this.iRunt = c('rx_runt');
+    this.iOversize = c('rx_oversize');
+    this.iLeft = c('rx_handover_left');
+    this.tx = queueTxPossible(config) ? new VxlanQueueTx(config, io) : null;
+    if (io.receives) {
+      try {
+        this.join(local, io);
+      } catch (e) {
+        this.tx?.close();
+        throw e;
+      }
+    }
+  }
+
+  /** Owns this queue's socket on `local` (the first side here), or registers with its owner. */
+  private join(local: HostPort, io: QueueIO): void {
+    const g = groups.get(this.key);
+    if (g !== undefined) {
+      const other = g.owner.vni === this.vni ? g.owner : g.members.get(this.vni);
+      if (other !== undefined) throw new Error(`port ${io.name}: VNI ${this.vni} is already port ${other.io.name}'s on ${formatHostPort(local)} (one port per VNI)`);
+      g.members.set(this.vni, this);
+      g.list.push(this);
+      this.group = g;
+      // The owner's socket wakes this worker for this port as well (io.wakes: no timed looks).
+      this.fds.push(g.owner.fd);
+      return;
+    }
+    this.slots = io.shared === null ? null : new Int32Array(io.shared);
+    this.fd = this.adopt(local) ?? this.open(local);
+    // Read by a replacement worker only (after this one is gone): a plain store would do, but
+    // the word is shared memory written and read by different threads; pairs with adopt()'s load.
+    if (this.slots !== null) Atomics.store(this.slots, io.queue, this.fd);
+    this.rx = new native.MmsgBatch(BATCH);
+    this.base = native.addressOf(io.area);
+    this.group = { owner: this, members: new Map(), list: [] };
+    groups.set(this.key, this.group);
+    this.fds.push(this.fd);
+  }
+
+  /** The socket a worker this one replaces left bound on `local` for this queue, or null. */
+  private adopt(local: HostPort): number | null {
+    if (this.slots === null) return null;
+    // Pairs with the Atomics.store in join() of the worker this one replaces.
+    const fd = Atomics.load(this.slots, this.io.queue);
+    if (fd < 0) return null;
+    try {
+      const a = new Uint8Array(28);
+      native.getsockname(fd, a);
+      if (((a[2]! << 8) | a[3]!) === local.port) {
+        this.io.log('info', `queue ${this.io.queue}: took over the receiving socket of the worker it replaces`);
+        return fd;
+      }
+    } catch {
+      // not a socket any more
+    }
+    return null;
+  }
+
+  private open(local: HostPort): number {
+    const fd = native.socket(local.family === 6 ? K.AF_INET6 : K.AF_INET, K.SOCK_DGRAM | K.SOCK_NONBLOCK);
+    try {
+      native.setsockoptInt(fd, K.SOL_SOCKET, K.SO_REUSEPORT, 1, 'SO_REUSEPORT');
+      try {
+        native.setsockoptInt(fd, K.SOL_SOCKET, K.SO_RCVBUFFORCE, RCVBUF);
+      } catch {
+        native.setsockoptInt(fd, K.SOL_SOCKET, K.SO_RCVBUF, RCVBUF);
+      }
+      native.bind(fd, sockaddr(local));
+    } catch (e) {
+      native.close(fd);
+      throw new Error(`queue ${this.io.queue}: cannot bind ${formatHostPort(local)} (SO_REUSEPORT, one socket per queue): ${(e as Error).message}`);
+    }
+    return fd;
+  }
+
+  wakeFds(): readonly number[] {
+    return this.fds;
+  }
+
+  poll(budget: number): number {
+    if (this.group === null) return 0;
+    // The owner hands members their frames before they are polled (sides poll in port order).
+    const got = this.group.owner === this ? this.receive(budget) : 0;
+    return got + this.submitHeld(budget);
+  }
+
+  /** Owner: one recvmmsg for the group; returns the frames submitted on its own queue. */
+  private receive(budget: number): number {
+    const io = this.io;
+    const g = this.group!;
+    // No more than any member can still hold, nor than this side may submit now.
+    let max = budget < BATCH ? budget : BATCH;
+    for (let i = 0; i < g.list.length; i++) {
+      const free = BATCH - g.list[i].heldCount;
+      if (free < max) max = free;
+    }
+    if (max <= 0) return 0;
+    // Frames are taken for as many datagrams as the last receive found and then some (a
+    // socket that was empty costs one frame a look, not a batch), and the ones left unused go
+    // home before the breath ends: a worker killed between breaths holds none.
+    if (this.next < max) max = this.next;
+    while (this.spareCount < max) {
+      const f = io.allocFrame();
+      if (f < 0) {
+        // Taking frames ahead is not receiving a packet: undo what allocFrame counted. A
+        // datagram that finds no frame waits in the socket (the kernel counts its own drops).
+        io.counters[this.iRxPackets]--;
+        io.counters[this.iNoBuffer]--;
+        break;
+      }
+      this.spares[this.spareCount++] = f;
+    }
+    const want = this.spareCount < max ? this.spareCount : max;
+    if (want === 0) return 0;
+    this.taken.fill(0, 0, want);
+    const rx = this.rx!;
+    for (let i = 0; i < want; i++) rx.setBuffer(i, this.base + io.dataOffset(this.spares[i]) - VXLAN_HLEN, VXLAN_HLEN + io.maxFrameLength);
+    const got = rx.recv(this.fd, want);
+    const n = got > 0 ? got : 0;
+    this.next = n === want ? BATCH : 2 * n + 1;
+    const area = io.area;
+    const c = io.counters;
+    let own = 0;
+    for (let i = 0; i < n; i++) {
+      const f = this.spares[i];
+      const dlen = rx.length(i);
+      const d = io.dataOffset(f);
+      const h = d - VXLAN_HLEN;
+      if (dlen < VXLAN_HLEN) {
+        this.drop(c, this.iShort, dlen);
+        continue;
+      }
+      if ((area[h] & VXLAN_I_FLAG) === 0) {
+        this.drop(c, this.iBadFlags, dlen);
+        continue;
+      }
+      const vni = (area[h + 4] << 16) | (area[h + 5] << 8) | area[h + 6];
+      const truncated = (rx.flags(i) & K.MSG_TRUNC) !== 0;
+      const side = vni === this.vni ? this : g.members.get(vni);
+      if (side === undefined) {
+        this.drop(c, this.iUnknownVni, dlen);
+        continue;
+      }
+      if (side.check(area, d, dlen - VXLAN_HLEN, truncated)) {
+        this.taken[i] = 1;
+        if (side === this) {
+          io.submit(f, dlen - VXLAN_HLEN, rssHash(TABLE, area, d, dlen - VXLAN_HLEN));
+          own++;
+        } else side.hold(f, dlen - VXLAN_HLEN);
+      }
+    }
+    // The frames of datagrams no port took, and those nothing arrived for, go home.
+    for (let i = this.spareCount - 1; i >= 0; i--) {
+      if (i < n && this.taken[i] !== 0) continue;
+      io.freeFrame!(this.spares[i]);
+    }
+    this.spareCount = 0;
+    return own;
+  }
+
+  /** This port's inner frame: false when it is dropped (counted here, rx_runt or rx_oversize). */
+  private check(area: Uint8Array, d: number, len: number, truncated: boolean): boolean {
+    if (len < ETH_HLEN) this.drop(this.io.counters, this.iRunt, len);
+    else if (truncated || len > this.maxLen || overMtu(area, d, len, this.mtu)) this.drop(this.io.counters, this.iOversize, len);
+    else return true;
+    return false;
+  }
+
+  private drop(c: Float64Array, reason: number, len: number): void {
+    c[this.iRxPackets]++;
+    c[this.iRxBytes] += len;
+    c[this.iRxDropped]++;
+    c[reason]++;
+  }
+
+  private hold(frame: number, len: number): void {
+    this.held[this.heldCount] = frame;
+    this.heldLen[this.heldCount++] = len;
+  }
+
+  /** Member: submits what the owner handed over, as much as the ring takes now. */
+  private submitHeld(budget: number): number {
+    const k = this.heldCount < budget ? this.heldCount : budget;
+    if (k === 0) return 0;
+    const io = this.io;
+    const area = io.area;
+    for (let i = 0; i < k; i++) {
+      const f = this.held[i];
+      const d = io.dataOffset(f);
+      io.submit(f, this.heldLen[i], rssHash(TABLE, area, d, this.heldLen[i]));
+    }
+    // Rare (the ring had less room than the batch): keep the rest, in order, for the next breath.
+    if (k < this.heldCount) {
+      this.held.copyWithin(0, k, this.heldCount);
+      this.heldLen.copyWithin(0, k, this.heldCount);
+    }
+    this.heldCount -= k;
+    return k;
+  }
+
+  transmit(area: Uint8Array, offset: number, length: number, hdr: VnetHdr | null): boolean {
+    return this.tx !== null && this.tx.transmit(area, offset, length, hdr);
+  }
+
+  flushTx(): void {
+    this.tx?.flushTx();
+  }
+
+  close(): void {
+    this.tx?.close();
+    const g = this.group;
+    this.group = null;
+    // Read from the socket for this port, never submitted: counted, not lost.
+    for (let i = 0; i < this.heldCount; i++) this.drop(this.io.counters, this.iLeft, this.heldLen[i]);
+    this.heldCount = 0;
+    if (g === null) return;
+    if (g.owner !== this) {
+      g.members.delete(this.vni);
+      g.list = g.list.filter((s) => s !== this);
+      return;
+    }
+    // Pairs with adopt()'s load: a socket closed here is never adopted.
+    if (this.slots !== null) Atomics.store(this.slots, this.io.queue, -1);
+    native.close(this.fd);
+    this.fd = -1;
+    groups.delete(this.key);
+    // Members still open (closing after the owner) receive nothing more.
+    for (const m of g.list) m.group = null;
+  }
+}
