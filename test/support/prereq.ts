@@ -5,6 +5,7 @@
  * because a CI run that silently skipped the real-peer tests proved nothing.
  */
 import { execFileSync } from 'node:child_process';
+import { whyUnavailable as whyNativeUnavailable } from '../../lib/native/libc.js';
 
 export const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
@@ -22,9 +23,13 @@ export function which(tool: string): string | null {
   return null;
 }
 
-/** Why the tests cannot run here (tools missing, not root, no netns), or null when they can. */
-export function missing(opts: { tools?: string[]; root?: boolean; netns?: boolean }): string | null {
+/** Why the tests cannot run here (tools missing, not root, no netns, no native layer), or null when they can. */
+export function missing(opts: { tools?: string[]; root?: boolean; netns?: boolean; native?: boolean }): string | null {
   const reasons: string[] = [];
+  if (opts.native) {
+    const why = whyNativeUnavailable();
+    if (why !== null) reasons.push(`the native I/O layer (lib/native) is unavailable: ${why}`);
+  }
   for (const t of opts.tools ?? []) if (which(t) === null) reasons.push(`${t} is not installed`);
   if ((opts.root || opts.netns) && process.getuid?.() !== 0) reasons.push('not running as root');
   if (opts.netns && reasons.length === 0) {

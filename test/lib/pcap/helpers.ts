@@ -10,27 +10,11 @@ import path from 'node:path';
 
 // One CI detection for the whole suite (CI=true or CI=1).
 export { inCI } from '../../support/prereq.js';
-import { inCI } from '../../support/prereq.js';
+import { missing, skipUnless } from '../../support/prereq.js';
 
-export function hasTool(tool: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * For describe.skipIf(): true (skip, with a warning) when a tool is missing outside CI;
- * under CI=true a missing tool throws, so the test file fails instead of skipping.
- */
+/** For describe.skipIf(): skipUnless (test/support/prereq.ts) over the tools named. */
 export function skipWithout(...tools: string[]): boolean {
-  const missing = tools.filter((t) => !hasTool(t));
-  if (missing.length === 0) return false;
-  if (inCI) throw new Error(`prerequisite missing under CI=true: ${missing.join(', ')} (Debian packages tshark, tcpdump)`);
-  console.warn(`skipping: ${missing.join(', ')} not installed`);
-  return true;
+  return skipUnless(missing({ tools }), `tests that need ${tools.join(', ')} (Debian packages tshark, tcpdump)`);
 }
 
 export function run(cmd: string, args: string[]): string {
