@@ -40,7 +40,8 @@ import * as native from '../../lib/native/index.js';
 import { ETH_HLEN, VLAN_HLEN } from './net/mtu.js';
 import { FdWatch } from './net/fd-watch.js';
 import { AFPACKET_COUNTERS, PacketSocket, linkUp, type PacketSink } from './afpacket/socket.js';
-import { AfPacketQueue, afpacketSharedState } from './afpacket/queue.js';
+import { AfPacketQueue } from './afpacket/queue.js';
+import { createQueueSlots } from './queue-slots.js';
 
 const OPTIONS: OptionTypes = { interface: 'string', ring: 'string', blocks: 'integer', blockSize: 'integer', retireMs: 'integer', frames: 'integer', thread: 'string' };
 /** How often the kernel's drop count and the link state are read (off the data path). */
@@ -175,6 +176,6 @@ const afpacket: PortType = {
   queueSides: (config) => (config.thread === 'device' ? { rx: false, tx: false } : { rx: true, tx: true }),
   openQueue: (config, io) => new AfPacketQueue(config, io),
   // Where each queue's socket is recorded, so a replaced worker's successor can close it.
-  sharedState: (_config, queues) => afpacketSharedState(queues),
+  sharedState: (_config, queues) => createQueueSlots(queues),
 };
 export default afpacket;

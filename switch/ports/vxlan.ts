@@ -71,7 +71,8 @@ import * as native from '../../lib/native/index.js';
 
 import { DEFAULT_VXLAN_MTU, VXLAN_HLEN, VXLAN_I_FLAG, VXLAN_PORT, writeVxlanHeader } from './net/vxlan-header.js';
 import { queueTxPossible } from './net/vxlan-queue-tx.js';
-import { VxlanQueue, createSocketSlots, queueRxPossible } from './net/vxlan-queue.js';
+import { VxlanQueue, queueRxPossible } from './net/vxlan-queue.js';
+import { createQueueSlots } from './queue-slots.js';
 
 export { VXLAN_HLEN, VXLAN_PORT, writeVxlanHeader };
 const HANDOVER_SLOTS = 1024;
@@ -556,6 +557,6 @@ const vxlan: PortType = {
   // it too (receive: auto) unless flow-steering rules steer the port.
   queueSides: (config) => ({ rx: queueRxPossible(config), tx: queueTxPossible(config) }),
   openQueue: (config, io) => new VxlanQueue(config, io),
-  sharedState: (_config, queues) => createSocketSlots(queues),
+  sharedState: (_config, queues) => createQueueSlots(queues),
 };
 export default vxlan;

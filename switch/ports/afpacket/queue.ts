@@ -21,11 +21,9 @@
  * A worker killed by the watchdog (or a crash) cannot close its socket, and a socket with a
  * mapped ring stays open and in the fanout group until the ring is unmapped too: the flows
  * the kernel hashes to it would go to a ring nobody reads. So each side records its socket
- * and ring mapping in the port's shared state (one slot per queue, `sharedState`), and a
- * replacement first unmaps and closes what its predecessor left there (descriptors and
- * mappings are the process's, not the thread's; the Switch starts the replacement only after
- * the old thread has exited, so nothing touches them any more). What was in that ring is lost
- * with it and counted `rx_dropped` by nobody: the kernel had handed it over.
+ * and ring in its queue's slot (../queue-slots.ts), and a replacement first unmaps and closes
+ * what its predecessor left there. What was in that ring is lost with it, counted by nobody:
+ * the kernel had handed it over.
  *
  * Sleeping: wakeFds() gives the worker the socket, so an idle worker blocks in poll() on it
  * and wakes when the kernel hands a packet over (switch/queue-sleep.ts). Off the data path,
@@ -36,21 +34,11 @@ import { rssHash } from '../../../flows/rss.js';
 import { DEFAULT_RSS_KEY, newToeplitzTable } from '../../../flows/toeplitz.js';
 import * as native from '../../../lib/native/index.js';
 import { PacketSocket, linkUp } from './socket.js';
+import { QueueSlot } from '../queue-slots.js';
 
 const STATS_MS = 100;
 /** Polls between two looks at the clock while traffic flows. */
 const STATS_POLLS = 1024;
-
-/** Words per queue in the port's shared state: the socket, the ring's address and length. */
-const SLOT_WORDS = 3;
-
-/** The port's shared state: one slot per queue, each with no socket yet. */
-export function afpacketSharedState(queues: number): SharedArrayBuffer {
-  const sab = new SharedArrayBuffer(queues * SLOT_WORDS * 8);
-  const v = new Float64Array(sab);
-  for (let q = 0; q < queues; q++) v[q * SLOT_WORDS] = -1;
-  return sab;
-}
 
 /** The fanout group of an interface in this process: the same for every queue, distinct per interface. */
 export function fanoutGroup(ifindex: number): number {
@@ -64,8 +52,8 @@ export class AfPacketQueue implements QueuePort {
   private polls = 0;
   private lastStats = 0;
   private readonly fds: number[];
-  /** This queue's slot in the port's shared state: [fd, ring address, ring length]; fd −1 = none. */
-  private readonly slot: Float64Array | null;
+  /** This queue's slot in the port's shared state (what a successor must let go of). */
+  private readonly slot: QueueSlot | null;
 
   constructor(config: PortConfig, io: QueueIO) {
     this.ifname = config.interface as string;
@@ -86,11 +74,11 @@ export class AfPacketQueue implements QueuePort {
       },
       io.maxFrameLength,
     );
-    this.slot = io.shared === null ? null : new Float64Array(io.shared, io.queue * SLOT_WORDS * 8, SLOT_WORDS);
+    this.slot = io.shared === null ? null : new QueueSlot(io.shared, io.queue);
     this.releasePredecessor(io);
     const fanout = io.queues > 1 && io.receives ? fanoutGroup(this.ifindexOf()) : -1;
     this.sock.open({ rx: io.receives, fanout });
-    this.record();
+    this.slot?.record(this.sock.fd, this.sock.ringMapping());
     this.sock.carrier = linkUp(this.ifname);
     this.lastStats = performance.now();
     this.fds = io.receives ? [this.sock.fd] : [];
@@ -98,26 +86,16 @@ export class AfPacketQueue implements QueuePort {
 
   /** Unmaps and closes the ring and socket a dead predecessor of this queue left open. */
   private releasePredecessor(io: QueueIO): void {
-    const slot = this.slot;
-    if (slot === null || slot[0] < 0) return;
-    const [fd, address, length] = slot;
+    const left = this.slot?.left() ?? null;
+    if (left === null) return;
     try {
-      if (length > 0) native.munmap({ buffer: new ArrayBuffer(0), address, length });
-      native.close(fd);
-      io.log('info', `closed the socket (fd ${fd}) of the worker this one replaces`);
+      if (left.length > 0) native.munmap({ buffer: new ArrayBuffer(0), address: left.address, length: left.length });
+      native.close(left.fd);
+      io.log('info', `closed the socket (fd ${left.fd}) of the worker this one replaces`);
     } catch (e) {
-      io.log('warn', `closing the socket (fd ${fd}) of the worker this one replaces: ${(e as Error).message}`);
+      io.log('warn', `closing the socket (fd ${left.fd}) of the worker this one replaces: ${(e as Error).message}`);
     }
-    slot[0] = -1;
-  }
-
-  /** Records the socket and ring where a successor finds them (one writer: this worker). */
-  private record(): void {
-    if (this.slot === null) return;
-    const m = this.sock.ringMapping();
-    this.slot[1] = m?.address ?? 0;
-    this.slot[2] = m?.length ?? 0;
-    this.slot[0] = this.sock.fd;
+    this.slot!.clear();
   }
 
   private ifindexOf(): number {
@@ -161,6 +139,6 @@ export class AfPacketQueue implements QueuePort {
     this.sock.flushTx();
     this.sock.readDrops();
     this.sock.close();
-    if (this.slot !== null) this.slot[0] = -1;
+    this.slot?.clear();
   }
 }

@@ -45,6 +45,7 @@ import { sockaddr } from './sockaddr.js';
 import { DEFAULT_VXLAN_MTU, VXLAN_HLEN, VXLAN_I_FLAG, VXLAN_PORT } from './vxlan-header.js';
 import { VxlanQueueTx, queueTxPossible } from './vxlan-queue-tx.js';
 import type { VnetHdr } from '../../../lib/net/vnet-hdr.js';
+import { QueueSlot } from '../queue-slots.js';
 
 /** Datagrams per recvmmsg, and the most a member holds between the owner's poll and its own. */
 const BATCH = 64;
@@ -68,13 +69,6 @@ export function queueRxPossible(config: PortConfig): boolean {
   }
 }
 
-/** The shared state of a vxlan port with queue sides: per queue, the receiving socket's number or -1. */
-export function createSocketSlots(queues: number): SharedArrayBuffer {
-  const sab = new SharedArrayBuffer(4 * queues);
-  new Int32Array(sab).fill(-1);
-  return sab;
-}
-
 /** The sides of one `local` in one queue (this thread). */
 interface Group {
   owner: VxlanQueue;
@@ -92,7 +86,8 @@ export class VxlanQueue implements QueuePort {
   private group: Group | null = null;
   /** Owner: the receiving socket, and where its number is kept for a replacement worker. */
   private fd = -1;
-  private slots: Int32Array | null = null;
+  /** This queue's slot in the port's shared state: the receiving socket, for a successor to adopt. */
+  private slot: QueueSlot | null = null;
   private rx: native.MmsgBatch | null = null;
   private base = 0;
   private readonly spares = new Int32Array(BATCH);
@@ -160,11 +155,9 @@ export class VxlanQueue implements QueuePort {
       this.fds.push(g.owner.fd);
       return;
     }
-    this.slots = io.shared === null ? null : new Int32Array(io.shared);
+    this.slot = io.shared === null ? null : new QueueSlot(io.shared, io.queue);
     this.fd = this.adopt(local) ?? this.open(local);
-    // Read by a replacement worker only (after this one is gone): a plain store would do, but
-    // the word is shared memory written and read by different threads; pairs with adopt()'s load.
-    if (this.slots !== null) Atomics.store(this.slots, io.queue, this.fd);
+    this.slot?.record(this.fd);
     this.rx = new native.MmsgBatch(BATCH);
     this.base = native.addressOf(io.area);
     this.group = { owner: this, members: new Map(), list: [] };
@@ -174,9 +167,7 @@ export class VxlanQueue implements QueuePort {
 
   /** The socket a worker this one replaces left bound on `local` for this queue, or null. */
   private adopt(local: HostPort): number | null {
-    if (this.slots === null) return null;
-    // Pairs with the Atomics.store in join() of the worker this one replaces.
-    const fd = Atomics.load(this.slots, this.io.queue);
+    const fd = this.slot?.left()?.fd ?? -1;
     if (fd < 0) return null;
     try {
       const a = new Uint8Array(28);
@@ -354,8 +345,7 @@ export class VxlanQueue implements QueuePort {
       g.list = g.list.filter((s) => s !== this);
       return;
     }
-    // Pairs with adopt()'s load: a socket closed here is never adopted.
-    if (this.slots !== null) Atomics.store(this.slots, this.io.queue, -1);
+    this.slot?.clear(); // a socket closed here is never adopted
     native.close(this.fd);
     this.fd = -1;
     groups.delete(this.key);
