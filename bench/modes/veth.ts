@@ -14,41 +14,12 @@
  * Needs root (namespaces, CAP_NET_RAW). Targets (issue 12): ≥ 30% of the bridge's
  * throughput, RTT ≤ 0.2 ms.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { Switch } from '../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 import { line, sleep, type BenchMode } from '../harness.js';
-
-const NODE = process.execPath;
-
-/** argv: host port. Counts bytes of one connection; prints bytes and seconds from first byte to end. */
-const RECEIVER = `
-const [host, port] = process.argv.slice(1);
-let n = 0, t0 = 0n;
-const srv = require('net').createServer((c) => {
-  c.on('data', (d) => { if (n === 0) t0 = process.hrtime.bigint(); n += d.length; });
-  c.on('end', () => { console.log('bytes ' + n + ' seconds ' + Number(process.hrtime.bigint() - t0) / 1e9); srv.close(); });
-});
-srv.listen(Number(port), host, () => console.log('ready'));
-`;
-
-/** argv: host port seconds. Writes 64 KiB chunks as fast as the socket drains for `seconds`. */
-const SENDER = `
-const [host, port, seconds] = process.argv.slice(1);
-const chunk = Buffer.alloc(65536, 0x5a);
-const end = Date.now() + Number(seconds) * 1000;
-const c = require('net').connect(Number(port), host, () => {
-  const pump = () => { while (Date.now() < end) { if (!c.write(chunk)) return; } c.end(); };
-  c.on('drain', pump);
-  pump();
-});
-`;
-
-function sh(cmd: string, args: string[], timeout = 30_000): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
-}
+import { pingRtt, sh, tcpThroughput } from '../netns-stream.js';
 
 class Topology {
   readonly prefix = 'xb' + randomBytes(2).toString('hex');
@@ -103,27 +74,13 @@ class Topology {
   }
 
   /** TCP throughput h1 → h2 in bits per second. */
-  async tcp(seconds: number, port: number): Promise<number> {
-    const rx = spawn('ip', ['netns', 'exec', this.ns(2), NODE, '-e', RECEIVER, this.a2, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    rx.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const deadline = Date.now() + 10_000;
-    while (!out.includes('ready') && Date.now() < deadline) await sleep(20);
-    sh('ip', ['netns', 'exec', this.ns(1), NODE, '-e', SENDER, this.a2, String(port), String(seconds)], (seconds + 30) * 1000);
-    await new Promise((r) => rx.once('exit', r));
-    const m = /bytes (\d+) seconds ([\d.e-]+)/.exec(out);
-    if (!m) throw new Error(`receiver printed: ${out}`);
-    return (Number(m[1]) * 8) / Number(m[2]);
+  tcp(seconds: number, port: number): Promise<number> {
+    return tcpThroughput(this.ns(1), this.ns(2), this.a2, seconds, port);
   }
 
   /** Ping RTT h1 → h2 in ms (50 probes): the mean ping prints, and the median of the probes. */
   rtt(): { mean: number; median: number } {
-    sh('ip', ['netns', 'exec', this.ns(1), 'ping', '-c', '3', '-i', '0.05', this.a2]); // warm ARP and caches
-    const out = sh('ip', ['netns', 'exec', this.ns(1), 'ping', '-c', '50', '-i', '0.02', this.a2]);
-    const m = /= [\d.]+\/([\d.]+)\//.exec(out);
-    if (!m) throw new Error(`ping printed: ${out}`);
-    const probes = [...out.matchAll(/time=([\d.]+) ms/g)].map((p) => Number(p[1])).sort((a, b) => a - b);
-    return { mean: Number(m[1]), median: probes[probes.length >> 1] ?? Number(m[1]) };
+    return pingRtt(this.ns(1), this.a2);
   }
 }
 

@@ -14,11 +14,12 @@
  * packets (`ethtool -K vxN tx off tso off gso off`). Needs root. Targets (issue 12): ≥ 1.3×
  * the relay's throughput, RTT no higher than the relay's.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Switch } from '../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
-import { line, sleep, type BenchMode } from '../harness.js';
+import { line, type BenchMode } from '../harness.js';
+import { pingRtt, sh, tcpThroughput, waitOutput } from '../netns-stream.js';
 
 const NODE = process.execPath;
 
@@ -35,41 +36,6 @@ s.on('message', (m) => {
 });
 s.bind(4789, local, () => console.log('ready'));
 `;
-
-/** argv: host port. Counts bytes of one connection; prints bytes and seconds from first byte to end. */
-const RECEIVER = `
-const [host, port] = process.argv.slice(1);
-let n = 0, t0 = 0n;
-const srv = require('net').createServer((c) => {
-  c.on('data', (d) => { if (n === 0) t0 = process.hrtime.bigint(); n += d.length; });
-  c.on('end', () => { console.log('bytes ' + n + ' seconds ' + Number(process.hrtime.bigint() - t0) / 1e9); srv.close(); });
-});
-srv.listen(Number(port), host, () => console.log('ready'));
-`;
-
-/** argv: host port seconds. Writes 64 KiB chunks as fast as the socket drains for `seconds`. */
-const SENDER = `
-const [host, port, seconds] = process.argv.slice(1);
-const chunk = Buffer.alloc(65536, 0x5a);
-const end = Date.now() + Number(seconds) * 1000;
-const c = require('net').connect(Number(port), host, () => {
-  const pump = () => { while (Date.now() < end) { if (!c.write(chunk)) return; } c.end(); };
-  c.on('drain', pump);
-  pump();
-});
-`;
-
-function sh(cmd: string, args: string[], timeout = 30_000): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
-}
-
-async function waitOutput(p: ChildProcess, get: () => string, what: RegExp, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!what.test(get())) {
-    if (Date.now() > deadline || p.exitCode !== null) throw new Error(`waited for ${what} from a child; it printed: ${get()}`);
-    await sleep(20);
-  }
-}
 
 class Topology {
   readonly prefix = 'xv' + randomBytes(2).toString('hex');
@@ -113,33 +79,13 @@ class Topology {
   }
 
   /** TCP throughput h1 → h2 in bits per second. */
-  async tcp(seconds: number, port: number): Promise<number> {
-    const rx = spawn('ip', ['netns', 'exec', this.ns('h2'), NODE, '-e', RECEIVER, '192.0.2.2', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    rx.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await waitOutput(rx, () => out, /ready/, 10_000);
-    try {
-      sh('ip', ['netns', 'exec', this.ns('h1'), NODE, '-e', SENDER, '192.0.2.2', String(port), String(seconds)], (seconds + 30) * 1000);
-    } catch (e) {
-      rx.kill();
-      throw new Error(`the TCP sender h1 → h2 did not finish: ${(e as Error).message.split('\n')[0]}`);
-    }
-    if (rx.exitCode === null) await new Promise((r) => rx.once('exit', r));
-    const m = /bytes (\d+) seconds ([\d.e-]+)/.exec(out);
-    if (!m) throw new Error(`receiver printed: ${out}`);
-    return (Number(m[1]) * 8) / Number(m[2]);
+  tcp(seconds: number, port: number): Promise<number> {
+    return tcpThroughput(this.ns('h1'), this.ns('h2'), '192.0.2.2', seconds, port);
   }
 
-  /**
-   * Median ping RTT h1 → h2 in ms (50 probes). The median, not the mean: on a shared machine
-   * a few probes that wait for a CPU would otherwise decide the figure.
-   */
+  /** Median ping RTT h1 → h2 in ms (50 probes; see pingRtt). */
   rtt(): number {
-    sh('ip', ['netns', 'exec', this.ns('h1'), 'ping', '-c', '3', '-i', '0.05', '-W', '2', '192.0.2.2']); // ARP, caches
-    const out = sh('ip', ['netns', 'exec', this.ns('h1'), 'ping', '-c', '50', '-i', '0.02', '192.0.2.2']);
-    const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((x, y) => x - y);
-    if (times.length < 25) throw new Error(`ping: ${times.length} of 50 answered:\n${out}`);
-    return times[times.length >> 1];
+    return pingRtt(this.ns('h1'), '192.0.2.2').median;
   }
 }
 
