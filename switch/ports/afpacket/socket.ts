@@ -72,6 +72,13 @@ export class PacketSocket {
   private linkDown = false;
   /** Set by the owner from the link's flags (linkUp()); while false, transmit() counts carrier errors. */
   carrier = true;
+  /**
+   * When transmit() last looked at the link itself (ms). The owner reads the flags only every
+   * so often, and a worker asleep reads them not at all: the first packet after the link came
+   * back would be dropped on a stale `carrier`. So a frame that finds the link down looks again,
+   * at most once a millisecond (one ioctl), and only while the link is down.
+   */
+  private carrierSeen = 0;
   // The block being read: packets left, and the next packet's offset.
   private left = 0;
   private pkt = 0;
@@ -245,13 +252,22 @@ export class PacketSocket {
       this.c[this.iTxOversize]++;
       return false;
     }
-    if (!this.carrier) {
+    if (!this.carrier && !this.carrierBack()) {
       this.c[this.iCarrier]++;
       return false;
     }
     if (this.tx.full) this.flushTx();
     this.tx.add(area, offset, length);
     return true;
+  }
+
+  /** Whether a link seen down has come back (looked at no more than once a millisecond). */
+  private carrierBack(): boolean {
+    const now = performance.now();
+    if (now - this.carrierSeen < 1) return false;
+    this.carrierSeen = now;
+    this.carrier = linkUp(this.ifname);
+    return this.carrier;
   }
 
   /** Sends the batch: one sendmmsg (more when the kernel takes part of it). */
