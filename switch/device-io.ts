@@ -272,6 +272,13 @@ export class DeviceIO implements PortIO {
       return false;
     }
     c[P.rx_bytes] += length;
+    // After stop-ingress the queues may already have drained for the last time: a frame
+    // put on their rx ring now would never come back to its pool (as receive() does, drop it).
+    if (!this.ingressOpen) {
+      c[P.rx_dropped]++;
+      this.pool.free(frame);
+      return false;
+    }
     return this.enqueue(frame, length);
   }
 

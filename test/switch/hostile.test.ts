@@ -243,6 +243,20 @@ describe('DeviceIO: bad offsets and lengths from a port', () => {
     });
   }
 
+  it('submit after stop-ingress: counted rx_dropped, the frame back in its pool, nothing queued (the queues may have drained for the last time)', () => {
+    const r = rig(() => XDP_TX);
+    const f = r.dev[0].allocFrame();
+    r.dev[0].ingressOpen = false;
+    expect(r.dev[0].submit(f, 64)).toBe(false);
+    const c = (n: string) => r.dev[0].counters[r.dev[0].counterIndex(n)];
+    expect(c('rx_packets')).toBe(1);
+    expect(c('rx_dropped')).toBe(1);
+    expect(c('rx_bytes')).toBe(64);
+    r.dev[0].flush();
+    expect(r.q('packets')).toBe(0);
+    r.expectHome();
+  });
+
   it('submit: a frame that is not this device pool’s is counted rx_dropped and neither queued nor freed', () => {
     const r = rig(() => XDP_TX);
     const otherPools = r.layout.poolFrames; // frame 64 is port b's
