@@ -11,19 +11,34 @@
  *
  * Offsets are indices into `packet`/`view`. Nothing here allocates.
  */
-import { BPF_F_MISS_MASK, XDP_ABORTED, XDP_REDIRECT } from './verdicts.js';
+import { BPF_F_MISS_MASK, Verdict } from './verdicts.js';
 
-/** The shortest packet the helpers leave (an Ethernet header); the queue engine holds programs to it. */
-export const ETH_HLEN = 14;
-/** The most metadata adjustMeta() grants (bytes between dataMeta and data). */
-export const META_MAX = 32;
-
+/**
+ * The context's limits and redirect kinds as const enums for the hot paths (the queue engine
+ * checks every packet against them; see Desc in queues/frames.ts: an imported `const` costs a
+ * module-cell load and a hole check per use); the plain names below are the same numbers.
+ */
+export const enum Bound {
+  /** The shortest packet the helpers leave (an Ethernet header); the queue engine holds programs to it. */
+  ETH_HLEN = 14,
+  /** The most metadata adjustMeta() grants (bytes between dataMeta and data). */
+  META_MAX = 32,
+}
 /** Where a REDIRECT goes; set by redirect()/redirectMap(), read by the queue worker. */
-export const REDIRECT_NONE = 0;
-export const REDIRECT_PORT = 1; // redirectIndex = egress port index (ifindex − 1)
-export const REDIRECT_XSK = 2; // redirectIndex = socket endpoint id
-export const REDIRECT_CPU = 3; // redirectIndex = destination queue
-export const REDIRECT_BROADCAST = 4; // every port index p with broadcastPorts[p] === 1 (a devmap sets them)
+export const enum Redirect {
+  NONE = 0,
+  PORT = 1, // redirectIndex = egress port index (ifindex − 1)
+  XSK = 2, // redirectIndex = socket endpoint id
+  CPU = 3, // redirectIndex = destination queue
+  BROADCAST = 4, // every port index p with broadcastPorts[p] === 1 (a devmap sets them)
+}
+export const ETH_HLEN: number = Bound.ETH_HLEN;
+export const META_MAX: number = Bound.META_MAX;
+export const REDIRECT_NONE: number = Redirect.NONE;
+export const REDIRECT_PORT: number = Redirect.PORT;
+export const REDIRECT_XSK: number = Redirect.XSK;
+export const REDIRECT_CPU: number = Redirect.CPU;
+export const REDIRECT_BROADCAST: number = Redirect.BROADCAST;
 
 /** What a map must offer to be a redirect target (devmap, xskmap, cpumap implement it). */
 export interface RedirectMap {
@@ -51,7 +66,7 @@ export class XdpContext {
   /** Frame index in the frame area (for the switch; programs have no use for it). */
   frame = 0;
 
-  redirectKind = REDIRECT_NONE;
+  redirectKind: number = Redirect.NONE;
   redirectIndex = 0;
   /** For REDIRECT_BROADCAST: 1 for every port index to send to. */
   readonly broadcastPorts: Uint8Array;
@@ -72,7 +87,7 @@ export class XdpContext {
   adjustHead(delta: number): number {
     const metaLen = this.data - this.dataMeta;
     const data = this.data + delta;
-    if ((delta | 0) !== delta || data - metaLen < 0 || this.dataEnd - data < ETH_HLEN) return -1;
+    if ((delta | 0) !== delta || data - metaLen < 0 || this.dataEnd - data < Bound.ETH_HLEN) return -1;
     if (metaLen !== 0) this.packet.copyWithin(data - metaLen, this.dataMeta, this.data);
     this.data = data;
     this.dataMeta = data - metaLen;
@@ -82,7 +97,7 @@ export class XdpContext {
   /** bpf_xdp_adjust_tail: moves `dataEnd` by delta. */
   adjustTail(delta: number): number {
     const end = this.dataEnd + delta;
-    if ((delta | 0) !== delta || end > this.frameSize || end - this.data < ETH_HLEN) return -1;
+    if ((delta | 0) !== delta || end > this.frameSize || end - this.data < Bound.ETH_HLEN) return -1;
     this.dataEnd = end;
     return 0;
   }
@@ -90,7 +105,7 @@ export class XdpContext {
   /** bpf_xdp_adjust_meta: moves `dataMeta` by delta (negative grows the metadata). */
   adjustMeta(delta: number): number {
     const meta = this.dataMeta + delta;
-    if ((delta | 0) !== delta || (delta & 3) !== 0 || meta > this.data || this.data - meta > META_MAX || meta < 0) return -1;
+    if ((delta | 0) !== delta || (delta & 3) !== 0 || meta > this.data || this.data - meta > Bound.META_MAX || meta < 0) return -1;
     this.dataMeta = meta;
     return 0;
   }
@@ -99,18 +114,18 @@ export class XdpContext {
   redirect(ifindex: number, _flags = 0): number {
     // Integers only: NaN and fractions fail every range test and would name no port.
     if (typeof ifindex !== 'number' || (ifindex | 0) !== ifindex || ifindex < 1 || ifindex > this.portCount) {
-      this.redirectKind = REDIRECT_NONE;
-      return XDP_ABORTED;
+      this.redirectKind = Redirect.NONE;
+      return Verdict.ABORTED;
     }
-    this.redirectKind = REDIRECT_PORT;
+    this.redirectKind = Redirect.PORT;
     this.redirectIndex = ifindex - 1;
-    return XDP_REDIRECT;
+    return Verdict.REDIRECT;
   }
 
   /** bpf_redirect_map: the map decides the target; on a miss the low flag bits are the verdict. */
   redirectMap(map: RedirectMap, key: number, flags = 0): number {
-    if (map.redirectLookup(this, key, flags)) return XDP_REDIRECT;
-    this.redirectKind = REDIRECT_NONE;
+    if (map.redirectLookup(this, key, flags)) return Verdict.REDIRECT;
+    this.redirectKind = Redirect.NONE;
     return flags & BPF_F_MISS_MASK;
   }
 }

@@ -1,9 +1,21 @@
-/** XDP verdicts, with Linux's numbers (include/uapi/linux/bpf.h, enum xdp_action). */
-export const XDP_ABORTED = 0;
-export const XDP_DROP = 1;
-export const XDP_PASS = 2;
-export const XDP_TX = 3;
-export const XDP_REDIRECT = 4;
+/**
+ * XDP verdicts, with Linux's numbers (include/uapi/linux/bpf.h, enum xdp_action). Verdict is
+ * the same as a const enum for the switch's own hot paths (see Desc in queues/frames.ts: an
+ * imported `const` costs a module-cell load and a hole check per use in optimised code);
+ * programs use the XDP_* names.
+ */
+export const enum Verdict {
+  ABORTED = 0,
+  DROP = 1,
+  PASS = 2,
+  TX = 3,
+  REDIRECT = 4,
+}
+export const XDP_ABORTED: number = Verdict.ABORTED;
+export const XDP_DROP: number = Verdict.DROP;
+export const XDP_PASS: number = Verdict.PASS;
+export const XDP_TX: number = Verdict.TX;
+export const XDP_REDIRECT: number = Verdict.REDIRECT;
 
 export const VERDICT_NAMES = ['ABORTED', 'DROP', 'PASS', 'TX', 'REDIRECT'] as const;
 export type VerdictName = (typeof VERDICT_NAMES)[number];

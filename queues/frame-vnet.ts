@@ -26,8 +26,14 @@ export const OFFLOAD_TSO = OFFLOAD_TSO4 | OFFLOAD_TSO6;
 /** Takes super-frames marked ECN (CWR on the first segment): GUEST_ECN. */
 export const OFFLOAD_TSO_ECN = 8;
 
-/** Flag in the high half of descriptor word 3 (D_META). */
-export const F_VNET = 1 << 16;
+/**
+ * Flags in the high half of descriptor word 3 (Desc.META); a const enum for the hot paths
+ * (see Desc in queues/frames.ts), F_VNET for the rest.
+ */
+export const enum DescFlag {
+  VNET = 1 << 16,
+}
+export const F_VNET: number = DescFlag.VNET;
 export const VNET_AT = 0;
 
 export function hasVnet(meta: number): boolean {

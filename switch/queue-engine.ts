@@ -35,17 +35,17 @@
  */
 import { Ring } from '../queues/ring.js';
 import { Doorbell } from '../queues/doorbell.js';
-import { FrameArea, D_FRAME, D_HASH, D_META, D_OFFLEN, packMeta, packOffLen, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../queues/frames.js';
+import { FrameArea, Desc, packMeta, packOffLen, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../queues/frames.js';
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P, Q, QUEUE_COUNTERS } from './counters.js';
 import { CTL_DOORBELL, CTL_INPUT, CTL_POS, CTL_WORDS, queueDoorbell, workerThread, type SharedLayout } from './layout.js';
-import { XdpContext, ETH_HLEN, META_MAX, REDIRECT_BROADCAST, REDIRECT_CPU, REDIRECT_PORT, REDIRECT_XSK } from '../programs/context.js';
-import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../programs/verdicts.js';
+import { XdpContext, Bound, Redirect } from '../programs/context.js';
+import { Verdict } from '../programs/verdicts.js';
 import type { XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint, TxEmit } from './endpoints/endpoint.js';
 import { ByteCopier } from '../queues/copy.js';
-import { F_VNET, OFFLOAD_CSUM, OFFLOAD_TSO, OFFLOAD_TSO4, OFFLOAD_TSO6, OFFLOAD_TSO_ECN, loadFrameVnet, storeFrameVnet, VNET_AT } from '../queues/frame-vnet.js';
+import { DescFlag, OFFLOAD_CSUM, OFFLOAD_TSO, OFFLOAD_TSO4, OFFLOAD_TSO6, OFFLOAD_TSO_ECN, loadFrameVnet, storeFrameVnet, VNET_AT } from '../queues/frame-vnet.js';
 import { Gro, type GroHost } from '../lib/net/gro.js';
 import { GsoPlan, gsoErrorText } from '../lib/net/gso.js';
 import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VnetHdr } from '../lib/net/vnet-hdr.js';
@@ -81,7 +81,7 @@ export class QueueEngine {
   tap: PacketTap | null = null;
   /** A tap that sees each packet before the program runs (verdict argument ENTRY). */
   tapEntry: PacketTap | null = null;
-  /** Socket endpoints by id (REDIRECT_XSK targets) and the local stack (PASS), when bound. */
+  /** Socket endpoints by id (Redirect.XSK targets) and the local stack (PASS), when bound. */
   readonly endpoints: (QueueEndpoint | null)[] = [];
   passEndpoint: QueueEndpoint | null = null;
 
@@ -137,7 +137,7 @@ export class QueueEngine {
   private readonly portTakes: Int32Array;
   private readonly offloads: Int32Array;
   private readonly came = new VnetHdr();
-  /** Descriptor flags (F_VNET) of the packet in hand: they travel with its frame. */
+  /** Descriptor flags (DescFlag.VNET) of the packet in hand: they travel with its frame. */
   private inFlags = 0;
   /** The chain takes super-frames whole (all its programs declare frags); see setProgram(). */
   private frags = false;
@@ -362,10 +362,10 @@ export class QueueEngine {
       const o = ring.entryOf(k);
       // What the engine routes by comes from the descriptor, never back from the context: a
       // program can write any field of ctx, and must not be able to name another frame, port or hash.
-      const frame = w[o + D_FRAME];
-      const offLen = w[o + D_OFFLEN];
-      const meta = w[o + D_META];
-      const hash = w[o + D_HASH];
+      const frame = w[o + Desc.FRAME];
+      const offLen = w[o + Desc.OFFLEN];
+      const meta = w[o + Desc.META];
+      const hash = w[o + Desc.HASH];
       const port = meta & 0xff;
       const off = offLen & 0xffff;
       const len = offLen >>> 16;
@@ -373,8 +373,8 @@ export class QueueEngine {
       bytes += len;
       // A super-frame reaches a chain that does not take frags only across a reload or a
       // cpumap hop from a queue whose chain does: cut here, each segment run as a packet.
-      if ((meta & F_VNET) !== 0 && frame >= smallSlots && !this.frags && this.cutForChain(frame, off, len, meta, hash, c)) continue;
-      this.inFlags = meta & F_VNET;
+      if ((meta & DescFlag.VNET) !== 0 && frame >= smallSlots && !this.frags && this.cutForChain(frame, off, len, meta, hash, c)) continue;
+      this.inFlags = meta & DescFlag.VNET;
       ctx.frame = frame;
       ctx.packet = views[frame];
       ctx.view = dataViews[frame];
@@ -392,7 +392,7 @@ export class QueueEngine {
         // arithmetic on numbers. Integers outside 0…4 stay as they are: the capture shows them.
         if (typeof v !== 'number' || (v | 0) !== v) v = -1;
       } catch (e) {
-        v = XDP_ABORTED;
+        v = Verdict.ABORTED;
         this.errorCount++;
         if (this.lastError === null) this.lastError = e instanceof Error ? e.message : String(e);
       }
@@ -406,12 +406,12 @@ export class QueueEngine {
       if (
         typeof d !== 'number' || typeof e !== 'number' || typeof m !== 'number' ||
         (d | 0) !== d || (e | 0) !== e || (m | 0) !== m ||
-        m < 0 || m > d || d - m > META_MAX || e - d < ETH_HLEN || e > (frame < smallSlots ? frameSize : superBytes)
+        m < 0 || m > d || d - m > Bound.META_MAX || e - d < Bound.ETH_HLEN || e > (frame < smallSlots ? frameSize : superBytes)
       ) {
         ctx.data = off;
         ctx.dataEnd = off + len;
         ctx.dataMeta = off - metaLen;
-        v = XDP_ABORTED;
+        v = Verdict.ABORTED;
         this.errorCount++;
         if (this.lastError === null) this.lastError = BOUNDS_ERROR;
       }
@@ -428,25 +428,25 @@ export class QueueEngine {
 
   private route(v: number, ctx: XdpContext, frame: number, port: number, hash: number, c: Int32Array): void {
     switch (v) {
-      case XDP_DROP:
+      case Verdict.DROP:
         c[Q.xdp_drop]++;
         this.free(frame);
         return;
-      case XDP_ABORTED:
+      case Verdict.ABORTED:
         c[Q.xdp_aborted]++;
         this.free(frame);
         return;
-      case XDP_TX:
+      case Verdict.TX:
         if (this.stageTx(port, frame, ctx.data, ctx.dataEnd - ctx.data, hash, this.inFlags)) c[Q.xdp_tx_xmit]++;
         else {
           c[Q.xdp_tx_full]++;
           this.free(frame);
         }
         return;
-      case XDP_REDIRECT:
+      case Verdict.REDIRECT:
         this.redirect(ctx, frame, port, hash, c);
         return;
-      case XDP_PASS:
+      case Verdict.PASS:
         c[Q.xdp_pass]++;
         if (this.passEndpoint !== null) this.deliverTo(this.passEndpoint, null, frame, ctx.data, ctx.dataEnd - ctx.data, port);
         this.free(frame);
@@ -465,7 +465,7 @@ export class QueueEngine {
     const idx = ctx.redirectIndex;
     const len = ctx.dataEnd - ctx.data;
     switch (ctx.redirectKind) {
-      case REDIRECT_PORT:
+      case Redirect.PORT:
         if (!isIndex(idx, this.ports)) break;
         if (this.stageTx(idx, frame, ctx.data, len, hash, this.inFlags)) c[Q.xdp_redirect]++;
         else {
@@ -473,7 +473,7 @@ export class QueueEngine {
           this.free(frame);
         }
         return;
-      case REDIRECT_CPU: {
+      case Redirect.CPU: {
         const ring = isIndex(idx, this.cpuOut.length) ? this.cpuOut[idx] : null;
         if (ring === null) break;
         const s = this.cpuStaged[idx];
@@ -487,7 +487,7 @@ export class QueueEngine {
         c[Q.xdp_redirect]++;
         return;
       }
-      case REDIRECT_XSK: {
+      case Redirect.XSK: {
         const ep = isIndex(idx, this.endpoints.length) ? this.endpoints[idx] : null;
         if (ep === null) break; // not bound to this queue: dropped, as Linux does
         if (this.deliverTo(ep, null, frame, ctx.data, len, port)) c[Q.xdp_redirect]++;
@@ -495,7 +495,7 @@ export class QueueEngine {
         this.free(frame); // copy mode: the socket has its own copy
         return;
       }
-      case REDIRECT_BROADCAST:
+      case Redirect.BROADCAST:
         this.broadcast(ctx, frame, hash, c);
         return;
     }
@@ -536,7 +536,7 @@ export class QueueEngine {
     sh.flags = partial ? VIRTIO_NET_HDR_F_NEEDS_CSUM : h.flags;
     sh.csumStart = plan.at.l4;
     sh.csumOffset = plan.csumOffset;
-    const segMeta = (meta & ~F_VNET) | (sh.flags !== 0 ? F_VNET : 0);
+    const segMeta = (meta & ~DescFlag.VNET) | (sh.flags !== 0 ? DescFlag.VNET : 0);
     for (let i = 0; i < n; i++) {
       const seg = this.pool.alloc();
       const at = seg * this.frameSize;
@@ -558,7 +558,7 @@ export class QueueEngine {
   private runOne(frame: number, off: number, len: number, meta: number, hash: number, c: Int32Array): void {
     const ctx = this.ctx;
     const port = meta & 0xff;
-    this.inFlags = meta & F_VNET;
+    this.inFlags = meta & DescFlag.VNET;
     ctx.frame = frame;
     ctx.packet = this.views[frame];
     ctx.view = this.dataViews[frame];
@@ -574,7 +574,7 @@ export class QueueEngine {
       v = this.program(ctx);
       if (typeof v !== 'number' || (v | 0) !== v) v = -1;
     } catch (e) {
-      v = XDP_ABORTED;
+      v = Verdict.ABORTED;
       this.errorCount++;
       if (this.lastError === null) this.lastError = e instanceof Error ? e.message : String(e);
     }
@@ -585,12 +585,12 @@ export class QueueEngine {
     if (
       typeof d !== 'number' || typeof e !== 'number' || typeof m !== 'number' ||
       (d | 0) !== d || (e | 0) !== e || (m | 0) !== m ||
-      m < 0 || m > d || d - m > META_MAX || e - d < ETH_HLEN || e > this.frameSize
+      m < 0 || m > d || d - m > Bound.META_MAX || e - d < Bound.ETH_HLEN || e > this.frameSize
     ) {
       ctx.data = off;
       ctx.dataEnd = off + len;
       ctx.dataMeta = off;
-      v = XDP_ABORTED;
+      v = Verdict.ABORTED;
       this.errorCount++;
       if (this.lastError === null) this.lastError = BOUNDS_ERROR;
     }
@@ -700,10 +700,10 @@ export class QueueEngine {
   private writeDesc(ring: Ring, k: number, frame: number, off: number, len: number, hash: number, port: number, metaLen: number, flags: number): void {
     const w = ring.words;
     const o = ring.slotOf(k);
-    w[o + D_FRAME] = frame;
-    w[o + D_OFFLEN] = packOffLen(off, len);
-    w[o + D_HASH] = hash;
-    w[o + D_META] = packMeta(port, metaLen, 0) | flags;
+    w[o + Desc.FRAME] = frame;
+    w[o + Desc.OFFLEN] = packOffLen(off, len);
+    w[o + Desc.HASH] = hash;
+    w[o + Desc.META] = packMeta(port, metaLen, 0) | flags;
   }
 
   /**
@@ -918,7 +918,7 @@ export class QueueEngine {
     this.localBytes[0] += this.runBatch(ring, 0, pos, c);
     c[Q.packets] += pos + 1;
     c[Q.xdp_aborted]++;
-    this.free(w[ring.entryOf(pos) + D_FRAME]);
+    this.free(w[ring.entryOf(pos) + Desc.FRAME]);
     ring.release(pos + 1);
     this.flush();
     return true;
@@ -927,7 +927,7 @@ export class QueueEngine {
 
 /**
  * GRO's view of a queue engine for one egress port: super-frames from the queue's own pool,
- * what leaves goes onto that port's tx ring with its header (F_VNET) in the frame.
+ * what leaves goes onto that port's tx ring with its header (DescFlag.VNET) in the frame.
  */
 class EngineGroHost implements GroHost {
   readonly bytes: Uint8Array;
@@ -955,7 +955,7 @@ class EngineGroHost implements GroHost {
     let flags = 0;
     if (hdr.flags !== 0 || hdr.gsoType !== VIRTIO_NET_HDR_GSO_NONE) {
       storeFrameVnet(hdr, this.bytes, base, at - base);
-      flags = F_VNET;
+      flags = DescFlag.VNET;
     }
     if (!this.engine.stageRing(this.port, handle, at - base, len, 0, flags)) {
       this.engine.countLocal(Q.rx_gro_tx_full);

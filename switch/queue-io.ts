@@ -20,13 +20,13 @@
  * tx_packets or tx_dropped.
  */
 import { Ring } from '../queues/ring.js';
-import { D_FRAME, D_HASH, D_META, D_OFFLEN, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
+import { Desc, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
 import type { FramePool } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
 import type { SharedLayout } from './layout.js';
 import type { QueueIO, QueuePort } from './ports/port.js';
-import { F_VNET, loadFrameVnet } from '../queues/frame-vnet.js';
+import { DescFlag, loadFrameVnet } from '../queues/frame-vnet.js';
 import { VnetHdr } from '../lib/net/vnet-hdr.js';
 
 export class QueuePortIO implements QueueIO {
@@ -62,6 +62,8 @@ export class QueuePortIO implements QueueIO {
   private readonly txRings: Ring[];
   /** Word 3 of every descriptor this side submits: the ingress port, no metadata, no flags. */
   private readonly meta: number;
+  /** Word 1's offset half (packOffLen): every frame's data starts after the headroom. */
+  private readonly offset = packOffLen(XDP_PACKET_HEADROOM, 0);
   private staged = 0;
   /** Slots reserved on the rx ring for the poll in progress. */
   private limit = 0;
@@ -71,7 +73,7 @@ export class QueuePortIO implements QueueIO {
   private txBytes = 0;
   private txDropped = 0;
   private readonly block: CounterBlock;
-  /** The header of a frame that carries one (F_VNET), loaded for the side's transmit. */
+  /** The header of a frame that carries one (DescFlag.VNET), loaded for the side's transmit. */
   private readonly hdr = new VnetHdr();
   private readonly logFn: (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -164,10 +166,10 @@ export class QueuePortIO implements QueueIO {
     this.rxBytes += length;
     const w = ring.words;
     const o = ring.slotOf(s);
-    w[o + D_FRAME] = frame;
-    w[o + D_OFFLEN] = packOffLen(XDP_PACKET_HEADROOM, length);
-    w[o + D_HASH] = hash;
-    w[o + D_META] = this.meta;
+    w[o + Desc.FRAME] = frame;
+    w[o + Desc.OFFLEN] = this.offset | (length << 16);
+    w[o + Desc.HASH] = hash;
+    w[o + Desc.META] = this.meta;
     this.staged = s + 1;
     return true;
   }
@@ -218,7 +220,7 @@ export class QueuePortIO implements QueueIO {
     let sent: boolean;
     try {
       let hdr: VnetHdr | null = null;
-      if ((flags & F_VNET) !== 0) {
+      if ((flags & DescFlag.VNET) !== 0) {
         hdr = this.hdr;
         loadFrameVnet(hdr, area, frameBase, offset - frameBase);
       }

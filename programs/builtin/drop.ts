@@ -6,7 +6,7 @@
  * Maps: none.
  */
 import { defineProgram } from '../program.js';
-import { XDP_DROP } from '../verdicts.js';
+import { Verdict } from '../verdicts.js';
 
 export default defineProgram({
   name: 'drop',
@@ -15,12 +15,12 @@ export default defineProgram({
   frags: true,
   params: { readData: { type: 'boolean', default: true, description: 'read the Ethernet type of each packet before dropping it' } },
   create(env) {
-    if (env.params.readData === false) return () => XDP_DROP;
+    if (env.params.readData === false) return () => Verdict.DROP;
     let sink = 0;
     return (ctx) => {
       // Read the EtherType so the packet's cache line is really touched.
       sink ^= (ctx.packet[ctx.data + 12] << 8) | ctx.packet[ctx.data + 13];
-      return XDP_DROP | (sink & 0);
+      return Verdict.DROP | (sink & 0);
     };
   },
 });

@@ -7,7 +7,7 @@
  * Maps: none.
  */
 import { defineProgram } from '../program.js';
-import { XDP_ABORTED } from '../verdicts.js';
+import { Verdict } from '../verdicts.js';
 import type { PortInfo } from '../program.js';
 
 function ifindexOf(ports: PortInfo[], name: string): number {
@@ -31,7 +31,7 @@ export default defineProgram({
       if (pairs.length !== 2) throw new Error('redirect: pairs takes exactly two port names');
       const a = ifindexOf(env.ports, pairs[0]);
       const b = ifindexOf(env.ports, pairs[1]);
-      return (ctx) => (ctx.ingressIfindex === a ? ctx.redirect(b) : ctx.ingressIfindex === b ? ctx.redirect(a) : XDP_ABORTED);
+      return (ctx) => (ctx.ingressIfindex === a ? ctx.redirect(b) : ctx.ingressIfindex === b ? ctx.redirect(a) : Verdict.ABORTED);
     }
     if (env.params.port === undefined) throw new Error('redirect: give `port` or `pairs`');
     const out = ifindexOf(env.ports, String(env.params.port));

@@ -4,7 +4,7 @@
  * Parameters: `swapMacs` (default true). Maps: none.
  */
 import { defineProgram } from '../program.js';
-import { XDP_DROP, XDP_TX } from '../verdicts.js';
+import { Verdict } from '../verdicts.js';
 
 export default defineProgram({
   name: 'tx',
@@ -13,11 +13,11 @@ export default defineProgram({
   frags: true,
   params: { swapMacs: { type: 'boolean', default: true, description: 'swap source and destination MAC addresses' } },
   create(env) {
-    if (env.params.swapMacs === false) return () => XDP_TX;
+    if (env.params.swapMacs === false) return () => Verdict.TX;
     return (ctx) => {
       const v = ctx.view;
       const d = ctx.data;
-      if (ctx.dataEnd - d < 14) return XDP_DROP;
+      if (ctx.dataEnd - d < 14) return Verdict.DROP;
       // Each address as a 4-byte and a 2-byte word (byte order does not matter for a swap):
       // eight accesses instead of twenty-four byte accesses.
       const dHi = v.getUint32(d);
@@ -26,7 +26,7 @@ export default defineProgram({
       v.setUint16(d + 4, v.getUint16(d + 10));
       v.setUint32(d + 6, dHi);
       v.setUint16(d + 10, dLo);
-      return XDP_TX;
+      return Verdict.TX;
     };
   },
 });
