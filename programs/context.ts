@@ -59,24 +59,59 @@ export class XdpContext {
   rxQueueIndex = 0;
   /** RSS hash the device computed. */
   hash = 0;
-  /** The frame's bytes (bounded to the frame). */
-  packet: Uint8Array = new Uint8Array(0);
-  /** The frame's bytes as a DataView (bounded to the frame). */
-  view: DataView = new DataView(new ArrayBuffer(0));
   /** Frame index in the frame area (for the switch; programs have no use for it). */
   frame = 0;
+  /**
+   * The frame `packet` and `view` show, set only by point(): a program cannot reach it, so
+   * whatever it writes into `frame` (or `packet`) it still sees its own frame and no other.
+   */
+  #slot = 0;
+  readonly #views: readonly Uint8Array[];
+  readonly #dataViews: readonly DataView[];
 
   redirectKind: number = Redirect.NONE;
   redirectIndex = 0;
   /** For REDIRECT_BROADCAST: 1 for every port index to send to. */
   readonly broadcastPorts: Uint8Array;
 
+  /**
+   * `views`/`dataViews`: every frame's own views (FrameArea.frameViews(), frameDataViews()),
+   * made once; the context hands out the one of the frame it points at.
+   */
   constructor(
     readonly frameSize: number,
     readonly portCount: number,
+    views: readonly Uint8Array[],
+    dataViews: readonly DataView[],
   ) {
     this.broadcastPorts = new Uint8Array(Math.max(1, portCount));
+    this.#views = views;
+    this.#dataViews = dataViews;
   }
+
+  /**
+   * Points the context at frame f (the switch, per packet). Only the index is stored: the
+   * views are looked up when a program asks for them, so a program that does not touch the
+   * bytes (a redirect) costs no lookup, and the switch writes no object pointers per packet.
+   */
+  point(frame: number): void {
+    this.#slot = frame;
+    this.frame = frame;
+  }
+
+  /** The frame's bytes (bounded to the frame). */
+  get packet(): Uint8Array {
+    return this.#views[this.#slot];
+  }
+
+  /** The frame's bytes as a DataView (bounded to the frame). */
+  get view(): DataView {
+    return this.#dataViews[this.#slot];
+  }
+
+  /** A program may write anything into its context: a new `packet` or `view` is ignored. */
+  set packet(_ignored: Uint8Array) {}
+  set view(_ignored: DataView) {}
 
   /** Length of the packet. */
   get length(): number {

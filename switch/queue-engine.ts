@@ -174,7 +174,7 @@ export class QueueEngine {
       this.views[f] = new Uint8Array(layout.area, f * layout.frameSize, this.superBytes);
       this.dataViews[f] = new DataView(layout.area, f * layout.frameSize, this.superBytes);
     }
-    this.ctx = new XdpContext(layout.frameSize, layout.ports);
+    this.ctx = new XdpContext(layout.frameSize, layout.ports, this.views, this.dataViews);
     this.ctx.rxQueueIndex = queue;
     this.broadcastPorts = this.ctx.broadcastPorts;
     this.ctl = new Int32Array(layout.control);
@@ -345,8 +345,6 @@ export class QueueEngine {
     const w = ring.words;
     const ctx = this.ctx;
     const program = this.program;
-    const views = this.views;
-    const dataViews = this.dataViews;
     const frameSize = this.frameSize;
     // A super-frame (a chain that takes frags) may end anywhere in its slots.
     const smallSlots = this.smallSlots;
@@ -375,9 +373,7 @@ export class QueueEngine {
       // cpumap hop from a queue whose chain does: cut here, each segment run as a packet.
       if ((meta & DescFlag.VNET) !== 0 && frame >= smallSlots && !this.frags && this.cutForChain(frame, off, len, meta, hash, c)) continue;
       this.inFlags = meta & DescFlag.VNET;
-      ctx.frame = frame;
-      ctx.packet = views[frame];
-      ctx.view = dataViews[frame];
+      ctx.point(frame);
       ctx.data = off;
       ctx.dataEnd = off + len;
       ctx.dataMeta = off - metaLen;
@@ -416,8 +412,9 @@ export class QueueEngine {
         if (this.lastError === null) this.lastError = BOUNDS_ERROR;
       }
       if (tap !== null) {
-        // The tap reads these too: it sees the packet's own frame and ingress port (armed taps only).
-        ctx.packet = views[frame];
+        // The tap reads these too: it sees the packet's own frame and ingress port (armed taps
+        // only; ctx.packet is always the frame's own, see XdpContext.point).
+        ctx.frame = frame;
         ctx.ingressIfindex = port + 1;
         tap.observe(ctx, v);
       }
@@ -559,9 +556,7 @@ export class QueueEngine {
     const ctx = this.ctx;
     const port = meta & 0xff;
     this.inFlags = meta & DescFlag.VNET;
-    ctx.frame = frame;
-    ctx.packet = this.views[frame];
-    ctx.view = this.dataViews[frame];
+    ctx.point(frame);
     ctx.data = off;
     ctx.dataEnd = off + len;
     ctx.dataMeta = off;
@@ -595,7 +590,7 @@ export class QueueEngine {
       if (this.lastError === null) this.lastError = BOUNDS_ERROR;
     }
     if (this.tap !== null) {
-      ctx.packet = this.views[frame];
+      ctx.frame = frame;
       ctx.ingressIfindex = port + 1;
       this.tap.observe(ctx, v);
     }

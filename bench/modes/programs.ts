@@ -149,8 +149,7 @@ async function measure(c: Case, seconds: number): Promise<{ pps: number; cpuPps:
   const area = FrameArea.create(2 * FRAMES + 1);
   const views = area.frameViews();
   for (let i = 0; i < c.frames.length; i++) views[i].set(c.frames[i], XDP_PACKET_HEADROOM);
-  const ctx = new XdpContext(area.frameSize, ports.length);
-  const dvs = area.frameDataViews();
+  const ctx = new XdpContext(area.frameSize, ports.length, views, area.frameDataViews());
   const n = c.frames.length;
   const ingress = Int32Array.from({ length: n }, (_, i) => c.ingress(i));
   const words = new Int32Array(area.sab);
@@ -164,8 +163,7 @@ async function measure(c: Case, seconds: number): Promise<{ pps: number; cpuPps:
       const s = (f * fs + XDP_PACKET_HEADROOM) >> 2;
       for (let k = 0; k < LEN >> 2; k++) words[d + k] = words[s + k];
     } else views[w].set(tmpl, XDP_PACKET_HEADROOM);
-    ctx.packet = views[w];
-    ctx.view = dvs[w];
+    ctx.point(w);
     ctx.data = ctx.dataMeta = XDP_PACKET_HEADROOM;
     ctx.dataEnd = XDP_PACKET_HEADROOM + LEN;
     ctx.ingressIfindex = ifindex;

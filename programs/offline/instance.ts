@@ -51,9 +51,8 @@ export class PacketSlot {
 
   constructor(portCount: number, frameSize = 2048) {
     this.area = FrameArea.create(1, frameSize);
-    this.ctx = new XdpContext(frameSize, portCount);
-    this.ctx.packet = this.area.frameViews()[0];
-    this.ctx.view = this.area.frameDataViews()[0];
+    this.ctx = new XdpContext(frameSize, portCount, this.area.frameViews(), this.area.frameDataViews());
+    this.ctx.point(0);
   }
 
   /** Copies `bytes` in; false when they do not fit the frame. */

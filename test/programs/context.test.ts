@@ -8,10 +8,8 @@ import type { ProgramModule } from '../../programs/program.js';
 
 function ctxOver(len = 60): { ctx: XdpContext; area: FrameArea } {
   const area = FrameArea.create(4, 2048);
-  const ctx = new XdpContext(2048, 3);
-  ctx.frame = 1;
-  ctx.packet = area.frameViews()[1];
-  ctx.view = area.frameDataViews()[1];
+  const ctx = new XdpContext(2048, 3, area.frameViews(), area.frameDataViews());
+  ctx.point(1);
   ctx.data = 256;
   ctx.dataMeta = 256;
   ctx.dataEnd = 256 + len;

@@ -9,7 +9,7 @@ describe('devmap / devmap_hash / xskmap / cpumap as redirect targets', () => {
   for (const type of ['devmap', 'devmap_hash'] as const) {
     it(`${type}: key → port, miss → flags & 3, broadcast with and without the ingress port`, () => {
       const m = openMap(createMap({ type, keySize: 4, valueSize: 4, maxEntries: 128 }, 2), 0) as RedirectMapLike;
-      const ctx = new XdpContext(2048, 4);
+      const ctx = new XdpContext(2048, 4, [], []); // no frames: the maps read none
       ctx.ingressIfindex = 2;
       for (const ifindex of [1, 2, 3]) m.update(u32(ifindex * 10), u32(ifindex));
       m.update(u32(99), u32(9)); // a port the switch does not have: a miss
@@ -36,7 +36,7 @@ describe('devmap / devmap_hash / xskmap / cpumap as redirect targets', () => {
 
   it('xskmap: slot → socket endpoint id', () => {
     const m = openMap(createMap({ type: 'xskmap', keySize: 4, valueSize: 4, maxEntries: 4 }, 2), 1) as RedirectMapLike;
-    const ctx = new XdpContext(2048, 2);
+    const ctx = new XdpContext(2048, 2, [], []);
     m.update(u32(1), u32(0));
     expect(ctx.redirectMap(m, 1, XDP_PASS)).toBe(XDP_REDIRECT);
     expect([ctx.redirectKind, ctx.redirectIndex]).toEqual([REDIRECT_XSK, 0]);
@@ -45,7 +45,7 @@ describe('devmap / devmap_hash / xskmap / cpumap as redirect targets', () => {
 
   it('cpumap: key = destination queue, which must exist', () => {
     const m = openMap(createMap({ type: 'cpumap', keySize: 4, valueSize: 4, maxEntries: 8 }, 2), 0) as RedirectMapLike;
-    const ctx = new XdpContext(2048, 2);
+    const ctx = new XdpContext(2048, 2, [], []);
     m.update(u32(1), u32(256));
     expect(() => m.update(u32(2), u32(256))).toThrow(/queue 2 does not exist/);
     expect(() => m.update(u32(0), u32(0))).toThrow(/qsize/);
