@@ -25,13 +25,19 @@ export class ClassicWriter implements CaptureWriter {
   private readonly le: boolean;
   private readonly ns: boolean;
 
+  /**
+   * `sink`: add records to a capture another writer began (its file header already there),
+   * through this sink; the writer then writes no file header.
+   */
   constructor(
     readonly file: string,
     opts: ClassicWriterOptions = {},
+    sink?: FileSink,
   ) {
     this.le = (opts.byteOrder ?? 'le') === 'le';
     this.ns = (opts.precision ?? 'ns') === 'ns';
-    this.sink = new FileSink(file, opts.bufferSize);
+    this.sink = sink ?? new FileSink(file, opts.bufferSize);
+    if (sink !== undefined) return;
     const at = this.sink.reserve(PCAP_FILE_HEADER);
     const dv = this.sink.dv;
     const le = this.le;

@@ -2,11 +2,16 @@
  * A file written through one buffer: records are appended to memory and reach the file in
  * large writes (one syscall per `size` bytes, not one per packet), and on flush()/close().
  *
- * Writes are synchronous: the sink lives in a device thread whose loop does not yield to
- * the event loop between bursts, so an asynchronous write would only complete late. With a
- * 1 MiB buffer that is one write(2) per ~13 000 64-byte packets.
+ * Writes are synchronous: the sink lives in a thread (a device thread, a queue worker) whose
+ * loop does not yield to the event loop between bursts, so an asynchronous write would only
+ * complete late. With a 1 MiB buffer that is one write(2) per ~13 000 64-byte packets.
+ *
+ * The file is opened O_APPEND, so several sinks can add to one file, each write(2) landing
+ * whole at its end: the port's device thread creates it (truncating) and writes the file
+ * header; each queue worker's sink (`append: true`) then adds records (a capture written
+ * run to completion, switch/ports/pcap/queue-capture.ts).
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { StagingCopier } from '../../queues/copy.js';
 import { PcapError } from './error.js';
 
@@ -24,19 +29,35 @@ export class FileSink {
   written = 0;
   private fd: number;
 
+  /**
+   * `opts.append`: add to the file as it is (else it is created empty). `opts.buffer`: the
+   * memory to buffer in (4-byte aligned; else one of `size` bytes of its own), holding
+   * `opts.used` bytes already. `opts.fd`: a descriptor of the file to write through, opened
+   * O_APPEND (taken over from a queue worker that died), instead of opening it.
+   */
   constructor(
     readonly file: string,
     size = DEFAULT_SINK_BUFFER,
+    opts: { append?: boolean; buffer?: Buffer; used?: number; fd?: number } = {},
   ) {
-    try {
-      this.fd = openSync(file, 'w');
-    } catch (e) {
-      throw new PcapError('io', file, -1, `cannot create: ${(e as Error).message}`, { cause: e });
+    if (opts.fd !== undefined) this.fd = opts.fd;
+    else {
+      try {
+        this.fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (opts.append === true ? 0 : constants.O_TRUNC), 0o666);
+      } catch (e) {
+        throw new PcapError('io', file, -1, `cannot ${opts.append === true ? 'open' : 'create'}: ${(e as Error).message}`, { cause: e });
+      }
     }
     // Its own ArrayBuffer, so offset 0 (word aligned) whatever the size.
-    this.buf = Buffer.from(new ArrayBuffer(Math.max(64, size)));
-    this.dv = new DataView(this.buf.buffer, 0, this.buf.length);
+    this.buf = opts.buffer ?? Buffer.from(new ArrayBuffer(Math.max(64, size)));
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.copier = new StagingCopier(this.buf);
+    this.used = opts.used ?? 0;
+  }
+
+  /** The descriptor written through (-1 once closed). */
+  get descriptor(): number {
+    return this.fd;
   }
 
   /**

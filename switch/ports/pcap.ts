@@ -7,7 +7,10 @@
  *         steering gives its queue, steered once at load (pcap/queue-replay.ts): no thread hop
  *   read, streamed (preload: false) or with flow rules on the port: the device thread reads
  *         in.pcapng ──▶ poll(): Replayer ──▶ io.submit ──▶ steer (RPS hop, rx_rps)
- *   write: out.pcap ◀── transmit(): CaptureWriter (buffered; flushed at close), always on
+ *   write, classic pcap (run to completion): the device thread creates the file and writes
+ *         its header; every queue worker adds the records of what it transmits itself,
+ *         buffered and appended in large writes (pcap/queue-capture.ts): no thread hop
+ *   write, pcapng: out.pcapng ◀── transmit(): CaptureWriter (buffered; flushed at close) on
  *         the device thread, which drains the queues' tx rings in batches
  *
  * Counters of its own (ethtool -S style, after the common rx_packets/tx_packets/…):
@@ -27,15 +30,14 @@ import { PcapReader, type ReaderOptions } from '../../lib/pcap/reader.js';
 import { Replayer } from './pcap/replay.js';
 import { PreloadedSource, StreamSource, type ReplaySource } from './pcap/replay-source.js';
 import { PcapQueue } from './pcap/queue-replay.js';
+import { PcapQueueCapture, captureSharedState, writesOnQueues } from './pcap/queue-capture.js';
+import { CaptureClock } from './pcap/capture-clock.js';
 import { createWriter, type CaptureWriter, type WriterOptions } from '../../lib/pcap/writer.js';
 import type { Port, PortConfig, PortIO, PortType, QueueIO } from './port.js';
 import { optionTypeIssues } from './options.js';
 import { XDP_PACKET_HEADROOM } from '../../queues/frames.js';
 
 const COUNTERS = ['rx_oversize', 'rx_truncated', 'rx_file_errors', 'rx_passes', 'tx_file_bytes', 'tx_file_errors'] as const;
-
-/** Transmitted packets between two clock reads when no flushTx() comes (see transmit). */
-const STAMP_EVERY = 64;
 
 class PcapPort implements Port {
   private io!: PortIO;
@@ -52,13 +54,9 @@ class PcapPort implements Port {
   private reportedTruncated = 0;
   private reportedOversize = 0;
   private reportedPasses = 0;
-  // Capture timestamps: wall clock at open + monotonic time since (performance.now()).
-  private wallSec = 0;
-  private wallNsec = 0;
-  private mono0 = 0;
-  private stampLeft = 0;
-  private tsSec = 0;
-  private tsNsec = 0;
+  private clock: CaptureClock | null = null;
+  /** The queue workers write the records (run to completion); this thread wrote the header. */
+  private queuesWrite = false;
 
   constructor(private readonly o: PcapPortOptions) {}
 
@@ -92,10 +90,13 @@ class PcapPort implements Port {
         throw e;
       }
       this.writer.sourceFrames(io.frameSize, XDP_PACKET_HEADROOM);
-      const now = Date.now();
-      this.mono0 = performance.now();
-      this.wallSec = Math.floor(now / 1000);
-      this.wallNsec = (now % 1000) * 1e6;
+      this.clock = new CaptureClock();
+      // Run to completion: the queue workers add the records (queue-capture.ts), after the
+      // file header, which must therefore be in the file before the first of them.
+      if (writesOnQueues(o) && io.shared != null) {
+        this.queuesWrite = true;
+        this.writer.flush();
+      }
       this.publishFileBytes();
     }
   }
@@ -140,12 +141,10 @@ class PcapPort implements Port {
   transmit(area: Uint8Array, offset: number, length: number, _queue: number): boolean {
     const w = this.writer;
     if (w === null) return false; // a replay-only port (or a failed capture): tx_dropped
-    // One clock read per burst (flushTx resets stampLeft) or per STAMP_EVERY packets: the
-    // clock costs more than the rest of the write for short frames.
-    if (this.stampLeft === 0) this.stamp();
-    this.stampLeft--;
+    const clock = this.clock!;
+    clock.tick();
     try {
-      w.write(area, offset, length, this.tsSec, this.tsNsec);
+      w.write(area, offset, length, clock.sec, clock.nsec);
     } catch (e) {
       this.fail(e);
       return false;
@@ -168,16 +167,8 @@ class PcapPort implements Port {
     }
   }
 
-  private stamp(): void {
-    const ns = this.wallNsec + Math.floor((performance.now() - this.mono0) * 1e6);
-    const carry = Math.floor(ns / 1e9);
-    this.tsSec = this.wallSec + carry;
-    this.tsNsec = ns - carry * 1e9;
-    this.stampLeft = STAMP_EVERY;
-  }
-
   flushTx(): void {
-    this.stampLeft = 0;
+    this.clock?.burst();
     if (this.writer !== null) this.publishFileBytes();
   }
 
@@ -204,7 +195,12 @@ class PcapPort implements Port {
     };
   }
 
-  /** `{ op: 'flush' }` makes everything transmitted so far readable in the output file. */
+  /**
+   * `{ op: 'flush' }` makes everything transmitted so far readable in the output file. When
+   * the queue workers write the records, they are asked too (`queueSides`); `written` and
+   * `bytes` are then this thread's part only (the file header), the port's counters
+   * (tx_packets, tx_file_bytes) the whole.
+   */
   control(msg: unknown): unknown {
     const op = (msg as { op?: unknown } | null)?.op;
     if (op === 'flush') {
@@ -216,7 +212,8 @@ class PcapPort implements Port {
         throw e;
       }
       this.publishFileBytes();
-      return { written: this.writer.packets, bytes: this.writer.bytes };
+      const mine = { written: this.writer.packets, bytes: this.writer.bytes };
+      return this.queuesWrite ? { ...mine, queueSides: { op: 'flush' } } : mine;
     }
     throw new Error(`unknown request ${JSON.stringify(msg)} (pcap takes { op: 'flush' })`);
   }
@@ -242,16 +239,31 @@ const pcap: PortType = {
   },
   queueSides(config: PortConfig) {
     const o = parsePcapOptions(config, []);
-    // A preloaded capture is polled by the queue workers; a streamed one reads a file and a
-    // capture writer writes one: both keep the device thread.
-    return { rx: o.read !== null && o.preload, tx: false };
+    // A preloaded capture is polled by the queue workers, and a classic capture written by
+    // them (each adds its records to the file); a streamed replay reads a file on the device
+    // thread, and a pcapng capture is written there.
+    return { rx: o.read !== null && o.preload, tx: writesOnQueues(o) };
+  },
+  sharedState(config: PortConfig, queues: number) {
+    return captureSharedState(writesOnQueues(parsePcapOptions(config, [])) ? queues : 0);
   },
   openQueue(config: PortConfig, io: QueueIO) {
     const errors = optionTypeIssues('pcap', PCAP_OPTIONS, config);
     const o = parsePcapOptions(config, errors);
     if (errors.length) throw new Error(`pcap port ${config.name}: ${errors.join('; ')}`);
     try {
-      return new PcapQueue(o, io);
+      const replay = o.read !== null && io.receives ? new PcapQueue(o, io) : null;
+      const capture = writesOnQueues(o) ? new PcapQueueCapture(o, io) : null;
+      if (capture === null) return replay!;
+      if (replay === null) return capture;
+      return {
+        poll: (budget: number) => replay.poll(budget),
+        status: () => replay.status(),
+        transmit: (area: Uint8Array, offset: number, length: number) => capture.transmit(area, offset, length),
+        flushTx: () => capture.flushTx(),
+        control: (msg: unknown) => capture.control(msg),
+        close: () => capture.close(),
+      };
     } catch (e) {
       throw new Error(`pcap port ${config.name}: ${(e as Error).message}`, { cause: e });
     }
