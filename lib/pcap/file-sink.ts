@@ -32,32 +32,23 @@ export class FileSink {
   /**
    * `opts.append`: add to the file as it is (else it is created empty). `opts.buffer`: the
    * memory to buffer in (4-byte aligned; else one of `size` bytes of its own), holding
-   * `opts.used` bytes already. `opts.fd`: a descriptor of the file to write through, opened
-   * O_APPEND (taken over from a queue worker that died), instead of opening it.
+   * `opts.used` bytes already.
    */
   constructor(
     readonly file: string,
     size = DEFAULT_SINK_BUFFER,
-    opts: { append?: boolean; buffer?: Buffer; used?: number; fd?: number } = {},
+    opts: { append?: boolean; buffer?: Buffer; used?: number } = {},
   ) {
-    if (opts.fd !== undefined) this.fd = opts.fd;
-    else {
-      try {
-        this.fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (opts.append === true ? 0 : constants.O_TRUNC), 0o666);
-      } catch (e) {
-        throw new PcapError('io', file, -1, `cannot ${opts.append === true ? 'open' : 'create'}: ${(e as Error).message}`, { cause: e });
-      }
+    try {
+      this.fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (opts.append === true ? 0 : constants.O_TRUNC), 0o666);
+    } catch (e) {
+      throw new PcapError('io', file, -1, `cannot ${opts.append === true ? 'open' : 'create'}: ${(e as Error).message}`, { cause: e });
     }
     // Its own ArrayBuffer, so offset 0 (word aligned) whatever the size.
     this.buf = opts.buffer ?? Buffer.from(new ArrayBuffer(Math.max(64, size)));
     this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.copier = new StagingCopier(this.buf);
     this.used = opts.used ?? 0;
-  }
-
-  /** The descriptor written through (-1 once closed). */
-  get descriptor(): number {
-    return this.fd;
   }
 
   /**

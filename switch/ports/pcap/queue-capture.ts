@@ -15,24 +15,23 @@
  * flushes when full, on request, and at close.
  *
  * A worker killed by the watchdog loses nothing it transmitted: the buffer and the number of
- * its bytes that belong to finished breaths live in the port's shared state, with the file's
- * descriptor (QueueSlot), and the replacement carries on from there (the records of the
- * breath that was cut short are past that number: the replacement redoes that breath). The
+ * its bytes that belong to finished breaths live in the port's shared state, and the
+ * replacement carries on from there (the records of the breath that was cut short are past
+ * that number: the replacement redoes that breath) through a descriptor of its own (Node
+ * closes the descriptors a worker opened with fs when it exits: trackUnmanagedFds). The
  * one exception is a breath that itself fills the buffer (more than BUFFER − FLUSH_AT bytes
  * of records, jumbo frames only) and then dies: what it wrote before dying reaches the file
  * and is written again by the replacement's redo.
  *
  * Shared state (one SharedArrayBuffer for the port, captureSharedState):
- *   [0, 16·queues)              one QueueSlot per queue (the descriptor a worker writes through)
- *   [SLOTS + 64·q]              Int32: bytes of finished breaths in queue q's buffer
- *   [BUFS + BUFFER·q, +BUFFER)  queue q's buffer
+ *   [64·q]                          Int32: bytes of finished breaths in queue q's buffer
+ *   [64·queues + BUFFER·q, +BUFFER) queue q's buffer
  */
 import path from 'node:path';
 import { ClassicWriter } from '../../../lib/pcap/classic-writer.js';
 import { FileSink } from '../../../lib/pcap/file-sink.js';
 import { PcapError } from '../../../lib/pcap/error.js';
 import { XDP_PACKET_HEADROOM } from '../../../queues/frames.js';
-import { createQueueSlots, QueueSlot } from '../queue-slots.js';
 import type { QueueIO, QueuePort } from '../port.js';
 import type { PcapPortOptions } from './port-options.js';
 import { CaptureClock } from './capture-clock.js';
@@ -40,7 +39,6 @@ import { CaptureClock } from './capture-clock.js';
 /** Each queue's buffer, and the fill past which a breath's end writes it out. */
 const BUFFER = 2 << 20;
 const FLUSH_AT = 1 << 20;
-const SLOT_BYTES = 16;
 const LINE = 64;
 
 /** Whether the queue workers write this port's capture (classic pcap; pcapng stays on the device thread). */
@@ -48,19 +46,18 @@ export function writesOnQueues(o: PcapPortOptions): boolean {
   return o.write !== null && o.format === 'pcap';
 }
 
-function usedWord(queues: number, queue: number): number {
-  return (Math.ceil((SLOT_BYTES * queues) / LINE) * LINE + LINE * queue) >> 2;
+/** Int32 index of queue q's length word (one cache line per queue). */
+function usedWord(queue: number): number {
+  return (LINE * queue) >> 2;
 }
 
 function bufferAt(queues: number, queue: number): number {
-  return Math.ceil((SLOT_BYTES * queues) / LINE) * LINE + LINE * queues + BUFFER * queue;
+  return LINE * queues + BUFFER * queue;
 }
 
-/** The port's shared state: every queue's slot, length word and buffer (queues 0: none written). */
+/** The port's shared state: every queue's length word and buffer (queues 0: none written). */
 export function captureSharedState(queues: number): SharedArrayBuffer {
-  const sab = new SharedArrayBuffer(bufferAt(queues, queues));
-  new Int32Array(sab).set(new Int32Array(createQueueSlots(queues)));
-  return sab;
+  return new SharedArrayBuffer(Math.max(4, bufferAt(queues, queues)));
 }
 
 export class PcapQueueCapture implements QueuePort {
@@ -69,7 +66,6 @@ export class PcapQueueCapture implements QueuePort {
   private readonly clock = new CaptureClock();
   private readonly words: Int32Array;
   private readonly used: number;
-  private readonly slot: QueueSlot;
   /** tx_file_bytes, and what of the file's bytes this side has counted there. */
   private readonly cFileBytes: number;
   private counted: number;
@@ -82,15 +78,12 @@ export class PcapQueueCapture implements QueuePort {
     if (shared === null) throw new Error('a capture written by the queues needs the port’s shared state');
     const file = path.resolve(o.write!);
     this.words = new Int32Array(shared);
-    this.used = usedWord(io.queues, io.queue);
-    this.slot = new QueueSlot(shared, io.queue);
-    // What the worker before this one left: its descriptor, and the records of its finished
-    // breaths (pairs with the Atomics.store of the length in flushTx()).
-    const left = this.slot.left();
+    this.used = usedWord(io.queue);
+    // What the worker before this one left: the records of its finished breaths (pairs with
+    // the Atomics.store of the length in flushTx()).
     const used = Atomics.load(this.words, this.used);
     const buffer = Buffer.from(shared, bufferAt(io.queues, io.queue), BUFFER);
-    this.sink = new FileSink(file, BUFFER, { append: true, buffer, used, ...(left !== null ? { fd: left.fd } : {}) });
-    this.slot.record(this.sink.descriptor);
+    this.sink = new FileSink(file, BUFFER, { append: true, buffer, used });
     this.writer = new ClassicWriter(file, { precision: o.precision }, this.sink);
     this.writer.sourceFrames(io.frameSize, XDP_PACKET_HEADROOM);
     this.cFileBytes = io.counterIndex('tx_file_bytes');
@@ -139,7 +132,6 @@ export class PcapQueueCapture implements QueuePort {
     this.count();
     this.sink = null;
     this.writer = null;
-    this.slot.clear();
     try {
       sink.close();
     } catch {
@@ -176,16 +168,11 @@ export class PcapQueueCapture implements QueuePort {
     this.io.count('tx_file_errors');
     this.io.log('error', `capture stopped on queue ${this.io.queue} after ${sink.written} bytes: ${e.message}`);
     Atomics.store(this.words, this.used, 0); // pairs with a replacement's load: nothing to carry on
-    this.slot.clear();
+    sink.used = 0; // what failed is not retried at close
     try {
-      closeQuietly(sink);
+      sink.close();
     } catch {
       // the same error again; already reported
     }
   }
-}
-
-function closeQuietly(sink: FileSink): void {
-  sink.used = 0; // what failed is not retried at close
-  sink.close();
 }

@@ -187,9 +187,11 @@ describe('PcapQueue: a queue worker replays its share', () => {
     }
   });
 
-  it('the port offers a queue side for a preloaded replay only', () => {
+  it('the port offers a queue side for a preloaded replay and a classic capture written', () => {
     expect(pcap.queueSides!({ name: 'in', type: 'pcap', read: 'x.pcap' })).toEqual({ rx: true, tx: false });
     expect(pcap.queueSides!({ name: 'in', type: 'pcap', read: 'x.pcap', preload: false })).toEqual({ rx: false, tx: false });
-    expect(pcap.queueSides!({ name: 'out', type: 'pcap', write: 'y.pcap' })).toEqual({ rx: false, tx: false });
+    expect(pcap.queueSides!({ name: 'out', type: 'pcap', write: 'y.pcap' })).toEqual({ rx: false, tx: true });
+    // pcapng is written on the device thread.
+    expect(pcap.queueSides!({ name: 'out', type: 'pcap', write: 'y.pcapng' })).toEqual({ rx: false, tx: false });
   });
 });
