@@ -125,8 +125,10 @@ export class Ring {
     // Pairs with Atomics.load(kProd) in peek(): entries written above are visible first.
     Atomics.store(this.words, kProd, this.prodLocal | 0);
     // Pairs with the consumer's Atomics.or(kFlags) before it re-checks and sleeps: either it
-    // sees our new prod in its re-check, or we see its flag here and wake it.
-    if ((Atomics.load(this.words, kFlags) & NEEDS_WAKEUP) !== 0 && this.doorbell !== null) {
+    // sees our new prod in its re-check, or we see its flag here and wake it. A ring without
+    // a doorbell (its consumer is the producing thread itself) skips the load: an Atomics
+    // call is a builtin call in V8's optimised code, about 13 ns here.
+    if (this.doorbell !== null && (Atomics.load(this.words, kFlags) & NEEDS_WAKEUP) !== 0) {
       this.doorbell.ring();
     }
   }
