@@ -4,7 +4,7 @@
  * REDIRECT_CPU with redirectIndex = the key: the packet is re-steered to that queue's
  * worker, which runs its own chain on it. Keys must be below the switch's queue count.
  */
-import { REDIRECT_CPU, type RedirectMap, type XdpContext } from '../context.js';
+import { Redirect, type RedirectMap, type XdpContext } from '../context.js';
 import type { MapSpec, SharedMap } from './map.js';
 import { MapError } from './shared.js';
 import { SLOT_HEADER, SlotMap, createSlotMap } from './slot-map.js';
@@ -26,7 +26,7 @@ export class Cpumap extends SlotMap implements RedirectMap {
   redirectLookup(ctx: XdpContext, key: number, _flags: number): boolean {
     if (key >>> 0 !== key || key >= this.maxEntries || key >= this.queues) return false;
     if (this.words[SLOT_HEADER + key] === 0) return false; // one word, tear-free
-    ctx.redirectKind = REDIRECT_CPU;
+    ctx.redirectKind = Redirect.CPU;
     ctx.redirectIndex = key;
     return true;
   }

@@ -3,7 +3,7 @@
  * tenant id), not dense indices. Value: the egress port's ifindex (u32). Broadcast scans
  * the entries (a devmap_hash holds a handful of ports). Built on the hash map.
  */
-import { REDIRECT_BROADCAST, REDIRECT_PORT, type RedirectMap, type XdpContext } from '../context.js';
+import { Redirect, type RedirectMap, type XdpContext } from '../context.js';
 import { BPF_F_BROADCAST } from '../verdicts.js';
 import { markBroadcast } from './devmap.js';
 import { HashMap, createHash } from './hash.js';
@@ -36,14 +36,14 @@ export class DevmapHash extends HashMap implements RedirectMap {
         any = true;
       }
       if (!any) return false;
-      ctx.redirectKind = REDIRECT_BROADCAST;
+      ctx.redirectKind = Redirect.BROADCAST;
       return true;
     }
     this.keyWords[0] = key;
     if (!this.lookupScratch(this.one)) return false;
     const port = this.one[0] - 1;
     if (port < 0 || port >= ctx.portCount) return false;
-    ctx.redirectKind = REDIRECT_PORT;
+    ctx.redirectKind = Redirect.PORT;
     ctx.redirectIndex = port;
     return true;
   }

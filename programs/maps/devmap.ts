@@ -10,7 +10,7 @@
  *   - a miss (absent key, or an ifindex the switch has no port for) returns false and the
  *     context returns the low two flag bits as the verdict.
  */
-import { REDIRECT_BROADCAST, REDIRECT_PORT, type RedirectMap, type XdpContext } from '../context.js';
+import { Redirect, type RedirectMap, type XdpContext } from '../context.js';
 import { BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS } from '../verdicts.js';
 import type { MapSpec, SharedMap } from './map.js';
 import { MapError } from './shared.js';
@@ -49,13 +49,13 @@ export class Devmap extends SlotMap implements RedirectMap {
         any = true;
       }
       if (!any) return false;
-      ctx.redirectKind = REDIRECT_BROADCAST;
+      ctx.redirectKind = Redirect.BROADCAST;
       return true;
     }
     if (key >>> 0 !== key || key >= this.maxEntries) return false;
     const port = w[SLOT_HEADER + key] - 2; // one word, tear-free; the port it names needs no other data
     if (port < 0 || port >= ctx.portCount) return false;
-    ctx.redirectKind = REDIRECT_PORT;
+    ctx.redirectKind = Redirect.PORT;
     ctx.redirectIndex = port;
     return true;
   }

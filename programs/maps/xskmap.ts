@@ -5,7 +5,7 @@
  * miss (the low two flag bits are the verdict). Whether the endpoint is bound to this
  * queue is the queue worker's check (SPEC §4: a mismatch drops).
  */
-import { REDIRECT_XSK, type RedirectMap, type XdpContext } from '../context.js';
+import { Redirect, type RedirectMap, type XdpContext } from '../context.js';
 import type { MapSpec, SharedMap } from './map.js';
 import { SLOT_HEADER, SlotMap, createSlotMap } from './slot-map.js';
 
@@ -24,7 +24,7 @@ export class Xskmap extends SlotMap implements RedirectMap {
     if (key >>> 0 !== key || key >= this.maxEntries) return false;
     const id = this.words[SLOT_HEADER + key] - 1; // one word, tear-free
     if (id < 0) return false;
-    ctx.redirectKind = REDIRECT_XSK;
+    ctx.redirectKind = Redirect.XSK;
     ctx.redirectIndex = id;
     return true;
   }

@@ -28,10 +28,20 @@ import { Ring } from '../../queues/ring.js';
 
 export const XSK_DESC_WORDS = 4;
 export const XSK_ADDR_WORDS = 2;
-export const DESC_ADDR_LO = 0;
-export const DESC_ADDR_HI = 1;
-export const DESC_LEN = 2;
-export const DESC_OPTIONS = 3;
+/**
+ * An RX/TX descriptor's words, as a const enum for the per-packet paths (see Desc in
+ * queues/frames.ts: an imported `const` costs a module-cell load and a hole check per use).
+ */
+export const enum XskDesc {
+  ADDR_LO = 0,
+  ADDR_HI = 1,
+  LEN = 2,
+  OPTIONS = 3,
+}
+export const DESC_ADDR_LO: number = XskDesc.ADDR_LO;
+export const DESC_ADDR_HI: number = XskDesc.ADDR_HI;
+export const DESC_LEN: number = XskDesc.LEN;
+export const DESC_OPTIONS: number = XskDesc.OPTIONS;
 
 export const kAppBell = 0;
 export const kSwitchBell = 1;

@@ -13,7 +13,7 @@
 import { Ring } from '../../queues/ring.js';
 import { Doorbell } from '../../queues/doorbell.js';
 import { ByteCopier } from '../../queues/copy.js';
-import { DESC_ADDR_LO, DESC_LEN, DESC_OPTIONS, createXskShared, kAppBell, kRingsWorker, kSwitchBell, xskStats, type XskOptions, type XskShared } from './xsk-shared.js';
+import { XskDesc, createXskShared, kAppBell, kRingsWorker, kSwitchBell, xskStats, type XskOptions, type XskShared } from './xsk-shared.js';
 import type { DoorbellHandle } from '../../queues/doorbell.js';
 
 export type XskReceiver = (umem: Uint8Array, addr: number, length: number, port: number) => void;
@@ -92,8 +92,8 @@ export class XskSocket {
     const w = r.words;
     for (let k = 0; k < n; k++) {
       const e = r.entryOf(k);
-      const addr = w[e + DESC_ADDR_LO] >>> 0;
-      fn(this.umem, addr, w[e + DESC_LEN] >>> 0, w[e + DESC_OPTIONS] & 0xffff);
+      const addr = w[e + XskDesc.ADDR_LO] >>> 0;
+      fn(this.umem, addr, w[e + XskDesc.LEN] >>> 0, w[e + XskDesc.OPTIONS] & 0xffff);
       this.free[this.freeTop++] = addr & this.chunkMask;
     }
     r.release(n);

@@ -14,7 +14,7 @@
 import { Ring } from '../../queues/ring.js';
 import { Doorbell } from '../../queues/doorbell.js';
 import type { QueueEndpoint, TxEmit } from './endpoint.js';
-import { DESC_ADDR_HI, DESC_ADDR_LO, DESC_LEN, DESC_OPTIONS, X, kAppBell, kRingsWorker, type XskShared } from './xsk-shared.js';
+import { XskDesc, X, kAppBell, kRingsWorker, type XskShared } from './xsk-shared.js';
 import { ByteCopier } from '../../queues/copy.js';
 
 export interface XskEndpointOptions {
@@ -97,10 +97,10 @@ export class XskEndpoint implements QueueEndpoint {
       this.copier.copy(this.umem, data, src, offset, length);
       const d = rx.slotOf(staged);
       const r = rx.words;
-      r[d + DESC_ADDR_LO] = data;
-      r[d + DESC_ADDR_HI] = 0;
-      r[d + DESC_LEN] = length;
-      r[d + DESC_OPTIONS] = ingressPort & 0xffff;
+      r[d + XskDesc.ADDR_LO] = data;
+      r[d + XskDesc.ADDR_HI] = 0;
+      r[d + XskDesc.LEN] = length;
+      r[d + XskDesc.OPTIONS] = ingressPort & 0xffff;
       this.rxStaged = staged + 1;
       this.rxBytes += length;
       return true;
@@ -121,15 +121,15 @@ export class XskEndpoint implements QueueEndpoint {
     const cw = this.completion.words;
     for (let k = 0; k < n; k++) {
       const e = this.tx.entryOf(k);
-      const lo = t[e + DESC_ADDR_LO] >>> 0;
-      const hi = t[e + DESC_ADDR_HI];
-      const len = t[e + DESC_LEN] >>> 0;
+      const lo = t[e + XskDesc.ADDR_LO] >>> 0;
+      const hi = t[e + XskDesc.ADDR_HI];
+      const len = t[e + XskDesc.LEN] >>> 0;
       // Valid: inside the UMEM, not crossing its chunk, at least an Ethernet header.
       if (hi !== 0 || lo >= this.umemSize || len < 14 || (lo & this.chunkMask) + this.frameSize < lo + len) {
         s[X.tx_invalid_descs]++;
         continue;
       }
-      const port = this.egressPort >= 0 ? this.egressPort : t[e + DESC_OPTIONS] & 0xffff;
+      const port = this.egressPort >= 0 ? this.egressPort : t[e + XskDesc.OPTIONS] & 0xffff;
       if (emit(this.umem, lo, len, port)) {
         s[X.tx_packets]++;
         s[X.tx_bytes] += len;
