@@ -59,11 +59,9 @@ export class XdpContext {
   rxQueueIndex = 0;
   /** RSS hash the device computed. */
   hash = 0;
-  /** Frame index in the frame area (for the switch; programs have no use for it). */
-  frame = 0;
   /**
-   * The frame `packet` and `view` show, set only by point(): a program cannot reach it, so
-   * whatever it writes into `frame` (or `packet`) it still sees its own frame and no other.
+   * The frame `packet`, `view` and `frame` show, set only by point(): a program cannot reach
+   * it, so whatever it writes into `frame` (or `packet`) it still sees its own frame and no other.
    */
   #slot = 0;
   readonly #views: readonly Uint8Array[];
@@ -96,7 +94,11 @@ export class XdpContext {
    */
   point(frame: number): void {
     this.#slot = frame;
-    this.frame = frame;
+  }
+
+  /** Frame index in the frame area (for the switch and a tap; programs have no use for it). */
+  get frame(): number {
+    return this.#slot;
   }
 
   /** The frame's bytes (bounded to the frame). */
@@ -109,9 +111,10 @@ export class XdpContext {
     return this.#dataViews[this.#slot];
   }
 
-  /** A program may write anything into its context: a new `packet` or `view` is ignored. */
+  /** A program may write anything into its context: a new `packet`, `view` or `frame` is ignored. */
   set packet(_ignored: Uint8Array) {}
   set view(_ignored: DataView) {}
+  set frame(_ignored: number) {}
 
   /** Length of the packet. */
   get length(): number {

@@ -412,9 +412,8 @@ export class QueueEngine {
         if (this.lastError === null) this.lastError = BOUNDS_ERROR;
       }
       if (tap !== null) {
-        // The tap reads these too: it sees the packet's own frame and ingress port (armed taps
-        // only; ctx.packet is always the frame's own, see XdpContext.point).
-        ctx.frame = frame;
+        // The tap reads these too: it sees the packet's own ingress port (armed taps only;
+        // ctx.frame and ctx.packet are always the frame's own, see XdpContext.point).
         ctx.ingressIfindex = port + 1;
         tap.observe(ctx, v);
       }
@@ -590,7 +589,6 @@ export class QueueEngine {
       if (this.lastError === null) this.lastError = BOUNDS_ERROR;
     }
     if (this.tap !== null) {
-      ctx.frame = frame;
       ctx.ingressIfindex = port + 1;
       this.tap.observe(ctx, v);
     }
