@@ -170,6 +170,16 @@ export class FramePool {
     this.cached++;
   }
 
+  /**
+   * free() of a frame the caller knows is one of this pool's ordinary frames (the queue
+   * engine's one unsigned compare already said so): only the double-free guard remains.
+   */
+  freeOwn(frame: number): void {
+    if (this.top >= this.count) throw new Error(`frame pool ${this.first}…${this.first + this.count - 1}: frame ${frame} freed twice`);
+    this.stack[++this.top] = frame;
+    this.cached++;
+  }
+
   private freeLarge(frame: number): void {
     if (this.largeTop >= this.largeEnd - this.largeFirst || frame >= this.largeEnd || (frame - this.largeFirst) % this.span !== 0) {
       throw new Error(`frame pool ${this.first}…${this.largeEnd - 1}: super-frame ${frame} freed twice or not this pool's`);

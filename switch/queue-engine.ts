@@ -785,7 +785,7 @@ export class QueueEngine {
   private free(frame: number): void {
     // Run to completion: most frames are this queue's own (one unsigned compare, no division).
     if ((frame - this.poolFirst) >>> 0 < this.poolCount) {
-      this.pool.free(frame);
+      this.pool.freeOwn(frame);
       return;
     }
     const owner = frame < this.smallSlots ? (frame / this.poolFrames) | 0 : ((frame - this.smallSlots) / this.superStride) | 0;
