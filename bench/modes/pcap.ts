@@ -3,9 +3,9 @@
  * queue worker running `redirect`, into a pcap port writing a capture: the whole
  * file-to-file path. 64- and 1500-byte frames; figures are what reached the output
  * capture (Mpps, and Gbit/s of frame bytes). Run to completion: the queue worker replays
- * the capture itself (switch/ports/pcap/queue-replay.ts), runs the program and puts each
- * frame on the capture writer's tx ring; the writer's device thread drains it: two threads,
- * one hop. Each row also gives the CPU time per packet of every thread and of the busiest
+ * the capture itself (switch/ports/pcap/queue-replay.ts), runs the program and writes each
+ * frame's record into its own capture buffer, appended to the file in large writes
+ * (switch/ports/pcap/queue-capture.ts): one thread, no hop. Each row also gives the CPU time per packet of every thread and of the busiest
  * two (bench/thread-cpu.ts) and the rate that bounds with a core per thread.
  *
  * In the same run, for each frame size:
