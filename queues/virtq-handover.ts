@@ -24,6 +24,13 @@
  *   VQ, SIZE, FLAGS (F_*), BASE (next available index), TAKES (OFFLOAD_* the guest takes)
  *   CALLFD    vhost-user call eventfd (−1: none / JS guest), MEMGEN (which memory)
  *   BROKEN    worker: 1 when the guest broke a ring rule there (the device marks it broken)
+ *   TXVQ, TXSIZE, TXBASE, TXCALLFD   the guest's TX ring of the same pair (TXVQ −1: not handed),
+ *             which worker q then polls itself (ingress); addresses in Float64 words 4–6
+ *
+ * A TX ring is handed over only while no other thread receives from the port (every pair the
+ * guest serves is on a worker): the worker is then the only producer on the port's rx ring
+ * of its queue, and whoever produces on it next takes the producer side over (Ring.resync,
+ * QueueIO.resumeRx / PortIO.resumeRx) only after the handover was acknowledged.
  */
 
 export const enum H {
@@ -38,6 +45,10 @@ export const enum H {
   CALLFD,
   MEMGEN,
   BROKEN,
+  TXVQ,
+  TXSIZE,
+  TXBASE,
+  TXCALLFD,
   WORDS = 16,
 }
 
@@ -51,8 +62,9 @@ export const F_GUEST_ECN = 16;
 /** ACK of a worker that stopped for good (the switch stops): nothing to wait for. */
 export const ACK_GONE = -1;
 
-/** Float64 words per slot: desc, avail (driver area), used (device area) addresses. */
-const SLOT_F64 = 4;
+/** Float64 words per slot: desc, avail (driver area), used (device area) of the RX ring, then of the TX ring. */
+const SLOT_F64 = 8;
+const TX_F64 = 4;
 /** Most memory regions a vhost-user table has (VHOST_MEMORY_BASELINE_NREGIONS). */
 export const MAX_REGIONS = 8;
 /** The memory table: count, then per region gpa, size, fd offset, fd. */
@@ -69,6 +81,21 @@ export interface RingHandover {
   takes: number;
   callFd: number;
   memGen: number;
+  /** The guest's TX ring of the same pair, polled by the worker (same flags and memory), or null. */
+  tx?: TxRingHandover | null;
+  /** Only the TX ring is handed over (the RX ring stays with the device thread). */
+  txOnly?: boolean;
+}
+
+export interface TxRingHandover {
+  vq: number;
+  size: number;
+  desc: number;
+  avail: number;
+  used: number;
+  /** Next available index (where the device thread's ring stood). */
+  base: number;
+  callFd: number;
 }
 
 export interface HandoverRegion {
@@ -124,13 +151,27 @@ export class HandoverBlock {
       desc: this.f64[f],
       avail: this.f64[f + 1],
       used: this.f64[f + 2],
+      tx:
+        i[b + H.TXVQ] < 0
+          ? null
+          : {
+              vq: i[b + H.TXVQ],
+              size: i[b + H.TXSIZE],
+              base: i[b + H.TXBASE],
+              callFd: i[b + H.TXCALLFD],
+              desc: this.f64[f + TX_F64],
+              avail: this.f64[f + TX_F64 + 1],
+              used: this.f64[f + TX_F64 + 2],
+            },
     };
   }
 
   writeRing(q: number, r: RingHandover | null): void {
     const i = this.i32;
     const b = q * H.WORDS;
-    i[b + H.SERVE] = r === null ? 0 : 1;
+    i[b + H.SERVE] = r === null || r.txOnly === true ? 0 : 1;
+    const tx = r?.tx ?? null;
+    i[b + H.TXVQ] = tx === null ? -1 : tx.vq;
     if (r === null) return;
     i[b + H.VQ] = r.vq;
     i[b + H.SIZE] = r.size;
@@ -143,6 +184,13 @@ export class HandoverBlock {
     this.f64[f] = r.desc;
     this.f64[f + 1] = r.avail;
     this.f64[f + 2] = r.used;
+    if (tx === null) return;
+    i[b + H.TXSIZE] = tx.size;
+    i[b + H.TXBASE] = tx.base;
+    i[b + H.TXCALLFD] = tx.callFd;
+    this.f64[f + TX_F64] = tx.desc;
+    this.f64[f + TX_F64 + 1] = tx.avail;
+    this.f64[f + TX_F64 + 2] = tx.used;
   }
 
   /** The vhost-user memory table (written by the device before a slot that names its MEMGEN). */
@@ -173,14 +221,24 @@ export class HandoverWriter {
   readonly block: HandoverBlock;
   /** Which queues a worker serves now (SERVE = 1 acknowledged or pending). */
   readonly serving: Uint8Array;
+  /** Which queues' workers poll the guest's TX ring of their pair (ingress). */
+  readonly txServing: Uint8Array;
+  /** A TX ring came back since the last wait(): the device thread produces on the rx rings again. */
+  private txReturned = false;
+  /**
+   * Called by wait() once every worker let go of the TX rings taken back: the device thread
+   * takes over the producer side of the port's rx rings (PortIO.resumeRx).
+   */
+  resumeRx: (() => void) | null = null;
 
   constructor(
     sab: SharedArrayBuffer,
-    private readonly wake: (q: number) => void,
+    readonly wake: (q: number) => void,
     private readonly log: (message: string) => void,
   ) {
     this.block = new HandoverBlock(sab);
     this.serving = new Uint8Array(this.block.queues);
+    this.txServing = new Uint8Array(this.block.queues);
   }
 
   get queues(): number {
@@ -193,7 +251,10 @@ export class HandoverWriter {
    */
   hand(q: number, r: RingHandover | null): void {
     this.block.writeRing(q, r);
-    this.serving[q] = r === null ? 0 : 1;
+    this.serving[q] = r === null || r.txOnly === true ? 0 : 1;
+    const tx = r?.tx != null ? 1 : 0;
+    if (this.txServing[q] === 1 && tx === 0) this.txReturned = true;
+    this.txServing[q] = tx;
     // Pairs with the worker's Atomics.load(GEN) in service(): the slot above is visible first.
     Atomics.add(this.block.i32, this.block.word(q, H.GEN), 1);
     this.wake(q);
@@ -203,7 +264,7 @@ export class HandoverWriter {
   takeAll(): void {
     let any = false;
     for (let q = 0; q < this.serving.length; q++) {
-      if (this.serving[q] === 0) continue;
+      if (this.serving[q] === 0 && this.txServing[q] === 0) continue;
       this.hand(q, null);
       any = true;
     }
@@ -236,6 +297,12 @@ export class HandoverWriter {
         // Pairs with the worker's Atomics.store(ACK) + notify in service().
         Atomics.wait(i, a, ack, Math.min(left, 50));
       }
+    }
+    if (this.txReturned) {
+      // No worker polls those TX rings any more (a worker that did not answer is gone or
+      // restarting: its successor applies the slot before it polls).
+      this.txReturned = false;
+      this.resumeRx?.();
     }
     return ok;
   }

@@ -110,6 +110,11 @@ export class DeviceIO implements PortIO {
     this.queueBells[q].ring();
   }
 
+  resumeRx(): void {
+    // Pairs with the queue workers' last Ring.submit before they acknowledged the handover.
+    for (let q = 0; q < this.rx.length; q++) this.rx[q].resync();
+  }
+
   // ── ingress ────────────────────────────────────────────────────────────────
 
   receive(src: Uint8Array, offset: number, length: number): boolean {

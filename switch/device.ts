@@ -71,8 +71,10 @@ async function main(): Promise<void> {
   let closing = false;
   let finished = false;
   const budget = data.layout.budget;
-  // A port whose RX queues the workers poll is never polled here (its rx rings keep one producer).
-  const polls = !data.rxOnQueues && port.poll !== undefined;
+  // A port whose RX queues the workers poll is not polled here (its rx rings keep one
+  // producer), unless its poll serves its control plane too (a VM port: it then receives
+  // only from the rings no worker holds, and hands producing over with the rings).
+  const polls = port.poll !== undefined && (!data.rxOnQueues || port.pollsBesideQueues === true);
 
   parentPort!.on('message', async (req: DeviceRequest) => {
     const reply = (ok: boolean, value?: unknown, error?: string) => parentPort!.postMessage({ type: 'reply', id: req.id, ok, value, error });

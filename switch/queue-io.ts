@@ -75,6 +75,8 @@ export class QueuePortIO implements QueueIO {
   private readonly block: CounterBlock;
   /** The header of a frame that carries one (DescFlag.VNET), loaded for the side's transmit. */
   private readonly hdr = new VnetHdr();
+  /** Per queue: the chain takes super-frames whole (layout.frags). */
+  private readonly frags: Int32Array;
   private readonly logFn: (level: 'info' | 'warn' | 'error', message: string) => void;
 
   constructor(
@@ -105,6 +107,7 @@ export class QueuePortIO implements QueueIO {
     // Observers only (count()): the engine produces on these rings.
     this.txRings = layout.tx[queue].map((sab) => new Ring(sab));
     this.meta = packMeta(port, 0, 0);
+    this.frags = new Int32Array(layout.frags);
     this.block = CounterBlock.fromShared(layout.portQueueCounters[port][queue]);
     this.counters = this.block.values;
     this.logFn = log;
@@ -151,7 +154,7 @@ export class QueuePortIO implements QueueIO {
     return room;
   }
 
-  submit(frame: number, length: number, hash: number): boolean {
+  submit(frame: number, length: number, hash: number, flags = 0): boolean {
     const ring = this.rx;
     const s = this.staged;
     // poll() offers a side no more than the room it reserved (`limit`), so the last test only
@@ -169,9 +172,23 @@ export class QueuePortIO implements QueueIO {
     w[o + Desc.FRAME] = frame;
     w[o + Desc.OFFLEN] = this.offset | (length << 16);
     w[o + Desc.HASH] = hash;
-    w[o + Desc.META] = this.meta;
+    w[o + Desc.META] = this.meta | flags;
     this.staged = s + 1;
     return true;
+  }
+
+  allocSuperFrame(): number {
+    return this.pool.allocLarge();
+  }
+
+  takesFrags(): boolean {
+    // Pairs with QueueEngine.setProgram's Atomics.store (this worker's own, at a chain swap).
+    return Atomics.load(this.frags, this.queue) !== 0;
+  }
+
+  resumeRx(): void {
+    // Pairs with the device thread's last Ring.submit, made before it handed the ring over.
+    this.rx.resync();
   }
 
   count(name: string, n = 1): void {
@@ -191,7 +208,9 @@ export class QueuePortIO implements QueueIO {
   /** Polls the RX side for at most `budget` frames; returns what it produced, or -1 once finished. */
   poll(budget: number): number {
     const side = this.side!;
-    const room = this.rx.reserve(budget);
+    // A side whose one chain may become several frames (a VM's super-frame cut into
+    // segments) is given room for them beyond its budget (QueuePort.burst).
+    const room = this.rx.reserve(side.burst === undefined ? budget : budget + side.burst);
     if (room === 0) return 0;
     this.limit = room;
     const n = side.poll!(room);

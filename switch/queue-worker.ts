@@ -150,7 +150,7 @@ async function openSides(engine: QueueEngine): Promise<void> {
     for (const msg of s.requests) side.control?.(msg);
     const fds = side.wakeFds?.() ?? [];
     // A side with descriptors wakes the worker itself: no 1 ms looks for it (engine.producing).
-    io.wakes = fds.length > 0;
+    io.wakes = fds.length > 0 || side.wakesWorker === true;
     for (const fd of fds) wakeFds.push(fd);
   }
   engine.sidesOpened();

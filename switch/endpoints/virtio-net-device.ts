@@ -107,6 +107,15 @@ export class VirtioNetDevice implements NetQueueHost {
   handover: HandoverWriter | null = null;
   /** Which guest memory the workers must use (bumped by every attach). */
   memGen = 0;
+  /**
+   * The queue workers receive this port (no flow-steering rules: PortIO.rxOnQueues): worker q
+   * then polls the guest's TX ring of pair q too, when the guest runs exactly as many pairs
+   * as the switch has queues (so this thread receives from no ring at all).
+   */
+  txOnWorkers = false;
+  /** Pairs whose TX ring a worker polls now, and the guest's kick count last relayed to it. */
+  private txHanded = 0;
+  private readonly kicksSeen = new Int32Array(T.MAX_QUEUE_PAIRS);
 
   constructor(
     readonly opts: VirtioNetOptions,
@@ -204,7 +213,17 @@ export class VirtioNetDevice implements NetQueueHost {
     // A queue worker found the guest breaking an RX ring rule (it counted it).
     if (this.handover !== null && this.handover.takeBroken() && (this.status & STATUS_DEVICE_NEEDS_RESET) === 0) {
       this.net.stop();
-      this.needsReset('a queue worker found a broken RX ring');
+      this.needsReset('a queue worker found a broken ring');
+    }
+    // A kick on a TX ring a worker polls: rung through to that worker's doorbell (it sleeps
+    // there; the guest rings only this thread's bell).
+    for (let q = 0; q < this.txHanded; q++) {
+      // A statistic the driver bumps with Atomics.add before it rings the bell; pairs with it.
+      const k = Atomics.load(t, T.queueWord(2 * q + 1, T.QKICKS));
+      if (k !== this.kicksSeen[q]) {
+        this.kicksSeen[q] = k;
+        this.handover!.wake(q);
+      }
     }
     return this.net.poll(budget, sink);
   }
@@ -256,6 +275,7 @@ export class VirtioNetDevice implements NetQueueHost {
     this.status |= STATUS_DEVICE_NEEDS_RESET;
     // No ring is served any more, by this thread or a queue worker.
     this.handover?.takeAll();
+    this.txHanded = 0;
     const t = this.t!;
     // Pairs with the guest's Atomics.load(kStatus) in needsReset() after it wakes on kGuestBell.
     Atomics.store(t, T.kStatus, this.status);
@@ -294,6 +314,7 @@ export class VirtioNetDevice implements NetQueueHost {
     this.featHi = 0;
     this.net.stop();
     this.handover?.takeAll();
+    this.txHanded = 0;
   }
 
   private serviceStatus(t: Int32Array): void {
@@ -387,21 +408,34 @@ export class VirtioNetDevice implements NetQueueHost {
     const served: (SplitDeviceQueue | PackedDeviceQueue | null)[] = queues;
     // A guest that takes TSO gets super-frames that the queues' GRO rebuilds and stages on
     // this port's tx ring: then this thread writes every RX ring (one writer per ring).
-    if (h !== null && pairs >= h.queues && (this.takes & (OFFLOAD_TSO4 | OFFLOAD_TSO6)) === 0) {
-      // Worker q writes RX ring 2q itself; this thread keeps the TX rings (and the RX rings of
-      // pairs beyond the switch's queues, which no queue sends to).
+    const rxHand = h !== null && pairs >= h.queues && (this.takes & (OFFLOAD_TSO4 | OFFLOAD_TSO6)) === 0;
+    // The TX rings go to the workers only when they are all of them: this thread then
+    // receives from none, and each worker is the only producer on its queue's rx ring.
+    const txHand = h !== null && this.txOnWorkers && pairs === h.queues;
+    if (h !== null && (rxHand || txHand)) {
+      // Worker q writes RX ring 2q and polls TX ring 2q + 1 itself; this thread keeps the rest
+      // (the RX rings of pairs beyond the switch's queues, which no queue sends to).
       const flags =
         (opts.eventIdx ? F_EVENT_IDX : 0) | (opts.indirect ? F_INDIRECT : 0) | (mrg ? F_MRG_RXBUF : 0) | (packed ? F_PACKED : 0) | (this.guestEcn ? F_GUEST_ECN : 0);
+      const ring = (vq: number) => ({
+        size: t[T.queueWord(vq, T.QSIZE)],
+        desc: t[T.queueWord(vq, T.QDESC)] >>> 0,
+        avail: t[T.queueWord(vq, T.QDRIVER)] >>> 0,
+        used: t[T.queueWord(vq, T.QDEVICE)] >>> 0,
+      });
       for (let q = 0; q < h.queues; q++) {
         const vq = 2 * q;
-        const size = t[T.queueWord(vq, T.QSIZE)];
-        const desc = t[T.queueWord(vq, T.QDESC)] >>> 0;
-        const avail = t[T.queueWord(vq, T.QDRIVER)] >>> 0;
-        const used = t[T.queueWord(vq, T.QDEVICE)] >>> 0;
-        h.hand(q, { vq, size, desc, avail, used, flags, base: 0, takes: this.takes, callFd: -1, memGen: this.memGen });
-        served[vq] = null;
+        const tx = txHand ? { vq: vq + 1, ...ring(vq + 1), base: 0, callFd: -1 } : null;
+        h.hand(q, { vq, ...ring(vq), flags, base: 0, takes: this.takes, callFd: -1, memGen: this.memGen, tx, txOnly: !rxHand });
+        if (rxHand) served[vq] = null;
+        if (txHand) {
+          served[vq + 1] = null;
+          // Pairs with the driver's Atomics.add of the kick count.
+          this.kicksSeen[q] = Atomics.load(t, T.queueWord(vq + 1, T.QKICKS));
+        }
       }
       h.wait();
+      this.txHanded = txHand ? h.queues : 0;
     }
     this.net.start(mem, served, mrg);
   }

@@ -63,6 +63,11 @@ export interface FrameSink {
   receive(src: Uint8Array, offset: number, length: number): boolean;
   /** A frame that came with a non-empty virtio_net_hdr (a TSO super-frame, a partial checksum). */
   receiveOffload?(src: Uint8Array, offset: number, length: number, hdr: VnetHdr): boolean;
+  /**
+   * The sink has no room for another chain's frames now (a queue worker's rx ring reserved
+   * for this poll, kept for a super-frame's segments): the chain stays in the ring. Optional.
+   */
+  full?(): boolean;
 }
 
 /** What the device around the data path provides. */
@@ -298,6 +303,7 @@ export class VirtioNetQueues {
     const q = this.queues[qi]!;
     let done = 0;
     while (done < budget) {
+      if (sink.full !== undefined && sink.full()) break;
       const head = q.pop();
       if (head === CHAIN_NONE) break;
       if (head === CHAIN_ERROR) {
@@ -334,8 +340,9 @@ export class VirtioNetQueues {
       q.addUsed(head, 0);
     }
     if (q.publishUsed()) this.interrupt(qi);
-    // NAPI-style: busy → the guest need not kick; idle → ask for a kick before we rest.
-    if (done === budget) q.disableKicks();
+    // NAPI-style: busy (budget used, or the sink full) → the guest need not kick; idle → ask
+    // for a kick before we rest.
+    if (done === budget || (sink.full !== undefined && sink.full())) q.disableKicks();
     else q.enableKicks();
     return done;
   }

@@ -1,24 +1,32 @@
 /**
- * A VM port's queue side (run to completion): queue worker q writes the frames its breath
- * sends to the VM straight into the guest's RX virtqueue of pair q, through the same
- * virtio-net data path the device thread uses (virtio-net-queues.ts), then publishes the
- * used ring and interrupts the guest where the ring's flags or EVENT_IDX ask — in the
- * breath that decided the frames' fate, without a thread hop.
+ * A VM port's queue side (run to completion): queue worker q serves the guest's virtqueue
+ * pair q itself, through the same virtio-net data path the device thread uses
+ * (virtio-net-queues.ts), in its breath, without a thread hop:
+ *  - egress: the frames its breath sends to the VM go straight into the guest's RX ring,
+ *    then the used ring is published and the guest interrupted where the ring's flags or
+ *    EVENT_IDX ask;
+ *  - ingress (when the workers receive the port, io.receives): the breath polls the guest's
+ *    TX ring (poll()), copies each chain into a frame of the worker's own pool and stages it
+ *    on the port's rx ring of queue q (virtio-net-ingress.ts, which also cuts or passes on
+ *    TSO super-frames); the program runs on it in the same breath. No RPS hop.
  *
- *   device thread: negotiation, status / vhost-user messages ──hand(q, ring)──▶ slot q
+ *   device thread: negotiation, status / vhost-user messages ──hand(q, rings)──▶ slot q
  *   worker q, each breath: service() ── GEN moved? ──▶ stop, (re)map, serve, ACK
+ *   worker q, poll():      guest TX ring of pair q ──▶ pool frames ──▶ rx[p][q]
  *   worker q, per frame:   transmit() ──▶ guest RX ring of pair q (MRG_RXBUF, offloads)
  *
- * The ring comes and goes through queues/virtq-handover.ts; while the worker holds none
+ * The rings come and go through queues/virtq-handover.ts; while the worker holds no RX ring
  * (io.direct false) the engine stages the port's frames on its tx ring for the device
  * thread, which then serves every RX ring itself (a guest with fewer pairs than the
- * switch has queues). The guest's memory is this thread's own view (a JS guest's
- * SharedArrayBuffer, or a vhost-user table mapped here from its fds), released only here,
- * after the ring stopped.
+ * switch has queues); while it holds no TX ring the device thread polls the guest's TX
+ * rings. The guest's memory is this thread's own view (a JS guest's SharedArrayBuffer, or a
+ * vhost-user table mapped here from its fds), released only here, after the rings stopped.
+ * Kicks: the device thread relays a guest's kick on a TX ring it handed over to this
+ * worker's doorbell (wakesWorker), so an idle worker sleeps without timed looks.
  *
- * A guest that breaks a ring rule: counted (rx_drop_malformed, needs_reset) in this queue's
- * block, the ring is no longer served, and the BROKEN word tells the device thread, which
- * marks the device broken (DEVICE_NEEDS_RESET, or the vhost-user error eventfds).
+ * A guest that breaks a ring rule: counted (rx/tx_drop_malformed, needs_reset) in this
+ * queue's block, no ring is served any more, and the BROKEN word tells the device thread,
+ * which marks the device broken (DEVICE_NEEDS_RESET, or the vhost-user error eventfds).
  */
 import { GuestMemory } from '../../queues/virtqueue-memory.js';
 import { SplitDeviceQueue, checkLayout } from '../../queues/virtqueue-device.js';
@@ -26,7 +34,8 @@ import { PackedDeviceQueue, checkPackedLayout } from '../../queues/virtqueue-pac
 import { ACK_GONE, F_EVENT_IDX, F_GUEST_ECN, F_INDIRECT, F_MRG_RXBUF, F_PACKED, H, HandoverBlock, type RingHandover } from '../../queues/virtq-handover.js';
 import { OFFLOAD_CSUM } from '../../queues/frame-vnet.js';
 import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, type VnetHdr } from '../../lib/net/vnet-hdr.js';
-import { VIRTIO_COUNTERS, VirtioNetQueues, type NetQueueHost } from './virtio-net-queues.js';
+import { VIRTIO_COUNTERS, VirtioNetQueues, type DeviceQueue, type NetQueueHost } from './virtio-net-queues.js';
+import { QueueIngress, SEGMENT_ROOM } from './virtio-net-ingress.js';
 import { P } from '../counters.js';
 import type { QueueIO, QueuePort } from '../ports/port.js';
 
@@ -47,10 +56,19 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
   private readonly block: HandoverBlock;
   private readonly genWord: number;
   private seen = 0;
-  /** The ring served now (index 0 of the data path), or null. */
-  private ring: SplitDeviceQueue | PackedDeviceQueue | null = null;
+  /** The guest's RX ring served now (index 0 of the data path), or null. */
+  private ring: DeviceQueue | null = null;
+  /** The guest's TX ring polled now (index 1 of the data path), or null. */
+  private txRing: DeviceQueue | null = null;
+  private readonly ingress: QueueIngress;
   private vq = -1;
   private callFd = -1;
+  private txVq = -1;
+  private txCallFd = -1;
+  /** The device thread rings this worker's doorbell on a kick of the TX ring it handed over. */
+  readonly wakesWorker = true;
+  /** Room for a super-frame's segments beyond the budget (virtio-net-ingress.ts). */
+  readonly burst = SEGMENT_ROOM;
   private takes = 0;
   private ecn = false;
   private lastLog = -Infinity;
@@ -63,8 +81,9 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     if (io.shared === null) throw new Error(`port ${io.name}: a VM queue side needs the port's handover block`);
     this.block = new HandoverBlock(io.shared);
     this.genWord = this.block.word(io.queue, H.GEN);
-    // One RX ring (index 0 of the data path); counted in this queue's block of the port.
+    // One pair: RX ring at index 0 of the data path, TX ring at 1; counted in this queue's block of the port.
     this.net = new VirtioNetQueues(1, this, io.counters, io.counterIndex(VIRTIO_COUNTERS[0]));
+    this.ingress = new QueueIngress(io);
     // Nothing served until the device hands a ring over: frames go through the device thread.
     io.direct = false;
   }
@@ -73,6 +92,13 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     // Pairs with the device's Atomics.add(GEN) after it wrote the slot.
     if (Atomics.load(this.block.i32, this.genWord) === this.seen) return;
     this.apply();
+  }
+
+  /** Polls the guest's TX ring of this pair (when handed over) for at most `room` frames. */
+  poll(room: number): number {
+    if (this.txRing === null) return 0;
+    this.ingress.begin(room);
+    return this.net.poll(room, this.ingress);
   }
 
   control(msg: unknown): void {
@@ -108,8 +134,10 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
 
   // ── NetQueueHost ───────────────────────────────────────────────────────────
 
-  interrupt(): void {
-    this.guest.interrupt(this.vq, this.callFd);
+  interrupt(queue: number): void {
+    // Index 0 of the data path is the RX ring, 1 the TX ring.
+    if (queue === 0) this.guest.interrupt(this.vq, this.callFd);
+    else this.guest.interrupt(this.txVq, this.txCallFd);
   }
 
   broken(why: string): void {
@@ -126,7 +154,7 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     this.lastLog = now;
     const more = this.suppressed > 0 ? ` (${this.suppressed} more since the last message)` : '';
     this.suppressed = 0;
-    this.io.log('warn', `guest RX ring ${this.vq}: ${why}; the device is marked broken${more}`);
+    this.io.log('warn', `guest rings ${this.vq}/${this.txVq} of pair ${this.io.queue}: ${why}; the device is marked broken${more}`);
   }
 
   // ── the handover ───────────────────────────────────────────────────────────
@@ -137,7 +165,7 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     const q = this.io.queue;
     const gen = Atomics.load(i, this.genWord);
     this.stop();
-    if (i[this.block.word(q, H.SERVE)] === 1) {
+    if (i[this.block.word(q, H.SERVE)] === 1 || i[this.block.word(q, H.TXVQ)] >= 0) {
       const r = this.block.ring(q);
       let mem: GuestMemory | null = null;
       let err: string | null = null;
@@ -158,7 +186,7 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
         // device is marked broken like for a guest that breaks a rule.
         this.vq = r.vq;
         this.net.live = true;
-        this.net.fault(`ring ${r.vq}: ${err}`);
+        this.net.fault(`ring ${r.tx === null || i[this.block.word(q, H.SERVE)] === 1 ? r.vq : r.tx!.vq}: ${err}`);
       }
     } else this.guest.release();
     this.seen = gen;
@@ -168,34 +196,63 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
   }
 
   private start(mem: GuestMemory, r: RingHandover, replacing: boolean): string | null {
-    const layout = { size: r.size, desc: r.desc, avail: r.avail, used: r.used };
+    const serveRx = this.block.i32[this.block.word(this.io.queue, H.SERVE)] === 1;
     const packed = (r.flags & F_PACKED) !== 0;
-    const err = packed ? checkPackedLayout(mem, layout) : checkLayout(mem, layout);
-    if (err !== null) return err;
     // A packed ring's position (wrap counters) is not in the ring: a dead worker's cannot be recovered.
     if (packed && replacing) return 'the queue worker serving this packed ring was replaced; the guest must reset the device';
+    let rx: DeviceQueue | null = null;
+    if (serveRx) {
+      const built = this.build(mem, r, r.base, packed, replacing);
+      if (typeof built === 'string') return built;
+      rx = built;
+    }
+    let tx: DeviceQueue | null = null;
+    const t = r.tx ?? null;
+    if (t !== null && this.io.receives) {
+      const built = this.build(mem, { ...r, size: t.size, desc: t.desc, avail: t.avail, used: t.used }, t.base, packed, replacing);
+      if (typeof built === 'string') return `TX ring ${t.vq}: ${built}`;
+      tx = built;
+    }
+    this.ring = rx;
+    this.txRing = tx;
+    this.vq = r.vq;
+    this.callFd = r.callFd;
+    this.txVq = t?.vq ?? -1;
+    this.txCallFd = t?.callFd ?? -1;
+    this.takes = r.takes;
+    this.ecn = (r.flags & F_GUEST_ECN) !== 0;
+    // The device thread produced on the port's rx ring of this queue until now.
+    if (tx !== null) this.io.resumeRx?.();
+    this.net.start(mem, [rx, tx], (r.flags & F_MRG_RXBUF) !== 0);
+    this.io.direct = rx !== null;
+    return null;
+  }
+
+  /**
+   * One ring of the slot over `mem`, at `base` (or, for a worker that replaces one that died,
+   * at the ring's published used idx: an RX ring uses every chain it pops, a TX ring too,
+   * and a worker publishes before it lets go).
+   */
+  private build(mem: GuestMemory, r: RingHandover, base: number, packed: boolean, replacing: boolean): DeviceQueue | string {
+    const layout = { size: r.size, desc: r.desc, avail: r.avail, used: r.used };
+    const err = packed ? checkPackedLayout(mem, layout) : checkLayout(mem, layout);
+    if (err !== null) return err;
     const opts = { eventIdx: (r.flags & F_EVENT_IDX) !== 0, indirect: (r.flags & F_INDIRECT) !== 0 };
     const ring = packed ? new PackedDeviceQueue(mem, layout, opts) : new SplitDeviceQueue(mem, layout, opts);
     if (ring instanceof SplitDeviceQueue) {
       if (replacing) ring.resumeAtUsed();
-      else ring.resume(r.base);
+      else ring.resume(base);
     }
-    this.ring = ring;
-    this.vq = r.vq;
-    this.callFd = r.callFd;
-    this.takes = r.takes;
-    this.ecn = (r.flags & F_GUEST_ECN) !== 0;
-    this.net.start(mem, [ring], (r.flags & F_MRG_RXBUF) !== 0);
-    this.io.direct = true;
-    return null;
+    return ring;
   }
 
   /** Stops serving: what is queued is published (and the guest interrupted if it asks), then hands off. */
   private stop(): void {
     this.io.direct = false;
-    if (this.ring === null) return;
+    if (this.ring === null && this.txRing === null) return;
     if (this.net.live) this.net.publishAll();
     this.net.stop();
     this.ring = null;
+    this.txRing = null;
   }
 }

@@ -95,6 +95,12 @@ export interface PortIO {
    * queueSides rx), so this thread must not receive from the medium. Optional (false).
    */
   readonly rxOnQueues?: boolean;
+  /**
+   * This thread produces on the port's rx rings again after a queue worker did (a VM's TX
+   * virtqueues taken back from the workers, the handover acknowledged): reloads the
+   * producer positions. Optional.
+   */
+  resumeRx?(): void;
 }
 
 export interface Port {
@@ -125,6 +131,12 @@ export interface Port {
   transmitOffload?(area: Uint8Array, offset: number, length: number, queue: number, hdr: VnetHdr): boolean;
   /** Closes the medium; a capture is complete and flushed when this resolves. */
   close(): Promise<void>;
+  /**
+   * poll() also serves the port's control plane (a VM's status writes, the rings no queue
+   * worker holds), so the device thread calls it even where the queue workers receive the
+   * port's RX queues; it then receives only from what no worker polls. Optional (false).
+   */
+  readonly pollsBesideQueues?: boolean;
   /** Port-specific figures for the control plane (e.g. a replay's progress). */
   status?(): Record<string, unknown>;
   /**
@@ -181,8 +193,20 @@ export interface QueueIO {
    * instead of dropping (a lossless replay). Counts nothing.
    */
   room(): number;
-  /** Stages frame (length bytes at dataOffset) for this queue with its RSS hash; counted rx_packets. */
-  submit(frame: number, length: number, hash: number): boolean;
+  /**
+   * Stages frame (length bytes at dataOffset) for this queue with its RSS hash; counted
+   * rx_packets. `flags`: descriptor flags (F_VNET: the frame carries its virtio_net_hdr).
+   */
+  submit(frame: number, length: number, hash: number, flags?: number): boolean;
+  /** A free super-frame of the worker's pool (queues/pool.ts allocLarge), or -1; counts nothing. Optional. */
+  allocSuperFrame?(): number;
+  /** Whether this queue's chain takes super-frames whole now (ProgramModule.frags). Optional. */
+  takesFrags?(): boolean;
+  /**
+   * This side produces on its rx ring again after the port's device thread did (a VM's TX
+   * virtqueue handed over): reloads the producer position. Optional.
+   */
+  resumeRx?(): void;
   readonly counters: Float64Array;
   counterIndex(name: string): number;
   count(name: string, n?: number): void;
@@ -220,6 +244,16 @@ export interface QueuePort {
    * well as on its doorbell (switch/queue-sleep.ts). Read once, after openQueue.
    */
   wakeFds?(): readonly number[];
+  /**
+   * The medium rings the worker's doorbell itself when it has work (a guest's kick on a
+   * virtqueue handed to this worker), so an idle worker needs no timed looks. Read once.
+   */
+  readonly wakesWorker?: boolean;
+  /**
+   * Frames one item of the medium may become beyond one (a guest's TSO super-frame cut into
+   * segments): the worker reserves this many rx ring slots more than its budget per poll.
+   */
+  readonly burst?: number;
   /** Closes what openQueue opened (sockets, mappings), when the worker stops. */
   close?(): void;
 }

@@ -23,16 +23,20 @@
  * migration logging.
  *
  *   guest TX rings ──poll()──▶ io.receive / receiveOffload ──▶ steering ──▶ switch queues
+ *     (or, handed over: worker q polls TX ring of pair q ──▶ its own rx ring, same breath)
  *   switch queue q ──transmit(…, q)──▶ guest RX ring of served pair (q mod pairs)
  *
- * The control socket, the kick eventfds and the guest's TX rings live in this port's device
- * thread: messages are handled between bursts, so a ring never changes under a burst. Kicks
- * wake the thread (watcher.ts); interrupts are eventfd writes made only when the ring's
- * flags ask for one. Run to completion: when the guest serves pairs 0 … queues−1, queue
- * worker q writes the guest's RX ring of pair q itself (vhost-user/queue-side.ts), handed
- * over when the ring starts and taken back, synchronously, before GET_VRING_BASE is
- * answered, a memory table replaced, a call fd closed or the connection dropped
- * (queues/virtq-handover.ts); otherwise this thread writes them too.
+ * The control socket and the kick eventfds live in this port's device thread: messages are
+ * handled between bursts, so a ring never changes under a burst. Kicks wake the thread
+ * (watcher.ts); interrupts are eventfd writes made only when the ring's flags ask for one.
+ * Run to completion: when the guest serves pairs 0 … queues−1, queue worker q writes the
+ * guest's RX ring of pair q itself (vhost-user/queue-side.ts); when it serves exactly those
+ * and the port has no flow-steering rules, worker q also polls the guest's TX ring of pair
+ * q (its frames enter on that worker: no RPS hop), and a kick on it is rung through to that
+ * worker's doorbell. Rings are handed over when they start and taken back, synchronously,
+ * before GET_VRING_BASE is answered (with where the worker left the ring), a memory table
+ * replaced, a call fd closed or the connection dropped (queues/virtq-handover.ts);
+ * otherwise this thread serves them.
  *
  * A front-end that breaks the protocol (malformed or unknown message, bad memory table,
  * ring outside guest memory) is refused: counted in vhost_msg_errors, logged (at most once
@@ -83,6 +87,8 @@ function options(config: PortConfig): VhostUserOptions {
 }
 
 class VhostUserPort implements Port {
+  /** poll() serves what the connection changed and the rings no worker holds. */
+  readonly pollsBesideQueues = true;
   private io!: PortIO;
   private dev!: VhostNet;
   private watcher!: Watcher;
@@ -115,7 +121,11 @@ class VhostUserPort implements Port {
     // Run to completion: the queue workers write the guest's RX rings (vhost-user/queue-side.ts).
     if (io.shared != null && io.wakeQueue !== undefined) {
       const wake = io.wakeQueue.bind(io);
-      this.dev.handover = new HandoverWriter(io.shared, wake, (m) => io.log('warn', m));
+      const h = new HandoverWriter(io.shared, wake, (m) => io.log('warn', m));
+      this.dev.handover = h;
+      // And poll the guest's TX rings, where no flow-steering rule needs this thread to steer.
+      this.dev.txOnWorkers = io.rxOnQueues === true && io.resumeRx !== undefined;
+      if (io.resumeRx !== undefined) h.resumeRx = io.resumeRx.bind(io);
     }
     // The device thread sleeps on its doorbell; a kick rings it (optional in PortIO).
     const db = io.doorbell;
@@ -274,7 +284,10 @@ class VhostUserPort implements Port {
     // Clear the eventfd (else poll reports it again at once) and wake the data path.
     eventfdRead(fd);
     this.io.counters[this.ci.kicks]++;
-    this.bell?.ring();
+    // A TX ring a queue worker polls: that worker is the one to wake.
+    const q = this.dev.txQueueOfKick(fd);
+    if (q >= 0) this.dev.wakeQueue(q);
+    else this.bell?.ring();
   }
 
   private refuse(why: string): void {
@@ -331,9 +344,10 @@ const vhostUser: PortType = {
     return new VhostUserPort(options(config));
   },
   // Run to completion: worker q writes the guest's RX ring of pair q itself (when the guest
-  // serves at least as many pairs as the switch has queues); the connection, the memory
-  // table and the guest's TX rings stay with the device thread.
-  queueSides: () => ({ rx: false, tx: true }),
+  // serves at least as many pairs as the switch has queues) and polls its TX ring (when it
+  // serves exactly as many, and no flow-steering rule needs the device thread to steer);
+  // the connection, the memory table and the rings no worker holds stay with the device thread.
+  queueSides: () => ({ rx: true, tx: true }),
   sharedState: (_config, queues) => createHandover(queues),
   openQueue: (_config, io) => new VirtioNetSide(io, new VhostGuest(new HandoverBlock(io.shared!))),
 };

@@ -10,8 +10,11 @@
  *
  * Run to completion: when the guest runs at least as many pairs as the switch has queues
  * (and takes no TSO), queue worker q writes the RX queue of pair q itself, in its breath
- * (switch/endpoints/virtio-net-side.ts); the guest's memory reaches the workers through
- * the attach's `queueSides`, the ring through queues/virtq-handover.ts.
+ * (switch/endpoints/virtio-net-side.ts); when it runs exactly as many and the port has no
+ * flow-steering rules, worker q also polls the TX queue of pair q (the guest's frames enter
+ * on that worker, no RPS hop). The guest's memory reaches the workers through the attach's
+ * `queueSides`, the rings through queues/virtq-handover.ts; a kick on a TX queue a worker
+ * polls is rung through to that worker's doorbell by this port's poll.
  *
  * Offloads: a guest's TSO super-frames and partial checksums go to io.receiveOffload (cut
  * into segments there); what the guest negotiated to take (GUEST_CSUM, GUEST_TSO4/6) is
@@ -55,6 +58,8 @@ function options(config: PortConfig): VirtioOptions {
 }
 
 class VirtioPort implements Port {
+  /** poll() serves the guest's status writes and the rings no worker holds. */
+  readonly pollsBesideQueues = true;
   private io: PortIO | null = null;
   private dev: VirtioNetDevice | null = null;
   /** Errors out of the device, counted (device_errors) and logged at most once a second. */
@@ -78,7 +83,11 @@ class VirtioPort implements Port {
     // Run to completion: the queue workers write the guest's RX rings (virtio-net-side.ts).
     if (io.shared != null && io.wakeQueue !== undefined) {
       const wake = io.wakeQueue.bind(io);
-      this.dev.handover = new HandoverWriter(io.shared, wake, (m) => io.log('warn', m));
+      const h = new HandoverWriter(io.shared, wake, (m) => io.log('warn', m));
+      this.dev.handover = h;
+      // And poll the guest's TX rings, where no flow-steering rule needs this thread to steer.
+      this.dev.txOnWorkers = io.rxOnQueues === true && io.resumeRx !== undefined;
+      if (io.resumeRx !== undefined) h.resumeRx = io.resumeRx.bind(io);
     }
     const db = (io as unknown as { doorbell?: { words?: Int32Array; index?: number } }).doorbell;
     if (db?.words?.buffer instanceof SharedArrayBuffer && typeof db.index === 'number') this.bell = { sab: db.words.buffer, index: db.index };
@@ -162,7 +171,9 @@ class VirtioPort implements Port {
     const h = this.dev?.handover ?? null;
     // Which switch queues' workers write the guest's RX ring of their pair themselves.
     const rxRingsOnWorkers = h === null ? [] : [...h.serving.keys()].filter((q) => h.serving[q] === 1);
-    return { ...(this.dev?.describe() ?? {}), wakesDeviceThread: this.bell !== null, rxRingsOnWorkers };
+    // Which switch queues' workers poll the guest's TX ring of their pair themselves.
+    const txRingsOnWorkers = h === null ? [] : [...h.txServing.keys()].filter((q) => h.txServing[q] === 1);
+    return { ...(this.dev?.describe() ?? {}), wakesDeviceThread: this.bell !== null, rxRingsOnWorkers, txRingsOnWorkers };
   }
 
   async close(): Promise<void> {
@@ -214,9 +225,10 @@ const virtio: PortType = {
   options: OPTIONS,
   counters: VIRTIO_COUNTERS,
   // Run to completion: worker q writes the guest's RX ring of pair q itself (when the guest
-  // runs at least as many pairs as the switch has queues); the device thread keeps status,
-  // negotiation and the guest's TX rings.
-  queueSides: () => ({ rx: false, tx: true }),
+  // runs at least as many pairs as the switch has queues) and polls its TX ring (when the
+  // guest runs exactly as many, and no flow-steering rule needs the device thread to steer);
+  // the device thread keeps status, negotiation and the rings no worker holds.
+  queueSides: () => ({ rx: true, tx: true }),
   sharedState: (_config, queues) => createHandover(queues),
   openQueue: (_config, io) => new VirtioNetSide(io, new JsGuest()),
   validate(config: PortConfig): string[] {

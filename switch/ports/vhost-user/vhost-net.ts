@@ -53,6 +53,13 @@ export class VhostNet implements SessionHost, NetQueueHost {
   private handed = false;
   /** Which memory table the workers map (bumped with every table). */
   private memGen = 0;
+  /**
+   * The queue workers receive this port (no flow-steering rules): worker q then polls the
+   * guest's TX ring of pair q too, when the guest serves exactly pairs 0 … queues−1.
+   */
+  txOnWorkers = false;
+  /** The TX rings of pairs 0 … queues−1 are on the workers now. */
+  private txHanded = false;
 
   constructor(
     private readonly opts: VhostNetOptions,
@@ -89,6 +96,23 @@ export class VhostNet implements SessionHost, NetQueueHost {
 
   flush(): void {
     this.net.flush();
+  }
+
+  /**
+   * The switch queue whose worker polls the TX ring that `fd` kicks, or −1: the kick is rung
+   * through to that worker's doorbell (the port's watcher thread sees the eventfd).
+   */
+  txQueueOfKick(fd: number): number {
+    const s = this.session;
+    if (!this.txHanded || s === null) return -1;
+    const h = this.handover!;
+    for (let q = 0; q < h.queues; q++) if (s.vrings[2 * q + 1].kickFd === fd) return q;
+    return -1;
+  }
+
+  /** Wakes queue q's worker (a kick on the TX ring it polls). */
+  wakeQueue(q: number): void {
+    this.handover?.wake(q);
   }
 
   /** The kick fds of the rings being served (for the thread that waits on them). */
@@ -261,6 +285,8 @@ export class VhostNet implements SessionHost, NetQueueHost {
       live: this.net.live,
       // Which switch queues' workers write the guest's RX ring of their pair themselves.
       rxRingsOnWorkers: this.handed ? [...this.handover!.serving.keys()] : [],
+      // Which switch queues' workers poll the guest's TX ring of their pair themselves.
+      txRingsOnWorkers: this.txHanded ? [...this.handover!.txServing.keys()] : [],
       broken: this.brokenWhy ?? s?.broken ?? null,
     };
   }
@@ -297,23 +323,35 @@ export class VhostNet implements SessionHost, NetQueueHost {
       for (let q = 0; q < h.queues; q++) if (2 * q >= this.queues.length || this.queues[2 * q] === null) all = false;
       if (all) {
         served = this.queues.slice();
+        // The TX rings too when they are all of them: this thread then receives from none,
+        // and each worker is the only producer on its queue's rx ring.
+        let tx = this.txOnWorkers;
+        for (let i = 0; i < this.queues.length; i++) if ((i < 2 * h.queues) !== (this.queues[i] !== null)) tx = false;
         const flags = (s.has(VIRTIO_RING_F_EVENT_IDX) ? F_EVENT_IDX : 0) | (s.has(VIRTIO_RING_F_INDIRECT_DESC) ? F_INDIRECT : 0) | (mrg ? F_MRG_RXBUF : 0);
         for (let q = 0; q < h.queues; q++) {
           const vq = 2 * q;
           const v = s.vrings[vq];
           const at = ringGpa(this.mapping.table, v) as { desc: number; avail: number; used: number };
-          h.hand(q, { vq, size: v.num, ...at, flags, base: this.queues[vq]!.lastAvail, takes: 0, callFd: v.callFd, memGen: this.memGen });
+          let txRing = null;
+          if (tx) {
+            const w = s.vrings[vq + 1];
+            const wAt = ringGpa(this.mapping.table, w) as { desc: number; avail: number; used: number };
+            txRing = { vq: vq + 1, size: w.num, ...wAt, base: this.queues[vq + 1]!.lastAvail, callFd: w.callFd };
+            served[vq + 1] = null;
+          }
+          h.hand(q, { vq, size: v.num, ...at, flags, base: this.queues[vq]!.lastAvail, takes: 0, callFd: v.callFd, memGen: this.memGen, tx: txRing });
           served[vq] = null;
         }
         h.wait();
         this.handed = true;
+        this.txHanded = tx;
       }
     }
     this.net.start(this.mapping!.memory, served, mrg);
   }
 
   /**
-   * Takes the RX rings back from the queue workers and waits until none touches the guest;
+   * Takes the rings back from the queue workers and waits until none touches the guest;
    * this thread's ring objects continue where the workers stopped: at the ring's published
    * used idx (an RX ring uses every chain it pops, in order; a worker publishes before it
    * lets go, and one that died mid-breath had its last chains popped, never used).
@@ -323,8 +361,11 @@ export class VhostNet implements SessionHost, NetQueueHost {
     if (h === null || !this.handed) return;
     h.takeAll();
     this.handed = false;
-    for (let q = 0; q < h.queues; q++) {
-      const r = this.queues[2 * q];
+    this.txHanded = false;
+    // A TX ring too: every chain a worker popped it used (the frame taken or counted
+    // dropped), and published before it let go.
+    for (let i = 0; i < 2 * h.queues && i < this.queues.length; i++) {
+      const r = this.queues[i];
       if (r !== null && r !== undefined) r.resumeAtUsed();
     }
   }
