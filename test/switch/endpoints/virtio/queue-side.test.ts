@@ -139,3 +139,78 @@ describe('JS guest RX rings written by the queue workers', () => {
     expect(summary.stats.ports.vm1.tx_packets - got).toBeLessThanOrEqual(256);
   }, 60_000);
 });
+
+/** A guest that transmits `count` frames over its `pairs` TX rings in turn, into a switch of `queues` queues. */
+function blastConfig(queues: number, pairs: number): SwitchConfig {
+  return {
+    ...CONFIG_DEFAULTS,
+    queues,
+    ports: [
+      { name: 'vm0', type: 'virtio', queuePairs: pairs },
+      { name: 'sink', type: 'null' },
+    ],
+    programs: [{ queues: [...Array(queues).keys()], chain: [{ name: 'redirect', params: { port: 'sink' }, continueOn: [] }] }],
+  };
+}
+
+async function blaster(s: Switch, pairs: number, count: number): Promise<Vm> {
+  const vm = await startVm({
+    program: 'examples/vm/blast',
+    params: { count, spread: pairs },
+    driver: { queueSize: 256, pairs },
+    attach: (m) => s.portControl('vm0', m),
+    detach: () => s.portControl('vm0', { op: 'detach' }),
+  });
+  vms.push(vm);
+  return vm;
+}
+
+describe('JS guest TX rings polled by the queue workers', () => {
+  run('two queues, two pairs: worker q takes what the guest sends on pair q (no RPS hop); a killed worker is replaced and every frame is counted once', async () => {
+    const count = 300_000;
+    const s = await Switch.start(blastConfig(2, 2));
+    sw = s;
+    const vm = await blaster(s, 2, count);
+    await until(() => s.stats().ports.vm0.rx_packets > 20_000, 'frames from the guest', 20_000);
+    const st = await s.portStatus('vm0');
+    expect(st.txRingsOnWorkers).toEqual([0, 1]);
+    await s.killQueueWorker(0);
+    await s.queueReady(0);
+    await until(() => vm.counter('blasted') === count, 'the guest to send everything', 30_000);
+    const c = () => s.stats().ports.vm0;
+    await until(() => c().rx_packets + c().tx_drop_short + c().tx_drop_oversize + c().tx_drop_malformed === count, 'the switch to take every frame', 20_000);
+    expect(await s.portStatus('vm0').then((x) => x.txRingsOnWorkers)).toEqual([0, 1]);
+    await vm.stop();
+    vms.length = 0;
+    sw = null;
+    const summary = await s.stop();
+    expectAccounted(s, summary);
+    const p = summary.stats.ports.vm0;
+    // Every frame the guest sent, read once: no RPS hop (the device thread steered none) and
+    // each queue took its pair's half.
+    expect(p.rx_packets).toBe(count);
+    expect(p.rx_rps).toBe(0);
+    expect(p.needs_reset + p.tx_drop_malformed + p.device_errors).toBe(0);
+    expect(summary.stats.queues.rx0_packets).toBeGreaterThan(0);
+    expect(summary.stats.queues.rx1_packets).toBeGreaterThan(0);
+    expect(s.restarts[0]).toBe(1);
+  }, 60_000);
+
+  run('two queues, one pair: the device thread polls the TX ring and steers (RPS), as before', async () => {
+    const count = 50_000;
+    const s = await Switch.start(blastConfig(2, 1));
+    sw = s;
+    const vm = await blaster(s, 1, count);
+    await until(() => s.stats().ports.vm0.rx_packets === count, 'the switch to take every frame', 30_000);
+    expect((await s.portStatus('vm0')).txRingsOnWorkers).toEqual([]);
+    await vm.stop();
+    vms.length = 0;
+    sw = null;
+    const summary = await s.stop();
+    expectAccounted(s, summary);
+    const p = summary.stats.ports.vm0;
+    // Each frame the device thread read went through its steering to a queue (RPS).
+    expect(p.rx_rps).toBe(p.rx_packets - p.rx_no_buffer - p.rx_ring_full - p.rx_dropped);
+    expect(p.rx_rps).toBeGreaterThan(count / 2);
+  }, 60_000);
+});
