@@ -20,7 +20,7 @@
  * tx_packets or tx_dropped.
  */
 import { Ring } from '../queues/ring.js';
-import { Desc, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
+import { Desc, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
 import type { FramePool } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
@@ -75,6 +75,8 @@ export class QueuePortIO implements QueueIO {
   private readonly block: CounterBlock;
   /** The header of a frame that carries one (DescFlag.VNET), loaded for the side's transmit. */
   private readonly hdr = new VnetHdr();
+  /** Where this pool's super-frames start (slot index): frames from there on may be long. */
+  private readonly largeFirst: number;
   /** Per queue: the chain takes super-frames whole (layout.frags). */
   private readonly frags: Int32Array;
   private readonly logFn: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -108,6 +110,9 @@ export class QueuePortIO implements QueueIO {
     this.txRings = layout.tx[queue].map((sab) => new Ring(sab));
     this.meta = packMeta(port, 0, 0);
     this.frags = new Int32Array(layout.frags);
+    // No super-frames: no frame index reaches it.
+    const sp = layout.pools[layout.ports + queue];
+    this.largeFirst = sp.large === 0 ? Number.MAX_SAFE_INTEGER : sp.largeFirst;
     this.block = CounterBlock.fromShared(layout.portQueueCounters[port][queue]);
     this.counters = this.block.values;
     this.logFn = log;
@@ -159,7 +164,9 @@ export class QueuePortIO implements QueueIO {
     const s = this.staged;
     // poll() offers a side no more than the room it reserved (`limit`), so the last test only
     // guards a misbehaving port.
-    if ((length >>> 0) !== length || length > this.maxFrameLength || length < 14 || s >= this.limit) {
+    // A super-frame of this pool (a guest's TSO send handed on whole) holds up to SUPER_FRAME_MAX.
+    const max = frame >= this.largeFirst ? SUPER_FRAME_MAX : this.maxFrameLength;
+    if ((length >>> 0) !== length || length > max || length < 14 || s >= this.limit) {
       this.counters[P.rx_packets]++;
       this.counters[P.rx_dropped]++;
       this.free(frame);
