@@ -182,8 +182,15 @@ export class Daemon implements DaemonApi {
       if (!this.sw!.receivesOnQueues(port)) continue;
       c.fixed =
         `port ${port} runs to completion: its queue workers receive its RX queues themselves, so no thread ` +
-        `steers by rules; set \`thread: device\` on the port, or give it its rules in the steering file, and restart`;
+        `steers by rules; ${this.hasThreadOption(port) ? 'set `thread: device` on the port, or ' : ''}give it its rules in the steering file, and restart` +
+        (this.hasThreadOption(port) ? '' : ' (a VM port: its guest\'s TX rings then stay on its device thread, which steers)');
     }
+  }
+
+  /** Whether the port's type has a `thread` option (gen, afpacket, …; not the VM ports). */
+  private hasThreadOption(port: string): boolean {
+    const p = this.cfg.switch.ports.find((x) => x.name === port);
+    return p === undefined || (p.type !== 'virtio' && p.type !== 'vhost-user');
   }
 
   private printStart(): void {
