@@ -85,6 +85,8 @@ const MAX_MERGE = 64;
 export class VirtioNetQueues {
   /** Serving: started, and no rule broken since. */
   live = false;
+  /** What the last broken rule was counted as (rx_drop_malformed: an RX ring; tx_…: a TX ring). */
+  brokenOn: C = C.device_errors;
   private memBuf: Uint8Array = new Uint8Array(0);
   private mem32: Int32Array = new Int32Array(0);
   private mrg = false;
@@ -400,6 +402,7 @@ export class VirtioNetQueues {
 
   private malformed(counter: C, why: string): false {
     this.c[this.base + counter]++;
+    this.brokenOn = counter;
     if (this.live) {
       this.live = false;
       this.c[this.base + C.needs_reset]++;

@@ -34,7 +34,7 @@ import { PackedDeviceQueue, checkPackedLayout } from '../../queues/virtqueue-pac
 import { ACK_GONE, F_EVENT_IDX, F_GUEST_ECN, F_INDIRECT, F_MRG_RXBUF, F_PACKED, H, HandoverBlock, type RingHandover } from '../../queues/virtq-handover.js';
 import { OFFLOAD_CSUM } from '../../queues/frame-vnet.js';
 import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, type VnetHdr } from '../../lib/net/vnet-hdr.js';
-import { VIRTIO_COUNTERS, VirtioNetQueues, type DeviceQueue, type NetQueueHost } from './virtio-net-queues.js';
+import { C, VIRTIO_COUNTERS, VirtioNetQueues, type DeviceQueue, type NetQueueHost } from './virtio-net-queues.js';
 import { QueueIngress, SEGMENT_ROOM } from './virtio-net-ingress.js';
 import { P } from '../counters.js';
 import type { QueueIO, QueuePort } from '../ports/port.js';
@@ -154,7 +154,9 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     this.lastLog = now;
     const more = this.suppressed > 0 ? ` (${this.suppressed} more since the last message)` : '';
     this.suppressed = 0;
-    this.io.log('warn', `guest rings ${this.vq}/${this.txVq} of pair ${this.io.queue}: ${why}; the device is marked broken${more}`);
+    const on = this.net.brokenOn;
+    const ring = on === C.tx_drop_malformed ? `guest TX ring ${this.txVq}` : on === C.rx_drop_malformed ? `guest RX ring ${this.vq}` : `guest rings of pair ${this.io.queue}`;
+    this.io.log('warn', `${ring}: ${why}; the device is marked broken${more}`);
   }
 
   // ── the handover ───────────────────────────────────────────────────────────

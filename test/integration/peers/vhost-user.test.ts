@@ -108,8 +108,11 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
       const st = await sw!.portStatus('vm1');
       expect(st.connected).toBe(true);
       expect(BigInt(st.features as string) & (1n << 15n)).toBe(1n << 15n); // MRG_RXBUF negotiated
-      // One pair, two switch queues: the device thread writes the guest's RX ring.
+      // One pair, two switch queues: the device thread writes the guest's RX ring and polls its
+      // TX ring, steering each frame to a queue (RPS).
       expect(st.rxRingsOnWorkers).toEqual([]);
+      expect(st.txRingsOnWorkers).toEqual([]);
+      expect(sw!.stats().ports.vm1.rx_rps).toBeGreaterThan(0);
     } catch (e) {
       throw context(e, [a, b]);
     }
@@ -134,6 +137,10 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
         const st = await sw!.portStatus(n);
         expect(BigInt(st.features as string) & (1n << 15n), `${n}: MRG_RXBUF not negotiated`).toBe(0n);
         expect(st.rxRingsOnWorkers, `${n}: RX ring written by queue 0's worker`).toEqual([0]);
+        // And its TX ring polled by that worker: the guest's frames enter there, no RPS hop.
+        expect(st.txRingsOnWorkers, `${n}: TX ring polled by queue 0's worker`).toEqual([0]);
+        expect(sw!.stats().ports[n].rx_rps, `${n}: frames steered by the device thread`).toBe(0);
+        expect(sw!.stats().ports[n].rx_packets, `${n}: frames the guest sent`).toBeGreaterThan(0);
       }
     } catch (e) {
       throw context(e, [a, b]);
@@ -157,6 +164,8 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
         const rings = st.rings as { index: number; served: boolean; avail: number }[];
         expect(rings.map((r) => r.served), `${n} rings served`).toEqual([true, true, true, true]);
         expect(st.rxRingsOnWorkers, `${n}: RX rings 0 and 2 written by queues 0 and 1`).toEqual([0, 1]);
+        expect(st.txRingsOnWorkers, `${n}: TX rings 1 and 3 polled by queues 0 and 1`).toEqual([0, 1]);
+        expect(sw!.stats().ports[n].rx_rps, `${n}: frames steered by the device thread`).toBe(0);
         console.log(`${n} rings after the transfer: ${JSON.stringify(rings)}`);
       }
     } catch (e) {
@@ -179,6 +188,7 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
       await until(() => sw!.stats().ports.vm2.tx_packets > 2000, 120_000, 'the transfer to start');
       // The worker writes into the guest's RAM when QEMU dies: it must let go before the unmap.
       expect((await sw!.portStatus('vm2')).rxRingsOnWorkers).toEqual([0]);
+      expect((await sw!.portStatus('vm2')).txRingsOnWorkers).toEqual([0]);
       b.child.kill('SIGKILL');
       await until(() => sw!.stats().ports.vm2.vhost_disconnects === 1, 30_000, 'vm2 to see its front-end go');
       const down = await sw!.portStatus('vm2');
