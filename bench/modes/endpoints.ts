@@ -162,9 +162,11 @@ async function vmSwitch(seconds: number, vmToVm: boolean) {
   const st = sw.stats();
   // Run to completion: the queues whose worker wrote the guest's RX ring itself (no device-thread hop).
   const rxRingsOnWorkers = (await sw.portStatus('vm1')).rxRingsOnWorkers as number[];
+  // And those whose worker polled the sending guest's TX ring itself (no RPS hop).
+  const txRingsOnWorkers = vmToVm ? ((await sw.portStatus('vm0')).txRingsOnWorkers as number[]) : [];
   for (const v of vms) await v.stop();
   const s = await sw.stop();
-  return { pps, offered: st.queues.rx0_packets, noDesc: st.ports.vm1.rx_drop_no_desc, unaccounted: s.unaccounted, rxRingsOnWorkers };
+  return { pps, offered: st.queues.rx0_packets, noDesc: st.ports.vm1.rx_drop_no_desc, unaccounted: s.unaccounted, rxRingsOnWorkers, txRingsOnWorkers, rxRps: vmToVm ? st.ports.vm0.rx_rps : 0 };
 }
 
 const cpuNs = () => {
