@@ -1,6 +1,6 @@
 /**
  * Run to completion on a vhost-user port: queue worker 0 writes the guest's RX ring itself
- * (a test front-end plays QEMU). The ring is handed over when it starts and taken back at
+ * and polls its TX ring (a test front-end plays QEMU). The ring is handed over when it starts and taken back at
  * GET_VRING_BASE, whose answer is where the worker stopped; an RX descriptor outside every
  * region, met by the worker, marks the device broken (counted, error eventfd), nothing
  * crashes, and a restart of the rings serves again. Accounting exact at the end.
@@ -117,5 +117,67 @@ describe('vhost-user RX ring served by its queue worker', () => {
     // A frame the port refused (no RX buffer, broken ring) is a redirect that failed: xdp_tx_full.
     expect(q.rx0_xdp_redirect + q.rx0_xdp_tx_full, JSON.stringify(q)).toBe(q.rx0_packets);
     expect(vm.tx_packets + vm.tx_dropped, JSON.stringify({ vm, q })).toBe(q.rx0_packets);
+  }, 30_000);
+
+  it('polls the guest TX ring on queue 0\'s worker (no RPS hop), answers GET_VRING_BASE with where the worker stopped, and breaks on a TX descriptor outside guest memory', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'xs-vhq-'));
+    const sock = path.join(dir, 'vm.sock');
+    sw = await Switch.start({
+      ...CONFIG_DEFAULTS,
+      queues: 1,
+      ports: [
+        { name: 'vm', type: 'vhost-user', socket: sock },
+        { name: 'out', type: 'null' },
+      ],
+      programs: [{ queues: [0], chain: [{ name: 'redirect', params: { port: 'out' }, continueOn: [] }] }],
+    });
+    sw.on('log', (e: LogEvent) => logs.push(`${e.level}: ${e.message}`));
+    const f = await Frontend.connect(sock);
+    fe = f;
+    await f.setUp();
+    await until(async () => ((await sw!.portStatus('vm')).txRingsOnWorkers as number[]).length === 1, 5000, 'the TX ring on queue 0');
+    const frame = new Uint8Array(60);
+    frame.fill(0xff, 0, 6); // broadcast
+    frame[12] = 0x88;
+    frame[13] = 0xb5;
+    for (let k = 0; k < 10; k++) f.sendFrame(frame, BUF + k * BUF_BYTES);
+    await until(() => sw!.stats().ports.out.tx_packets === 10, 5000, 'ten frames through queue 0');
+    await until(() => f.tx!.usedPending() === 10, 5000, 'ten used TX buffers');
+    const vm = sw!.stats().ports.vm;
+    expect(vm.rx_packets).toBe(10);
+    // Taken by the worker itself: the device thread steered none of them.
+    expect(vm.rx_rps).toBe(0);
+    expect(vm.kicks_seen).toBeGreaterThan(0);
+
+    // GET_VRING_BASE on the TX ring: the worker lets go, and the answer is where it stopped.
+    f.send(P.Req.GET_VRING_BASE, P.vringStatePayload({ index: 1, num: 0 }));
+    const r = await f.reply();
+    expect(typeof r === 'object' && P.readVringState(r.payload)).toEqual({ index: 1, num: 10 });
+    expect((await sw!.portStatus('vm')).txRingsOnWorkers).toEqual([]);
+
+    // Started again at 10: back on the worker; then a buffer outside guest memory breaks the device.
+    await f.ok(P.Req.SET_VRING_BASE, P.vringStatePayload({ index: 1, num: 10 }));
+    await f.startRing(1);
+    await until(async () => ((await sw!.portStatus('vm')).txRingsOnWorkers as number[]).length === 1, 5000, 'the TX ring back on queue 0');
+    f.sendFrame(frame, BUF);
+    await until(() => sw!.stats().ports.out.tx_packets === 11, 5000, 'the eleventh frame');
+    f.tx!.addOne(RAM_BYTES + 0x1000, 64, false);
+    f.tx!.publish();
+    await until(() => sw!.stats().ports.vm.tx_drop_malformed === 1, 5000, 'tx_drop_malformed');
+    await until(async () => (await sw!.portStatus('vm')).broken !== null, 5000, 'the device marked broken');
+    expect((await sw!.portStatus('vm')).live).toBe(false);
+    await until(() => f.errSignalled(1), 5000, 'the error eventfd of the TX ring');
+    expect(logs.some((l) => /guest TX ring 1: Descriptor address outside guest memory/.test(l)), logs.join('\n')).toBe(true);
+
+    f.close();
+    fe = null;
+    const s = sw!;
+    sw = null;
+    const summary = await s.stop();
+    expect(checkAccounted(summary)).toEqual([]);
+    // Every frame the guest sent entered once and left once; the hostile chain is a counted drop.
+    expect(summary.stats.ports.vm.rx_packets).toBe(11);
+    expect(summary.stats.queues.rx0_packets).toBe(11);
+    expect(summary.stats.ports.out.tx_packets).toBe(11);
   }, 30_000);
 });
