@@ -126,14 +126,14 @@ export async function startVm(opts: VmOptions): Promise<Vm> {
   const memory = new SharedArrayBuffer(opts.memoryBytes ?? 16 << 20);
   const transport = createTransport();
   const counters = new SharedArrayBuffer(GUEST_COUNTER_SLOTS * 8);
-  const reply = (await opts.attach({ op: 'attach', memory, transport })) as { deviceBell?: DriverOptions['deviceBell'] } | undefined;
+  const reply = (await opts.attach({ op: 'attach', memory, transport })) as { deviceBell?: DriverOptions['deviceBell']; queueBells?: DriverOptions['queueBells'] } | undefined;
   const data: VmWorkerData = {
     memory,
     transport,
     counters,
     program: programUrl(opts.program),
     params: opts.params ?? {},
-    driver: { ...(opts.driver ?? {}), deviceBell: reply?.deviceBell ?? null },
+    driver: { ...(opts.driver ?? {}), deviceBell: reply?.deviceBell ?? null, queueBells: reply?.queueBells ?? [] },
     autoReset: opts.autoReset ?? true,
   };
   const worker = new Worker(workerUrl('guest/vm-worker'), { workerData: data });

@@ -85,6 +85,11 @@ export interface DriverOptions {
   busyPollSpins?: number;
   /** A second word to ring on a kick: the device thread's own doorbell, when its port gave one. */
   deviceBell?: { sab: SharedArrayBuffer; index: number } | null;
+  /**
+   * Per pair p, a word to ring on a kick of its TX queue too: the switch queue worker that
+   * may poll that ring itself (run to completion), so the kick wakes it without a hop.
+   */
+  queueBells?: { sab: SharedArrayBuffer; index: number }[];
 }
 
 /** Frames one receive() pass takes before it publishes and looks again (NAPI_POLL_WEIGHT). */
@@ -137,6 +142,8 @@ export class VirtioNetDriver {
   private alloc: GuestAllocator;
   private readonly bellWords: Int32Array | null;
   private readonly bellIndex: number;
+  private readonly txBells: Int32Array[];
+  private readonly txBellIndex: number[];
 
   constructor(
     readonly mem: GuestMemory,
@@ -147,6 +154,8 @@ export class VirtioNetDriver {
     this.alloc = new GuestAllocator(mem.size);
     this.bellWords = opts.deviceBell ? new Int32Array(opts.deviceBell.sab) : null;
     this.bellIndex = opts.deviceBell?.index ?? 0;
+    this.txBells = (opts.queueBells ?? []).map((b) => new Int32Array(b.sab));
+    this.txBellIndex = (opts.queueBells ?? []).map((b) => b.index);
   }
 
   // ── bring-up (virtio 1.x §3.1.1) ────────────────────────────────────────────
@@ -426,6 +435,12 @@ export class VirtioNetDriver {
   private kick(queue: number): void {
     // A statistic only; the bell below is what wakes the device.
     Atomics.add(this.t, T.queueWord(queue, T.QKICKS), 1);
+    const p = queue >>> 1;
+    if ((queue & 1) === 1 && p < this.txBells.length) {
+      // Pairs with the queue worker's Atomics.wait (or its sleep helper) on its doorbell.
+      Atomics.add(this.txBells[p], this.txBellIndex[p], 1);
+      Atomics.notify(this.txBells[p], this.txBellIndex[p], 1);
+    }
     this.ringDevice();
   }
 

@@ -110,6 +110,10 @@ export class DeviceIO implements PortIO {
     this.queueBells[q].ring();
   }
 
+  queueBell(q: number): { words: Int32Array; index: number } {
+    return this.queueBells[q];
+  }
+
   resumeRx(): void {
     // Pairs with the queue workers' last Ring.submit before they acknowledged the handover.
     for (let q = 0; q < this.rx.length; q++) this.rx[q].resync();

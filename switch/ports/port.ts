@@ -101,6 +101,11 @@ export interface PortIO {
    * producer positions. Optional.
    */
   resumeRx?(): void;
+  /**
+   * The doorbell word of the queue worker hosting switch queue q, for a medium that rings it
+   * itself (a JS guest's kick on a TX ring that worker polls). Optional.
+   */
+  queueBell?(q: number): { readonly words: Int32Array; readonly index: number };
 }
 
 export interface Port {

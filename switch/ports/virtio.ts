@@ -66,6 +66,8 @@ class VirtioPort implements Port {
   private errors: ErrorReport | null = null;
   /** The device thread's doorbell, when the host exposes it: guests ring it on a kick. */
   private bell: { sab: SharedArrayBuffer; index: number } | null = null;
+  /** Per switch queue, its worker's doorbell: a guest rings it on a kick of TX ring 2q + 1 (that worker may poll it). */
+  private queueBells: { sab: SharedArrayBuffer; index: number }[] = [];
 
   constructor(private readonly opts: VirtioOptions) {}
 
@@ -88,6 +90,12 @@ class VirtioPort implements Port {
       // And poll the guest's TX rings, where no flow-steering rule needs this thread to steer.
       this.dev.txOnWorkers = io.rxOnQueues === true && io.resumeRx !== undefined;
       if (io.resumeRx !== undefined) h.resumeRx = io.resumeRx.bind(io);
+    }
+    if (this.dev.txOnWorkers && io.queueBell !== undefined && io.shared != null) {
+      for (let q = 0; q < this.dev.handover!.queues; q++) {
+        const b = io.queueBell(q);
+        this.queueBells.push({ sab: b.words.buffer as SharedArrayBuffer, index: b.index });
+      }
     }
     const db = (io as unknown as { doorbell?: { words?: Int32Array; index?: number } }).doorbell;
     if (db?.words?.buffer instanceof SharedArrayBuffer && typeof db.index === 'number') this.bell = { sab: db.words.buffer, index: db.index };
@@ -153,7 +161,7 @@ class VirtioPort implements Port {
         if (err !== null) throw new Error(err);
         // The queue workers that write the RX rings get the same memory (the switch passes it on).
         const sides: JsGuestMemory = { gen: this.dev!.memGen, memory: m.memory, transport: m.transport };
-        return { attached: true, deviceBell: this.bell, queueSides: sides };
+        return { attached: true, deviceBell: this.bell, queueBells: this.queueBells, queueSides: sides };
       }
       case 'detach': {
         this.dev!.detach();
