@@ -17,7 +17,7 @@ import { buildGuest, MARK_ECHO_SHA, MARK_OK, MARK_RX_SHA, MARK_TX_SHA, MARK_UP, 
 import { missing, skipUnless } from '../../support/prereq.js';
 import { Procs, type Proc } from '../../support/procs.js';
 import { startVhostGuest } from '../../support/qemu.js';
-import { checkAccounted, startBetween } from '../../support/switch.js';
+import { checkAccounted, forwardProgram, startBetween } from '../../support/switch.js';
 import { expectAccounted } from '../../switch/support.js';
 
 const skip = skipUnless(
@@ -55,12 +55,18 @@ describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
     dir = '';
   });
 
-  async function start(): Promise<[string, string]> {
+  async function start(queues = 2): Promise<[string, string]> {
     dir = mkdtempSync(path.join(tmpdir(), 'xs-vhost-tso-'));
     const s1 = path.join(dir, 'vm1.sock');
     const s2 = path.join(dir, 'vm2.sock');
     // Super-frames in every pool: the forwarding chain (redirect, frags) takes them whole.
-    sw = await startBetween([{ name: 'vm1', type: 'vhost-user', socket: s1 }, { name: 'vm2', type: 'vhost-user', socket: s2 }], logs, { superFrames: 64, poolFrames: 8192 });
+    const q = [...Array(queues).keys()];
+    sw = await startBetween([{ name: 'vm1', type: 'vhost-user', socket: s1 }, { name: 'vm2', type: 'vhost-user', socket: s2 }], logs, {
+      superFrames: 64,
+      poolFrames: 8192,
+      queues,
+      programs: [{ queues: q, chain: [forwardProgram('vm1', 'vm2')] }],
+    });
     return [s1, s2];
   }
 
@@ -110,6 +116,26 @@ describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
     expect(c.vm1.rx_gso_whole).toBeGreaterThan(0);
     expect(c.vm2.tx_packets).toBeLessThan((64 * 65536) / 1448 / 2);
     expect(c.vm2.tx_bytes / c.vm2.tx_packets).toBeGreaterThan(1514);
+    await finish();
+  }, 600_000);
+
+  it('one switch queue: the sender\'s TX ring is polled by the queue worker, its super-frames enter there whole (no RPS hop); SHA-256 equal', async () => {
+    const [s1, s2] = await start(1);
+    const a = startVhostGuest(procs, guest, { socket: s1, ...A, append: 'xs.tcp=send:64' }, 5);
+    const b = startVhostGuest(procs, guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
+    try {
+      const h = await transfer(a, b);
+      expect(h.rx).toBe(h.tx);
+      expect(h.echo).toBe(h.tx);
+      for (const n of ['vm1', 'vm2']) expect((await sw!.portStatus(n)).txRingsOnWorkers, `${n}: TX ring polled by queue 0's worker`).toEqual([0]);
+    } catch (e) {
+      throw context(e, [a, b]);
+    }
+    const c = sw!.stats().ports;
+    console.log(`vm1 rx on the worker: ${c.vm1.rx_packets} packets, ${c.vm1.rx_gso_whole} super-frames whole, ${c.vm1.rx_gso_packets} cut, ${c.vm1.rx_rps} steered`);
+    for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} errors`).toBe(0);
+    expect(c.vm1.rx_gso_whole).toBeGreaterThan(0);
+    expect(c.vm1.rx_rps + c.vm2.rx_rps).toBe(0);
     await finish();
   }, 600_000);
 
