@@ -6,7 +6,7 @@
  * the descriptor still carries the switch's RSS hash, as on every other path.
  *
  * Frames with a virtio_net_hdr get what DeviceIO.receiveOffload gives them on the device
- * thread, with the same lib/net code: a partial checksum rides along (F_VNET); a TSO
+ * thread, with the same lib/net code: a partial checksum rides along (DescFlag.VNET); a TSO
  * super-frame goes on whole when this queue's chain takes frags and a super-frame is free
  * (rx_gso_whole), else it is cut into segments here (rx_gso_packets, rx_gso_segments;
  * segments of a NEEDS_CSUM super-frame stay partial). Counted so that, per port,
@@ -23,7 +23,7 @@ import type { FrameSink } from './virtio-net-queues.js';
 import { P } from '../counters.js';
 import { ByteCopier } from '../../queues/copy.js';
 import { SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../../queues/frames.js';
-import { F_VNET, storeFrameVnet } from '../../queues/frame-vnet.js';
+import { DescFlag, storeFrameVnet } from '../../queues/frame-vnet.js';
 import { GsoPlan, gsoErrorText } from '../../lib/net/gso.js';
 import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VnetHdr } from '../../lib/net/vnet-hdr.js';
 import { rssHash } from '../../flows/rss.js';
@@ -86,7 +86,7 @@ export class QueueIngress implements FrameSink {
       this.copier.copy(io.area, dst, src, offset, length);
       storeFrameVnet(hdr, io.area, dst - XDP_PACKET_HEADROOM, XDP_PACKET_HEADROOM);
       this.staged++;
-      return io.submit(f, length, rssHash(this.table, io.area, dst, length), F_VNET);
+      return io.submit(f, length, rssHash(this.table, io.area, dst, length), DescFlag.VNET);
     }
     const plan = this.gso;
     const n = plan.prepare(src, offset, length, hdr.gsoType, hdr.gsoSize);
@@ -106,7 +106,7 @@ export class QueueIngress implements FrameSink {
         storeFrameVnet(hdr, io.area, dst - XDP_PACKET_HEADROOM, XDP_PACKET_HEADROOM);
         c[P.rx_gso_whole]++;
         this.staged++;
-        return io.submit(f, length, hash, F_VNET);
+        return io.submit(f, length, hash, DescFlag.VNET);
       }
       // No super-frame free: cut it as for a chain without frags.
     }
@@ -118,7 +118,7 @@ export class QueueIngress implements FrameSink {
     sh.flags = partial ? VIRTIO_NET_HDR_F_NEEDS_CSUM : hdr.flags;
     sh.csumStart = plan.at.l4;
     sh.csumOffset = plan.csumOffset;
-    const flags = sh.flags !== 0 ? F_VNET : 0;
+    const flags = sh.flags !== 0 ? DescFlag.VNET : 0;
     // The worker counts rx_packets per frame staged (and per failed allocFrame); a cut
     // super-frame is one: the difference is taken back below.
     let counted = 0;
