@@ -318,6 +318,11 @@ export class DeviceIO implements PortIO {
   }
 
   flush(): void {
+    // A socket port's bursts arrive while the device loop sleeps (its doorbell rings for tx
+    // only): adopt a newer steering table here too, so a rule change applies from the next
+    // burst on, not from the loop's next wake-up (which an idle tx side may not have for a
+    // second). One generation load when nothing changed.
+    this.steerer.refresh();
     const rx = this.rx;
     const staged = this.rxStaged;
     for (let q = 0; q < rx.length; q++) {

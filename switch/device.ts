@@ -48,7 +48,11 @@ const BURSTS_PER_YIELD = 64;
 // (measured on the pcap sink: that cost more than writing the packets).
 const SPIN_MS = 0.2;
 const IDLE_POLL_MS = 1; // a polling port that had nothing (rate limit): look again soon
-const IDLE_SLEEP_MS = 50;
+// Idle, the loop waits for its doorbell: tx rings ring it (NEEDS_WAKEUP), requests and
+// socket events run on the event loop meanwhile, and io.flush() adopts steering changes.
+// The timeout is a safety net against a lost ring, not a poll: each wake-up of an idle
+// thread costs CPU (`npm run bench -- wake`, idle-cpu), so it is rare.
+const IDLE_SLEEP_MS = 1000;
 
 const data = workerData as DeviceWorkerData;
 const log = (level: 'info' | 'warn' | 'error', message: string) =>

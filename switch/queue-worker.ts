@@ -71,7 +71,11 @@ export type QueueRequest = { queue: number } & (
 // Spin this long after the last packet before sleeping: a wake-up costs the producer an
 // Atomics.notify (a futex syscall) and us a reschedule, more than a short spin at idle.
 const SPIN_MS = 0.2;
-const SLEEP_MS = 100;
+// Idle, the worker sleeps until rung (every producer and the supervisor ring its doorbell)
+// or a descriptor wakes it: the timeout is only a safety net against a lost ring, and what
+// an idle afpacket side refreshes off the data path (rx_missed, the link's flags) is at most
+// this stale. Each timed wake-up of an idle worker costs CPU (idle-cpu in the wake bench).
+const SLEEP_MS = 1000;
 // A polled medium that had nothing this time (a paced generator ahead of its schedule).
 const POLL_SLEEP_MS = 1;
 

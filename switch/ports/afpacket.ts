@@ -7,10 +7,13 @@
  *     - { name: ns1, type: afpacket, interface: veth-ns1 }
  *
  * interface  the interface to attach (required; it must exist in the switch's namespace).
- * ring       v3 (default): TPACKET_V3, read block by block — the kernel hands a block over
- *            when it is full or after retireMs, which bounds a quiet link's latency by a
- *            timer tick (4 ms with HZ=250). v2: TPACKET_V2, each packet handed over on its
- *            own — for latency (ping, request/response).
+ * ring       v2 (default): TPACKET_V2, each packet handed over on its own — a quiet link's
+ *            packet wakes the worker at once. v3: TPACKET_V3, read block by block — the
+ *            kernel hands a block over when it is full or after retireMs, which holds a
+ *            quiet link's packet for a timer tick (4 ms with HZ=250). Why v2 is the default:
+ *            `npm run bench -- veth` measured it ahead on both figures in the same runs
+ *            (docs/net-ports.md): the block timer costs v3 its latency, and a TCP stream's
+ *            ACKs wait on it too, so v3 gains no throughput back.
  * blocks     v3: blocks in the ring (default 32; each blockSize bytes), per queue.
  * blockSize  v3: bytes per block, a power of two from 16 KiB to 4 MiB (default 128 KiB).
  * retireMs   v3: how long the kernel holds a block that is not full (default 1 ms; the
@@ -61,7 +64,7 @@ function validate(config: PortConfig): string[] {
   if (config.ring !== undefined && config.ring !== 'v2' && config.ring !== 'v3') out.push(`ring: '${String(config.ring)}' is not v2 or v3`);
   const fr = config.frames;
   if (fr !== undefined && (!Number.isInteger(fr) || (fr as number) < 16 || (fr as number) > 1 << 20)) out.push(`frames: ${String(fr)} is not an integer from 16 to 1048576`);
-  if (config.ring !== 'v2') {
+  if (config.ring === 'v3') {
     if (fr !== undefined) out.push('frames: only for ring: v2 (v3 rings are sized by blocks and blockSize)');
   } else {
     for (const k of ['blocks', 'blockSize', 'retireMs']) if (config[k] !== undefined) out.push(`${k}: only for ring: v3 (v2 rings are sized by frames)`);
@@ -162,7 +165,7 @@ export class AfPacketPort implements Port {
   }
 
   status(): Record<string, unknown> {
-    return { interface: this.ifname, ifindex: this.ifindex, link: this.up ? 'up' : 'down', ring: this.config.ring === 'v2' ? 'v2' : 'v3', thread: this.sock === null ? 'queue' : 'device' };
+    return { interface: this.ifname, ifindex: this.ifindex, link: this.up ? 'up' : 'down', ring: this.config.ring === 'v3' ? 'v3' : 'v2', thread: this.sock === null ? 'queue' : 'device' };
   }
 }
 

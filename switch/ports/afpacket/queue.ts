@@ -109,8 +109,12 @@ export class AfPacketQueue implements QueuePort {
 
   poll(budget: number): number {
     const n = this.sock.poll(budget);
-    // The clock is read when the ring ran dry, or every STATS_POLLS polls under load.
-    if ((n < budget || ++this.polls >= STATS_POLLS) && performance.now() - this.lastStats >= STATS_MS) this.readStats();
+    // The clock is read when the ring is empty (the worker busy-polls, about to sleep), or
+    // every STATS_POLLS polls under load — never between a packet's read and its send: the
+    // stats are two syscalls and a socket, and a packet that woke the worker (a ping into an
+    // idle switch) would wait for them (n < budget here cost the first packet after each
+    // 100 ms of quiet that much of its round trip).
+    if ((n === 0 || ++this.polls >= STATS_POLLS) && performance.now() - this.lastStats >= STATS_MS) this.readStats();
     return n;
   }
 

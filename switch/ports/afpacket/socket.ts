@@ -139,7 +139,7 @@ export class PacketSocket {
       if (opts.rx) {
         native.setReserve(this.fd, RING_RESERVE);
         native.ignoreOutgoing(this.fd);
-        if (this.config.ring === 'v2') {
+        if (this.config.ring !== 'v3') {
           // A slot holds the TPACKET2 header, the reserve and the largest frame (+ room for alignment).
           let frameSize = 2048;
           while (frameSize < this.maxLen + 128) frameSize *= 2;

@@ -18,8 +18,12 @@ interface Data {
   doorbellIndex: number;
 }
 
-/** The longest one poll() blocks: the most a terminate of this thread waits. */
-const POLL_MS = 200;
+/**
+ * The longest one poll() blocks: the most a terminate of this thread waits (a stop() ends a
+ * poll at once through the eventfd; only a terminate of the device thread, a failed start,
+ * waits this long). Each timed wake-up of an idle port costs CPU, so it is long.
+ */
+const POLL_MS = 1000;
 
 const d = workerData as Data;
 const armed = new Int32Array(d.armed);

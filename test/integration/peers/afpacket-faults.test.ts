@@ -61,7 +61,7 @@ describe.skipIf(skip)('afpacket ports: kernel drops, link down and up, a missing
       { ports: [
         { name: 'p1', type: 'afpacket', interface: s1 },
         { name: 'p2', type: 'afpacket', interface: s2 },
-        { name: 'p3', type: 'afpacket', interface: s3, blocks: 2, blockSize: 16384, retireMs: 1000 },
+        { name: 'p3', type: 'afpacket', interface: s3, ring: 'v3', blocks: 2, blockSize: 16384, retireMs: 1000 },
       ] },
     );
   }, 60_000);
