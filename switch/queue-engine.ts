@@ -861,6 +861,11 @@ export class QueueEngine {
   }
 
   /** Sets NEEDS_WAKEUP on every input and reports whether all are still empty (then sleeping is safe). */
+  /** The worker is about to sleep: each side's off-path upkeep (QueuePort.idle). */
+  idle(): void {
+    for (const io of this.sides) io.side?.idle?.();
+  }
+
   prepareSleep(): boolean {
     let empty = true;
     for (const ring of this.inputs) {

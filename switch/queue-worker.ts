@@ -291,7 +291,12 @@ async function main(): Promise<void> {
       if (!h.engine.endpointsWakeMe()) endpoints = true;
     }
     if (empty) {
-      for (const h of hosted) h.engine.bump(Q.sleeps);
+      for (const h of hosted) {
+        h.engine.bump(Q.sleeps);
+        // Upkeep off the packet path (a side's stats): a descriptor that turns readable
+        // meanwhile still wakes the poll below at once (level-triggered), as does a ring.
+        h.engine.idle();
+      }
       // A polled medium that produces (a paced generator) is looked at again every
       // millisecond; so are socket endpoints whose application rings only its own word.
       const ms = producing || endpoints ? POLL_SLEEP_MS : SLEEP_MS;

@@ -47,8 +47,14 @@ import { AfPacketQueue } from './afpacket/queue.js';
 import { createQueueSlots } from './queue-slots.js';
 
 const OPTIONS: OptionTypes = { interface: 'string', ring: 'string', blocks: 'integer', blockSize: 'integer', retireMs: 'integer', frames: 'integer', thread: 'string' };
-/** How often the kernel's drop count and the link state are read (off the data path). */
+/** How often this thread reads its socket's drop count and the link state (off the data path). */
 const STATS_MS = 100;
+/**
+ * With thread: queue this thread has no socket: it only logs link transitions (each queue
+ * side looks at the link for its own sends, status() looks when asked), so it looks once a
+ * second — an idle switch's threads should not wake ten times a second to find nothing changed.
+ */
+const LINK_LOG_MS = 1000;
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
@@ -122,7 +128,7 @@ export class AfPacketPort implements Port {
     }
     this.up = linkUp(this.ifname);
     if (this.sock !== null) this.sock.carrier = this.up;
-    this.stats = setInterval(() => this.readStats(), STATS_MS);
+    this.stats = setInterval(() => this.readStats(), queued ? LINK_LOG_MS : STATS_MS);
     this.stats.unref();
     const how = queued ? 'a socket per queue, polled by the queue workers' : `${sock.ringName} on the device thread`;
     io.log('info', `attached to ${this.ifname} (ifindex ${this.ifindex}, MTU ${mtu}, link ${this.up ? 'up' : 'down'}, ${how})`);
@@ -148,6 +154,11 @@ export class AfPacketPort implements Port {
   /** Off the data path: the kernel's drops since the last read, and link transitions. */
   private readStats(): void {
     this.sock?.readDrops();
+    this.readLink();
+  }
+
+  /** The link's flags now; a transition is logged once, whoever saw it first (timer or status). */
+  private readLink(): void {
     const up = linkUp(this.ifname);
     if (up !== this.up) this.io.log('info', `${this.ifname}: link ${up ? 'up' : 'down'}`);
     this.up = up;
@@ -165,6 +176,8 @@ export class AfPacketPort implements Port {
   }
 
   status(): Record<string, unknown> {
+    // Asked for: read the link now rather than report what the last look (up to LINK_LOG_MS ago) saw.
+    this.readLink();
     return { interface: this.ifname, ifindex: this.ifindex, link: this.up ? 'up' : 'down', ring: this.config.ring === 'v3' ? 'v3' : 'v2', thread: this.sock === null ? 'queue' : 'device' };
   }
 }

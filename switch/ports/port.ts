@@ -259,6 +259,13 @@ export interface QueuePort {
    * segments): the worker reserves this many rx ring slots more than its budget per poll.
    */
   readonly burst?: number;
+  /**
+   * The worker is about to sleep (no queue it runs had work): upkeep that must stay off the
+   * packet path (reading the kernel's drop count, the link's flags) goes here, so that a
+   * packet that wakes the worker is never kept waiting by it, and what the side reports is
+   * fresh while it sleeps.
+   */
+  idle?(): void;
   /** Closes what openQueue opened (sockets, mappings), when the worker stops. */
   close?(): void;
 }

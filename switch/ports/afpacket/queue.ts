@@ -27,7 +27,8 @@
  *
  * Sleeping: wakeFds() gives the worker the socket, so an idle worker blocks in poll() on it
  * and wakes when the kernel hands a packet over (switch/queue-sleep.ts). Off the data path,
- * at most every STATS_MS: the kernel's drops for this socket (rx_missed) and the link's flags.
+ * at most every STATS_MS: the kernel's drops for this socket (rx_missed) and the link's flags
+ * — before the worker sleeps (idle()), or every STATS_POLLS busy polls under load.
  */
 import type { PortConfig, QueueIO, QueuePort } from '../port.js';
 import { rssHash } from '../../../flows/rss.js';
@@ -109,13 +110,18 @@ export class AfPacketQueue implements QueuePort {
 
   poll(budget: number): number {
     const n = this.sock.poll(budget);
-    // The clock is read when the ring is empty (the worker busy-polls, about to sleep), or
-    // every STATS_POLLS polls under load — never between a packet's read and its send: the
-    // stats are two syscalls and a socket, and a packet that woke the worker (a ping into an
-    // idle switch) would wait for them (n < budget here cost the first packet after each
-    // 100 ms of quiet that much of its round trip).
-    if ((n === 0 || ++this.polls >= STATS_POLLS) && performance.now() - this.lastStats >= STATS_MS) this.readStats();
+    // Under load (the worker never sleeps) the clock is read every STATS_POLLS polls that
+    // found packets. Otherwise the stats are read in idle(), before the worker sleeps: never
+    // between a packet's read and its send. They cost two syscalls and a socket, and reading
+    // them whenever a poll came back short (as before) held the first packet after each
+    // 100 ms of quiet — a ping into an idle switch — for that long.
+    if (n !== 0 && ++this.polls >= STATS_POLLS && performance.now() - this.lastStats >= STATS_MS) this.readStats();
     return n;
+  }
+
+  /** Before the worker sleeps: the kernel's drops and the link's flags, at most every STATS_MS. */
+  idle(): void {
+    if (performance.now() - this.lastStats >= STATS_MS) this.readStats();
   }
 
   transmit(area: Uint8Array, offset: number, length: number): boolean {
