@@ -25,6 +25,7 @@ import type { PortInfo, XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint } from './endpoints/endpoint.js';
 import type { PortConfig, PortType, QueuePort } from './ports/port.js';
 import { FdSleeper } from './queue-sleep.js';
+import { refreshClocks } from '../programs/parse/ktime.js';
 
 export interface QueueWorkerData {
   layout: SharedLayout;
@@ -253,6 +254,9 @@ async function main(): Promise<void> {
   for (;;) {
     let n = 0;
     let running = 0;
+    // The programs' clock word (l2switch ageing, ddos refills): current before each pass,
+    // also the first after a sleep; nothing when no program here reads a clock.
+    refreshClocks();
     for (let i = 0; i < hosted.length; i++) {
       const h = hosted[i];
       if (h.stopped) continue;
