@@ -8,8 +8,9 @@
  * TCP throughput: one Node TCP stream from h1 to h2 for `seconds` (the same sender and
  * receiver in both cases). RTT: ping h1 → h2, 50 probes 20 ms apart; the mean ping prints
  * and the median probe (on a shared machine a few probes that wait for a CPU dominate the mean).
- * The switch runs each ring run to completion (thread: queue, the default) and, as the
- * baseline of the device-thread hop that removes, ring v2 with thread: device. The hosts send whole,
+ * The switch runs each ring run to completion (thread: queue, the default) — v2 (the
+ * default ring) and v3 — and, as the baseline of the device-thread hop that removes, ring v2
+ * with thread: device. The hosts send whole,
  * checksummed packets (`ethtool -K eth0 tx off tso off gso off`): the switch does no GSO yet.
  * Needs root (namespaces, CAP_NET_RAW). Targets (issue 12): ≥ 30% of the bridge's
  * throughput, RTT ≤ 0.2 ms.
