@@ -60,13 +60,21 @@ export function refreshClocks(): void {
   const list = clockList;
   if (list.length === 0) return;
   const now = wallMs();
+  // Written once a millisecond at most: the word's cache line is read by every packet of
+  // every worker, so a store per pass would bounce it between the workers' cores.
+  if (now === lastWritten) return;
+  lastWritten = now;
   for (let i = 0; i < list.length; i++) advance(list[i].words, list[i].at, now);
 }
+
+/** The last time this thread wrote (ms, wrapped). */
+let lastWritten = 0;
 
 function register(words: Int32Array, at: number): void {
   if (clocks.has(words.buffer)) return;
   clocks.set(words.buffer, { words, at });
   clockList = [...clocks.values()];
+  lastWritten = 0; // the new word is written at the next pass
 }
 
 export class Ktime {
