@@ -9,6 +9,7 @@
  *     n = Σ engine.breathe()   (each breath first polls the queue's share of polled media)
  *     command word set?  → handle it between two breaths (program swap, endpoints, stop)
  *     n == 0 → busy-poll a little (SPIN_MS), then sleep on the doorbell with NEEDS_WAKEUP set
+ *              (in NAP_MS naps while there was traffic in the last NAP_WINDOW_MS)
  *
  * Requests from the supervisor arrive on a dedicated MessagePort that the loop reads with
  * receiveMessageOnPort() only when the command word says one is waiting, so the hot loop
@@ -79,6 +80,15 @@ const SPIN_MS = 0.2;
 const SLEEP_MS = 1000;
 // A polled medium that had nothing this time (a paced generator ahead of its schedule).
 const POLL_SLEEP_MS = 1;
+// Between the busy-poll and the long sleep, a worker that had traffic in the last
+// NAP_WINDOW_MS naps NAP_MS at a time (a timed wait, no spinning; a packet, a descriptor or
+// a ring still wakes it at once). Measured on this project's 2-core VM (docs/architecture.md
+// §3): a wake-up after a nap comes sooner than one after a long sleep, which took a ping
+// through an idle switch from 0.91–1.07× the Node relay's RTT to 0.67–0.70× (VXLAN), and
+// from 0.5–1.4 ms to 0.3–0.4 ms median (veth). It costs a timed wake-up a millisecond while
+// traffic is sparse, nothing once the switch has been idle for NAP_WINDOW_MS.
+const NAP_MS = 1;
+const NAP_WINDOW_MS = 50;
 
 const data = workerData as QueueWorkerData;
 const ctl = new Int32Array(data.layout.control);
@@ -251,6 +261,9 @@ async function main(): Promise<void> {
   parentPort!.postMessage({ type: 'ready' });
   let idle = 0;
   let idleSince = 0;
+  // When the last breath with packets ended (ms), and whether the wait now ending was a nap.
+  let lastBusy = -Infinity;
+  let napping = false;
   for (;;) {
     let n = 0;
     let running = 0;
@@ -272,12 +285,17 @@ async function main(): Promise<void> {
     if (running === 0) break;
     if (n !== 0) {
       idle = 0;
+      napping = false;
       continue;
     }
-    // NAPI-style back-off: busy-poll for SPIN_MS after the last packet, then sleep.
+    // NAPI-style back-off: busy-poll for SPIN_MS after the last packet, then nap or sleep.
     // performance.now() returns a double (no allocation); read it every 64 empty breaths.
-    if (idle === 0) idleSince = performance.now();
-    if ((++idle & 63) !== 0 || performance.now() - idleSince < SPIN_MS) continue;
+    if (idle === 0) {
+      idleSince = performance.now();
+      if (!napping) lastBusy = idleSince;
+    }
+    // A nap that found nothing goes straight back to its wait: no spin per nap.
+    if (!napping && ((++idle & 63) !== 0 || performance.now() - idleSince < SPIN_MS)) continue;
     // Read the doorbell before the final emptiness check: a submit after the check bumps it
     // and the wait below returns at once (pairs with Doorbell.ring in Ring.submit).
     const seen = doorbell.read();
@@ -303,7 +321,9 @@ async function main(): Promise<void> {
       }
       // A polled medium that produces (a paced generator) is looked at again every
       // millisecond; so are socket endpoints whose application rings only its own word.
-      const ms = producing || endpoints ? POLL_SLEEP_MS : SLEEP_MS;
+      const timed = producing || endpoints;
+      napping = !timed && idleSince - lastBusy < NAP_WINDOW_MS;
+      const ms = timed ? POLL_SLEEP_MS : napping ? NAP_MS : SLEEP_MS;
       if (fdSleeper === null) doorbell.sleep(seen, ms);
       else {
         // The media's descriptors only while the worker takes from them.
