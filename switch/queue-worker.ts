@@ -261,8 +261,10 @@ async function main(): Promise<void> {
   parentPort!.postMessage({ type: 'ready' });
   let idle = 0;
   let idleSince = 0;
-  // When the last breath with packets ended (ms), and whether the wait now ending was a nap.
+  // When the last breath with packets ended (ms), whether packets came since the last idle
+  // pass (no clock read per busy breath), and whether the wait now ending was a nap.
   let lastBusy = -Infinity;
+  let busy = false;
   let napping = false;
   for (;;) {
     let n = 0;
@@ -285,6 +287,7 @@ async function main(): Promise<void> {
     if (running === 0) break;
     if (n !== 0) {
       idle = 0;
+      busy = true;
       napping = false;
       continue;
     }
@@ -292,7 +295,9 @@ async function main(): Promise<void> {
     // performance.now() returns a double (no allocation); read it every 64 empty breaths.
     if (idle === 0) {
       idleSince = performance.now();
-      if (!napping) lastBusy = idleSince;
+      // Only packets open the nap window: a wake-up that found nothing does not.
+      if (busy) lastBusy = idleSince;
+      busy = false;
     }
     // A nap that found nothing goes straight back to its wait: no spin per nap.
     if (!napping && ((++idle & 63) !== 0 || performance.now() - idleSince < SPIN_MS)) continue;
