@@ -7,7 +7,8 @@
  *   pinger (this thread) ──udp──▶ ref:dgram-relay (worker: on 'message' → send) ──▶ pinger
  *
  * Pings are PING_GAP_MS apart, longer than a worker busy-polls (SPIN_MS in
- * switch/queue-worker.ts), so every ping finds the switch asleep: device thread of `in`
+ * switch/queue-worker.ts), so every ping finds the switch asleep (the worker in one of its
+ * 1 ms naps, NAP_MS: `sleeps` counts those too): device thread of `in`
  * (epoll) → doorbell → worker (futex) → doorbell → device thread of `out` → socket.
  * idle-cpu: process CPU time over `seconds` with no traffic, as % of one core.
  * idle-cpu/l2switch: the same for a switch running l2switch (the usual switching program,
