@@ -11,9 +11,9 @@
  *            packet wakes the worker at once. v3: TPACKET_V3, read block by block — the
  *            kernel hands a block over when it is full or after retireMs, which holds a
  *            quiet link's packet for a timer tick (4 ms with HZ=250). Why v2 is the default:
- *            `npm run bench -- veth` measured it ahead on both figures in the same runs
- *            (docs/net-ports.md): the block timer costs v3 its latency, and a TCP stream's
- *            ACKs wait on it too, so v3 gains no throughput back.
+ *            `npm run bench -- veth` measured its RTT lower in every run and its throughput
+ *            higher in four of five (docs/net-ports.md): the block timer costs v3 its
+ *            latency, and a TCP stream's ACKs wait on it too, so v3 gains little back.
  * blocks     v3: blocks in the ring (default 32; each blockSize bytes), per queue.
  * blockSize  v3: bytes per block, a power of two from 16 KiB to 4 MiB (default 128 KiB).
  * retireMs   v3: how long the kernel holds a block that is not full (default 1 ms; the
