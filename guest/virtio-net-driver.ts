@@ -64,8 +64,10 @@ export interface DriverOptions {
    * Negotiate the offloads (CSUM, HOST_TSO4/6, HOST_ECN, GUEST_CSUM, GUEST_TSO4/6,
    * GUEST_ECN) when offered: the guest may then send super-frames (sendOffload) and receive
    * them, their virtio_net_hdr at bytes[offset − NET_HDR_BYTES] of each received frame.
-   * Receiving 64 KB frames needs MRG_RXBUF (or rxBufferBytes ≥ 65550); sending them needs
-   * txBufferBytes ≥ 65548.
+   * Receiving 64 KB frames: with MRG_RXBUF they span several buffers (copied into one
+   * before the program sees them); without it (refused) each receive buffer is
+   * BIG_RX_BYTES unless rxBufferBytes says otherwise (Linux's big packets), and the program
+   * reads the frame where the device wrote it. Sending them needs txBufferBytes ≥ 65548.
    */
   offloads?: boolean;
   /** Bytes per transmit buffer, header included (default 2048). */
@@ -94,6 +96,8 @@ export interface DriverOptions {
 
 /** Frames one receive() pass takes before it publishes and looks again (NAPI_POLL_WEIGHT). */
 export const RX_BUDGET = 64;
+/** A receive buffer that holds the largest super-frame behind its header (65535 + 12, 16-aligned). */
+export const BIG_RX_BYTES = 65552;
 /** Reposted RX buffers published together (Linux refills after each poll; we also do mid-poll). */
 const REFILL_BATCH = 32;
 
@@ -195,7 +199,11 @@ export class VirtioNetDriver {
     this.pairs = has(VIRTIO_NET_F_MQ) ? Math.max(1, Math.min(this.opts.pairs ?? 1, t[T.kMaxPairs])) : 1;
     this.mac = has(VIRTIO_NET_F_MAC) ? T.wordsToMac(t[T.kMacLo] >>> 0, t[T.kMacHi]) : '02:00:00:00:00:01';
     t[T.kPairs] = this.pairs;
-    this.rxBytes = this.opts.rxBufferBytes ?? 2048;
+    // Linux's big_packets: a guest that takes TSO but not MRG_RXBUF posts buffers that hold
+    // a whole 64 KB super-frame (Linux chains pages; here one buffer), so the device writes
+    // each super-frame into one buffer and the guest reads it in place, without merging.
+    const big = !this.mrg && (has(VIRTIO_NET_F_GUEST_TSO4) || has(VIRTIO_NET_F_GUEST_TSO6));
+    this.rxBytes = this.opts.rxBufferBytes ?? (big ? BIG_RX_BYTES : 2048);
     this.txBytes = this.opts.txBufferBytes ?? 2048;
     if (!this.mrg && this.rxBytes < 1526) throw new Error(`receive buffers of ${this.rxBytes} bytes need MRG_RXBUF`);
     const eventIdx = has(VIRTIO_RING_F_EVENT_IDX);

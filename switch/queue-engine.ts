@@ -137,6 +137,11 @@ export class QueueEngine {
   private readonly portTakes: Int32Array;
   private readonly offloads: Int32Array;
   private readonly came = new VnetHdr();
+  /**
+   * The header of a frame on its way out (takesVnet, deliverTo): its own object, since GRO
+   * delivers while `came` still describes the segment it is taking.
+   */
+  private readonly outHdr = new VnetHdr();
   /** Descriptor flags (DescFlag.VNET) of the packet in hand: they travel with its frame. */
   private inFlags = 0;
   /** The chain takes super-frames whole (all its programs declare frags); see setProgram(). */
@@ -444,7 +449,7 @@ export class QueueEngine {
         return;
       case Verdict.PASS:
         c[Q.xdp_pass]++;
-        if (this.passEndpoint !== null) this.deliverTo(this.passEndpoint, null, frame, ctx.data, ctx.dataEnd - ctx.data, port);
+        if (this.passEndpoint !== null) this.deliverTo(this.passEndpoint, null, frame, ctx.data, ctx.dataEnd - ctx.data, port, this.inFlags);
         this.free(frame);
         return;
       default:
@@ -486,7 +491,7 @@ export class QueueEngine {
       case Redirect.XSK: {
         const ep = isIndex(idx, this.endpoints.length) ? this.endpoints[idx] : null;
         if (ep === null) break; // not bound to this queue: dropped, as Linux does
-        if (this.deliverTo(ep, null, frame, ctx.data, len, port)) c[Q.xdp_redirect]++;
+        if (this.deliverTo(ep, null, frame, ctx.data, len, port, this.inFlags)) c[Q.xdp_redirect]++;
         else c[Q.xdp_redirect_err]++;
         this.free(frame); // copy mode: the socket has its own copy
         return;
@@ -650,37 +655,73 @@ export class QueueEngine {
   private stageTx(port: number, frame: number, off: number, len: number, hash: number, flags: number): boolean {
     const side = this.txSides[port];
     if (side !== null && side.direct) {
-      this.local[Q.tx_frames]++;
-      const base = frame * this.frameSize;
-      // A frame whose header the medium does not take (a partial checksum, a GSO super-frame
-      // from a chain that takes frags) is completed or cut here: the side gets whole packets.
-      if (flags !== 0 && !this.takesVnet(port, base, off)) {
-        const ok = this.deliverTo(null, side, frame, off, len, port);
-        // Each segment is a frame handed to the side (its tx_packets or tx_dropped).
-        const n = this.cutSegments;
-        if (n > 0) {
-          this.local[Q.tx_frames] += n - 1;
-          side.counters[P.tx_gso_packets]++;
-          side.counters[P.tx_gso_segments] += n;
-        }
-        if (!ok) return false;
-      } else if (!side.transmit(this.area, base + off, len, base, flags)) return false;
-      this.free(frame);
-      return true;
+      // A guest that takes TSO (its RX ring on this worker): GRO first; what leaves the table
+      // is written into the ring by groDeliver, in this breath. A frame with a header the
+      // guest does not take (UDP GSO, ECN without GUEST_ECN) skips GRO and is cut.
+      if (this.groOn[port] !== 0 && (flags === 0 || this.takesVnet(port, frame * this.frameSize, off))) {
+        return this.groReceive(port, frame, frame * this.frameSize, off, len, flags);
+      }
+      return this.transmitDirect(port, side, frame, off, len, flags);
     }
-    if (this.groOn[port] !== 0) {
-      const came = this.came;
-      const base = frame * this.frameSize;
-      if (flags !== 0) loadFrameVnet(came, this.area, base, off);
-      else came.clear();
-      this.gro[port]!.receive(frame, base + off, len, came);
-      return true;
-    }
+    if (this.groOn[port] !== 0) return this.groReceive(port, frame, frame * this.frameSize, off, len, flags);
     return this.stageRing(port, frame, off, len, hash, flags);
   }
 
+  /** Writes a frame on the queue side of `port` (see stageTx); the frame goes home when taken. */
+  private transmitDirect(port: number, side: QueuePortIO, frame: number, off: number, len: number, flags: number): boolean {
+    this.local[Q.tx_frames]++;
+    const base = frame * this.frameSize;
+    // A frame whose header the medium does not take (a partial checksum, a GSO super-frame
+    // from a chain that takes frags) is completed or cut here: the side gets whole packets.
+    if (flags !== 0 && !this.takesVnet(port, base, off)) {
+      const ok = this.deliverTo(null, side, frame, off, len, port, flags);
+      // Each segment is a frame handed to the side (its tx_packets or tx_dropped).
+      const n = this.cutSegments;
+      if (n > 0) {
+        this.local[Q.tx_frames] += n - 1;
+        side.counters[P.tx_gso_packets]++;
+        side.counters[P.tx_gso_segments] += n;
+      }
+      if (!ok) return false;
+    } else if (!side.transmit(this.area, base + off, len, base, flags)) return false;
+    this.free(frame);
+    return true;
+  }
+
+  /** Into `port`'s GRO table (the frame is GRO's now: merged, held, or delivered). */
+  private groReceive(port: number, frame: number, base: number, off: number, len: number, flags: number): boolean {
+    const came = this.came;
+    if (flags !== 0) loadFrameVnet(came, this.area, base, off);
+    else came.clear();
+    this.gro[port]!.receive(frame, base + off, len, came);
+    return true;
+  }
+
+  /**
+   * What leaves `port`'s GRO table: written into the guest's ring here when this worker
+   * serves it (the frame goes home at once; a refusal is the side's tx_dropped), else onto
+   * the port's tx ring for its device thread.
+   */
+  groDeliver(port: number, frame: number, off: number, len: number, hdr: VnetHdr | null): void {
+    let flags = 0;
+    if (hdr !== null) {
+      storeFrameVnet(hdr, this.area, frame * this.frameSize, off);
+      flags = DescFlag.VNET;
+    }
+    const side = this.txSides[port];
+    if (side !== null && side.direct) {
+      // Refused: the side counted it (tx_dropped); the frame is ours to send home.
+      if (!this.transmitDirect(port, side, frame, off, len, flags)) this.free(frame);
+      return;
+    }
+    if (!this.stageRing(port, frame, off, len, 0, flags)) {
+      this.local[Q.rx_gro_tx_full]++;
+      this.free(frame);
+    }
+  }
+
   /** Onto the port's tx ring (GRO's way out too). */
-  stageRing(port: number, frame: number, off: number, len: number, hash: number, flags: number): boolean {
+  private stageRing(port: number, frame: number, off: number, len: number, hash: number, flags: number): boolean {
     const ring = this.tx[port];
     const s = this.txStaged[port];
     if (ring.reserve(s + 1) <= s) return false;
@@ -707,11 +748,11 @@ export class QueueEngine {
    * as Linux segments a GSO skb before a socket or device that cannot take it. True when
    * every packet was taken.
    */
-  private deliverTo(ep: QueueEndpoint | null, side: QueuePortIO | null, frame: number, off: number, len: number, port: number): boolean {
+  private deliverTo(ep: QueueEndpoint | null, side: QueuePortIO | null, frame: number, off: number, len: number, port: number, flags: number): boolean {
     const base = frame * this.frameSize;
     this.cutSegments = 0;
-    if (this.inFlags === 0) return this.hand(ep, side, base + off, len, port);
-    const h = this.came;
+    if (flags === 0) return this.hand(ep, side, base + off, len, port);
+    const h = this.outHdr;
     loadFrameVnet(h, this.area, base, off);
     if (h.gsoType === VIRTIO_NET_HDR_GSO_NONE) {
       if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
@@ -743,7 +784,7 @@ export class QueueEngine {
    * offloads, this breath), as Linux's validate_xmit_skb asks of a device's features.
    */
   private takesVnet(port: number, base: number, off: number): boolean {
-    const h = this.came;
+    const h = this.outHdr;
     loadFrameVnet(h, this.area, base, off);
     const type = h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
     const need =
@@ -766,11 +807,6 @@ export class QueueEngine {
   /** Returns a frame (a segment GRO merged, a super-frame that found no room) to its pool. */
   release(frame: number): void {
     this.free(frame);
-  }
-
-  /** Counts on this breath's local counters (GRO's host). */
-  countLocal(index: number, n = 1): void {
-    this.local[index] += n;
   }
 
   get frameBytes(): number {
@@ -924,8 +960,9 @@ export class QueueEngine {
 }
 
 /**
- * GRO's view of a queue engine for one egress port: super-frames from the queue's own pool,
- * what leaves goes onto that port's tx ring with its header (DescFlag.VNET) in the frame.
+ * GRO's view of a queue engine for one egress port: super-frames from the queue's own pool;
+ * what leaves goes into the guest's RX ring when this worker serves it, else onto that
+ * port's tx ring with its header (DescFlag.VNET) in the frame (QueueEngine.groDeliver).
  */
 class EngineGroHost implements GroHost {
   readonly bytes: Uint8Array;
@@ -949,16 +986,8 @@ class EngineGroHost implements GroHost {
   }
 
   deliver(handle: number, at: number, len: number, hdr: VnetHdr): void {
-    const base = handle * this.fs;
-    let flags = 0;
-    if (hdr.flags !== 0 || hdr.gsoType !== VIRTIO_NET_HDR_GSO_NONE) {
-      storeFrameVnet(hdr, this.bytes, base, at - base);
-      flags = DescFlag.VNET;
-    }
-    if (!this.engine.stageRing(this.port, handle, at - base, len, 0, flags)) {
-      this.engine.countLocal(Q.rx_gro_tx_full);
-      this.engine.release(handle);
-    }
+    const off = at - handle * this.fs;
+    this.engine.groDeliver(this.port, handle, off, len, hdr.flags !== 0 || hdr.gsoType !== VIRTIO_NET_HDR_GSO_NONE ? hdr : null);
   }
 
   release(handle: number): void {

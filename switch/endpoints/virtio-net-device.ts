@@ -406,9 +406,8 @@ export class VirtioNetDevice implements NetQueueHost {
     const mrg = hasFeature(this.featLo, this.featHi, VIRTIO_NET_F_MRG_RXBUF);
     const h = this.handover;
     const served: (SplitDeviceQueue | PackedDeviceQueue | null)[] = queues;
-    // A guest that takes TSO gets super-frames that the queues' GRO rebuilds and stages on
-    // this port's tx ring: then this thread writes every RX ring (one writer per ring).
-    const rxHand = h !== null && pairs >= h.queues && (this.takes & (OFFLOAD_TSO4 | OFFLOAD_TSO6)) === 0;
+    // A guest that takes TSO too: worker q's GRO writes its super-frames into ring 2q itself.
+    const rxHand = h !== null && pairs >= h.queues;
     // The TX rings go to the workers only when they are all of them: this thread then
     // receives from none, and each worker is the only producer on its queue's rx ring.
     const txHand = h !== null && this.txOnWorkers && pairs === h.queues;

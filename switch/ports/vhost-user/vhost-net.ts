@@ -316,8 +316,8 @@ export class VhostNet implements SessionHost, NetQueueHost {
     const mrg = s.has(VIRTIO_NET_F_MRG_RXBUF);
     const h = this.handover;
     let served = this.queues;
-    // (When the port learns to offer GUEST_TSO, a guest that takes it must stay on this
-    // thread as the JS guest's does: the queues' GRO stages its super-frames on the tx ring.)
+    // A guest that takes TSO too: worker q's GRO writes its super-frames into ring 2q itself,
+    // with the headers what the guest negotiated lets through (takes).
     if (h !== null && this.mapping !== null) {
       let all = true;
       for (let q = 0; q < h.queues; q++) if (2 * q >= this.queues.length || this.queues[2 * q] === null) all = false;
@@ -339,7 +339,7 @@ export class VhostNet implements SessionHost, NetQueueHost {
             txRing = { vq: vq + 1, size: w.num, ...wAt, base: this.queues[vq + 1]!.lastAvail, callFd: w.callFd };
             served[vq + 1] = null;
           }
-          h.hand(q, { vq, size: v.num, ...at, flags, base: this.queues[vq]!.lastAvail, takes: 0, callFd: v.callFd, memGen: this.memGen, tx: txRing });
+          h.hand(q, { vq, size: v.num, ...at, flags, base: this.queues[vq]!.lastAvail, takes: guestOffloads((bit) => s.has(bit)), callFd: v.callFd, memGen: this.memGen, tx: txRing });
           served[vq] = null;
         }
         h.wait();

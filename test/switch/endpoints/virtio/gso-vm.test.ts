@@ -16,6 +16,7 @@ import { PATTERN_BYTES, streamPattern } from '../../../../examples/vm/tcp-stream
 import { expectAccounted } from '../../support.js';
 import { run as sh, skipWithout, tempDir } from '../../../lib/pcap/helpers.js';
 import { until } from './harness.js';
+import { VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_MRG_RXBUF } from '../../../../queues/virtqueue.js';
 
 const built = existsSync(new URL('../../../../dist/guest/vm-worker.js', import.meta.url)) && existsSync(new URL('../../../../dist/switch/device.js', import.meta.url));
 const run = it.runIf(built || process.env.CI === 'true');
@@ -94,6 +95,46 @@ describe('TSO super-frames from a guest', () => {
     expect(q.rx0_xdp_aborted).toBe(0); // mtu-only never saw more than 1514 bytes
     expectAccounted({ config: { queues: 1 } } as Switch, s);
   });
+
+  // A GUEST_TSO guest's RX ring on its queue worker (run to completion): worker 0 coalesces
+  // the sender's MTU segments and writes GRO's super-frames into the ring itself, with their
+  // virtio_net_hdr; no tx-ring hop to the device thread. The oracle is the guest's own view:
+  // the headers it read (rx_super_frames, every checksum verified after completing the
+  // partial one) and the SHA-256 of the stream it reassembled.
+  for (const [what, driver] of [
+    ['MRG_RXBUF: a super-frame spans 2 KB buffers', OFFLOAD_DRIVER],
+    ['no MRG_RXBUF: one 64 KB buffer per super-frame, as Linux posts big packets', { ...OFFLOAD_DRIVER, refuse: [VIRTIO_NET_F_MRG_RXBUF] }],
+  ] as const) {
+    run(`GUEST_TSO receiver's RX ring written by its queue worker, GRO super-frames straight in (${what}); SHA-256 equal`, async () => {
+      sw = await Switch.start(config([{ name: 'vm0', type: 'virtio', mac: MAC0 }, { name: 'vm1', type: 'virtio', mac: MAC1 }], 64, [L2]));
+      const rx = await vmOn(sw, 'vm1', { program: 'examples/vm/tcp-stream', params: { role: 'recv', bytes: BYTES, verify: true }, driver });
+      const st = await sw.portStatus('vm1');
+      // The guest took TSO, and its RX ring went to worker 0 all the same.
+      expect((st.features as [number, number])[0] & (1 << VIRTIO_NET_F_GUEST_TSO4)).not.toBe(0);
+      expect(st.rxRingsOnWorkers).toEqual([0]);
+      // The sender takes no offloads: 1514-byte segments with full checksums, which GRO verifies.
+      const tx = await vmOn(sw, 'vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, dstMac: MAC1 } });
+      await until(() => rx.counter('done') === 1 && tx.counter('done') === 1, 'the stream delivered and acknowledged', 60_000);
+      expect(digestOf(rx).equals(expectedDigest(BYTES))).toBe(true);
+      expect(rx.counter('rx_csum_bad')).toBe(0);
+      expect(rx.counter('rx_super_frames')).toBeGreaterThan(0);
+      expect((await sw.portStatus('vm1')).rxRingsOnWorkers).toEqual([0]);
+      for (const vm of vms.splice(0)) await vm.stop();
+      const s = await sw.stop();
+      sw = null;
+      const q = s.stats.queues;
+      const p1 = s.stats.ports.vm1;
+      expect(q.rx0_rx_gro_packets).toBeGreaterThan(0);
+      expect(q.rx0_rx_gro_merged).toBeGreaterThan(q.rx0_rx_gro_packets * 4);
+      // Nothing went through the device thread's tx ring: GRO's output never found it full.
+      expect(q.rx0_rx_gro_tx_full).toBe(0);
+      // Every frame the queue handed vm1 (GRO's super-frames and lone segments) is in the port's counts once.
+      expect(p1.tx_packets + p1.tx_dropped).toBe(q.rx0_tx_frames - s.stats.ports.vm0.tx_packets - s.stats.ports.vm0.tx_dropped);
+      expect(p1.tx_bytes / p1.tx_packets).toBeGreaterThan(1514);
+      expect(p1.rx_drop_too_big ?? 0).toBe(0);
+      expectAccounted({ config: { queues: 1 } } as Switch, s);
+    });
+  }
 
   run('VM → VM through a chain that takes super-frames (l2switch: frags): each crosses whole, never cut; SHA-256 equal', async () => {
     sw = await Switch.start(config([{ name: 'vm0', type: 'virtio', mac: MAC0 }, { name: 'vm1', type: 'virtio', mac: MAC1 }], 256, [L2]));
