@@ -20,6 +20,14 @@ export interface GuestEnv {
   send(bytes: Uint8Array, offset: number, length: number, pair?: number): boolean;
   /** send() with a virtio_net_hdr (a TSO super-frame, a partial checksum): needs the driver's `offloads`. */
   sendOffload(bytes: Uint8Array, offset: number, length: number, hdr: VnetHdr, pair?: number): boolean;
+  /**
+   * In-place transmit: where a frame for `pair` may be built in nic.mem.bytes (at most
+   * nic.txRoom bytes), or -1 when the TX ring is full (counted tx_full); then sendFrame()
+   * queues it. Saves send()'s copy from the program's buffer.
+   */
+  txFrame(pair?: number): number;
+  /** Queues the frame built at the last txFrame(pair), with a virtio_net_hdr or none. */
+  sendFrame(length: number, hdr: VnetHdr | null, pair?: number): boolean;
   log(message: string): void;
 }
 

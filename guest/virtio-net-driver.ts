@@ -366,16 +366,40 @@ export class VirtioNetDriver {
    * NEEDS_CSUM partial checksum; see lib/net/vnet-hdr.ts), as negotiated with `offloads`.
    */
   sendOffload(p: number, src: Uint8Array, offset: number, length: number, hdr: VnetHdr | null): boolean {
-    const q = this.tx[p];
     if (length > this.txBytes - NET_HDR_BYTES) return false;
+    const at = this.txSlot(p);
+    if (at < 0) return false;
+    this.txCopier.copy(this.mem.bytes, at, src, offset, length);
+    return this.sendSlot(p, length, hdr);
+  }
+
+  /**
+   * Where the next frame of pair p may be built in place, in mem.bytes (up to txRoom bytes),
+   * or -1 when the TX ring is full after reclaiming: the program writes its frame straight
+   * into the TX buffer and sendSlot() queues it, as Linux's virtio_net transmits the skb
+   * itself (the one copy is the application's, into the buffer), not a copy of it.
+   */
+  txSlot(p: number): number {
+    const q = this.tx[p];
     if (q.freeCount === 0) this.reclaimTx(p);
-    if (q.freeCount === 0) return false;
+    if (q.freeCount === 0) return -1;
+    return this.txBase[p] + q.nextHead * this.txBytes + NET_HDR_BYTES;
+  }
+
+  /** Bytes a frame built at txSlot() may take. */
+  get txRoom(): number {
+    return this.txBytes - NET_HDR_BYTES;
+  }
+
+  /** Queues the frame of `length` bytes built at txSlot(p) (called right after it), with its header or none. */
+  sendSlot(p: number, length: number, hdr: VnetHdr | null): boolean {
+    const q = this.tx[p];
+    if (length > this.txBytes - NET_HDR_BYTES || q.freeCount === 0) return false;
     const h = q.nextHead;
     const buf = this.txBase[p] + h * this.txBytes;
     const bytes = this.mem.bytes;
     bytes.fill(0, buf, buf + NET_HDR_BYTES);
     if (hdr !== null) writeVnetHdr(hdr, bytes, buf, false);
-    this.txCopier.copy(bytes, buf + NET_HDR_BYTES, src, offset, length);
     if (this.indirectTx) {
       const table = this.txTable[p] + h * 32;
       q.writeTableEntry(table, 0, buf, NET_HDR_BYTES, VIRTQ_DESC_F_NEXT, 1);

@@ -64,6 +64,20 @@ async function main(): Promise<void> {
       c[3] += length;
       return true;
     },
+    txFrame(pair = 0) {
+      const at = nic.txSlot(pair % nic.pairs);
+      if (at < 0) c[4]++;
+      return at;
+    },
+    sendFrame(length, hdr, pair = 0) {
+      if (!nic.sendSlot(pair % nic.pairs, length, hdr)) {
+        c[4]++;
+        return false;
+      }
+      c[2]++;
+      c[3] += length;
+      return true;
+    },
     log(message) {
       parentPort!.postMessage({ type: 'log', message });
     },

@@ -45,7 +45,8 @@ const SPORT = 40000;
 const DPORT = 5201;
 
 let pattern: Uint8Array;
-const frame = new Uint8Array(HDR + 65536);
+/** The headers of the next data segment, built here and copied in front of its payload. */
+const frame = new Uint8Array(HDR);
 const ack = new Uint8Array(HDR);
 const vh = new VnetHdr();
 let role = 'send';
@@ -121,15 +122,25 @@ function fill(dst: Uint8Array, at: number, from: number, n: number): void {
   }
 }
 
+/**
+ * One segment (or super-frame) of n payload bytes, built in place in the TX buffer (the
+ * application's one copy, as a socket write into an skb): headers from `frame`, payload
+ * straight from the pattern.
+ */
 function sendOne(env: GuestEnv, n: number): boolean {
+  if (HDR + n > env.nic.txRoom) return false;
+  const at = env.txFrame();
+  if (at < 0) return false;
+  const b = env.nic.mem.bytes;
   const last = nxt + n === total;
   const segs = Math.max(1, Math.ceil(n / mss));
   ipHeader(frame, 0x0a090001, 0x0a090002, n);
   tcpHeader(frame, SPORT, DPORT, (ISN + nxt) >>> 0, 0, 0x10 | (last ? 0x08 : 0));
-  fill(frame, HDR, nxt, n);
+  for (let k = 0; k < HDR; k++) b[at + k] = frame[k];
+  fill(b, at + HDR, nxt, n);
   let ok: boolean;
   if (tso && n > mss) {
-    put16(frame, 50, fold16(pseudo(frame, 0, 20 + n)));
+    put16(b, at + 50, fold16(pseudo(b, at, 20 + n)));
     vh.clear();
     vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     vh.gsoType = VIRTIO_NET_HDR_GSO_TCPV4;
@@ -137,10 +148,10 @@ function sendOne(env: GuestEnv, n: number): boolean {
     vh.hdrLen = HDR;
     vh.csumStart = 34;
     vh.csumOffset = 16;
-    ok = env.sendOffload(frame, 0, HDR + n, vh);
+    ok = env.sendFrame(HDR + n, vh);
   } else {
-    put16(frame, 50, csumFinal(sum32(frame, 34, HDR + n, pseudo(frame, 0, 20 + n))));
-    ok = env.send(frame, 0, HDR + n);
+    put16(b, at + 50, csumFinal(sum32(b, at + 34, at + HDR + n, pseudo(b, at, 20 + n))));
+    ok = env.sendFrame(HDR + n, null);
   }
   if (ok) ipId = (ipId + segs) & 0xffff;
   return ok;
