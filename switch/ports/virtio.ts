@@ -8,9 +8,10 @@
  *   guest TX queues ──poll()──▶ io.receive ──▶ steering ──▶ switch queues
  *   switch queue q ──transmit(…, q)──▶ guest RX queue of pair (q mod pairs)
  *
- * Run to completion: when the guest runs at least as many pairs as the switch has queues
- * (and takes no TSO), queue worker q writes the RX queue of pair q itself, in its breath
- * (switch/endpoints/virtio-net-side.ts); when it runs exactly as many and the port has no
+ * Run to completion: when the guest runs at least as many pairs as the switch has queues,
+ * queue worker q writes the RX queue of pair q itself, in its breath, GRO's super-frames
+ * included for a guest that takes TSO (switch/endpoints/virtio-net-side.ts,
+ * QueueEngine.groDeliver); when it runs exactly as many and the port has no
  * flow-steering rules, worker q also polls the TX queue of pair q (the guest's frames enter
  * on that worker, no RPS hop). The guest's memory reaches the workers through the attach's
  * `queueSides`, the rings through queues/virtq-handover.ts; a kick on a TX queue a worker

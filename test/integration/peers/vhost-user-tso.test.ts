@@ -139,6 +139,34 @@ describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
     await finish();
   }, 600_000);
 
+  it('sender without TSO, receiver with GUEST_TSO on a queue worker: the worker coalesces the MTU segments (GRO) and writes the super-frames into the guest\'s RX ring; SHA-256 equal', async () => {
+    const [s1, s2] = await start(1);
+    // The sender's device offers no TSO and no checksum offload: Linux sends MTU segments with full checksums.
+    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off,csum=off', append: 'xs.tcp=send:64' }, 5);
+    const b = startVhostGuest(procs, guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
+    try {
+      const h = await transfer(a, b);
+      expect(h.rx).toBe(h.tx);
+      expect(h.echo).toBe(h.tx);
+      const st = await sw!.portStatus('vm2');
+      expect(BigInt(st.features as string) & (GUEST_TSO4 | GUEST_CSUM), 'vm2 takes TSO').toBe(GUEST_TSO4 | GUEST_CSUM);
+      expect(BigInt((await sw!.portStatus('vm1')).features as string) & HOST_TSO4, 'vm1 sends no TSO').toBe(0n);
+      expect(st.rxRingsOnWorkers, 'vm2\'s RX ring written by worker 0').toEqual([0]);
+    } catch (e) {
+      throw context(e, [a, b]);
+    }
+    const c = sw!.stats();
+    const p = c.ports;
+    console.log(`queue 0: ${c.queues.rx0_rx_gro_packets} GRO super-frames of ${c.queues.rx0_rx_gro_merged} merged segments; vm2: ${p.vm2.tx_packets} frames, ${p.vm2.tx_bytes} bytes`);
+    for (const n of ['vm1', 'vm2']) expect(p[n].vhost_msg_errors + p[n].tx_drop_malformed + p[n].rx_drop_malformed + p[n].rx_drop_too_big, `${n} errors`).toBe(0);
+    expect(p.vm1.rx_gso_whole + p.vm1.rx_gso_packets).toBe(0);
+    expect(c.queues.rx0_rx_gro_packets).toBeGreaterThan(0);
+    expect(c.queues.rx0_rx_gro_tx_full).toBe(0);
+    // The receiver took frames larger than an MTU, all written by the worker.
+    expect(p.vm2.tx_bytes / p.vm2.tx_packets).toBeGreaterThan(1514);
+    await finish();
+  }, 600_000);
+
   it('receiver without GUEST_TSO (QEMU guest_tso4=off…): the sender\'s super-frames are cut for it, checksums completed; SHA-256 equal', async () => {
     const [s1, s2] = await start();
     const a = startVhostGuest(procs, guest, { socket: s1, ...A, append: 'xs.tcp=send:64' }, 5);
