@@ -242,6 +242,15 @@ export class VirtioNetDriver {
     }
   }
 
+  /**
+   * `bytes` of guest memory for the program's own use (an application's buffers live in
+   * guest RAM too), at an address aligned to `align`; valid until the next reset, after
+   * which the program asks again (GuestProgram.start runs again).
+   */
+  reserve(bytes: number, align = 16): number {
+    return this.alloc.take(bytes, align);
+  }
+
   /** The device status as the device last published it. */
   deviceStatus(): number {
     // Pairs with the device's Atomics.store(kStatus) in serviceStatus() and needsReset().

@@ -201,8 +201,8 @@ async function vmToVm(seconds: number, tso: boolean) {
     ringSize: 4096,
     superFrames: 256,
     ports: [
-      { name: 'vm0', type: 'virtio', mac: '52:54:00:00:00:01', queueSize: 1024 },
-      { name: 'vm1', type: 'virtio', mac: '52:54:00:00:00:02', queueSize: 1024 },
+      { name: 'vm0', type: 'virtio', mac: '52:54:00:00:00:01', queueSize: 4096 },
+      { name: 'vm1', type: 'virtio', mac: '52:54:00:00:00:02', queueSize: 4096 },
     ],
     programs: [{ queues: [0], chain: [{ name: 'l2switch', params: {}, continueOn: [] }] }],
   } as SwitchConfig;
@@ -210,14 +210,17 @@ async function vmToVm(seconds: number, tso: boolean) {
   const vms: Vm[] = [];
   const on = (port: string, o: Omit<Parameters<typeof startVm>[0], 'attach' | 'detach'>) =>
     startVm({ memoryBytes: 96 << 20, ...o, attach: (m) => sw.portControl(port, m), detach: () => sw.portControl(port, { op: 'detach' }) }).then((vm) => (vms.push(vm), vm));
-  // Without offloads: 1024 × 2 KB buffers. With them, as Linux's virtio_net without
-  // MRG_RXBUF (big packets): 256 × 64 KB receive buffers, each super-frame written into one
-  // and read where it lies (with MRG_RXBUF it would span 33 buffers the guest copies into one).
-  // A 1 MiB window either way.
-  const driver = tso ? { offloads: true, txBufferBytes: 65548, queueSize: 256, refuse: [VIRTIO_NET_F_MRG_RXBUF] } : { queueSize: 1024 };
+  // The same 4 MiB TCP window in both (Linux autotunes a bulk flow's window to several
+  // MB), and receive rings that hold it, as a receiver's buffer space would: without
+  // offloads 4096 × 2 KB buffers (2,900 segments in flight); with them, as Linux's
+  // virtio_net without MRG_RXBUF (big packets), 256 × 64 KB buffers, each super-frame
+  // written into one by the queue worker and read where it lies (with MRG_RXBUF it would
+  // span 33 buffers the guest copies into one).
+  const driver = tso ? { offloads: true, txBufferBytes: 65548, queueSize: 256, refuse: [VIRTIO_NET_F_MRG_RXBUF] } : { queueSize: 4096 };
+  const WINDOW = 4 << 20;
   const BYTES = 2 ** 50; // longer than any run
   const rx = await on('vm1', { program: 'examples/vm/tcp-stream', params: { role: 'recv', bytes: BYTES }, driver });
-  const tx = await on('vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, tso, dstMac: '52:54:00:00:00:02', window: 1 << 20, rtoMs: 200 }, driver });
+  const tx = await on('vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, tso, dstMac: '52:54:00:00:00:02', window: WINDOW, rtoMs: 200 }, driver });
   // Two seconds' warm-up: the go-back-N sender stalls on timeouts while the JIT settles.
   await sleep(2000);
   const b0 = rx.counter('rx_stream_bytes');
