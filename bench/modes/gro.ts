@@ -5,9 +5,8 @@
  *   gro→vm       one queue's work alone, on this thread: 1514-byte TCP segments (8 flows,
  *                DATA_VALID as from a NIC that checked them) coalesced by GRO, 64 a breath,
  *                and delivered as super-frames into a count-drop guest that negotiated
- *                GUEST_TSO4/GUEST_CSUM without MRG_RXBUF (its own worker; 64 KB buffers,
- *                Linux's big packets). Gbit/s of segments on the wire.
- *   mtu→vm       baseline: the same segments delivered one by one (no GRO) into 2 KB buffers.
+ *                GUEST_TSO4/GUEST_CSUM (its own worker). Gbit/s of segments on the wire.
+ *   mtu→vm       baseline: the same segments delivered one by one (no GRO).
  *   vm-vm tso    two JS guests through the switch (l2switch, one queue), a TCP-shaped
  *                stream (examples/vm/tcp-stream) sent as 64 KB TSO super-frames: l2switch
  *                takes frags, so each crosses whole (rx_gso_whole), never cut and rebuilt;
@@ -89,9 +88,7 @@ async function deliveryOnly(seconds: number, gro: boolean) {
   const vm = await startVm({
     program: 'examples/vm/count-drop',
     memoryBytes: 64 << 20,
-    // Super-frames into 64 KB buffers (Linux's big packets: GUEST_TSO without MRG_RXBUF),
-    // segments into 2 KB ones: each case gets the buffers a Linux guest posts for it.
-    driver: gro ? { queueSize: 256, offloads: true, refuse: [VIRTIO_NET_F_MRG_RXBUF] } : { queueSize: 1024, offloads: true },
+    driver: { queueSize: 1024, offloads: true },
     attach: (m) => {
       const e = dev.attach(m.memory, m.transport);
       if (e) throw new Error(e);
