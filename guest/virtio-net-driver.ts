@@ -139,6 +139,8 @@ export class VirtioNetDriver {
   private readonly held: number[][] = [];
   private rxPaused = false;
   private txDirty: Uint8Array = new Uint8Array(0);
+  /** Pair p's TX ring was found full since the last wait(): then its completions must wake us. */
+  private txFull: Uint8Array = new Uint8Array(0);
   private readonly scratch = new Uint8Array(65536 + NET_HDR_BYTES);
   /** Guest memory → scratch (merged RX frames), and a program's buffer → guest memory (TX). */
   private readonly rxCopier = new ByteCopier();
@@ -233,6 +235,7 @@ export class VirtioNetDriver {
     this.held.length = 0;
     for (let p = 0; p < this.pairs; p++) this.held.push([]);
     this.txDirty = new Uint8Array(this.pairs);
+    this.txFull = new Uint8Array(this.pairs);
     this.writeStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
     if ((Atomics.load(t, T.kStatus) & STATUS_DRIVER_OK) === 0) throw new Error('device did not accept DRIVER_OK');
     for (let p = 0; p < this.pairs; p++) {
@@ -391,7 +394,10 @@ export class VirtioNetDriver {
   txSlot(p: number): number {
     const q = this.tx[p];
     if (q.freeCount === 0) this.reclaimTx(p);
-    if (q.freeCount === 0) return -1;
+    if (q.freeCount === 0) {
+      this.txFull[p] = 1;
+      return -1;
+    }
     return this.txBase[p] + q.nextHead * this.txBytes + NET_HDR_BYTES;
   }
 
@@ -455,7 +461,13 @@ export class VirtioNetDriver {
     const ms = frames > 0 ? Math.min(timeoutMs, (this.opts.rxCoalesceUsecs ?? 50) / 1000) : timeoutMs;
     for (let p = 0; p < this.pairs; p++) {
       if (this.rx[p].enableInterruptsAfter(frames)) return;
-      this.tx[p].enableInterrupts();
+      // TX completions wake the guest only when a send found the ring full (Linux stops the
+      // queue and enables the callback then, virtqueue_enable_cb_delayed); otherwise buffers
+      // are reclaimed when the next send needs them, and a completion is no reason to wake.
+      if (this.txFull[p] !== 0) {
+        this.txFull[p] = 0;
+        if (this.tx[p].enableInterrupts()) return;
+      } else this.tx[p].disableInterrupts();
     }
     if (this.needsReset()) return;
     // Pairs with the device's Atomics.add/notify of kGuestBell in interrupt().
