@@ -213,8 +213,10 @@ const [host, port, n] = process.argv.slice(1);
 const s = require('dgram').createSocket('udp4');
 let i = 0;
 function burst() {
-  for (let k = 0; k < 20 && i < Number(n); k++, i++) s.send(datagram(i), Number(port), host);
-  if (i < Number(n)) setTimeout(burst, 2); else setTimeout(() => s.close(), 50);
+  // 10 every 5 ms: UDP has no flow control, and on a loaded machine a receiver that gets no
+  // CPU for tens of ms overflows its socket buffer (the node:dgram path cannot force a bigger one).
+  for (let k = 0; k < 10 && i < Number(n); k++, i++) s.send(datagram(i), Number(port), host);
+  if (i < Number(n)) setTimeout(burst, 5); else setTimeout(() => s.close(), 50);
 }
 burst();
 `;
