@@ -230,6 +230,11 @@ export class FramePool {
   available(): number {
     return this.top;
   }
+
+  /** Super-frames on their free stack now (owner's view). */
+  largeAvailable(): number {
+    return this.largeTop;
+  }
 }
 
 /**

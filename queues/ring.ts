@@ -28,6 +28,11 @@
 import { Doorbell } from './doorbell.js';
 
 const kProd = 0; // Int32 word index (byte 0)
+// The producer's intent (see intend()), in the producer's own cache line.
+const kIntentN = 1;
+const kIntentProd = 2;
+const kIntentMark = 3;
+const kIntentMarkLarge = 4;
 const kCons = 16; // Int32 word index (byte 64)
 const kFlags = 32; // Int32 word index (byte 128)
 const kSize = 33;
@@ -81,6 +86,42 @@ export class Ring {
     this.mask = this.size - 1;
     if (this.size < 2 || (this.size & this.mask) !== 0) throw new RangeError('not a ring: bad size word');
     this.resync();
+  }
+
+  /**
+   * A producer that publishes in two steps — its pool's depth, then this ring — records the
+   * submit it is about to make: a thread ended between the two (a watchdog's or a test's
+   * terminate) would leave the frames out of the pool and off the ring. Its successor
+   * finishes the submit (takeIntent). Plain stores: only a successor reads them, after the
+   * thread has ended (terminate joins it). `mark`/`markLarge`: the pool depths it publishes.
+   */
+  intend(n: number, mark: number, markLarge: number): void {
+    const w = this.words;
+    w[kIntentProd] = this.prodLocal | 0;
+    w[kIntentMark] = mark;
+    w[kIntentMarkLarge] = markLarge;
+    w[kIntentN] = n;
+  }
+
+  /** The submit recorded by intend() was made. */
+  clearIntent(): void {
+    this.words[kIntentN] = 0;
+  }
+
+  /**
+   * A successor's start (the producer is gone): the frames its predecessor took from a pool
+   * whose depth it published (the depths equal `mark`/`markLarge`) but never submitted here.
+   * Returns how many to submit (their descriptors are in the slots), 0 when there is nothing
+   * to finish; clears the record either way.
+   */
+  takeIntent(mark: number, markLarge: number): number {
+    const w = this.words;
+    const n = w[kIntentN];
+    if (n === 0) return 0;
+    w[kIntentN] = 0;
+    // Pairs with submit()'s Atomics.store(kProd): moved on means the submit was made.
+    if (Atomics.load(w, kProd) !== w[kIntentProd]) return 0;
+    return w[kIntentMark] === mark && w[kIntentMarkLarge] === markLarge ? n : 0;
   }
 
   /** Reloads local indices from shared memory (after attach, or when a restarted thread takes over a side). */

@@ -210,6 +210,7 @@ export class QueueEngine {
     this.cpuStaged = new Int32Array(layout.queues);
     this.recycle = layout.pools.map((pool, o) => (o === this.thread ? null : new RecycleRing(pool.rings[this.thread])));
     this.pool = new FramePool(layout.pools[this.thread]);
+    this.finishPredecessor(layout, queue);
     this.poolFirst = this.pool.first;
     this.poolCount = this.pool.count;
     this.counters = CounterBlock.fromShared(layout.queueCounters[queue]);
@@ -222,6 +223,21 @@ export class QueueEngine {
     this.gro = Array.from({ length: layout.ports }, (_, p) => (layout.superFrames > 0 ? new Gro(new EngineGroHost(this, p)) : null));
     this.txSides = new Array<QueuePortIO | null>(layout.ports).fill(null);
     this.written = new Int32Array(layout.pools.length * layout.poolFrames).fill(-1);
+  }
+
+  /**
+   * A worker ended between publishing its pool and submitting a poll's frames to a queue
+   * side's rx ring (QueuePortIO.poll) left them out of both: submit them now, before anything
+   * takes from this queue's pool, so they run through this queue like any other.
+   */
+  private finishPredecessor(layout: SharedLayout, queue: number): void {
+    for (let p = 0; p < layout.ports; p++) {
+      const sab = layout.rx[p][queue];
+      if (sab === null) continue;
+      const ring = new Ring(sab);
+      const n = ring.takeIntent(this.pool.available(), this.pool.largeAvailable());
+      if (n > 0) ring.submit(n);
+    }
   }
 
   /**

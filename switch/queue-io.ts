@@ -227,9 +227,12 @@ export class QueuePortIO implements QueueIO {
       c[P.rx_packets] += staged;
       c[P.rx_bytes] += this.rxBytes;
       this.rxBytes = 0;
-      // The pool's stack depth first, then the descriptors: no frame is ever both free and queued.
+      // The pool's stack depth first, then the descriptors: no frame is ever both free and
+      // queued. Ended between the two, a worker leaves its successor the intent to finish.
+      this.rx.intend(staged, this.pool.available(), this.pool.largeAvailable());
       this.pool.publish();
       this.rx.submit(staged);
+      this.rx.clearIntent();
       this.staged = 0;
     }
     this.limit = 0;
