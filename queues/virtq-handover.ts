@@ -26,6 +26,10 @@
  *   BROKEN    worker: 1 when the guest broke a ring rule there (the device marks it broken)
  *   TXVQ, TXSIZE, TXBASE, TXCALLFD   the guest's TX ring of the same pair (TXVQ −1: not handed),
  *             which worker q then polls itself (ingress); addresses in Float64 words 4–6
+ *   POS, TXPOS   worker: where it left a packed RX / TX ring when it stopped serving it
+ *             (PackedDeviceQueue.lastUsed), written before its ACK: a packed ring's position
+ *             is not in the ring, so the device thread continues from these (split rings
+ *             continue from their used idx)
  *
  * A TX ring is handed over only while no other thread receives from the port (every pair the
  * guest serves is on a worker): the worker is then the only producer on the port's rx ring
@@ -49,7 +53,9 @@ export const enum H {
   TXSIZE,
   TXBASE,
   TXCALLFD,
-  WORDS = 16,
+  POS,
+  TXPOS,
+  WORDS = 18,
 }
 
 /** Ring description flags (FLAGS word). */
@@ -305,6 +311,14 @@ export class HandoverWriter {
       this.resumeRx?.();
     }
     return ok;
+  }
+
+  /**
+   * Where queue q's worker left the packed RX ring (`tx`: TX ring) it served, lastAvail's
+   * encoding; read after takeAll() (the worker wrote it before its ACK, which wait() loaded).
+   */
+  position(q: number, tx: boolean): number {
+    return this.block.i32[this.block.word(q, tx ? H.TXPOS : H.POS)];
   }
 
   /** Whether a worker found its guest breaking a ring rule; clears the flag. */

@@ -113,6 +113,38 @@ export class PackedDeviceQueue {
     return (f & (PACKED_DESC_F_AVAIL | PACKED_DESC_F_USED)) === availBits(wrap);
   }
 
+  /**
+   * Where the ring stands for the driver's next chain, as vhost-user's vring base encodes a
+   * packed ring (vhost-user.rst, "Vring descriptor indices for packed virtqueues"): the
+   * next descriptor to consume in bits 0–14, the avail wrap counter in bit 15.
+   */
+  get lastAvail(): number {
+    return this.nextAvail | (this.availWrap << 15);
+  }
+
+  /** Where the next used descriptor goes, same encoding (equal to lastAvail once every popped chain is used). */
+  get lastUsed(): number {
+    return this.nextUsed | (this.usedWrap << 15);
+  }
+
+  /**
+   * Continues a ring the driver has been using at `base` (lastAvail's encoding; a fresh ring
+   * is 0x8000: index 0, wrap counter 1). The position is not in the ring itself, so the
+   * front-end or the thread that served it before must say. Every chain before it is used
+   * (a device stops only after it used what it popped), so used continues there too.
+   * Call before the first pop(); `base & 0x7fff` must be below the queue size.
+   */
+  resume(base: number): void {
+    this.nextAvail = base & 0x7fff;
+    this.availWrap = (base >>> 15) & 1;
+    this.nextUsed = this.nextAvail;
+    this.usedWrap = this.availWrap;
+    this.publishedUsed = this.nextUsed;
+    this.usedSincePublish = 0;
+    this.fifoHead = 0;
+    this.fifoCount = 0;
+  }
+
   pending(): number {
     return this.fifoCount < this.size && this.isAvail(this.nextAvail, this.availWrap) ? 1 : 0;
   }

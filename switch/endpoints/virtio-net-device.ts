@@ -424,8 +424,10 @@ export class VirtioNetDevice implements NetQueueHost {
       });
       for (let q = 0; q < h.queues; q++) {
         const vq = 2 * q;
-        const tx = txHand ? { vq: vq + 1, ...ring(vq + 1), base: 0, callFd: -1 } : null;
-        h.hand(q, { vq, ...ring(vq), flags, base: 0, takes: this.takes, callFd: -1, memGen: this.memGen, tx, txOnly: !rxHand });
+        // A fresh ring: index 0 (a packed one with its wrap counter, 1, in bit 15).
+        const base = packed ? 0x8000 : 0;
+        const tx = txHand ? { vq: vq + 1, ...ring(vq + 1), base, callFd: -1 } : null;
+        h.hand(q, { vq, ...ring(vq), flags, base, takes: this.takes, callFd: -1, memGen: this.memGen, tx, txOnly: !rxHand });
         if (rxHand) served[vq] = null;
         if (txHand) {
           served[vq + 1] = null;

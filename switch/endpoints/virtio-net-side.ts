@@ -241,9 +241,11 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     if (err !== null) return err;
     const opts = { eventIdx: (r.flags & F_EVENT_IDX) !== 0, indirect: (r.flags & F_INDIRECT) !== 0 };
     const ring = packed ? new PackedDeviceQueue(mem, layout, opts) : new SplitDeviceQueue(mem, layout, opts);
-    if (ring instanceof SplitDeviceQueue) {
-      if (replacing) ring.resumeAtUsed();
-      else ring.resume(base);
+    if (ring instanceof SplitDeviceQueue && replacing) ring.resumeAtUsed();
+    else {
+      // A packed ring's base carries its wrap counter in bit 15 (0x8000: a fresh ring).
+      if (packed && (base & 0x7fff) >= r.size) return `packed ring base 0x${base.toString(16)} is beyond the ring (size ${r.size})`;
+      ring.resume(base);
     }
     return ring;
   }
@@ -254,6 +256,12 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     if (this.ring === null && this.txRing === null) return;
     if (this.net.live) this.net.publishAll();
     this.net.stop();
+    // A packed ring's position is not in the ring: the device thread continues from what is
+    // left here (read after the ACK that follows; a chain popped and not used is popped again).
+    const i = this.block.i32;
+    const q = this.io.queue;
+    if (this.ring instanceof PackedDeviceQueue) i[this.block.word(q, H.POS)] = this.ring.lastUsed;
+    if (this.txRing instanceof PackedDeviceQueue) i[this.block.word(q, H.TXPOS)] = this.txRing.lastUsed;
     this.ring = null;
     this.txRing = null;
   }

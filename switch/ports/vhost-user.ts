@@ -13,13 +13,16 @@
  *
  * Options: socket (path; the port listens there, mode 0600, one front-end at a time),
  * queuePairs (1..8, default 1: GET_QUEUE_NUM; MQ is offered when above 1), queueSize
- * (largest ring accepted, default 1024).
+ * (largest ring accepted, default 1024), packedRing (default true: RING_PACKED is offered;
+ * false keeps every guest on split rings).
  *
- * Offered: VERSION_1, MRG_RXBUF, EVENT_IDX, INDIRECT_DESC, MQ (queuePairs > 1),
+ * Offered: VERSION_1, RING_PACKED (packedRing), MRG_RXBUF, EVENT_IDX, INDIRECT_DESC, MQ (queuePairs > 1),
  * PROTOCOL_FEATURES with REPLY_ACK and MQ, and the checksum and TCP segmentation offloads
  * (vhost-user/offloads.ts: CSUM, GUEST_CSUM, HOST_TSO4/6, GUEST_TSO4/6): a guest's
  * super-frames and partial checksums go to io.receiveOffload, and frames with a
- * virtio_net_hdr the guest takes arrive through transmitOffload(). No packed rings, no
+ * virtio_net_hdr the guest takes arrive through transmitOffload(). A guest started with
+ * packed=on (QEMU: -device virtio-net-pci,…,packed=on) gets packed rings, served by the same
+ * data path, on the queue workers too; the status says which (ring: packed | split). No
  * migration logging.
  *
  *   guest TX rings ──poll()──▶ io.receive / receiveOffload ──▶ steering ──▶ switch queues
@@ -50,7 +53,7 @@ import type { Port, PortConfig, PortIO, PortType } from './port.js';
 import { accept, close, eventfdRead, requireNative, sendWithFds } from '../../lib/native/index.js';
 import { VIRTIO_COUNTERS } from '../endpoints/virtio-net-queues.js';
 import { MAX_QUEUE_PAIRS } from '../../queues/virtio-transport.js';
-import { isValidQueueSize, VIRTIO_F_VERSION_1, VIRTIO_NET_F_MQ, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../../queues/virtqueue.js';
+import { isValidQueueSize, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1, VIRTIO_NET_F_MQ, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../../queues/virtqueue.js';
 import { PROTOCOL_F_MQ, PROTOCOL_F_REPLY_ACK, requestName } from './vhost-user/protocol.js';
 import { MessageReader } from './vhost-user/reader.js';
 import { Session } from './vhost-user/session.js';
@@ -76,6 +79,8 @@ interface VhostUserOptions {
   socket: string;
   queuePairs: number;
   queueSize: number;
+  /** Offer VIRTIO_F_RING_PACKED (the guest's driver decides whether to take it). */
+  packedRing: boolean;
 }
 
 function options(config: PortConfig): VhostUserOptions {
@@ -83,6 +88,7 @@ function options(config: PortConfig): VhostUserOptions {
     socket: typeof config.socket === 'string' ? config.socket : '',
     queuePairs: typeof config.queuePairs === 'number' ? config.queuePairs : 1,
     queueSize: typeof config.queueSize === 'number' ? config.queueSize : 1024,
+    packedRing: config.packedRing !== false,
   };
 }
 
@@ -245,7 +251,7 @@ class VhostUserPort implements Port {
         {
           maxPairs: this.opts.queuePairs,
           maxQueueSize: this.opts.queueSize,
-          features: [VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, ...OFFERED_OFFLOADS, ...(this.opts.queuePairs > 1 ? [VIRTIO_NET_F_MQ] : [])],
+          features: [VIRTIO_F_VERSION_1, ...(this.opts.packedRing ? [VIRTIO_F_RING_PACKED] : []), VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, ...OFFERED_OFFLOADS, ...(this.opts.queuePairs > 1 ? [VIRTIO_NET_F_MQ] : [])],
           protocolFeatures: [PROTOCOL_F_REPLY_ACK, ...(this.opts.queuePairs > 1 ? [PROTOCOL_F_MQ] : [])],
         },
         this.dev,
@@ -329,7 +335,7 @@ class VhostUserPort implements Port {
 const vhostUser: PortType = {
   type: 'vhost-user',
   pathOptions: ['socket'],
-  options: { socket: 'string', queuePairs: 'integer', queueSize: 'integer' },
+  options: { socket: 'string', queuePairs: 'integer', queueSize: 'integer', packedRing: 'boolean' },
   counters: VHOST_COUNTERS,
   validate(config: PortConfig): string[] {
     const errs: string[] = [];
@@ -338,6 +344,7 @@ const vhostUser: PortType = {
     else if (Buffer.byteLength(path.resolve(config.socket)) >= 108) errs.push(`socket: path ${config.socket} is too long for a UNIX socket (at most 107 bytes)`);
     if (!Number.isInteger(o.queuePairs) || o.queuePairs < 1 || o.queuePairs > MAX_QUEUE_PAIRS) errs.push(`queuePairs must be an integer in 1..${MAX_QUEUE_PAIRS}`);
     if (!isValidQueueSize(o.queueSize)) errs.push('queueSize must be a power of two in 1..32768');
+    if (config.packedRing !== undefined && typeof config.packedRing !== 'boolean') errs.push('packedRing must be true or false');
     return errs;
   },
   create(config: PortConfig): Port {

@@ -18,7 +18,8 @@
  * not a power of two up to queueSize, features not offered, a bad memory table
  * (memory-table.ts), ring addresses in no region.
  */
-import { featureWords, isValidQueueSize, VIRTIO_F_VERSION_1 } from '../../../queues/virtqueue.js';
+import { featureWords, isValidQueueSize, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1 } from '../../../queues/virtqueue.js';
+import { PACKED_EVENT_BYTES } from '../../../queues/virtqueue-packed.js';
 import { parseMemoryTable, uvaToGpa, type MemoryTable } from './memory-table.js';
 import * as P from './protocol.js';
 import { Req } from './protocol.js';
@@ -28,7 +29,10 @@ export interface VringSetup {
   num: number;
   /** Front-end virtual addresses of the three areas; null until SET_VRING_ADDR. */
   addr: { desc: bigint; avail: bigint; used: bigint } | null;
-  /** Next available index to consume when the ring starts (SET_VRING_BASE). */
+  /**
+   * Next available index to consume when the ring starts (SET_VRING_BASE): split, 16 bits;
+   * packed, the descriptor index in bits 0–14 and the avail wrap counter in bit 15.
+   */
   base: number;
   kickFd: number;
   callFd: number;
@@ -71,13 +75,18 @@ function bits(list: readonly number[]): bigint {
   return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
-export function ringGpa(t: MemoryTable, v: VringSetup): { desc: number; avail: number; used: number } | string {
+/**
+ * Ring i's areas as guest-physical addresses. Split: descriptor table, available ring, used
+ * ring; packed (RING_PACKED): descriptor ring, driver and device event suppression areas.
+ */
+export function ringGpa(t: MemoryTable, v: VringSetup, packed: boolean): { desc: number; avail: number; used: number } | string {
   if (v.addr === null) return 'its addresses were never set (SET_VRING_ADDR)';
   const n = v.num;
   const desc = uvaToGpa(t, v.addr.desc, 16 * n);
-  const avail = uvaToGpa(t, v.addr.avail, 6 + 2 * n);
-  const used = uvaToGpa(t, v.addr.used, 6 + 8 * n);
-  const bad = desc < 0 ? ['descriptor table', v.addr.desc] : avail < 0 ? ['available ring', v.addr.avail] : used < 0 ? ['used ring', v.addr.used] : null;
+  const avail = uvaToGpa(t, v.addr.avail, packed ? PACKED_EVENT_BYTES : 6 + 2 * n);
+  const used = uvaToGpa(t, v.addr.used, packed ? PACKED_EVENT_BYTES : 6 + 8 * n);
+  const names = packed ? ['descriptor ring', 'driver event area', 'device event area'] : ['descriptor table', 'available ring', 'used ring'];
+  const bad = desc < 0 ? [names[0], v.addr.desc] : avail < 0 ? [names[1], v.addr.avail] : used < 0 ? [names[2], v.addr.used] : null;
   if (bad !== null) return `its ${bad[0]} at front-end address 0x${(bad[1] as bigint).toString(16)} (size ${n}) is in no memory region`;
   return { desc, avail, used };
 }
@@ -111,6 +120,11 @@ export class Session {
   /** Negotiated virtio feature bit? */
   has(bit: number): boolean {
     return ((this.features >> BigInt(bit)) & 1n) === 1n;
+  }
+
+  /** Packed rings negotiated (RING_PACKED): every ring of the device is packed. */
+  get packed(): boolean {
+    return this.has(VIRTIO_F_RING_PACKED);
   }
 
   hasProtocol(bit: number): boolean {
@@ -229,7 +243,7 @@ export class Session {
         if (v.started) return fail(`ring ${a.index} is running (stop it with GET_VRING_BASE first)`);
         if (this.memory === null) return fail(`ring ${a.index} addresses came before any memory table`);
         v.addr = { desc: a.desc, avail: a.avail, used: a.used };
-        const at = ringGpa(this.memory, { ...v, num: Math.max(v.num, 1) });
+        const at = ringGpa(this.memory, { ...v, num: Math.max(v.num, 1) }, this.packed);
         if (typeof at === 'string') return fail(`ring ${a.index}: ${at}`);
         return ok();
       }
@@ -238,9 +252,14 @@ export class Session {
         if (s === null) return badSize(m, 8);
         const e = this.ringIndex(s.index);
         if (e !== null) return fail(e);
-        if (s.num > 0xffff) return fail(`ring ${s.index} base ${s.num} is above 65535 (split rings index with 16 bits)`);
+        // Packed: QEMU sends the used index and wrap counter in bits 16–31 too (what the last
+        // GET_VRING_BASE answered). This device uses chains in the order it pops them and
+        // stops only after using them, so used continues where avail does: bits 16–31 are
+        // not needed (as DPDK's vhost library reads them).
+        const base = this.packed ? s.num & 0xffff : s.num;
+        if (base > 0xffff) return fail(`ring ${s.index} base ${s.num} is above 65535 (split rings index with 16 bits)`);
         if (this.vrings[s.index].started) return fail(`ring ${s.index} is running (stop it with GET_VRING_BASE first)`);
-        this.vrings[s.index].base = s.num;
+        this.vrings[s.index].base = base;
         return ok();
       }
       case Req.GET_VRING_BASE: {
@@ -257,7 +276,10 @@ export class Session {
         // The ring is stopped: its kick fd is no longer ours to watch (QEMU sends a new one to restart).
         this.closeAll([v.kickFd]);
         v.kickFd = -1;
-        return { reply: P.encodeReply(m.request, P.vringStatePayload({ index: s.index, num: v.base })), error: null };
+        // Packed: avail position in bits 0–15, used position in bits 16–31 (QEMU restores its
+        // used index from them); they are equal, every chain popped was used before the stop.
+        const num = this.packed ? (v.base | (v.base << 16)) >>> 0 : v.base;
+        return { reply: P.encodeReply(m.request, P.vringStatePayload({ index: s.index, num })), error: null };
       }
       case Req.SET_VRING_KICK:
       case Req.SET_VRING_CALL:
@@ -305,7 +327,7 @@ export class Session {
     for (let i = 0; i < this.vrings.length; i++) {
       const v = this.vrings[i];
       if (!v.started) continue;
-      const at = ringGpa(t, v);
+      const at = ringGpa(t, v, this.packed);
       if (typeof at === 'string') {
         this.closeAll(m.fds);
         return fail(`memory table: running ring ${i}: ${at}`);
@@ -350,7 +372,7 @@ export class Session {
       v.kickFd = fd;
       // The kick fd starts the ring; it must be complete by now.
       const why = v.num === 0 ? 'its size was never set (SET_VRING_NUM)' : this.memory === null ? 'no memory table was sent' : null;
-      const at = why ?? ringGpa(this.memory!, v);
+      const at = why ?? ringGpa(this.memory!, v, this.packed);
       if (typeof at === 'string') return fail(`ring ${index} cannot start: ${at}`);
       v.started = true;
       if (!this.has(P.VHOST_USER_F_PROTOCOL_FEATURES)) v.enabled = true;

@@ -16,14 +16,15 @@
 import { readlinkSync } from 'node:fs';
 import { close as closeFd, eventfdWrite, setNonBlocking } from '../../../lib/native/index.js';
 import { checkLayout, SplitDeviceQueue } from '../../../queues/virtqueue-device.js';
+import { checkPackedLayout, PackedDeviceQueue } from '../../../queues/virtqueue-packed.js';
 import { VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../../../queues/virtqueue.js';
-import { VirtioNetQueues, type FrameSink, type NetQueueHost } from '../../endpoints/virtio-net-queues.js';
+import { VirtioNetQueues, type DeviceQueue, type FrameSink, type NetQueueHost } from '../../endpoints/virtio-net-queues.js';
 import { GuestMapping } from './mapping.js';
 import { guestOffloads } from './offloads.js';
 import type { VnetHdr } from '../../../lib/net/vnet-hdr.js';
 import type { MemoryTable } from './memory-table.js';
 import { ringGpa, type Session, type SessionHost } from './session.js';
-import { F_EVENT_IDX, F_INDIRECT, F_MRG_RXBUF, type HandoverWriter } from '../../../queues/virtq-handover.js';
+import { F_EVENT_IDX, F_INDIRECT, F_MRG_RXBUF, F_PACKED, type HandoverWriter } from '../../../queues/virtq-handover.js';
 
 export interface VhostNetOptions {
   maxPairs: number;
@@ -35,8 +36,9 @@ export class VhostNet implements SessionHost, NetQueueHost {
   readonly net: VirtioNetQueues;
   session: Session | null = null;
   private mapping: GuestMapping | null = null;
-  private readonly queues: (SplitDeviceQueue | null)[];
-  /** Where a ring continues when served again without a stop in between (disable → enable), or −1. */
+  /** Split or packed (RING_PACKED negotiated), as the session's features say. */
+  private readonly queues: (DeviceQueue | null)[];
+  /** Where a ring continues when served again without a stop in between (disable → enable), or −1 (a packed ring's position encodes its wrap counter: PackedDeviceQueue.lastAvail). */
   private readonly resumeAt: Int32Array;
   /** A queue was dropped outside ringsChanged (stopRing): the data path must restart without it. */
   private dropped = false;
@@ -279,6 +281,8 @@ export class VhostNet implements SessionHost, NetQueueHost {
     return {
       connected: s !== null,
       features: s === null ? null : `0x${s.features.toString(16)}`,
+      // Which virtqueue layout the guest's driver and this device agreed on (RING_PACKED).
+      ring: s === null ? null : s.packed ? 'packed' : 'split',
       protocolFeatures: s === null ? null : `0x${s.protocolFeatures.toString(16)}`,
       memoryRegions: this.mapping?.table.regions.map((r) => ({ guest: `0x${r.gpa.toString(16)}`, size: r.size })) ?? [],
       rings: s?.vrings.map((v, i) => ({ index: i, num: v.num, started: v.started, enabled: v.enabled, served: this.queues[i] !== null, avail: this.queues[i]?.lastAvail ?? null })) ?? [],
@@ -293,17 +297,22 @@ export class VhostNet implements SessionHost, NetQueueHost {
 
   // ── internals ──────────────────────────────────────────────────────────────
 
-  private build(i: number): SplitDeviceQueue | string {
+  private build(i: number): DeviceQueue | string {
     const s = this.session!;
     const v = s.vrings[i];
     const m = this.mapping!;
-    const at = ringGpa(m.table, v);
+    const packed = s.packed;
+    const at = ringGpa(m.table, v, packed);
     if (typeof at === 'string') return at;
     const layout = { size: v.num, ...at };
-    const err = checkLayout(m.memory, layout);
+    const err = packed ? checkPackedLayout(m.memory, layout) : checkLayout(m.memory, layout);
     if (err !== null) return err;
-    const q = new SplitDeviceQueue(m.memory, layout, { eventIdx: s.has(VIRTIO_RING_F_EVENT_IDX), indirect: s.has(VIRTIO_RING_F_INDIRECT_DESC) });
-    q.resume(this.resumeAt[i] >= 0 ? this.resumeAt[i] : v.base);
+    const base = this.resumeAt[i] >= 0 ? this.resumeAt[i] : v.base;
+    // Bits 0–14 of a packed ring's base index its descriptor ring (bit 15 is the wrap counter).
+    if (packed && (base & 0x7fff) >= v.num) return `packed ring base 0x${base.toString(16)} (SET_VRING_BASE) indexes beyond the ring (size ${v.num})`;
+    const opts = { eventIdx: s.has(VIRTIO_RING_F_EVENT_IDX), indirect: s.has(VIRTIO_RING_F_INDIRECT_DESC) };
+    const q = packed ? new PackedDeviceQueue(m.memory, layout, opts) : new SplitDeviceQueue(m.memory, layout, opts);
+    q.resume(base);
     this.resumeAt[i] = -1;
     return q;
   }
@@ -327,15 +336,16 @@ export class VhostNet implements SessionHost, NetQueueHost {
         // and each worker is the only producer on its queue's rx ring.
         let tx = this.txOnWorkers;
         for (let i = 0; i < this.queues.length; i++) if ((i < 2 * h.queues) !== (this.queues[i] !== null)) tx = false;
-        const flags = (s.has(VIRTIO_RING_F_EVENT_IDX) ? F_EVENT_IDX : 0) | (s.has(VIRTIO_RING_F_INDIRECT_DESC) ? F_INDIRECT : 0) | (mrg ? F_MRG_RXBUF : 0);
+        const flags =
+          (s.has(VIRTIO_RING_F_EVENT_IDX) ? F_EVENT_IDX : 0) | (s.has(VIRTIO_RING_F_INDIRECT_DESC) ? F_INDIRECT : 0) | (mrg ? F_MRG_RXBUF : 0) | (s.packed ? F_PACKED : 0);
         for (let q = 0; q < h.queues; q++) {
           const vq = 2 * q;
           const v = s.vrings[vq];
-          const at = ringGpa(this.mapping.table, v) as { desc: number; avail: number; used: number };
+          const at = ringGpa(this.mapping.table, v, s.packed) as { desc: number; avail: number; used: number };
           let txRing = null;
           if (tx) {
             const w = s.vrings[vq + 1];
-            const wAt = ringGpa(this.mapping.table, w) as { desc: number; avail: number; used: number };
+            const wAt = ringGpa(this.mapping.table, w, s.packed) as { desc: number; avail: number; used: number };
             txRing = { vq: vq + 1, size: w.num, ...wAt, base: this.queues[vq + 1]!.lastAvail, callFd: w.callFd };
             served[vq + 1] = null;
           }
@@ -360,13 +370,18 @@ export class VhostNet implements SessionHost, NetQueueHost {
     const h = this.handover;
     if (h === null || !this.handed) return;
     h.takeAll();
+    const txHanded = this.txHanded;
     this.handed = false;
     this.txHanded = false;
     // A TX ring too: every chain a worker popped it used (the frame taken or counted
     // dropped), and published before it let go.
     for (let i = 0; i < 2 * h.queues && i < this.queues.length; i++) {
       const r = this.queues[i];
-      if (r !== null && r !== undefined) r.resumeAtUsed();
+      if (r === null || r === undefined) continue;
+      if (r instanceof SplitDeviceQueue) r.resumeAtUsed();
+      // A packed ring's position is not in the ring: the worker left it in its slot (a TX
+      // ring this thread kept serving continues as it is).
+      else if (i % 2 === 0 || txHanded) r.resume(h.position(i >> 1, i % 2 === 1));
     }
   }
 
