@@ -50,7 +50,7 @@ export function startGuest(procs: Procs, guest: Guest, nic: GuestNic, lingerS = 
 export function startVhostGuest(
   procs: Procs,
   guest: Guest,
-  o: { socket: string; mac: string; ip: string; peer: string; queues?: number; device?: string; append?: string; smp?: number },
+  o: { socket: string; mac: string; ip: string; peer: string; queues?: number; device?: string; append?: string; smp?: number; args?: string[] },
   lingerS = 20,
 ): Proc {
   const q = o.queues ?? 1;
@@ -69,6 +69,7 @@ export function startVhostGuest(
         '-numa', 'node,memdev=mem',
         '-chardev', `socket,id=c0,path=${o.socket},reconnect=1`,
         ...(o.smp !== undefined ? ['-smp', String(o.smp)] : []),
+        ...(o.args ?? []),
       ],
     },
     lingerS,

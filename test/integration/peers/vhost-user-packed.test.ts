@@ -1,0 +1,226 @@
+/**
+ * Real QEMU guests started with packed virtqueues (`-device virtio-net-pci,…,packed=on`)
+ * on the switch's vhost-user ports: the guests' own Linux virtio-net drivers run packed
+ * rings (VIRTIO_F_RING_PACKED) in their own RAM, and the switch serves them — from the
+ * port's device thread, and from the queue workers after the ring handover. The oracles
+ * are the guests' kernels (ping answers, the receiver's SHA-256 of a TCP stream equal to
+ * the sender's) and QEMU itself: a VM stopped and continued from QEMU's monitor stops its
+ * rings (GET_VRING_BASE) and starts them again with the positions the switch answered
+ * (SET_VRING_BASE), mid-transfer; a wrong index or wrap counter stalls or breaks the stream.
+ * The port's status must say the packed layout was negotiated: a silent fallback to split
+ * rings fails these tests.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Switch } from '../../../switch/switch.js';
+import { buildGuest, MARK_ECHO_SHA, MARK_OK, MARK_RX_SHA, MARK_TX_SHA, MARK_UP, type Guest } from '../../support/guest.js';
+import { missing, skipUnless } from '../../support/prereq.js';
+import { Procs, type Proc } from '../../support/procs.js';
+import { startVhostGuest } from '../../support/qemu.js';
+import { checkAccounted, forwardProgram, startBetween } from '../../support/switch.js';
+import { expectAccounted } from '../../switch/support.js';
+import { VIRTIO_F_RING_PACKED } from '../../../queues/virtqueue.js';
+
+const skip = skipUnless(
+  missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'] }),
+  'QEMU guests with packed rings over vhost-user',
+);
+
+const BOOT_MS = 180_000;
+const A = { mac: '52:54:00:00:01:21', ip: '192.0.2.21/24', peer: '192.0.2.22' };
+const B = { mac: '52:54:00:00:01:22', ip: '192.0.2.22/24', peer: '192.0.2.21' };
+const PACKED = 1n << BigInt(VIRTIO_F_RING_PACKED);
+
+describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () => {
+  let guest: Guest;
+  const procs = new Procs();
+  let sw: Switch | null = null;
+  const logs: string[] = [];
+  let dir = '';
+
+  beforeAll(() => {
+    guest = buildGuest();
+  }, 300_000);
+
+  afterEach(async () => {
+    await procs.stopAll();
+    if (sw) await sw.stop().catch(() => {});
+    sw = null;
+    logs.length = 0;
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+    dir = '';
+  });
+
+  /** Two vhost-user ports; `queues` switch queues (2 unless given: then the device thread serves the one pair). */
+  async function start(opts: { queues?: number; port?: Record<string, unknown> } = {}): Promise<[string, string]> {
+    dir = mkdtempSync(path.join(tmpdir(), 'xs-vhost-packed-'));
+    const s1 = path.join(dir, 'vm1.sock');
+    const s2 = path.join(dir, 'vm2.sock');
+    sw = await startBetween(
+      [
+        { name: 'vm1', type: 'vhost-user', socket: s1, ...opts.port },
+        { name: 'vm2', type: 'vhost-user', socket: s2, ...opts.port },
+      ],
+      logs,
+      opts.queues !== undefined ? { queues: opts.queues, programs: [{ queues: [...Array(opts.queues).keys()], chain: [forwardProgram('vm1', 'vm2')] }] } : {},
+    );
+    return [s1, s2];
+  }
+
+  async function finish(): Promise<void> {
+    await procs.stopAll();
+    const s = sw!;
+    sw = null;
+    const summary = await s.stop();
+    expect(checkAccounted(summary)).toEqual([]);
+    expectAccounted(s, summary);
+  }
+
+  function context(e: unknown, guests: Proc[]): Error {
+    return new Error(`${(e as Error).message}\nswitch log:\n${logs.join('\n')}\nstats: ${JSON.stringify(sw?.stats().ports)}\n${guests.map((g, i) => `guest ${i} tail:\n${g.output().slice(-2000)}`).join('\n')}`);
+  }
+
+  async function pinged(guests: Proc[]): Promise<void> {
+    await Promise.all(guests.map((g) => g.waitFor(new RegExp(MARK_UP), BOOT_MS)));
+    await Promise.all(guests.map((g) => g.waitFor(new RegExp(`${MARK_OK} ([^\r\n]*)\r?\n`), 120_000)));
+    await Promise.all(guests.map((g) => g.waitFor(/3 packets transmitted, 3 packets received/, 30_000)));
+  }
+
+  /** Both ports negotiated packed rings with their guests (the features word and the ring layout the port serves). */
+  async function expectPacked(): Promise<void> {
+    for (const n of ['vm1', 'vm2']) {
+      const st = await sw!.portStatus(n);
+      expect(st.connected, `${n} connected`).toBe(true);
+      expect(BigInt(st.features as string) & PACKED, `${n}: RING_PACKED negotiated (features ${st.features})`).toBe(PACKED);
+      expect(st.ring, `${n}: ring layout`).toBe('packed');
+    }
+  }
+
+  function expectClean(): void {
+    const c = sw!.stats().ports;
+    for (const n of ['vm1', 'vm2']) {
+      expect(c[n].vhost_msg_errors, `${n}.vhost_msg_errors`).toBe(0);
+      expect(c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} malformed`).toBe(0);
+    }
+  }
+
+  it('two packed=on guests ping and move 16 MiB over TCP (SHA-256 equal), rings served by the device thread', async () => {
+    const [s1, s2] = await start();
+    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on', append: 'xs.tcp=send:256' }, 5);
+    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on', append: 'xs.tcp=recv' }, 5);
+    try {
+      await pinged([a, b]);
+      await expectPacked();
+      const tx = (await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000))[1];
+      const rx = (await b.waitFor(new RegExp(`${MARK_RX_SHA} ([0-9a-f]{64})`), 300_000))[1];
+      const echo = (await a.waitFor(new RegExp(`${MARK_ECHO_SHA} ([0-9a-f]{64})`), 60_000))[1];
+      expect(rx).toBe(tx);
+      expect(echo).toBe(tx);
+      const st = await sw!.portStatus('vm1');
+      // One pair, two switch queues: this thread serves both rings.
+      expect(st.rxRingsOnWorkers).toEqual([]);
+      // More chains went round the guest's TX ring (256 descriptors) than it holds: its wrap counters flipped.
+      expect(sw!.stats().ports.vm1.rx_packets).toBeGreaterThan(256);
+    } catch (e) {
+      throw context(e, [a, b]);
+    }
+    expectClean();
+    await finish();
+  }, 600_000);
+
+  it('rings on the queue workers; both VMs stopped and continued from the QEMU monitor mid-transfer (GET_VRING_BASE / SET_VRING_BASE with wrap counters): the same stream', async () => {
+    const [s1, s2] = await start({ queues: 1 });
+    const mon = [path.join(dir, 'mon1.sock'), path.join(dir, 'mon2.sock')];
+    const monArgs = (p: string) => ['-monitor', `unix:${p},server=on,wait=off`];
+    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=send:512', args: monArgs(mon[0]) }, 5);
+    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=recv', args: monArgs(mon[1]) }, 5);
+    try {
+      await pinged([a, b]);
+      await expectPacked();
+      for (const n of ['vm1', 'vm2']) {
+        const st = await sw!.portStatus(n);
+        expect(st.rxRingsOnWorkers, `${n}: RX ring written by queue 0's worker`).toEqual([0]);
+        expect(st.txRingsOnWorkers, `${n}: TX ring polled by queue 0's worker`).toEqual([0]);
+      }
+      await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000);
+      await until(() => sw!.stats().ports.vm2.tx_packets > 1500, 180_000, 'the transfer to pass 1500 frames');
+      // QEMU stops the vhost device of a stopped VM: GET_VRING_BASE on every ring, answered
+      // with where the workers left them; `cont` restarts them from those positions.
+      for (const m of mon) await monitor(m, 'stop');
+      const stopped = await sw!.portStatus('vm2');
+      expect((stopped.rings as { started: boolean }[]).map((r) => r.started), 'vm2 rings stopped by GET_VRING_BASE').toEqual([false, false]);
+      for (const m of mon) await monitor(m, 'cont');
+      const before = sw!.stats().ports.vm2.tx_packets;
+      const tx = (await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 1_000))[1];
+      const rx = (await b.waitFor(new RegExp(`${MARK_RX_SHA} ([0-9a-f]{64})`), 400_000))[1];
+      const echo = (await a.waitFor(new RegExp(`${MARK_ECHO_SHA} ([0-9a-f]{64})`), 60_000))[1];
+      expect(rx).toBe(tx);
+      expect(echo).toBe(tx);
+      expect(sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before);
+      await expectPacked();
+      expect((await sw!.portStatus('vm2')).rxRingsOnWorkers, 'vm2: RX ring back on queue 0 after cont').toEqual([0]);
+    } catch (e) {
+      throw context(e, [a, b]);
+    }
+    expectClean();
+    await finish();
+  }, 600_000);
+
+  it('packedRing: false keeps a packed=on guest on split rings (RING_PACKED not offered); it still pings', async () => {
+    const [s1, s2] = await start({ port: { packedRing: false } });
+    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on' }, 5);
+    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on' }, 5);
+    try {
+      await pinged([a, b]);
+      for (const n of ['vm1', 'vm2']) {
+        const st = await sw!.portStatus(n);
+        expect(BigInt(st.features as string) & PACKED, `${n}: RING_PACKED not negotiated`).toBe(0n);
+        expect(st.ring, `${n}: ring layout`).toBe('split');
+      }
+    } catch (e) {
+      throw context(e, [a, b]);
+    }
+    expectClean();
+    await finish();
+  }, 600_000);
+});
+
+/** One human-monitor command to a QEMU (-monitor unix:…): resolves when QEMU has answered it (the next prompt). */
+function monitor(sock: string, cmd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = connect(sock);
+    let out = '';
+    let sent = false;
+    const timer = setTimeout(() => {
+      c.destroy();
+      reject(new Error(`QEMU monitor ${sock}: no answer to '${cmd}' within 30 s (got ${JSON.stringify(out)})`));
+    }, 30_000);
+    c.on('data', (d) => {
+      out += d.toString();
+      const prompts = out.split('(qemu)').length - 1;
+      if (!sent && prompts >= 1) {
+        sent = true;
+        c.write(`${cmd}\n`);
+      } else if (sent && prompts >= 2) {
+        clearTimeout(timer);
+        c.end();
+        resolve();
+      }
+    });
+    c.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`QEMU monitor ${sock}: ${e.message}`));
+    });
+  });
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
