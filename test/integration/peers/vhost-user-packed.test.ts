@@ -99,6 +99,24 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
     }
   }
 
+  /**
+   * Mid-transfer (1500 frames to vm2), both VMs stopped from their monitors: QEMU stops
+   * their vhost devices (GET_VRING_BASE on every ring, answered with where the switch left
+   * it, wrap counter included), then `cont` starts them again from those answers
+   * (SET_VRING_BASE). Returns vm2's tx_packets at `cont`.
+   */
+  async function stopAndContinue(mon: string[]): Promise<number> {
+    await until(() => sw!.stats().ports.vm2.tx_packets > 1500, 180_000, 'the transfer to pass 1500 frames');
+    for (const m of mon) await monitor(m, 'stop');
+    for (const n of ['vm1', 'vm2']) {
+      const rings = (await sw!.portStatus(n)).rings as { started: boolean }[];
+      expect(rings.map((r) => r.started), `${n} rings stopped by GET_VRING_BASE`).toEqual([false, false]);
+    }
+    const at = sw!.stats().ports.vm2.tx_packets;
+    for (const m of mon) await monitor(m, 'cont');
+    return at;
+  }
+
   function expectClean(): void {
     const c = sw!.stats().ports;
     for (const n of ['vm1', 'vm2']) {
@@ -107,18 +125,21 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
     }
   }
 
-  it('two packed=on guests ping and move 16 MiB over TCP (SHA-256 equal), rings served by the device thread', async () => {
+  it('two packed=on guests ping and move 32 MiB over TCP (SHA-256 equal), rings served by the device thread; both VMs stopped and continued mid-transfer', async () => {
     const [s1, s2] = await start();
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on', append: 'xs.tcp=send:256' }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on', append: 'xs.tcp=recv' }, 5);
+    const mon = [path.join(dir, 'mon1.sock'), path.join(dir, 'mon2.sock')];
+    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
+    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
     try {
       await pinged([a, b]);
       await expectPacked();
       const tx = (await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000))[1];
+      const before = await stopAndContinue(mon);
       const rx = (await b.waitFor(new RegExp(`${MARK_RX_SHA} ([0-9a-f]{64})`), 300_000))[1];
       const echo = (await a.waitFor(new RegExp(`${MARK_ECHO_SHA} ([0-9a-f]{64})`), 60_000))[1];
       expect(rx).toBe(tx);
       expect(echo).toBe(tx);
+      expect(sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before + 1000);
       const st = await sw!.portStatus('vm1');
       // One pair, two switch queues: this thread serves both rings.
       expect(st.rxRingsOnWorkers).toEqual([]);
@@ -134,9 +155,8 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
   it('rings on the queue workers; both VMs stopped and continued from the QEMU monitor mid-transfer (GET_VRING_BASE / SET_VRING_BASE with wrap counters): the same stream', async () => {
     const [s1, s2] = await start({ queues: 1 });
     const mon = [path.join(dir, 'mon1.sock'), path.join(dir, 'mon2.sock')];
-    const monArgs = (p: string) => ['-monitor', `unix:${p},server=on,wait=off`];
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=send:512', args: monArgs(mon[0]) }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=recv', args: monArgs(mon[1]) }, 5);
+    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
+    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
     try {
       await pinged([a, b]);
       await expectPacked();
@@ -146,20 +166,15 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
         expect(st.txRingsOnWorkers, `${n}: TX ring polled by queue 0's worker`).toEqual([0]);
       }
       await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000);
-      await until(() => sw!.stats().ports.vm2.tx_packets > 1500, 180_000, 'the transfer to pass 1500 frames');
       // QEMU stops the vhost device of a stopped VM: GET_VRING_BASE on every ring, answered
       // with where the workers left them; `cont` restarts them from those positions.
-      for (const m of mon) await monitor(m, 'stop');
-      const stopped = await sw!.portStatus('vm2');
-      expect((stopped.rings as { started: boolean }[]).map((r) => r.started), 'vm2 rings stopped by GET_VRING_BASE').toEqual([false, false]);
-      for (const m of mon) await monitor(m, 'cont');
-      const before = sw!.stats().ports.vm2.tx_packets;
+      const before = await stopAndContinue(mon);
       const tx = (await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 1_000))[1];
       const rx = (await b.waitFor(new RegExp(`${MARK_RX_SHA} ([0-9a-f]{64})`), 400_000))[1];
       const echo = (await a.waitFor(new RegExp(`${MARK_ECHO_SHA} ([0-9a-f]{64})`), 60_000))[1];
       expect(rx).toBe(tx);
       expect(echo).toBe(tx);
-      expect(sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before);
+      expect(sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before + 1000);
       await expectPacked();
       expect((await sw!.portStatus('vm2')).rxRingsOnWorkers, 'vm2: RX ring back on queue 0 after cont').toEqual([0]);
     } catch (e) {
@@ -187,6 +202,11 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
     await finish();
   }, 600_000);
 });
+
+/** QEMU's human monitor on a UNIX socket. */
+function monitorArgs(sock: string): string[] {
+  return ['-monitor', `unix:${sock},server=on,wait=off`];
+}
 
 /** One human-monitor command to a QEMU (-monitor unix:…): resolves when QEMU has answered it (the next prompt). */
 function monitor(sock: string, cmd: string): Promise<void> {
