@@ -83,6 +83,29 @@ describe('vhost-user session', () => {
     expect(h.closed).toContain(100); // the stopped ring's kick fd
   });
 
+  it('packed rings (RING_PACKED, bit 34): the 32-bit vring base QEMU sends is taken by its low half (avail index, wrap bit 15); GET_VRING_BASE answers it in both halves', () => {
+    const h = new Host();
+    const s = new Session({ maxPairs: 1, maxQueueSize: 1024, features: [32, 34], protocolFeatures: [] }, h);
+    expect(s.handle(msg(Req.SET_FEATURES, u64((1n << 32n) | (1n << 34n)))).error).toBeNull();
+    expect(s.packed).toBe(true);
+    expect(s.handle(msg(Req.SET_MEM_TABLE, P.memTablePayload([{ guestPhys: 0n, size: 0x100000n, userAddr: UVA, mmapOffset: 0n }]), [10])).error).toBeNull();
+    expect(s.handle(msg(Req.SET_VRING_NUM, state(0, 256))).error).toBeNull();
+    // QEMU's first base for a packed ring: avail and used index 0, both wrap counters 1.
+    expect(s.handle(msg(Req.SET_VRING_BASE, state(0, 0x80008000))).error).toBeNull();
+    expect(s.vrings[0].base).toBe(0x8000);
+    // The driver and device event areas are 4 bytes each: the last 4 bytes of the region will do
+    // (a split ring's available ring there would not fit).
+    const end = UVA + 0x100000n - 4n;
+    expect(s.handle(msg(Req.SET_VRING_ADDR, P.vringAddrPayload({ index: 0, flags: 0, desc: UVA + 0x10000n, avail: end, used: end - 4n, log: 0n }))).error).toBeNull();
+    expect(s.handle(msg(Req.SET_VRING_KICK, u64(0n), [100])).error).toBeNull();
+    const r = s.handle(msg(Req.GET_VRING_BASE, state(0, 0)));
+    expect(P.readVringState(r.reply!.subarray(12))).toEqual({ index: 0, num: (40 << 16) | 40 });
+    // Split rings keep their 16-bit limit.
+    const [t] = session();
+    t.handle(msg(Req.SET_FEATURES, u64(1n << 32n)));
+    expect(t.handle(msg(Req.SET_VRING_BASE, state(0, 0x80008000))).error).toMatch(/above 65535/);
+  });
+
   it('without PROTOCOL_FEATURES, a ring is enabled when it starts', () => {
     const [s] = session();
     s.handle(msg(Req.SET_FEATURES, u64(1n << 32n)));
