@@ -83,6 +83,31 @@ describe('packed virtqueue', () => {
     expect(drv.freeCount).toBe(4);
   });
 
+  it('a device continues a ring at the position another left it (lastAvail → resume, wrap counter in bit 15), across laps', () => {
+    const mem = GuestMemory.create(65536);
+    const l = packedLayout(0x1000, 8);
+    const drv = new PackedDriverQueue(mem, l, true);
+    let dev = new PackedDeviceQueue(mem, l, opts);
+    expect(dev.lastAvail).toBe(0x8000); // index 0, wrap counter 1: a fresh ring
+    for (let n = 0; n < 61; n++) {
+      // Every 7 chains the device stops and a new one continues from what it answered.
+      if (n % 7 === 6) {
+        expect(dev.lastUsed).toBe(dev.lastAvail);
+        const at = dev.lastAvail;
+        dev = new PackedDeviceQueue(mem, l, opts);
+        dev.resume(at);
+      }
+      const id = drv.add([0x2000, 0x3000], [100, 200], 1 + (n % 2), 1);
+      drv.publish();
+      expect(dev.pop()).toBe(id);
+      dev.addUsed(id, 50);
+      expect(drv.getUsed()).toBe(true);
+      expect(drv.usedId).toBe(id);
+    }
+    // 61 chains of 1 or 2 descriptors = 91 descriptors: 11 laps of 8, position 3, wrap counter 0.
+    expect(dev.lastAvail).toBe(3);
+  });
+
   it('gives chains back on unpop (MRG_RXBUF running out midway), across the wrap', () => {
     const mem = GuestMemory.create(65536);
     const l = packedLayout(0x1000, 4);
