@@ -16,7 +16,9 @@ describe('vhost-user port options', () => {
     expect(vhostUser.validate!({ name: 'v', type: 'vhost-user' })).toEqual([expect.stringMatching(/socket: a path for the vhost-user socket is required/)]);
     expect(vhostUser.validate!({ name: 'v', type: 'vhost-user', socket: '/tmp/' + 'x'.repeat(120) })).toEqual([expect.stringMatching(/too long for a UNIX socket/)]);
     // Unknown options and wrong types are the shared option check's (switch/ports/options.ts).
-    expect(portOptionIssues(vhostUser, { name: 'v', type: 'vhost-user', socket: '/tmp/x', mac: 'x' })).toEqual(["unknown option 'mac' (vhost-user takes: socket, queuePairs, queueSize)"]);
+    expect(portOptionIssues(vhostUser, { name: 'v', type: 'vhost-user', socket: '/tmp/x', mac: 'x' })).toEqual(["unknown option 'mac' (vhost-user takes: socket, queuePairs, queueSize, packedRing)"]);
+    expect(portOptionIssues(vhostUser, { name: 'v', type: 'vhost-user', socket: '/tmp/x', packedRing: 'no' })).toEqual([expect.stringMatching(/packedRing/)]);
+    expect(vhostUser.validate!({ name: 'v', type: 'vhost-user', socket: '/tmp/x', packedRing: false })).toEqual([]);
     expect(vhostUser.validate!({ name: 'v', type: 'vhost-user', socket: '/tmp/x', queuePairs: 9, queueSize: 100 })).toEqual([
       'queuePairs must be an integer in 1..8',
       'queueSize must be a power of two in 1..32768',
