@@ -12,7 +12,6 @@
  * without the flag carries nothing and costs nothing: readers test one bit.
  */
 import { readVnetHdr, VnetHdr, writeVnetHdr } from '../lib/net/vnet-hdr.js';
-import { D_META } from './frames.js';
 
 /**
  * What a port takes (the word each device publishes for the queue workers, layout.offloads):

@@ -1,6 +1,6 @@
 /** Interface settings through the classic SIOC ioctls (struct ifreq) on any socket of this network namespace. */
 import { c } from './libc.js';
-import { AF_INET, IFF_RUNNING, IFF_UP, IFNAMSIZ, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFFLAGS, SIOCSIFMTU, SOCK_DGRAM } from './constants.js';
+import { AF_INET, IFF_UP, IFNAMSIZ, SIOCGIFFLAGS, SIOCGIFMTU, SIOCSIFFLAGS, SIOCSIFMTU, SOCK_DGRAM } from './constants.js';
 import { ioctl, socket } from './socket.js';
 
 /** A struct ifreq naming `name` (16 bytes) with a zeroed 24-byte union. */

@@ -387,7 +387,6 @@ export class HashMap implements XdpMap {
   }
 
   private remove(k: Int32Array): boolean {
-    const w = this.words;
     const h = hashWords(k, 0, this.kw);
     const bucket = this.bucketsAt + (h & this.mask);
     const e = this.chainFind(k, h, bucket);

@@ -460,7 +460,6 @@ export class LpmTrie implements XdpMap {
 
   private remove(data: Uint8Array, plen: number): boolean {
     const w = this.words;
-    const l = this.l;
     const rec = this.exactFind(data, plen);
     if (rec < 0) return false;
     const masked = this.qBytes.slice(); // the record's data, masked (control plane: may allocate)

@@ -16,12 +16,12 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Switch } from '../../../switch/switch.js';
-import { buildGuest, MARK_ECHO_SHA, MARK_OK, MARK_RX_SHA, MARK_TX_SHA, MARK_UP, type Guest } from '../../support/guest.js';
+import { buildGuest, MARK_ECHO_SHA, MARK_RX_SHA, MARK_TX_SHA, type Guest } from '../../support/guest.js';
 import { missing, skipUnless } from '../../support/prereq.js';
 import { Procs, type Proc } from '../../support/procs.js';
 import { startVhostGuest } from '../../support/qemu.js';
-import { checkAccounted, forwardProgram, startBetween } from '../../support/switch.js';
-import { expectAccounted } from '../../switch/support.js';
+import { forwardProgram, startBetween } from '../../support/switch.js';
+import { guestsUp, guestContext, stopAccounted } from '../../support/vhost-guests.js';
 import { VIRTIO_F_RING_PACKED } from '../../../queues/virtqueue.js';
 
 const skip = skipUnless(
@@ -29,7 +29,6 @@ const skip = skipUnless(
   'QEMU guests with packed rings over vhost-user',
 );
 
-const BOOT_MS = 180_000;
 const A = { mac: '52:54:00:00:01:21', ip: '192.0.2.21/24', peer: '192.0.2.22' };
 const B = { mac: '52:54:00:00:01:22', ip: '192.0.2.22/24', peer: '192.0.2.21' };
 const PACKED = 1n << BigInt(VIRTIO_F_RING_PACKED);
@@ -71,23 +70,13 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
   }
 
   async function finish(): Promise<void> {
-    await procs.stopAll();
     const s = sw!;
     sw = null;
-    const summary = await s.stop();
-    expect(checkAccounted(summary)).toEqual([]);
-    expectAccounted(s, summary);
+    await stopAccounted(procs, s);
   }
 
-  function context(e: unknown, guests: Proc[]): Error {
-    return new Error(`${(e as Error).message}\nswitch log:\n${logs.join('\n')}\nstats: ${JSON.stringify(sw?.stats().ports)}\n${guests.map((g, i) => `guest ${i} tail:\n${g.output().slice(-2000)}`).join('\n')}`);
-  }
+  const context = (e: unknown, guests: Proc[]): Error => guestContext(e, logs, sw, guests);
 
-  async function pinged(guests: Proc[]): Promise<void> {
-    await Promise.all(guests.map((g) => g.waitFor(new RegExp(MARK_UP), BOOT_MS)));
-    await Promise.all(guests.map((g) => g.waitFor(new RegExp(`${MARK_OK} ([^\r\n]*)\r?\n`), 120_000)));
-    await Promise.all(guests.map((g) => g.waitFor(/3 packets transmitted, 3 packets received/, 30_000)));
-  }
 
   /** Both ports negotiated packed rings with their guests (the features word and the ring layout the port serves). */
   async function expectPacked(): Promise<void> {
@@ -131,7 +120,7 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
     const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
     const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
     try {
-      await pinged([a, b]);
+      await guestsUp([a, b]);
       await expectPacked();
       const tx = (await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000))[1];
       const before = await stopAndContinue(mon);
@@ -158,7 +147,7 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
     const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
     const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
     try {
-      await pinged([a, b]);
+      await guestsUp([a, b]);
       await expectPacked();
       for (const n of ['vm1', 'vm2']) {
         const st = await sw!.portStatus(n);
@@ -190,7 +179,7 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
     const a = startVhostGuest(procs, guest, { socket: s1, ...A, queues: 2, smp: 2, device: ',packed=on', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
     const b = startVhostGuest(procs, guest, { socket: s2, ...B, queues: 2, smp: 2, device: ',packed=on', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
     try {
-      await pinged([a, b]);
+      await guestsUp([a, b]);
       await expectPacked();
       const tx = (await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000))[1];
       const before = await stopAndContinue(mon);
@@ -217,7 +206,7 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
     const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on' }, 5);
     const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on' }, 5);
     try {
-      await pinged([a, b]);
+      await guestsUp([a, b]);
       for (const n of ['vm1', 'vm2']) {
         const st = await sw!.portStatus(n);
         expect(BigInt(st.features as string) & PACKED, `${n}: RING_PACKED not negotiated`).toBe(0n);

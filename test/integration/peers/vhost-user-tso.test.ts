@@ -13,19 +13,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Switch } from '../../../switch/switch.js';
-import { buildGuest, MARK_ECHO_SHA, MARK_OK, MARK_RX_SHA, MARK_TX_SHA, MARK_UP, type Guest } from '../../support/guest.js';
+import { buildGuest, type Guest } from '../../support/guest.js';
 import { missing, skipUnless } from '../../support/prereq.js';
 import { Procs, type Proc } from '../../support/procs.js';
 import { startVhostGuest } from '../../support/qemu.js';
-import { checkAccounted, forwardProgram, startBetween } from '../../support/switch.js';
-import { expectAccounted } from '../../switch/support.js';
+import { forwardProgram, startBetween } from '../../support/switch.js';
+import { guestsUp, streamHashes, guestContext, stopAccounted } from '../../support/vhost-guests.js';
 
 const skip = skipUnless(
   missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'] }),
   'QEMU guests over vhost-user with TSO',
 );
 
-const BOOT_MS = 180_000;
 const A = { mac: '52:54:00:00:01:21', ip: '192.0.2.21/24', peer: '192.0.2.22' };
 const B = { mac: '52:54:00:00:01:22', ip: '192.0.2.22/24', peer: '192.0.2.21' };
 /** virtio-net feature bits: CSUM, GUEST_CSUM, GUEST_TSO4, GUEST_TSO6, HOST_TSO4, HOST_TSO6. */
@@ -70,27 +69,18 @@ describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
     return [s1, s2];
   }
 
-  function context(e: unknown, guests: Proc[]): Error {
-    return new Error(`${(e as Error).message}\nswitch log:\n${logs.join('\n')}\nstats: ${JSON.stringify(sw?.stats().ports)}\n${guests.map((g, i) => `guest ${i} tail:\n${g.output().slice(-2000)}`).join('\n')}`);
-  }
+  const context = (e: unknown, guests: Proc[]): Error => guestContext(e, logs, sw, guests);
 
   /** Pings both ways, then 64 × 64 KiB from A to B; the sender's, the receiver's and the echoed hashes. */
   async function transfer(a: Proc, b: Proc): Promise<{ tx: string; rx: string; echo: string }> {
-    await Promise.all([a, b].map((g) => g.waitFor(new RegExp(MARK_UP), BOOT_MS)));
-    await Promise.all([a, b].map((g) => g.waitFor(new RegExp(`${MARK_OK} ([^\r\n]*)\r?\n`), 120_000)));
-    const tx = (await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000))[1];
-    const rx = (await b.waitFor(new RegExp(`${MARK_RX_SHA} ([0-9a-f]{64})`), 300_000))[1];
-    const echo = (await a.waitFor(new RegExp(`${MARK_ECHO_SHA} ([0-9a-f]{64})`), 60_000))[1];
-    return { tx, rx, echo };
+    await guestsUp([a, b], false);
+    return streamHashes(a, b);
   }
 
   async function finish(): Promise<void> {
-    await procs.stopAll();
     const s = sw!;
     sw = null;
-    const summary = await s.stop();
-    expect(checkAccounted(summary)).toEqual([]);
-    expectAccounted(s, summary);
+    await stopAccounted(procs, s);
   }
 
   it('both guests negotiate TSO: super-frames cross whole from one guest to the other (RX rings on the device threads); SHA-256 equal', async () => {

@@ -10,19 +10,18 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Switch } from '../../../switch/switch.js';
-import { buildGuest, MARK_ECHO_SHA, MARK_OK, MARK_RX_SHA, MARK_TX_SHA, MARK_UP, type Guest } from '../../support/guest.js';
+import { buildGuest, MARK_TX_SHA, type Guest } from '../../support/guest.js';
 import { missing, skipUnless } from '../../support/prereq.js';
 import { Procs, type Proc } from '../../support/procs.js';
 import { startVhostGuest } from '../../support/qemu.js';
-import { checkAccounted, forwardProgram, startBetween } from '../../support/switch.js';
-import { expectAccounted } from '../../switch/support.js';
+import { forwardProgram, startBetween } from '../../support/switch.js';
+import { guestsUp, streamHashes, guestContext, stopAccounted } from '../../support/vhost-guests.js';
 
 const skip = skipUnless(
   missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'] }),
   'QEMU guests over vhost-user',
 );
 
-const BOOT_MS = 180_000;
 const A = { mac: '52:54:00:00:01:11', ip: '192.0.2.11/24', peer: '192.0.2.12' };
 const B = { mac: '52:54:00:00:01:12', ip: '192.0.2.12/24', peer: '192.0.2.11' };
 
@@ -69,31 +68,18 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
 
   /** Guests off, switch stopped: every frame back in its pool, every packet in one exit counter. */
   async function finish(): Promise<void> {
-    await procs.stopAll();
     const s = sw!;
     sw = null;
-    const summary = await s.stop();
-    expect(checkAccounted(summary)).toEqual([]);
-    expectAccounted(s, summary);
+    await stopAccounted(procs, s);
   }
 
-  function context(e: unknown, guests: Proc[]): Error {
-    return new Error(`${(e as Error).message}\nswitch log:\n${logs.join('\n')}\nstats: ${JSON.stringify(sw?.stats().ports)}\n${guests.map((g, i) => `guest ${i} tail:\n${g.output().slice(-2000)}`).join('\n')}`);
-  }
+  const context = (e: unknown, guests: Proc[]): Error => guestContext(e, logs, sw, guests);
 
-  async function pinged(guests: Proc[]): Promise<void> {
-    await Promise.all(guests.map((g) => g.waitFor(new RegExp(MARK_UP), BOOT_MS)));
-    await Promise.all(guests.map((g) => g.waitFor(new RegExp(`${MARK_OK} ([^\r\n]*)\r?\n`), 120_000)));
-    await Promise.all(guests.map((g) => g.waitFor(/3 packets transmitted, 3 packets received/, 30_000)));
-  }
 
   /** Ping both ways, then N × 64 KiB from A to B; returns the three hashes. */
   async function transfer(a: Proc, b: Proc): Promise<{ tx: string; rx: string; echo: string }> {
-    await pinged([a, b]);
-    const tx = (await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000))[1];
-    const rx = (await b.waitFor(new RegExp(`${MARK_RX_SHA} ([0-9a-f]{64})`), 300_000))[1];
-    const echo = (await a.waitFor(new RegExp(`${MARK_ECHO_SHA} ([0-9a-f]{64})`), 60_000))[1];
-    return { tx, rx, echo };
+    await guestsUp([a, b]);
+    return streamHashes(a, b);
   }
 
   it('two guests ping and move 4 MiB over TCP (SHA-256 equal), mergeable RX buffers on', async () => {
@@ -182,7 +168,7 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
     const b = startVhostGuest(procs, guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
     let b2: Proc | null = null;
     try {
-      await pinged([a, b]);
+      await guestsUp([a, b]);
       await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000);
       // Mid-transfer: data segments are flowing towards the receiver.
       await until(() => sw!.stats().ports.vm2.tx_packets > 2000, 120_000, 'the transfer to start');
@@ -201,7 +187,7 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
       expect(a.child.exitCode).toBeNull();
 
       b2 = startVhostGuest(procs, guest, { socket: s2, ...B }, 5);
-      await pinged([b2]);
+      await guestsUp([b2]);
       await until(() => sw!.stats().ports.vm2.vhost_connects === 2, 10_000, 'vm2 to count its second front-end');
       expect((await sw!.portStatus('vm2')).connected).toBe(true);
       expect((await sw!.portStatus('vm2')).rxRingsOnWorkers).toEqual([0]);
