@@ -70,17 +70,32 @@ function config(ports: SwitchConfig['ports'], superFrames = 32, chain: SwitchCon
 describe('TSO super-frames from a guest', () => {
   const BYTES = 6_000_000;
 
-  run('VM → VM, both with offloads: cut at ingress, programs see segments, GRO rebuilds super-frames for the receiver; SHA-256 equal', async () => {
-    sw = await Switch.start(config([{ name: 'vm0', type: 'virtio', mac: MAC0 }, { name: 'vm1', type: 'virtio', mac: MAC1 }]));
-    const rx = await vmOn(sw, 'vm1', { program: 'examples/vm/tcp-stream', params: { role: 'recv', bytes: BYTES, verify: true }, driver: OFFLOAD_DRIVER });
-    const tx = await vmOn(sw, 'vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, tso: true, dstMac: MAC1 }, driver: OFFLOAD_DRIVER });
+  /** vm1 receives BYTES and verifies every checksum (driver: what it negotiates). */
+  const receiver = (s: Switch, driver?: typeof OFFLOAD_DRIVER | Record<string, unknown>) =>
+    vmOn(s, 'vm1', { program: 'examples/vm/tcp-stream', params: { role: 'recv', bytes: BYTES, verify: true }, ...(driver ? { driver } : {}) });
+  /** vm0 sends BYTES to vm1 as TSO super-frames. */
+  const tsoSender = (s: Switch) => vmOn(s, 'vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, tso: true, dstMac: MAC1 }, driver: OFFLOAD_DRIVER });
+  /** The stream delivered and acknowledged: the receiver's SHA-256 is the stream's, no checksum was bad. */
+  async function streamed(rx: Vm, tx: Vm): Promise<void> {
     await until(() => rx.counter('done') === 1 && tx.counter('done') === 1, 'the stream delivered and acknowledged', 60_000);
     expect(digestOf(rx).equals(expectedDigest(BYTES))).toBe(true);
     expect(rx.counter('rx_csum_bad')).toBe(0);
-    expect(rx.counter('rx_super_frames')).toBeGreaterThan(0);
+  }
+  /** Guests stopped, then the switch: its stop summary. */
+  async function stopAll() {
     for (const vm of vms.splice(0)) await vm.stop();
-    const s = await sw.stop();
+    const s = await sw!.stop();
     sw = null;
+    return s;
+  }
+
+  run('VM → VM, both with offloads: cut at ingress, programs see segments, GRO rebuilds super-frames for the receiver; SHA-256 equal', async () => {
+    sw = await Switch.start(config([{ name: 'vm0', type: 'virtio', mac: MAC0 }, { name: 'vm1', type: 'virtio', mac: MAC1 }]));
+    const rx = await receiver(sw, OFFLOAD_DRIVER);
+    const tx = await tsoSender(sw);
+    await streamed(rx, tx);
+    expect(rx.counter('rx_super_frames')).toBeGreaterThan(0);
+    const s = await stopAll();
     const q = s.stats.queues;
     const p0 = s.stats.ports.vm0;
     const p1 = s.stats.ports.vm1;
@@ -107,21 +122,17 @@ describe('TSO super-frames from a guest', () => {
   ] as const) {
     run(`GUEST_TSO receiver's RX ring written by its queue worker, GRO super-frames straight in (${what}); SHA-256 equal`, async () => {
       sw = await Switch.start(config([{ name: 'vm0', type: 'virtio', mac: MAC0 }, { name: 'vm1', type: 'virtio', mac: MAC1 }], 64, [L2]));
-      const rx = await vmOn(sw, 'vm1', { program: 'examples/vm/tcp-stream', params: { role: 'recv', bytes: BYTES, verify: true }, driver });
+      const rx = await receiver(sw, driver);
       const st = await sw.portStatus('vm1');
       // The guest took TSO, and its RX ring went to worker 0 all the same.
       expect((st.features as [number, number])[0] & (1 << VIRTIO_NET_F_GUEST_TSO4)).not.toBe(0);
       expect(st.rxRingsOnWorkers).toEqual([0]);
       // The sender takes no offloads: 1514-byte segments with full checksums, which GRO verifies.
       const tx = await vmOn(sw, 'vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, dstMac: MAC1 } });
-      await until(() => rx.counter('done') === 1 && tx.counter('done') === 1, 'the stream delivered and acknowledged', 60_000);
-      expect(digestOf(rx).equals(expectedDigest(BYTES))).toBe(true);
-      expect(rx.counter('rx_csum_bad')).toBe(0);
+      await streamed(rx, tx);
       expect(rx.counter('rx_super_frames')).toBeGreaterThan(0);
       expect((await sw.portStatus('vm1')).rxRingsOnWorkers).toEqual([0]);
-      for (const vm of vms.splice(0)) await vm.stop();
-      const s = await sw.stop();
-      sw = null;
+      const s = await stopAll();
       const q = s.stats.queues;
       const p1 = s.stats.ports.vm1;
       expect(q.rx0_rx_gro_packets).toBeGreaterThan(0);
@@ -138,15 +149,11 @@ describe('TSO super-frames from a guest', () => {
 
   run('VM → VM through a chain that takes super-frames (l2switch: frags): each crosses whole, never cut; SHA-256 equal', async () => {
     sw = await Switch.start(config([{ name: 'vm0', type: 'virtio', mac: MAC0 }, { name: 'vm1', type: 'virtio', mac: MAC1 }], 256, [L2]));
-    const rx = await vmOn(sw, 'vm1', { program: 'examples/vm/tcp-stream', params: { role: 'recv', bytes: BYTES, verify: true }, driver: OFFLOAD_DRIVER });
-    const tx = await vmOn(sw, 'vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, tso: true, dstMac: MAC1 }, driver: OFFLOAD_DRIVER });
-    await until(() => rx.counter('done') === 1 && tx.counter('done') === 1, 'the stream delivered and acknowledged', 60_000);
-    expect(digestOf(rx).equals(expectedDigest(BYTES))).toBe(true);
-    expect(rx.counter('rx_csum_bad')).toBe(0);
+    const rx = await receiver(sw, OFFLOAD_DRIVER);
+    const tx = await tsoSender(sw);
+    await streamed(rx, tx);
     expect(rx.counter('rx_super_frames')).toBeGreaterThan(0);
-    for (const vm of vms.splice(0)) await vm.stop();
-    const s = await sw.stop();
-    sw = null;
+    const s = await stopAll();
     const q = s.stats.queues;
     const p0 = s.stats.ports.vm0;
     const p1 = s.stats.ports.vm1;
@@ -174,14 +181,10 @@ describe('TSO super-frames from a guest', () => {
       ],
     };
     sw = await Switch.start(cfg);
-    const rx = await vmOn(sw, 'vm1', { program: 'examples/vm/tcp-stream', params: { role: 'recv', bytes: BYTES, verify: true }, driver: OFFLOAD_DRIVER });
-    const tx = await vmOn(sw, 'vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, tso: true, dstMac: MAC1 }, driver: OFFLOAD_DRIVER });
-    await until(() => rx.counter('done') === 1 && tx.counter('done') === 1, 'the stream delivered and acknowledged', 60_000);
-    expect(digestOf(rx).equals(expectedDigest(BYTES))).toBe(true);
-    expect(rx.counter('rx_csum_bad')).toBe(0);
-    for (const vm of vms.splice(0)) await vm.stop();
-    const s = await sw.stop();
-    sw = null;
+    const rx = await receiver(sw, OFFLOAD_DRIVER);
+    const tx = await tsoSender(sw);
+    await streamed(rx, tx);
+    const s = await stopAll();
     const q = s.stats.queues;
     expect(s.stats.ports.vm0.rx_gso_whole).toBeGreaterThan(0);
     expect(q.rx0_rx_gso_packets).toBeGreaterThan(0);
@@ -195,15 +198,11 @@ describe('TSO super-frames from a guest', () => {
 
   run('VM → VM through l2switch (frags), receiver without offloads: super-frames cut on the way out, checksums completed; SHA-256 equal', async () => {
     sw = await Switch.start(config([{ name: 'vm0', type: 'virtio', mac: MAC0 }, { name: 'vm1', type: 'virtio', mac: MAC1 }], 32, [L2]));
-    const rx = await vmOn(sw, 'vm1', { program: 'examples/vm/tcp-stream', params: { role: 'recv', bytes: BYTES, verify: true } });
-    const tx = await vmOn(sw, 'vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, tso: true, dstMac: MAC1 }, driver: OFFLOAD_DRIVER });
-    await until(() => rx.counter('done') === 1 && tx.counter('done') === 1, 'the stream delivered and acknowledged', 60_000);
-    expect(digestOf(rx).equals(expectedDigest(BYTES))).toBe(true);
-    expect(rx.counter('rx_csum_bad')).toBe(0);
+    const rx = await receiver(sw);
+    const tx = await tsoSender(sw);
+    await streamed(rx, tx);
     expect(rx.counter('rx_super_frames')).toBe(0);
-    for (const vm of vms.splice(0)) await vm.stop();
-    const s = await sw.stop();
-    sw = null;
+    const s = await stopAll();
     expect(s.stats.ports.vm0.rx_gso_whole).toBeGreaterThan(0);
     expect(s.stats.ports.vm1.tx_gso_packets).toBeGreaterThan(0);
     expect(s.stats.ports.vm1.tx_gso_segments).toBeGreaterThanOrEqual(s.stats.ports.vm1.tx_gso_packets * 40);
@@ -212,15 +211,11 @@ describe('TSO super-frames from a guest', () => {
 
   run('VM → VM, receiver without offloads: no GRO for it, partial checksums completed by the switch; SHA-256 equal', async () => {
     sw = await Switch.start(config([{ name: 'vm0', type: 'virtio', mac: MAC0 }, { name: 'vm1', type: 'virtio', mac: MAC1 }]));
-    const rx = await vmOn(sw, 'vm1', { program: 'examples/vm/tcp-stream', params: { role: 'recv', bytes: BYTES, verify: true } });
-    const tx = await vmOn(sw, 'vm0', { program: 'examples/vm/tcp-stream', params: { role: 'send', bytes: BYTES, tso: true, dstMac: MAC1 }, driver: OFFLOAD_DRIVER });
-    await until(() => rx.counter('done') === 1 && tx.counter('done') === 1, 'the stream delivered and acknowledged', 60_000);
-    expect(digestOf(rx).equals(expectedDigest(BYTES))).toBe(true);
-    expect(rx.counter('rx_csum_bad')).toBe(0);
+    const rx = await receiver(sw);
+    const tx = await tsoSender(sw);
+    await streamed(rx, tx);
     expect(rx.counter('rx_super_frames')).toBe(0);
-    for (const vm of vms.splice(0)) await vm.stop();
-    const s = await sw.stop();
-    sw = null;
+    const s = await stopAll();
     expect(s.stats.queues.rx0_rx_gro_packets).toBe(0);
     expect(s.stats.ports.vm1.tx_csum_sw).toBeGreaterThan(0);
     expectAccounted({ config: { queues: 1 } } as Switch, s);
