@@ -1,12 +1,15 @@
 /**
  * What the QEMU-over-vhost-user tests share: waiting for the guests' own markers (booted,
  * pinged, the SHA-256 of a TCP stream), the error context of a failure, and the stop that
- * checks the accounting.
+ * checks the accounting; and the state a file of them keeps between its hooks (vhostRig).
  */
-import { expect } from 'vitest';
+import { afterEach, beforeAll, expect } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Switch } from '../../switch/switch.js';
-import { MARK_ECHO_SHA, MARK_OK, MARK_RX_SHA, MARK_TX_SHA, MARK_UP } from './guest.js';
-import type { Proc, Procs } from './procs.js';
+import { buildGuest, MARK_ECHO_SHA, MARK_OK, MARK_RX_SHA, MARK_TX_SHA, MARK_UP, type Guest } from './guest.js';
+import { Procs, type Proc } from './procs.js';
 import { checkAccounted } from './switch.js';
 import { expectAccounted } from '../switch/support.js';
 
@@ -39,4 +42,43 @@ export async function stopAccounted(procs: Procs, sw: Switch): Promise<void> {
   const summary = await sw.stop();
   expect(checkAccounted(summary)).toEqual([]);
   expectAccounted(sw, summary);
+}
+
+/**
+ * What a file of two-guest vhost-user tests keeps, with its hooks registered in the calling
+ * describe: the guest built once; after each test the guests stopped, a switch the test left
+ * running stopped, the sockets' directory removed.
+ */
+export function vhostRig(prefix: string) {
+  const rig = {
+    guest: null as unknown as Guest,
+    procs: new Procs(),
+    sw: null as Switch | null,
+    logs: [] as string[],
+    dir: '',
+    /** A fresh directory for this test's two sockets. */
+    sockets(): [string, string] {
+      rig.dir = mkdtempSync(path.join(tmpdir(), prefix));
+      return [path.join(rig.dir, 'vm1.sock'), path.join(rig.dir, 'vm2.sock')];
+    },
+    context: (e: unknown, guests: Proc[]): Error => guestContext(e, rig.logs, rig.sw, guests),
+    /** Guests off, switch stopped, the accounting checked. */
+    async finish(): Promise<void> {
+      const s = rig.sw!;
+      rig.sw = null;
+      await stopAccounted(rig.procs, s);
+    },
+  };
+  beforeAll(() => {
+    rig.guest = buildGuest();
+  }, 300_000);
+  afterEach(async () => {
+    await rig.procs.stopAll();
+    if (rig.sw) await rig.sw.stop().catch(() => {});
+    rig.sw = null;
+    rig.logs.length = 0;
+    if (rig.dir !== '') rmSync(rig.dir, { recursive: true, force: true });
+    rig.dir = '';
+  });
+  return rig;
 }

@@ -10,18 +10,14 @@
  * The port's status must say the packed layout was negotiated: a silent fallback to split
  * rings fails these tests.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Switch } from '../../../switch/switch.js';
-import { buildGuest, MARK_ECHO_SHA, MARK_RX_SHA, MARK_TX_SHA, type Guest } from '../../support/guest.js';
+import { MARK_ECHO_SHA, MARK_RX_SHA, MARK_TX_SHA } from '../../support/guest.js';
 import { missing, skipUnless } from '../../support/prereq.js';
-import { Procs, type Proc } from '../../support/procs.js';
 import { startVhostGuest } from '../../support/qemu.js';
 import { forwardProgram, startBetween } from '../../support/switch.js';
-import { guestsUp, guestContext, stopAccounted } from '../../support/vhost-guests.js';
+import { guestsUp, vhostRig } from '../../support/vhost-guests.js';
 import { VIRTIO_F_RING_PACKED } from '../../../queues/virtqueue.js';
 
 const skip = skipUnless(
@@ -34,31 +30,13 @@ const B = { mac: '52:54:00:00:01:22', ip: '192.0.2.22/24', peer: '192.0.2.21' };
 const PACKED = 1n << BigInt(VIRTIO_F_RING_PACKED);
 
 describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () => {
-  let guest: Guest;
-  const procs = new Procs();
-  let sw: Switch | null = null;
-  const logs: string[] = [];
-  let dir = '';
-
-  beforeAll(() => {
-    guest = buildGuest();
-  }, 300_000);
-
-  afterEach(async () => {
-    await procs.stopAll();
-    if (sw) await sw.stop().catch(() => {});
-    sw = null;
-    logs.length = 0;
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
-    dir = '';
-  });
+  const rig = vhostRig('xs-vhost-packed-');
+  const { procs, logs, context, finish } = rig;
 
   /** Two vhost-user ports; `queues` switch queues (2 unless given: then the device thread serves the one pair). */
   async function start(opts: { queues?: number; port?: Record<string, unknown> } = {}): Promise<[string, string]> {
-    dir = mkdtempSync(path.join(tmpdir(), 'xs-vhost-packed-'));
-    const s1 = path.join(dir, 'vm1.sock');
-    const s2 = path.join(dir, 'vm2.sock');
-    sw = await startBetween(
+    const [s1, s2] = rig.sockets();
+    rig.sw = await startBetween(
       [
         { name: 'vm1', type: 'vhost-user', socket: s1, ...opts.port },
         { name: 'vm2', type: 'vhost-user', socket: s2, ...opts.port },
@@ -69,19 +47,12 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
     return [s1, s2];
   }
 
-  async function finish(): Promise<void> {
-    const s = sw!;
-    sw = null;
-    await stopAccounted(procs, s);
-  }
-
-  const context = (e: unknown, guests: Proc[]): Error => guestContext(e, logs, sw, guests);
 
 
   /** Both ports negotiated packed rings with their guests (the features word and the ring layout the port serves). */
   async function expectPacked(): Promise<void> {
     for (const n of ['vm1', 'vm2']) {
-      const st = await sw!.portStatus(n);
+      const st = await rig.sw!.portStatus(n);
       expect(st.connected, `${n} connected`).toBe(true);
       expect(BigInt(st.features as string) & PACKED, `${n}: RING_PACKED negotiated (features ${st.features})`).toBe(PACKED);
       expect(st.ring, `${n}: ring layout`).toBe('packed');
@@ -95,19 +66,19 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
    * (SET_VRING_BASE). Returns vm2's tx_packets at `cont`.
    */
   async function stopAndContinue(mon: string[]): Promise<number> {
-    await until(() => sw!.stats().ports.vm2.tx_packets > 1500, 180_000, 'the transfer to pass 1500 frames');
+    await until(() => rig.sw!.stats().ports.vm2.tx_packets > 1500, 180_000, 'the transfer to pass 1500 frames');
     for (const m of mon) await monitor(m, 'stop');
     for (const n of ['vm1', 'vm2']) {
-      const rings = (await sw!.portStatus(n)).rings as { started: boolean }[];
+      const rings = (await rig.sw!.portStatus(n)).rings as { started: boolean }[];
       expect(rings.map((r) => r.started), `${n} rings stopped by GET_VRING_BASE`).toEqual(rings.map(() => false));
     }
-    const at = sw!.stats().ports.vm2.tx_packets;
+    const at = rig.sw!.stats().ports.vm2.tx_packets;
     for (const m of mon) await monitor(m, 'cont');
     return at;
   }
 
   function expectClean(): void {
-    const c = sw!.stats().ports;
+    const c = rig.sw!.stats().ports;
     for (const n of ['vm1', 'vm2']) {
       expect(c[n].vhost_msg_errors, `${n}.vhost_msg_errors`).toBe(0);
       expect(c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} malformed`).toBe(0);
@@ -116,9 +87,9 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
 
   it('two packed=on guests ping and move 32 MiB over TCP (SHA-256 equal), rings served by the device thread; both VMs stopped and continued mid-transfer', async () => {
     const [s1, s2] = await start();
-    const mon = [path.join(dir, 'mon1.sock'), path.join(dir, 'mon2.sock')];
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
+    const mon = [path.join(rig.dir, 'mon1.sock'), path.join(rig.dir, 'mon2.sock')];
+    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, device: ',packed=on', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
+    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, device: ',packed=on', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
     try {
       await guestsUp([a, b]);
       await expectPacked();
@@ -128,12 +99,12 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
       const echo = (await a.waitFor(new RegExp(`${MARK_ECHO_SHA} ([0-9a-f]{64})`), 60_000))[1];
       expect(rx).toBe(tx);
       expect(echo).toBe(tx);
-      expect(sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before + 1000);
-      const st = await sw!.portStatus('vm1');
+      expect(rig.sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before + 1000);
+      const st = await rig.sw!.portStatus('vm1');
       // One pair, two switch queues: this thread serves both rings.
       expect(st.rxRingsOnWorkers).toEqual([]);
       // More chains went round the guest's TX ring (256 descriptors) than it holds: its wrap counters flipped.
-      expect(sw!.stats().ports.vm1.rx_packets).toBeGreaterThan(256);
+      expect(rig.sw!.stats().ports.vm1.rx_packets).toBeGreaterThan(256);
     } catch (e) {
       throw context(e, [a, b]);
     }
@@ -143,14 +114,14 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
 
   it('rings on the queue workers; both VMs stopped and continued from the QEMU monitor mid-transfer (GET_VRING_BASE / SET_VRING_BASE with wrap counters): the same stream', async () => {
     const [s1, s2] = await start({ queues: 1 });
-    const mon = [path.join(dir, 'mon1.sock'), path.join(dir, 'mon2.sock')];
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
+    const mon = [path.join(rig.dir, 'mon1.sock'), path.join(rig.dir, 'mon2.sock')];
+    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
+    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
     try {
       await guestsUp([a, b]);
       await expectPacked();
       for (const n of ['vm1', 'vm2']) {
-        const st = await sw!.portStatus(n);
+        const st = await rig.sw!.portStatus(n);
         expect(st.rxRingsOnWorkers, `${n}: RX ring written by queue 0's worker`).toEqual([0]);
         expect(st.txRingsOnWorkers, `${n}: TX ring polled by queue 0's worker`).toEqual([0]);
       }
@@ -163,9 +134,9 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
       const echo = (await a.waitFor(new RegExp(`${MARK_ECHO_SHA} ([0-9a-f]{64})`), 60_000))[1];
       expect(rx).toBe(tx);
       expect(echo).toBe(tx);
-      expect(sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before + 1000);
+      expect(rig.sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before + 1000);
       await expectPacked();
-      expect((await sw!.portStatus('vm2')).rxRingsOnWorkers, 'vm2: RX ring back on queue 0 after cont').toEqual([0]);
+      expect((await rig.sw!.portStatus('vm2')).rxRingsOnWorkers, 'vm2: RX ring back on queue 0 after cont').toEqual([0]);
     } catch (e) {
       throw context(e, [a, b]);
     }
@@ -175,9 +146,9 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
 
   it('two queue pairs (queues=2, mq=on, two vCPUs), all four packed rings on the two queue workers, stopped and continued mid-transfer: the same stream', async () => {
     const [s1, s2] = await start({ queues: 2, port: { queuePairs: 2 } });
-    const mon = [path.join(dir, 'mon1.sock'), path.join(dir, 'mon2.sock')];
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, queues: 2, smp: 2, device: ',packed=on', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, queues: 2, smp: 2, device: ',packed=on', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
+    const mon = [path.join(rig.dir, 'mon1.sock'), path.join(rig.dir, 'mon2.sock')];
+    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, queues: 2, smp: 2, device: ',packed=on', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
+    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, queues: 2, smp: 2, device: ',packed=on', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
     try {
       await guestsUp([a, b]);
       await expectPacked();
@@ -187,9 +158,9 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
       const echo = (await a.waitFor(new RegExp(`${MARK_ECHO_SHA} ([0-9a-f]{64})`), 60_000))[1];
       expect(rx).toBe(tx);
       expect(echo).toBe(tx);
-      expect(sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before + 1000);
+      expect(rig.sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before + 1000);
       for (const n of ['vm1', 'vm2']) {
-        const st = await sw!.portStatus(n);
+        const st = await rig.sw!.portStatus(n);
         expect((st.rings as { served: boolean }[]).map((r) => r.served), `${n} rings served`).toEqual([true, true, true, true]);
         expect(st.rxRingsOnWorkers, `${n}: RX rings 0 and 2 written by queues 0 and 1`).toEqual([0, 1]);
         expect(st.txRingsOnWorkers, `${n}: TX rings 1 and 3 polled by queues 0 and 1`).toEqual([0, 1]);
@@ -203,12 +174,12 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
 
   it('packedRing: false keeps a packed=on guest on split rings (RING_PACKED not offered); it still pings', async () => {
     const [s1, s2] = await start({ port: { packedRing: false } });
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',packed=on' }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',packed=on' }, 5);
+    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, device: ',packed=on' }, 5);
+    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, device: ',packed=on' }, 5);
     try {
       await guestsUp([a, b]);
       for (const n of ['vm1', 'vm2']) {
-        const st = await sw!.portStatus(n);
+        const st = await rig.sw!.portStatus(n);
         expect(BigInt(st.features as string) & PACKED, `${n}: RING_PACKED not negotiated`).toBe(0n);
         expect(st.ring, `${n}: ring layout`).toBe('split');
       }

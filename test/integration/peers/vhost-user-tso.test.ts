@@ -8,17 +8,12 @@
  * or a wrong segment would stall or corrupt it). The switch's counters show the super-frames
  * crossed: frames of more than an MTU in from the sender, out to the receiver.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { Switch } from '../../../switch/switch.js';
-import { buildGuest, type Guest } from '../../support/guest.js';
+import { describe, expect, it } from 'vitest';
 import { missing, skipUnless } from '../../support/prereq.js';
-import { Procs, type Proc } from '../../support/procs.js';
+import { type Proc } from '../../support/procs.js';
 import { startVhostGuest } from '../../support/qemu.js';
 import { forwardProgram, startBetween } from '../../support/switch.js';
-import { guestsUp, streamHashes, guestContext, stopAccounted } from '../../support/vhost-guests.js';
+import { guestsUp, streamHashes, vhostRig } from '../../support/vhost-guests.js';
 
 const skip = skipUnless(
   missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'] }),
@@ -35,32 +30,14 @@ const HOST_TSO4 = 1n << 11n;
 const OFFLOADS = CSUM | GUEST_CSUM | GUEST_TSO4 | (1n << 8n) | HOST_TSO4 | (1n << 12n);
 
 describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
-  let guest: Guest;
-  const procs = new Procs();
-  let sw: Switch | null = null;
-  const logs: string[] = [];
-  let dir = '';
-
-  beforeAll(() => {
-    guest = buildGuest();
-  }, 300_000);
-
-  afterEach(async () => {
-    await procs.stopAll();
-    if (sw) await sw.stop().catch(() => {});
-    sw = null;
-    logs.length = 0;
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
-    dir = '';
-  });
+  const rig = vhostRig('xs-vhost-tso-');
+  const { procs, logs, context, finish } = rig;
 
   async function start(queues = 2): Promise<[string, string]> {
-    dir = mkdtempSync(path.join(tmpdir(), 'xs-vhost-tso-'));
-    const s1 = path.join(dir, 'vm1.sock');
-    const s2 = path.join(dir, 'vm2.sock');
+    const [s1, s2] = rig.sockets();
     // Super-frames in every pool: the forwarding chain (redirect, frags) takes them whole.
     const q = [...Array(queues).keys()];
-    sw = await startBetween([{ name: 'vm1', type: 'vhost-user', socket: s1 }, { name: 'vm2', type: 'vhost-user', socket: s2 }], logs, {
+    rig.sw = await startBetween([{ name: 'vm1', type: 'vhost-user', socket: s1 }, { name: 'vm2', type: 'vhost-user', socket: s2 }], logs, {
       superFrames: 64,
       poolFrames: 8192,
       queues,
@@ -69,7 +46,6 @@ describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
     return [s1, s2];
   }
 
-  const context = (e: unknown, guests: Proc[]): Error => guestContext(e, logs, sw, guests);
 
   /** Pings both ways, then 64 × 64 KiB from A to B; the sender's, the receiver's and the echoed hashes. */
   async function transfer(a: Proc, b: Proc): Promise<{ tx: string; rx: string; echo: string }> {
@@ -77,29 +53,23 @@ describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
     return streamHashes(a, b);
   }
 
-  async function finish(): Promise<void> {
-    const s = sw!;
-    sw = null;
-    await stopAccounted(procs, s);
-  }
-
   it('both guests negotiate TSO: super-frames cross whole from one guest to the other (RX rings on the device threads); SHA-256 equal', async () => {
     const [s1, s2] = await start();
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, append: 'xs.tcp=send:64' }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
+    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, append: 'xs.tcp=send:64' }, 5);
+    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
     try {
       const h = await transfer(a, b);
       expect(h.rx).toBe(h.tx);
       expect(h.echo).toBe(h.tx);
       for (const n of ['vm1', 'vm2']) {
-        const st = await sw!.portStatus(n);
+        const st = await rig.sw!.portStatus(n);
         expect(BigInt(st.features as string) & OFFLOADS, `${n}: offloads the guest's driver acknowledged`).toBe(OFFLOADS);
         expect(st.rxRingsOnWorkers, `${n}: who writes its RX ring`).toEqual([]);
       }
     } catch (e) {
       throw context(e, [a, b]);
     }
-    const c = sw!.stats().ports;
+    const c = rig.sw!.stats().ports;
     console.log(`vm1 rx: ${c.vm1.rx_packets} packets, ${c.vm1.rx_gso_whole} super-frames whole, ${c.vm1.rx_gso_packets} cut; vm2 tx: ${c.vm2.tx_packets} frames, ${c.vm2.tx_bytes} bytes`);
     for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed + c[n].rx_drop_too_big, `${n} errors`).toBe(0);
     // The sender's TSO super-frames went through whole, and the receiver took frames far
@@ -112,14 +82,14 @@ describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
 
   it('one switch queue: the sender\'s TX ring is polled by the queue worker, its super-frames enter there whole (no RPS hop) and are written whole into the receiver\'s RX ring by the same worker; SHA-256 equal', async () => {
     const [s1, s2] = await start(1);
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, append: 'xs.tcp=send:64' }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
+    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, append: 'xs.tcp=send:64' }, 5);
+    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
     try {
       const h = await transfer(a, b);
       expect(h.rx).toBe(h.tx);
       expect(h.echo).toBe(h.tx);
       for (const n of ['vm1', 'vm2']) {
-        const st = await sw!.portStatus(n);
+        const st = await rig.sw!.portStatus(n);
         expect(st.txRingsOnWorkers, `${n}: TX ring polled by queue 0's worker`).toEqual([0]);
         // Both take TSO, and their RX rings are the worker's all the same.
         expect(BigInt(st.features as string) & OFFLOADS, `${n}: offloads the guest's driver acknowledged`).toBe(OFFLOADS);
@@ -128,7 +98,7 @@ describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
     } catch (e) {
       throw context(e, [a, b]);
     }
-    const c = sw!.stats().ports;
+    const c = rig.sw!.stats().ports;
     console.log(`vm1 rx on the worker: ${c.vm1.rx_packets} packets, ${c.vm1.rx_gso_whole} super-frames whole, ${c.vm1.rx_gso_packets} cut, ${c.vm1.rx_rps} steered`);
     for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} errors`).toBe(0);
     expect(c.vm1.rx_gso_whole).toBeGreaterThan(0);
@@ -142,20 +112,20 @@ describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
   it('sender without TSO, receiver with GUEST_TSO on a queue worker: the worker coalesces the MTU segments (GRO) and writes the super-frames into the guest\'s RX ring; SHA-256 equal', async () => {
     const [s1, s2] = await start(1);
     // The sender's device offers no TSO and no checksum offload: Linux sends MTU segments with full checksums.
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off,csum=off', append: 'xs.tcp=send:64' }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
+    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, device: ',host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off,csum=off', append: 'xs.tcp=send:64' }, 5);
+    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
     try {
       const h = await transfer(a, b);
       expect(h.rx).toBe(h.tx);
       expect(h.echo).toBe(h.tx);
-      const st = await sw!.portStatus('vm2');
+      const st = await rig.sw!.portStatus('vm2');
       expect(BigInt(st.features as string) & (GUEST_TSO4 | GUEST_CSUM), 'vm2 takes TSO').toBe(GUEST_TSO4 | GUEST_CSUM);
-      expect(BigInt((await sw!.portStatus('vm1')).features as string) & HOST_TSO4, 'vm1 sends no TSO').toBe(0n);
+      expect(BigInt((await rig.sw!.portStatus('vm1')).features as string) & HOST_TSO4, 'vm1 sends no TSO').toBe(0n);
       expect(st.rxRingsOnWorkers, 'vm2\'s RX ring written by worker 0').toEqual([0]);
     } catch (e) {
       throw context(e, [a, b]);
     }
-    const c = sw!.stats();
+    const c = rig.sw!.stats();
     const p = c.ports;
     console.log(`queue 0: ${c.queues.rx0_rx_gro_packets} GRO super-frames of ${c.queues.rx0_rx_gro_merged} merged segments; vm2: ${p.vm2.tx_packets} frames, ${p.vm2.tx_bytes} bytes`);
     for (const n of ['vm1', 'vm2']) expect(p[n].vhost_msg_errors + p[n].tx_drop_malformed + p[n].rx_drop_malformed + p[n].rx_drop_too_big, `${n} errors`).toBe(0);
@@ -169,19 +139,19 @@ describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
 
   it('receiver without GUEST_TSO (QEMU guest_tso4=off…): the sender\'s super-frames are cut for it, checksums completed; SHA-256 equal', async () => {
     const [s1, s2] = await start();
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, append: 'xs.tcp=send:64' }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off,guest_csum=off', append: 'xs.tcp=recv' }, 5);
+    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, append: 'xs.tcp=send:64' }, 5);
+    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, device: ',guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off,guest_csum=off', append: 'xs.tcp=recv' }, 5);
     try {
       const h = await transfer(a, b);
       expect(h.rx).toBe(h.tx);
       expect(h.echo).toBe(h.tx);
-      const st = await sw!.portStatus('vm2');
+      const st = await rig.sw!.portStatus('vm2');
       expect(BigInt(st.features as string) & (GUEST_TSO4 | GUEST_CSUM), 'vm2 took no receive offloads').toBe(0n);
-      expect(BigInt((await sw!.portStatus('vm1')).features as string) & HOST_TSO4, 'vm1 sends TSO').toBe(HOST_TSO4);
+      expect(BigInt((await rig.sw!.portStatus('vm1')).features as string) & HOST_TSO4, 'vm1 sends TSO').toBe(HOST_TSO4);
     } catch (e) {
       throw context(e, [a, b]);
     }
-    const c = sw!.stats().ports;
+    const c = rig.sw!.stats().ports;
     console.log(`vm1 rx: ${c.vm1.rx_gso_whole} whole, ${c.vm1.rx_gso_packets} cut; vm2: ${c.vm2.tx_gso_packets} super-frames cut into ${c.vm2.tx_gso_segments}, ${c.vm2.tx_csum_sw} checksums completed`);
     for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} errors`).toBe(0);
     expect(c.vm2.tx_gso_packets).toBeGreaterThan(0);

@@ -5,17 +5,14 @@
  * The oracles are the guests' kernels: ping answers, and a TCP stream whose SHA-256 the
  * receiving guest computes equals the sender's.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { Switch } from '../../../switch/switch.js';
-import { buildGuest, MARK_TX_SHA, type Guest } from '../../support/guest.js';
+import { describe, expect, it } from 'vitest';
+import { statSync } from 'node:fs';
+import { MARK_TX_SHA } from '../../support/guest.js';
 import { missing, skipUnless } from '../../support/prereq.js';
-import { Procs, type Proc } from '../../support/procs.js';
+import { type Proc } from '../../support/procs.js';
 import { startVhostGuest } from '../../support/qemu.js';
 import { forwardProgram, startBetween } from '../../support/switch.js';
-import { guestsUp, streamHashes, guestContext, stopAccounted } from '../../support/vhost-guests.js';
+import { guestsUp, streamHashes, vhostRig } from '../../support/vhost-guests.js';
 
 const skip = skipUnless(
   missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'] }),
@@ -26,24 +23,8 @@ const A = { mac: '52:54:00:00:01:11', ip: '192.0.2.11/24', peer: '192.0.2.12' };
 const B = { mac: '52:54:00:00:01:12', ip: '192.0.2.12/24', peer: '192.0.2.11' };
 
 describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
-  let guest: Guest;
-  const procs = new Procs();
-  let sw: Switch | null = null;
-  const logs: string[] = [];
-  let dir = '';
-
-  beforeAll(() => {
-    guest = buildGuest();
-  }, 300_000);
-
-  afterEach(async () => {
-    await procs.stopAll();
-    if (sw) await sw.stop().catch(() => {});
-    sw = null;
-    logs.length = 0;
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
-    dir = '';
-  });
+  const rig = vhostRig('xs-vhost-');
+  const { procs, logs, context, finish } = rig;
 
   /**
    * `queues`: the switch's queues (2 unless given). Run to completion: when the guest runs
@@ -51,11 +32,9 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
    * port's device thread writes them all. The tests cover both.
    */
   async function start(opts: { queuePairs?: number; queues?: number } = {}): Promise<[string, string]> {
-    dir = mkdtempSync(path.join(tmpdir(), 'xs-vhost-'));
-    const s1 = path.join(dir, 'vm1.sock');
-    const s2 = path.join(dir, 'vm2.sock');
+    const [s1, s2] = rig.sockets();
     const q = opts.queuePairs !== undefined ? { queuePairs: opts.queuePairs } : {};
-    sw = await startBetween(
+    rig.sw = await startBetween(
       [
         { name: 'vm1', type: 'vhost-user', socket: s1, ...q },
         { name: 'vm2', type: 'vhost-user', socket: s2, ...q },
@@ -66,14 +45,6 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
     return [s1, s2];
   }
 
-  /** Guests off, switch stopped: every frame back in its pool, every packet in one exit counter. */
-  async function finish(): Promise<void> {
-    const s = sw!;
-    sw = null;
-    await stopAccounted(procs, s);
-  }
-
-  const context = (e: unknown, guests: Proc[]): Error => guestContext(e, logs, sw, guests);
 
 
   /** Ping both ways, then N × 64 KiB from A to B; returns the three hashes. */
@@ -85,24 +56,24 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
   it('two guests ping and move 4 MiB over TCP (SHA-256 equal), mergeable RX buffers on', async () => {
     const [s1, s2] = await start();
     expect(statSync(s1).mode & 0o777).toBe(0o600);
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, append: 'xs.tcp=send:64' }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
+    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, append: 'xs.tcp=send:64' }, 5);
+    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
     try {
       const h = await transfer(a, b);
       expect(h.rx).toBe(h.tx);
       expect(h.echo).toBe(h.tx);
-      const st = await sw!.portStatus('vm1');
+      const st = await rig.sw!.portStatus('vm1');
       expect(st.connected).toBe(true);
       expect(BigInt(st.features as string) & (1n << 15n)).toBe(1n << 15n); // MRG_RXBUF negotiated
       // One pair, two switch queues: the device thread writes the guest's RX ring and polls its
       // TX ring, steering each frame to a queue (RPS).
       expect(st.rxRingsOnWorkers).toEqual([]);
       expect(st.txRingsOnWorkers).toEqual([]);
-      expect(sw!.stats().ports.vm1.rx_rps).toBeGreaterThan(0);
+      expect(rig.sw!.stats().ports.vm1.rx_rps).toBeGreaterThan(0);
     } catch (e) {
       throw context(e, [a, b]);
     }
-    const c = sw!.stats().ports;
+    const c = rig.sw!.stats().ports;
     for (const n of ['vm1', 'vm2']) {
       expect(c[n].vhost_msg_errors, `${n}.vhost_msg_errors`).toBe(0);
       expect(c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} malformed`).toBe(0);
@@ -113,88 +84,88 @@ describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
 
   it('with mergeable RX buffers off (QEMU mrg_rxbuf=off), RX rings written by the queue worker: one buffer per frame, the same stream', async () => {
     const [s1, s2] = await start({ queues: 1 });
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, device: ',mrg_rxbuf=off', append: 'xs.tcp=send:64' }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, device: ',mrg_rxbuf=off', append: 'xs.tcp=recv' }, 5);
+    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, device: ',mrg_rxbuf=off', append: 'xs.tcp=send:64' }, 5);
+    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, device: ',mrg_rxbuf=off', append: 'xs.tcp=recv' }, 5);
     try {
       const h = await transfer(a, b);
       expect(h.rx).toBe(h.tx);
       expect(h.echo).toBe(h.tx);
       for (const n of ['vm1', 'vm2']) {
-        const st = await sw!.portStatus(n);
+        const st = await rig.sw!.portStatus(n);
         expect(BigInt(st.features as string) & (1n << 15n), `${n}: MRG_RXBUF not negotiated`).toBe(0n);
         expect(st.rxRingsOnWorkers, `${n}: RX ring written by queue 0's worker`).toEqual([0]);
         // And its TX ring polled by that worker: the guest's frames enter there, no RPS hop.
         expect(st.txRingsOnWorkers, `${n}: TX ring polled by queue 0's worker`).toEqual([0]);
-        expect(sw!.stats().ports[n].rx_rps, `${n}: frames steered by the device thread`).toBe(0);
-        expect(sw!.stats().ports[n].rx_packets, `${n}: frames the guest sent`).toBeGreaterThan(0);
+        expect(rig.sw!.stats().ports[n].rx_rps, `${n}: frames steered by the device thread`).toBe(0);
+        expect(rig.sw!.stats().ports[n].rx_packets, `${n}: frames the guest sent`).toBeGreaterThan(0);
       }
     } catch (e) {
       throw context(e, [a, b]);
     }
-    const c = sw!.stats().ports;
+    const c = rig.sw!.stats().ports;
     for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed + c[n].rx_drop_too_big, `${n} errors`).toBe(0);
     await finish();
   }, 600_000);
 
   it('two queue pairs (QEMU queues=2, mq=on, two vCPUs): all four rings served, the same stream', async () => {
     const [s1, s2] = await start({ queuePairs: 2 });
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, queues: 2, smp: 2, append: 'xs.tcp=send:64' }, 5);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, queues: 2, smp: 2, append: 'xs.tcp=recv' }, 5);
+    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, queues: 2, smp: 2, append: 'xs.tcp=send:64' }, 5);
+    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, queues: 2, smp: 2, append: 'xs.tcp=recv' }, 5);
     try {
       const h = await transfer(a, b);
       expect(h.rx).toBe(h.tx);
       expect(h.echo).toBe(h.tx);
       for (const n of ['vm1', 'vm2']) {
-        const st = await sw!.portStatus(n);
+        const st = await rig.sw!.portStatus(n);
         expect(BigInt(st.features as string) & (1n << 22n), `${n}: MQ not negotiated`).toBe(1n << 22n);
         const rings = st.rings as { index: number; served: boolean; avail: number }[];
         expect(rings.map((r) => r.served), `${n} rings served`).toEqual([true, true, true, true]);
         expect(st.rxRingsOnWorkers, `${n}: RX rings 0 and 2 written by queues 0 and 1`).toEqual([0, 1]);
         expect(st.txRingsOnWorkers, `${n}: TX rings 1 and 3 polled by queues 0 and 1`).toEqual([0, 1]);
-        expect(sw!.stats().ports[n].rx_rps, `${n}: frames steered by the device thread`).toBe(0);
+        expect(rig.sw!.stats().ports[n].rx_rps, `${n}: frames steered by the device thread`).toBe(0);
         console.log(`${n} rings after the transfer: ${JSON.stringify(rings)}`);
       }
     } catch (e) {
       throw context(e, [a, b]);
     }
-    const c = sw!.stats().ports;
+    const c = rig.sw!.stats().ports;
     for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} errors`).toBe(0);
     await finish();
   }, 600_000);
 
   it('killing one QEMU mid-transfer (its RX ring on the queue worker) takes its port down and returns its frames; the other guest runs on; a new QEMU reconnects and pings', async () => {
     const [s1, s2] = await start({ queues: 1 });
-    const a = startVhostGuest(procs, guest, { socket: s1, ...A, append: 'xs.tcp=send:4096' }, 120);
-    const b = startVhostGuest(procs, guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
+    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, append: 'xs.tcp=send:4096' }, 120);
+    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, append: 'xs.tcp=recv' }, 5);
     let b2: Proc | null = null;
     try {
       await guestsUp([a, b]);
       await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000);
       // Mid-transfer: data segments are flowing towards the receiver.
-      await until(() => sw!.stats().ports.vm2.tx_packets > 2000, 120_000, 'the transfer to start');
+      await until(() => rig.sw!.stats().ports.vm2.tx_packets > 2000, 120_000, 'the transfer to start');
       // The worker writes into the guest's RAM when QEMU dies: it must let go before the unmap.
-      expect((await sw!.portStatus('vm2')).rxRingsOnWorkers).toEqual([0]);
-      expect((await sw!.portStatus('vm2')).txRingsOnWorkers).toEqual([0]);
+      expect((await rig.sw!.portStatus('vm2')).rxRingsOnWorkers).toEqual([0]);
+      expect((await rig.sw!.portStatus('vm2')).txRingsOnWorkers).toEqual([0]);
       b.child.kill('SIGKILL');
-      await until(() => sw!.stats().ports.vm2.vhost_disconnects === 1, 30_000, 'vm2 to see its front-end go');
-      const down = await sw!.portStatus('vm2');
+      await until(() => rig.sw!.stats().ports.vm2.vhost_disconnects === 1, 30_000, 'vm2 to see its front-end go');
+      const down = await rig.sw!.portStatus('vm2');
       expect(down.connected).toBe(false);
       expect(down.memoryRegions).toEqual([]);
       // Frames the switch sends to the dead guest are dropped and counted, not held.
-      const before = sw!.stats().ports.vm2.tx_dropped;
-      await until(() => sw!.stats().ports.vm2.tx_dropped > before, 30_000, 'retransmissions to vm2 to be dropped');
-      expect((await sw!.portStatus('vm1')).connected).toBe(true);
+      const before = rig.sw!.stats().ports.vm2.tx_dropped;
+      await until(() => rig.sw!.stats().ports.vm2.tx_dropped > before, 30_000, 'retransmissions to vm2 to be dropped');
+      expect((await rig.sw!.portStatus('vm1')).connected).toBe(true);
       expect(a.child.exitCode).toBeNull();
 
-      b2 = startVhostGuest(procs, guest, { socket: s2, ...B }, 5);
+      b2 = startVhostGuest(procs, rig.guest, { socket: s2, ...B }, 5);
       await guestsUp([b2]);
-      await until(() => sw!.stats().ports.vm2.vhost_connects === 2, 10_000, 'vm2 to count its second front-end');
-      expect((await sw!.portStatus('vm2')).connected).toBe(true);
-      expect((await sw!.portStatus('vm2')).rxRingsOnWorkers).toEqual([0]);
+      await until(() => rig.sw!.stats().ports.vm2.vhost_connects === 2, 10_000, 'vm2 to count its second front-end');
+      expect((await rig.sw!.portStatus('vm2')).connected).toBe(true);
+      expect((await rig.sw!.portStatus('vm2')).rxRingsOnWorkers).toEqual([0]);
     } catch (e) {
       throw context(e, [a, b, ...(b2 ? [b2] : [])]);
     }
-    const c = sw!.stats().ports;
+    const c = rig.sw!.stats().ports;
     for (const n of ['vm1', 'vm2']) expect(c[n].vhost_msg_errors + c[n].tx_drop_malformed + c[n].rx_drop_malformed, `${n} errors`).toBe(0);
     expect(c.vm1.vhost_disconnects).toBe(0);
     await finish();
