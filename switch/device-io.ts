@@ -202,14 +202,8 @@ export class DeviceIO implements PortIO {
     }
     c[P.rx_gso_packets]++;
     c[P.rx_gso_segments] += n;
-    // Segments of a NEEDS_CSUM super-frame stay partial (each with its pseudo-header seed),
-    // as Linux leaves CHECKSUM_PARTIAL segments; whoever cannot take that completes them.
-    const partial = (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0;
     const sh = this.segHdr;
-    sh.clear();
-    sh.flags = partial ? VIRTIO_NET_HDR_F_NEEDS_CSUM : hdr.flags;
-    sh.csumStart = plan.at.l4;
-    sh.csumOffset = plan.csumOffset;
+    const partial = plan.segmentHeader(hdr, sh);
     let all = true;
     for (let i = 0; i < n; i++) {
       const f = this.pool.alloc();

@@ -27,7 +27,7 @@
 import { csumFinal, fold16, sum32 } from './checksum.js';
 import { moveBytes } from './move.js';
 import { findOffsets, IPPROTO_TCP, IPPROTO_UDP, Offsets } from './offsets.js';
-import { VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP, VIRTIO_NET_HDR_GSO_UDP_L4 } from './vnet-hdr.js';
+import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP, VIRTIO_NET_HDR_GSO_UDP_L4, type VnetHdr } from './vnet-hdr.js';
 
 export const GSO_E_HEADERS = -1;
 export const GSO_E_TYPE = -2;
@@ -95,6 +95,22 @@ export class GsoPlan {
   }
 
   /** csum_offset of the L4 checksum field (for a partial segment's header). */
+  /**
+   * After prepare(): the virtio_net_hdr each segment of a super-frame whose header is `hdr`
+   * carries, written into `out`. A NEEDS_CSUM super-frame's segments stay partial (each with
+   * its pseudo-header seed), as Linux leaves CHECKSUM_PARTIAL segments and whoever cannot take
+   * that completes them; otherwise the flags stay as they were (DATA_VALID). Returns whether
+   * they are partial (write()'s `partial`).
+   */
+  segmentHeader(hdr: VnetHdr, out: VnetHdr): boolean {
+    const partial = (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0;
+    out.clear();
+    out.flags = partial ? VIRTIO_NET_HDR_F_NEEDS_CSUM : hdr.flags;
+    out.csumStart = this.at.l4;
+    out.csumOffset = this.csumOffset;
+    return partial;
+  }
+
   get csumOffset(): number {
     return this.tcp ? 16 : 6;
   }

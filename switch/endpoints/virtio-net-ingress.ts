@@ -25,7 +25,7 @@ import { ByteCopier } from '../../queues/copy.js';
 import { SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../../queues/frames.js';
 import { DescFlag, storeFrameVnet } from '../../queues/frame-vnet.js';
 import { GsoPlan, gsoErrorText } from '../../lib/net/gso.js';
-import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VnetHdr } from '../../lib/net/vnet-hdr.js';
+import { VIRTIO_NET_HDR_GSO_NONE, VnetHdr } from '../../lib/net/vnet-hdr.js';
 import { rssHash } from '../../flows/rss.js';
 import { DEFAULT_RSS_KEY, newToeplitzTable } from '../../flows/toeplitz.js';
 
@@ -112,12 +112,8 @@ export class QueueIngress implements FrameSink {
     }
     c[P.rx_gso_packets]++;
     c[P.rx_gso_segments] += n;
-    const partial = (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0;
     const sh = this.segHdr;
-    sh.clear();
-    sh.flags = partial ? VIRTIO_NET_HDR_F_NEEDS_CSUM : hdr.flags;
-    sh.csumStart = plan.at.l4;
-    sh.csumOffset = plan.csumOffset;
+    const partial = plan.segmentHeader(hdr, sh);
     const flags = sh.flags !== 0 ? DescFlag.VNET : 0;
     // The worker counts rx_packets per frame staged (and per failed allocFrame); a cut
     // super-frame is one: the difference is taken back below.
