@@ -226,6 +226,17 @@ export class FramePool {
     }
   }
 
+  /** The words publish() stores the depths in (a breath journal names them): [stack, super-frame stack], word 0 each. */
+  depthWords(): [Int32Array, Int32Array] {
+    return [this.stack, this.largeStack];
+  }
+
+  /** A successor replayed its predecessor's depths: take them as its own. */
+  resync(): void {
+    this.top = this.stack[kTop];
+    this.largeTop = this.largeStack[kTop];
+  }
+
   /** Frames on the free stack now (owner's view). */
   available(): number {
     return this.top;
@@ -265,6 +276,16 @@ export class RecycleRing {
       this.ring.submit(this.staged);
       this.staged = 0;
     }
+  }
+
+  /** The ring flush() submits on (a breath journal names its producer word). */
+  get shared(): Ring {
+    return this.ring;
+  }
+
+  /** Frames put since the last flush. */
+  get pending(): number {
+    return this.staged;
   }
 
   /** Frames published and not yet taken back by the owner. */

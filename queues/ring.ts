@@ -46,6 +46,9 @@ export function ringBytes(size: number, width: number): number {
 }
 
 export class Ring {
+  /** Word of the producer index and of the consumer index (a breath journal names them). */
+  static readonly PROD_WORD = kProd;
+  static readonly CONS_WORD = kCons;
   readonly sab: SharedArrayBuffer;
   readonly size: number;
   readonly width: number;
@@ -159,6 +162,16 @@ export class Ring {
     return this.base + (((this.prodLocal + k) & this.mask) * this.width);
   }
 
+  /** The producer index submit(n) will store (staged in a breath journal first). */
+  producerAfter(n: number): number {
+    return (this.prodLocal + n) | 0;
+  }
+
+  /** Rings the consumer's doorbell whether or not it asked (a successor's replayed submit). */
+  wake(): void {
+    if (this.doorbell !== null) this.doorbell.ring();
+  }
+
   /** Publishes `n` reserved entries with one store, then rings the doorbell if asked to. */
   submit(n: number): void {
     if (n === 0) return;
@@ -198,6 +211,11 @@ export class Ring {
   /** Word offset in `words` of the k-th peeked entry. */
   entryOf(k: number): number {
     return this.base + (((this.consLocal + k) & this.mask) * this.width);
+  }
+
+  /** The consumer index release(n) will store (staged in a breath journal first). */
+  consumerAfter(n: number): number {
+    return (this.consLocal + n) | 0;
   }
 
   /** Returns `n` peeked slots to the producer with one store. */

@@ -27,6 +27,7 @@ import { createPool, type SharedPool } from '../queues/pool.js';
 import { CounterBlock, type SharedCounters } from '../lib/counters.js';
 import { PORT_COUNTERS, QUEUE_COUNTERS } from './counters.js';
 import type { SwitchConfig } from './config-types.js';
+import { BreathJournal } from './breath-journal.js';
 import { availableParallelism } from 'node:os';
 
 /** Int32 words per thread in the control block. */
@@ -74,6 +75,8 @@ export interface SharedLayout {
    */
   frags: SharedArrayBuffer;
   queueCounters: SharedCounters[];
+  /** journals[q]: queue q's breath journal (switch/breath-journal.ts), sized by journalWords. */
+  journals: SharedArrayBuffer[];
   portCounters: SharedCounters[];
   /**
    * portQueueCounters[p][q]: port p's counters as written by queue worker q (run to
@@ -135,11 +138,20 @@ export function createLayout(config: SwitchConfig, extraPortCounters: (readonly 
     offloads: new SharedArrayBuffer(P * 4),
     frags: new SharedArrayBuffer(Q * 4),
     queueCounters: Array.from({ length: Q }, () => new CounterBlock(QUEUE_COUNTERS).toShared()),
+    journals: Array.from({ length: Q }, () => new SharedArrayBuffer(BreathJournal.bytes(journalWords(P, Q), QUEUE_COUNTERS.length))),
     portCounters: Array.from({ length: P }, (_, p) => new CounterBlock([...PORT_COUNTERS, ...(extraPortCounters[p] ?? [])]).toShared()),
     portQueueCounters: Array.from({ length: P }, (_, p) =>
       Array.from({ length: Q }, () => new CounterBlock([...PORT_COUNTERS, ...(extraPortCounters[p] ?? [])]).toShared()),
     ),
   };
+}
+
+/**
+ * Words a queue's breath publishes at most: its inputs' consumer indices (ports + cpu rings),
+ * its tx and cpu rings' producer indices, a recycle ring per other pool, its pool's two depths.
+ */
+export function journalWords(ports: number, queues: number): number {
+  return 3 * ports + 3 * queues + 2;
 }
 
 /** The thread whose pool frame (or super-frame) f belongs to. */

@@ -50,6 +50,8 @@ import { Gro, type GroHost } from '../lib/net/gro.js';
 import { GsoPlan, gsoErrorText } from '../lib/net/gso.js';
 import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VnetHdr } from '../lib/net/vnet-hdr.js';
 import { QueuePortIO } from './queue-io.js';
+import { BreathJournal } from './breath-journal.js';
+import { journalWords } from './layout.js';
 
 /** The verdict argument a tap armed before the program gets (the packet has none yet). */
 export const TAP_ENTRY = -1;
@@ -155,6 +157,13 @@ export class QueueEngine {
   /** Segments the last deliverTo() cut a super-frame into (0: it was not cut). */
   private cutSegments = 0;
   private readonly layoutRef: SharedLayout;
+  /** The breath's publication, all or nothing (switch/breath-journal.ts), and its words' ids. */
+  private readonly journal: BreathJournal;
+  private inputIds = new Int32Array(0);
+  private txIds = new Int32Array(0);
+  private cpuIds = new Int32Array(0);
+  private recycleIds = new Int32Array(0);
+  private depthIds = [0, 0];
 
   constructor(layout: SharedLayout, queue: number, program: XdpProgram) {
     this.queue = queue;
@@ -210,10 +219,12 @@ export class QueueEngine {
     this.cpuStaged = new Int32Array(layout.queues);
     this.recycle = layout.pools.map((pool, o) => (o === this.thread ? null : new RecycleRing(pool.rings[this.thread])));
     this.pool = new FramePool(layout.pools[this.thread]);
+    this.counters = CounterBlock.fromShared(layout.queueCounters[queue]);
+    this.journal = new BreathJournal(layout.journals[queue], journalWords(layout.ports, layout.queues), QUEUE_COUNTERS.length);
+    this.finishBreath();
     this.finishPredecessor(layout, queue);
     this.poolFirst = this.pool.first;
     this.poolCount = this.pool.count;
-    this.counters = CounterBlock.fromShared(layout.queueCounters[queue]);
     this.local = new Int32Array(QUEUE_COUNTERS.length);
     this.emit = (src, off, len, port) => this.transmitCopy(src, off, len, port);
     this.offloads = new Int32Array(layout.offloads);
@@ -223,6 +234,33 @@ export class QueueEngine {
     this.gro = Array.from({ length: layout.ports }, (_, p) => (layout.superFrames > 0 ? new Gro(new EngineGroHost(this, p)) : null));
     this.txSides = new Array<QueuePortIO | null>(layout.ports).fill(null);
     this.written = new Int32Array(layout.pools.length * layout.poolFrames).fill(-1);
+  }
+
+  /**
+   * Names the words a breath publishes in the journal (the same order in every incarnation),
+   * then finishes a breath a predecessor ended in the middle of publishing: its values are
+   * stored again and the rings and pool reload their local indices from them.
+   */
+  private finishBreath(): void {
+    const j = this.journal;
+    this.inputIds = Int32Array.from(this.inputs, (r) => j.target(r.words, Ring.CONS_WORD));
+    this.txIds = Int32Array.from(this.tx, (r) => j.target(r.words, Ring.PROD_WORD));
+    this.cpuIds = Int32Array.from(this.cpuOut, (r) => (r === null ? -1 : j.target(r.words, Ring.PROD_WORD)));
+    this.recycleIds = Int32Array.from(this.recycle, (r) => (r === null ? -1 : j.target(r.shared.words, Ring.PROD_WORD)));
+    const [stack, large] = this.pool.depthWords();
+    this.depthIds = [j.target(stack, 0), j.target(large, 0)];
+    if (!j.replay(this.counters.values)) return;
+    for (const r of this.inputs) r.resync();
+    for (const r of this.tx) {
+      r.resync();
+      r.wake();
+    }
+    for (const r of this.cpuOut) {
+      r?.resync();
+      r?.wake();
+    }
+    for (const r of this.recycle) r?.resync();
+    this.pool.resync();
   }
 
   /**
@@ -345,14 +383,7 @@ export class QueueEngine {
     if (this.passEndpoint !== null) sent += this.passEndpoint.pollTx(budget, this.emit);
     // An empty breath has nothing to publish.
     if (total === 0 && sent === 0) return 0;
-    // Release first, publish after: a worker that dies before the release has published
-    // nothing and its replacement redoes the breath; one that dies after it can only leak
-    // what it held (inFlight), never free or send a frame twice. (Publishing first would
-    // let a replacement free frames the dead worker already returned: with the worker's
-    // own pool under run to completion, a double free.)
-    for (let i = 0; i < inputs.length; i++) {
-      if (peeked[i] !== 0) inputs[i].release(peeked[i]);
-    }
+    // The inputs are released in flush(), with everything else the breath publishes.
     this.flush();
     return total;
   }
@@ -862,6 +893,45 @@ export class QueueEngine {
         g.merged = g.superFrames = g.csumBad = g.noBuffer = 0;
       }
     }
+    // Frames freed back into our own pool are only ours until we take them again.
+    if (this.pool.available() === 0) this.pool.refill();
+    // Everything this breath publishes, staged first and committed with one store: a worker
+    // ended anywhere below leaves a successor that stores it all again (breath-journal.ts).
+    const j = this.journal;
+    const inputs = this.inputs;
+    const peeked = this.peeked;
+    for (let i = 0; i < inputs.length; i++) {
+      if (peeked[i] !== 0) j.word(this.inputIds[i], inputs[i].consumerAfter(peeked[i]));
+    }
+    for (let p = 0; p < this.tx.length; p++) {
+      if (this.txStaged[p] !== 0) j.word(this.txIds[p], this.tx[p].producerAfter(this.txStaged[p]));
+    }
+    for (let r = 0; r < this.cpuOut.length; r++) {
+      if (this.cpuStaged[r] !== 0) j.word(this.cpuIds[r], this.cpuOut[r]!.producerAfter(this.cpuStaged[r]));
+    }
+    for (let o = 0; o < this.recycle.length; o++) {
+      const r = this.recycle[o];
+      if (r !== null && r.pending !== 0) j.word(this.recycleIds[o], r.shared.producerAfter(r.pending));
+    }
+    j.word(this.depthIds[0], this.pool.available());
+    j.word(this.depthIds[1], this.pool.largeAvailable());
+    const shared = this.counters.values;
+    const local = this.local;
+    for (let i = 0; i < local.length; i++) {
+      if (local[i] !== 0 && i !== Q.bytes && i !== Q.breaths) j.count(i, shared[i] + local[i]);
+      local[i] = 0;
+    }
+    j.count(Q.bytes, shared[Q.bytes] + local[Q.bytes] + this.localBytes[0]);
+    j.count(Q.breaths, shared[Q.breaths] + 1);
+    this.localBytes[0] = 0;
+    j.commit();
+    // Release first, publish after (the order a successor without the journal relied on).
+    for (let i = 0; i < inputs.length; i++) {
+      if (peeked[i] !== 0) {
+        inputs[i].release(peeked[i]);
+        peeked[i] = 0;
+      }
+    }
     for (let p = 0; p < this.tx.length; p++) {
       if (this.txStaged[p] !== 0) {
         this.tx[p].submit(this.txStaged[p]);
@@ -878,9 +948,8 @@ export class QueueEngine {
       const r = this.recycle[o];
       if (r !== null) r.flush();
     }
-    // Frames freed back into our own pool are only ours until we take them again.
-    if (this.pool.available() === 0) this.pool.refill();
     this.pool.publish();
+    for (let k = 0, m = j.counterEntries(); k < m; k++) shared[j.counterIndex(k)] = j.counterTotal(k);
     const eps = this.endpoints;
     for (let e = 0; e < eps.length; e++) {
       const ep = eps[e];
@@ -892,19 +961,7 @@ export class QueueEngine {
       const io = sides[p];
       if (io !== null) io.flushTx();
     }
-    const shared = this.counters.values;
-    const local = this.local;
-    for (let i = 0; i < local.length; i++) {
-      if (local[i] !== 0) {
-        shared[i] += local[i];
-        local[i] = 0;
-      }
-    }
-    if (this.localBytes[0] !== 0) {
-      shared[Q.bytes] += this.localBytes[0];
-      this.localBytes[0] = 0;
-    }
-    shared[Q.breaths]++;
+    j.done();
   }
 
   /** Adds to a counter outside a breath (sleeps, restarts). */
@@ -969,7 +1026,8 @@ export class QueueEngine {
     c[Q.packets] += pos + 1;
     c[Q.xdp_aborted]++;
     this.free(w[ring.entryOf(pos) + Desc.FRAME]);
-    ring.release(pos + 1);
+    this.peeked.fill(0);
+    this.peeked[input] = pos + 1;
     this.flush();
     return true;
   }
