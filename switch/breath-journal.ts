@@ -92,8 +92,10 @@ export class BreathJournal {
 
   /** Everything committed was published. */
   done(): void {
-    // Pairs with replay()'s Atomics.load: a successor sees 0 and replays nothing.
-    Atomics.store(this.w, 0, 0);
+    // A plain store (an Atomics.store is a locked instruction, ~1% of a drop breath): only a
+    // successor reads it, after this thread ended, and the next commit's Atomics.store keeps
+    // it ahead of the next breath's entries. Pairs with replay()'s Atomics.load.
+    this.w[0] = 0;
     this.n = 0;
     this.m = 0;
   }

@@ -451,10 +451,13 @@ export class QueueEngine {
       const d = ctx.data;
       const e = ctx.dataEnd;
       const m = ctx.dataMeta;
+      // Bounds the program left as they came are the descriptor's, checked at submit: three
+      // compares instead of the whole check, for the programs that do not move them.
       if (
-        typeof d !== 'number' || typeof e !== 'number' || typeof m !== 'number' ||
-        (d | 0) !== d || (e | 0) !== e || (m | 0) !== m ||
-        m < 0 || m > d || d - m > Bound.META_MAX || e - d < Bound.ETH_HLEN || e > (frame < smallSlots ? frameSize : superBytes)
+        (d !== off || e !== off + len || m !== off - metaLen) &&
+        (typeof d !== 'number' || typeof e !== 'number' || typeof m !== 'number' ||
+          (d | 0) !== d || (e | 0) !== e || (m | 0) !== m ||
+          m < 0 || m > d || d - m > Bound.META_MAX || e - d < Bound.ETH_HLEN || e > (frame < smallSlots ? frameSize : superBytes))
       ) {
         ctx.data = off;
         ctx.dataEnd = off + len;
