@@ -14,11 +14,16 @@
  *   ref:gen-null     gen → redirect → null port: the data path with neither replay nor capture
  *   part:replay      one thread: the preloaded replay writing frames into a frame area
  *   part:sink        one thread: the pcap port's transmit() writing a capture to /dev/null
+ *   ref:file-growth  one thread writing a new file in the same directory in 1 MiB write(2)s
+ *                    of a filled buffer, as the capture does: how fast this machine's page
+ *                    cache takes new bytes at all. Divided by a record's bytes (16 + frame),
+ *                    the packet rate no writer of a growing capture can pass here; the
+ *                    pcap→pcap rows give their share of it (ofFileCeiling)
  * The two parts say what the pcap port costs per packet on its own thread; the switch
  * figures say what the whole path gives on this machine (threads share its cores).
  * Target (issues 4 and 11): ≥ 10 Mpps end to end with 64-byte frames.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Switch } from '../../switch/switch.js';
@@ -34,6 +39,29 @@ import { line, sleep, type BenchMode, type BenchResult } from '../harness.js';
 import { threadCpu, threadCpuSince } from '../thread-cpu.js';
 
 const FLOWS = 256;
+
+/**
+ * Bytes per second a new file in `dir` takes in 1 MiB write(2)s (up to `seconds` or 1 GiB):
+ * the page cache's rate for bytes that need new pages, which bounds any capture writer.
+ */
+function fileGrowth(dir: string, seconds: number): number {
+  const file = path.join(dir, 'growth.bin');
+  const chunk = Buffer.alloc(1 << 20, 0x5a);
+  const fd = openSync(file, 'w');
+  let bytes = 0;
+  const t0 = process.hrtime.bigint();
+  let ns = 0;
+  try {
+    while (ns < seconds * 1e9 && bytes < 1 << 30) {
+      bytes += writeSync(fd, chunk);
+      ns = Number(process.hrtime.bigint() - t0);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+  return bytes / (ns / 1e9);
+}
 
 /** A capture of FLOWS UDP frames of `size` bytes (distinct flows, valid IPv4 headers). */
 function writeCapture(file: string, size: number): void {
@@ -182,6 +210,12 @@ const mode: BenchMode = {
           report({ mode: `${label}/${size}`, mpps: pps / 1e6, nsPerPacket: 1e9 / pps, frameSize: size });
           if (!opts.json) console.log(line(`${label}/${size}`, [[pps, 'pkt/s']]) + `  ${(1e9 / pps).toFixed(1)} ns/packet, one thread`);
         }
+        // Just before the cases, as they will find the machine.
+        const growth = fileGrowth(dir, Math.min(opts.seconds, 1));
+        // A record is its 16-byte header and the frame.
+        const fileCeiling = growth / (16 + size);
+        report({ mode: `ref:file-growth/${size}`, mpps: fileCeiling / 1e6, mbytesPerSecond: growth / 1e6, frameSize: size });
+        if (!opts.json) console.log(line(`ref:file-growth/${size}`, [[fileCeiling, 'rec/s']]) + `  a new file takes ${(growth / 1e6).toFixed(0)} MB/s here: no capture of ${size}-byte frames grows faster`);
         const results: [string, CaseResult][] = [];
         for (const [label, inPort, out] of cases) results.push([label, await run(inPort, out, opts.seconds)]);
         rmSync(path.join(dir, `out-${size}.pcap`), { force: true });
@@ -197,6 +231,8 @@ const mode: BenchMode = {
             txFull: r.txFull,
             // Against gen → redirect → null in the same run (neither replay nor capture).
             ...(label !== 'ref:gen-null' ? { ofGenNull: r.pps / genNull } : {}),
+            // Against what a growing file takes on this machine, in the same run.
+            ...(label === 'pcap→pcap' ? { ofFileCeiling: r.pps / fileCeiling } : {}),
             // What a packet cost in CPU (thread time, not wall time): every thread, and the
             // busiest one, which bounds the rate with a core per thread: 1000 / busiestNs Mpps.
             cpuNsPerPacket: r.cpuNs,
@@ -208,7 +244,7 @@ const mode: BenchMode = {
           if (!opts.json) {
             console.log(line(`${label}/${size}`, [[r.pps, 'redir/s'], [r.dropped + r.txFull, 'err,drop']]));
             const cpu = `CPU ${r.cpuNs.toFixed(0)} ns/packet (busiest thread ${r.busiestNs.toFixed(0)}, next ${r.secondNs.toFixed(0)}: ${(1e3 / r.busiestNs).toFixed(1)} Mpps with a core each)`;
-            const vs = label !== 'ref:gen-null' ? `, ${(r.pps / genNull).toFixed(2)}× gen → null` : '';
+            const vs = (label !== 'ref:gen-null' ? `, ${(r.pps / genNull).toFixed(2)}× gen → null` : '') + (label === 'pcap→pcap' ? `, ${((100 * r.pps) / fileCeiling).toFixed(0)}% of the file's ceiling` : '');
             console.log(`  ${label} ${size}B: ${(r.pps / 1e6).toFixed(2)} Mpps${vs}, ${gbps(r.pps).toFixed(2)} Gbit/s written; ${cpu}`);
           }
         }
