@@ -390,7 +390,7 @@ export class Daemon implements DaemonApi {
   /** The running configuration as a YAML-able object (module paths already absolute). */
   private rawForReplace(): Record<string, unknown> {
     const c = this.cfg.switch;
-    return { queues: c.queues, frameSize: c.frameSize, poolFrames: c.poolFrames, superFrames: c.superFrames ?? 0, ringSize: c.ringSize, budget: c.budget, cpus: c.cpus, ports: c.ports };
+    return { queues: c.queues, frameSize: c.frameSize, poolFrames: c.poolFrames, superFrames: c.superFrames ?? 0, ringSize: c.ringSize, budget: c.budget, cpus: c.cpus, busyPoll: c.busyPoll, ports: c.ports };
   }
 
   /**

@@ -12,7 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { LoadedConfig } from './config/index.js';
 
 /** Switch keys laid out in shared memory at start. */
-const FIXED_SWITCH_KEYS = ['queues', 'frameSize', 'poolFrames', 'superFrames', 'ringSize', 'budget', 'cpus', 'ports'] as const;
+const FIXED_SWITCH_KEYS = ['queues', 'frameSize', 'poolFrames', 'superFrames', 'ringSize', 'budget', 'cpus', 'busyPoll', 'ports'] as const;
 
 export interface Overrides {
   /** The control socket was given on the command line: the file's control.socket is not used. */

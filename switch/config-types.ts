@@ -54,6 +54,15 @@ export interface SwitchConfig {
    * process (os.availableParallelism()).
    */
   cpus?: number;
+  /**
+   * Microseconds a queue worker keeps polling after its last packet before it sleeps
+   * (Linux's net.core.busy_poll; DPDK polls always). 0 (default): it polls SPIN_MS (200 µs)
+   * after any breath, then naps and sleeps: an idle switch costs ~1% of a core, and the first
+   * packet after a quiet spell pays a wake-up (~0.2 ms on a VM whose idle vCPU halts). A
+   * window of tens of milliseconds keeps sparse traffic (a ping every 20 ms) off that path,
+   * at a core per worker while packets keep coming.
+   */
+  busyPoll?: number;
   ports: PortConfig[];
   /** Program chains; queues with no chain run DEFAULT_CHAIN. */
   programs: QueuePrograms[];

@@ -43,6 +43,8 @@ export interface QueueWorkerData {
   ingress: boolean;
   /** Run to completion: the ports whose queue side this worker drives (RX polled here, TX written here). */
   sides: QueueSideData[];
+  /** SwitchConfig.busyPoll, in µs (0: poll SPIN_MS after each breath only). */
+  busyPoll: number;
 }
 
 export interface QueueSideData {
@@ -89,6 +91,7 @@ const POLL_SLEEP_MS = 1;
 // traffic is sparse, nothing once the switch has been idle for NAP_WINDOW_MS.
 const NAP_MS = 1;
 const NAP_WINDOW_MS = 50;
+const EXP_SPIN = process.env.XSW_EXP_SPIN === '1';
 
 const data = workerData as QueueWorkerData;
 const ctl = new Int32Array(data.layout.control);
@@ -266,6 +269,7 @@ async function main(): Promise<void> {
   let lastBusy = -Infinity;
   let busy = false;
   let napping = false;
+  const busyPollMs = data.busyPoll / 1000;
   for (;;) {
     let n = 0;
     let running = 0;
@@ -301,6 +305,10 @@ async function main(): Promise<void> {
     }
     // A nap that found nothing goes straight back to its wait: no spin per nap.
     if (!napping && ((++idle & 63) !== 0 || performance.now() - idleSince < SPIN_MS)) continue;
+    // busyPoll: keep polling until that long after the last packet (not after a wake-up that
+    // found nothing: an idle switch's timed wake-ups must not each buy a window).
+    if (busyPollMs > 0 && (idle & 63) === 0 && performance.now() - lastBusy < busyPollMs) continue;
+    if (EXP_SPIN && performance.now() - lastBusy < NAP_WINDOW_MS) continue;
     // Read the doorbell before the final emptiness check: a submit after the check bumps it
     // and the wait below returns at once (pairs with Doorbell.ring in Ring.submit).
     const seen = doorbell.read();

@@ -272,6 +272,7 @@ export class Switch extends EventEmitter {
       restarted,
       ingress: this.ingressStarted && !this.stopping,
       sides,
+      busyPoll: this.config.busyPoll ?? 0,
     };
     const worker = new Worker(workerUrl('switch/queue-worker'), { workerData: data, transferList: [port2], name: `xswitch-w${w}` });
     let readyResolve!: () => void;

@@ -10,7 +10,10 @@
  * and the median probe (on a shared machine a few probes that wait for a CPU dominate the mean).
  * The switch runs each ring run to completion (thread: queue, the default) — v2 (the
  * default ring) and v3 — and, as the baseline of the device-thread hop that removes, ring v2
- * with thread: device. The hosts send whole,
+ * with thread: device. `v2-busy` is v2 with `busyPoll: 50000` (net.core.busy_poll's
+ * setting): the workers poll on between the pings instead of sleeping, so the RTT has no
+ * wake-up in it (on this VM an idle vCPU halts and a wake-up costs ~0.2 ms), at a core per
+ * worker while packets come. The hosts send whole,
  * checksummed packets (`ethtool -K eth0 tx off tso off gso off`): the switch does no GSO yet.
  * Needs root (namespaces, CAP_NET_RAW). Targets (issue 12): ≥ 30% of the bridge's
  * throughput, RTT ≤ 0.2 ms.
@@ -87,10 +90,17 @@ class Topology {
 
 type M = { bps: number; rtt: number; rttMedian: number };
 
-async function measureSwitch(t: Topology, seconds: number, port: number, ring: 'v2' | 'v3', thread: 'queue' | 'device'): Promise<M> {
+/**
+ * The `v2-busy` row's busyPoll (µs): the workers keep polling 50 ms after their last packet,
+ * longer than the pings' 20 ms spacing, so no probe waits for a worker's wake-up.
+ */
+const BUSY_POLL_US = 50_000;
+
+async function measureSwitch(t: Topology, seconds: number, port: number, ring: 'v2' | 'v3', thread: 'queue' | 'device', busyPoll = 0): Promise<M> {
   const config: SwitchConfig = {
     ...CONFIG_DEFAULTS,
     queues: 2,
+    busyPoll,
     ports: [
       { name: 'p1', type: 'afpacket', interface: t.s1, ring, thread },
       { name: 'p2', type: 'afpacket', interface: t.s2, ring, thread },
@@ -134,14 +144,15 @@ const mode: BenchMode = {
       // Both figures depend on how soon a woken thread gets a CPU: say how busy the machine is.
       if (!opts.json) console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs`);
       if (!opts.json) console.log(`One TCP stream h1 → h2 for ${seconds} s and 50 pings; the bridge, then the switch with each ring run to completion (thread: queue) and ring v2 on a device thread (the hop it removes), in turn, 2 rounds; best of each`);
-      const runs: Record<string, M[]> = { br: [], v3: [], v2: [], 'v2-device': [] };
+      const runs: Record<string, M[]> = { br: [], v3: [], v2: [], 'v2-busy': [], 'v2-device': [] };
       let port = 5201;
       for (let r = 0; r < 2; r++) {
         // Rotate the order so a drift in the machine's load favours none.
-        const order = r === 0 ? ['br', 'v3', 'v2', 'v2-device'] : ['v2-device', 'v2', 'v3', 'br'];
+        const order = r === 0 ? ['br', 'v3', 'v2', 'v2-busy', 'v2-device'] : ['v2-device', 'v2-busy', 'v2', 'v3', 'br'];
         for (const o of order) {
           if (o === 'br') runs.br.push(await measureBridge(t, seconds, port++));
           else if (o === 'v2-device') runs[o].push(await measureSwitch(t, seconds, port++, 'v2', 'device'));
+          else if (o === 'v2-busy') runs[o].push(await measureSwitch(t, seconds, port++, 'v2', 'queue', BUSY_POLL_US));
           else runs[o].push(await measureSwitch(t, seconds, port++, o as 'v2' | 'v3', 'queue'));
         }
       }
@@ -149,7 +160,7 @@ const mode: BenchMode = {
       const b = best(runs.br);
       report({ mode: 'ref:linux-bridge', mpps: 0, gbps: b.bps / 1e9, rttMs: b.rtt, rttMedianMs: b.rttMedian, rounds: runs.br, loadavg: loadavg()[0] });
       if (!opts.json) console.log(line('ref:linux-bridge', [[b.bps / 1e6, 'Mbit/s'], [b.rtt * 1000, 'µs RTT'], [b.rttMedian * 1000, 'µs median']]));
-      for (const [name, cs] of [['afpacket-veth/v3', runs.v3], ['afpacket-veth/v2', runs.v2], ['afpacket-veth/v2-device', runs['v2-device']]] as const) {
+      for (const [name, cs] of [['afpacket-veth/v3', runs.v3], ['afpacket-veth/v2', runs.v2], ['afpacket-veth/v2-busy', runs['v2-busy']], ['afpacket-veth/v2-device', runs['v2-device']]] as const) {
         const x = best(cs);
         const ratio = x.bps / b.bps;
         report({ mode: name, mpps: 0, gbps: x.bps / 1e9, rttMs: x.rtt, rttMedianMs: x.rttMedian, rounds: cs, ratioToBridge: ratio, targetRatio: 0.3, targetRttMs: 0.2 });

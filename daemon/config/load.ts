@@ -93,6 +93,7 @@ export async function parseConfig(text: string, file: string, opts: LoadOptions 
     ringSize: cfg.ringSize,
     budget: cfg.budget,
     ...(cfg.cpus !== undefined ? { cpus: cfg.cpus } : {}),
+    ...(cfg.busyPoll !== undefined ? { busyPoll: cfg.busyPoll } : {}),
     ports: cfg.ports as PortConfig[],
     programs: cfg.programs.map((c, i) => ({
       queues: m.chainQueues[i],

@@ -88,6 +88,12 @@ export const configSchema = z
       .max(1024)
       .optional()
       .describe('threads that may spin: at most this many queue workers run (more queues share them), an integer from 1 to 1024; default: the cores available to the process'),
+    busyPoll: z
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .optional()
+      .describe("microseconds a queue worker keeps polling after its last packet before it sleeps (Linux's net.core.busy_poll), an integer from 0 to 1000000; default 0"),
     steering: z.string().min(1).optional().describe('a flow-steering file of ethtool -N/-X/-L lines, relative to this file'),
     control: z
       .strictObject({

@@ -74,6 +74,26 @@ describe('run to completion', () => {
     expect(g.tx_packets).toBe(s.stats.queues.rx0_xdp_tx_xmit);
   });
 
+  it('busyPoll keeps a worker polling between sparse packets; without it the worker sleeps in each gap', async () => {
+    // 50 packets, one every 10 ms: `rx0_sleeps` counts the worker's waits between them.
+    const sleepsBetween = async (busyPoll: number): Promise<number> => {
+      const sw = await Switch.start(config([{ name: 'gen0', type: 'gen', count: 50, rate: 100 }, { name: 'out0', type: 'null' }], 1, [{ name: 'drop', continueOn: [] }], { busyPoll }));
+      await until(() => sw.stats().queues.rx0_packets >= 1, 'the first packet', 10_000);
+      const before = sw.stats().queues.rx0_sleeps;
+      await sw.waitFinished('gen0');
+      const after = sw.stats().queues.rx0_sleeps;
+      await sw.settled();
+      const s = await sw.stop();
+      expectAccounted(sw, s);
+      expect(s.stats.queues.rx0_xdp_drop).toBe(50);
+      return after - before;
+    };
+    // Past SPIN_MS (200 µs) without a packet, a worker without busyPoll waits: nearly once a gap.
+    expect(await sleepsBetween(0)).toBeGreaterThanOrEqual(10);
+    // With a 1 s window every gap is inside it: not one wait.
+    expect(await sleepsBetween(1_000_000)).toBe(0);
+  });
+
   it('cpus bounds the worker threads: one worker runs four queues, swaps and restarts apply per queue', async () => {
     // No count: the generator runs until the checks below have seen what they need, however
     // slowly a loaded machine schedules the one worker (a timed count could finish first).
