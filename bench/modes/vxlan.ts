@@ -100,20 +100,25 @@ interface Case {
   io: 'mmsg' | 'dgram';
   receive: 'device' | 'queues';
   transmit: 'device' | 'queues';
+  /** The switch's busyPoll (µs); 0 when absent. */
+  busyPoll?: number;
 }
 
 const CASES: Case[] = [
   // Run to completion both ways: the queue worker receives (woken by the socket) and sends.
   { name: 'vxlan/queue-rx+queue-tx', io: 'mmsg', receive: 'queues', transmit: 'queues' },
+  // The same with busyPoll 50 ms (longer than the pings' 20 ms spacing): no wake-up in the RTT.
+  { name: 'vxlan/queue-rx+queue-tx+busy', io: 'mmsg', receive: 'queues', transmit: 'queues', busyPoll: 50_000 },
   { name: 'vxlan/queue-rx', io: 'mmsg', receive: 'queues', transmit: 'device' },
   { name: 'vxlan/mmsg+queue-tx', io: 'mmsg', receive: 'device', transmit: 'queues' },
   { name: 'vxlan/mmsg', io: 'mmsg', receive: 'device', transmit: 'device' },
   { name: 'vxlan/dgram', io: 'dgram', receive: 'device', transmit: 'device' },
 ];
 
-async function measureSwitch(t: Topology, seconds: number, port: number, { io, receive, transmit }: Case): Promise<M> {
+async function measureSwitch(t: Topology, seconds: number, port: number, { io, receive, transmit, busyPoll }: Case): Promise<M> {
   const config: SwitchConfig = {
     ...CONFIG_DEFAULTS,
+    busyPoll: busyPoll ?? 0,
     ports: [
       { name: 'vx1', type: 'vxlan', local: `${t.sw}:4789`, remote: t.ul, vni: 1, io, receive, transmit },
       { name: 'vx2', type: 'vxlan', local: `${t.sw}:4789`, remote: t.ul, vni: 2, io, receive, transmit },
