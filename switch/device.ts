@@ -134,6 +134,9 @@ async function main(): Promise<void> {
       }
     }
     io.steerer.refresh();
+    // What the queue sides handed over (a capture buffer to write) counts as work: the loop
+    // looks again before it sleeps.
+    if (port.service !== undefined) work += port.service();
     const drained = io.drain(port, budget);
     work += drained;
     // Spin after tx traffic only: a paced poll with nothing due sleeps its IDLE_POLL_MS.

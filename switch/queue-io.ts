@@ -24,7 +24,8 @@ import { Desc, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM, packMeta, packOffLen } from
 import type { FramePool } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
-import type { SharedLayout } from './layout.js';
+import { CTL_DOORBELL, CTL_WORDS, type SharedLayout } from './layout.js';
+import { Doorbell } from '../queues/doorbell.js';
 import type { QueueIO, QueuePort } from './ports/port.js';
 import { DescFlag, loadFrameVnet } from '../queues/frame-vnet.js';
 import { VnetHdr } from '../lib/net/vnet-hdr.js';
@@ -73,6 +74,8 @@ export class QueuePortIO implements QueueIO {
   private txBytes = 0;
   private txDropped = 0;
   private readonly block: CounterBlock;
+  /** The port's device thread's doorbell (wakeDevice). */
+  private readonly deviceBell: Doorbell;
   /** The header of a frame that carries one (DescFlag.VNET), loaded for the side's transmit. */
   private readonly hdr = new VnetHdr();
   /** Where this pool's super-frames start (slot index): frames from there on may be long. */
@@ -114,6 +117,7 @@ export class QueuePortIO implements QueueIO {
     const sp = layout.pools[layout.ports + queue];
     this.largeFirst = sp.large === 0 ? Number.MAX_SAFE_INTEGER : sp.largeFirst;
     this.block = CounterBlock.fromShared(layout.portQueueCounters[port][queue]);
+    this.deviceBell = new Doorbell(new Int32Array(layout.control), port * CTL_WORDS + CTL_DOORBELL);
     this.counters = this.block.values;
     this.logFn = log;
   }
@@ -191,6 +195,10 @@ export class QueuePortIO implements QueueIO {
   takesFrags(): boolean {
     // Pairs with QueueEngine.setProgram's Atomics.store (this worker's own, at a chain swap).
     return Atomics.load(this.frags, this.queue) !== 0;
+  }
+
+  wakeDevice(): void {
+    this.deviceBell.ring();
   }
 
   resumeRx(): void {

@@ -30,7 +30,8 @@ import { PcapReader, type ReaderOptions } from '../../lib/pcap/reader.js';
 import { Replayer } from './pcap/replay.js';
 import { PreloadedSource, StreamSource, type ReplaySource } from './pcap/replay-source.js';
 import { PcapQueue } from './pcap/queue-replay.js';
-import { PcapQueueCapture, captureSharedState, writesOnQueues } from './pcap/queue-capture.js';
+import { PcapQueueCapture, captureQueues, captureSharedState, writeHandedBuffers, writesOnQueues } from './pcap/queue-capture.js';
+import { FileSink } from '../../lib/pcap/file-sink.js';
 import { CaptureClock } from './pcap/capture-clock.js';
 import { createWriter, type CaptureWriter, type WriterOptions } from '../../lib/pcap/writer.js';
 import type { Port, PortConfig, PortIO, PortType, QueueIO } from './port.js';
@@ -57,6 +58,11 @@ class PcapPort implements Port {
   private clock: CaptureClock | null = null;
   /** The queue workers write the records (run to completion); this thread wrote the header. */
   private queuesWrite = false;
+  /** Run to completion: the descriptor this thread appends the queues' handed-over buffers with (service). */
+  private handedSink: FileSink | null = null;
+  private handedQueues = 0;
+  private readonly appendHanded = (bytes: Uint8Array): void => this.handedSink!.writeDirect(bytes, 0, bytes.length);
+  private readonly logHanded = (m: string): void => this.io.log('error', `capture: ${m}`);
 
   constructor(private readonly o: PcapPortOptions) {}
 
@@ -96,6 +102,10 @@ class PcapPort implements Port {
       if (writesOnQueues(o) && io.shared != null) {
         this.queuesWrite = true;
         this.writer.flush();
+        // The queues' full buffers are written from here (queue-capture.ts), appended after
+        // the header through a descriptor of this thread's own.
+        this.handedSink = new FileSink(path.resolve(o.write), 64, { append: true });
+        this.handedQueues = captureQueues(io.shared);
       }
       this.publishFileBytes();
     }
@@ -167,6 +177,12 @@ class PcapPort implements Port {
     }
   }
 
+  /** Run to completion: appends the capture buffers the queue workers handed over. */
+  service(): number {
+    if (this.handedSink === null) return 0;
+    return writeHandedBuffers(this.io.shared!, this.handedQueues, this.appendHanded, this.logHanded);
+  }
+
   flushTx(): void {
     this.clock?.burst();
     if (this.writer !== null) this.publishFileBytes();
@@ -174,6 +190,13 @@ class PcapPort implements Port {
 
   async close(): Promise<void> {
     this.replayer?.close();
+    if (this.handedSink !== null) {
+      // A buffer a worker handed over and did not live to take back (workers settle theirs
+      // when they stop).
+      this.service();
+      this.handedSink.close();
+      this.handedSink = null;
+    }
     if (this.writer !== null) {
       try {
         this.writer.close();

@@ -127,6 +127,12 @@ export interface Port {
   /** After each burst of transmits (flush batched writes). */
   flushTx?(): void;
   /**
+   * Work the queue sides hand the device thread through the port's shared state (a capture
+   * buffer to append to the file), looked at on every pass of its loop and after a
+   * wakeDevice(); returns how much it did (0: nothing). Optional.
+   */
+  service?(): number;
+  /**
    * What the port takes now (OFFLOAD_CSUM | OFFLOAD_TSO, queues/frame-vnet.ts), e.g. as a
    * guest negotiated; absent: nothing, and the device thread cuts super-frames and completes
    * partial checksums before transmit(). Read once per drain.
@@ -167,6 +173,11 @@ export interface QueueIO {
   /** The switch queue this side belongs to, and how many there are. */
   readonly queue: number;
   readonly queues: number;
+  /**
+   * Rings the port's device thread (its doorbell), for a side that hands it work through
+   * the port's shared state (a capture buffer to write: Port.service). Optional.
+   */
+  wakeDevice?(): void;
   /**
    * Whether this worker polls the port's RX queue (queueSides rx). False when the device
    * thread receives instead (the port has flow-steering rules: the rule decides the queue),
