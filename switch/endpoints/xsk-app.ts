@@ -17,6 +17,8 @@ const kStop = 0;
 /** 1: a doorbell handle waits on the `bells` port (the app loop has no event loop to get it). */
 const kBell = 1;
 const APP_COUNTER_SLOTS = 16;
+/** Free frames the app gathers before it refills the FILL ring (its batch). */
+const REFILL_BATCH = 64;
 
 interface AppData {
   shared: XskShared;
@@ -102,7 +104,10 @@ export function runXskApp(body: XskAppBody): void {
     }
     const n = sock.receive(64, onPacket);
     sock.reclaim();
-    sock.refill();
+    // FILL in batches (xdpsock refills by its batch size): a refill per small receive is a
+    // producer-index store the switch's worker reads from another core, per packet or two
+    // when the app keeps up with it.
+    if (sock.freeFrames >= REFILL_BATCH || n === 0) sock.refill();
     sock.flushTx();
     if (n !== 0) idle = 0;
     else if (++idle > 128) sock.wait(10);
