@@ -494,9 +494,25 @@ export class QueueEngine {
           this.free(frame);
         }
         return;
-      case Verdict.REDIRECT:
+      case Verdict.REDIRECT: {
+        // The common target, a port whose queue side this worker writes (no GRO, no header
+        // on the frame), straight to transmitDirect: stageTx's and redirect()'s other cases
+        // (cpumap, xskmap, broadcast, GRO, tx rings) off the way, ≈ 10% of a redirect.
+        const idx = ctx.redirectIndex;
+        if (ctx.redirectKind === Redirect.PORT && isIndex(idx, this.ports)) {
+          const side = this.txSides[idx];
+          if (side !== null && side.direct && this.groOn[idx] === 0 && this.inFlags === 0) {
+            if (this.transmitDirect(idx, side, frame, ctx.data, ctx.dataEnd - ctx.data, 0)) c[Q.xdp_redirect]++;
+            else {
+              c[Q.xdp_tx_full]++;
+              this.free(frame);
+            }
+            return;
+          }
+        }
         this.redirect(ctx, frame, port, hash, c);
         return;
+      }
       case Verdict.PASS:
         c[Q.xdp_pass]++;
         if (this.passEndpoint !== null) this.deliverTo(this.passEndpoint, null, frame, ctx.data, ctx.dataEnd - ctx.data, port, this.inFlags);
