@@ -27,8 +27,9 @@
  * that was cut short are past that number: the replacement redoes that breath) through
  * descriptors of its own (Node closes the descriptors a worker opened with fs when it exits:
  * trackUnmanagedFds). The one exception is a breath that itself fills a buffer (more than
- * BUFFER − FLUSH_AT bytes of records, jumbo frames only) and then dies: what it wrote before
- * dying reaches the file and is written again by the replacement's redo.
+ * BUFFER − FLUSH_AT bytes of records: a budget of hundreds of jumbo frames), which hands it
+ * over mid-breath, and then dies: what it wrote before dying reaches the file and is
+ * written again by the replacement's redo.
  *
  * Shared state (one SharedArrayBuffer for the port, captureSharedState):
  *   [64·q]          Int32 words of queue q: USED bytes of finished breaths in the fill buffer,
@@ -49,6 +50,8 @@ import { CaptureClock } from './capture-clock.js';
 const BUFFER = 2 << 20;
 const FLUSH_AT = 1 << 20;
 const LINE = 64;
+/** A classic pcap record's header (ts_sec, ts_usec, incl_len, orig_len). */
+const RECORD_HEADER = 16;
 /** Int32 words of a queue's line. */
 const W_USED = 0;
 const W_FILL = 1;
@@ -163,6 +166,10 @@ export class PcapQueueCapture implements QueuePort {
   }
 
   transmit(area: Uint8Array, offset: number, length: number): boolean {
+    // A breath whose records overflow the buffer (a budget of hundreds of jumbo frames)
+    // hands it over here rather than let the sink write it past the one the device still
+    // holds: a queue's records stay in order.
+    if (this.sink !== null && this.sink.used + RECORD_HEADER + length > BUFFER) this.handOver();
     const w = this.writer;
     if (w === null) return false; // the capture failed: tx_dropped
     const clock = this.clock;

@@ -72,14 +72,14 @@ function device(file: string, shared: SharedArrayBuffer, fail = false): { servic
   return { service: () => writeHandedBuffers(shared, 1, write, (m) => logs.push(m)), logs };
 }
 
-/** Frames i (from `from`, `n` of them) transmitted, one breath per 64, as a worker does. */
-function send(cap: PcapQueueCapture, from: number, n: number): number {
+/** Frames i (from `from`, `n` of them) transmitted, one breath per `breath` (64, as a worker does). */
+function send(cap: PcapQueueCapture, from: number, n: number, breath = 64): number {
   const area = new Uint8Array(FRAME);
   let sent = 0;
   for (let i = from; i < from + n; i++) {
     area.set(udpFrame(i, SIZE), HEADROOM);
     if (cap.transmit(area, HEADROOM, SIZE)) sent++;
-    if ((i + 1) % 64 === 0) cap.flushTx();
+    if ((i + 1) % breath === 0) cap.flushTx();
   }
   cap.flushTx();
   return sent;
@@ -134,6 +134,24 @@ describe('a capture written by a queue worker, its full buffers written by the d
     expect(device(file, shared).service()).toBe(0);
     expect(numbers(file)).toEqual(range(3000));
     expect(s.counter('tx_file_bytes')).toBe(3000 * (16 + SIZE));
+  });
+
+  it('breaths larger than a buffer (a big budget of big frames) hand it over mid-breath: records stay in order', () => {
+    const file = createCapture('big-breaths.pcap');
+    const shared = captureSharedState(1);
+    // The device comes only every other hand-over: the worker takes the rest back itself.
+    let wakes = 0;
+    const dev = device(file, shared);
+    const s = side(shared, () => {
+      if (++wakes % 2 === 0) dev.service();
+    });
+    const cap = new PcapQueueCapture(options(file), s.io);
+    // Breaths of 1,600 records (2.4 MB, more than a 2 MiB buffer).
+    expect(send(cap, 0, 6400, 1600)).toBe(6400);
+    cap.close();
+    expect(wakes).toBeGreaterThanOrEqual(4);
+    expect(numbers(file)).toEqual(range(6400));
+    expect(s.counter('tx_file_bytes')).toBe(6400 * (16 + SIZE));
   });
 
   it('the device thread’s write fails: the worker stops the capture, counts tx_file_errors once and drops what follows', () => {
