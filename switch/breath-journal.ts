@@ -123,6 +123,7 @@ export class BreathJournal {
       const i = this.d[2 * k];
       if (i >= 0 && i < counterValues.length) counterValues[i] = this.d[2 * k + 1];
     }
+    // Pairs with the next commit()'s store by this successor: replayed once.
     Atomics.store(this.w, 0, 0);
     return true;
   }

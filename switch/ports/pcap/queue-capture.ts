@@ -97,7 +97,8 @@ export function writeHandedBuffers(shared: SharedArrayBuffer, queues: number, wr
     // Pairs with the worker's Atomics.store of PENDING in handOver().
     const v = Atomics.load(words, at);
     if (v === 0 || (v & CLAIMED) !== 0) continue;
-    // Claimed by one side only: a worker that takes it back does the same exchange.
+    // Claimed by one side only: pairs with the worker's compareExchange in settlePending(),
+    // which takes an unclaimed buffer back with the same exchange.
     if (Atomics.compareExchange(words, at, v, v | CLAIMED) !== v) continue;
     try {
       write(new Uint8Array(shared, bufferAt(queues, q, v & 1), v >>> 2));
@@ -146,7 +147,8 @@ export class PcapQueueCapture implements QueuePort {
     let used = Atomics.load(w, this.line + W_USED);
     const pending = Atomics.load(w, this.line + W_PENDING);
     if (pending !== 0 && (pending & 1) === fill) {
-      // It ended between handing its buffer over and turning to the other: turn now.
+      // It ended between handing its buffer over and turning to the other: turn now (pairs
+      // with the loads above in this side's own successor, should it end too).
       fill ^= 1;
       used = 0;
       Atomics.store(w, this.line + W_FILL, fill);
@@ -231,7 +233,8 @@ export class PcapQueueCapture implements QueuePort {
       const v = Atomics.load(w, at);
       if (v === 0) break;
       if ((v & CLAIMED) === 0) {
-        // Not claimed: take it back (the same exchange the device claims with) and write it here.
+        // Not claimed: take it back and write it here (pairs with the device's claiming
+        // compareExchange in writeHandedBuffers: one of the two wins).
         if (Atomics.compareExchange(w, at, v, 0) !== v) continue;
         const sink = this.sinks[v & 1];
         sink.used = v >>> 2;
@@ -245,7 +248,8 @@ export class PcapQueueCapture implements QueuePort {
         }
         break;
       }
-      // The device is writing it: a write(2) of at most BUFFER bytes.
+      // The device is writing it (a write(2) of at most BUFFER bytes): pairs with its
+      // Atomics.notify after it clears PENDING; the timeout only re-checks.
       Atomics.wait(w, at, v, 100);
     }
     // Pairs with the device's Atomics.store of ERROR before it cleared PENDING.
