@@ -487,21 +487,13 @@ export class QueueEngine {
         c[Q.xdp_aborted]++;
         this.free(frame);
         return;
-      case Verdict.TX: {
-        // Back out of a port whose queue side this worker writes (no GRO, no header on the
-        // frame): straight to transmitDirect, as a redirect below.
-        const side = this.txSides[port];
-        const ok =
-          side !== null && side.direct && this.groOn[port] === 0 && this.inFlags === 0
-            ? this.transmitDirect(port, side, frame, ctx.data, ctx.dataEnd - ctx.data, 0)
-            : this.stageTx(port, frame, ctx.data, ctx.dataEnd - ctx.data, hash, this.inFlags);
-        if (ok) c[Q.xdp_tx_xmit]++;
+      case Verdict.TX:
+        if (this.stageTx(port, frame, ctx.data, ctx.dataEnd - ctx.data, hash, this.inFlags)) c[Q.xdp_tx_xmit]++;
         else {
           c[Q.xdp_tx_full]++;
           this.free(frame);
         }
         return;
-      }
       case Verdict.REDIRECT: {
         // The common target, a port whose queue side this worker writes (no GRO, no header
         // on the frame), straight to transmitDirect: stageTx's and redirect()'s other cases
