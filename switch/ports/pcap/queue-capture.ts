@@ -297,10 +297,15 @@ export class PcapQueueCapture implements QueuePort {
     Atomics.store(this.words, this.line + W_USED, 0);
   }
 
+  /** Bytes of this side's records that reached the file or the device thread. */
+  private fileBytes(): number {
+    return this.handed + this.sinks[0].written + this.sinks[1].written;
+  }
+
   private count(): void {
     const sink = this.sink;
     if (sink === null) return;
-    const bytes = this.handed + this.sinks[0].written + this.sinks[1].written + sink.used;
+    const bytes = this.fileBytes() + sink.used;
     this.io.counters[this.cFileBytes] += bytes - this.counted;
     this.counted = bytes;
   }
@@ -312,7 +317,7 @@ export class PcapQueueCapture implements QueuePort {
     this.sink = null;
     this.writer = null;
     this.io.count('tx_file_errors');
-    this.io.log('error', `capture stopped on queue ${this.io.queue} after ${this.handed + this.sinks[0].written + this.sinks[1].written} bytes: ${e.message}`);
+    this.io.log('error', `capture stopped on queue ${this.io.queue} after ${this.fileBytes()} bytes: ${e.message}`);
     Atomics.store(this.words, this.line + W_USED, 0); // pairs with a replacement's load: nothing to carry on
     sink.used = 0; // what failed is not retried at close
     for (const s of this.sinks) {
