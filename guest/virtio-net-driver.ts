@@ -85,6 +85,16 @@ export interface DriverOptions {
    * meanwhile cost no interrupt and no wake-up. Default 256.
    */
   busyPollSpins?: number;
+  /**
+   * Halt polling (KVM's halt_poll_ns): the longest the guest keeps watching its interrupt
+   * word before it really sleeps, in µs (default 200, KVM's default; 0: never). The window
+   * adapts as KVM's does: it grows (from 10 µs, doubling) while sleeps end sooner than
+   * this, and halves after a sleep longer than it. Why: waking a sleeping thread costs the
+   * waker a futex wake (on a VM, an IPI to a halted vCPU: ≈ 19 µs measured on the dev VM,
+   * against 0.08 µs when nobody sleeps), so a device that interrupts a guest which went to
+   * sleep a moment ago pays more for the interrupt than for the frames.
+   */
+  haltPollUs?: number;
   /** A second word to ring on a kick: the device thread's own doorbell, when its port gave one. */
   deviceBell?: { sab: SharedArrayBuffer; index: number } | null;
   /**
@@ -96,6 +106,10 @@ export interface DriverOptions {
 
 /** Frames one receive() pass takes before it publishes and looks again (NAPI_POLL_WEIGHT). */
 export const RX_BUDGET = 64;
+/** KVM's halt_poll_ns default (x86), in µs. */
+export const HALT_POLL_US = 200;
+/** KVM's halt_poll_ns_grow_start: the first window after none. */
+const HALT_POLL_START_NS = 10_000;
 /** A receive buffer that holds the largest super-frame behind its header (65535 + 12, 16-aligned). */
 export const BIG_RX_BYTES = 65552;
 /** Reposted RX buffers published together (Linux refills after each poll; we also do mid-poll). */
@@ -142,6 +156,8 @@ export class VirtioNetDriver {
   /** Pair p's TX ring was found full since the last wait(): then its completions must wake us. */
   private txFull: Uint8Array = new Uint8Array(0);
   private readonly scratch = new Uint8Array(65536 + NET_HDR_BYTES);
+  /** The current halt-poll window in ns (see DriverOptions.haltPollUs). */
+  private haltPollNs = 0;
   /** Guest memory → scratch (merged RX frames), and a program's buffer → guest memory (TX). */
   private readonly rxCopier = new ByteCopier();
   private readonly txCopier = new ByteCopier();
@@ -470,8 +486,23 @@ export class VirtioNetDriver {
       } else this.tx[p].disableInterrupts();
     }
     if (this.needsReset()) return;
+    const max = (this.opts.haltPollUs ?? HALT_POLL_US) * 1000;
+    const t0 = performance.now();
+    const window = this.haltPollNs;
+    if (window > 0) {
+      const end = t0 + window / 1e6;
+      // Pairs with the device's Atomics.add of kGuestBell in interrupt(): an interrupt now
+      // finds no sleeper, and its notify is a cheap no-op.
+      while (Atomics.load(this.t, T.kGuestBell) === seen) if (performance.now() >= end) break;
+      if (Atomics.load(this.t, T.kGuestBell) !== seen) return;
+    }
     // Pairs with the device's Atomics.add/notify of kGuestBell in interrupt().
     Atomics.wait(this.t, T.kGuestBell, seen, ms);
+    // KVM's grow_halt_poll_ns / shrink_halt_poll_ns: a sleep that a longer window would have
+    // caught grows it; one longer than the limit halves it.
+    const slept = (performance.now() - t0) * 1e6;
+    if (slept > max) this.haltPollNs = window >>> 1;
+    else if (slept > window) this.haltPollNs = Math.min(max, window === 0 ? HALT_POLL_START_NS : window * 2);
   }
 
   private postRx(p: number): void {

@@ -18,6 +18,13 @@
  */
 import { endianness } from 'node:os';
 
+/** ByteCopier copies this long or longer with the engine's memcpy (see there). */
+export const BULK_COPY_MIN = 4096;
+const BULK_VIEWS_LOG2 = 9;
+/** Remembered source views for bulk copies: more than a switch's super-frame slots (256 by default). */
+const BULK_VIEWS = 1 << BULK_VIEWS_LOG2;
+const EMPTY = new Uint8Array(0);
+
 /**
  * ByteCopier: byte copies between two different SharedArrayBuffers (frame area ↔ guest memory ↔ UMEM)
  * that allocate nothing: Node 20's Buffer.copy and Uint8Array.set(subarray) both create a
@@ -30,11 +37,25 @@ import { endianness } from 'node:os';
  * passes the same frame area, or a device writing into the same guest memory, pays for
  * neither. Use one ByteCopier per direction so each side keeps seeing the same buffer.
  *
+ * Copies of BULK_COPY_MIN bytes or more (super-frames: a 64 KB TSO frame, a GRO merge)
+ * take the engine's memcpy instead, `Uint8Array.set` from a view of exactly the source
+ * range, at three times the words' speed (64 KB: ≈ 4.3 µs against 11.8 on this machine).
+ * Such a view costs an allocation, so the views are remembered by source offset and
+ * length (BULK_VIEWS of them, direct-mapped): a super-frame slot of the frame area or a
+ * guest's TX buffer is copied from again and again with the same length in a stream
+ * (full-sized super-frames), and then makes no view. Only a new (offset, length) pair
+ * allocates one, at most one per copy of ≥ 4 KB.
+ *
  * Callers have checked the bounds: the copy itself does not. A bug cannot reach another
- * buffer (a store past a typed array's end is dropped), but it is not harmless either: a
- * read past the source's end gives undefined, stored as 0 in the destination.
+ * buffer (a store past a typed array's end is dropped; the bulk path's `set` throws a
+ * RangeError instead), but it is not harmless either: a read past the source's end gives
+ * undefined, stored as 0 in the destination.
  */
 export class ByteCopier {
+  // Remembered source views for bulk copies: slot i holds src8[bulkAt[i], bulkAt[i] + bulkLen[i]).
+  private readonly bulkAt = new Int32Array(BULK_VIEWS).fill(-1);
+  private readonly bulkLen = new Int32Array(BULK_VIEWS);
+  private readonly bulkView: Uint8Array[] = new Array<Uint8Array>(BULK_VIEWS).fill(EMPTY);
   private srcView: Uint8Array | null = null;
   private srcBase = 0;
   private srcBuffer: ArrayBufferLike | null = null;
@@ -54,6 +75,17 @@ export class ByteCopier {
     let d = this.dstBase + dstOff;
     const s8 = this.src8;
     const d8 = this.dst8;
+    if (n >= BULK_COPY_MIN && ((s ^ d) & 7) === 0) {
+      // Fibonacci hashing of the offset: slots a fixed stride apart spread over the table.
+      const i = Math.imul(s, 0x9e3779b1) >>> (32 - BULK_VIEWS_LOG2);
+      if (this.bulkAt[i] !== s || this.bulkLen[i] !== n) {
+        this.bulkAt[i] = s;
+        this.bulkLen[i] = n;
+        this.bulkView[i] = s8.subarray(s, s + n);
+      }
+      d8.set(this.bulkView[i]!, d);
+      return;
+    }
     if (((s | d) & 3) === 0 && n >= 16) {
       const words = n >>> 2;
       const s32 = this.src32;
@@ -86,6 +118,8 @@ export class ByteCopier {
     this.srcBase = src.byteOffset;
     if (src.buffer !== this.srcBuffer) {
       this.srcBuffer = src.buffer;
+      this.bulkAt.fill(-1); // views of the old buffer
+      this.bulkView.fill(EMPTY);
       this.src8 = new Uint8Array(src.buffer);
       this.src32 = new Int32Array(src.buffer, 0, src.buffer.byteLength >>> 2);
     }

@@ -5,7 +5,8 @@
  * come from Buffer's own slicing; guard bytes around each copy must stay untouched.
  */
 import { describe, expect, it } from 'vitest';
-import { ByteCopier, copyBytes, LOOP_COPY_MAX, StagingCopier } from '../../queues/copy.js';
+import { BULK_COPY_MIN, ByteCopier, copyBytes, LOOP_COPY_MAX, StagingCopier } from '../../queues/copy.js';
+import { moveBytes } from '../../lib/net/move.js';
 
 describe('StagingCopier', () => {
   it('copies exactly the bytes asked for, at any alignment and length', () => {
@@ -117,6 +118,65 @@ describe('ByteCopier', () => {
       dst.fill(0xee);
       c.copy(dst, 64, src, 128, 300);
       expectCopied(dst, 64, src, 128, 300, what);
+    }
+  });
+});
+
+describe('ByteCopier: copies of BULK_COPY_MIN bytes and more', () => {
+  it('copies exactly the bytes asked for, by memcpy where both ends share their offset modulo 8 and by words where not', () => {
+    const src = patterned(3 * 65536, 3);
+    const dst = new Uint8Array(new SharedArrayBuffer(3 * 65536));
+    const c = new ByteCopier();
+    for (const len of [BULK_COPY_MIN - 1, BULK_COPY_MIN, BULK_COPY_MIN + 3, 23414, 65535]) {
+      for (const so of [0, 4, 6]) {
+        for (const d of [0, 2, 4, 12]) {
+          dst.fill(0xee);
+          c.copy(dst, 64 + d, src, 1024 + so, len);
+          expectCopied(dst, 64 + d, src, 1024 + so, len, `len ${len} so ${so} d ${d}`);
+        }
+      }
+    }
+  });
+
+  it('a remembered view copies the source as it is now, and a new length or offset at the same place is not served from the old view', () => {
+    const src = patterned(65536 * 2, 9);
+    const dst = new Uint8Array(new SharedArrayBuffer(65536 * 2));
+    const c = new ByteCopier();
+    for (const [off, len, seed] of [[256, 20000, 1], [256, 20000, 2], [256, 30000, 3], [264, 30000, 4], [256, 20000, 5]] as const) {
+      for (let i = 0; i < src.length; i++) src[i] = (i * 17 + seed) & 0xff; // the frame's bytes change between copies
+      dst.fill(0xee);
+      c.copy(dst, 4096 + (off & 7), src, off, len);
+      expectCopied(dst, 4096 + (off & 7), src, off, len, `off ${off} len ${len} seed ${seed}`);
+    }
+  });
+
+  it('after a change of source buffer, a view of the old one is never used', () => {
+    const a = patterned(65536, 1);
+    const b = patterned(65536, 2);
+    const dst = new Uint8Array(new SharedArrayBuffer(65536));
+    const c = new ByteCopier();
+    for (const [src, what] of [[a, 'a'], [b, 'b at the same offset and length'], [a, 'a again']] as const) {
+      dst.fill(0xee);
+      c.copy(dst, 8, src, 256, 8192);
+      expectCopied(dst, 8, src, 256, 8192, what);
+    }
+  });
+});
+
+describe('moveBytes (GSO and GRO, inside the frame area)', () => {
+  it('copies exactly the bytes asked for when the ends differ by 4, 2 or 0 modulo 8', () => {
+    const area = patterned(65536, 11);
+    for (const len of [0, 1, 63, 64, 65, 1460, 1461, 9000]) {
+      for (const so of [310, 311]) {
+        for (const d of [40000, 40002, 40004, 40006]) {
+          const copy = Buffer.from(area.slice(so, so + len));
+          area.fill(0xee, d - 8, d + len + 8);
+          moveBytes(area, d, area, so, len);
+          expect(Buffer.compare(Buffer.from(area.buffer, d, len), copy), `len ${len} so ${so} d ${d}`).toBe(0);
+          expect(area[d - 1]).toBe(0xee);
+          expect(area[d + len]).toBe(0xee);
+        }
+      }
     }
   });
 });
