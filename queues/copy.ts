@@ -76,8 +76,9 @@ export class ByteCopier {
     const s8 = this.src8;
     const d8 = this.dst8;
     if (n >= BULK_COPY_MIN && ((s ^ d) & 7) === 0) {
-      // Fibonacci hashing of the offset: slots a fixed stride apart spread over the table.
-      const i = Math.imul(s, 0x9e3779b1) >>> (32 - BULK_VIEWS_LOG2);
+      // Fibonacci hashing of offset and length: slots a fixed stride apart, and the two or
+      // three lengths a stream's super-frames take in one slot, spread over the table.
+      const i = Math.imul(s ^ Math.imul(n, 0x85ebca6b), 0x9e3779b1) >>> (32 - BULK_VIEWS_LOG2);
       if (this.bulkAt[i] !== s || this.bulkLen[i] !== n) {
         this.bulkAt[i] = s;
         this.bulkLen[i] = n;

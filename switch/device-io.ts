@@ -18,7 +18,7 @@
  */
 import { Ring } from '../queues/ring.js';
 import { Doorbell } from '../queues/doorbell.js';
-import { D_FRAME, D_HASH, D_META, D_OFFLEN, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
+import { D_FRAME, D_HASH, D_META, D_OFFLEN, SUPER_FRAME_HEADROOM, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
@@ -192,10 +192,10 @@ export class DeviceIO implements PortIO {
         const f = this.pool.allocLarge();
         if (f >= 0) {
           const base = f * this.frameSize;
-          this.copier.copy(this.area, base + XDP_PACKET_HEADROOM, src, offset, length);
-          storeFrameVnet(hdr, this.area, base, XDP_PACKET_HEADROOM);
+          this.copier.copy(this.area, base + SUPER_FRAME_HEADROOM, src, offset, length);
+          storeFrameVnet(hdr, this.area, base, SUPER_FRAME_HEADROOM);
           c[P.rx_gso_whole]++;
-          return this.enqueue(f, length, F_VNET);
+          return this.enqueue(f, length, F_VNET, SUPER_FRAME_HEADROOM);
         }
         // No super-frame free: cut it as for any other queue.
       }
@@ -285,8 +285,8 @@ export class DeviceIO implements PortIO {
     return this.enqueue(frame, length);
   }
 
-  private enqueue(frame: number, length: number, flags = 0): boolean {
-    const off = frame * this.frameSize + XDP_PACKET_HEADROOM;
+  private enqueue(frame: number, length: number, flags = 0, headroom = XDP_PACKET_HEADROOM): boolean {
+    const off = frame * this.frameSize + headroom;
     const q = this.steerer.steer(this.area, off, length);
     if (q < 0 || q >= this.rx.length) {
       this.counters[P.rx_flow_drop]++;
@@ -303,7 +303,7 @@ export class DeviceIO implements PortIO {
     const w = ring.words;
     const o = ring.slotOf(s);
     w[o + D_FRAME] = frame;
-    w[o + D_OFFLEN] = packOffLen(XDP_PACKET_HEADROOM, length);
+    w[o + D_OFFLEN] = packOffLen(headroom, length);
     w[o + D_HASH] = this.steerer.hash;
     w[o + D_META] = packMeta(this.port, 0, 0) | flags;
     this.rxStaged[q] = s + 1;

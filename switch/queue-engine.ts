@@ -35,7 +35,7 @@
  */
 import { Ring } from '../queues/ring.js';
 import { Doorbell } from '../queues/doorbell.js';
-import { FrameArea, Desc, packMeta, packOffLen, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../queues/frames.js';
+import { FrameArea, Desc, packMeta, packOffLen, SUPER_FRAME_HEADROOM, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../queues/frames.js';
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P, Q, QUEUE_COUNTERS } from './counters.js';
@@ -1075,7 +1075,7 @@ class EngineGroHost implements GroHost {
   }
 
   superOffset(handle: number): number {
-    return handle * this.fs + XDP_PACKET_HEADROOM;
+    return handle * this.fs + SUPER_FRAME_HEADROOM;
   }
 
   deliver(handle: number, at: number, len: number, hdr: VnetHdr): void {

@@ -20,7 +20,7 @@
  * tx_packets or tx_dropped.
  */
 import { Ring } from '../queues/ring.js';
-import { Desc, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
+import { Desc, SUPER_FRAME_HEADROOM, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM, packMeta, packOffLen } from '../queues/frames.js';
 import type { FramePool } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
@@ -65,6 +65,8 @@ export class QueuePortIO implements QueueIO {
   private readonly meta: number;
   /** Word 1's offset half (packOffLen): every frame's data starts after the headroom. */
   private readonly offset = packOffLen(XDP_PACKET_HEADROOM, 0);
+  /** The same for a super-frame (queues/frames.ts: SUPER_FRAME_HEADROOM). */
+  private readonly superOffset = packOffLen(SUPER_FRAME_HEADROOM, 0);
   private staged = 0;
   /** Slots reserved on the rx ring for the poll in progress. */
   private limit = 0;
@@ -140,7 +142,7 @@ export class QueuePortIO implements QueueIO {
   }
 
   dataOffset(frame: number): number {
-    return frame * this.frameSize + XDP_PACKET_HEADROOM;
+    return frame * this.frameSize + (frame >= this.largeFirst ? SUPER_FRAME_HEADROOM : XDP_PACKET_HEADROOM);
   }
 
   room(): number {
@@ -181,7 +183,7 @@ export class QueuePortIO implements QueueIO {
     const w = ring.words;
     const o = ring.slotOf(s);
     w[o + Desc.FRAME] = frame;
-    w[o + Desc.OFFLEN] = this.offset | (length << 16);
+    w[o + Desc.OFFLEN] = (frame >= this.largeFirst ? this.superOffset : this.offset) | (length << 16);
     w[o + Desc.HASH] = hash;
     w[o + Desc.META] = this.meta | flags;
     this.staged = s + 1;

@@ -91,7 +91,6 @@ const POLL_SLEEP_MS = 1;
 // traffic is sparse, nothing once the switch has been idle for NAP_WINDOW_MS.
 const NAP_MS = 1;
 const NAP_WINDOW_MS = 50;
-const EXP_SPIN = process.env.XSW_EXP_SPIN === '1';
 
 const data = workerData as QueueWorkerData;
 const ctl = new Int32Array(data.layout.control);
@@ -308,7 +307,6 @@ async function main(): Promise<void> {
     // busyPoll: keep polling until that long after the last packet (not after a wake-up that
     // found nothing: an idle switch's timed wake-ups must not each buy a window).
     if (busyPollMs > 0 && (idle & 63) === 0 && performance.now() - lastBusy < busyPollMs) continue;
-    if (EXP_SPIN && performance.now() - lastBusy < NAP_WINDOW_MS) continue;
     // Read the doorbell before the final emptiness check: a submit after the check bumps it
     // and the wait below returns at once (pairs with Doorbell.ring in Ring.submit).
     const seen = doorbell.read();

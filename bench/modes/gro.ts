@@ -26,6 +26,7 @@ import { Gro, type GroHost } from '../../lib/net/gro.js';
 import { csumFinal, sum32 } from '../../lib/net/checksum.js';
 import { VIRTIO_NET_HDR_F_DATA_VALID, VnetHdr } from '../../lib/net/vnet-hdr.js';
 import { VIRTIO_NET_F_MRG_RXBUF } from '../../queues/virtqueue.js';
+import { SUPER_FRAME_HEADROOM } from '../../queues/frames.js';
 import { line, rate, sleep, type BenchMode, type BenchResult } from '../harness.js';
 
 const FRAME = 2048;
@@ -110,7 +111,7 @@ async function deliveryOnly(seconds: number, gro: boolean) {
     bytes: area,
     superFrameBytes: 65535,
     allocSuper: () => SEGMENTS + (superFrames++ & (SUPERS - 1)),
-    superOffset: (h) => SEGMENTS * FRAME + (h - SEGMENTS) * 67584 + 256,
+    superOffset: (h) => SEGMENTS * FRAME + (h - SEGMENTS) * 67584 + SUPER_FRAME_HEADROOM,
     deliver: (h, at, len, hdr) => {
       const n = hdr.gsoSize === 0 ? 1 : Math.ceil((len - hdr.hdrLen) / hdr.gsoSize);
       if (dev.transmitOffload(area, at, len, 0, hdr)) delivered += n * SEG_LEN;
@@ -166,7 +167,7 @@ function coalesceOnly(seconds: number) {
     bytes: area,
     superFrameBytes: 65535,
     allocSuper: () => SEGMENTS + (n++ & (SUPERS - 1)),
-    superOffset: (h) => SEGMENTS * FRAME + (h - SEGMENTS) * 67584 + 256,
+    superOffset: (h) => SEGMENTS * FRAME + (h - SEGMENTS) * 67584 + SUPER_FRAME_HEADROOM,
     deliver: () => undefined,
     release: () => undefined,
   };

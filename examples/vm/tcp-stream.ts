@@ -62,6 +62,8 @@ let ipId = 0;
 // sender
 let una = 0;
 let nxt = 0;
+/** The highest stream offset ever sent (an ack can point up to it after a go-back-N). */
+let sentMax = 0;
 let lastProgress = 0;
 // receiver
 let rcvNxt = 0;
@@ -185,15 +187,19 @@ function tickSend(env: GuestEnv, now: number): number {
     const len = Math.min(chunk, total - nxt);
     if (!sendOne(env, len)) break;
     nxt += len;
+    if (nxt > sentMax) sentMax = nxt;
     n++;
   }
   return n;
 }
 
 function receiveAck(env: GuestEnv, b: Uint8Array, o: number, now: number): void {
-  const a = (get32(b, o + 42) - ISN) >>> 0;
-  if (a > una && a <= total) {
-    una = a;
+  // Stream offsets outgrow the 32-bit sequence space (4 GiB: two seconds at 16 Gbit/s), so
+  // the ack is read as TCP does, modulo 2^32: how far past una it points, up to what is in flight.
+  const ahead = (get32(b, o + 42) - ISN - una) >>> 0;
+  if (ahead > 0 && ahead <= sentMax - una) {
+    una += ahead;
+    if (nxt < una) nxt = una; // acked beyond where a go-back-N restarted
     lastProgress = now;
     if (una === total) env.counters[ci.done] = 1;
   }
@@ -219,7 +225,8 @@ function receiveData(env: GuestEnv, b: Uint8Array, o: number, len: number): void
     }
   }
   const seq = (get32(b, o + 38) - ISN) >>> 0;
-  if (seq !== rcvNxt) {
+  // Modulo 2^32, as the wire carries it (rcvNxt >>> 0 is rcvNxt mod 2^32: it stays below 2^53).
+  if (seq !== rcvNxt >>> 0) {
     c[ci.rx_out_of_order]++;
     return;
   }
@@ -271,7 +278,7 @@ export default defineGuest({
       b.set(env.mac, 6);
       put16(b, 12, 0x0800);
     }
-    una = nxt = rcvNxt = 0;
+    una = nxt = sentMax = rcvNxt = 0;
     acked = -1;
     lastProgress = Date.now();
     hash = role === 'recv' && verify ? createHash('sha256') : null;

@@ -22,7 +22,7 @@ import type { QueueIO } from '../ports/port.js';
 import type { FrameSink } from './virtio-net-queues.js';
 import { P } from '../counters.js';
 import { ByteCopier } from '../../queues/copy.js';
-import { SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../../queues/frames.js';
+import { SUPER_FRAME_HEADROOM, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../../queues/frames.js';
 import { DescFlag, storeFrameVnet } from '../../queues/frame-vnet.js';
 import { GsoPlan, gsoErrorText } from '../../lib/net/gso.js';
 import { VIRTIO_NET_HDR_GSO_NONE, VnetHdr } from '../../lib/net/vnet-hdr.js';
@@ -103,7 +103,7 @@ export class QueueIngress implements FrameSink {
       if (f >= 0) {
         const dst = io.dataOffset(f);
         this.copier.copy(io.area, dst, src, offset, length);
-        storeFrameVnet(hdr, io.area, dst - XDP_PACKET_HEADROOM, XDP_PACKET_HEADROOM);
+        storeFrameVnet(hdr, io.area, dst - SUPER_FRAME_HEADROOM, SUPER_FRAME_HEADROOM);
         c[P.rx_gso_whole]++;
         this.staged++;
         return io.submit(f, length, hash, DescFlag.VNET);
