@@ -47,8 +47,6 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
     return [s1, s2];
   }
 
-
-
   /** Both ports negotiated packed rings with their guests (the features word and the ring layout the port serves). */
   async function expectPacked(): Promise<void> {
     for (const n of ['vm1', 'vm2']) {
@@ -85,91 +83,80 @@ describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () 
     }
   }
 
-  it('two packed=on guests ping and move 32 MiB over TCP (SHA-256 equal), rings served by the device thread; both VMs stopped and continued mid-transfer', async () => {
-    const [s1, s2] = await start();
+  /**
+   * Two packed=on guests (`guest`: their QEMU shape) stream 32 MiB over TCP (xs.tcp) while
+   * both VMs are stopped and continued from their monitors mid-transfer; the receiver's
+   * SHA-256 and the sender's echo of it equal the sender's, and vm2 carried frames after
+   * `cont`. `placed` checks where the rings are served once the guests are up, `after`
+   * once the stream is whole.
+   */
+  async function streamAcrossStopCont(
+    sockets: [string, string],
+    guest: { device: string; queues?: number; smp?: number },
+    checks: { placed?: () => Promise<void>; after?: () => Promise<void> } = {},
+  ): Promise<void> {
     const mon = [path.join(rig.dir, 'mon1.sock'), path.join(rig.dir, 'mon2.sock')];
-    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, device: ',packed=on', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
-    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, device: ',packed=on', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
+    const a = startVhostGuest(procs, rig.guest, { socket: sockets[0], ...A, ...guest, append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
+    const b = startVhostGuest(procs, rig.guest, { socket: sockets[1], ...B, ...guest, append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
     try {
       await guestsUp([a, b]);
       await expectPacked();
+      await checks.placed?.();
       const tx = (await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000))[1];
       const before = await stopAndContinue(mon);
-      const rx = (await b.waitFor(new RegExp(`${MARK_RX_SHA} ([0-9a-f]{64})`), 300_000))[1];
+      const rx = (await b.waitFor(new RegExp(`${MARK_RX_SHA} ([0-9a-f]{64})`), 400_000))[1];
       const echo = (await a.waitFor(new RegExp(`${MARK_ECHO_SHA} ([0-9a-f]{64})`), 60_000))[1];
       expect(rx).toBe(tx);
       expect(echo).toBe(tx);
       expect(rig.sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before + 1000);
-      const st = await rig.sw!.portStatus('vm1');
-      // One pair, two switch queues: this thread serves both rings.
-      expect(st.rxRingsOnWorkers).toEqual([]);
-      // More chains went round the guest's TX ring (256 descriptors) than it holds: its wrap counters flipped.
-      expect(rig.sw!.stats().ports.vm1.rx_packets).toBeGreaterThan(256);
+      await checks.after?.();
     } catch (e) {
       throw context(e, [a, b]);
     }
     expectClean();
     await finish();
+  }
+
+  it('two packed=on guests ping and move 32 MiB over TCP (SHA-256 equal), rings served by the device thread; both VMs stopped and continued mid-transfer', async () => {
+    await streamAcrossStopCont(await start(), { device: ',packed=on' }, {
+      after: async () => {
+        // One pair, two switch queues: this thread serves both rings.
+        expect((await rig.sw!.portStatus('vm1')).rxRingsOnWorkers).toEqual([]);
+        // More chains went round the guest's TX ring (256 descriptors) than it holds: its wrap counters flipped.
+        expect(rig.sw!.stats().ports.vm1.rx_packets).toBeGreaterThan(256);
+      },
+    });
   }, 600_000);
 
   it('rings on the queue workers; both VMs stopped and continued from the QEMU monitor mid-transfer (GET_VRING_BASE / SET_VRING_BASE with wrap counters): the same stream', async () => {
-    const [s1, s2] = await start({ queues: 1 });
-    const mon = [path.join(rig.dir, 'mon1.sock'), path.join(rig.dir, 'mon2.sock')];
-    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
-    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, device: ',packed=on,mrg_rxbuf=off', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
-    try {
-      await guestsUp([a, b]);
-      await expectPacked();
-      for (const n of ['vm1', 'vm2']) {
-        const st = await rig.sw!.portStatus(n);
-        expect(st.rxRingsOnWorkers, `${n}: RX ring written by queue 0's worker`).toEqual([0]);
-        expect(st.txRingsOnWorkers, `${n}: TX ring polled by queue 0's worker`).toEqual([0]);
-      }
-      await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000);
-      // QEMU stops the vhost device of a stopped VM: GET_VRING_BASE on every ring, answered
-      // with where the workers left them; `cont` restarts them from those positions.
-      const before = await stopAndContinue(mon);
-      const tx = (await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 1_000))[1];
-      const rx = (await b.waitFor(new RegExp(`${MARK_RX_SHA} ([0-9a-f]{64})`), 400_000))[1];
-      const echo = (await a.waitFor(new RegExp(`${MARK_ECHO_SHA} ([0-9a-f]{64})`), 60_000))[1];
-      expect(rx).toBe(tx);
-      expect(echo).toBe(tx);
-      expect(rig.sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before + 1000);
-      await expectPacked();
-      expect((await rig.sw!.portStatus('vm2')).rxRingsOnWorkers, 'vm2: RX ring back on queue 0 after cont').toEqual([0]);
-    } catch (e) {
-      throw context(e, [a, b]);
-    }
-    expectClean();
-    await finish();
+    // QEMU stops the vhost device of a stopped VM: GET_VRING_BASE on every ring, answered
+    // with where the workers left them; `cont` restarts them from those positions.
+    await streamAcrossStopCont(await start({ queues: 1 }), { device: ',packed=on,mrg_rxbuf=off' }, {
+      placed: async () => {
+        for (const n of ['vm1', 'vm2']) {
+          const st = await rig.sw!.portStatus(n);
+          expect(st.rxRingsOnWorkers, `${n}: RX ring written by queue 0's worker`).toEqual([0]);
+          expect(st.txRingsOnWorkers, `${n}: TX ring polled by queue 0's worker`).toEqual([0]);
+        }
+      },
+      after: async () => {
+        await expectPacked();
+        expect((await rig.sw!.portStatus('vm2')).rxRingsOnWorkers, 'vm2: RX ring back on queue 0 after cont').toEqual([0]);
+      },
+    });
   }, 600_000);
 
   it('two queue pairs (queues=2, mq=on, two vCPUs), all four packed rings on the two queue workers, stopped and continued mid-transfer: the same stream', async () => {
-    const [s1, s2] = await start({ queues: 2, port: { queuePairs: 2 } });
-    const mon = [path.join(rig.dir, 'mon1.sock'), path.join(rig.dir, 'mon2.sock')];
-    const a = startVhostGuest(procs, rig.guest, { socket: s1, ...A, queues: 2, smp: 2, device: ',packed=on', append: 'xs.tcp=send:512', args: monitorArgs(mon[0]) }, 5);
-    const b = startVhostGuest(procs, rig.guest, { socket: s2, ...B, queues: 2, smp: 2, device: ',packed=on', append: 'xs.tcp=recv', args: monitorArgs(mon[1]) }, 5);
-    try {
-      await guestsUp([a, b]);
-      await expectPacked();
-      const tx = (await a.waitFor(new RegExp(`${MARK_TX_SHA} ([0-9a-f]{64})`), 120_000))[1];
-      const before = await stopAndContinue(mon);
-      const rx = (await b.waitFor(new RegExp(`${MARK_RX_SHA} ([0-9a-f]{64})`), 400_000))[1];
-      const echo = (await a.waitFor(new RegExp(`${MARK_ECHO_SHA} ([0-9a-f]{64})`), 60_000))[1];
-      expect(rx).toBe(tx);
-      expect(echo).toBe(tx);
-      expect(rig.sw!.stats().ports.vm2.tx_packets, 'frames after cont').toBeGreaterThan(before + 1000);
-      for (const n of ['vm1', 'vm2']) {
-        const st = await rig.sw!.portStatus(n);
-        expect((st.rings as { served: boolean }[]).map((r) => r.served), `${n} rings served`).toEqual([true, true, true, true]);
-        expect(st.rxRingsOnWorkers, `${n}: RX rings 0 and 2 written by queues 0 and 1`).toEqual([0, 1]);
-        expect(st.txRingsOnWorkers, `${n}: TX rings 1 and 3 polled by queues 0 and 1`).toEqual([0, 1]);
-      }
-    } catch (e) {
-      throw context(e, [a, b]);
-    }
-    expectClean();
-    await finish();
+    await streamAcrossStopCont(await start({ queues: 2, port: { queuePairs: 2 } }), { device: ',packed=on', queues: 2, smp: 2 }, {
+      after: async () => {
+        for (const n of ['vm1', 'vm2']) {
+          const st = await rig.sw!.portStatus(n);
+          expect((st.rings as { served: boolean }[]).map((r) => r.served), `${n} rings served`).toEqual([true, true, true, true]);
+          expect(st.rxRingsOnWorkers, `${n}: RX rings 0 and 2 written by queues 0 and 1`).toEqual([0, 1]);
+          expect(st.txRingsOnWorkers, `${n}: TX rings 1 and 3 polled by queues 0 and 1`).toEqual([0, 1]);
+        }
+      },
+    });
   }, 600_000);
 
   it('packedRing: false keeps a packed=on guest on split rings (RING_PACKED not offered); it still pings', async () => {
