@@ -17,6 +17,7 @@
  * None of them checks bounds: callers have.
  */
 import { endianness } from 'node:os';
+import { wordCopy } from '../lib/word-copy.js';
 
 /** ByteCopier copies this long or longer with the engine's memcpy (see there). */
 export const BULK_COPY_MIN = 4096;
@@ -28,8 +29,8 @@ const EMPTY = new Uint8Array(0);
 /**
  * ByteCopier: byte copies between two different SharedArrayBuffers (frame area ↔ guest memory ↔ UMEM)
  * that allocate nothing: Node 20's Buffer.copy and Uint8Array.set(subarray) both create a
- * view per call (measured: a scavenge every ~20k copies). When both ends are 4-byte
- * aligned the copy moves Int32 words, else bytes, through views over each whole buffer
+ * view per call (measured: a scavenge every ~20k copies). When both ends agree modulo 4
+ * the copy moves Int32 words (lib/word-copy.ts), else bytes, through views over each whole buffer
  * made once per buffer.
  *
  * Reading a view's .buffer and .byteOffset costs more than copying 64 bytes (≈ 15 and 10
@@ -71,8 +72,8 @@ export class ByteCopier {
   copy(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
     if (src !== this.srcView) this.seeSrc(src);
     if (dst !== this.dstView) this.seeDst(dst);
-    let s = this.srcBase + srcOff;
-    let d = this.dstBase + dstOff;
+    const s = this.srcBase + srcOff;
+    const d = this.dstBase + dstOff;
     const s8 = this.src8;
     const d8 = this.dst8;
     if (n >= BULK_COPY_MIN && ((s ^ d) & 7) === 0) {
@@ -87,31 +88,7 @@ export class ByteCopier {
       d8.set(this.bulkView[i]!, d);
       return;
     }
-    if (((s | d) & 3) === 0 && n >= 16) {
-      const words = n >>> 2;
-      const s32 = this.src32;
-      const d32 = this.dst32;
-      const sw = s >>> 2;
-      const dw = d >>> 2;
-      let k = 0;
-      // Eight words a step: V8 does not unroll loops, and unrolled a 64-byte copy takes about
-      // half the time (≈ 15 ns against 30 on this machine), the largest part of an xsk delivery.
-      for (; k + 8 <= words; k += 8) {
-        d32[dw + k] = s32[sw + k];
-        d32[dw + k + 1] = s32[sw + k + 1];
-        d32[dw + k + 2] = s32[sw + k + 2];
-        d32[dw + k + 3] = s32[sw + k + 3];
-        d32[dw + k + 4] = s32[sw + k + 4];
-        d32[dw + k + 5] = s32[sw + k + 5];
-        d32[dw + k + 6] = s32[sw + k + 6];
-        d32[dw + k + 7] = s32[sw + k + 7];
-      }
-      for (; k < words; k++) d32[dw + k] = s32[sw + k];
-      s += words << 2;
-      d += words << 2;
-      n -= words << 2;
-    }
-    for (let k = 0; k < n; k++) d8[d + k] = s8[s + k];
+    wordCopy(d8, this.dst32, d, s8, this.src32, s, n);
   }
 
   private seeSrc(src: Uint8Array): void {

@@ -9,6 +9,8 @@
  * API: moveBytes(dst, dstOff, src, srcOff, n). Allocates only when it first sees a buffer
  * (one view per side, remembered). Callers check bounds.
  */
+import { wordCopy } from '../word-copy.js';
+
 let wholeBuffer: ArrayBufferLike | null = null;
 let whole8: Uint8Array = new Uint8Array(0);
 let otherBuffer: ArrayBufferLike | null = null;
@@ -47,35 +49,4 @@ export function moveBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcO
   if (dst.buffer !== wholeBuffer) see(dst.buffer);
   if (src.buffer !== otherBuffer) seeOther(src.buffer);
   wordCopy(whole8, whole32, d, other8, other32, s, n);
-}
-
-/** d8[d, d + n) ← s8[s, s + n), in Int32 words (eight a step) where both ends share an alignment, else bytes. */
-function wordCopy(d8: Uint8Array, d32: Int32Array, d: number, s8: Uint8Array, s32: Int32Array, s: number, n: number): void {
-  let k = d;
-  if (((s ^ d) & 3) === 0 && n >= 16) {
-    while ((k & 3) !== 0) {
-      d8[k++] = s8[s++];
-      n--;
-    }
-    const words = n >>> 2;
-    const dw = k >>> 2;
-    const sw = s >>> 2;
-    let w = 0;
-    // V8 does not unroll loops: eight words a step copies about twice as fast.
-    for (; w + 8 <= words; w += 8) {
-      d32[dw + w] = s32[sw + w];
-      d32[dw + w + 1] = s32[sw + w + 1];
-      d32[dw + w + 2] = s32[sw + w + 2];
-      d32[dw + w + 3] = s32[sw + w + 3];
-      d32[dw + w + 4] = s32[sw + w + 4];
-      d32[dw + w + 5] = s32[sw + w + 5];
-      d32[dw + w + 6] = s32[sw + w + 6];
-      d32[dw + w + 7] = s32[sw + w + 7];
-    }
-    for (; w < words; w++) d32[dw + w] = s32[sw + w];
-    k += words << 2;
-    s += words << 2;
-    n -= words << 2;
-  }
-  for (let j = 0; j < n; j++) d8[k + j] = s8[s + j];
 }
