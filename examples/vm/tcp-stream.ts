@@ -9,6 +9,9 @@
  *     without progress, default 20; 0: never, for a one-shot send to a capture)
  *   role 'recv': params bytes, verify (check every checksum: a partial one is completed
  *     first; hash the stream with SHA-256 into counters sha0…sha7, big-endian words)
+ *   both: from (the stream offset the transfer starts at, default 0; both ends must agree):
+ *     a test starts just below 4 GiB to cross the 32-bit sequence space's wrap in a few MB.
+ *     rx_stream_bytes counts from there.
  *
  * Stream byte i is pattern[i mod 1000003], pattern from mulberry32(seed 14): the test
  * computes the same stream on its side and compares the digest.
@@ -53,6 +56,8 @@ const ack = new Uint8Array(HDR);
 const vh = new VnetHdr();
 let role = 'send';
 let total = 0;
+/** The stream offset this transfer started at (param `from`). */
+let base = 0;
 let tso = false;
 let mss = 1448;
 let windowBytes = 1 << 20;
@@ -232,7 +237,7 @@ function receiveData(env: GuestEnv, b: Uint8Array, o: number, len: number): void
   }
   if (hash !== null) hash.update(b.subarray(o + 34 + thl, o + 34 + thl + n));
   rcvNxt += n;
-  c[ci.rx_stream_bytes] = rcvNxt;
+  c[ci.rx_stream_bytes] = rcvNxt - base;
   if (rcvNxt === total) {
     c[ci.done] = 1;
     if (hash !== null) {
@@ -259,7 +264,8 @@ export default defineGuest({
   start(env) {
     const p = env.params;
     role = p.role === 'recv' ? 'recv' : 'send';
-    total = typeof p.bytes === 'number' ? p.bytes : 1 << 24;
+    base = typeof p.from === 'number' ? p.from : 0;
+    total = base + (typeof p.bytes === 'number' ? p.bytes : 1 << 24);
     tso = p.tso === true;
     mss = typeof p.mss === 'number' ? p.mss : 1448;
     windowBytes = typeof p.window === 'number' ? p.window : 1 << 20;
@@ -278,7 +284,7 @@ export default defineGuest({
       b.set(env.mac, 6);
       put16(b, 12, 0x0800);
     }
-    una = nxt = sentMax = rcvNxt = 0;
+    una = nxt = sentMax = rcvNxt = base;
     acked = -1;
     lastProgress = Date.now();
     hash = role === 'recv' && verify ? createHash('sha256') : null;
