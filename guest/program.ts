@@ -68,6 +68,11 @@ export const GUEST_COUNTERS = [
   'rx_q5',
   'rx_q6',
   'rx_q7',
+  // The driver's halt polling, named as KVM's vCPU stats: waits that polled, polls that
+  // saw the interrupt come (no sleep), and sleeps that ended (interrupt or timeout).
+  'halt_attempted_poll',
+  'halt_successful_poll',
+  'halt_wakeup',
 ] as const;
 export const GUEST_COUNTER_SLOTS = 64;
 

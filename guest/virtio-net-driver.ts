@@ -158,6 +158,10 @@ export class VirtioNetDriver {
   private readonly scratch = new Uint8Array(65536 + NET_HDR_BYTES);
   /** The current halt-poll window in ns (see DriverOptions.haltPollUs). */
   private haltPollNs = 0;
+  /** KVM's vCPU stats of the same names: waits that polled, polls that were interrupted, sleeps. */
+  haltAttemptedPoll = 0;
+  haltSuccessfulPoll = 0;
+  haltWakeup = 0;
   /** Guest memory → scratch (merged RX frames), and a program's buffer → guest memory (TX). */
   private readonly rxCopier = new ByteCopier();
   private readonly txCopier = new ByteCopier();
@@ -490,14 +494,19 @@ export class VirtioNetDriver {
     const t0 = performance.now();
     const window = this.haltPollNs;
     if (window > 0) {
+      this.haltAttemptedPoll++;
       const end = t0 + window / 1e6;
       // Pairs with the device's Atomics.add of kGuestBell in interrupt(): an interrupt now
       // finds no sleeper, and its notify is a cheap no-op.
       while (Atomics.load(this.t, T.kGuestBell) === seen) if (performance.now() >= end) break;
-      if (Atomics.load(this.t, T.kGuestBell) !== seen) return;
+      if (Atomics.load(this.t, T.kGuestBell) !== seen) {
+        this.haltSuccessfulPoll++;
+        return;
+      }
     }
     // Pairs with the device's Atomics.add/notify of kGuestBell in interrupt().
     Atomics.wait(this.t, T.kGuestBell, seen, ms);
+    this.haltWakeup++;
     // KVM's grow_halt_poll_ns / shrink_halt_poll_ns: a sleep that a longer window would have
     // caught grows it; one longer than the limit halves it.
     const slept = (performance.now() - t0) * 1e6;

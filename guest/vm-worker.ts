@@ -26,6 +26,9 @@ const IDLE_SPINS = 256;
 const WAIT_MS = 5;
 
 const data = workerData as VmWorkerData;
+const HALT_ATTEMPTED_POLL = GUEST_COUNTERS.indexOf('halt_attempted_poll');
+const HALT_SUCCESSFUL_POLL = GUEST_COUNTERS.indexOf('halt_successful_poll');
+const HALT_WAKEUP = GUEST_COUNTERS.indexOf('halt_wakeup');
 
 async function main(): Promise<void> {
   const program = ((await import(data.program)) as { default: GuestProgram }).default;
@@ -138,6 +141,9 @@ async function main(): Promise<void> {
     if (++idle > spins) {
       for (let p = 0; p < nic.pairs; p++) nic.reclaimTx(p);
       nic.wait(WAIT_MS, busy);
+      c[HALT_ATTEMPTED_POLL] = nic.haltAttemptedPoll;
+      c[HALT_SUCCESSFUL_POLL] = nic.haltSuccessfulPoll;
+      c[HALT_WAKEUP] = nic.haltWakeup;
       busy = false;
     }
   }

@@ -62,6 +62,47 @@ describe('NAPI guest', () => {
     expect(s.stats.ports.vm1.rx_packets).toBe(b.counter('tx_packets'));
   });
 
+  // Halt polling (KVM's halt_poll_ns): a guest that polls its interrupt word before it sleeps
+  // catches interrupts that come within the window without a futex sleep (the device's
+  // notify then finds no sleeper); without it every gap between bursts is a sleep. Once the
+  // traffic stops, the waits time out, the window halves each time, and polling stops.
+  run('halt polling: bursts a millisecond apart are caught by the poll, not by a sleep; an idle guest stops polling', async () => {
+    const guests: Record<string, Vm> = {};
+    sw = await Switch.start(
+      base({
+        queues: 1,
+        ports: [
+          { name: 'gen0', type: 'gen', flows: 16, rate: 20_000, count: 20_000, size: 64 },
+          { name: 'vm1', type: 'virtio' },
+          { name: 'vm2', type: 'virtio' },
+        ],
+        programs: [{ queues: [0], chain: [{ name: 'redirect', params: { port: 'vm1' }, continueOn: [] }] }],
+      }),
+    );
+    guests.polling = await vmOn(sw, 'vm1', { program: 'examples/vm/count-drop', driver: { haltPollUs: 5000 } });
+    guests.idle = await vmOn(sw, 'vm2', { program: 'examples/vm/count-drop', driver: { haltPollUs: 0 } });
+    await until(() => sw!.stats().ports.gen0.rx_packets === 20_000, 'the generator to finish', 20_000);
+    await until(() => guests.polling.counter('rx_packets') === sw!.stats().ports.vm1.tx_packets, 'the guest to count what the port delivered', 5_000);
+    const g = guests.polling;
+    const caught = g.counter('halt_successful_poll');
+    // A second of bursts (the paced generator's worker looks every millisecond): most gaps are polled through.
+    expect(caught, `polls that saw the interrupt (of ${g.counter('halt_attempted_poll')} attempted, ${g.counter('halt_wakeup')} sleeps)`).toBeGreaterThan(200);
+    expect(caught).toBeGreaterThan(g.counter('halt_wakeup'));
+    // haltPollUs 0: the guest never polls.
+    expect(guests.idle.counter('halt_attempted_poll')).toBe(0);
+    expect(guests.idle.counter('halt_wakeup')).toBeGreaterThan(0);
+    // Idle: 5 ms timeouts halve the window 23 times at most (115 ms); then no wait polls.
+    await new Promise((r) => setTimeout(r, 400));
+    const attempted = g.counter('halt_attempted_poll');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(g.counter('halt_attempted_poll'), 'an idle guest stopped polling').toBe(attempted);
+    expect(g.counter('halt_wakeup'), 'and sleeps').toBeGreaterThan(0);
+    for (const v of vms.splice(0)) await v.stop();
+    const st = await sw.stop();
+    sw = null;
+    expectAccounted({ config: { queues: 1 } } as Switch, st);
+  });
+
   run('a paced stream through a 64-entry ring: every frame the port delivered is one the guest counted', async () => {
     sw = await Switch.start(
       base({
