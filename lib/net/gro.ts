@@ -183,16 +183,18 @@ export class Gro {
       const p = held[i];
       if (!p.used || p.l3 !== o.l3 || p.ipv6 !== o.ipv6) continue;
       const q = p.at;
-      if (!same(b, q, at, 0, o.l3)) continue; // L2 header: MACs, tags, type
+      // Ports first, each at its own L4 offset (IPv4 options move it: such a packet still
+      // finds its flow): the field that tells a host's flows apart, so a held flow that is
+      // not this one is usually passed over after four bytes, not after the L2 header.
+      const x = q + p.l4;
+      const y = at + o.l4;
+      if (b[x] !== b[y] || b[x + 1] !== b[y + 1] || b[x + 2] !== b[y + 2] || b[x + 3] !== b[y + 3]) continue;
       if (o.ipv6) {
         // Version and flow label (not the traffic class, which only flushes), addresses.
         if ((b[q + o.l3] & 0xf0) !== (b[at + o.l3] & 0xf0) || (b[q + o.l3 + 1] & 0x0f) !== (b[at + o.l3 + 1] & 0x0f)) continue;
         if (!same(b, q, at, o.l3 + 2, o.l3 + 4) || !same(b, q, at, o.l3 + 8, o.l3 + 40)) continue;
       } else if (!same(b, q, at, o.l3 + 12, o.l3 + 20)) continue;
-      // Ports, each at its own L4 offset (IPv4 options move it: such a packet still finds its flow).
-      const x = q + p.l4;
-      const y = at + o.l4;
-      if (b[x] !== b[y] || b[x + 1] !== b[y + 1] || b[x + 2] !== b[y + 2] || b[x + 3] !== b[y + 3]) continue;
+      if (!same(b, q, at, 0, o.l3)) continue; // L2 header: MACs, tags, type
       return p;
     }
     return null;
