@@ -510,7 +510,7 @@ export class VirtioNetDriver {
     // KVM's grow_halt_poll_ns / shrink_halt_poll_ns: a sleep that a longer window would have
     // caught grows it; one longer than the limit halves it.
     const slept = (performance.now() - t0) * 1e6;
-    if (slept > max) this.haltPollNs = window >>> 1;
+    if (slept > max) this.haltPollNs = Math.floor(window / 2); // (not >>> 1: a window may pass 2^31 ns)
     else if (slept > window) this.haltPollNs = Math.min(max, window === 0 ? HALT_POLL_START_NS : window * 2);
   }
 

@@ -59,19 +59,28 @@ function youngUsed(): number {
   throw new Error('no new_space in this V8');
 }
 
+/**
+ * The young generation's spread over `total` packets, the lowest of up to three
+ * measurements (as test/switch/engine-alloc.test.ts): on a loaded machine the optimizing
+ * compiler may finish or redo the hot loop during one of them, once (a CI run measured
+ * 1 MiB so, in a test that passes at a few KiB otherwise); a per-packet allocation grows
+ * the heap in every measurement and still fails.
+ */
 function heapSpread(step: () => number, total: number): number {
   for (let n = 0; n < 3_000_000; ) n += step(); // warm up: JIT and inline caches settle
-  const samples: number[] = [];
-  let done = 0;
-  while (done < total) {
-    let k = 0;
-    while (k < 65_536) k += step();
-    done += k;
-    samples.push(youngUsed());
+  let best = Infinity;
+  for (let attempt = 0; attempt < 3 && best >= LIMIT; attempt++) {
+    const samples: number[] = [];
+    let done = 0;
+    while (done < total) {
+      let k = 0;
+      while (k < 65_536) k += step();
+      done += k;
+      samples.push(youngUsed());
+    }
+    best = Math.min(best, Math.max(...samples) - Math.min(...samples));
   }
-  const spread = Math.max(...samples) - Math.min(...samples);
-  if (process.env.DEBUG_SPREAD) console.log('SPREAD', spread);
-  return spread;
+  return best;
 }
 
 const LIMIT = 200 * 1024;
