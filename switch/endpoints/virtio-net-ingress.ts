@@ -22,7 +22,7 @@ import type { QueueIO } from '../ports/port.js';
 import type { FrameSink } from './virtio-net-queues.js';
 import { P } from '../counters.js';
 import { ByteCopier } from '../../queues/copy.js';
-import { SUPER_FRAME_HEADROOM, SUPER_FRAME_MAX, XDP_PACKET_HEADROOM } from '../../queues/frames.js';
+import { SUPER_FRAME_MAX } from '../../queues/frames.js';
 import { DescFlag, storeFrameVnet } from '../../queues/frame-vnet.js';
 import { GsoPlan, gsoErrorText } from '../../lib/net/gso.js';
 import { VIRTIO_NET_HDR_GSO_NONE, VnetHdr } from '../../lib/net/vnet-hdr.js';
@@ -84,7 +84,7 @@ export class QueueIngress implements FrameSink {
       if (f < 0) return false;
       const dst = io.dataOffset(f);
       this.copier.copy(io.area, dst, src, offset, length);
-      storeFrameVnet(hdr, io.area, dst - XDP_PACKET_HEADROOM, XDP_PACKET_HEADROOM);
+      storeVnet(hdr, io, f, dst);
       this.staged++;
       return io.submit(f, length, rssHash(this.table, io.area, dst, length), DescFlag.VNET);
     }
@@ -103,7 +103,7 @@ export class QueueIngress implements FrameSink {
       if (f >= 0) {
         const dst = io.dataOffset(f);
         this.copier.copy(io.area, dst, src, offset, length);
-        storeFrameVnet(hdr, io.area, dst - SUPER_FRAME_HEADROOM, SUPER_FRAME_HEADROOM);
+        storeVnet(hdr, io, f, dst);
         c[P.rx_gso_whole]++;
         this.staged++;
         return io.submit(f, length, hash, DescFlag.VNET);
@@ -135,7 +135,7 @@ export class QueueIngress implements FrameSink {
       }
       const dst = io.dataOffset(f);
       const len = plan.write(i, io.area, dst, partial);
-      if (flags !== 0) storeFrameVnet(sh, io.area, dst - XDP_PACKET_HEADROOM, XDP_PACKET_HEADROOM);
+      if (flags !== 0) storeVnet(sh, io, f, dst);
       this.staged++;
       if (!io.submit(f, len, hash, flags)) all = false;
     }
@@ -149,4 +149,13 @@ export class QueueIngress implements FrameSink {
     this.lastGsoLog = now;
     this.io.log('warn', `super-frame dropped (rx_dropped): ${why}`);
   }
+}
+
+/**
+ * The frame's virtio_net_hdr copy for data at io.area[dst…) of frame f: the headroom is
+ * what dataOffset() gave (a super-frame's differs from a frame's), not a constant here.
+ */
+function storeVnet(h: VnetHdr, io: QueueIO, f: number, dst: number): void {
+  const base = f * io.frameSize;
+  storeFrameVnet(h, io.area, base, dst - base);
 }
