@@ -23,6 +23,8 @@
 export class BreathJournal {
   private readonly w: Int32Array;
   private readonly d: Float64Array;
+  /** The staged counters' totals (see count()): the journal's Float64 part. */
+  readonly totals: Float64Array;
   private readonly targets: Int32Array[] = [];
   private readonly at: number[] = [];
   private n = 0;
@@ -42,6 +44,7 @@ export class BreathJournal {
     // Doubles start on an 8-byte boundary after the Int32 part.
     const dOff = Math.ceil(((2 + 2 * words) * 4) / 8) * 8;
     this.d = new Float64Array(sab, dOff, 2 * counters);
+    this.totals = this.d;
   }
 
   /**
@@ -63,11 +66,16 @@ export class BreathJournal {
     this.w[k + 1] = value;
   }
 
-  /** Stages: counter `index` will hold `total`. */
-  count(index: number, total: number): void {
+  /**
+   * Stages: counter `index` will hold what the caller stores at `totals[returned]`. The
+   * total is not a parameter: past 2^31 (a queue's bytes, within seconds) it is a double,
+   * and a double passed to a call the compiler did not inline is boxed, 16 bytes of heap
+   * a breath (a CI run's allocation test caught it).
+   */
+  count(index: number): number {
     const k = 2 * this.m++;
     this.d[k] = index;
-    this.d[k + 1] = total;
+    return k + 1;
   }
 
   /** Counter entries staged so far (the worker applies them from here). */
@@ -75,12 +83,14 @@ export class BreathJournal {
     return this.m;
   }
 
+  /** Entry k's counter index (a small integer, so returning it boxes nothing). */
   counterIndex(k: number): number {
     return this.d[2 * k];
   }
 
-  counterTotal(k: number): number {
-    return this.d[2 * k + 1];
+  /** Where entry k's total is in `totals` (read there, for the reason count() gives). */
+  totalAt(k: number): number {
+    return 2 * k + 1;
   }
 
   /** The staged values are the breath: from here a successor finishes it. */

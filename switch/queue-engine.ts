@@ -249,7 +249,10 @@ export class QueueEngine {
     this.recycleIds = Int32Array.from(this.recycle, (r) => (r === null ? -1 : j.target(r.shared.words, Ring.PROD_WORD)));
     const [stack, large] = this.pool.depthWords();
     this.depthIds = [j.target(stack, 0), j.target(large, 0)];
-    if (!j.replay(this.counters.values)) return;
+    this.counters.beginWrite();
+    const replayed = j.replay(this.counters.values);
+    this.counters.endWrite();
+    if (!replayed) return;
     for (const r of this.inputs) r.resync();
     for (const r of this.tx) {
       r.resync();
@@ -936,12 +939,13 @@ export class QueueEngine {
     j.word(this.depthIds[1], this.pool.largeAvailable());
     const shared = this.counters.values;
     const local = this.local;
+    const totals = j.totals;
     for (let i = 0; i < local.length; i++) {
-      if (local[i] !== 0 && i !== Q.bytes && i !== Q.breaths) j.count(i, shared[i] + local[i]);
+      if (local[i] !== 0 && i !== Q.bytes && i !== Q.breaths) totals[j.count(i)] = shared[i] + local[i];
       local[i] = 0;
     }
-    j.count(Q.bytes, shared[Q.bytes] + local[Q.bytes] + this.localBytes[0]);
-    j.count(Q.breaths, shared[Q.breaths] + 1);
+    totals[j.count(Q.bytes)] = shared[Q.bytes] + local[Q.bytes] + this.localBytes[0];
+    totals[j.count(Q.breaths)] = shared[Q.breaths] + 1;
     this.localBytes[0] = 0;
     j.commit();
     // Release first, publish after (the order a successor without the journal relied on).
@@ -968,7 +972,10 @@ export class QueueEngine {
       if (r !== null) r.flush();
     }
     this.pool.publish();
-    for (let k = 0, m = j.counterEntries(); k < m; k++) shared[j.counterIndex(k)] = j.counterTotal(k);
+    // Bracketed: a reader sees this breath's packets and its exits together, or neither.
+    this.counters.beginWrite();
+    for (let k = 0, m = j.counterEntries(); k < m; k++) shared[j.counterIndex(k)] = totals[j.totalAt(k)];
+    this.counters.endWrite();
     const eps = this.endpoints;
     for (let e = 0; e < eps.length; e++) {
       const ep = eps[e];

@@ -609,12 +609,13 @@ export class Switch extends EventEmitter {
     return out;
   }
 
-  /** Queue-side invariant: packets − Σ exit counters, over all queues (0 when nothing is in a worker's hands). */
+  /** Queue-side invariant: packets − Σ exit counters, over all queues (0 in every read: each breath publishes both at once). */
   unaccounted(): number {
     let d = 0;
     for (const b of this.queueBlocks) {
-      d += b.get('packets');
-      for (const n of QUEUE_EXIT_COUNTERS) d -= b.get(n);
+      const c = b.snapshot(); // one whole publish: its packets with their exits
+      d += c.packets;
+      for (const n of QUEUE_EXIT_COUNTERS) d -= c[n];
     }
     return d;
   }

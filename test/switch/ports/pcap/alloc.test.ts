@@ -10,7 +10,7 @@
  * number: ≈ 32–64 bytes per read, per burst of up to 64 packets, never per packet. Its
  * test allows exactly that on top of the common limit.
  */
-import { getHeapSpaceStatistics } from 'node:v8';
+import { youngSpread } from '../../../support/heap.js';
 import { describe, expect, it } from 'vitest';
 import pcap from '../../../../switch/ports/pcap.js';
 import { PORT_COUNTERS } from '../../../../switch/counters.js';
@@ -54,33 +54,10 @@ function io(): PortIO {
   };
 }
 
-function youngUsed(): number {
-  for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space') return s.space_used_size;
-  throw new Error('no new_space in this V8');
-}
-
-/**
- * The young generation's spread over `total` packets, the lowest of up to three
- * measurements (as test/switch/engine-alloc.test.ts): on a loaded machine the optimizing
- * compiler may finish or redo the hot loop during one of them, once (a CI run measured
- * 1 MiB so, in a test that passes at a few KiB otherwise); a per-packet allocation grows
- * the heap in every measurement and still fails.
- */
+/** The young generation's spread over `total` packets, after a warm-up (test/support/heap.ts). */
 function heapSpread(step: () => number, total: number): number {
   for (let n = 0; n < 3_000_000; ) n += step(); // warm up: JIT and inline caches settle
-  let best = Infinity;
-  for (let attempt = 0; attempt < 3 && best >= LIMIT; attempt++) {
-    const samples: number[] = [];
-    let done = 0;
-    while (done < total) {
-      let k = 0;
-      while (k < 65_536) k += step();
-      done += k;
-      samples.push(youngUsed());
-    }
-    best = Math.min(best, Math.max(...samples) - Math.min(...samples));
-  }
-  return best;
+  return youngSpread(step, total, LIMIT).spread;
 }
 
 const LIMIT = 200 * 1024;
