@@ -32,6 +32,7 @@ export const QUEUE_COUNTERS = [
   'rx_gro_csum_bad',
   'rx_gro_no_buffer',
   'rx_gro_tx_full',
+  'rx_gro_gathered',
   'rx_gso_packets',
   'rx_gso_segments',
 ] as const;
@@ -71,6 +72,8 @@ export const enum Q {
   rx_gro_no_buffer,
   /** Frames GRO let go that found their tx ring full (dropped). */
   rx_gro_tx_full,
+  /** Super-frames written straight from their segments into a guest's ring (no copy into a super-frame first). */
+  rx_gro_gathered,
   /**
    * Super-frames that reached this queue whole although its chain does not take frags (a
    * reload, a cpumap hop) and were cut here; each of their rx_gso_segments segments is one

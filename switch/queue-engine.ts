@@ -789,6 +789,29 @@ export class QueueEngine {
     }
   }
 
+  /**
+   * Whether GRO may hand `port` a super-frame of this gso_type as pieces: this worker
+   * writes the port's medium itself (a guest's RX ring), whose side gathers, and the port
+   * takes the header (else the super-frame is made, and cut where it must be).
+   */
+  groGathers(port: number, gsoType: number): boolean {
+    const side = this.txSides[port];
+    if (side === null || !side.direct || !side.gathers()) return false;
+    const need =
+      OFFLOAD_CSUM |
+      ((gsoType & ~VIRTIO_NET_HDR_GSO_ECN) === VIRTIO_NET_HDR_GSO_TCPV6 ? OFFLOAD_TSO6 : OFFLOAD_TSO4) |
+      ((gsoType & VIRTIO_NET_HDR_GSO_ECN) !== 0 ? OFFLOAD_TSO_ECN : 0);
+    return (this.portTakes[port] & need) === need;
+  }
+
+  /** A super-frame GRO gathers into `port`'s medium (groGathers said yes); GRO frees the segments after. */
+  groDeliverGather(port: number, pieces: Int32Array, first: number, n: number, total: number, hdr: VnetHdr): void {
+    this.local[Q.tx_frames]++;
+    this.local[Q.rx_gro_gathered]++;
+    // Refused: the side counted it (tx_dropped).
+    this.txSides[port]!.transmitGather(this.area, pieces, first, n, total, hdr);
+  }
+
   /** Onto the port's tx ring (GRO's way out too). */
   private stageRing(port: number, frame: number, off: number, len: number, hash: number, flags: number): boolean {
     const ring = this.tx[port];
@@ -1092,5 +1115,13 @@ class EngineGroHost implements GroHost {
 
   release(handle: number): void {
     this.engine.release(handle);
+  }
+
+  gathers(gsoType: number): boolean {
+    return this.engine.groGathers(this.port, gsoType);
+  }
+
+  deliverGather(pieces: Int32Array, first: number, n: number, total: number, hdr: VnetHdr): void {
+    this.engine.groDeliverGather(this.port, pieces, first, n, total, hdr);
   }
 }

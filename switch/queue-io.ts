@@ -276,6 +276,28 @@ export class QueuePortIO implements QueueIO {
     return sent;
   }
 
+  /** Whether the side writes gathered super-frames (transmitGather). */
+  gathers(): boolean {
+    return this.side !== null && this.side.transmitGather !== undefined;
+  }
+
+  /** transmit() of a super-frame given as pieces (QueuePort.transmitGather), counted the same. */
+  transmitGather(area: Uint8Array, pieces: Int32Array, first: number, n: number, total: number, hdr: VnetHdr): boolean {
+    let sent: boolean;
+    try {
+      sent = this.side!.transmitGather!(area, pieces, first, n, total, hdr);
+    } catch (e) {
+      sent = false;
+      this.log('error', `transmit failed: ${(e as Error).message}`);
+    }
+    this.transmitted = true;
+    if (sent) {
+      this.txPackets++;
+      this.txBytes += total;
+    } else this.txDropped++;
+    return sent;
+  }
+
   /** After a breath: lets a side that batches its writes push them out. */
   flushTx(): void {
     if (!this.transmitted) return;

@@ -26,6 +26,14 @@
  * came; Linux leaves them held in two of those cases (bad checksum, IP options) and may
  * reorder — here order is always kept. Other traffic leaves at once.
  *
+ * A held flow's segments stay in their own frames while they join (up to
+ * GRO_DEFER_SEGMENTS; past that the flow is copied into a super-frame buffer and appended
+ * to). When it leaves, a host that gathers (a guest's RX ring its thread writes) gets the
+ * pieces — the first segment whole, its headers completed, then the payloads — and copies
+ * each once into the destination; the first segment's headers are then put back, so every
+ * frame leaves as it came. Otherwise the pieces are copied into a super-frame buffer first
+ * and that is delivered; with none free, the segments leave one by one, unchanged.
+ *
  * What leaves carries a VnetHdr: a super-frame (≥ 2 segments) gets NEEDS_CSUM with
  * csum_start at TCP, csum_offset 16, the pseudo-header sum in the TCP checksum field,
  * gso_type TCPV4/TCPV6 (| ECN when CWR is set), gso_size = mss, hdr_len = headers, its
@@ -40,6 +48,7 @@
  *                                             caller's name for its frame
  *   gro.flush()                               end of breath: everything held leaves
  *   gro.merged / .superFrames / .csumBad / .noBuffer   counts (the owner may take and zero them)
+ * Held segments' frames stay GRO's until flush(): the caller must not reuse them earlier.
  * and GroHost (below), which the caller implements once.
  */
 import { fold16, sum32 } from './checksum.js';
@@ -67,8 +76,22 @@ export interface GroHost {
   superOffset(handle: number): number;
   /** A packet leaves GRO (its frame now belongs to the host again). */
   deliver(handle: number, at: number, len: number, hdr: VnetHdr): void;
-  /** A segment's bytes were merged into a super-frame: its frame is free. */
+  /** A segment's bytes were merged into a super-frame (or gathered out): its frame is free. */
   release(handle: number): void;
+  /**
+   * Whether deliverGather() takes a super-frame of this gso_type (TCPV4 or TCPV6, | ECN)
+   * now: a destination this thread writes itself (a guest's RX ring) that takes such a
+   * header, and can copy the pieces straight in. Without it, or false, the pieces are
+   * first copied into a super-frame buffer and deliver()ed.
+   */
+  gathers?(gsoType: number): boolean;
+  /**
+   * A super-frame given as pieces of `bytes`, in order: (pieces[2i], pieces[2i + 1]) =
+   * (at, len) for i in [first, first + n); `total` bytes in all. The first piece is the
+   * first segment whole, its headers completed; the others are payloads. Copied out before
+   * this returns: GRO then releases the segments' frames.
+   */
+  deliverGather?(pieces: Int32Array, first: number, n: number, total: number, hdr: VnetHdr): void;
 }
 
 const TCP_FIN = 0x01;
@@ -80,12 +103,22 @@ const TCP_CWR = 0x80;
 const FINAL_FLAGS = TCP_URG | TCP_PSH | TCP_RST | TCP_SYN | TCP_FIN;
 const IP_DF = 0x40; // in the high byte of frag_off
 const GRO_MAX_IP_LEN = 65536;
+/**
+ * Segments a held flow keeps in their own frames before they are copied into a super-frame
+ * buffer (44 of 1460 bytes fill one; a flow of smaller segments is copied from here on).
+ */
+export const GRO_DEFER_SEGMENTS = 64;
 
 class Held {
   used = false;
+  /** This flow's slot: its deferred segments are segHandle/pieces[slot × GRO_DEFER_SEGMENTS …]. */
+  slot = 0;
+  /** The first segment's frame (its headers are the flow's), or the super-frame once copied. */
   handle = 0;
   at = 0;
+  /** The super-frame's length: the first segment's and every joined payload. */
   len = 0;
+  /** Copied into a super-frame buffer (else its segments are still in their own frames). */
   large = false;
   count = 0;
   mss = 0;
@@ -111,6 +144,10 @@ export class Gro {
   csumBad = 0;
   noBuffer = 0;
   private readonly held: Held[];
+  /** Deferred segments: their frames, their checksum state, and (at, len) of what each adds (the first: all of it). */
+  private readonly segHandle: Int32Array;
+  private readonly segCsum: Int32Array;
+  private readonly pieces: Int32Array;
   private readonly o = new Offsets();
   private readonly hdr = new VnetHdr();
   private clock = 0;
@@ -122,7 +159,14 @@ export class Gro {
     private readonly host: GroHost,
     flows = 8,
   ) {
-    this.held = Array.from({ length: flows }, () => new Held());
+    this.held = Array.from({ length: flows }, (_, i) => {
+      const p = new Held();
+      p.slot = i;
+      return p;
+    });
+    this.segHandle = new Int32Array(flows * GRO_DEFER_SEGMENTS);
+    this.segCsum = new Int32Array(flows * GRO_DEFER_SEGMENTS);
+    this.pieces = new Int32Array(flows * GRO_DEFER_SEGMENTS * 2);
   }
 
   receive(handle: number, at: number, len: number, came: VnetHdr): void {
@@ -142,12 +186,12 @@ export class Gro {
     const flags = b[at + o.l4 + 13];
     const plen = len - o.payload;
     let merged = false;
-    if (p !== null && this.mergeable(p, at, flags, plen)) merged = this.merge(p, handle, at, plen, flags);
+    const verified = csumFlags === 0 ? VIRTIO_NET_HDR_F_DATA_VALID : csumFlags;
+    if (p !== null && this.mergeable(p, at, flags, plen)) merged = this.merge(p, handle, at, plen, flags, verified);
     let final = merged ? plen < p!.mss : plen < 1;
     if ((flags & FINAL_FLAGS) !== 0) final = true;
     if (p !== null && (!merged || final)) this.complete(p);
     if (merged) return;
-    const verified = csumFlags === 0 ? VIRTIO_NET_HDR_F_DATA_VALID : csumFlags;
     if (final) return this.alone(handle, at, len, verified, came.csumStart, came.csumOffset);
     this.hold(handle, at, len, verified, came.csumStart, came.csumOffset);
   }
@@ -254,30 +298,56 @@ export class Gro {
     return true;
   }
 
-  /** Appends the segment's payload; false when no super-frame buffer was free. */
-  private merge(p: Held, handle: number, at: number, plen: number, flags: number): boolean {
-    const host = this.host;
-    if (!p.large) {
-      const s = host.allocSuper();
-      if (s < 0) {
-        this.noBuffer++;
-        return false;
-      }
-      const to = host.superOffset(s);
-      moveBytes(host.bytes, to, host.bytes, p.at, p.len);
-      host.release(p.handle);
-      p.handle = s;
-      p.at = to;
-      p.large = true;
+  /**
+   * Joins the segment to the flow: noted in place while the flow is deferred (its bytes move
+   * once, when the flow leaves), else appended to the super-frame. False when the flow had
+   * to be copied into a super-frame buffer and none was free.
+   */
+  private merge(p: Held, handle: number, at: number, plen: number, flags: number, verified: number): boolean {
+    if (!p.large && p.count === GRO_DEFER_SEGMENTS && !this.copyOut(p)) {
+      this.noBuffer++;
+      return false;
     }
-    moveBytes(host.bytes, p.at + p.len, host.bytes, at + p.payload, plen);
-    host.release(handle);
+    if (p.large) {
+      moveBytes(this.host.bytes, p.at + p.len, this.host.bytes, at + p.payload, plen);
+      this.host.release(handle);
+    } else {
+      const k = p.slot * GRO_DEFER_SEGMENTS + p.count;
+      this.segHandle[k] = handle;
+      this.segCsum[k] = verified;
+      this.pieces[2 * k] = at + p.payload;
+      this.pieces[2 * k + 1] = plen;
+    }
     p.len += plen;
     p.count++;
     p.nextSeq = (p.nextSeq + plen) >>> 0;
     p.orFlags |= flags & (TCP_FIN | TCP_PSH);
     if (!p.ipv6) p.fixedId = this.fixedNext;
     this.merged++;
+    return true;
+  }
+
+  /**
+   * Copies a deferred flow into a super-frame buffer (the first segment whole, then each
+   * payload) and frees its segments' frames; false when no buffer was free (nothing moved).
+   */
+  private copyOut(p: Held): boolean {
+    const host = this.host;
+    const s = host.allocSuper();
+    if (s < 0) return false;
+    const to = host.superOffset(s);
+    const base = p.slot * GRO_DEFER_SEGMENTS;
+    const pieces = this.pieces;
+    let end = to;
+    for (let i = 0; i < p.count; i++) {
+      const k = base + i;
+      moveBytes(host.bytes, end, host.bytes, pieces[2 * k], pieces[2 * k + 1]);
+      end += pieces[2 * k + 1];
+      host.release(this.segHandle[k]);
+    }
+    p.handle = s;
+    p.at = to;
+    p.large = true;
     return true;
   }
 
@@ -296,6 +366,11 @@ export class Gro {
     p.len = len;
     p.large = false;
     p.count = 1;
+    const k = p.slot * GRO_DEFER_SEGMENTS;
+    this.segHandle[k] = handle;
+    this.segCsum[k] = csumFlags;
+    this.pieces[2 * k] = at;
+    this.pieces[2 * k + 1] = len;
     p.mss = len - o.payload;
     p.l3 = o.l3;
     p.l4 = o.l4;
@@ -318,9 +393,35 @@ export class Gro {
     this.holding--;
     if (this.holding === 0) this.clock = 0;
     if (p.count === 1) return this.alone(p.handle, p.at, p.len, p.csumFlags, p.csumStart, p.csumOffset);
-    const b = this.host.bytes;
+    const host = this.host;
+    const b = host.bytes;
+    // CWR can only be on the first segment (a segment with it joins nothing).
+    const gsoType = (p.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4) | ((b[p.at + p.l4 + 13] & TCP_CWR) !== 0 ? VIRTIO_NET_HDR_GSO_ECN : 0);
+    // Deferred: straight into a destination that gathers, else copied into a buffer now.
+    const gather = !p.large && host.gathers !== undefined && host.gathers(gsoType);
+    if (!p.large && !gather && !this.copyOut(p)) {
+      // No buffer: the segments leave one by one, as they came (none was changed yet).
+      this.noBuffer++;
+      this.merged -= p.count - 1;
+      const base = p.slot * GRO_DEFER_SEGMENTS;
+      for (let i = 0; i < p.count; i++) {
+        const k = base + i;
+        // A partial checksum (NEEDS_CSUM) starts at this flow's TCP header, as the first's.
+        if (i === 0) this.alone(p.handle, p.at, this.pieces[2 * k + 1], p.csumFlags, p.csumStart, p.csumOffset);
+        else this.alone(this.segHandle[k], this.pieces[2 * k] - p.payload, this.pieces[2 * k + 1] + p.payload, this.segCsum[k], p.l4, TCP_CSUM_OFFSET);
+      }
+      return;
+    }
+    // The headers are completed where they are now: the first segment's frame when
+    // gathered, else the super-frame copyOut() made.
     const l3 = p.at + p.l3;
     const l4 = p.at + p.l4;
+    // Gathered, the first segment's own frame takes the completed headers for the copy, and
+    // gets its own back after it: a frame leaves GRO as it came (a producer may send it
+    // again as it is: gen's recycle).
+    const lenAt = p.ipv6 ? l3 + 4 : l3 + 2;
+    const saved = gather ? (b[lenAt] << 24) | (b[lenAt + 1] << 16) | (b[l3 + 10] << 8) | b[l3 + 11] : 0;
+    const savedTcp = gather ? (b[l4 + 13] << 16) | (b[l4 + 16] << 8) | b[l4 + 17] : 0;
     const l4Len = p.len - p.l4;
     b[l4 + 13] |= p.orFlags;
     let pseudo: number;
@@ -337,14 +438,25 @@ export class Gro {
     h.clear();
     put16(b, l4 + 16, pseudo); // the partial checksum: the receiver (or completion) sums from csum_start
     h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    h.gsoType = p.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
-    if ((b[l4 + 13] & TCP_CWR) !== 0) h.gsoType |= VIRTIO_NET_HDR_GSO_ECN;
+    h.gsoType = gsoType;
     h.hdrLen = p.payload;
     h.gsoSize = p.mss;
     h.csumStart = p.l4;
     h.csumOffset = TCP_CSUM_OFFSET;
     this.superFrames++;
-    this.host.deliver(p.handle, p.at, p.len, h);
+    if (!gather) return host.deliver(p.handle, p.at, p.len, h);
+    const base = p.slot * GRO_DEFER_SEGMENTS;
+    host.deliverGather!(this.pieces, base, p.count, p.len, h);
+    b[lenAt] = saved >>> 24;
+    b[lenAt + 1] = (saved >>> 16) & 0xff;
+    if (!p.ipv6) {
+      b[l3 + 10] = (saved >>> 8) & 0xff;
+      b[l3 + 11] = saved & 0xff;
+    }
+    b[l4 + 13] = savedTcp >>> 16;
+    b[l4 + 16] = (savedTcp >>> 8) & 0xff;
+    b[l4 + 17] = savedTcp & 0xff;
+    for (let i = 0; i < p.count; i++) host.release(this.segHandle[base + i]);
   }
 
   private free(): Held | null {

@@ -308,6 +308,11 @@ export class VirtioNetDevice implements NetQueueHost {
     return this.net.transmitOffload(area, offset, length, queue, h, this.guestEcn);
   }
 
+  /** transmitOffload() of a super-frame given as pieces (VirtioNetQueues.transmitGather). */
+  transmitGather(area: Uint8Array, pieces: Int32Array, first: number, n: number, total: number, queue: number, h: VnetHdr): boolean {
+    return this.net.transmitGather(area, pieces, first, n, total, queue, h, this.guestEcn);
+  }
+
   private reset(): void {
     this.status = 0;
     this.featLo = 0;

@@ -114,6 +114,16 @@ export class VirtioNetQueues {
   /** The virtio_net_hdr the frame in transmit() gets (10 bytes; all zero but for offloads). */
   private readonly hdrOut = new Uint8Array(10);
   private hdrOutSet = false;
+  /**
+   * transmitGather()'s source: while gPieces is set, transmit()'s data offsets are offsets
+   * into the frame the pieces make, read through gatherCopy(); gi/gAt is its cursor (piece
+   * gi begins at frame offset gAt), as the copies go forward.
+   */
+  private gPieces: Int32Array | null = null;
+  private gFirst = 0;
+  private gEnd = 0;
+  private gi = 0;
+  private gAt = 0;
   private readonly hdrIn = new VnetHdr();
 
   constructor(
@@ -231,7 +241,8 @@ export class VirtioNetQueues {
           for (let k = 0; k < NET_HDR_BYTES; k++) mb[a + k] = 0;
           mb[a + NET_HDR_NUM_BUFFERS] = 1;
         }
-        this.copier.copy(mb, a + NET_HDR_BYTES, area, offset, length);
+        if (this.gPieces === null) this.copier.copy(mb, a + NET_HDR_BYTES, area, offset, length);
+        else this.gatherCopy(mb, a + NET_HDR_BYTES, area, offset, length);
         q.addUsed(head, need);
         this.rxDirty[qi] = 1;
         return true;
@@ -277,6 +288,51 @@ export class VirtioNetQueues {
     this.hdrOut.fill(0);
     this.hdrOutSet = false;
     return ok;
+  }
+
+  /**
+   * transmitOffload() of a frame given as pieces of `area` (GRO's segments: the first whole,
+   * its headers completed, then the payloads; (pieces[2i], pieces[2i + 1]) = (at, len) for i
+   * in [first, first + n)), `total` bytes: each piece is copied once, straight into the
+   * guest's buffers, with no super-frame made first.
+   */
+  transmitGather(area: Uint8Array, pieces: Int32Array, first: number, n: number, total: number, queue: number, h: VnetHdr, guestEcn: boolean): boolean {
+    this.gPieces = pieces;
+    this.gFirst = first;
+    this.gEnd = first + n;
+    this.gi = first;
+    this.gAt = 0;
+    const ok = this.transmitOffload(area, 0, total, queue, h, guestEcn);
+    this.gPieces = null;
+    return ok;
+  }
+
+  /** Copies n bytes from offset `from` of the gathered frame (transmitGather) to dst. */
+  private gatherCopy(mb: Uint8Array, dst: number, area: Uint8Array, from: number, n: number): void {
+    const pieces = this.gPieces!;
+    let i = this.gi;
+    let at = this.gAt;
+    // A chain given back (unpop) starts the frame over.
+    if (from < at) {
+      i = this.gFirst;
+      at = 0;
+    }
+    while (n > 0 && i < this.gEnd) {
+      const len = pieces[2 * i + 1];
+      if (from >= at + len) {
+        at += len;
+        i++;
+        continue;
+      }
+      const off = from - at;
+      const take = len - off < n ? len - off : n;
+      this.copier.copy(mb, dst, area, pieces[2 * i] + off, take);
+      dst += take;
+      from += take;
+      n -= take;
+    }
+    this.gi = i;
+    this.gAt = at;
   }
 
   /** After a burst of transmit(): publish used entries and interrupt where asked. */
@@ -368,7 +424,8 @@ export class VirtioNetQueues {
           else if (h === 11) this.numBufAddr1 = dst + k;
         }
       } else {
-        this.copier.copy(mb, dst, src, srcOff + done, take);
+        if (this.gPieces === null) this.copier.copy(mb, dst, src, srcOff + done, take);
+        else this.gatherCopy(mb, dst, src, srcOff + done, take);
       }
       done += take;
       this.segOff += take;

@@ -119,6 +119,15 @@ export class VirtioNetSide implements QueuePort, NetQueueHost {
     return this.net.transmit(area, offset, length, 0);
   }
 
+  /**
+   * A GRO super-frame given as pieces (QueuePort.transmitGather), for a guest that takes
+   * its header (the engine checked GUEST_CSUM and the TSO feature; GUEST_ECN here).
+   */
+  transmitGather(area: Uint8Array, pieces: Int32Array, first: number, n: number, total: number, hdr: VnetHdr): boolean {
+    if ((this.takes & OFFLOAD_CSUM) === 0) return false;
+    return this.net.transmitGather(area, pieces, first, n, total, 0, hdr, this.ecn);
+  }
+
   flushTx(): void {
     this.net.flush();
   }

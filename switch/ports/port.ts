@@ -246,6 +246,13 @@ export interface QueuePort {
    * call only. `hdr`: the frame's virtio_net_hdr when it carries one (a partial checksum), else null.
    */
   transmit?(area: Uint8Array, offset: number, length: number, hdr: VnetHdr | null): boolean;
+  /**
+   * A super-frame given as pieces of `area` ((pieces[2i], pieces[2i + 1]) = (at, len), i in
+   * [first, first + n), `total` bytes) with its header: GRO's coalesced segments, written
+   * straight into the medium without a copy into a super-frame first. Optional: a side
+   * without it gets GRO's super-frames through transmit().
+   */
+  transmitGather?(area: Uint8Array, pieces: Int32Array, first: number, n: number, total: number, hdr: VnetHdr): boolean;
   /** After each breath that transmitted. */
   flushTx?(): void;
   /** Once a breath, before polling: pick up what the device thread handed over (off the packet path). */

@@ -291,6 +291,8 @@ describe('queue engine: no allocation per packet', () => {
     // Every super-frame went into the guest's ring, none onto the port's tx ring.
     expect(guest!.seen.superFrames).toBeGreaterThan(1_300_000 / 64);
     expect(engine.counters.get('rx_gro_tx_full')).toBe(0);
+    // Gathered straight into the guest's buffers, every one.
+    expect(engine.counters.get('rx_gro_gathered')).toBe(engine.counters.get('rx_gro_packets'));
     expect(spread, samples).toBeLessThan(200 * 1024);
   });
 

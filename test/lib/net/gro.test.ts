@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Gro, type GroHost } from '../../../lib/net/gro.js';
+import { Gro, GRO_DEFER_SEGMENTS, type GroHost } from '../../../lib/net/gro.js';
 import { GsoPlan, gsoPrepare, gsoWriteSegment } from '../../../lib/net/gso.js';
 import {
   completeChecksum,
@@ -74,9 +74,30 @@ class Host implements GroHost {
   }
 }
 
+/**
+ * A host whose destination copies the pieces straight in (a guest ring this thread writes):
+ * GRO hands deferred flows over as pieces instead of copying them into a super-frame.
+ */
+class GatherHost extends Host {
+  gathers(): boolean {
+    return true;
+  }
+  deliverGather(pieces: Int32Array, first: number, n: number, total: number, h: VnetHdr): void {
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    for (let i = first; i < first + n; i++) {
+      bytes.set(this.bytes.subarray(pieces[2 * i], pieces[2 * i] + pieces[2 * i + 1]), at);
+      at += pieces[2 * i + 1];
+    }
+    expect(at).toBe(total);
+    this.out.push({ bytes, flags: h.flags, gsoType: h.gsoType, gsoSize: h.gsoSize, hdrLen: h.hdrLen, csumStart: h.csumStart, csumOffset: h.csumOffset });
+    this.handlesOut.push(-1);
+  }
+}
+
 /** Feeds the inputs in breaths of the given sizes through the code under test. */
-function coalesce(inputs: In[], breaths: number[], flows = 8): Host {
-  const host = new Host();
+function coalesce(inputs: In[], breaths: number[], flows = 8, gather = false): Host {
+  const host = gather ? new GatherHost() : new Host();
   const gro = new Gro(host, flows);
   const came = new VnetHdr();
   let k = 0;
@@ -310,6 +331,25 @@ function streamsOf(frames: Uint8Array[]): Map<string, Buffer> {
   return new Map([...m].map(([k, v]) => [k, Buffer.concat(v)]));
 }
 
+/**
+ * The outputs equal the reference's, header for header and byte for byte; at least
+ * `minSupers` super-frames; every input frame left once (delivered, or released after its
+ * bytes were merged or gathered).
+ */
+function expectReference(host: Host, inputs: In[], breaths: number[], minSupers: number): void {
+  const want = reference(inputs, breaths);
+  expect(host.out.length).toBe(want.length);
+  host.out.forEach((o, i) => {
+    const w = want[i];
+    expect({ ...o, bytes: undefined }, `output ${i}`).toEqual({ ...w, bytes: undefined });
+    expect(Buffer.from(o.bytes).equals(Buffer.from(w.bytes)), `output ${i} bytes`).toBe(true);
+  });
+  const supers = host.out.filter((o) => o.gsoType !== VIRTIO_NET_HDR_GSO_NONE).length;
+  expect(supers).toBeGreaterThan(minSupers); // it did coalesce
+  const small = [...host.handlesOut, ...host.released].filter((h) => h >= 0 && h < SMALL);
+  expect(small.length).toBe(inputs.length);
+}
+
 describe('GRO (tcp_gro_receive)', () => {
   const scenarios: [string, number, number, number, boolean][] = [
     ['in-order bulk flows', 1, 3, 200, false],
@@ -318,22 +358,20 @@ describe('GRO (tcp_gro_receive)', () => {
     ['the same chaos, another seed', 4, 10, 150, true],
   ];
   for (const [name, seed, nFlows, perFlow, chaos] of scenarios) {
-    it(`${name}: byte for byte and header for header as the reference`, () => {
-      const { inputs, breaths } = traffic(seed, nFlows, perFlow, chaos);
-      const host = coalesce(inputs, breaths);
-      const want = reference(inputs, breaths);
-      expect(host.out.length).toBe(want.length);
-      host.out.forEach((o, i) => {
-        const w = want[i];
-        expect({ ...o, bytes: undefined }, `output ${i}`).toEqual({ ...w, bytes: undefined });
-        expect(Buffer.from(o.bytes).equals(Buffer.from(w.bytes)), `output ${i} bytes`).toBe(true);
+    for (const gather of [false, true]) {
+      it(`${name}${gather ? ', gathered into the destination' : ''}: byte for byte and header for header as the reference`, () => {
+        const { inputs, breaths } = traffic(seed, nFlows, perFlow, chaos);
+        const host = coalesce(inputs, breaths, 8, gather);
+        expectReference(host, inputs, breaths, chaos ? 20 : 50);
+        // Every frame still holds what was written into it: a frame leaves GRO as it came
+        // (gathered, the first segment's headers are completed for the copy and put back).
+        expect(inputs.length).toBeLessThan(SMALL);
+        inputs.forEach((x, k) => {
+          const f = build(x.d);
+          expect(Buffer.from(host.bytes.subarray(k * FRAME + 256, k * FRAME + 256 + f.length)).equals(Buffer.from(f)), `frame ${k}`).toBe(true);
+        });
       });
-      const supers = host.out.filter((o) => o.gsoType !== VIRTIO_NET_HDR_GSO_NONE).length;
-      expect(supers).toBeGreaterThan(chaos ? 20 : 50); // it did coalesce
-      // Every input frame left once: delivered or released into a super-frame.
-      const small = [...host.handlesOut, ...host.released].filter((h) => h < SMALL);
-      expect(small.length).toBe(inputs.length);
-    });
+    }
 
     it(`${name}: every payload byte once, in the order it came; GSO of each super-frame gives back its segments`, () => {
       const { inputs, breaths } = traffic(seed, nFlows, perFlow, chaos);
@@ -386,6 +424,16 @@ describe('GRO (tcp_gro_receive)', () => {
           expect(same, `flow ${k} segment ${i} after GRO then GSO`).toBe(true);
         });
       }
+    });
+  }
+
+  for (const gather of [false, true]) {
+    it(`a flow of more segments than are deferred (${GRO_DEFER_SEGMENTS}) in one breath${gather ? ', gathered' : ''}: copied on from there, as the reference`, () => {
+      // Flow 3 of traffic() sends 536-byte segments: 122 fit a super-frame.
+      const { inputs } = traffic(6, 4, 400, false);
+      const one = inputs.filter((x) => x.flow === 3);
+      expect(one.length).toBeGreaterThan(300);
+      expectReference(coalesce(one, [one.length], 8, gather), one, [one.length], 1);
     });
   }
 
