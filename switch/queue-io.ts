@@ -265,9 +265,19 @@ export class QueuePortIO implements QueueIO {
       }
       sent = this.side!.transmit!(area, offset, length, hdr);
     } catch (e) {
-      sent = false;
-      this.log('error', `transmit failed: ${(e as Error).message}`);
+      sent = this.failed(e);
     }
+    return this.counted(sent, length);
+  }
+
+  /** A side's transmit threw: logged, and the frame counted as dropped. */
+  private failed(e: unknown): false {
+    this.log('error', `transmit failed: ${(e as Error).message}`);
+    return false;
+  }
+
+  /** Counts a transmit: tx_packets and tx_bytes, or tx_dropped. */
+  private counted(sent: boolean, length: number): boolean {
     this.transmitted = true;
     if (sent) {
       this.txPackets++;
@@ -287,15 +297,9 @@ export class QueuePortIO implements QueueIO {
     try {
       sent = this.side!.transmitGather!(area, pieces, first, n, total, hdr);
     } catch (e) {
-      sent = false;
-      this.log('error', `transmit failed: ${(e as Error).message}`);
+      sent = this.failed(e);
     }
-    this.transmitted = true;
-    if (sent) {
-      this.txPackets++;
-      this.txBytes += total;
-    } else this.txDropped++;
-    return sent;
+    return this.counted(sent, total);
   }
 
   /** After a breath: lets a side that batches its writes push them out. */
