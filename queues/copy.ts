@@ -17,7 +17,7 @@
  * None of them checks bounds: callers have.
  */
 import { endianness } from 'node:os';
-import { wordCopy } from '../lib/word-copy.js';
+import { Views, wordCopy } from '../lib/word-copy.js';
 
 /** ByteCopier copies this long or longer with the engine's memcpy (see there). */
 export const BULK_COPY_MIN = 4096;
@@ -25,13 +25,14 @@ const BULK_VIEWS_LOG2 = 9;
 /** Remembered source views for bulk copies: more than a switch's super-frame slots (256 by default). */
 const BULK_VIEWS = 1 << BULK_VIEWS_LOG2;
 const EMPTY = new Uint8Array(0);
+const NO_VIEWS = new Views(new ArrayBuffer(0));
 
 /**
  * ByteCopier: byte copies between two different SharedArrayBuffers (frame area ↔ guest memory ↔ UMEM)
  * that allocate nothing: Node 20's Buffer.copy and Uint8Array.set(subarray) both create a
- * view per call (measured: a scavenge every ~20k copies). When both ends agree modulo 4
- * the copy moves Int32 words (lib/word-copy.ts), else bytes, through views over each whole buffer
- * made once per buffer.
+ * view per call (measured: a scavenge every ~20k copies). When both ends agree modulo 8
+ * the copy moves Float64 words, modulo 4 Int32 words (lib/word-copy.ts), else bytes,
+ * through views over each whole buffer made once per buffer.
  *
  * Reading a view's .buffer and .byteOffset costs more than copying 64 bytes (≈ 15 and 10
  * ns on Node 20), so the last view seen on each side is remembered: a port that always
@@ -60,13 +61,11 @@ export class ByteCopier {
   private srcView: Uint8Array | null = null;
   private srcBase = 0;
   private srcBuffer: ArrayBufferLike | null = null;
-  private src8: Uint8Array = new Uint8Array(0);
-  private src32: Int32Array = new Int32Array(0);
+  private src: Views = NO_VIEWS;
   private dstView: Uint8Array | null = null;
   private dstBase = 0;
   private dstBuffer: ArrayBufferLike | null = null;
-  private dst8: Uint8Array = new Uint8Array(0);
-  private dst32: Int32Array = new Int32Array(0);
+  private dst: Views = NO_VIEWS;
 
   /** dst[dstOff, dstOff + n) ← src[srcOff, srcOff + n). Does not allocate (after the first call per buffer). */
   copy(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
@@ -74,8 +73,6 @@ export class ByteCopier {
     if (dst !== this.dstView) this.seeDst(dst);
     const s = this.srcBase + srcOff;
     const d = this.dstBase + dstOff;
-    const s8 = this.src8;
-    const d8 = this.dst8;
     if (n >= BULK_COPY_MIN && ((s ^ d) & 7) === 0) {
       // Fibonacci hashing of offset and length: slots a fixed stride apart, and the two or
       // three lengths a stream's super-frames take in one slot, spread over the table.
@@ -83,12 +80,12 @@ export class ByteCopier {
       if (this.bulkAt[i] !== s || this.bulkLen[i] !== n) {
         this.bulkAt[i] = s;
         this.bulkLen[i] = n;
-        this.bulkView[i] = s8.subarray(s, s + n);
+        this.bulkView[i] = this.src.b8.subarray(s, s + n);
       }
-      d8.set(this.bulkView[i]!, d);
+      this.dst.b8.set(this.bulkView[i]!, d);
       return;
     }
-    wordCopy(d8, this.dst32, d, s8, this.src32, s, n);
+    wordCopy(this.dst, d, this.src, s, n);
   }
 
   private seeSrc(src: Uint8Array): void {
@@ -98,8 +95,7 @@ export class ByteCopier {
       this.srcBuffer = src.buffer;
       this.bulkAt.fill(-1); // views of the old buffer
       this.bulkView.fill(EMPTY);
-      this.src8 = new Uint8Array(src.buffer);
-      this.src32 = new Int32Array(src.buffer, 0, src.buffer.byteLength >>> 2);
+      this.src = new Views(src.buffer);
     }
   }
 
@@ -108,8 +104,7 @@ export class ByteCopier {
     this.dstBase = dst.byteOffset;
     if (dst.buffer !== this.dstBuffer) {
       this.dstBuffer = dst.buffer;
-      this.dst8 = new Uint8Array(dst.buffer);
-      this.dst32 = new Int32Array(dst.buffer, 0, dst.buffer.byteLength >>> 2);
+      this.dst = new Views(dst.buffer);
     }
   }
 }
