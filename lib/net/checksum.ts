@@ -52,7 +52,11 @@ export function ipv4HeaderChecksum(p: Uint8Array, at: number): number {
  *   fold16(sum)               a wide sum (up to 2^53) folded to 16 bits
  *   csumFinal(sum)            the checksum field for a sum (~fold16(sum))
  */
-let lastBuffer: ArrayBufferLike | null = null;
+// The last array summed, its buffer's DataView and its offset in it: reading a view's
+// .buffer and .byteOffset costs ≈ 25 ns on Node 20, more than summing a 20-byte header, and
+// the callers (GRO, GSO, completion) pass the same frame area again and again.
+let lastArray: Uint8Array | null = null;
+let lastBase = 0;
 let lastView: DataView = new DataView(new ArrayBuffer(8));
 
 export function fold16(sum: number): number {
@@ -66,13 +70,14 @@ export function csumFinal(sum: number): number {
 
 /** Ones' complement sum (big-endian words, folded to 16 bits) of p[from, to), plus `sum`. */
 export function sum32(p: Uint8Array, from: number, to: number, sum = 0): number {
-  if (p.buffer !== lastBuffer) {
-    lastBuffer = p.buffer;
-    lastView = new DataView(p.buffer);
+  if (p !== lastArray) {
+    if (lastArray === null || p.buffer !== lastArray.buffer) lastView = new DataView(p.buffer);
+    lastArray = p;
+    lastBase = p.byteOffset;
   }
   const dv = lastView;
-  let i = p.byteOffset + from;
-  const end = p.byteOffset + to;
+  let i = lastBase + from;
+  const end = lastBase + to;
   let s = 0;
   const end16 = end - 16;
   for (; i <= end16; i += 16) s += dv.getUint32(i, true) + dv.getUint32(i + 4, true) + dv.getUint32(i + 8, true) + dv.getUint32(i + 12, true);
