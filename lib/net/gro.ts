@@ -149,6 +149,10 @@ export class Gro {
   private readonly segCsum: Int32Array;
   private readonly pieces: Int32Array;
   private readonly o = new Offsets();
+  /** host.bytes as a DataView: header comparisons four bytes at a time. */
+  private readonly dv: DataView;
+  /** The flow the last segment joined or started: the next one is most often its own. */
+  private recent: Held | null = null;
   private readonly hdr = new VnetHdr();
   private clock = 0;
   /** mergeable()'s decision on fixed IPv4 ids, applied by merge(). */
@@ -166,6 +170,8 @@ export class Gro {
     });
     this.segHandle = new Int32Array(flows * GRO_DEFER_SEGMENTS);
     this.segCsum = new Int32Array(flows * GRO_DEFER_SEGMENTS);
+    const b = host.bytes;
+    this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     this.pieces = new Int32Array(flows * GRO_DEFER_SEGMENTS * 2);
   }
 
@@ -218,30 +224,37 @@ export class Gro {
     this.host.deliver(handle, at, len, h);
   }
 
-  /** The held flow this packet (offsets in this.o) belongs to, or null. */
+  /**
+   * The held flow this packet (offsets in this.o) belongs to, or null. The flow the last
+   * segment went to is tried first: a sender's segments come in runs.
+   */
   private lookup(at: number): Held | null {
-    const b = this.host.bytes;
-    const o = this.o;
+    const r = this.recent;
+    if (r !== null && r.used && this.isFlow(r, at)) return r;
     const held = this.held;
     for (let i = 0; i < held.length; i++) {
       const p = held[i];
-      if (!p.used || p.l3 !== o.l3 || p.ipv6 !== o.ipv6) continue;
-      const q = p.at;
-      // Ports first, each at its own L4 offset (IPv4 options move it: such a packet still
-      // finds its flow): the field that tells a host's flows apart, so a held flow that is
-      // not this one is usually passed over after four bytes, not after the L2 header.
-      const x = q + p.l4;
-      const y = at + o.l4;
-      if (b[x] !== b[y] || b[x + 1] !== b[y + 1] || b[x + 2] !== b[y + 2] || b[x + 3] !== b[y + 3]) continue;
-      if (o.ipv6) {
-        // Version and flow label (not the traffic class, which only flushes), addresses.
-        if ((b[q + o.l3] & 0xf0) !== (b[at + o.l3] & 0xf0) || (b[q + o.l3 + 1] & 0x0f) !== (b[at + o.l3 + 1] & 0x0f)) continue;
-        if (!same(b, q, at, o.l3 + 2, o.l3 + 4) || !same(b, q, at, o.l3 + 8, o.l3 + 40)) continue;
-      } else if (!same(b, q, at, o.l3 + 12, o.l3 + 20)) continue;
-      if (!same(b, q, at, 0, o.l3)) continue; // L2 header: MACs, tags, type
-      return p;
+      if (p !== r && p.used && this.isFlow(p, at)) return (this.recent = p);
     }
     return null;
+  }
+
+  /** Whether the packet at `at` (offsets in this.o) is of held flow p. */
+  private isFlow(p: Held, at: number): boolean {
+    const o = this.o;
+    if (p.l3 !== o.l3 || p.ipv6 !== o.ipv6) return false;
+    const b = this.host.bytes;
+    const q = p.at;
+    // Ports first, each at its own L4 offset (IPv4 options move it: such a packet still
+    // finds its flow): the field that tells a host's flows apart, so a held flow that is
+    // not this one is usually passed over after four bytes, not after the L2 header.
+    if (this.dv.getInt32(q + p.l4) !== this.dv.getInt32(at + o.l4)) return false;
+    if (o.ipv6) {
+      // Version and flow label (not the traffic class, which only flushes), addresses.
+      if ((b[q + o.l3] & 0xf0) !== (b[at + o.l3] & 0xf0) || (b[q + o.l3 + 1] & 0x0f) !== (b[at + o.l3 + 1] & 0x0f)) return false;
+      if (!this.same(q, at, o.l3 + 2, o.l3 + 4) || !this.same(q, at, o.l3 + 8, o.l3 + 40)) return false;
+    } else if (!this.same(q, at, o.l3 + 12, o.l3 + 20)) return false;
+    return this.same(q, at, 0, o.l3); // L2 header: MACs, tags, type
   }
 
   /** Checksums verified (or vouched for), no IP options, no padding. */
@@ -275,8 +288,8 @@ export class Gro {
     if ((flags & TCP_CWR) !== 0) return false;
     // Word 3 (data offset, flags, window) equal but for CWR/FIN/PSH; ack; options.
     if (((b[q + o.l4 + 13] ^ flags) & ~(TCP_CWR | TCP_FIN | TCP_PSH) & 0xff) !== 0) return false;
-    if (!same(b, q, at, o.l4 + 12, o.l4 + 13) || !same(b, q, at, o.l4 + 14, o.l4 + 16)) return false;
-    if (!same(b, q, at, o.l4 + 8, o.l4 + 12) || !same(b, q, at, o.l4 + 20, o.payload)) return false;
+    if (!this.same(q, at, o.l4 + 12, o.l4 + 13) || !this.same(q, at, o.l4 + 14, o.l4 + 16)) return false;
+    if (!this.same(q, at, o.l4 + 8, o.l4 + 12) || !this.same(q, at, o.l4 + 20, o.payload)) return false;
     if (o.ipv6) {
       // Traffic class straddles bytes 0–1; hop limit is byte 7.
       if (((b[q + o.l3] ^ b[l3]) & 0x0f) !== 0 || ((b[q + o.l3 + 1] ^ b[l3 + 1]) & 0xf0) !== 0) return false;
@@ -385,6 +398,7 @@ export class Gro {
     p.orFlags = 0;
     p.age = this.clock++;
     this.holding++;
+    this.recent = p;
   }
 
   /** The held flow leaves: as it came when alone, else completed as tcp_gro_complete does. */
@@ -459,6 +473,16 @@ export class Gro {
     for (let i = 0; i < p.count; i++) host.release(this.segHandle[base + i]);
   }
 
+  /** Whether bytes [from, to) after x and after y are equal: four at a time, then the rest. */
+  private same(x: number, y: number, from: number, to: number): boolean {
+    const dv = this.dv;
+    let i = from;
+    for (; i + 4 <= to; i += 4) if (dv.getInt32(x + i) !== dv.getInt32(y + i)) return false;
+    const b = this.host.bytes;
+    for (; i < to; i++) if (b[x + i] !== b[y + i]) return false;
+    return true;
+  }
+
   private free(): Held | null {
     const held = this.held;
     for (let i = 0; i < held.length; i++) if (!held[i].used) return held[i];
@@ -476,10 +500,7 @@ export class Gro {
   }
 }
 
-function same(b: Uint8Array, x: number, y: number, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (b[x + i] !== b[y + i]) return false;
-  return true;
-}
+
 
 function put16(b: Uint8Array, o: number, v: number): void {
   b[o] = (v >>> 8) & 0xff;
