@@ -5,7 +5,7 @@
  * must account for every packet and every frame.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { missing, skipUnless } from '../support/prereq.js';
+import { itNeeding, missing } from '../support/prereq.js';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
@@ -21,7 +21,7 @@ function golden(name: string, actual?: string): string {
 }
 
 // Outside CI a missing tshark skips (and says so) the check that needs it; under CI it fails.
-const noTshark = skipUnless(missing({ tools: ['tshark'] }), 'e2e: the tshark reading of a capture');
+const itTshark = itNeeding(missing({ tools: ['tshark'] }), 'e2e: the tshark reading of a capture');
 /** The capture the live-switch test writes, for the tshark test after it. */
 let captureFile = '';
 
@@ -228,7 +228,7 @@ describe('xswitch run, driven by the CLI', { timeout: 180_000 }, () => {
     expectAccounted(await stop(x));
   });
 
-  it.skipIf(noTshark)('tshark reads that capture: the interface, the XDP verdict and the source of each packet', () => {
+  itTshark('tshark reads that capture: the interface, the XDP verdict and the source of each packet', () => {
     expect(captureFile).not.toBe('');
     const tshark = spawnSync('tshark', ['-r', captureFile, '-T', 'fields', '-e', 'frame.interface_name', '-e', 'frame.verdict.ebpf_xdp', '-e', 'ip.src'], { encoding: 'utf8' });
     expect(tshark.status, tshark.stderr).toBe(0);

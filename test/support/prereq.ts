@@ -5,6 +5,7 @@
  * because a CI run that silently skipped the real-peer tests proved nothing.
  */
 import { execFileSync } from 'node:child_process';
+import { describe, it } from 'vitest';
 import { whyUnavailable as whyNativeUnavailable } from '../../lib/native/libc.js';
 
 export const inCI = process.env.CI === 'true' || process.env.CI === '1';
@@ -45,12 +46,28 @@ export function missing(opts: { tools?: string[]; root?: boolean; netns?: boolea
 }
 
 /**
- * For `describe.skipIf(skip(...))`: the reason to skip outside CI; under CI it throws at
- * collection time so the file fails with the reason.
+ * Whether to skip outside CI (saying why); under CI it throws at collection time so the
+ * file fails with the reason. Tests use it through itNeeding/describeNeeding below.
  */
 export function skipUnless(why: string | null, what: string, ci = inCI): boolean {
   if (why === null) return false;
   if (ci) throw new Error(`${what}: prerequisite missing under CI=true: ${why}`);
   console.warn(`skipping ${what}: ${why}`);
   return true;
+}
+
+/**
+ * `it` for a test that needs a tool or a peer: `it` itself when `why` is null; outside CI,
+ * `it.skip`, saying why; under CI=true it throws here, while the file is collected, so the
+ * file fails with the reason (skipUnless). Tests write `itNeeding(missing(…), what)(name,
+ * fn)` instead of `it.skipIf(…)`: no condition at the call site can let a missing
+ * prerequisite pass quietly in CI.
+ */
+export function itNeeding(why: string | null, what: string, ci = inCI): typeof it {
+  return skipUnless(why, what, ci) ? it.skip : it;
+}
+
+/** `describe` for tests that need a tool or a peer, as itNeeding. */
+export function describeNeeding(why: string | null, what: string, ci = inCI): typeof describe {
+  return skipUnless(why, what, ci) ? describe.skip : describe;
 }

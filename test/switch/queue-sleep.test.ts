@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import * as native from '../../lib/native/index.js';
 import { FdSleeper } from '../../switch/queue-sleep.js';
-import { missing, skipUnless } from '../support/prereq.js';
+import { describeNeeding, missing } from '../support/prereq.js';
 
 const LONG_MS = 5000;
 
@@ -27,7 +27,7 @@ function later(ms: number, what: { doorbell: SharedArrayBuffer; index: number } 
   );
 }
 
-describe.skipIf(skipUnless(missing({ native: true }), 'FdSleeper'))('FdSleeper: a worker blocked in poll() wakes for a descriptor and for its doorbell', () => {
+describeNeeding(missing({ native: true }), 'FdSleeper')('FdSleeper: a worker blocked in poll() wakes for a descriptor and for its doorbell', () => {
   const bell = new Int32Array(new SharedArrayBuffer(16));
   const media = native.eventfdCreate(0);
   const sleeper = new FdSleeper(bell, 2, [media], (m) => {

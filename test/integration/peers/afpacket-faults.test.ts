@@ -8,12 +8,12 @@ import { randomInt } from 'node:crypto';
 import { Switch } from '../../../switch/switch.js';
 import { CONFIG_DEFAULTS } from '../../../switch/config-types.js';
 import { Netns, ip } from '../../support/netns.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { Procs } from '../../support/procs.js';
 import { checkAccounted, startBetween } from '../../support/switch.js';
 import { vethHost } from '../../support/veth.js';
 
-const skip = skipUnless(missing({ tools: ['ip', 'ping', 'ethtool', 'sysctl'], root: true, netns: true }), 'afpacket faults on veth pairs');
+const describePeer = describeNeeding(missing({ tools: ['ip', 'ping', 'ethtool', 'sysctl'], root: true, netns: true }), 'afpacket faults on veth pairs');
 const NODE = process.execPath;
 
 /** argv: host port count. Sends `count` 1000-byte datagrams as fast as the socket takes them. */
@@ -30,7 +30,7 @@ more();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(skip)('afpacket ports: kernel drops, link down and up, a missing interface', () => {
+describePeer('afpacket ports: kernel drops, link down and up, a missing interface', () => {
   const ns = new Netns();
   const procs = new Procs();
   const logs: string[] = [];

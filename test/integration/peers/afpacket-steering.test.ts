@@ -16,13 +16,13 @@ import { SteeringControl } from '../../../flows/control.js';
 import { DEFAULT_RSS_KEY, toeplitzReference } from '../../../flows/toeplitz.js';
 import { workerUrl } from '../../../lib/worker-url.js';
 import { Netns } from '../../support/netns.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { Procs } from '../../support/procs.js';
 import { checkAccounted, startBetween } from '../../support/switch.js';
 import { tcpTransfer } from '../../support/transfer.js';
 import { vethHost } from '../../support/veth.js';
 
-const skip = skipUnless(missing({ tools: ['ip', 'ping', 'ethtool', 'sysctl'], root: true, netns: true }), 'afpacket with flow-steering rules');
+const describePeer = describeNeeding(missing({ tools: ['ip', 'ping', 'ethtool', 'sysctl'], root: true, netns: true }), 'afpacket with flow-steering rules');
 const NODE = process.execPath;
 const DATAGRAMS = 200;
 
@@ -46,7 +46,7 @@ function portOnQueue0(src: string, dst: string): number {
   }
 }
 
-describe.skipIf(skip)('afpacket port with flow-steering rules: the device receives and steers, the queues send', () => {
+describePeer('afpacket port with flow-steering rules: the device receives and steers, the queues send', () => {
   const ns = new Netns();
   const procs = new Procs();
   const logs: string[] = [];

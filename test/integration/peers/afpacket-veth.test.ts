@@ -15,13 +15,13 @@ import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Switch } from '../../../switch/switch.js';
 import { Netns, ip } from '../../support/netns.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { Procs } from '../../support/procs.js';
 import { checkAccounted, forwardProgram, startBetween } from '../../support/switch.js';
 import { tcpTransfer } from '../../support/transfer.js';
 import { vethHost } from '../../support/veth.js';
 
-const skip = skipUnless(missing({ tools: ['ip', 'ping', 'ethtool', 'sysctl'], root: true, netns: true }), 'namespace hosts on afpacket ports');
+const describePeer = describeNeeding(missing({ tools: ['ip', 'ping', 'ethtool', 'sysctl'], root: true, netns: true }), 'namespace hosts on afpacket ports');
 
 const cases = [
   { ring: 'v3', thread: 'queue', queues: 2 },
@@ -30,7 +30,7 @@ const cases = [
   { ring: 'v2', thread: 'device', queues: 2 },
 ] as const;
 
-describe.skipIf(skip).each(cases)('namespace hosts through afpacket ports (ring $ring, thread $thread, $queues queues)', ({ ring, thread, queues }) => {
+describePeer.each(cases)('namespace hosts through afpacket ports (ring $ring, thread $thread, $queues queues)', ({ ring, thread, queues }) => {
   const ns = new Netns();
   const procs = new Procs();
   const logs: string[] = [];

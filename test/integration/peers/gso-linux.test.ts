@@ -13,10 +13,10 @@ import { randomInt } from 'node:crypto';
 import type { Switch } from '../../../switch/switch.js';
 import { startVm, type Vm } from '../../../guest/runner.js';
 import { Netns, ip } from '../../support/netns.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { startBetween } from '../../support/switch.js';
 
-const skip = skipUnless(missing({ tools: ['ip', 'ethtool'], root: true, netns: true }), 'a Linux VXLAN host in a network namespace');
+const describePeer = describeNeeding(missing({ tools: ['ip', 'ethtool'], root: true, netns: true }), 'a Linux VXLAN host in a network namespace');
 
 function snmp(ns: Netns, host: string): Record<string, number> {
   const text = ns.exec(host, 'cat', ['/proc/net/snmp']);
@@ -31,7 +31,7 @@ function snmp(ns: Netns, host: string): Record<string, number> {
   return out;
 }
 
-describe.skipIf(skip)('TSO from a guest to a Linux host that takes no GSO', () => {
+describePeer('TSO from a guest to a Linux host that takes no GSO', () => {
   const ns = new Netns();
   const logs: string[] = [];
   const net = randomInt(1, 255);

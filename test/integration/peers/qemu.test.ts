@@ -15,12 +15,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Switch } from '../../../switch/switch.js';
 import { buildGuest, MARK_BIG, MARK_OK, MARK_TCP_RX, MARK_TCP_TX, MARK_UP, type Guest } from '../../support/guest.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { Procs } from '../../support/procs.js';
 import { startGuest } from '../../support/qemu.js';
 import { checkAccounted, startBetween } from '../../support/switch.js';
 
-const skip = skipUnless(
+const describePeer = describeNeeding(
   missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'] }),
   'QEMU guests through the switch',
 );
@@ -49,7 +49,7 @@ async function freeTcpPort(): Promise<number> {
   return p;
 }
 
-describe.skipIf(skip)('real QEMU guests through the switch', () => {
+describePeer('real QEMU guests through the switch', () => {
   let guest: Guest;
   const procs = new Procs();
   let sw: Switch | null = null;

@@ -10,15 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomInt } from 'node:crypto';
 import type { Switch } from '../../../switch/switch.js';
 import { Netns, ip } from '../../support/netns.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { Procs } from '../../support/procs.js';
 import { checkAccounted, startBetween } from '../../support/switch.js';
 import { tcpTransfer } from '../../support/transfer.js';
 import { vethHost } from '../../support/veth.js';
 
-const skip = skipUnless(missing({ tools: ['ip', 'ping', 'ethtool', 'sysctl'], root: true, netns: true }), 'a namespace host on a tap port');
+const describePeer = describeNeeding(missing({ tools: ['ip', 'ping', 'ethtool', 'sysctl'], root: true, netns: true }), 'a namespace host on a tap port');
 
-describe.skipIf(skip)('a namespace on a tap port and one on an afpacket port', () => {
+describePeer('a namespace on a tap port and one on an afpacket port', () => {
   const ns = new Netns();
   const procs = new Procs();
   const logs: string[] = [];

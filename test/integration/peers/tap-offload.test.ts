@@ -21,14 +21,14 @@ import { Switch } from '../../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../../switch/config-types.js';
 import type { LogEvent } from '../../../switch/switch.js';
 import { Netns, ip } from '../../support/netns.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { Procs } from '../../support/procs.js';
 import { checkAccounted } from '../../support/switch.js';
 import { tcpTransfer } from '../../support/transfer.js';
 import { vethHost } from '../../support/veth.js';
 import { execFileSync } from 'node:child_process';
 
-const skip = skipUnless(missing({ tools: ['ip', 'ethtool', 'sysctl', 'tshark'], root: true, netns: true }), 'namespace hosts on offloading tap ports');
+const describePeer = describeNeeding(missing({ tools: ['ip', 'ethtool', 'sysctl', 'tshark'], root: true, netns: true }), 'namespace hosts on offloading tap ports');
 const MB = 1 << 20;
 
 /** argv: addr port total. Receives UDP datagrams until `total` bytes came (or 15 s of silence); prints count, bytes, SHA-256. */
@@ -62,7 +62,7 @@ for i in range(sends):
 print('udp sent', sends * size, h.hexdigest(), flush=True)
 `;
 
-describe.skipIf(skip)('namespace hosts on tap ports with TSO and checksum offload', () => {
+describePeer('namespace hosts on tap ports with TSO and checksum offload', () => {
   const ns = new Netns();
   const procs = new Procs();
   const logs: string[] = [];

@@ -10,13 +10,13 @@ import { randomInt } from 'node:crypto';
 import type { Switch } from '../../../switch/switch.js';
 import { buildGuest, MARK_LISTEN, MARK_OK, MARK_RECV, MARK_UP, type Guest } from '../../support/guest.js';
 import { Netns, ip } from '../../support/netns.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { Procs } from '../../support/procs.js';
 import { startGuest } from '../../support/qemu.js';
 import { checkAccounted, startBetween } from '../../support/switch.js';
 import { vethHost } from '../../support/veth.js';
 
-const skip = skipUnless(
+const describePeer = describeNeeding(
   missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip', 'ip', 'ethtool', 'sysctl'], root: true, netns: true }),
   'a QEMU guest on a tap port',
 );
@@ -37,7 +37,7 @@ function attempt() {
 attempt();
 `;
 
-describe.skipIf(skip)('a QEMU guest on a tap port and a namespace host on an afpacket port', () => {
+describePeer('a QEMU guest on a tap port and a namespace host on an afpacket port', () => {
   let guest: Guest;
   const ns = new Netns();
   const procs = new Procs();

@@ -15,7 +15,7 @@ import udp from '../../../switch/ports/udp.js';
 import type { Port } from '../../../switch/ports/port.js';
 import { FakeIO, ethFrame, until } from '../../support/fake-io.js';
 import { Netns, ip } from '../../support/netns.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { Procs } from '../../support/procs.js';
 
 /** Whether `got` (2 hex digits per frame) is `sent` with some frames left out, order kept. */
@@ -36,7 +36,7 @@ function rcvbufErrors(ns: string): number {
   return Number(lines[1]!.split(/\s+/)[names.indexOf('RcvbufErrors')]);
 }
 
-const skip = skipUnless(missing({ tools: ['ip', 'tc'], root: true, netns: true }), 'udp port back-pressure over a rate-limited veth');
+const describePeer = describeNeeding(missing({ tools: ['ip', 'tc'], root: true, netns: true }), 'udp port back-pressure over a rate-limited veth');
 
 /**
  * Counts datagrams. Frame i carries seed i & 255 (source MAC byte 11) and payload bytes
@@ -58,7 +58,7 @@ s.bind(5000, process.argv[1], () => console.log('ready'));
 process.stdin.on('data', () => console.log('got ' + got + ' corrupt ' + corrupt + ' seeds ' + seeds + ' .'));
 `;
 
-describe.skipIf(skip)('udp port back-pressure', () => {
+describePeer('udp port back-pressure', () => {
   const ns = new Netns();
   const procs = new Procs();
   const net = randomInt(1, 255);

@@ -15,21 +15,21 @@ import { Switch, type LogEvent } from '../../../switch/switch.js';
 import { close, eventfdCreate } from '../../../lib/native/index.js';
 import * as P from '../../../switch/ports/vhost-user/protocol.js';
 import { buildGuest, MARK_OK, MARK_UP } from '../../support/guest.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { Procs, type Proc } from '../../support/procs.js';
 import { startVhostGuest } from '../../support/qemu.js';
 import { checkAccounted } from '../../support/switch.js';
 import { Frontend, RAM_BYTES, RAM_UVA } from '../../support/vhost-frontend.js';
 import { expectAccounted } from '../../switch/support.js';
 
-const skip = skipUnless(
+const describePeer = describeNeeding(
   missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'] }),
   'a hostile vhost-user front-end beside QEMU guests',
 );
 
 const region = (guestPhys: number, size: number, uva = RAM_UVA + BigInt(guestPhys)) => ({ guestPhys: BigInt(guestPhys), size: BigInt(size), userAddr: uva, mmapOffset: 0n });
 
-describe.skipIf(skip)('a hostile vhost-user front-end', () => {
+describePeer('a hostile vhost-user front-end', () => {
   const procs = new Procs();
   let sw: Switch;
   const logs: string[] = [];

@@ -14,13 +14,13 @@ import { describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { MARK_ECHO_SHA, MARK_RX_SHA, MARK_TX_SHA } from '../../support/guest.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { startVhostGuest } from '../../support/qemu.js';
 import { forwardProgram, startBetween } from '../../support/switch.js';
 import { guestsUp, vhostRig } from '../../support/vhost-guests.js';
 import { VIRTIO_F_RING_PACKED } from '../../../queues/virtqueue.js';
 
-const skip = skipUnless(
+const describePeer = describeNeeding(
   missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'] }),
   'QEMU guests with packed rings over vhost-user',
 );
@@ -29,7 +29,7 @@ const A = { mac: '52:54:00:00:01:21', ip: '192.0.2.21/24', peer: '192.0.2.22' };
 const B = { mac: '52:54:00:00:01:22', ip: '192.0.2.22/24', peer: '192.0.2.21' };
 const PACKED = 1n << BigInt(VIRTIO_F_RING_PACKED);
 
-describe.skipIf(skip)('QEMU guests with packed rings over vhost-user ports', () => {
+describePeer('QEMU guests with packed rings over vhost-user ports', () => {
   const rig = vhostRig('xs-vhost-packed-');
   const { procs, logs, context, finish } = rig;
 

@@ -9,13 +9,13 @@
  * crossed: frames of more than an MTU in from the sender, out to the receiver.
  */
 import { describe, expect, it } from 'vitest';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { type Proc } from '../../support/procs.js';
 import { startVhostGuest } from '../../support/qemu.js';
 import { forwardProgram, startBetween } from '../../support/switch.js';
 import { guestsUp, streamHashes, vhostRig } from '../../support/vhost-guests.js';
 
-const skip = skipUnless(
+const describePeer = describeNeeding(
   missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'] }),
   'QEMU guests over vhost-user with TSO',
 );
@@ -29,7 +29,7 @@ const GUEST_TSO4 = 1n << 7n;
 const HOST_TSO4 = 1n << 11n;
 const OFFLOADS = CSUM | GUEST_CSUM | GUEST_TSO4 | (1n << 8n) | HOST_TSO4 | (1n << 12n);
 
-describe.skipIf(skip)('QEMU guests over vhost-user with TSO', () => {
+describePeer('QEMU guests over vhost-user with TSO', () => {
   const rig = vhostRig('xs-vhost-tso-');
   const { procs, logs, context, finish } = rig;
 

@@ -8,13 +8,13 @@
 import { describe, expect, it } from 'vitest';
 import { statSync } from 'node:fs';
 import { MARK_TX_SHA } from '../../support/guest.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { type Proc } from '../../support/procs.js';
 import { startVhostGuest } from '../../support/qemu.js';
 import { forwardProgram, startBetween } from '../../support/switch.js';
 import { guestsUp, streamHashes, vhostRig } from '../../support/vhost-guests.js';
 
-const skip = skipUnless(
+const describePeer = describeNeeding(
   missing({ tools: ['qemu-system-x86_64', 'apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'] }),
   'QEMU guests over vhost-user',
 );
@@ -22,7 +22,7 @@ const skip = skipUnless(
 const A = { mac: '52:54:00:00:01:11', ip: '192.0.2.11/24', peer: '192.0.2.12' };
 const B = { mac: '52:54:00:00:01:12', ip: '192.0.2.12/24', peer: '192.0.2.11' };
 
-describe.skipIf(skip)('QEMU guests over vhost-user ports', () => {
+describePeer('QEMU guests over vhost-user ports', () => {
   const rig = vhostRig('xs-vhost-');
   const { procs, logs, context, finish } = rig;
 

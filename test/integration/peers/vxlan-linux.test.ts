@@ -12,12 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomInt } from 'node:crypto';
 import type { Switch } from '../../../switch/switch.js';
 import { Netns, ip } from '../../support/netns.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { Procs } from '../../support/procs.js';
 import { checkAccounted, startBetween } from '../../support/switch.js';
 import { until } from '../../support/fake-io.js';
 
-const skip = skipUnless(missing({ tools: ['ip', 'ping', 'ethtool', 'tcpdump'], root: true, netns: true }), 'Linux vxlan peers in network namespaces');
+const describePeer = describeNeeding(missing({ tools: ['ip', 'ping', 'ethtool', 'tcpdump'], root: true, netns: true }), 'Linux vxlan peers in network namespaces');
 
 const NODE = process.execPath;
 
@@ -32,7 +32,7 @@ const PATHS = [
   { io: 'dgram', receive: 'device', transmit: 'device' },
 ];
 
-describe.skipIf(skip).each(PATHS)('Linux vxlan hosts through the switch (io: $io, receive: $receive, transmit: $transmit)', ({ io, receive, transmit }) => {
+describePeer.each(PATHS)('Linux vxlan hosts through the switch (io: $io, receive: $receive, transmit: $transmit)', ({ io, receive, transmit }) => {
   const ns = new Netns();
   const procs = new Procs();
   const logs: string[] = [];

@@ -21,8 +21,9 @@ import {
   VIRTIO_NET_HDR_GSO_TCPV6,
   VnetHdr,
 } from '../../../lib/net/vnet-hdr.js';
-import { run, skipWithout, tempDir } from '../pcap/helpers.js';
+import { run, tempDir } from '../pcap/helpers.js';
 import { ACK, CWR, FIN, PSH, RST, SYN, URG, build, bytes, headerLength, pcapFile, plainSum, pseudoSum, rng, type Desc } from './frames.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -505,7 +506,7 @@ describe('GRO on the data path', () => {
   });
 });
 
-describe.skipIf(skipWithout('tshark'))('tshark checks the super-frames', () => {
+describeNeeding(missing({ tools: ['tshark'] }), 'tests that need tshark (Debian packages tshark, tcpdump)')('tshark checks the super-frames', () => {
   it('checksums completed from the NEEDS_CSUM seed are good; IP lengths are right', () => {
     const { inputs, breaths } = traffic(1, 3, 200, false);
     const host = coalesce(inputs, breaths);

@@ -14,8 +14,9 @@ import {
   VIRTIO_NET_HDR_GSO_UDP,
   VIRTIO_NET_HDR_GSO_UDP_L4,
 } from '../../../lib/net/vnet-hdr.js';
-import { run, skipWithout, tempDir } from '../pcap/helpers.js';
+import { run, tempDir } from '../pcap/helpers.js';
 import { ACK, CWR, ECE, FIN, PSH, build, bytes, headerLength, pcapFile, rng, type Desc } from './frames.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -125,7 +126,7 @@ describe('software GSO (skb_segment)', () => {
   });
 });
 
-describe.skipIf(skipWithout('tshark'))('tshark checks every segment', () => {
+describeNeeding(missing({ tools: ['tshark'] }), 'tests that need tshark (Debian packages tshark, tcpdump)')('tshark checks every segment', () => {
   it('IPv4 header, TCP and UDP checksums are all good, and seq/len chain', () => {
     const segs = cases.flatMap((c) => segment(c, true));
     const file = tmp.file('gso.pcap');

@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PcapReader } from '../../../lib/pcap/reader.js';
 import { PacketMeta, createWriter, encodeComment, type WriterOptions } from '../../../lib/pcap/writer.js';
-import { inCI, liveCapture, run, skipWithout, tempDir, udpFrame } from './helpers.js';
+import { liveCapture, run, tempDir, udpFrame } from './helpers.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -39,7 +40,7 @@ function fields(file: string, ...names: string[]): string[][] {
 /** tshark's and tcpdump's form: always 9 digits; a µs file's last 3 are zeros. */
 const epoch = (s: number, ns: number, digits: number) => `${s}.${String(digits === 9 ? ns : Math.floor(ns / 1000) * 1000).padStart(9, '0')}`;
 
-describe.skipIf(skipWithout('tshark', 'capinfos', 'tcpdump', 'text2pcap', 'editcap'))('Wireshark tools', () => {
+describeNeeding(missing({ tools: ['tshark', 'capinfos', 'tcpdump', 'text2pcap', 'editcap'] }), 'tests that need tshark, capinfos, tcpdump, text2pcap, editcap (Debian packages tshark, tcpdump)')('Wireshark tools', () => {
   describe.each<[string, WriterOptions, number]>([
     ['ours-ns.pcap', { format: 'pcap' }, 9],
     ['ours-us.pcap', { format: 'pcap', precision: 'us' }, 6],
@@ -138,7 +139,7 @@ describe.skipIf(skipWithout('tshark', 'capinfos', 'tcpdump', 'text2pcap', 'editc
 });
 
 /** Captures of real loopback traffic by dumpcap (pcapng) and tcpdump (pcap): needs root. */
-describe.skipIf(skipWithout('dumpcap', 'tcpdump') || (process.getuid?.() !== 0 && !inCI))('live captures', () => {
+describeNeeding(missing({ tools: ['dumpcap', 'tcpdump'], root: true }), 'tests that need dumpcap, tcpdump and root')('live captures', () => {
   for (const [cmd, file] of [
     ['dumpcap', 'dumpcap.pcapng'],
     ['tcpdump', 'tcpdump-live.pcap'],

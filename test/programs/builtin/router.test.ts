@@ -11,12 +11,12 @@ import { createWriter } from '../../../lib/pcap/writer.js';
 import { testProgram } from '../harness.js';
 import { arpFrame, inetChecksum, udpFrame } from '../packets.js';
 import { randInt, rng } from '../rng.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { itNeeding, missing } from '../../support/prereq.js';
 
 const R = Object.fromEntries(ROUTER_REASONS.map((n, i) => [n, i])) as Record<(typeof ROUTER_REASONS)[number], number>;
 
 // Outside CI a missing tshark skips (and says so) the check that needs it; under CI it fails.
-const noTshark = skipUnless(missing({ tools: ['tshark'] }), 'router: the Wireshark checksum validation');
+const itTshark = itNeeding(missing({ tools: ['tshark'] }), 'router: the Wireshark checksum validation');
 /** Forwarded packets the first test keeps for tshark to check. */
 const sample: Uint8Array[] = [];
 
@@ -59,7 +59,7 @@ describe('router', () => {
     sample.push(...out);
   });
 
-  it.skipIf(noTshark)('tshark finds every forwarded IPv4 checksum good and the TTL as written', () => {
+  itTshark('tshark finds every forwarded IPv4 checksum good and the TTL as written', () => {
     const out = sample;
     expect(out.length).toBe(200);
     const dir = mkdtempSync(path.join(tmpdir(), 'router-'));

@@ -8,10 +8,10 @@ import { PcapReader } from '../../../lib/pcap/reader.js';
 import { createWriter } from '../../../lib/pcap/writer.js';
 import { udpFrame } from '../packets.js';
 import { randInt, rng } from '../rng.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { itNeeding, missing } from '../../support/prereq.js';
 
 // Outside CI a missing tshark skips (and says so) the check that needs it; under CI it fails.
-const noTshark = skipUnless(missing({ tools: ['tshark'] }), 'prog run: the tshark reading of its pcapng');
+const itTshark = itNeeding(missing({ tools: ['tshark'] }), 'prog run: the tshark reading of its pcapng');
 
 const root = new URL('../../../', import.meta.url).pathname;
 let dir = '';
@@ -75,7 +75,7 @@ describe('offline runs (xswitch prog run)', () => {
     expect(json.packets).toBe(N);
   });
 
-  it.skipIf(noTshark)('tshark reads the CLI\'s pcapng with a verdict per packet', () => {
+  itTshark('tshark reads the CLI\'s pcapng with a verdict per packet', () => {
     const out = path.join(dir, 'cli.pcapng');
     expect(existsSync(out)).toBe(true);
     const lines = execFileSync('tshark', ['-r', out, '-c', '20', '-T', 'fields', '-e', 'frame.comment', '-e', 'ip.ttl'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n');

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import { execFileSync } from 'node:child_process';
 import { writeVxlanHeader } from '../../../switch/ports/vxlan.js';
 import { checkAccounted, startBetween } from '../../support/switch.js';
-import { missing, skipUnless } from '../../support/prereq.js';
+import { describeNeeding, missing } from '../../support/prereq.js';
 import { ethFrame, until } from '../../support/fake-io.js';
 import type { Switch } from '../../../switch/switch.js';
 
@@ -46,7 +46,7 @@ function vxlanDatagram(vni: number, frame: Buffer): Buffer {
 
 const send = (s: dgram.Socket, b: Buffer, port: number) => new Promise<void>((r, j) => s.send(b, port, '127.0.0.1', (e) => (e ? j(e) : r())));
 
-describe.skipIf(skipUnless(missing({ native: true, tools: ['ss'] }), 'vxlan received on the queue workers'))('vxlan received on the queue workers', () => {
+describeNeeding(missing({ native: true, tools: ['ss'] }), 'vxlan received on the queue workers')('vxlan received on the queue workers', () => {
   it('spreads over one socket per queue, demultiplexes VNIs, counts the malformed, survives a killed worker and leaks no socket', async () => {
     const local = await freeUdpPort();
     const peer = await bound();

@@ -14,9 +14,10 @@ import { CONFIG_DEFAULTS, type SwitchConfig } from '../../../../switch/config-ty
 import { startVm, type Vm } from '../../../../guest/runner.js';
 import { PATTERN_BYTES, streamPattern } from '../../../../examples/vm/tcp-stream.js';
 import { expectAccounted } from '../../support.js';
-import { run as sh, skipWithout, tempDir } from '../../../lib/pcap/helpers.js';
+import { run as sh, tempDir } from '../../../lib/pcap/helpers.js';
 import { until } from './harness.js';
 import { VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_MRG_RXBUF } from '../../../../queues/virtqueue.js';
+import { describeNeeding, missing } from '../../../support/prereq.js';
 
 const built = existsSync(new URL('../../../../dist/guest/vm-worker.js', import.meta.url)) && existsSync(new URL('../../../../dist/switch/device.js', import.meta.url));
 const run = it.runIf(built || process.env.CI === 'true');
@@ -246,7 +247,7 @@ describe('TSO super-frames from a guest', () => {
   });
 });
 
-describe.skipIf(skipWithout('tshark'))('TSO super-frames to a port without offloads', () => {
+describeNeeding(missing({ tools: ['tshark'] }), 'tests that need tshark (Debian packages tshark, tcpdump)')('TSO super-frames to a port without offloads', () => {
   run('every segment written to a capture port has good IPv4 and TCP checksums (tshark) and the stream is whole', async () => {
     const BYTES = 400_000;
     const file = tmp.file(`tso-${Date.now()}.pcap`);

@@ -11,7 +11,8 @@ import type { PortConfig } from '../../../../switch/ports/port.js';
 import { PcapReader } from '../../../../lib/pcap/reader.js';
 import { createWriter } from '../../../../lib/pcap/writer.js';
 import { config, expectAccounted } from '../../support.js';
-import { inCI, liveCapture, run, skipWithout, tempDir, udpFrame } from '../../../lib/pcap/helpers.js';
+import { liveCapture, run, skipWithout, tempDir, udpFrame } from '../../../lib/pcap/helpers.js';
+import { describeNeeding, missing } from '../../../support/prereq.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -225,7 +226,7 @@ describe('pcap → switch → pcap', () => {
     });
   }
 
-  describe.skipIf(skipWithout('tcpdump', 'editcap', 'tshark'))('captures written by other tools', () => {
+  describeNeeding(missing({ tools: ['tcpdump', 'editcap', 'tshark'] }), 'tests that need tcpdump, editcap, tshark (Debian packages tshark, tcpdump)')('captures written by other tools', () => {
     for (const [tool, name] of [
       ['tcpdump', 'tcpdump.pcap'],
       ['editcap', 'editcap.pcapng'],
@@ -246,7 +247,7 @@ describe('pcap → switch → pcap', () => {
     }
   });
 
-  describe.skipIf(skipWithout('dumpcap') || (process.getuid?.() !== 0 && !inCI))('a live capture by dumpcap (needs root)', () => {
+  describeNeeding(missing({ tools: ['dumpcap'], root: true }), 'tests that need dumpcap and root')('a live capture by dumpcap (needs root)', () => {
     it('200 datagrams captured on lo replay through the switch, every one counted and written', async () => {
       const port = 41000 + (process.pid % 20000);
       const cap = tmp.file('live.pcapng');
