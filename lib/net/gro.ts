@@ -154,6 +154,8 @@ export class Gro {
   /** The flow the last segment joined or started: the next one is most often its own. */
   private recent: Held | null = null;
   private readonly hdr = new VnetHdr();
+  /** A gathered flow's first headers as they came (L2 ≤ 26, IP ≤ 40, TCP ≤ 60 bytes). */
+  private readonly headers = new Uint8Array(128);
   private clock = 0;
   /** mergeable()'s decision on fixed IPv4 ids, applied by merge(). */
   private fixedNext = false;
@@ -433,9 +435,7 @@ export class Gro {
     // Gathered, the first segment's own frame takes the completed headers for the copy, and
     // gets its own back after it: a frame leaves GRO as it came (a producer may send it
     // again as it is: gen's recycle).
-    const lenAt = p.ipv6 ? l3 + 4 : l3 + 2;
-    const saved = gather ? (b[lenAt] << 24) | (b[lenAt + 1] << 16) | (b[l3 + 10] << 8) | b[l3 + 11] : 0;
-    const savedTcp = gather ? (b[l4 + 13] << 16) | (b[l4 + 16] << 8) | b[l4 + 17] : 0;
+    if (gather) for (let i = 0; i < p.payload; i++) this.headers[i] = b[p.at + i];
     const l4Len = p.len - p.l4;
     b[l4 + 13] |= p.orFlags;
     let pseudo: number;
@@ -461,15 +461,7 @@ export class Gro {
     if (!gather) return host.deliver(p.handle, p.at, p.len, h);
     const base = p.slot * GRO_DEFER_SEGMENTS;
     host.deliverGather!(this.pieces, base, p.count, p.len, h);
-    b[lenAt] = saved >>> 24;
-    b[lenAt + 1] = (saved >>> 16) & 0xff;
-    if (!p.ipv6) {
-      b[l3 + 10] = (saved >>> 8) & 0xff;
-      b[l3 + 11] = saved & 0xff;
-    }
-    b[l4 + 13] = savedTcp >>> 16;
-    b[l4 + 16] = (savedTcp >>> 8) & 0xff;
-    b[l4 + 17] = savedTcp & 0xff;
+    for (let i = 0; i < p.payload; i++) b[p.at + i] = this.headers[i];
     for (let i = 0; i < p.count; i++) host.release(this.segHandle[base + i]);
   }
 
@@ -499,8 +491,6 @@ export class Gro {
     return best!;
   }
 }
-
-
 
 function put16(b: Uint8Array, o: number, v: number): void {
   b[o] = (v >>> 8) & 0xff;
