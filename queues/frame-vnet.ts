@@ -11,7 +11,16 @@
  * turned back into an offset from the packet's start (the wire form) when loaded. A frame
  * without the flag carries nothing and costs nothing: readers test one bit.
  */
-import { readVnetHdr, VnetHdr, writeVnetHdr } from '../lib/net/vnet-hdr.js';
+import {
+  readVnetHdr,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_GSO_ECN,
+  VIRTIO_NET_HDR_GSO_NONE,
+  VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_TCPV6,
+  VnetHdr,
+  writeVnetHdr,
+} from '../lib/net/vnet-hdr.js';
 
 /**
  * What a port takes (the word each device publishes for the queue workers, layout.offloads):
@@ -24,6 +33,18 @@ export const OFFLOAD_TSO6 = 4;
 export const OFFLOAD_TSO = OFFLOAD_TSO4 | OFFLOAD_TSO6;
 /** Takes super-frames marked ECN (CWR on the first segment): GUEST_ECN. */
 export const OFFLOAD_TSO_ECN = 8;
+
+/**
+ * The OFFLOAD_* bits a port must take for a frame with this virtio_net_hdr to reach it as
+ * it is, or -1 when none can (UDP GSO). A TCP super-frame needs CSUM too: its segments'
+ * checksums are the receiver's to finish (virtio: GUEST_TSO4/6 require GUEST_CSUM).
+ */
+export function offloadsFor(gsoType: number, flags: number): number {
+  const type = gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
+  const tso = type === VIRTIO_NET_HDR_GSO_TCPV4 ? OFFLOAD_TSO4 | OFFLOAD_CSUM : type === VIRTIO_NET_HDR_GSO_TCPV6 ? OFFLOAD_TSO6 | OFFLOAD_CSUM : type === VIRTIO_NET_HDR_GSO_NONE ? 0 : -1;
+  if (tso < 0) return -1;
+  return tso | ((gsoType & VIRTIO_NET_HDR_GSO_ECN) !== 0 ? OFFLOAD_TSO_ECN : 0) | ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 ? OFFLOAD_CSUM : 0);
+}
 
 /**
  * Flags in the high half of descriptor word 3 (Desc.META); a const enum for the hot paths

@@ -22,8 +22,10 @@
  */
 export class BreathJournal {
   private readonly w: Int32Array;
-  private readonly d: Float64Array;
-  /** The staged counters' totals (see count()): the journal's Float64 part. */
+  /**
+   * The journal's Float64 part: (counter index, total) pairs. The engine stores each total
+   * here itself (see count()).
+   */
   readonly totals: Float64Array;
   private readonly targets: Int32Array[] = [];
   private readonly at: number[] = [];
@@ -43,8 +45,7 @@ export class BreathJournal {
     this.w = new Int32Array(sab, 0, 2 + 2 * words);
     // Doubles start on an 8-byte boundary after the Int32 part.
     const dOff = Math.ceil(((2 + 2 * words) * 4) / 8) * 8;
-    this.d = new Float64Array(sab, dOff, 2 * counters);
-    this.totals = this.d;
+    this.totals = new Float64Array(sab, dOff, 2 * counters);
   }
 
   /**
@@ -74,7 +75,7 @@ export class BreathJournal {
    */
   count(index: number): number {
     const k = 2 * this.m++;
-    this.d[k] = index;
+    this.totals[k] = index;
     return k + 1;
   }
 
@@ -85,7 +86,7 @@ export class BreathJournal {
 
   /** Entry k's counter index (a small integer, so returning it boxes nothing). */
   counterIndex(k: number): number {
-    return this.d[2 * k];
+    return this.totals[2 * k];
   }
 
   /** Where entry k's total is in `totals` (read there, for the reason count() gives). */
@@ -130,8 +131,8 @@ export class BreathJournal {
     }
     const m = Math.min(this.w[1], this.counters);
     for (let k = 0; k < m; k++) {
-      const i = this.d[2 * k];
-      if (i >= 0 && i < counterValues.length) counterValues[i] = this.d[2 * k + 1];
+      const i = this.totals[2 * k];
+      if (i >= 0 && i < counterValues.length) counterValues[i] = this.totals[2 * k + 1];
     }
     // Pairs with the next commit()'s store by this successor: replayed once.
     Atomics.store(this.w, 0, 0);

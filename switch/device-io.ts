@@ -26,9 +26,9 @@ import { CTL_DOORBELL, CTL_WORDS, queueDoorbell, type SharedLayout } from './lay
 import type { Port, PortIO } from './ports/port.js';
 import type { Steerer } from '../flows/rss.js';
 import { ByteCopier } from '../queues/copy.js';
-import { F_VNET, OFFLOAD_CSUM, OFFLOAD_TSO4, OFFLOAD_TSO6, OFFLOAD_TSO_ECN, loadFrameVnet, storeFrameVnet } from '../queues/frame-vnet.js';
+import { F_VNET, loadFrameVnet, offloadsFor, storeFrameVnet } from '../queues/frame-vnet.js';
 import { GsoPlan, gsoErrorText } from '../lib/net/gso.js';
-import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VnetHdr } from '../lib/net/vnet-hdr.js';
+import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VnetHdr } from '../lib/net/vnet-hdr.js';
 
 export class DeviceIO implements PortIO {
   readonly name: string;
@@ -394,13 +394,9 @@ export class DeviceIO implements PortIO {
     const area = this.area;
     const base = frame * this.frameSize;
     loadFrameVnet(h, area, base, off);
-    const type = h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
-    const gso = type !== VIRTIO_NET_HDR_GSO_NONE;
+    const gso = (h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN) !== VIRTIO_NET_HDR_GSO_NONE;
     const partial = (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0;
-    const need =
-      (partial ? OFFLOAD_CSUM : 0) |
-      ((h.gsoType & VIRTIO_NET_HDR_GSO_ECN) !== 0 ? OFFLOAD_TSO_ECN : 0) |
-      (type === VIRTIO_NET_HDR_GSO_TCPV4 ? OFFLOAD_TSO4 : type === VIRTIO_NET_HDR_GSO_TCPV6 ? OFFLOAD_TSO6 : gso ? -1 : 0);
+    const need = offloadsFor(h.gsoType, h.flags);
     if (port.transmitOffload !== undefined && need !== -1 && (takes & need) === need) {
       return port.transmitOffload(area, base + off, len, q, h);
     }

@@ -45,10 +45,10 @@ import { Verdict } from '../programs/verdicts.js';
 import type { XdpProgram } from '../programs/program.js';
 import type { QueueEndpoint, TxEmit } from './endpoints/endpoint.js';
 import { ByteCopier } from '../queues/copy.js';
-import { DescFlag, OFFLOAD_CSUM, OFFLOAD_TSO, OFFLOAD_TSO4, OFFLOAD_TSO6, OFFLOAD_TSO_ECN, loadFrameVnet, storeFrameVnet, VNET_AT } from '../queues/frame-vnet.js';
+import { DescFlag, OFFLOAD_TSO, loadFrameVnet, offloadsFor, storeFrameVnet, VNET_AT } from '../queues/frame-vnet.js';
 import { Gro, type GroHost } from '../lib/net/gro.js';
 import { GsoPlan, gsoErrorText } from '../lib/net/gso.js';
-import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VnetHdr } from '../lib/net/vnet-hdr.js';
+import { completeChecksum, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VnetHdr } from '../lib/net/vnet-hdr.js';
 import { QueuePortIO } from './queue-io.js';
 import { BreathJournal } from './breath-journal.js';
 import { journalWords } from './layout.js';
@@ -797,10 +797,7 @@ export class QueueEngine {
   groGathers(port: number, gsoType: number): boolean {
     const side = this.txSides[port];
     if (side === null || !side.direct || !side.gathers()) return false;
-    const need =
-      OFFLOAD_CSUM |
-      ((gsoType & ~VIRTIO_NET_HDR_GSO_ECN) === VIRTIO_NET_HDR_GSO_TCPV6 ? OFFLOAD_TSO6 : OFFLOAD_TSO4) |
-      ((gsoType & VIRTIO_NET_HDR_GSO_ECN) !== 0 ? OFFLOAD_TSO_ECN : 0);
+    const need = offloadsFor(gsoType, VIRTIO_NET_HDR_F_NEEDS_CSUM);
     return (this.portTakes[port] & need) === need;
   }
 
@@ -878,11 +875,7 @@ export class QueueEngine {
   private takesVnet(port: number, base: number, off: number): boolean {
     const h = this.outHdr;
     loadFrameVnet(h, this.area, base, off);
-    const type = h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
-    const need =
-      (type === VIRTIO_NET_HDR_GSO_NONE ? 0 : type === VIRTIO_NET_HDR_GSO_TCPV4 ? OFFLOAD_TSO4 | OFFLOAD_CSUM : type === VIRTIO_NET_HDR_GSO_TCPV6 ? OFFLOAD_TSO6 | OFFLOAD_CSUM : -1) |
-      ((h.gsoType & VIRTIO_NET_HDR_GSO_ECN) !== 0 ? OFFLOAD_TSO_ECN : 0) |
-      ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 ? OFFLOAD_CSUM : 0);
+    const need = offloadsFor(h.gsoType, h.flags);
     return need >= 0 && (this.portTakes[port] & need) === need;
   }
 
