@@ -60,11 +60,9 @@ export class ByteCopier {
   private readonly bulkView: Uint8Array[] = new Array<Uint8Array>(BULK_VIEWS).fill(EMPTY);
   private srcView: Uint8Array | null = null;
   private srcBase = 0;
-  private srcBuffer: ArrayBufferLike | null = null;
   private src: Views = NO_VIEWS;
   private dstView: Uint8Array | null = null;
   private dstBase = 0;
-  private dstBuffer: ArrayBufferLike | null = null;
   private dst: Views = NO_VIEWS;
 
   /** dst[dstOff, dstOff + n) ← src[srcOff, srcOff + n). Does not allocate (after the first call per buffer). */
@@ -91,8 +89,7 @@ export class ByteCopier {
   private seeSrc(src: Uint8Array): void {
     this.srcView = src;
     this.srcBase = src.byteOffset;
-    if (src.buffer !== this.srcBuffer) {
-      this.srcBuffer = src.buffer;
+    if (src.buffer !== this.src.buffer) {
       this.bulkAt.fill(-1); // views of the old buffer
       this.bulkView.fill(EMPTY);
       this.src = new Views(src.buffer);
@@ -102,8 +99,7 @@ export class ByteCopier {
   private seeDst(dst: Uint8Array): void {
     this.dstView = dst;
     this.dstBase = dst.byteOffset;
-    if (dst.buffer !== this.dstBuffer) {
-      this.dstBuffer = dst.buffer;
+    if (dst.buffer !== this.dst.buffer) {
       this.dst = new Views(dst.buffer);
     }
   }

@@ -116,11 +116,10 @@ export class VirtioNetQueues {
   private hdrOutSet = false;
   /**
    * transmitGather()'s source: while gPieces is set, transmit()'s data offsets are offsets
-   * into the frame the pieces make, read through gatherCopy(); gi/gAt is its cursor (piece
-   * gi begins at frame offset gAt), as the copies go forward.
+   * into the frame the pieces make (copyIn); piece gi begins at frame offset gAt, a cursor
+   * that only goes forward (transmit() copies a frame's bytes in order, once).
    */
   private gPieces: Int32Array | null = null;
-  private gFirst = 0;
   private gEnd = 0;
   private gi = 0;
   private gAt = 0;
@@ -241,8 +240,7 @@ export class VirtioNetQueues {
           for (let k = 0; k < NET_HDR_BYTES; k++) mb[a + k] = 0;
           mb[a + NET_HDR_NUM_BUFFERS] = 1;
         }
-        if (this.gPieces === null) this.copier.copy(mb, a + NET_HDR_BYTES, area, offset, length);
-        else this.gatherCopy(mb, a + NET_HDR_BYTES, area, offset, length);
+        this.copyIn(mb, a + NET_HDR_BYTES, area, offset, length);
         q.addUsed(head, need);
         this.rxDirty[qi] = 1;
         return true;
@@ -298,7 +296,6 @@ export class VirtioNetQueues {
    */
   transmitGather(area: Uint8Array, pieces: Int32Array, first: number, n: number, total: number, queue: number, h: VnetHdr, guestEcn: boolean): boolean {
     this.gPieces = pieces;
-    this.gFirst = first;
     this.gEnd = first + n;
     this.gi = first;
     this.gAt = 0;
@@ -307,16 +304,12 @@ export class VirtioNetQueues {
     return ok;
   }
 
-  /** Copies n bytes from offset `from` of the gathered frame (transmitGather) to dst. */
-  private gatherCopy(mb: Uint8Array, dst: number, area: Uint8Array, from: number, n: number): void {
-    const pieces = this.gPieces!;
+  /** transmit()'s copy of frame bytes [from, from + n) into guest memory at dst: from `area`, or from the pieces. */
+  private copyIn(mb: Uint8Array, dst: number, area: Uint8Array, from: number, n: number): void {
+    const pieces = this.gPieces;
+    if (pieces === null) return this.copier.copy(mb, dst, area, from, n);
     let i = this.gi;
     let at = this.gAt;
-    // A chain given back (unpop) starts the frame over.
-    if (from < at) {
-      i = this.gFirst;
-      at = 0;
-    }
     while (n > 0 && i < this.gEnd) {
       const len = pieces[2 * i + 1];
       if (from >= at + len) {
@@ -424,8 +417,7 @@ export class VirtioNetQueues {
           else if (h === 11) this.numBufAddr1 = dst + k;
         }
       } else {
-        if (this.gPieces === null) this.copier.copy(mb, dst, src, srcOff + done, take);
-        else this.gatherCopy(mb, dst, src, srcOff + done, take);
+        this.copyIn(mb, dst, src, srcOff + done, take);
       }
       done += take;
       this.segOff += take;
