@@ -11,16 +11,7 @@
  * turned back into an offset from the packet's start (the wire form) when loaded. A frame
  * without the flag carries nothing and costs nothing: readers test one bit.
  */
-import {
-  readVnetHdr,
-  VIRTIO_NET_HDR_F_NEEDS_CSUM,
-  VIRTIO_NET_HDR_GSO_ECN,
-  VIRTIO_NET_HDR_GSO_NONE,
-  VIRTIO_NET_HDR_GSO_TCPV4,
-  VIRTIO_NET_HDR_GSO_TCPV6,
-  VnetHdr,
-  writeVnetHdr,
-} from '../lib/net/vnet-hdr.js';
+import { readVnetHdr, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VnetHdr, writeVnetHdr } from '../lib/net/vnet-hdr.js';
 
 /**
  * What a port takes (the word each device publishes for the queue workers, layout.offloads):
