@@ -60,6 +60,11 @@ let lastBase = 0;
 let lastView: DataView = new DataView(new ArrayBuffer(8));
 
 export function fold16(sum: number): number {
+  if (sum <= 0xffffffff) {
+    // The common case (a header, a frame): two folds in 32-bit integer ops, no division.
+    sum = (sum & 0xffff) + (sum >>> 16);
+    return (sum & 0xffff) + (sum >>> 16);
+  }
   while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 65536);
   return sum;
 }

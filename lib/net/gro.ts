@@ -250,7 +250,19 @@ export class Gro {
     // Ports first, each at its own L4 offset (IPv4 options move it: such a packet still
     // finds its flow): the field that tells a host's flows apart, so a held flow that is
     // not this one is usually passed over after four bytes, not after the L2 header.
-    if (this.dv.getInt32(q + p.l4) !== this.dv.getInt32(at + o.l4)) return false;
+    const dv = this.dv;
+    if (dv.getInt32(q + p.l4) !== dv.getInt32(at + o.l4)) return false;
+    if (o.l3 === 14 && !o.ipv6) {
+      // Untagged IPv4, the common case, in straight-line words: addresses, then the MACs and type.
+      return (
+        dv.getInt32(q + 26) === dv.getInt32(at + 26) &&
+        dv.getInt32(q + 30) === dv.getInt32(at + 30) &&
+        dv.getInt32(q) === dv.getInt32(at) &&
+        dv.getInt32(q + 4) === dv.getInt32(at + 4) &&
+        dv.getInt32(q + 8) === dv.getInt32(at + 8) &&
+        dv.getUint16(q + 12) === dv.getUint16(at + 12)
+      );
+    }
     if (o.ipv6) {
       // Version and flow label (not the traffic class, which only flushes), addresses.
       if ((b[q + o.l3] & 0xf0) !== (b[at + o.l3] & 0xf0) || (b[q + o.l3 + 1] & 0x0f) !== (b[at + o.l3 + 1] & 0x0f)) return false;
@@ -268,7 +280,7 @@ export class Gro {
       if (((b[l3 + 4] << 8) | b[l3 + 5]) !== len - o.l3 - 40) return false;
     } else {
       if (b[l3] !== 0x45 || ((b[l3 + 2] << 8) | b[l3 + 3]) !== len - o.l3) return false;
-      if (fold16(sum32(b, l3, l3 + 20)) !== 0xffff) {
+      if (this.ipv4HeaderSum(l3) !== 0xffff) {
         this.csumBad++;
         return false;
       }
@@ -280,33 +292,40 @@ export class Gro {
     return false;
   }
 
+  /**
+   * Headers are compared a 32-bit word at a time (big-endian, through the DataView), the
+   * fields that may differ masked out: a byte at a time this was a sixth of GRO's cost.
+   */
   private mergeable(p: Held, at: number, flags: number, plen: number): boolean {
-    const b = this.host.bytes;
+    const dv = this.dv;
     const o = this.o;
     const q = p.at;
-    const l3 = at + o.l3;
-    const l4 = at + o.l4;
     if (o.l4 !== p.l4 || o.payload !== p.payload) return false; // IP options or data offset differ
     if ((flags & TCP_CWR) !== 0) return false;
-    // Word 3 (data offset, flags, window) equal but for CWR/FIN/PSH; ack; options.
-    if (((b[q + o.l4 + 13] ^ flags) & ~(TCP_CWR | TCP_FIN | TCP_PSH) & 0xff) !== 0) return false;
-    if (!this.same(q, at, o.l4 + 12, o.l4 + 13) || !this.same(q, at, o.l4 + 14, o.l4 + 16)) return false;
-    if (!this.same(q, at, o.l4 + 8, o.l4 + 12) || !this.same(q, at, o.l4 + 20, o.payload)) return false;
+    const l3 = o.l3;
+    const l4 = o.l4;
+    // TCP word 3 (data offset, flags, window) equal but for CWR/FIN/PSH; ack; options.
+    if (((dv.getInt32(q + l4 + 12) ^ dv.getInt32(at + l4 + 12)) & ~((TCP_CWR | TCP_FIN | TCP_PSH) << 16)) !== 0) return false;
+    if (dv.getInt32(q + l4 + 8) !== dv.getInt32(at + l4 + 8) || !this.same(q, at, l4 + 20, o.payload)) return false;
     if (o.ipv6) {
-      // Traffic class straddles bytes 0–1; hop limit is byte 7.
-      if (((b[q + o.l3] ^ b[l3]) & 0x0f) !== 0 || ((b[q + o.l3 + 1] ^ b[l3 + 1]) & 0xf0) !== 0) return false;
-      if (b[q + o.l3 + 7] !== b[l3 + 7]) return false;
+      // Word 0 is version, traffic class (bits 27–20), flow label; hop limit is byte 7.
+      if (((dv.getInt32(q + l3) ^ dv.getInt32(at + l3)) & 0x0ff00000) !== 0) return false;
+      if (dv.getUint8(q + l3 + 7) !== dv.getUint8(at + l3 + 7)) return false;
     } else {
-      if (b[q + o.l3 + 1] !== b[l3 + 1] || b[q + o.l3 + 8] !== b[l3 + 8]) return false; // TOS, TTL
-      const df = b[l3 + 6] & IP_DF;
-      if ((b[q + o.l3 + 6] & IP_DF) !== df) return false;
+      // Word 0: version and IHL, TOS (bits 23–16), length; word 2: TTL (bits 31–24), protocol, checksum.
+      if (((dv.getInt32(q + l3) ^ dv.getInt32(at + l3)) & 0x00ff0000) !== 0) return false;
+      if (((dv.getInt32(q + l3 + 8) ^ dv.getInt32(at + l3 + 8)) & 0xff000000) !== 0) return false;
+      // Word 1: id (bits 31–16), flags and fragment offset (DF: bit 14).
+      const w1 = dv.getInt32(at + l3 + 4);
+      const df = w1 & (IP_DF << 8);
+      if ((dv.getInt32(q + l3 + 4) & (IP_DF << 8)) !== df) return false;
       // Ids increment, or (atomic datagrams, DF) stay fixed: the second segment decides which.
-      const id = (b[l3 + 4] << 8) | b[l3 + 5];
+      const id = w1 >>> 16;
       const fixed = df !== 0 && id === p.firstId && (p.count === 1 || p.fixedId);
       if (!fixed && (p.fixedId || id !== ((p.firstId + p.count) & 0xffff))) return false;
       this.fixedNext = fixed;
     }
-    const seq = ((b[l4 + 4] << 24) | (b[l4 + 5] << 16) | (b[l4 + 6] << 8) | b[l4 + 7]) >>> 0;
+    const seq = dv.getUint32(at + l4 + 4);
     if (seq !== p.nextSeq) return false;
     if (plen < 1 || plen > p.mss) return false;
     if (p.len - p.l3 + plen >= GRO_MAX_IP_LEN || p.len + plen > this.host.superFrameBytes) return false;
@@ -445,7 +464,7 @@ export class Gro {
     } else {
       put16(b, l3 + 2, p.len - p.l3);
       put16(b, l3 + 10, 0);
-      put16(b, l3 + 10, ~fold16(sum32(b, l3, l3 + 20)) & 0xffff);
+      put16(b, l3 + 10, ~this.ipv4HeaderSum(l3) & 0xffff);
       pseudo = sum32(b, l3 + 12, l3 + 20, IPPROTO_TCP + l4Len);
     }
     const h = this.hdr;
@@ -463,6 +482,17 @@ export class Gro {
     host.deliverGather!(this.pieces, base, p.count, p.len, h);
     for (let i = 0; i < p.payload; i++) b[p.at + i] = this.headers[i];
     for (let i = 0; i < p.count; i++) host.release(this.segHandle[base + i]);
+  }
+
+  /** The IPv4 header's ones' complement sum at `l3` (0xffff when its checksum is right): five words, no loop. */
+  private ipv4HeaderSum(l3: number): number {
+    const dv = this.dv;
+    const a = dv.getUint32(l3);
+    const b = dv.getUint32(l3 + 4);
+    const c = dv.getUint32(l3 + 8);
+    const d = dv.getUint32(l3 + 12);
+    const e = dv.getUint32(l3 + 16);
+    return fold16((a >>> 16) + (a & 0xffff) + (b >>> 16) + (b & 0xffff) + (c >>> 16) + (c & 0xffff) + (d >>> 16) + (d & 0xffff) + (e >>> 16) + (e & 0xffff));
   }
 
   /** Whether bytes [from, to) after x and after y are equal: four at a time, then the rest. */

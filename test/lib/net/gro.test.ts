@@ -22,7 +22,7 @@ import {
   VnetHdr,
 } from '../../../lib/net/vnet-hdr.js';
 import { run, tempDir } from '../pcap/helpers.js';
-import { ACK, CWR, FIN, PSH, RST, SYN, URG, build, bytes, headerLength, pcapFile, plainSum, pseudoSum, rng, type Desc } from './frames.js';
+import { ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, build, bytes, headerLength, pcapFile, plainSum, pseudoSum, rng, type Desc } from './frames.js';
 import { describeNeeding, missing } from '../../support/prereq.js';
 
 const tmp = tempDir();
@@ -245,7 +245,7 @@ function traffic(seed: number, nFlows: number, perFlow: number, chaos: boolean):
       ? { ipv6: true, saddr: [0xfd, 0, ...Array(13).fill(0), f + 1], daddr: [0xfd, 0, ...Array(13).fill(0), 0xfe], flowLabel: f * 17, sport: 30000 + f, dport: 5201, payload: new Uint8Array(0) }
       : { saddr: [10, 0, 0, f + 1], daddr: [10, 0, 1, 1], sport: 30000 + f, dport: 5201, vlan: f % 4 === 1 ? [100] : undefined, payload: new Uint8Array(0) };
     const mss = [1448, 1448, 1000, 536][f % 4];
-    return { base, mss, seq: Math.floor(r() * 2 ** 32), id: Math.floor(r() * 65536), fixedId: f % 5 === 4, window: 501, opts: f % 2 === 0 ? [1, 1, 8, 10, 0, 0, 0, f, 0, 0, 0, 1] : undefined };
+    return { base, mss, seq: Math.floor(r() * 2 ** 32), id: Math.floor(r() * 65536), fixedId: f % 5 === 4, window: 501, opts: f % 2 === 0 ? [1, 1, 8, 10, 0, 0, 0, f, 0, 0, 0, 1] : undefined, ack: 7, ttl: 64, tos: 0, df: true };
   });
   const streams: In[][] = flows.map((fl, f) => {
     const segs: In[] = [];
@@ -257,8 +257,15 @@ function traffic(seed: number, nFlows: number, perFlow: number, chaos: boolean):
       if (chaos && r() < 0.02) flags |= CWR;
       if (chaos && r() < 0.01) flags |= URG;
       if (i === perFlow - 1) flags |= FIN | PSH;
+      if (chaos && r() < 0.01) flags |= ECE;
       if (chaos && r() < 0.03) fl.window += 1;
-      const d: Desc = { ...fl.base, seq: fl.seq, id: fl.id, flags, window: fl.window, tcpOptions: fl.opts, payload: bytes(len, r) };
+      // Each header field a segment must share with its flow's to join it changes now and
+      // then: every comparison GRO makes is exercised both ways.
+      if (chaos && r() < 0.03) fl.ack += 1000;
+      if (chaos && r() < 0.01) fl.ttl ^= 1;
+      if (chaos && r() < 0.01) fl.tos ^= 0x10;
+      if (chaos && r() < 0.01 && !fl.base.ipv6) fl.df = !fl.df;
+      const d: Desc = { ...fl.base, seq: fl.seq, id: fl.id, flags, window: fl.window, tcpOptions: fl.opts, ack: fl.ack, ttl: fl.ttl, tos: fl.tos, df: fl.df, payload: bytes(len, r) };
       fl.seq = (fl.seq + len) >>> 0;
       if (!fl.fixedId) fl.id = (fl.id + 1) & 0xffff;
       const x = r();
@@ -290,7 +297,7 @@ function traffic(seed: number, nFlows: number, perFlow: number, chaos: boolean):
       else if (x < 0.05) inputs.splice(i, 1); // loss
       else if (x < 0.07) inputs.splice(i, 0, { ...inputs[i] }); // duplicate
       else if (x < 0.08 && !inputs[i].d.udp) inputs[i] = { ...inputs[i], d: { ...inputs[i].d, seq: ((inputs[i].d.seq ?? 0) + 1_000_000) >>> 0 } }; // out of window
-      else if (x < 0.09 && !inputs[i].d.udp) inputs[i] = { ...inputs[i], csum: 0, d: { ...inputs[i].d, badCsum: true } };
+      else if (x < 0.09 && !inputs[i].d.udp) inputs[i] = { ...inputs[i], csum: 0, d: { ...inputs[i].d, badCsum: true, csumField: undefined } }; // no partial-sum seed: nothing vouches for it
       else if (x < 0.095 && !inputs[i].d.udp) inputs[i] = { ...inputs[i], d: { ...inputs[i].d, pad: 6 } };
       else if (x < 0.1 && !inputs[i].d.udp && !inputs[i].d.ipv6) inputs[i] = { ...inputs[i], d: { ...inputs[i].d, ipOptions: [1, 1, 1, 0] } };
     }
