@@ -20,7 +20,8 @@
  *                checksums computed by the guests). Both also as CPU-seconds per GB (every
  *                thread of the process: guests and switch), the figure a loaded machine
  *                does not distort, and its ratio.
- *                gro→vm and mtu→vm run in turn, three rounds; the best of each is the row.
+ *                gro→vm and mtu→vm run in turn, three rounds, and the VM → VM rows two; the
+ *                best of each is the row, every round printed.
  * Targets: GRO ≥ 40 Gbit/s per queue; vm-vm tso ≥ 3× vm-vm mtu.
  */
 import { Switch } from '../../switch/switch.js';
@@ -42,6 +43,8 @@ const SEG_LEN = 1514;
 const FLOWS = 8;
 /** Rounds of the per-queue rows (gro→vm, mtu→vm), in turn. */
 const ROUNDS = 3;
+/** Rounds of the VM → VM rows, in turn. */
+const VM_ROUNDS = 2;
 
 /** SEGMENTS segments of FLOWS TCP flows; breath b (64 segments) holds 16 in-order segments of each of 4 flows. */
 function fillSegments(area: Uint8Array): void {
@@ -293,10 +296,19 @@ const mode: BenchMode = {
       line('gro→vm', [[g.gbpsPerCpu, 'Gbit/s per CPU'], [g.gbps, 'Gbit/s'], [(g.gbpsPerCpu / m.gbpsPerCpu) * 100, '% of mtu'], [perSuper(g), 'seg/super']]),
     );
     say({ mode: 'mtu→vm', mpps: (m.gbps * 1e9) / 8 / SEG_LEN / 1e6, gbps: m.gbps, gbpsPerCpu: m.gbpsPerCpu, nsPerSeg: m.nsPerSeg, rounds: ms.map((x) => x.gbpsPerCpu) }, line('mtu→vm (baseline)', [[m.gbpsPerCpu, 'Gbit/s per CPU'], [m.gbps, 'Gbit/s']]));
-    const t = await vmToVm(opts.seconds, true);
-    const b = await vmToVm(opts.seconds, false);
-    say({ mode: 'vm-vm tso', mpps: 0, gbps: t.gbps, ratio: t.gbps / b.gbps, target: 3, groPackets: t.groPackets, gsoSegments: t.gsoSegments, whole: t.whole, rto: t.rto + b.rto }, line('vm-vm tso', [[t.gbps * 1000, 'Mbit/s'], [(t.gbps / b.gbps) * 100, '% of mtu'], [t.cpuPerGB * 1000, 'ms cpu/GB'], [(b.cpuPerGB / t.cpuPerGB) * 100, '% efficiency']]));
-    say({ mode: 'vm-vm mtu', mpps: 0, gbps: b.gbps, cpuPerGB: b.cpuPerGB }, line('vm-vm mtu (baseline)', [[b.gbps * 1000, 'Mbit/s'], [0, ''], [b.cpuPerGB * 1000, 'ms cpu/GB']]));
+    // VM → VM in turn too, two rounds (three spinning threads on this 2-core VM), best of each.
+    const ts: Awaited<ReturnType<typeof vmToVm>>[] = [];
+    const bs: Awaited<ReturnType<typeof vmToVm>>[] = [];
+    for (let r = 0; r < VM_ROUNDS; r++) {
+      ts.push(await vmToVm(opts.seconds, true));
+      bs.push(await vmToVm(opts.seconds, false));
+    }
+    const fastest = (xs: typeof ts) => xs.reduce((a, x) => (x.gbps > a.gbps ? x : a));
+    const t = fastest(ts);
+    const b = fastest(bs);
+    if (!opts.json) console.log(`vm-vm tso and vm-vm mtu, ${VM_ROUNDS} rounds in turn (Gbit/s): ${ts.map((x) => x.gbps.toFixed(2)).join(', ')} and ${bs.map((x) => x.gbps.toFixed(2)).join(', ')}; best of each`);
+    say({ mode: 'vm-vm tso', mpps: 0, gbps: t.gbps, ratio: t.gbps / b.gbps, rounds: ts.map((x) => x.gbps), target: 3, groPackets: t.groPackets, gsoSegments: t.gsoSegments, whole: t.whole, rto: t.rto + b.rto }, line('vm-vm tso', [[t.gbps * 1000, 'Mbit/s'], [(t.gbps / b.gbps) * 100, '% of mtu'], [t.cpuPerGB * 1000, 'ms cpu/GB'], [(b.cpuPerGB / t.cpuPerGB) * 100, '% efficiency']]));
+    say({ mode: 'vm-vm mtu', mpps: 0, gbps: b.gbps, cpuPerGB: b.cpuPerGB, rounds: bs.map((x) => x.gbps) }, line('vm-vm mtu (baseline)', [[b.gbps * 1000, 'Mbit/s'], [0, ''], [b.cpuPerGB * 1000, 'ms cpu/GB']]));
   },
 };
 export default mode;
