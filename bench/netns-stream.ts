@@ -74,3 +74,25 @@ export function pingRtt(from: string, addr: string): { mean: number; median: num
   const mean = /= [\d.]+\/([\d.]+)\//.exec(out);
   return { mean: mean ? Number(mean[1]) : times.reduce((a, b) => a + b, 0) / times.length, median: times[times.length >> 1] };
 }
+
+/** A stream's throughput with the pings after it (the figure) and before it (`cold`). */
+export interface AroundStream {
+  bps: number;
+  rtt: { mean: number; median: number };
+  cold: { mean: number; median: number };
+}
+
+/**
+ * Pings before the stream (`cold`: a path that has carried nothing yet), the stream, then
+ * the pings a row reports (a path that has carried traffic). The difference is V8's for a
+ * path in JavaScript (the switch, the Node relay): a function runs in the interpreter until
+ * it has been called often enough (hundreds of times, and 500 calls after its last
+ * inline-cache change), so a path that has carried only a few pings forwards each in
+ * unoptimized code, ≈ 0.1 ms more a round trip on this VM; any traffic (here the stream)
+ * optimizes it, and it stays so. Kernel paths (the bridge) are measured the same way.
+ */
+export async function pingsAroundStream(rtt: () => { mean: number; median: number }, stream: () => Promise<number>): Promise<AroundStream> {
+  const cold = rtt();
+  const bps = await stream();
+  return { bps, rtt: rtt(), cold };
+}

@@ -25,7 +25,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { Switch } from '../../switch/switch.js';
 import { CONFIG_DEFAULTS, type SwitchConfig } from '../../switch/config-types.js';
 import { line, sleep, type BenchMode } from '../harness.js';
-import { pingRtt, sh, tcpThroughput } from '../netns-stream.js';
+import { pingRtt, pingsAroundStream, sh, tcpThroughput } from '../netns-stream.js';
 
 class Topology {
   readonly prefix = 'xb' + randomBytes(2).toString('hex');
@@ -90,23 +90,12 @@ class Topology {
   }
 }
 
-/** Throughput; RTT after it (the row's); RTT before any traffic (`cold`). */
+/** Throughput; RTT after it (the row's); RTT before any traffic (`cold`: see pingsAroundStream). */
 type M = { bps: number; rtt: number; rttMedian: number; coldRtt: number; coldMedian: number };
 
-/**
- * Pings before the stream (`cold`: a switch that has carried nothing yet), the stream, then
- * the pings the row reports (a switch that has carried traffic). The difference is V8's: a
- * function runs in the interpreter until it has been called often enough (hundreds of times,
- * and 500 calls after its last inline-cache change), so a switch that has carried only a
- * few pings forwards each in unoptimized code, ≈ 0.1 ms more a round trip on this VM; any
- * traffic (here the stream) optimizes the packet path, and it stays so. The bridge is
- * measured the same way.
- */
-async function pingsAroundStream(t: Topology, seconds: number, port: number): Promise<M> {
-  const cold = t.rtt();
-  const bps = await t.tcp(seconds, port);
-  const rtt = t.rtt();
-  return { bps, rtt: rtt.mean, rttMedian: rtt.median, coldRtt: cold.mean, coldMedian: cold.median };
+async function measure(t: Topology, seconds: number, port: number): Promise<M> {
+  const m = await pingsAroundStream(() => t.rtt(), () => t.tcp(seconds, port));
+  return { bps: m.bps, rtt: m.rtt.mean, rttMedian: m.rtt.median, coldRtt: m.cold.mean, coldMedian: m.cold.median };
 }
 
 /**
@@ -138,7 +127,7 @@ async function measureSwitch(t: Topology, seconds: number, port: number, ring: '
   };
   const sw = await Switch.start(config);
   try {
-    return await pingsAroundStream(t, seconds, port);
+    return await measure(t, seconds, port);
   } finally {
     await sw.stop();
   }
@@ -148,7 +137,7 @@ async function measureBridge(t: Topology, seconds: number, port: number): Promis
   t.bridge(true);
   try {
     await sleep(200);
-    return await pingsAroundStream(t, seconds, port);
+    return await measure(t, seconds, port);
   } finally {
     t.bridge(false);
   }
