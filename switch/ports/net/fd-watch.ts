@@ -71,11 +71,19 @@ export class FdWatch {
    * Readable (the thread disarmed), or RECHECK_MS without a wake-up: the port looks anyway
    * (one empty receive a second when idle), so a wake-up that went missing costs a second,
    * never a port that stops receiving. Its onReady re-arms.
+   *
+   * Woken while the word still says 1 (watch), the port waits again. That wake-up is the
+   * thread's notify for an earlier round, come late: the thread stored 0, the port saw it
+   * (`not-equal`), drained, re-armed (1) and waited, and only then did the thread's notify
+   * run. Dropping it left no wait pending, no recheck either, and the thread's next disarm
+   * notified nobody: the port stopped receiving with its socket full (a TCP stream through
+   * the vxlan bench stalled one run in ten).
    */
   private readonly ready = (r: string): void => {
     this.waiting = false;
     const a = Atomics.load(this.armed, 0);
     if (a === 0 || (a === 1 && r === 'timed-out')) this.onReady!();
+    else if (a === 1) this.waitReady();
   };
 
   /** Ends the thread (before the descriptor is closed: it must not poll a reused number). */
