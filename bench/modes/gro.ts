@@ -272,6 +272,21 @@ function perSuper(r: { merged: number; superFrames: number }): number {
   return (r.merged + r.superFrames) / r.superFrames;
 }
 
+/** `rounds` rounds of a case and its baseline, in turn: every result of each. */
+async function inTurn<A, B>(rounds: number, a: () => Promise<A>, b: () => Promise<B>): Promise<[A[], B[]]> {
+  const as: A[] = [];
+  const bs: B[] = [];
+  for (let r = 0; r < rounds; r++) {
+    as.push(await a());
+    bs.push(await b());
+  }
+  return [as, bs];
+}
+
+function best<T>(xs: T[], by: (x: T) => number): T {
+  return xs.reduce((a, x) => (by(x) > by(a) ? x : a));
+}
+
 const mode: BenchMode = {
   name: 'gro',
   description: 'TCP to VMs with GSO/GRO: GRO delivery per queue, VM→VM with TSO against without',
@@ -281,15 +296,9 @@ const mode: BenchMode = {
     say({ mode: 'gro', mpps: (c.gbps * 1e9) / 8 / SEG_LEN / 1e6, gbps: c.gbps, nsPerSeg: c.nsPerSeg, segsPerSuper: perSuper(c), target: 40 }, line('gro (per CPU)', [[c.gbps, 'Gbit/s'], [c.nsPerSeg, 'ns/seg'], [perSuper(c), 'seg/super']]));
     // The per-queue rows in turn, three rounds, best of each: on this shared VM a run's rate
     // follows the vCPU it lands on (§3 of docs/architecture.md), and every round is shown.
-    const gs: Awaited<ReturnType<typeof deliveryOnly>>[] = [];
-    const ms: Awaited<ReturnType<typeof deliveryOnly>>[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      gs.push(await deliveryOnly(opts.seconds, true));
-      ms.push(await deliveryOnly(opts.seconds, false));
-    }
-    const best = (xs: typeof gs) => xs.reduce((a, b) => (b.gbpsPerCpu > a.gbpsPerCpu ? b : a));
-    const g = best(gs);
-    const m = best(ms);
+    const [gs, ms] = await inTurn(ROUNDS, () => deliveryOnly(opts.seconds, true), () => deliveryOnly(opts.seconds, false));
+    const g = best(gs, (x) => x.gbpsPerCpu);
+    const m = best(ms, (x) => x.gbpsPerCpu);
     if (!opts.json) console.log(`gro→vm and mtu→vm, ${ROUNDS} rounds in turn (Gbit/s per CPU): ${gs.map((x) => x.gbpsPerCpu.toFixed(1)).join(', ')} and ${ms.map((x) => x.gbpsPerCpu.toFixed(1)).join(', ')}; best of each`);
     say(
       { mode: 'gro→vm', mpps: (g.gbps * 1e9) / 8 / SEG_LEN / 1e6, gbps: g.gbps, gbpsPerCpu: g.gbpsPerCpu, nsPerSeg: g.nsPerSeg, ratio: g.gbpsPerCpu / m.gbpsPerCpu, segsPerSuper: perSuper(g), rounds: gs.map((x) => x.gbpsPerCpu), target: 40 },
@@ -297,15 +306,9 @@ const mode: BenchMode = {
     );
     say({ mode: 'mtu→vm', mpps: (m.gbps * 1e9) / 8 / SEG_LEN / 1e6, gbps: m.gbps, gbpsPerCpu: m.gbpsPerCpu, nsPerSeg: m.nsPerSeg, rounds: ms.map((x) => x.gbpsPerCpu) }, line('mtu→vm (baseline)', [[m.gbpsPerCpu, 'Gbit/s per CPU'], [m.gbps, 'Gbit/s']]));
     // VM → VM in turn too, two rounds (three spinning threads on this 2-core VM), best of each.
-    const ts: Awaited<ReturnType<typeof vmToVm>>[] = [];
-    const bs: Awaited<ReturnType<typeof vmToVm>>[] = [];
-    for (let r = 0; r < VM_ROUNDS; r++) {
-      ts.push(await vmToVm(opts.seconds, true));
-      bs.push(await vmToVm(opts.seconds, false));
-    }
-    const fastest = (xs: typeof ts) => xs.reduce((a, x) => (x.gbps > a.gbps ? x : a));
-    const t = fastest(ts);
-    const b = fastest(bs);
+    const [ts, bs] = await inTurn(VM_ROUNDS, () => vmToVm(opts.seconds, true), () => vmToVm(opts.seconds, false));
+    const t = best(ts, (x) => x.gbps);
+    const b = best(bs, (x) => x.gbps);
     if (!opts.json) console.log(`vm-vm tso and vm-vm mtu, ${VM_ROUNDS} rounds in turn (Gbit/s): ${ts.map((x) => x.gbps.toFixed(2)).join(', ')} and ${bs.map((x) => x.gbps.toFixed(2)).join(', ')}; best of each`);
     say({ mode: 'vm-vm tso', mpps: 0, gbps: t.gbps, ratio: t.gbps / b.gbps, rounds: ts.map((x) => x.gbps), target: 3, groPackets: t.groPackets, gsoSegments: t.gsoSegments, whole: t.whole, rto: t.rto + b.rto }, line('vm-vm tso', [[t.gbps * 1000, 'Mbit/s'], [(t.gbps / b.gbps) * 100, '% of mtu'], [t.cpuPerGB * 1000, 'ms cpu/GB'], [(b.cpuPerGB / t.cpuPerGB) * 100, '% efficiency']]));
     say({ mode: 'vm-vm mtu', mpps: 0, gbps: b.gbps, cpuPerGB: b.cpuPerGB, rounds: bs.map((x) => x.gbps) }, line('vm-vm mtu (baseline)', [[b.gbps * 1000, 'Mbit/s'], [0, ''], [b.cpuPerGB * 1000, 'ms cpu/GB']]));
