@@ -60,8 +60,8 @@ export function skipUnless(why: string | null, what: string, ci = inCI): boolean
  * `it` for a test that needs a tool or a peer: `it` itself when `why` is null; outside CI,
  * `it.skip`, saying why; under CI=true it throws here, while the file is collected, so the
  * file fails with the reason (skipUnless). Tests write `itNeeding(missing(…), what)(name,
- * fn)` instead of `it.skipIf(…)`: no condition at the call site can let a missing
- * prerequisite pass quietly in CI.
+ * fn)` instead of vitest's conditional skip: no condition at the call site can let a
+ * missing prerequisite pass quietly in CI.
  */
 export function itNeeding(why: string | null, what: string, ci = inCI): typeof it {
   return skipUnless(why, what, ci) ? it.skip : it;

@@ -10,12 +10,6 @@ import path from 'node:path';
 
 // One CI detection for the whole suite (CI=true or CI=1).
 export { inCI } from '../../support/prereq.js';
-import { missing, skipUnless } from '../../support/prereq.js';
-
-/** For describe.skipIf(): skipUnless (test/support/prereq.ts) over the tools named. */
-export function skipWithout(...tools: string[]): boolean {
-  return skipUnless(missing({ tools }), `tests that need ${tools.join(', ')} (Debian packages tshark, tcpdump)`);
-}
 
 export function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
