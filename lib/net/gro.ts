@@ -51,7 +51,7 @@
  * Held segments' frames stay GRO's until flush(): the caller must not reuse them earlier.
  * and GroHost (below), which the caller implements once.
  */
-import { fold16, sum32 } from './checksum.js';
+import { fold16, ipv4HeaderChecksum, ipv4HeaderSum, sum32 } from './checksum.js';
 import { moveBytes } from './move.js';
 import { findOffsets, IPPROTO_TCP, Offsets } from './offsets.js';
 import {
@@ -129,7 +129,6 @@ class Held {
   nextSeq = 0;
   firstId = 0;
   fixedId = false;
-  csumFlags = 0;
   csumStart = 0;
   csumOffset = 0;
   /** FIN/PSH of joined segments, set on the super-frame's header at completion. */
@@ -280,7 +279,7 @@ export class Gro {
       if (((b[l3 + 4] << 8) | b[l3 + 5]) !== len - o.l3 - 40) return false;
     } else {
       if (b[l3] !== 0x45 || ((b[l3 + 2] << 8) | b[l3 + 3]) !== len - o.l3) return false;
-      if (this.ipv4HeaderSum(l3) !== 0xffff) {
+      if (ipv4HeaderSum(b, l3) !== 0xffff) {
         this.csumBad++;
         return false;
       }
@@ -413,7 +412,6 @@ export class Gro {
     p.nextSeq = (((b[l4 + 4] << 24) | (b[l4 + 5] << 16) | (b[l4 + 6] << 8) | b[l4 + 7]) + p.mss) >>> 0;
     p.firstId = o.ipv6 ? 0 : (b[at + o.l3 + 4] << 8) | b[at + o.l3 + 5];
     p.fixedId = false;
-    p.csumFlags = csumFlags;
     p.csumStart = csumStart;
     p.csumOffset = csumOffset;
     p.orFlags = 0;
@@ -427,7 +425,9 @@ export class Gro {
     p.used = false;
     this.holding--;
     if (this.holding === 0) this.clock = 0;
-    if (p.count === 1) return this.alone(p.handle, p.at, p.len, p.csumFlags, p.csumStart, p.csumOffset);
+    // Every segment's checksum state is in segCsum, the first's at base.
+    const base = p.slot * GRO_DEFER_SEGMENTS;
+    if (p.count === 1) return this.alone(p.handle, p.at, p.len, this.segCsum[base], p.csumStart, p.csumOffset);
     const host = this.host;
     const b = host.bytes;
     // CWR can only be on the first segment (a segment with it joins nothing).
@@ -438,11 +438,10 @@ export class Gro {
       // No buffer: the segments leave one by one, as they came (none was changed yet).
       this.noBuffer++;
       this.merged -= p.count - 1;
-      const base = p.slot * GRO_DEFER_SEGMENTS;
       for (let i = 0; i < p.count; i++) {
         const k = base + i;
         // A partial checksum (NEEDS_CSUM) starts at this flow's TCP header, as the first's.
-        if (i === 0) this.alone(p.handle, p.at, this.pieces[2 * k + 1], p.csumFlags, p.csumStart, p.csumOffset);
+        if (i === 0) this.alone(p.handle, p.at, this.pieces[2 * k + 1], this.segCsum[k], p.csumStart, p.csumOffset);
         else this.alone(this.segHandle[k], this.pieces[2 * k] - p.payload, this.pieces[2 * k + 1] + p.payload, this.segCsum[k], p.l4, TCP_CSUM_OFFSET);
       }
       return;
@@ -463,8 +462,7 @@ export class Gro {
       pseudo = sum32(b, l3 + 8, l3 + 40, IPPROTO_TCP + l4Len);
     } else {
       put16(b, l3 + 2, p.len - p.l3);
-      put16(b, l3 + 10, 0);
-      put16(b, l3 + 10, ~this.ipv4HeaderSum(l3) & 0xffff);
+      put16(b, l3 + 10, ipv4HeaderChecksum(b, l3));
       pseudo = sum32(b, l3 + 12, l3 + 20, IPPROTO_TCP + l4Len);
     }
     const h = this.hdr;
@@ -478,21 +476,9 @@ export class Gro {
     h.csumOffset = TCP_CSUM_OFFSET;
     this.superFrames++;
     if (!gather) return host.deliver(p.handle, p.at, p.len, h);
-    const base = p.slot * GRO_DEFER_SEGMENTS;
     host.deliverGather!(this.pieces, base, p.count, p.len, h);
     for (let i = 0; i < p.payload; i++) b[p.at + i] = this.headers[i];
     for (let i = 0; i < p.count; i++) host.release(this.segHandle[base + i]);
-  }
-
-  /** The IPv4 header's ones' complement sum at `l3` (0xffff when its checksum is right): five words, no loop. */
-  private ipv4HeaderSum(l3: number): number {
-    const dv = this.dv;
-    const a = dv.getUint32(l3);
-    const b = dv.getUint32(l3 + 4);
-    const c = dv.getUint32(l3 + 8);
-    const d = dv.getUint32(l3 + 12);
-    const e = dv.getUint32(l3 + 16);
-    return fold16((a >>> 16) + (a & 0xffff) + (b >>> 16) + (b & 0xffff) + (c >>> 16) + (c & 0xffff) + (d >>> 16) + (d & 0xffff) + (e >>> 16) + (e & 0xffff));
   }
 
   /** Whether bytes [from, to) after x and after y are equal: four at a time, then the rest. */

@@ -24,7 +24,7 @@
  * src must stay unchanged until the last segment is written; dst may be in the same buffer
  * (the frame area) but must not overlap the super-frame.
  */
-import { csumFinal, fold16, sum32 } from './checksum.js';
+import { csumFinal, fold16, ipv4HeaderChecksum, sum32 } from './checksum.js';
 import { moveBytes } from './move.js';
 import { findOffsets, IPPROTO_TCP, IPPROTO_UDP, Offsets } from './offsets.js';
 import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP, VIRTIO_NET_HDR_GSO_UDP_L4, type VnetHdr } from './vnet-hdr.js';
@@ -136,8 +136,7 @@ export class GsoPlan {
     } else {
       put16(dst, l3 + 2, segLen - o.l3);
       put16(dst, l3 + 4, (this.ipId + i) & 0xffff);
-      put16(dst, l3 + 10, 0);
-      put16(dst, l3 + 10, csumFinal(sum32(dst, l3, l4)));
+      put16(dst, l3 + 10, ipv4HeaderChecksum(dst, l3));
     }
     let check: number;
     if (this.tcp) {
