@@ -8,8 +8,10 @@
  *
  * Pings are PING_GAP_MS apart, longer than a worker busy-polls (SPIN_MS in
  * switch/queue-worker.ts), so every ping finds the switch asleep (the worker in one of its
- * 1 ms naps, NAP_MS: `sleeps` counts those too): device thread of `in`
- * (epoll) → doorbell → worker (futex) → doorbell → device thread of `out` → socket.
+ * 1 ms naps, NAP_MS: `sleeps` counts those too):
+ * socket → worker (poll() on its own socket of `in`) → sendmmsg on its socket of `out`; and
+ * with the ports' `thread: device`, device thread of `in` (epoll) → doorbell → worker
+ * (futex) → doorbell → device thread of `out` → socket (`idle-rtt/device`).
  * idle-cpu: process CPU time over `seconds` with no traffic, as % of one core.
  * idle-cpu/l2switch: the same for a switch running l2switch (the usual switching program,
  * whose clock word once cost a 1 ms timer on the main thread: programs/parse/ktime.ts).
@@ -113,7 +115,12 @@ async function idleL2switch(seconds: number): Promise<number> {
   }
 }
 
-async function viaSwitch(seconds: number): Promise<{ rtts: number[]; idleCpu: number; sleeps: number }> {
+/**
+ * thread 'queue' (the default for udp ports with a remote and a fixed local port): the queue
+ * worker receives and sends itself, one wake-up per datagram; 'device': the device threads
+ * do (three wake-ups: device thread of `in` → worker → device thread of `out`).
+ */
+async function viaSwitch(seconds: number, thread: 'queue' | 'device'): Promise<{ rtts: number[]; idleCpu: number; sleeps: number }> {
   const sock = dgram.createSocket('udp4');
   const back = await bound(sock);
   const target = await freeUdpPort();
@@ -121,8 +128,8 @@ async function viaSwitch(seconds: number): Promise<{ rtts: number[]; idleCpu: nu
     ...CONFIG_DEFAULTS,
     queues: 1,
     ports: [
-      { name: 'in', type: 'udp', local: `127.0.0.1:${target}` },
-      { name: 'out', type: 'udp', local: '127.0.0.1:0', remote: `127.0.0.1:${back}` },
+      { name: 'in', type: 'udp', local: `127.0.0.1:${target}`, remote: `127.0.0.1:${back}`, thread },
+      { name: 'out', type: 'udp', local: `127.0.0.1:${await freeUdpPort()}`, remote: `127.0.0.1:${back}`, thread },
     ],
     programs: [{ queues: [0], chain: [{ name: 'redirect', params: { port: 'out' }, continueOn: [] }] }],
   };
@@ -142,12 +149,14 @@ const mode: BenchMode = {
   description: 'round trip of one datagram at a time through an idle switch (wake-up latency) against a plain Node relay, and the CPU of an idle switch',
   async run(opts, report) {
     const relay = await viaRelay();
-    const sw = await viaSwitch(opts.seconds);
+    const sw = await viaSwitch(opts.seconds, 'queue');
+    const dev = await viaSwitch(1, 'device');
     const l2 = await idleL2switch(opts.seconds);
     const r50 = pct(relay, 0.5);
     const s50 = pct(sw.rtts, 0.5);
     report({ mode: 'ref:dgram-relay-rtt', mpps: 0, rttP50Us: r50, rttP99Us: pct(relay, 0.99), answered: relay.length, pings: PINGS });
     report({ mode: 'idle-rtt', mpps: 0, rttP50Us: s50, rttP99Us: pct(sw.rtts, 0.99), answered: sw.rtts.length, pings: PINGS, ratioToRelay: s50 / r50, workerSleeps: sw.sleeps, targetRatio: 1 });
+    report({ mode: 'idle-rtt/device', mpps: 0, rttP50Us: pct(dev.rtts, 0.5), rttP99Us: pct(dev.rtts, 0.99), answered: dev.rtts.length, pings: PINGS, ratioToRelay: pct(dev.rtts, 0.5) / r50, workerSleeps: dev.sleeps });
     report({ mode: 'idle-cpu', mpps: 0, coreFraction: sw.idleCpu, target: 0.02 });
     report({ mode: 'idle-cpu/l2switch', mpps: 0, coreFraction: l2, target: 0.02 });
     if (!opts.json) {
@@ -155,7 +164,9 @@ const mode: BenchMode = {
       console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs`);
       console.log(`One ${PING_GAP_MS} ms-spaced 64-byte datagram at a time, ${PINGS} pings (udp in → redirect → udp out, loopback)`);
       console.log(line('ref:dgram-relay-rtt', [[r50, 'µs p50'], [pct(relay, 0.99), 'µs p99']]));
-      console.log(line('idle-rtt', [[s50, 'µs p50'], [pct(sw.rtts, 0.99), 'µs p99'], [sw.sleeps, 'sleeps']]) + `  ${(s50 / r50).toFixed(2)}× the relay`);
+      console.log(line('idle-rtt', [[s50, 'µs p50'], [pct(sw.rtts, 0.99), 'µs p99'], [sw.sleeps, 'sleeps']]) + `  ${(s50 / r50).toFixed(2)}× the relay (queue worker receives and sends)`);
+      const d50 = pct(dev.rtts, 0.5);
+      console.log(line('idle-rtt/device', [[d50, 'µs p50'], [pct(dev.rtts, 0.99), 'µs p99'], [dev.sleeps, 'sleeps']]) + `  ${(d50 / r50).toFixed(2)}× the relay (thread: device)`);
       console.log(`  idle switch: ${(sw.idleCpu * 100).toFixed(2)}% of a core (redirect), ${(l2 * 100).toFixed(2)}% (l2switch) (target ≤ 2%)`);
     }
   },

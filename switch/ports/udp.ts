@@ -12,8 +12,12 @@
  * mtu     largest L3 packet (default 1500): frames up to mtu + 14 bytes (+ 4 with a VLAN tag).
  * io      auto (default): recvmmsg/sendmmsg when the native layer loads, else node:dgram;
  *         mmsg: the native path or fail to start; dgram: node:dgram always.
+ * thread  queue (default): run to completion where it can (net/udp-queue.ts: the native
+ *         path, literal addresses, a fixed local port and a remote) — each queue worker
+ *         receives on its own socket of `local` (SO_REUSEPORT) and sends; otherwise, or
+ *         with `device`, this port's device thread receives and sends.
  *
- * With the native layer (lib/native/): recvmmsg lands datagrams straight in pool frames,
+ * On the device thread, with the native layer (lib/native/): recvmmsg lands datagrams straight in pool frames,
  * woken by a watch thread when the socket turns readable (net/native-datagram.ts), and a
  * burst of transmits leaves in one sendmmsg. Without it, node:dgram: each 'message' is one
  * frame → io.receive(), one io.flush() per burst of events; transmit copies into a staging
@@ -35,9 +39,11 @@ import { bindUdp, createUdpSocket, resolveHost } from './net/udp-socket.js';
 import { NativeDatagramSocket } from './net/native-datagram.js';
 import { fromSockaddr } from './net/sockaddr.js';
 import * as native from '../../lib/native/index.js';
+import { UdpQueue, udpOnQueues, udpQueueObstacle } from './net/udp-queue.js';
+import { createQueueSlots } from './queue-slots.js';
 
 const COUNTERS = ['rx_runt', 'rx_oversize', 'tx_oversize', 'tx_no_peer', 'tx_busy', 'tx_errors'] as const;
-const OPTIONS: OptionTypes = { local: 'string', remote: 'string', mtu: 'integer', io: 'string' };
+const OPTIONS: OptionTypes = { local: 'string', remote: 'string', mtu: 'integer', io: 'string', thread: 'string' };
 
 function validate(config: PortConfig): string[] {
   const out: string[] = [];
@@ -60,6 +66,12 @@ function validate(config: PortConfig): string[] {
   }
   const m = checkMtu(config.mtu);
   if (m) out.push(m);
+  if (config.thread !== undefined && config.thread !== 'queue' && config.thread !== 'device') out.push(`thread: '${String(config.thread)}' is not queue or device`);
+  else if (config.thread === 'queue' && out.length === 0) {
+    // Asked for explicitly: say why it cannot be, rather than run on the device thread.
+    const why = udpQueueObstacle(config);
+    if (why !== null) out.push(`thread: queue is not possible here: ${why} (or leave thread out to let the device thread run it)`);
+  }
   return out;
 }
 
@@ -116,6 +128,13 @@ class UdpPort implements Port {
     this.iTxDropped = io.counterIndex('tx_dropped');
     const mode = (this.config.io as string | undefined) ?? 'auto';
     if (mode === 'mmsg') native.requireNative("a udp port with io: mmsg");
+    if (io.rxOnQueues === true) {
+      // The queue workers receive on `local` (net/udp-queue.ts): this thread only sends what
+      // reaches its tx ring, from a socket of its own (binding `local` would take datagrams too).
+      this.nat = new NativeDatagramSocket(io, { ...this.local, port: 0 }, 'transmit socket', 0, this.maxLen);
+      this.nat.setDestination({ host: this.peerHost!, port: this.peerPort, family: this.local.family });
+      return;
+    }
     if (mode !== 'dgram' && native.available()) {
       this.nat = new NativeDatagramSocket(io, this.local, 'local', 0, this.maxLen);
       if (this.peerHost !== null) this.nat.setDestination({ host: this.peerHost, port: this.peerPort, family: this.local.family });
@@ -238,7 +257,8 @@ class UdpPort implements Port {
 
   status(): Record<string, unknown> {
     return {
-      local: this.nat ? formatHostPort({ ...this.local, port: this.nat.boundPort() }) : this.socket ? formatHostPort({ ...this.local, port: this.socket.address().port }) : String(this.config.local),
+      thread: this.io.rxOnQueues === true ? 'queue' : 'device',
+      local: this.io.rxOnQueues === true ? formatHostPort(this.local) : this.nat ? formatHostPort({ ...this.local, port: this.nat.boundPort() }) : this.socket ? formatHostPort({ ...this.local, port: this.socket.address().port }) : String(this.config.local),
       io: this.nat ? 'recvmmsg/sendmmsg' : 'node:dgram',
       peer: this.peerHost === null ? null : `${this.peerHost}:${this.peerPort}`,
       learned: this.remote === null,
@@ -253,5 +273,12 @@ const udp: PortType = {
   counters: COUNTERS,
   validate,
   create: (config) => new UdpPort(config),
+  queueSides: (config) => {
+    const on = udpOnQueues(config);
+    return { rx: on, tx: on };
+  },
+  openQueue: (config, io) => new UdpQueue(config, io),
+  // Where each queue's socket is recorded, so a replaced worker's successor adopts it.
+  sharedState: (_config, queues) => createQueueSlots(queues),
 };
 export default udp;

@@ -17,6 +17,7 @@ import { formatHostPort } from './address.js';
 import { FdWatch } from './fd-watch.js';
 import { SendBatch } from './send-batch.js';
 import { sockaddr } from './sockaddr.js';
+import { takeSpares } from './spares.js';
 
 const BATCH = 64;
 /**
@@ -26,7 +27,7 @@ const BATCH = 64;
 const RCVBUF = 4 << 20;
 
 /** SO_RCVBUFFORCE when allowed (root: past net.core.rmem_max), else SO_RCVBUF up to that maximum. */
-function growReceiveBuffer(fd: number): void {
+export function growReceiveBuffer(fd: number): void {
   try {
     native.setsockoptInt(fd, K.SOL_SOCKET, K.SO_RCVBUFFORCE, RCVBUF);
   } catch {
@@ -100,18 +101,7 @@ export class NativeDatagramSocket {
    */
   receive(max: number): number {
     const io = this.io;
-    const want = Math.min(max, BATCH);
-    while (this.spareCount < want) {
-      const f = io.allocFrame();
-      if (f < 0) {
-        // Taking frames ahead is not receiving a packet: undo what allocFrame counted for one.
-        // A datagram that finds no frame waits in the socket (the kernel counts its own drops).
-        io.counters[this.iRxPackets]--;
-        io.counters[this.iNoBuffer]--;
-        break;
-      }
-      this.spares[this.spareCount++] = f;
-    }
+    this.spareCount = takeSpares(io, this.spares, this.spareCount, Math.min(max, BATCH), this.iRxPackets, this.iNoBuffer);
     if (this.spareCount === 0) return 0;
     for (let i = 0; i < this.spareCount; i++) this.rx.setBuffer(i, this.base + io.dataOffset(this.spares[i]!) - this.lead, this.maxDatagram);
     const n = this.rx.recv(this.fd, this.spareCount);

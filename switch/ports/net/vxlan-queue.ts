@@ -21,9 +21,7 @@
  * the member's poll later in the same breath (a side can only stage on its own rx ring, and
  * only while polled). The owner receives no more than every member can still take.
  *
- * A worker replaced by the watchdog: the socket's number is kept in the owner port's shared
- * state (one word per queue), so the replacement adopts the same socket — what the kernel
- * queued there is read by it, the group's hashing does not change and nothing leaks. The
+ * A worker replaced by the watchdog adopts the owner's socket (net/queue-socket.ts). The
  * frames a member had been handed but not yet submitted when its worker died (within one
  * breath) are lost with the worker, as a datagram in the middle of recvmmsg would be.
  *
@@ -35,22 +33,19 @@
  */
 import { isIP } from 'node:net';
 import * as native from '../../../lib/native/index.js';
-import { K } from '../../../lib/native/index.js';
 import { rssHash } from '../../../flows/rss.js';
 import { DEFAULT_RSS_KEY, newToeplitzTable } from '../../../flows/toeplitz.js';
 import type { PortConfig, QueueIO, QueuePort } from '../port.js';
 import { formatHostPort, parseHostPort, type HostPort } from './address.js';
 import { ETH_HLEN, VLAN_HLEN, overMtu } from './mtu.js';
-import { sockaddr } from './sockaddr.js';
 import { DEFAULT_VXLAN_MTU, VXLAN_HLEN, VXLAN_I_FLAG, VXLAN_PORT } from './vxlan-header.js';
-import { VxlanQueueTx, queueTxPossible } from './vxlan-queue-tx.js';
+import { queueTxPossible, vxlanQueueTx } from './vxlan-queue-tx.js';
+import type { QueueTx } from './queue-tx.js';
 import type { VnetHdr } from '../../../lib/net/vnet-hdr.js';
-import { QueueSlot } from '../queue-slots.js';
+import { QueueSocket, QUEUE_BATCH } from './queue-socket.js';
 
 /** Datagrams per recvmmsg, and the most a member holds between the owner's poll and its own. */
-const BATCH = 64;
-/** See net/native-datagram.ts: room for a few thousand datagrams while the worker waits for a CPU. */
-const RCVBUF = 4 << 20;
+const BATCH = QUEUE_BATCH;
 
 const TABLE = newToeplitzTable(DEFAULT_RSS_KEY);
 
@@ -82,19 +77,10 @@ export class VxlanQueue implements QueuePort {
   private readonly vni: number;
   private readonly mtu: number;
   private readonly maxLen: number;
-  private readonly tx: VxlanQueueTx | null;
+  private readonly tx: QueueTx | null;
   private group: Group | null = null;
-  /** Owner: the receiving socket, and where its number is kept for a replacement worker. */
-  private fd = -1;
-  /** This queue's slot in the port's shared state: the receiving socket, for a successor to adopt. */
-  private slot: QueueSlot | null = null;
-  private rx: native.MmsgBatch | null = null;
-  private base = 0;
-  private readonly spares = new Int32Array(BATCH);
-  private spareCount = 0;
-  /** How many frames the next receive takes (see receive). */
-  private next = 1;
-  private readonly taken = new Uint8Array(BATCH);
+  /** Owner: this queue's receiving socket on `local`. */
+  private socket: QueueSocket | null = null;
   /** Member (and owner's own, unused): frames handed over by the owner, not yet submitted. */
   private readonly held = new Int32Array(BATCH);
   private readonly heldLen = new Int32Array(BATCH);
@@ -103,7 +89,6 @@ export class VxlanQueue implements QueuePort {
   private readonly iRxPackets: number;
   private readonly iRxBytes: number;
   private readonly iRxDropped: number;
-  private readonly iNoBuffer: number;
   private readonly iShort: number;
   private readonly iBadFlags: number;
   private readonly iUnknownVni: number;
@@ -124,14 +109,13 @@ export class VxlanQueue implements QueuePort {
     this.iRxPackets = c('rx_packets');
     this.iRxBytes = c('rx_bytes');
     this.iRxDropped = c('rx_dropped');
-    this.iNoBuffer = c('rx_no_buffer');
     this.iShort = c('rx_vxlan_short');
     this.iBadFlags = c('rx_vxlan_bad_flags');
     this.iUnknownVni = c('rx_vxlan_unknown_vni');
     this.iRunt = c('rx_runt');
     this.iOversize = c('rx_oversize');
     this.iLeft = c('rx_handover_left');
-    this.tx = queueTxPossible(config) ? new VxlanQueueTx(config, io) : null;
+    this.tx = queueTxPossible(config) ? vxlanQueueTx(config, io) : null;
     if (io.receives) {
       try {
         this.join(local, io);
@@ -152,51 +136,13 @@ export class VxlanQueue implements QueuePort {
       g.list.push(this);
       this.group = g;
       // The owner's socket wakes this worker for this port as well (io.wakes: no timed looks).
-      this.fds.push(g.owner.fd);
+      this.fds.push(g.owner.socket!.fd);
       return;
     }
-    this.slot = io.shared === null ? null : new QueueSlot(io.shared, io.queue);
-    this.fd = this.adopt(local) ?? this.open(local);
-    this.slot?.record(this.fd);
-    this.rx = new native.MmsgBatch(BATCH);
-    this.base = native.addressOf(io.area);
+    this.socket = new QueueSocket(io, local, VXLAN_HLEN);
     this.group = { owner: this, members: new Map(), list: [] };
     groups.set(this.key, this.group);
-    this.fds.push(this.fd);
-  }
-
-  /** The socket a worker this one replaces left bound on `local` for this queue, or null. */
-  private adopt(local: HostPort): number | null {
-    const fd = this.slot?.left()?.fd ?? -1;
-    if (fd < 0) return null;
-    try {
-      const a = new Uint8Array(28);
-      native.getsockname(fd, a);
-      if (((a[2]! << 8) | a[3]!) === local.port) {
-        this.io.log('info', `queue ${this.io.queue}: took over the receiving socket of the worker it replaces`);
-        return fd;
-      }
-    } catch {
-      // not a socket any more
-    }
-    return null;
-  }
-
-  private open(local: HostPort): number {
-    const fd = native.socket(local.family === 6 ? K.AF_INET6 : K.AF_INET, K.SOCK_DGRAM | K.SOCK_NONBLOCK);
-    try {
-      native.setsockoptInt(fd, K.SOL_SOCKET, K.SO_REUSEPORT, 1, 'SO_REUSEPORT');
-      try {
-        native.setsockoptInt(fd, K.SOL_SOCKET, K.SO_RCVBUFFORCE, RCVBUF);
-      } catch {
-        native.setsockoptInt(fd, K.SOL_SOCKET, K.SO_RCVBUF, RCVBUF);
-      }
-      native.bind(fd, sockaddr(local));
-    } catch (e) {
-      native.close(fd);
-      throw new Error(`queue ${this.io.queue}: cannot bind ${formatHostPort(local)} (SO_REUSEPORT, one socket per queue): ${(e as Error).message}`);
-    }
-    return fd;
+    this.fds.push(this.socket.fd);
   }
 
   wakeFds(): readonly number[] {
@@ -220,36 +166,14 @@ export class VxlanQueue implements QueuePort {
       const free = BATCH - g.list[i].heldCount;
       if (free < max) max = free;
     }
-    if (max <= 0) return 0;
-    // Frames are taken for as many datagrams as the last receive found and then some (a
-    // socket that was empty costs one frame a look, not a batch), and the ones left unused go
-    // home before the breath ends: a worker killed between breaths holds none.
-    if (this.next < max) max = this.next;
-    while (this.spareCount < max) {
-      const f = io.allocFrame();
-      if (f < 0) {
-        // Taking frames ahead is not receiving a packet: undo what allocFrame counted. A
-        // datagram that finds no frame waits in the socket (the kernel counts its own drops).
-        io.counters[this.iRxPackets]--;
-        io.counters[this.iNoBuffer]--;
-        break;
-      }
-      this.spares[this.spareCount++] = f;
-    }
-    const want = this.spareCount < max ? this.spareCount : max;
-    if (want === 0) return 0;
-    this.taken.fill(0, 0, want);
-    const rx = this.rx!;
-    for (let i = 0; i < want; i++) rx.setBuffer(i, this.base + io.dataOffset(this.spares[i]) - VXLAN_HLEN, VXLAN_HLEN + io.maxFrameLength);
-    const got = rx.recv(this.fd, want);
-    const n = got > 0 ? got : 0;
-    this.next = n === want ? BATCH : 2 * n + 1;
+    const sock = this.socket!;
+    const n = sock.receive(max);
     const area = io.area;
     const c = io.counters;
     let own = 0;
     for (let i = 0; i < n; i++) {
-      const f = this.spares[i];
-      const dlen = rx.length(i);
+      const f = sock.frame(i);
+      const dlen = sock.length(i);
       const d = io.dataOffset(f);
       const h = d - VXLAN_HLEN;
       if (dlen < VXLAN_HLEN) {
@@ -261,14 +185,14 @@ export class VxlanQueue implements QueuePort {
         continue;
       }
       const vni = (area[h + 4] << 16) | (area[h + 5] << 8) | area[h + 6];
-      const truncated = (rx.flags(i) & K.MSG_TRUNC) !== 0;
+      const truncated = sock.truncated(i);
       const side = vni === this.vni ? this : g.members.get(vni);
       if (side === undefined) {
         this.drop(c, this.iUnknownVni, dlen);
         continue;
       }
       if (side.check(area, d, dlen - VXLAN_HLEN, truncated)) {
-        this.taken[i] = 1;
+        sock.take(i);
         if (side === this) {
           io.submit(f, dlen - VXLAN_HLEN, rssHash(TABLE, area, d, dlen - VXLAN_HLEN));
           own++;
@@ -276,11 +200,7 @@ export class VxlanQueue implements QueuePort {
       }
     }
     // The frames of datagrams no port took, and those nothing arrived for, go home.
-    for (let i = this.spareCount - 1; i >= 0; i--) {
-      if (i < n && this.taken[i] !== 0) continue;
-      io.freeFrame!(this.spares[i]);
-    }
-    this.spareCount = 0;
+    sock.finish();
     return own;
   }
 
@@ -345,9 +265,8 @@ export class VxlanQueue implements QueuePort {
       g.list = g.list.filter((s) => s !== this);
       return;
     }
-    this.slot?.clear(); // a socket closed here is never adopted
-    native.close(this.fd);
-    this.fd = -1;
+    this.socket?.close();
+    this.socket = null;
     groups.delete(this.key);
     // Members still open (closing after the owner) receive nothing more.
     for (const m of g.list) m.group = null;

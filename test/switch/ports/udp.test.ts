@@ -41,7 +41,7 @@ describe('udp port', () => {
     expect(udp.validate!({ name: 'u', type: 'udp', local: '1.2.3.4:99999' })[0]).toMatch(/^local: .*port '99999'/);
     expect(udp.validate!({ name: 'u', type: 'udp', local: 'x:1', remote: 'nohost' })[0]).toMatch(/^remote: .*no port/);
     expect(udp.validate!({ name: 'u', type: 'udp', local: 'x:1', mtu: 20 })[0]).toMatch(/^mtu: 20 is not/);
-    expect(portOptionIssues(udp, { name: 'u', type: 'udp', local: 'x:1', colour: 1 })).toEqual(["unknown option 'colour' (udp takes: local, remote, mtu, io)"]);
+    expect(portOptionIssues(udp, { name: 'u', type: 'udp', local: 'x:1', colour: 1 })).toEqual(["unknown option 'colour' (udp takes: local, remote, mtu, io, thread)"]);
   });
 
   it('receives one frame per datagram, byte for byte, with one flush per burst', async () => {

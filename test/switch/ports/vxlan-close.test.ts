@@ -4,23 +4,15 @@
  * rx_handover_left), so the switch's accounting adds up at stop.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import dgram from 'node:dgram';
 import vxlan, { writeVxlanHeader } from '../../../switch/ports/vxlan.js';
 import type { Port } from '../../../switch/ports/port.js';
 import { FakeIO, ethFrame } from '../../support/fake-io.js';
+import { freeUdpPort } from '../../support/udp.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 async function vxPort(name: string, opts: Record<string, unknown>): Promise<{ port: Port; io: FakeIO }> {
   const port = vxlan.create({ name, type: 'vxlan', ...opts });

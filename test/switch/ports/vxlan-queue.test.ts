@@ -5,38 +5,17 @@
  * its socket over (no second one, nothing leaked), and none is left after stop.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import dgram from 'node:dgram';
-import { execFileSync } from 'node:child_process';
 import { writeVxlanHeader } from '../../../switch/ports/vxlan.js';
 import { checkAccounted, startBetween } from '../../support/switch.js';
 import { describeNeeding, missing } from '../../support/prereq.js';
 import { ethFrame, until } from '../../support/fake-io.js';
 import type { Switch } from '../../../switch/switch.js';
+import { boundUdp, freeUdpPort, sendUdp, udpSocketsOn } from '../../support/udp.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-async function bound(port = 0): Promise<dgram.Socket> {
-  const s = dgram.createSocket('udp4');
-  cleanup.push(() => new Promise<void>((r) => s.close(() => r())));
-  await new Promise<void>((r) => s.bind(port, '127.0.0.1', r));
-  return s;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
-
-/** UDP sockets bound to 127.0.0.1:port, as the kernel lists them. */
-function socketsOn(port: number): number {
-  return execFileSync('ss', ['-Huln', `sport = :${port}`], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '').length;
-}
 
 function vxlanDatagram(vni: number, frame: Buffer): Buffer {
   const h = Buffer.alloc(8);
@@ -44,12 +23,10 @@ function vxlanDatagram(vni: number, frame: Buffer): Buffer {
   return Buffer.concat([h, frame]);
 }
 
-const send = (s: dgram.Socket, b: Buffer, port: number) => new Promise<void>((r, j) => s.send(b, port, '127.0.0.1', (e) => (e ? j(e) : r())));
-
 describeNeeding(missing({ native: true, tools: ['ss'] }), 'vxlan received on the queue workers')('vxlan received on the queue workers', () => {
   it('spreads over one socket per queue, demultiplexes VNIs, counts the malformed, survives a killed worker and leaks no socket', async () => {
     const local = await freeUdpPort();
-    const peer = await bound();
+    const peer = await boundUdp(cleanup);
     const got: Buffer[] = [];
     peer.on('message', (m) => got.push(m));
     const logs: string[] = [];
@@ -66,13 +43,13 @@ describeNeeding(missing({ native: true, tools: ['ss'] }), 'vxlan received on the
       expect(sw.receivesOnQueues('vx1') && sw.receivesOnQueues('vx2')).toBe(true);
       expect((await sw.portStatus('vx1')).role).toBe('queues');
       // queues: 2 — one socket each, and the device threads bind none on `local`.
-      expect(socketsOn(local)).toBe(2);
+      expect(udpSocketsOn(local)).toBe(2);
 
       // Several source ports (as a VXLAN sender's per-flow ports): the kernel hashes them over both sockets.
-      const senders = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(() => bound()));
+      const senders = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(() => boundUdp(cleanup)));
       const round = async (seed: number) => {
         for (let i = 0; i < 40; i++) {
-          await send(senders[i % senders.length], vxlanDatagram(1 + (i & 1), ethFrame(100 + i, seed + i)), local);
+          await sendUdp(senders[i % senders.length], vxlanDatagram(1 + (i & 1), ethFrame(100 + i, seed + i)), local);
         }
       };
       await round(0);
@@ -88,10 +65,10 @@ describeNeeding(missing({ native: true, tools: ['ss'] }), 'vxlan received on the
 
       // Malformed: short, I flag clear, unknown VNI (the owner's counters), runt (the VNI port's).
       const bad = Buffer.alloc(60);
-      await send(senders[0], Buffer.alloc(4), local);
-      await send(senders[0], bad, local);
-      await send(senders[0], vxlanDatagram(9, ethFrame(60)), local);
-      await send(senders[0], vxlanDatagram(2, Buffer.alloc(10)), local);
+      await sendUdp(senders[0], Buffer.alloc(4), local);
+      await sendUdp(senders[0], bad, local);
+      await sendUdp(senders[0], vxlanDatagram(9, ethFrame(60)), local);
+      await sendUdp(senders[0], vxlanDatagram(2, Buffer.alloc(10)), local);
       const sum = (k: string) => sw!.stats().ports.vx1[k] + sw!.stats().ports.vx2[k];
       await until(() => sum('rx_vxlan_short') + sum('rx_vxlan_bad_flags') + sum('rx_vxlan_unknown_vni') + sum('rx_runt') === 4, 'the malformed counted');
       for (const k of ['rx_vxlan_short', 'rx_vxlan_bad_flags', 'rx_vxlan_unknown_vni', 'rx_runt']) expect(sum(k), k).toBe(1);
@@ -101,7 +78,7 @@ describeNeeding(missing({ native: true, tools: ['ss'] }), 'vxlan received on the
       await sw.killQueueWorker(0);
       await sw.queueReady(0);
       expect(sw.restarts[0]).toBe(1);
-      expect(socketsOn(local)).toBe(2);
+      expect(udpSocketsOn(local)).toBe(2);
       await round(50);
       await until(() => got.length === 80, '40 more frames forwarded after the restart');
 
@@ -109,7 +86,7 @@ describeNeeding(missing({ native: true, tools: ['ss'] }), 'vxlan received on the
       sw = undefined;
       expect(checkAccounted(summary)).toEqual([]);
       expect(summary.stats.ports.vx1.rx_packets + summary.stats.ports.vx2.rx_packets).toBe(84);
-      expect(socketsOn(local), 'no socket left after stop').toBe(0);
+      expect(udpSocketsOn(local), 'no socket left after stop').toBe(0);
     } catch (e) {
       throw fail(e as Error);
     }

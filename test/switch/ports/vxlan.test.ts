@@ -4,6 +4,7 @@ import vxlan, { writeVxlanHeader } from '../../../switch/ports/vxlan.js';
 import type { Port } from '../../../switch/ports/port.js';
 import * as native from '../../../lib/native/index.js';
 import { FakeIO, ethFrame, until } from '../../support/fake-io.js';
+import { freeUdpPort } from '../../support/udp.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -17,14 +18,6 @@ async function udpSocket(): Promise<{ s: dgram.Socket; port: number; got: { msg:
   s.on('message', (msg, rinfo) => got.push({ msg, port: rinfo.port }));
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
   return { s, port: s.address().port, got };
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }
 
 /** The receive/transmit path under test: each case runs once per `io` choice. */

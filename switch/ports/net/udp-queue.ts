@@ -1,0 +1,143 @@
+/**
+ * A udp port's side in queue worker q (run to completion): the worker receives the port's
+ * datagrams itself, with recvmmsg straight into its own pool frames, sleeps in poll() on the
+ * socket when idle (QueuePort.wakeFds), and sends what it switches to the port with one
+ * sendmmsg per breath. One wake-up per direction — the kernel waking the worker — where the
+ * device-thread path costs three (watch thread, device thread, queue worker; then the
+ * worker wakes the device thread to send).
+ *
+ *   peer ──udp──▶ socket q (SO_REUSEPORT on `local`) ──recvmmsg──▶ worker q ──sendmmsg──▶ remote
+ *
+ * Every queue binds `local` with SO_REUSEPORT and the kernel picks one socket per datagram
+ * by its 4-tuple hash: one peer (a QEMU guest's `-netdev dgram`) lands on one queue, as a
+ * single-queue NIC's flows do. Sending goes out of the same socket, so the peer sees the
+ * port's `local` as the source, as from the device thread.
+ *
+ * By default (`thread: queue`) on the native path, with literal addresses (openQueue cannot
+ * wait for a name lookup), a fixed local port and a `remote` (a peer learned from the first
+ * datagram stays on the device thread: one socket sees it first); `thread: device` keeps the
+ * device-thread path. A port with flow-steering rules receives on its device thread (the
+ * rule decides the queue); its queue sides then only send, from sockets of their own.
+ *
+ * Counted in the (port, queue) blocks as the device thread counts: rx_runt (< 14 bytes) and
+ * rx_oversize (over the MTU or truncated) are in rx_packets and leave in rx_dropped; transmit
+ * as net/queue-tx.ts counts it.
+ */
+import { isIP } from 'node:net';
+import * as native from '../../../lib/native/index.js';
+import { rssHash } from '../../../flows/rss.js';
+import { DEFAULT_RSS_KEY, newToeplitzTable } from '../../../flows/toeplitz.js';
+import type { PortConfig, QueueIO, QueuePort } from '../port.js';
+import { parseHostPort } from './address.js';
+import { DEFAULT_MTU, ETH_HLEN, VLAN_HLEN, overMtu } from './mtu.js';
+import { QueueSocket, QUEUE_BATCH } from './queue-socket.js';
+import { QueueTx } from './queue-tx.js';
+import type { VnetHdr } from '../../../lib/net/vnet-hdr.js';
+
+const TABLE = newToeplitzTable(DEFAULT_RSS_KEY);
+
+/** Why this port cannot run on the queue workers, or null when it can (see the file comment). */
+export function udpQueueObstacle(config: PortConfig): string | null {
+  if (config.io === 'dgram') return 'io: dgram is the device thread’s node:dgram socket';
+  if (!native.available()) return 'the native layer (recvmmsg/sendmmsg) is not available';
+  if (config.remote === undefined) return 'without a remote the peer is learned, by the device thread';
+  try {
+    const local = parseHostPort(config.local);
+    const remote = parseHostPort(config.remote);
+    if (isIP(local.host) === 0 || isIP(remote.host) === 0) return 'local and remote must be literal addresses';
+    if (local.port === 0) return 'local needs a fixed port (every queue binds the same one)';
+    if (local.family !== remote.family) return 'local and remote are of different address families';
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
+}
+
+/** Whether the queue workers receive and send for this port (thread: queue, the default, and possible). */
+export function udpOnQueues(config: PortConfig): boolean {
+  return config.thread !== 'device' && udpQueueObstacle(config) === null;
+}
+
+export class UdpQueue implements QueuePort {
+  private readonly mtu: number;
+  private readonly maxLen: number;
+  private readonly socket: QueueSocket | null;
+  private readonly tx: QueueTx;
+  private readonly fds: number[] = [];
+  private readonly iRxPackets: number;
+  private readonly iRxBytes: number;
+  private readonly iRxDropped: number;
+  private readonly iRunt: number;
+  private readonly iOversize: number;
+
+  constructor(
+    config: PortConfig,
+    private readonly io: QueueIO,
+  ) {
+    const local = parseHostPort(config.local);
+    this.mtu = (config.mtu as number | undefined) ?? DEFAULT_MTU;
+    this.maxLen = Math.min(io.maxFrameLength, this.mtu + ETH_HLEN + VLAN_HLEN);
+    const c = (n: string) => io.counterIndex(n);
+    this.iRxPackets = c('rx_packets');
+    this.iRxBytes = c('rx_bytes');
+    this.iRxDropped = c('rx_dropped');
+    this.iRunt = c('rx_runt');
+    this.iOversize = c('rx_oversize');
+    this.socket = io.receives ? new QueueSocket(io, local, 0) : null;
+    try {
+      this.tx = new QueueTx(io, { local, remote: parseHostPort(config.remote), mtu: this.mtu, prefix: new Uint8Array(0), fd: this.socket?.fd ?? null });
+    } catch (e) {
+      this.socket?.close();
+      throw e;
+    }
+    if (this.socket !== null) this.fds.push(this.socket.fd);
+  }
+
+  wakeFds(): readonly number[] {
+    return this.fds;
+  }
+
+  poll(budget: number): number {
+    const sock = this.socket;
+    if (sock === null) return 0;
+    const io = this.io;
+    const n = sock.receive(budget < QUEUE_BATCH ? budget : QUEUE_BATCH);
+    const area = io.area;
+    let own = 0;
+    for (let i = 0; i < n; i++) {
+      const f = sock.frame(i);
+      const len = sock.length(i);
+      const d = io.dataOffset(f);
+      if (len < ETH_HLEN) this.drop(this.iRunt, len);
+      else if (sock.truncated(i) || len > this.maxLen || overMtu(area, d, len, this.mtu)) this.drop(this.iOversize, len);
+      else {
+        sock.take(i);
+        io.submit(f, len, rssHash(TABLE, area, d, len));
+        own++;
+      }
+    }
+    sock.finish();
+    return own;
+  }
+
+  private drop(reason: number, len: number): void {
+    const c = this.io.counters;
+    c[this.iRxPackets]++;
+    c[this.iRxBytes] += len;
+    c[this.iRxDropped]++;
+    c[reason]++;
+  }
+
+  transmit(area: Uint8Array, offset: number, length: number, hdr: VnetHdr | null): boolean {
+    return this.tx.transmit(area, offset, length, hdr);
+  }
+
+  flushTx(): void {
+    this.tx.flushTx();
+  }
+
+  close(): void {
+    this.tx.close();
+    this.socket?.close();
+  }
+}
