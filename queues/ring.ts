@@ -208,6 +208,24 @@ export class Ring {
     return n < avail ? n : avail;
   }
 
+  /**
+   * The consumer's own thread produced `n` more entries on this ring (through another Ring
+   * object over the same buffer, in program order before this call): peek() may count them
+   * without loading the shared index. A plain add, no atomics: the entries were written by
+   * this thread. Never ahead of the real index, since the producer's submit came first.
+   */
+  producedHere(n: number): void {
+    this.prodCached = (this.prodCached + n) >>> 0;
+  }
+
+  /**
+   * The ring index of peeked entry 0: entry k is at base + ((first + k) & mask) * width, for
+   * a loop that keeps the ring's fields in locals (entryOf's arithmetic, read once).
+   */
+  get consumerIndex(): number {
+    return this.consLocal;
+  }
+
   /** Word offset in `words` of the k-th peeked entry. */
   entryOf(k: number): number {
     return this.base + (((this.consLocal + k) & this.mask) * this.width);

@@ -22,7 +22,7 @@ import { D_FRAME, D_HASH, D_META, D_OFFLEN, SUPER_FRAME_HEADROOM, SUPER_FRAME_MA
 import { FramePool, RecycleRing } from '../queues/pool.js';
 import { CounterBlock } from '../lib/counters.js';
 import { P } from './counters.js';
-import { CTL_DOORBELL, CTL_WORDS, queueDoorbell, type SharedLayout } from './layout.js';
+import { CTL_DOORBELL, CTL_WORDS, offloadsGeneration, queueDoorbell, type SharedLayout } from './layout.js';
 import type { Port, PortIO } from './ports/port.js';
 import type { Steerer } from '../flows/rss.js';
 import { ByteCopier } from '../queues/copy.js';
@@ -59,6 +59,7 @@ export class DeviceIO implements PortIO {
   private readonly superStride: number;
   private readonly block: CounterBlock;
   private readonly offloads: Int32Array;
+  private readonly offloadsGen: number;
   /** Per queue: its chain takes super-frames whole (QueueEngine.setProgram). */
   private readonly frags: Int32Array;
   private published = 0;
@@ -102,6 +103,7 @@ export class DeviceIO implements PortIO {
     this.recycle = layout.pools.map((pool, o) => (o === port ? null : new RecycleRing(pool.rings[port])));
     this.block = CounterBlock.fromShared(layout.portCounters[port]);
     this.offloads = new Int32Array(layout.offloads);
+    this.offloadsGen = offloadsGeneration(layout);
     this.frags = new Int32Array(layout.frags);
     this.counters = this.block.values;
   }
@@ -337,8 +339,11 @@ export class DeviceIO implements PortIO {
     let total = 0;
     const takes = port.offloads !== undefined ? port.offloads() : 0;
     if (takes !== this.published) {
-      // Pairs with the queue workers' Atomics.load at the start of each breath (GRO on or off).
+      // The port's word, then the generation (seq-cst, in this order): a worker whose
+      // Atomics.load of the generation, at the start of a breath, sees the bump loads the
+      // port's new word after it (QueueEngine.breathe: GRO on or off).
       Atomics.store(this.offloads, this.port, takes);
+      Atomics.add(this.offloads, this.offloadsGen, 1);
       this.published = takes;
     }
     for (let q = 0; q < this.tx.length; q++) {

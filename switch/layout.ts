@@ -67,7 +67,10 @@ export interface SharedLayout {
   tx: SharedArrayBuffer[][];
   cpu: (SharedArrayBuffer | null)[][];
   control: SharedArrayBuffer;
-  /** Int32 per port: what it takes (OFFLOAD_*), stored by its device, loaded by the workers. */
+  /**
+   * Int32 per port: what it takes (OFFLOAD_*), stored by its device, loaded by the workers;
+   * then one word, the generation (offloadsGeneration), bumped after any port's changes.
+   */
   offloads: SharedArrayBuffer;
   /**
    * Int32 per queue: 1 while every program of the queue's chain takes super-frames whole
@@ -135,7 +138,8 @@ export function createLayout(config: SwitchConfig, extraPortCounters: (readonly 
     tx,
     cpu,
     control: new SharedArrayBuffer(T * CTL_WORDS * 4),
-    offloads: new SharedArrayBuffer(P * 4),
+    // One word per port, and after them a generation bumped whenever one changes (offloadsGeneration).
+    offloads: new SharedArrayBuffer((P + 1) * 4),
     frags: new SharedArrayBuffer(Q * 4),
     queueCounters: Array.from({ length: Q }, () => new CounterBlock(QUEUE_COUNTERS).toShared()),
     journals: Array.from({ length: Q }, () => new SharedArrayBuffer(BreathJournal.bytes(journalWords(P, Q), QUEUE_COUNTERS.length))),
@@ -157,4 +161,9 @@ export function journalWords(ports: number, queues: number): number {
 /** The thread whose pool frame (or super-frame) f belongs to. */
 export function frameOwner(L: { poolFrames: number; smallSlots: number; superFrames: number; superSpan: number }, f: number): number {
   return f < L.smallSlots ? (f / L.poolFrames) | 0 : ((f - L.smallSlots) / (L.superFrames * L.superSpan)) | 0;
+}
+
+/** The word of layout.offloads a device bumps after it changed its port's: a worker loads one word a breath, not one per port. */
+export function offloadsGeneration(layout: SharedLayout): number {
+  return layout.ports;
 }

@@ -222,8 +222,12 @@ export class QueuePortIO implements QueueIO {
 
   // ── what the worker's breath calls ─────────────────────────────────────────
 
+  /** Frames the last poll() submitted on the rx ring (the engine, its consumer, counts them in). */
+  submitted = 0;
+
   /** Polls the RX side for at most `budget` frames; returns what it produced, or -1 once finished. */
   poll(budget: number): number {
+    this.submitted = 0;
     const side = this.side!;
     // A side whose one chain may become several frames (a VM's super-frame cut into
     // segments) is given room for them beyond its budget (QueuePort.burst).
@@ -243,6 +247,7 @@ export class QueuePortIO implements QueueIO {
       this.pool.publish();
       this.rx.submit(staged);
       this.rx.clearIntent();
+      this.submitted = staged;
       this.staged = 0;
     }
     this.limit = 0;
