@@ -109,12 +109,18 @@ export class FramePool {
   private readonly largeStack: Int32Array;
   private largeTop: number;
   /**
-   * alloc_fast and recycle_cached since the last publish(): integers in this object, added
-   * to the shared counters once per publish (a Float64Array element incremented per packet
-   * costs a load, a float add and a store in shared memory, per packet).
+   * recycle_cached since the last publish(): an integer in this object, added to the shared
+   * counter once per publish (a Float64Array element incremented per packet costs a load, a
+   * float add and a store in shared memory, per packet). alloc_fast is not counted per
+   * packet at all: publish() derives it from the stack's depth, which moves only by pops
+   * (alloc), pushes (free: `cached`) and refills (`refilled`, `refillAllocs`).
    */
-  private fast = 0;
   private cached = 0;
+  /** The stack's depth at the last publish (or resync). */
+  private topSeen: number;
+  /** Frames refill() put on the stack, and allocations that followed a refill, since then. */
+  private refilled = 0;
+  private refillAllocs = 0;
 
   constructor(shared: SharedPool) {
     this.first = shared.first;
@@ -129,6 +135,7 @@ export class FramePool {
     this.counters = CounterBlock.fromShared(shared.counters);
     this.c = this.counters.values;
     this.top = this.stack[kTop];
+    this.topSeen = this.top;
   }
 
   /** A free frame index, or -1 when the pool is empty (back-pressure). Does not allocate. */
@@ -139,8 +146,7 @@ export class FramePool {
         return -1;
       }
       this.c[PP.alloc_refill]++;
-    } else {
-      this.fast++;
+      this.refillAllocs++;
     }
     const f = this.stack[this.top];
     this.top--;
@@ -191,6 +197,7 @@ export class FramePool {
   refill(): number {
     let total = 0;
     const largeFirst = this.largeFirst;
+    const before = this.top;
     for (let r = 0; r < this.rings.length; r++) {
       const ring = this.rings[r];
       const n = ring.peek(this.count + this.largeStack.length);
@@ -205,6 +212,7 @@ export class FramePool {
       total += n;
     }
     this.c[PP.recycle_ring] += total;
+    this.refilled += this.top - before;
     return total;
   }
 
@@ -216,10 +224,11 @@ export class FramePool {
   publish(): void {
     this.stack[kTop] = this.top;
     this.largeStack[kTop] = this.largeTop;
-    if (this.fast !== 0) {
-      this.c[PP.alloc_fast] += this.fast;
-      this.fast = 0;
-    }
+    // Every pop since the last publish, less those that followed a refill.
+    const fast = this.topSeen + this.cached + this.refilled - this.top - this.refillAllocs;
+    if (fast !== 0) this.c[PP.alloc_fast] += fast;
+    this.topSeen = this.top;
+    this.refilled = this.refillAllocs = 0;
     if (this.cached !== 0) {
       this.c[PP.recycle_cached] += this.cached;
       this.cached = 0;
@@ -235,6 +244,8 @@ export class FramePool {
   resync(): void {
     this.top = this.stack[kTop];
     this.largeTop = this.largeStack[kTop];
+    this.topSeen = this.top;
+    this.cached = this.refilled = this.refillAllocs = 0;
   }
 
   /** Frames on the free stack now (owner's view). */

@@ -33,6 +33,49 @@ describe('FramePool (page_pool-style)', () => {
     expect(c()).toMatchObject({ alloc_fast: 11, alloc_refill: 1, alloc_empty: 2, recycle_cached: 1, recycle_ring: 3, recycle_ring_full: 0 });
   });
 
+  it('derives alloc_fast from the stack depth at publish: equal to the fast pops counted one by one, whatever the mix of paths', () => {
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const shared = createPool(0, 32, 1);
+    const pool = new FramePool(shared);
+    const r = new RecycleRing(shared.rings[0]);
+    const held: number[] = [];
+    const returning: number[] = [];
+    let fast = 0;
+    for (let step = 0; step < 20_000; step++) {
+      const op = rand(10);
+      if (op < 5) {
+        // What path the pop takes: the stack was not empty (fast), or a refill preceded it.
+        const before = pool.available();
+        const f = pool.alloc();
+        if (f >= 0) {
+          held.push(f);
+          if (before > 0) fast++;
+        }
+      } else if (op < 7 && held.length > 0) {
+        pool.free(held.splice(rand(held.length), 1)[0]);
+      } else if (op < 9 && held.length > 0) {
+        const f = held.splice(rand(held.length), 1)[0];
+        r.put(f);
+        returning.push(f);
+        if (rand(3) === 0) {
+          r.flush();
+          returning.length = 0;
+        }
+      } else {
+        pool.publish();
+        expect(pool.counters.snapshot().alloc_fast).toBe(fast);
+      }
+    }
+    pool.publish();
+    expect(pool.counters.snapshot().alloc_fast).toBe(fast);
+    expect(fast).toBeGreaterThan(1000);
+    expect(pool.counters.snapshot().alloc_refill).toBeGreaterThan(10);
+  });
+
   it('recycle rings hold the whole pool, so returns never fail; a double return is reported', () => {
     const shared = createPool(0, 6, 1);
     const pool = new FramePool(shared);
