@@ -168,9 +168,7 @@ export class FramePool {
     // A full stack or a frame of another pool can only be a switch bug (a frame freed twice,
     // or freed to the wrong owner); past the stack's end the store would vanish and alloc()
     // would later hand out `undefined`. Reported as loudly as RecycleRing.put does.
-    if (this.top >= this.count || !(frame >= this.first && frame < this.first + this.count)) {
-      throw new Error(`frame pool ${this.first}…${this.first + this.count - 1}: frame ${frame} freed twice or not this pool's`);
-    }
+    if (this.top >= this.count || !(frame >= this.first && frame < this.first + this.count)) this.misfreed(frame, " or not this pool's");
     this.top++;
     this.stack[this.top] = frame;
     this.cached++;
@@ -181,9 +179,18 @@ export class FramePool {
    * engine's one unsigned compare already said so): only the double-free guard remains.
    */
   freeOwn(frame: number): void {
-    if (this.top >= this.count) throw new Error(`frame pool ${this.first}…${this.first + this.count - 1}: frame ${frame} freed twice`);
+    if (this.top >= this.count) this.misfreed(frame, '');
     this.stack[++this.top] = frame;
     this.cached++;
+  }
+
+  /**
+   * The error of a frame freed twice (or to the wrong pool), out of line: the message's
+   * template kept inside free() and freeOwn() made them too large for V8 to inline into
+   * the packet loops that call them.
+   */
+  private misfreed(frame: number, more: string): never {
+    throw new Error(`frame pool ${this.first}…${this.first + this.count - 1}: frame ${frame} freed twice${more}`);
   }
 
   private freeLarge(frame: number): void {

@@ -542,7 +542,7 @@ export class QueueEngine {
 
   private routeRedirect(ctx: XdpContext, frame: number, port: number, hash: number, c: Int32Array): void {
     // The common target, a port whose queue side this worker writes (no GRO, no header
-    // on the frame), straight to transmitDirect: stageTx's and redirect()'s other cases
+    // on the frame), straight to transmitWhole: stageTx's and redirect()'s other cases
     // (cpumap, xskmap, broadcast, GRO, tx rings) off the way, ≈ 10% of a redirect.
     const idx = ctx.redirectIndex;
     if (ctx.redirectKind === Redirect.PORT && isIndex(idx, this.ports)) {
@@ -959,10 +959,12 @@ export class QueueEngine {
   /** Returns a frame to the pool it belongs to. */
   private free(frame: number): void {
     // Run to completion: most frames are this queue's own (one unsigned compare, no division).
-    if ((frame - this.poolFirst) >>> 0 < this.poolCount) {
-      this.pool.freeOwn(frame);
-      return;
-    }
+    if ((frame - this.poolFirst) >>> 0 < this.poolCount) this.pool.freeOwn(frame);
+    else this.freeForeign(frame);
+  }
+
+  /** A frame of another queue's pool (or a super-frame): home through that pool's recycle ring. */
+  private freeForeign(frame: number): void {
     const owner = frame < this.smallSlots ? (frame / this.poolFrames) | 0 : ((frame - this.smallSlots) / this.superStride) | 0;
     const r = this.recycle[owner];
     if (r === null) this.pool.free(frame);
