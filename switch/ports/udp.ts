@@ -41,6 +41,7 @@ import { fromSockaddr } from './net/sockaddr.js';
 import * as native from '../../lib/native/index.js';
 import { UdpQueue, udpOnQueues, udpQueueObstacle } from './net/udp-queue.js';
 import { createQueueSlots } from './queue-slots.js';
+import { checkLocalFree } from './net/queue-socket.js';
 
 const COUNTERS = ['rx_runt', 'rx_oversize', 'tx_oversize', 'tx_no_peer', 'tx_busy', 'tx_errors'] as const;
 const OPTIONS: OptionTypes = { local: 'string', remote: 'string', mtu: 'integer', io: 'string', thread: 'string' };
@@ -278,7 +279,11 @@ const udp: PortType = {
     return { rx: on, tx: on };
   },
   openQueue: (config, io) => new UdpQueue(config, io),
-  // Where each queue's socket is recorded, so a replaced worker's successor adopts it.
-  sharedState: (_config, queues) => createQueueSlots(queues),
+  // Where each queue's socket is recorded, so a replaced worker's successor adopts it; made
+  // in the main thread before any queue binds `local`, which must be free then.
+  sharedState: (config, queues) => {
+    if (udpOnQueues(config)) checkLocalFree(parseHostPort(config.local), config.name);
+    return createQueueSlots(queues);
+  },
 };
 export default udp;

@@ -73,6 +73,7 @@ import { DEFAULT_VXLAN_MTU, VXLAN_HLEN, VXLAN_I_FLAG, VXLAN_PORT, writeVxlanHead
 import { queueTxPossible } from './net/vxlan-queue-tx.js';
 import { VxlanQueue, queueRxPossible } from './net/vxlan-queue.js';
 import { createQueueSlots } from './queue-slots.js';
+import { checkLocalFree } from './net/queue-socket.js';
 
 export { VXLAN_HLEN, VXLAN_PORT, writeVxlanHeader };
 const HANDOVER_SLOTS = 1024;
@@ -557,6 +558,11 @@ const vxlan: PortType = {
   // it too (receive: auto) unless flow-steering rules steer the port.
   queueSides: (config) => ({ rx: queueRxPossible(config), tx: queueTxPossible(config) }),
   openQueue: (config, io) => new VxlanQueue(config, io),
-  sharedState: (_config, queues) => createQueueSlots(queues),
+  // Made in the main thread before any queue binds `local`, which must be free then (the
+  // ports of one `local` each look, one after the other, before any binds).
+  sharedState: (config, queues) => {
+    if (queueRxPossible(config)) checkLocalFree(parseHostPort(config.local, VXLAN_PORT), config.name);
+    return createQueueSlots(queues);
+  },
 };
 export default vxlan;

@@ -29,6 +29,24 @@ import { takeSpares } from './spares.js';
 /** Datagrams per recvmmsg at most. */
 export const QUEUE_BATCH = 64;
 
+/**
+ * In the main thread, before any queue binds `local`: throws when another socket holds it.
+ * The queues bind with SO_REUSEPORT, and the kernel lets any socket of the same user with
+ * that option join the group: a second switch (or a leftover one) on the same address would
+ * start without a word and take a share of the datagrams. A bind without SO_REUSEPORT fails
+ * when anything at all is bound there; it is closed at once.
+ */
+export function checkLocalFree(local: HostPort, port: string): void {
+  const fd = native.socket(local.family === 6 ? K.AF_INET6 : K.AF_INET, K.SOCK_DGRAM | K.SOCK_NONBLOCK);
+  try {
+    native.bind(fd, sockaddr(local));
+  } catch (e) {
+    throw new Error(`port ${port}: local ${formatHostPort(local)} is already in use by another socket (another switch?): ${(e as Error).message}`);
+  } finally {
+    native.close(fd);
+  }
+}
+
 export class QueueSocket {
   readonly fd: number;
   private readonly slot: QueueSlot | null;

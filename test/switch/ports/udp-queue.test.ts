@@ -12,6 +12,7 @@ import { checkAccounted, startBetween } from '../../support/switch.js';
 import { describeNeeding, missing } from '../../support/prereq.js';
 import { ethFrame, until } from '../../support/fake-io.js';
 import type { Switch } from '../../../switch/switch.js';
+import type { PortConfig } from '../../../switch/ports/port.js';
 import { boundUdp, freeUdpPort, sendUdp, udpSocketsOn } from '../../support/udp.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -113,6 +114,28 @@ describeNeeding(missing({ native: true, tools: ['ss'] }), 'udp ports on the queu
     } catch (e) {
       throw fail(e as Error);
     }
+  }, 30_000);
+
+  it('refuses a local address another switch already holds (SO_REUSEPORT would let it share the datagrams)', async () => {
+    const aLocal = await freeUdpPort();
+    const peer = await boundUdp(cleanup);
+    // `b` binds an ephemeral port of its own each time: only `a` is shared.
+    const ports = (): [PortConfig, PortConfig] => [
+      { name: 'a', type: 'udp', local: `127.0.0.1:${aLocal}`, remote: `127.0.0.1:${peer.address().port}` },
+      { name: 'b', type: 'udp', local: '127.0.0.1:0', remote: `127.0.0.1:${peer.address().port}` },
+    ];
+    let first: Switch | undefined = await startBetween(ports(), []);
+    cleanup.push(async () => void (await first?.stop().catch(() => {})));
+    expect(udpSocketsOn(aLocal)).toBe(2);
+    await expect(startBetween(ports(), [])).rejects.toThrow(`port a: local 127.0.0.1:${aLocal} is already in use by another socket (another switch?)`);
+    // Nothing joined the first switch's group.
+    expect(udpSocketsOn(aLocal)).toBe(2);
+    await first.stop();
+    first = undefined;
+    // Free again: a new switch starts there.
+    const again = await startBetween(ports(), []);
+    expect(udpSocketsOn(aLocal)).toBe(2);
+    expect(checkAccounted(await again.stop())).toEqual([]);
   }, 30_000);
 
   it('keeps a port without a remote, or with thread: device, on its device thread', async () => {
