@@ -6,7 +6,7 @@
  *                             udp-port: the device threads receive and send (thread: device),
  *                             recvmmsg/sendmmsg; udp-port-dgram: the same with io: dgram;
  *                             udp-port/queue: run to completion (thread: queue, the default
- *                             for ports with a remote and a fixed local port): the queue
+ *                             for ports with a fixed local port): the queue
  *                             worker receives on its own socket and sends
  *   blaster (worker) ──udp──▶ ref:dgram-relay (worker: on 'message' → send) ──udp──▶ sink
  *
@@ -99,8 +99,7 @@ async function measure(kind: 'switch' | 'switch-dgram' | 'switch-queue' | 'relay
       ...CONFIG_DEFAULTS,
       queues: 1,
       ports: [
-        // `in` sends nothing: its remote only lets it run on the queue (thread: queue).
-        { name: 'in', type: 'udp', local: `127.0.0.1:${target}`, remote: `127.0.0.1:${sinkPort}`, io, thread },
+        { name: 'in', type: 'udp', local: `127.0.0.1:${target}`, io, thread },
         { name: 'out', type: 'udp', local: `127.0.0.1:${await freeUdpPort()}`, remote: `127.0.0.1:${sinkPort}`, io, thread },
       ],
       programs: [{ queues: [0], chain: [{ name: 'redirect', params: { port: 'out' }, continueOn: [] }] }],

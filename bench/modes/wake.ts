@@ -116,7 +116,7 @@ async function idleL2switch(seconds: number): Promise<number> {
 }
 
 /**
- * thread 'queue' (the default for udp ports with a remote and a fixed local port): the queue
+ * thread 'queue' (the default for udp ports with a fixed local port): the queue
  * worker receives and sends itself, one wake-up per datagram; 'device': the device threads
  * do (three wake-ups: device thread of `in` → worker → device thread of `out`).
  */
@@ -128,7 +128,7 @@ async function viaSwitch(seconds: number, thread: 'queue' | 'device'): Promise<{
     ...CONFIG_DEFAULTS,
     queues: 1,
     ports: [
-      { name: 'in', type: 'udp', local: `127.0.0.1:${target}`, remote: `127.0.0.1:${back}`, thread },
+      { name: 'in', type: 'udp', local: `127.0.0.1:${target}`, thread },
       { name: 'out', type: 'udp', local: `127.0.0.1:${await freeUdpPort()}`, remote: `127.0.0.1:${back}`, thread },
     ],
     programs: [{ queues: [0], chain: [{ name: 'redirect', params: { port: 'out' }, continueOn: [] }] }],

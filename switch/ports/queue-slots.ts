@@ -13,9 +13,12 @@
 const WORDS = 4;
 const TWO32 = 2 ** 32;
 
-/** The shared state of a port whose queue sides record what they hold: every slot empty. */
-export function createQueueSlots(queues: number): SharedArrayBuffer {
-  const sab = new SharedArrayBuffer(4 * WORDS * queues);
+/**
+ * The shared state of a port whose queue sides record what they hold: every slot empty, and
+ * `extra` zeroed bytes at the end for the port type's own use.
+ */
+export function createQueueSlots(queues: number, extra = 0): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(4 * WORDS * queues + extra);
   const w = new Int32Array(sab);
   for (let q = 0; q < queues; q++) w[q * WORDS] = -1;
   return sab;

@@ -13,9 +13,10 @@
  * io      auto (default): recvmmsg/sendmmsg when the native layer loads, else node:dgram;
  *         mmsg: the native path or fail to start; dgram: node:dgram always.
  * thread  queue (default): run to completion where it can (net/udp-queue.ts: the native
- *         path, literal addresses, a fixed local port and a remote) — each queue worker
- *         receives on its own socket of `local` (SO_REUSEPORT) and sends; otherwise, or
- *         with `device`, this port's device thread receives and sends.
+ *         path, literal addresses and a fixed local port) — each queue worker receives on
+ *         its own socket of `local` (SO_REUSEPORT) and sends; a peer learned by any queue
+ *         is every thread's (net/learned-peer.ts); otherwise, or with `device`, this port's
+ *         device thread receives and sends.
  *
  * On the device thread, with the native layer (lib/native/): recvmmsg lands datagrams straight in pool frames,
  * woken by a watch thread when the socket turns readable (net/native-datagram.ts), and a
@@ -39,7 +40,8 @@ import { bindUdp, createUdpSocket, resolveHost } from './net/udp-socket.js';
 import { NativeDatagramSocket } from './net/native-datagram.js';
 import { fromSockaddr } from './net/sockaddr.js';
 import * as native from '../../lib/native/index.js';
-import { UdpQueue, udpOnQueues, udpQueueObstacle } from './net/udp-queue.js';
+import { UdpQueue, udpLearnedPeer, udpOnQueues, udpQueueObstacle } from './net/udp-queue.js';
+import { LEARNED_PEER_BYTES, type LearnedPeer } from './net/learned-peer.js';
 import { createQueueSlots } from './queue-slots.js';
 import { checkLocalFree } from './net/queue-socket.js';
 
@@ -99,6 +101,8 @@ class UdpPort implements Port {
   private iTxNoPeer = 0;
   private iTxBusy = 0;
   private iTxErrors = 0;
+  /** The peer learned by whichever thread received first (queue sides without a remote), or null. */
+  private shared: LearnedPeer | null = null;
 
   constructor(private readonly config: PortConfig) {
     this.mtu = (config.mtu as number | undefined) ?? DEFAULT_MTU;
@@ -129,11 +133,13 @@ class UdpPort implements Port {
     this.iTxDropped = io.counterIndex('tx_dropped');
     const mode = (this.config.io as string | undefined) ?? 'auto';
     if (mode === 'mmsg') native.requireNative("a udp port with io: mmsg");
+    // With queue sides and no remote, the peer is learned once for all the port's threads.
+    if (io.shared !== undefined && io.shared !== null && this.remote === null) this.shared = udpLearnedPeer(io.shared);
     if (io.rxOnQueues === true) {
       // The queue workers receive on `local` (net/udp-queue.ts): this thread only sends what
       // reaches its tx ring, from a socket of its own (binding `local` would take datagrams too).
       this.nat = new NativeDatagramSocket(io, { ...this.local, port: 0 }, 'transmit socket', 0, this.maxLen);
-      this.nat.setDestination({ host: this.peerHost!, port: this.peerPort, family: this.local.family });
+      if (this.peerHost !== null) this.nat.setDestination({ host: this.peerHost, port: this.peerPort, family: this.local.family });
       return;
     }
     if (mode !== 'dgram' && native.available()) {
@@ -194,11 +200,21 @@ class UdpPort implements Port {
   };
 
   private learn(i: number): void {
+    // The queue sides that send for this port (it has rules, so this thread receives) learn it here too.
+    this.shared?.learn(this.nat!.rx.names, i * native.NAME_SIZE);
     const from = fromSockaddr(this.nat!.rx.names, i * native.NAME_SIZE);
     this.peerHost = from.host;
     this.peerPort = from.port;
     this.nat!.setDestination(from);
     this.io.log('info', `learned peer ${from.host}:${from.port}`);
+  }
+
+  /** The peer a queue learned (the queues receive): this thread sends there too. */
+  private learnShared(peer: LearnedPeer): void {
+    const p = peer.hostPort();
+    this.peerHost = p.host;
+    this.peerPort = p.port;
+    this.nat!.setDestination(p);
   }
 
   /** Native path: the kernel refused datagrams [from, count) of a burst already counted sent. */
@@ -221,6 +237,7 @@ class UdpPort implements Port {
 
   transmit(area: Uint8Array, offset: number, length: number): boolean {
     if (this.nat !== null) {
+      if (!this.nat.hasDestination && this.shared !== null && this.shared.known()) this.learnShared(this.shared);
       if (!this.nat.hasDestination) {
         this.io.counters[this.iTxNoPeer]++;
         return false;
@@ -261,7 +278,7 @@ class UdpPort implements Port {
       thread: this.io.rxOnQueues === true ? 'queue' : 'device',
       local: this.io.rxOnQueues === true ? formatHostPort(this.local) : this.nat ? formatHostPort({ ...this.local, port: this.nat.boundPort() }) : this.socket ? formatHostPort({ ...this.local, port: this.socket.address().port }) : String(this.config.local),
       io: this.nat ? 'recvmmsg/sendmmsg' : 'node:dgram',
-      peer: this.peerHost === null ? null : `${this.peerHost}:${this.peerPort}`,
+      peer: this.peerHost !== null ? `${this.peerHost}:${this.peerPort}` : this.shared?.known() ? formatHostPort(this.shared.hostPort()) : null,
       learned: this.remote === null,
       mtu: this.mtu,
     };
@@ -283,7 +300,7 @@ const udp: PortType = {
   // in the main thread before any queue binds `local`, which must be free then.
   sharedState: (config, queues) => {
     if (udpOnQueues(config)) checkLocalFree(parseHostPort(config.local), config.name);
-    return createQueueSlots(queues);
+    return createQueueSlots(queues, LEARNED_PEER_BYTES);
   },
 };
 export default udp;

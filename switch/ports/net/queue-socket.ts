@@ -134,6 +134,11 @@ export class QueueSocket {
     return this.rx.length(i);
   }
 
+  /** The receive batch's source addresses: datagram i's at names[i × NAME_SIZE] (sockaddr). */
+  get names(): Uint8Array {
+    return this.rx.names;
+  }
+
   /** Datagram i was longer than its frame could hold. */
   truncated(i: number): boolean {
     return (this.rx.flags(i) & K.MSG_TRUNC) !== 0;

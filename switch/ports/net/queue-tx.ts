@@ -23,12 +23,15 @@ import { SendBatch } from './send-batch.js';
 import { GsoPlan, gsoErrorText } from '../../../lib/net/gso.js';
 import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, completeChecksum, type VnetHdr } from '../../../lib/net/vnet-hdr.js';
 import { sockaddr } from './sockaddr.js';
+import type { LearnedPeer } from './learned-peer.js';
 
 const BATCH = 64;
 
 export interface QueueTxOptions {
   local: HostPort;
-  remote: HostPort;
+  /** Where every datagram goes; null: to `peer` once it is known (until then tx_no_peer). */
+  remote: HostPort | null;
+  peer?: LearnedPeer;
   /** Largest L3 packet sent. */
   mtu: number;
   /** Bytes sent before each frame (VXLAN's header); empty for none. */
@@ -39,6 +42,10 @@ export interface QueueTxOptions {
 
 export class QueueTx implements QueuePort {
   private readonly fd: number;
+  /** Every slot of the batch carries the destination (a learned peer's only once known). */
+  private addressed = false;
+  private readonly peer: LearnedPeer | null;
+  private readonly iTxNoPeer: number;
   /** Whether the socket is ours to close (not the queue's receiving one). */
   private readonly ownsFd: boolean;
   private readonly batch: SendBatch;
@@ -60,7 +67,7 @@ export class QueueTx implements QueuePort {
 
   constructor(
     private readonly io: QueueIO,
-    { local, remote, mtu, prefix, fd }: QueueTxOptions,
+    { local, remote, peer, mtu, prefix, fd }: QueueTxOptions,
   ) {
     this.mtu = mtu;
     this.maxLen = Math.min(io.maxFrameLength, this.mtu + ETH_HLEN + VLAN_HLEN);
@@ -68,9 +75,15 @@ export class QueueTx implements QueuePort {
     this.ownsFd = fd === null;
     this.fd = fd ?? QueueTx.bindEphemeral(local, io.queue);
     this.batch = new SendBatch(BATCH, prefix.length + this.maxLen, true);
-    // Every datagram goes to the remote: its address is written in every slot once.
-    const to = sockaddr(remote);
-    for (let i = 0; i < BATCH; i++) this.batch.mmsg.names.set(to, i * native.NAME_SIZE);
+    // Every datagram goes to the remote: its address is written in every slot once (a
+    // learned peer's, at the first transmit after it is known).
+    if (remote !== null) {
+      const to = sockaddr(remote);
+      for (let i = 0; i < BATCH; i++) this.batch.mmsg.names.set(to, i * native.NAME_SIZE);
+      this.addressed = true;
+    }
+    this.peer = peer ?? null;
+    this.iTxNoPeer = remote === null ? io.counterIndex('tx_no_peer') : -1;
     this.iTxPackets = io.counterIndex('tx_packets');
     this.iTxBytes = io.counterIndex('tx_bytes');
     this.iTxDropped = io.counterIndex('tx_dropped');
@@ -96,6 +109,7 @@ export class QueueTx implements QueuePort {
   }
 
   transmit(area: Uint8Array, offset: number, length: number, hdr: VnetHdr | null = null): boolean {
+    if (!this.addressed && !this.address()) return false;
     if (hdr !== null && (hdr.gsoType & ~VIRTIO_NET_HDR_GSO_ECN) !== VIRTIO_NET_HDR_GSO_NONE) return this.transmitSegments(area, offset, length, hdr);
     if (hdr !== null && (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
       if (!completeChecksum(area, offset, length, hdr.csumStart, hdr.csumOffset)) {
@@ -110,6 +124,18 @@ export class QueueTx implements QueuePort {
     }
     if (this.batch.full) this.flushTx();
     this.batch.addWithPrefix(this.header, area, offset, length);
+    return true;
+  }
+
+  /** A learned peer, once known: its address into every slot (else tx_no_peer, false). */
+  private address(): boolean {
+    const peer = this.peer;
+    if (peer === null || !peer.known()) {
+      this.io.counters[this.iTxNoPeer]++;
+      return false;
+    }
+    for (let i = 0; i < BATCH; i++) peer.copyTo(this.batch.mmsg.names, i * native.NAME_SIZE);
+    this.addressed = true;
     return true;
   }
 

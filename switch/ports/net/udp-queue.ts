@@ -14,10 +14,13 @@
  * port's `local` as the source, as from the device thread.
  *
  * By default (`thread: queue`) on the native path, with literal addresses (openQueue cannot
- * wait for a name lookup), a fixed local port and a `remote` (a peer learned from the first
- * datagram stays on the device thread: one socket sees it first); `thread: device` keeps the
- * device-thread path. A port with flow-steering rules receives on its device thread (the
- * rule decides the queue); its queue sides then only send, from sockets of their own.
+ * wait for a name lookup) and a fixed local port; `thread: device` keeps the device-thread
+ * path. Without `remote` the peer is learned from the first datagram any queue accepts
+ * (net/learned-peer.ts, in the port's shared state): every queue, and the device thread,
+ * sends there from then on, and counts tx_no_peer before. A port with flow-steering rules
+ * receives on its device thread (the rule decides the queue); its queue sides then only
+ * send, from sockets of their own, to `remote` or to the peer the device thread learned (it
+ * writes it into the shared state as a queue would).
  *
  * Counted in the (port, queue) blocks as the device thread counts: rx_runt (< 14 bytes) and
  * rx_oversize (over the MTU or truncated) are in rx_packets and leave in rx_dropped; transmit
@@ -32,6 +35,7 @@ import { parseHostPort } from './address.js';
 import { DEFAULT_MTU, ETH_HLEN, VLAN_HLEN, overMtu } from './mtu.js';
 import { QueueSocket, QUEUE_BATCH } from './queue-socket.js';
 import { QueueTx } from './queue-tx.js';
+import { LEARNED_PEER_BYTES, LearnedPeer } from './learned-peer.js';
 import type { VnetHdr } from '../../../lib/net/vnet-hdr.js';
 
 const TABLE = newToeplitzTable(DEFAULT_RSS_KEY);
@@ -40,13 +44,12 @@ const TABLE = newToeplitzTable(DEFAULT_RSS_KEY);
 export function udpQueueObstacle(config: PortConfig): string | null {
   if (config.io === 'dgram') return 'io: dgram is the device thread’s node:dgram socket';
   if (!native.available()) return 'the native layer (recvmmsg/sendmmsg) is not available';
-  if (config.remote === undefined) return 'without a remote the peer is learned, by the device thread';
   try {
     const local = parseHostPort(config.local);
-    const remote = parseHostPort(config.remote);
-    if (isIP(local.host) === 0 || isIP(remote.host) === 0) return 'local and remote must be literal addresses';
+    const remote = config.remote === undefined ? null : parseHostPort(config.remote);
+    if (isIP(local.host) === 0 || (remote !== null && isIP(remote.host) === 0)) return 'local and remote must be literal addresses';
     if (local.port === 0) return 'local needs a fixed port (every queue binds the same one)';
-    if (local.family !== remote.family) return 'local and remote are of different address families';
+    if (remote !== null && local.family !== remote.family) return 'local and remote are of different address families';
   } catch (e) {
     return (e as Error).message;
   }
@@ -64,6 +67,8 @@ export class UdpQueue implements QueuePort {
   private readonly socket: QueueSocket | null;
   private readonly tx: QueueTx;
   private readonly fds: number[] = [];
+  /** Without `remote`: the peer the first datagram names, shared by the port's threads. */
+  private readonly peer: LearnedPeer | null;
   private readonly iRxPackets: number;
   private readonly iRxBytes: number;
   private readonly iRxDropped: number;
@@ -83,9 +88,11 @@ export class UdpQueue implements QueuePort {
     this.iRxDropped = c('rx_dropped');
     this.iRunt = c('rx_runt');
     this.iOversize = c('rx_oversize');
+    const remote = config.remote === undefined ? null : parseHostPort(config.remote);
+    this.peer = remote === null ? udpLearnedPeer(io.shared!) : null;
     this.socket = io.receives ? new QueueSocket(io, local, 0) : null;
     try {
-      this.tx = new QueueTx(io, { local, remote: parseHostPort(config.remote), mtu: this.mtu, prefix: new Uint8Array(0), fd: this.socket?.fd ?? null });
+      this.tx = new QueueTx(io, { local, remote, peer: this.peer ?? undefined, mtu: this.mtu, prefix: new Uint8Array(0), fd: this.socket?.fd ?? null });
     } catch (e) {
       this.socket?.close();
       throw e;
@@ -114,10 +121,23 @@ export class UdpQueue implements QueuePort {
         sock.take(i);
         io.submit(f, len, rssHash(TABLE, area, d, len));
         own++;
+        if (this.peer !== null && !this.learned) this.learn(sock, i);
       }
     }
     sock.finish();
     return own;
+  }
+
+  /** Known already, here or by another queue (`learned` saves the shared load per datagram). */
+  private learned = false;
+
+  /** The first datagram this port accepted: its source is the peer (if no queue was first). */
+  private learn(sock: QueueSocket, i: number): void {
+    if (this.peer!.learn(sock.names, i * native.NAME_SIZE)) {
+      const p = this.peer!.hostPort();
+      this.io.log('info', `learned peer ${p.host}:${p.port}`);
+    }
+    this.learned = true;
   }
 
   private drop(reason: number, len: number): void {
@@ -140,4 +160,9 @@ export class UdpQueue implements QueuePort {
     this.tx.close();
     this.socket?.close();
   }
+}
+
+/** Where a udp port keeps its learned peer: the last bytes of its shared state (udp's sharedState). */
+export function udpLearnedPeer(shared: SharedArrayBuffer): LearnedPeer {
+  return new LearnedPeer(shared, shared.byteLength - LEARNED_PEER_BYTES);
 }

@@ -13,6 +13,8 @@ import { describeNeeding, missing } from '../../support/prereq.js';
 import { ethFrame, until } from '../../support/fake-io.js';
 import type { Switch } from '../../../switch/switch.js';
 import type { PortConfig } from '../../../switch/ports/port.js';
+import { SteeringControl } from '../../../flows/control.js';
+import { workerUrl } from '../../../lib/worker-url.js';
 import { boundUdp, freeUdpPort, sendUdp, udpSocketsOn } from '../../support/udp.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -24,14 +26,15 @@ describe('udp port thread option', () => {
   it('says why thread: queue is not possible, and accepts what is', () => {
     const v = (c: Record<string, unknown>) => udp.validate!({ name: 'u', type: 'udp', local: '127.0.0.1:4000', ...c });
     expect(v({ thread: 'cpu' })).toEqual(["thread: 'cpu' is not queue or device"]);
-    expect(v({ thread: 'queue' })[0]).toMatch(/^thread: queue is not possible here: without a remote the peer is learned/);
+    expect(v({ thread: 'queue' }), 'a learned peer runs on the queues too').toEqual([]);
     expect(v({ thread: 'queue', local: '127.0.0.1:0', remote: '127.0.0.1:5000' })[0]).toMatch(/local needs a fixed port/);
     expect(v({ thread: 'queue', remote: 'localhost:5000' })[0]).toMatch(/literal addresses/);
     expect(v({ thread: 'queue', remote: '[::1]:5000' })[0]).toMatch(/different address families/);
     expect(v({ thread: 'queue', io: 'dgram', remote: '127.0.0.1:5000' })[0]).toMatch(/io: dgram/);
     expect(v({ thread: 'device' })).toEqual([]);
     // Without thread, a port that cannot run on the queues runs on its device thread.
-    expect(udp.queueSides!({ name: 'u', type: 'udp', local: '127.0.0.1:4000' })).toEqual({ rx: false, tx: false });
+    expect(udp.queueSides!({ name: 'u', type: 'udp', local: '127.0.0.1:0' })).toEqual({ rx: false, tx: false });
+    expect(udp.queueSides!({ name: 'u', type: 'udp', local: '127.0.0.1:4000' })).toEqual({ rx: true, tx: true });
     expect(udp.queueSides!({ name: 'u', type: 'udp', local: '127.0.0.1:4000', remote: '127.0.0.1:5000', thread: 'device' })).toEqual({ rx: false, tx: false });
   });
 });
@@ -138,15 +141,98 @@ describeNeeding(missing({ native: true, tools: ['ss'] }), 'udp ports on the queu
     expect(checkAccounted(await again.stop())).toEqual([]);
   }, 30_000);
 
-  it('keeps a port without a remote, or with thread: device, on its device thread', async () => {
+  it('learns its peer from the first datagram any queue accepts, and every queue sends there; tx_no_peer before', async () => {
     const aLocal = await freeUdpPort();
+    const bLocal = await freeUdpPort();
+    const peerA = await boundUdp(cleanup);
+    const peerB = await boundUdp(cleanup);
+    const gotA: Buffer[] = [];
+    peerA.on('message', (m) => gotA.push(m));
+    const logs: string[] = [];
+    let sw: Switch | undefined = await startBetween(
+      [
+        { name: 'a', type: 'udp', local: `127.0.0.1:${aLocal}` },
+        { name: 'b', type: 'udp', local: `127.0.0.1:${bLocal}`, remote: `127.0.0.1:${peerB.address().port}` },
+      ],
+      logs,
+    );
+    cleanup.push(async () => void (await sw?.stop().catch(() => {})));
+    const fail = (e: Error) => new Error(`${e.message}\nlog:\n${logs.join('\n')}\nports: ${JSON.stringify(sw?.stats().ports)}`);
+    try {
+      expect(sw.receivesOnQueues('a')).toBe(true);
+      expect(udpSocketsOn(aLocal)).toBe(2);
+      expect((await sw.portStatus('a')).peer).toBe(null);
+      // Before a has heard from anyone, what the switch sends it is tx_no_peer.
+      await sendUdp(peerB, ethFrame(64, 1), bLocal);
+      await until(() => sw!.stats().ports.a.tx_no_peer === 1, 'tx_no_peer counted');
+      expect(sw.stats().ports.a.tx_dropped).toBe(1);
+      // a's peer speaks first: learned, once, and logged.
+      await sendUdp(peerA, ethFrame(64, 2), aLocal);
+      await until(() => logs.some((l) => l.includes(`learned peer 127.0.0.1:${peerA.address().port}`)), 'the peer learned');
+      expect((await sw.portStatus('a')).peer).toBe(`127.0.0.1:${peerA.address().port}`);
+      // Frames for a from many senders (both of b's queues): every one reaches a's peer.
+      const senders = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(() => boundUdp(cleanup)));
+      for (let i = 0; i < 32; i++) await sendUdp(senders[i % senders.length], ethFrame(100 + i, i), bLocal);
+      await until(() => gotA.length === 32, '32 frames at the learned peer');
+      const q = sw.stats().queues;
+      expect(q.rx0_packets, 'both queues sent to the peer').toBeGreaterThan(0);
+      expect(q.rx1_packets, 'both queues sent to the peer').toBeGreaterThan(0);
+      // A later sender does not replace it.
+      const other = await boundUdp(cleanup);
+      await sendUdp(other, ethFrame(64, 3), aLocal);
+      await sendUdp(peerB, ethFrame(64, 4), bLocal);
+      await until(() => gotA.length === 33, 'still sent to the first peer');
+      expect(logs.filter((l) => l.includes('learned peer')).length).toBe(1);
+      const summary = await sw.stop();
+      sw = undefined;
+      expect(checkAccounted(summary)).toEqual([]);
+      expect(summary.stats.ports.a.tx_no_peer).toBe(1);
+    } catch (e) {
+      throw fail(e as Error);
+    }
+  }, 30_000);
+
+  it('with flow-steering rules the device thread receives and learns the peer, and the queues send there', async () => {
+    const aLocal = await freeUdpPort();
+    const peerA = await boundUdp(cleanup);
+    const peerB = await boundUdp(cleanup);
+    const gotA: Buffer[] = [];
+    peerA.on('message', (m) => gotA.push(m));
+    const logs: string[] = [];
+    const ctl = new SteeringControl('a', 2);
+    let sw: Switch | undefined = await startBetween(
+      [
+        { name: 'a', type: 'udp', local: `127.0.0.1:${aLocal}` },
+        { name: 'b', type: 'udp', local: '127.0.0.1:0', remote: `127.0.0.1:${peerB.address().port}` },
+      ],
+      logs,
+      {},
+      { steering: new Map([['a', { module: workerUrl('flows/steerer').href, shared: ctl.shared }]]) },
+    );
+    cleanup.push(async () => void (await sw?.stop().catch(() => {})));
+    expect(sw.receivesOnQueues('a')).toBe(false);
+    expect(udpSocketsOn(aLocal), 'the device thread\'s socket only').toBe(1);
+    const bLocal = Number(String((await sw.portStatus('b')).local).split(':')[1]);
+    await sendUdp(peerA, ethFrame(64, 1), aLocal);
+    await until(() => logs.some((l) => l.includes(`learned peer 127.0.0.1:${peerA.address().port}`)), 'the device thread learned the peer');
+    // b's frames are switched on the queues, whose sides send to a's peer: the one the device learned.
+    const senders = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(() => boundUdp(cleanup)));
+    for (let i = 0; i < 16; i++) await sendUdp(senders[i % senders.length], ethFrame(100 + i, i), bLocal);
+    await until(() => gotA.length === 16, '16 frames at the peer the device thread learned');
+    const summary = await sw.stop();
+    sw = undefined;
+    expect(checkAccounted(summary)).toEqual([]);
+    expect(summary.stats.ports.a.tx_no_peer).toBe(0);
+  }, 30_000);
+
+  it('keeps a port with a local port 0, or with thread: device, on its device thread', async () => {
     const peerB = await boundUdp(cleanup);
     const gotB: Buffer[] = [];
     peerB.on('message', (m) => gotB.push(m));
     const logs: string[] = [];
     let sw: Switch | undefined = await startBetween(
       [
-        { name: 'a', type: 'udp', local: `127.0.0.1:${aLocal}` },
+        { name: 'a', type: 'udp', local: '127.0.0.1:0' },
         { name: 'b', type: 'udp', local: '127.0.0.1:0', remote: `127.0.0.1:${peerB.address().port}`, thread: 'device' },
       ],
       logs,
@@ -154,6 +240,7 @@ describeNeeding(missing({ native: true, tools: ['ss'] }), 'udp ports on the queu
     cleanup.push(async () => void (await sw?.stop().catch(() => {})));
     expect(sw.receivesOnQueues('a') || sw.receivesOnQueues('b')).toBe(false);
     expect((await sw.portStatus('a')).thread).toBe('device');
+    const aLocal = Number(String((await sw.portStatus('a')).local).split(':')[1]);
     expect(udpSocketsOn(aLocal)).toBe(1);
     const sender = await boundUdp(cleanup);
     for (let i = 0; i < 10; i++) await sendUdp(sender, ethFrame(64, i), aLocal);
