@@ -98,8 +98,6 @@ class StreamPort implements Port {
   private retry: NodeJS.Timeout | null = null;
   private createdPath: string | null = null;
   private connectErrorLogged = false;
-  private iRunt = 0;
-  private iOversize = 0;
   private iBadLength = 0;
   private iTruncated = 0;
   private iTxOversize = 0;
@@ -120,10 +118,8 @@ class StreamPort implements Port {
     this.io = io;
     checkMtuFits(this.mtu, io.maxFrameLength, io.frameSize);
     this.maxLen = Math.min(io.maxFrameLength, this.mtu + ETH_HLEN + VLAN_HLEN);
-    this.drops = new RxDrops(io);
+    this.drops = new RxDrops(io, this.mtu);
     const ix = (n: (typeof COUNTERS)[number]) => io.counterIndex(n);
-    this.iRunt = ix('rx_runt');
-    this.iOversize = ix('rx_oversize');
     this.iBadLength = ix('rx_bad_length');
     this.iTruncated = ix('rx_truncated');
     this.iTxOversize = ix('tx_oversize');
@@ -248,9 +244,7 @@ class StreamPort implements Port {
   }
 
   private readonly accept = (b: Uint8Array, o: number, len: number): void => {
-    if (len < ETH_HLEN) this.drops.drop(this.iRunt, len);
-    else if (len > this.maxLen || overMtu(b, o, len, this.mtu)) this.drops.drop(this.iOversize, len);
-    else this.io.receive(b, o, len);
+    if (this.drops.admit(b, o, len)) this.io.receive(b, o, len);
   };
 
   // ── transmit ───────────────────────────────────────────────────────────────

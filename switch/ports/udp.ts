@@ -95,8 +95,6 @@ class UdpPort implements Port {
   private peerPort = 0;
   private local!: HostPort;
   private readonly remote: HostPort | null;
-  private iRunt = 0;
-  private iOversize = 0;
   private iTxOversize = 0;
   private iTxNoPeer = 0;
   private iTxBusy = 0;
@@ -113,9 +111,7 @@ class UdpPort implements Port {
     this.io = io;
     checkMtuFits(this.mtu, io.maxFrameLength, io.frameSize);
     this.maxLen = Math.min(io.maxFrameLength, this.mtu + ETH_HLEN + VLAN_HLEN);
-    this.drops = new RxDrops(io);
-    this.iRunt = io.counterIndex('rx_runt');
-    this.iOversize = io.counterIndex('rx_oversize');
+    this.drops = new RxDrops(io, this.mtu);
     this.iTxOversize = io.counterIndex('tx_oversize');
     this.iTxNoPeer = io.counterIndex('tx_no_peer');
     this.iTxBusy = io.counterIndex('tx_busy');
@@ -165,10 +161,7 @@ class UdpPort implements Port {
       this.peerPort = rinfo.port;
       this.io.log('info', `learned peer ${rinfo.address}:${rinfo.port}`);
     }
-    const len = msg.length;
-    if (len < ETH_HLEN) this.drops.drop(this.iRunt, len);
-    else if (len > this.maxLen || overMtu(msg, 0, len, this.mtu)) this.drops.drop(this.iOversize, len);
-    else this.io.receive(msg, 0, len);
+    if (this.drops.admit(msg, 0, msg.length)) this.io.receive(msg, 0, msg.length);
     this.burst.schedule();
   };
 
@@ -186,9 +179,7 @@ class UdpPort implements Port {
         const d = io.dataOffset(f);
         this.taken[i] = 0;
         if (this.peerHost === null) this.learn(i);
-        if (len < ETH_HLEN) this.drops.drop(this.iRunt, len);
-        else if (nat.truncated(i) || len > this.maxLen || overMtu(io.area, d, len, this.mtu)) this.drops.drop(this.iOversize, len);
-        else {
+        if (this.drops.admit(io.area, d, len, nat.truncated(i))) {
           this.taken[i] = 1;
           io.submit(f, len);
         }

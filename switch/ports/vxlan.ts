@@ -155,7 +155,6 @@ class VxlanPort implements Port {
   private iShort = 0;
   private iBadFlags = 0;
   private iUnknownVni = 0;
-  private iRunt = 0;
   private iOversize = 0;
   private iHandoverFull = 0;
   private iHandoverLeft = 0;
@@ -176,11 +175,10 @@ class VxlanPort implements Port {
     this.io = io;
     checkMtuFits(this.mtu, io.maxFrameLength, io.frameSize);
     this.maxLen = Math.min(io.maxFrameLength, this.mtu + ETH_HLEN + VLAN_HLEN);
-    this.drops = new RxDrops(io);
+    this.drops = new RxDrops(io, this.mtu);
     this.iShort = io.counterIndex('rx_vxlan_short');
     this.iBadFlags = io.counterIndex('rx_vxlan_bad_flags');
     this.iUnknownVni = io.counterIndex('rx_vxlan_unknown_vni');
-    this.iRunt = io.counterIndex('rx_runt');
     this.iOversize = io.counterIndex('rx_oversize');
     this.iHandoverFull = io.counterIndex('rx_handover_full');
     this.iHandoverLeft = io.counterIndex('rx_handover_left');
@@ -368,9 +366,7 @@ class VxlanPort implements Port {
         const vni = (area[h + 4] << 16) | (area[h + 5] << 8) | area[h + 6];
         const len = dlen - VXLAN_HLEN;
         if (vni === this.vni) {
-          if (len < ETH_HLEN) this.drops.drop(this.iRunt, len);
-          else if (nat.truncated(i) || len > this.maxLen || overMtu(area, d, len, this.mtu)) this.drops.drop(this.iOversize, len);
-          else {
+          if (this.drops.admit(area, d, len, nat.truncated(i))) {
             this.taken[i] = 1;
             io.submit(f, len);
           }
@@ -395,9 +391,7 @@ class VxlanPort implements Port {
 
   /** This port's inner frame: checked, then into the switch. */
   private readonly accept = (b: Uint8Array, o: number, len: number): void => {
-    if (len < ETH_HLEN) this.drops.drop(this.iRunt, len);
-    else if (len > this.maxLen || overMtu(b, o, len, this.mtu)) this.drops.drop(this.iOversize, len);
-    else this.io.receive(b, o, len);
+    if (this.drops.admit(b, o, len)) this.io.receive(b, o, len);
   };
 
   // ── member: drain the handover ───────────────────────────────────────────────

@@ -32,7 +32,8 @@ import { rssHash } from '../../../flows/rss.js';
 import { DEFAULT_RSS_KEY, newToeplitzTable } from '../../../flows/toeplitz.js';
 import type { PortConfig, QueueIO, QueuePort } from '../port.js';
 import { parseHostPort } from './address.js';
-import { DEFAULT_MTU, ETH_HLEN, VLAN_HLEN, overMtu } from './mtu.js';
+import { DEFAULT_MTU } from './mtu.js';
+import { RxDrops } from './port-counters.js';
 import { QueueSocket, QUEUE_BATCH } from './queue-socket.js';
 import { QueueTx } from './queue-tx.js';
 import { LEARNED_PEER_BYTES, LearnedPeer } from './learned-peer.js';
@@ -62,37 +63,28 @@ export function udpOnQueues(config: PortConfig): boolean {
 }
 
 export class UdpQueue implements QueuePort {
-  private readonly mtu: number;
-  private readonly maxLen: number;
   private readonly socket: QueueSocket | null;
   private readonly tx: QueueTx;
   private readonly fds: number[] = [];
   /** Without `remote`: the peer the first datagram names, shared by the port's threads. */
   private readonly peer: LearnedPeer | null;
-  private readonly iRxPackets: number;
-  private readonly iRxBytes: number;
-  private readonly iRxDropped: number;
-  private readonly iRunt: number;
-  private readonly iOversize: number;
+  /** Known already, here or by another queue: no shared load per datagram after that. */
+  private learned = false;
+  /** rx_runt and rx_oversize, as the device thread counts them. */
+  private readonly drops: RxDrops;
 
   constructor(
     config: PortConfig,
     private readonly io: QueueIO,
   ) {
     const local = parseHostPort(config.local);
-    this.mtu = (config.mtu as number | undefined) ?? DEFAULT_MTU;
-    this.maxLen = Math.min(io.maxFrameLength, this.mtu + ETH_HLEN + VLAN_HLEN);
-    const c = (n: string) => io.counterIndex(n);
-    this.iRxPackets = c('rx_packets');
-    this.iRxBytes = c('rx_bytes');
-    this.iRxDropped = c('rx_dropped');
-    this.iRunt = c('rx_runt');
-    this.iOversize = c('rx_oversize');
+    const mtu = (config.mtu as number | undefined) ?? DEFAULT_MTU;
+    this.drops = new RxDrops(io, mtu);
     const remote = config.remote === undefined ? null : parseHostPort(config.remote);
     this.peer = remote === null ? udpLearnedPeer(io.shared!) : null;
     this.socket = io.receives ? new QueueSocket(io, local, 0) : null;
     try {
-      this.tx = new QueueTx(io, { local, remote, peer: this.peer ?? undefined, mtu: this.mtu, prefix: new Uint8Array(0), fd: this.socket?.fd ?? null });
+      this.tx = new QueueTx(io, { local, remote, peer: this.peer ?? undefined, mtu, prefix: new Uint8Array(0), fd: this.socket?.fd ?? null });
     } catch (e) {
       this.socket?.close();
       throw e;
@@ -115,9 +107,7 @@ export class UdpQueue implements QueuePort {
       const f = sock.frame(i);
       const len = sock.length(i);
       const d = io.dataOffset(f);
-      if (len < ETH_HLEN) this.drop(this.iRunt, len);
-      else if (sock.truncated(i) || len > this.maxLen || overMtu(area, d, len, this.mtu)) this.drop(this.iOversize, len);
-      else {
+      if (this.drops.admit(area, d, len, sock.truncated(i))) {
         sock.take(i);
         io.submit(f, len, rssHash(TABLE, area, d, len));
         own++;
@@ -128,9 +118,6 @@ export class UdpQueue implements QueuePort {
     return own;
   }
 
-  /** Known already, here or by another queue (`learned` saves the shared load per datagram). */
-  private learned = false;
-
   /** The first datagram this port accepted: its source is the peer (if no queue was first). */
   private learn(sock: QueueSocket, i: number): void {
     if (this.peer!.learn(sock.names, i * native.NAME_SIZE)) {
@@ -138,14 +125,6 @@ export class UdpQueue implements QueuePort {
       this.io.log('info', `learned peer ${p.host}:${p.port}`);
     }
     this.learned = true;
-  }
-
-  private drop(reason: number, len: number): void {
-    const c = this.io.counters;
-    c[this.iRxPackets]++;
-    c[this.iRxBytes] += len;
-    c[this.iRxDropped]++;
-    c[reason]++;
   }
 
   transmit(area: Uint8Array, offset: number, length: number, hdr: VnetHdr | null): boolean {

@@ -37,12 +37,12 @@ import { rssHash } from '../../../flows/rss.js';
 import { DEFAULT_RSS_KEY, newToeplitzTable } from '../../../flows/toeplitz.js';
 import type { PortConfig, QueueIO, QueuePort } from '../port.js';
 import { formatHostPort, parseHostPort, type HostPort } from './address.js';
-import { ETH_HLEN, VLAN_HLEN, overMtu } from './mtu.js';
 import { DEFAULT_VXLAN_MTU, VXLAN_HLEN, VXLAN_I_FLAG, VXLAN_PORT } from './vxlan-header.js';
 import { queueTxPossible, vxlanQueueTx } from './vxlan-queue-tx.js';
 import type { QueueTx } from './queue-tx.js';
 import type { VnetHdr } from '../../../lib/net/vnet-hdr.js';
 import { QueueSocket, QUEUE_BATCH } from './queue-socket.js';
+import { RxDrops } from './port-counters.js';
 
 /** Datagrams per recvmmsg, and the most a member holds between the owner's poll and its own. */
 const BATCH = QUEUE_BATCH;
@@ -75,8 +75,6 @@ const groups = new Map<string, Group>();
 export class VxlanQueue implements QueuePort {
   private readonly key: string;
   private readonly vni: number;
-  private readonly mtu: number;
-  private readonly maxLen: number;
   private readonly tx: QueueTx | null;
   private group: Group | null = null;
   /** Owner: this queue's receiving socket on `local`. */
@@ -86,14 +84,11 @@ export class VxlanQueue implements QueuePort {
   private readonly heldLen = new Int32Array(BATCH);
   private heldCount = 0;
   private readonly fds: number[] = [];
-  private readonly iRxPackets: number;
-  private readonly iRxBytes: number;
-  private readonly iRxDropped: number;
+  /** Every drop here is in rx_packets and leaves in rx_dropped; admit() for the inner frame. */
+  private readonly drops: RxDrops;
   private readonly iShort: number;
   private readonly iBadFlags: number;
   private readonly iUnknownVni: number;
-  private readonly iRunt: number;
-  private readonly iOversize: number;
   private readonly iLeft: number;
 
   constructor(
@@ -103,17 +98,11 @@ export class VxlanQueue implements QueuePort {
     const local = parseHostPort(config.local, VXLAN_PORT);
     this.key = `${formatHostPort(local)}#${io.queue}`;
     this.vni = config.vni as number;
-    this.mtu = (config.mtu as number | undefined) ?? DEFAULT_VXLAN_MTU;
-    this.maxLen = Math.min(io.maxFrameLength, this.mtu + ETH_HLEN + VLAN_HLEN);
+    this.drops = new RxDrops(io, (config.mtu as number | undefined) ?? DEFAULT_VXLAN_MTU);
     const c = (n: string) => io.counterIndex(n);
-    this.iRxPackets = c('rx_packets');
-    this.iRxBytes = c('rx_bytes');
-    this.iRxDropped = c('rx_dropped');
     this.iShort = c('rx_vxlan_short');
     this.iBadFlags = c('rx_vxlan_bad_flags');
     this.iUnknownVni = c('rx_vxlan_unknown_vni');
-    this.iRunt = c('rx_runt');
-    this.iOversize = c('rx_oversize');
     this.iLeft = c('rx_handover_left');
     this.tx = queueTxPossible(config) ? vxlanQueueTx(config, io) : null;
     if (io.receives) {
@@ -169,7 +158,6 @@ export class VxlanQueue implements QueuePort {
     const sock = this.socket!;
     const n = sock.receive(max);
     const area = io.area;
-    const c = io.counters;
     let own = 0;
     for (let i = 0; i < n; i++) {
       const f = sock.frame(i);
@@ -177,21 +165,21 @@ export class VxlanQueue implements QueuePort {
       const d = io.dataOffset(f);
       const h = d - VXLAN_HLEN;
       if (dlen < VXLAN_HLEN) {
-        this.drop(c, this.iShort, dlen);
+        this.drops.drop(this.iShort, dlen);
         continue;
       }
       if ((area[h] & VXLAN_I_FLAG) === 0) {
-        this.drop(c, this.iBadFlags, dlen);
+        this.drops.drop(this.iBadFlags, dlen);
         continue;
       }
       const vni = (area[h + 4] << 16) | (area[h + 5] << 8) | area[h + 6];
       const truncated = sock.truncated(i);
       const side = vni === this.vni ? this : g.members.get(vni);
       if (side === undefined) {
-        this.drop(c, this.iUnknownVni, dlen);
+        this.drops.drop(this.iUnknownVni, dlen);
         continue;
       }
-      if (side.check(area, d, dlen - VXLAN_HLEN, truncated)) {
+      if (side.drops.admit(area, d, dlen - VXLAN_HLEN, truncated)) {
         sock.take(i);
         if (side === this) {
           io.submit(f, dlen - VXLAN_HLEN, rssHash(TABLE, area, d, dlen - VXLAN_HLEN));
@@ -202,21 +190,6 @@ export class VxlanQueue implements QueuePort {
     // The frames of datagrams no port took, and those nothing arrived for, go home.
     sock.finish();
     return own;
-  }
-
-  /** This port's inner frame: false when it is dropped (counted here, rx_runt or rx_oversize). */
-  private check(area: Uint8Array, d: number, len: number, truncated: boolean): boolean {
-    if (len < ETH_HLEN) this.drop(this.io.counters, this.iRunt, len);
-    else if (truncated || len > this.maxLen || overMtu(area, d, len, this.mtu)) this.drop(this.io.counters, this.iOversize, len);
-    else return true;
-    return false;
-  }
-
-  private drop(c: Float64Array, reason: number, len: number): void {
-    c[this.iRxPackets]++;
-    c[this.iRxBytes] += len;
-    c[this.iRxDropped]++;
-    c[reason]++;
   }
 
   private hold(frame: number, len: number): void {
@@ -257,7 +230,7 @@ export class VxlanQueue implements QueuePort {
     const g = this.group;
     this.group = null;
     // Read from the socket for this port, never submitted: counted, not lost.
-    for (let i = 0; i < this.heldCount; i++) this.drop(this.io.counters, this.iLeft, this.heldLen[i]);
+    for (let i = 0; i < this.heldCount; i++) this.drops.drop(this.iLeft, this.heldLen[i]);
     this.heldCount = 0;
     if (g === null) return;
     if (g.owner !== this) {
