@@ -27,12 +27,30 @@ const BATCH = 64;
 const RCVBUF = 4 << 20;
 
 /** SO_RCVBUFFORCE when allowed (root: past net.core.rmem_max), else SO_RCVBUF up to that maximum. */
-export function growReceiveBuffer(fd: number): void {
+function growReceiveBuffer(fd: number): void {
   try {
     native.setsockoptInt(fd, K.SOL_SOCKET, K.SO_RCVBUFFORCE, RCVBUF);
   } catch {
     native.setsockoptInt(fd, K.SOL_SOCKET, K.SO_RCVBUF, RCVBUF);
   }
+}
+
+/**
+ * A non-blocking UDP socket of `at`'s family bound to `at`: with the larger receive buffer
+ * (`receives`), with SO_REUSEPORT (`reusePort`: one socket per queue on one address).
+ * Closed again and the error passed on when an option or the bind fails.
+ */
+export function bindDatagramSocket(at: HostPort, { receives = false, reusePort = false } = {}): number {
+  const fd = native.socket(at.family === 6 ? K.AF_INET6 : K.AF_INET, K.SOCK_DGRAM | K.SOCK_NONBLOCK);
+  try {
+    if (reusePort) native.setsockoptInt(fd, K.SOL_SOCKET, K.SO_REUSEPORT, 1, 'SO_REUSEPORT');
+    if (receives) growReceiveBuffer(fd);
+    native.bind(fd, sockaddr(at));
+  } catch (e) {
+    native.close(fd);
+    throw e;
+  }
+  return fd;
 }
 
 export class NativeDatagramSocket {
@@ -54,12 +72,9 @@ export class NativeDatagramSocket {
     /** The largest datagram accepted (a longer one is flagged truncated). */
     readonly maxDatagram: number,
   ) {
-    this.fd = native.socket(local.family === 6 ? K.AF_INET6 : K.AF_INET, K.SOCK_DGRAM | K.SOCK_NONBLOCK);
-    growReceiveBuffer(this.fd);
     try {
-      native.bind(this.fd, sockaddr(local));
+      this.fd = bindDatagramSocket(local, { receives: true });
     } catch (e) {
-      native.close(this.fd);
       throw new Error(`${what}: cannot bind ${formatHostPort(local)}: ${(e as Error).message}`);
     }
     this.rx = new native.MmsgBatch(BATCH);

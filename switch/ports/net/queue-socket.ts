@@ -21,9 +21,8 @@ import * as native from '../../../lib/native/index.js';
 import { K } from '../../../lib/native/index.js';
 import type { QueueIO } from '../port.js';
 import { formatHostPort, type HostPort } from './address.js';
-import { sockaddr } from './sockaddr.js';
 import { QueueSlot } from '../queue-slots.js';
-import { growReceiveBuffer } from './native-datagram.js';
+import { bindDatagramSocket } from './native-datagram.js';
 import { takeSpares } from './spares.js';
 
 /** Datagrams per recvmmsg at most. */
@@ -37,13 +36,10 @@ export const QUEUE_BATCH = 64;
  * when anything at all is bound there; it is closed at once.
  */
 export function checkLocalFree(local: HostPort, port: string): void {
-  const fd = native.socket(local.family === 6 ? K.AF_INET6 : K.AF_INET, K.SOCK_DGRAM | K.SOCK_NONBLOCK);
   try {
-    native.bind(fd, sockaddr(local));
+    native.close(bindDatagramSocket(local));
   } catch (e) {
     throw new Error(`port ${port}: local ${formatHostPort(local)} is already in use by another socket (another switch?): ${(e as Error).message}`);
-  } finally {
-    native.close(fd);
   }
 }
 
@@ -93,16 +89,11 @@ export class QueueSocket {
   }
 
   private open(local: HostPort): number {
-    const fd = native.socket(local.family === 6 ? K.AF_INET6 : K.AF_INET, K.SOCK_DGRAM | K.SOCK_NONBLOCK);
     try {
-      native.setsockoptInt(fd, K.SOL_SOCKET, K.SO_REUSEPORT, 1, 'SO_REUSEPORT');
-      growReceiveBuffer(fd);
-      native.bind(fd, sockaddr(local));
+      return bindDatagramSocket(local, { receives: true, reusePort: true });
     } catch (e) {
-      native.close(fd);
       throw new Error(`queue ${this.io.queue}: cannot bind ${formatHostPort(local)} (SO_REUSEPORT, one socket per queue): ${(e as Error).message}`);
     }
-    return fd;
   }
 
   /**

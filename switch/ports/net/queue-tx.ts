@@ -23,6 +23,7 @@ import { SendBatch } from './send-batch.js';
 import { GsoPlan, gsoErrorText } from '../../../lib/net/gso.js';
 import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, completeChecksum, type VnetHdr } from '../../../lib/net/vnet-hdr.js';
 import { sockaddr } from './sockaddr.js';
+import { bindDatagramSocket } from './native-datagram.js';
 import type { LearnedPeer } from './learned-peer.js';
 
 const BATCH = 64;
@@ -73,7 +74,7 @@ export class QueueTx implements QueuePort {
     this.maxLen = Math.min(io.maxFrameLength, this.mtu + ETH_HLEN + VLAN_HLEN);
     this.header = prefix.length === 0 ? null : prefix;
     this.ownsFd = fd === null;
-    this.fd = fd ?? QueueTx.bindEphemeral(local, io.queue);
+    this.fd = fd ?? QueueTx.bindAny(local, io.queue);
     this.batch = new SendBatch(BATCH, prefix.length + this.maxLen, true);
     // Every datagram goes to the remote: its address is written in every slot once (a
     // learned peer's, at the first transmit after it is known).
@@ -97,15 +98,12 @@ export class QueueTx implements QueuePort {
   }
 
   /** A socket of this queue's own on `local`'s address, any port. */
-  private static bindEphemeral(local: HostPort, queue: number): number {
-    const fd = native.socket(local.family === 6 ? K.AF_INET6 : K.AF_INET, K.SOCK_DGRAM | K.SOCK_NONBLOCK);
+  private static bindAny(local: HostPort, queue: number): number {
     try {
-      native.bind(fd, sockaddr({ ...local, port: 0 }));
+      return bindDatagramSocket({ ...local, port: 0 });
     } catch (e) {
-      native.close(fd);
       throw new Error(`queue ${queue}: cannot bind a transmit socket on ${local.host}: ${(e as Error).message}`);
     }
-    return fd;
   }
 
   transmit(area: Uint8Array, offset: number, length: number, hdr: VnetHdr | null = null): boolean {
