@@ -24,15 +24,14 @@ import { GsoPlan, gsoErrorText } from '../../../lib/net/gso.js';
 import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, completeChecksum, type VnetHdr } from '../../../lib/net/vnet-hdr.js';
 import { sockaddr } from './sockaddr.js';
 import { bindDatagramSocket } from './native-datagram.js';
-import type { LearnedPeer } from './learned-peer.js';
+import { LearnedPeer } from './learned-peer.js';
 
 const BATCH = 64;
 
 export interface QueueTxOptions {
   local: HostPort;
-  /** Where every datagram goes; null: to `peer` once it is known (until then tx_no_peer). */
-  remote: HostPort | null;
-  peer?: LearnedPeer;
+  /** Where every datagram goes: an address, or a peer learned at run time (tx_no_peer until it is known). */
+  to: HostPort | LearnedPeer;
   /** Largest L3 packet sent. */
   mtu: number;
   /** Bytes sent before each frame (VXLAN's header); empty for none. */
@@ -50,7 +49,7 @@ export class QueueTx implements QueuePort {
   /** Whether the socket is ours to close (not the queue's receiving one). */
   private readonly ownsFd: boolean;
   private readonly batch: SendBatch;
-  private readonly header: Uint8Array | null;
+  private readonly prefix: Uint8Array;
   private readonly mtu: number;
   private readonly maxLen: number;
   private readonly iTxPackets: number;
@@ -68,23 +67,23 @@ export class QueueTx implements QueuePort {
 
   constructor(
     private readonly io: QueueIO,
-    { local, remote, peer, mtu, prefix, fd }: QueueTxOptions,
+    { local, to, mtu, prefix, fd }: QueueTxOptions,
   ) {
     this.mtu = mtu;
     this.maxLen = Math.min(io.maxFrameLength, this.mtu + ETH_HLEN + VLAN_HLEN);
-    this.header = prefix.length === 0 ? null : prefix;
+    this.prefix = prefix;
     this.ownsFd = fd === null;
     this.fd = fd ?? QueueTx.bindAny(local, io.queue);
     this.batch = new SendBatch(BATCH, prefix.length + this.maxLen, true);
-    // Every datagram goes to the remote: its address is written in every slot once (a
-    // learned peer's, at the first transmit after it is known).
-    if (remote !== null) {
-      const to = sockaddr(remote);
-      for (let i = 0; i < BATCH; i++) this.batch.mmsg.names.set(to, i * native.NAME_SIZE);
+    // Every datagram goes to one address: written in every slot once (a learned peer's at
+    // the first transmit after it is known).
+    this.peer = to instanceof LearnedPeer ? to : null;
+    this.iTxNoPeer = this.peer !== null ? io.counterIndex('tx_no_peer') : -1;
+    if (!(to instanceof LearnedPeer)) {
+      const name = sockaddr(to);
+      for (let i = 0; i < BATCH; i++) this.batch.mmsg.names.set(name, i * native.NAME_SIZE);
       this.addressed = true;
     }
-    this.peer = peer ?? null;
-    this.iTxNoPeer = remote === null ? io.counterIndex('tx_no_peer') : -1;
     this.iTxPackets = io.counterIndex('tx_packets');
     this.iTxBytes = io.counterIndex('tx_bytes');
     this.iTxDropped = io.counterIndex('tx_dropped');
@@ -121,18 +120,18 @@ export class QueueTx implements QueuePort {
       return false;
     }
     if (this.batch.full) this.flushTx();
-    this.batch.addWithPrefix(this.header, area, offset, length);
+    this.batch.addWithPrefix(this.prefix, area, offset, length);
     return true;
   }
 
   /** A learned peer, once known: its address into every slot (else tx_no_peer, false). */
   private address(): boolean {
     const peer = this.peer;
-    if (peer === null || !peer.known()) {
+    if (!peer!.known()) {
       this.io.counters[this.iTxNoPeer]++;
       return false;
     }
-    for (let i = 0; i < BATCH; i++) peer.copyTo(this.batch.mmsg.names, i * native.NAME_SIZE);
+    for (let i = 0; i < BATCH; i++) peer!.copyTo(this.batch.mmsg.names, i * native.NAME_SIZE);
     this.addressed = true;
     return true;
   }
@@ -157,7 +156,7 @@ export class QueueTx implements QueuePort {
         continue;
       }
       if (this.batch.full) this.flushTx();
-      this.batch.addWithPrefix(this.header, seg, 0, sl);
+      this.batch.addWithPrefix(this.prefix, seg, 0, sl);
       sent++;
     }
     c[this.iGsoPackets]++;
@@ -188,7 +187,7 @@ export class QueueTx implements QueuePort {
     const k = b.count - from;
     c[this.iTxPackets] -= k;
     // tx_bytes counted the frames; the batch holds them with their prefixes.
-    c[this.iTxBytes] -= b.bytesFrom(from) - k * (this.header === null ? 0 : this.header.length);
+    c[this.iTxBytes] -= b.bytesFrom(from) - k * this.prefix.length;
     c[this.iTxDropped] += k;
     if (errno === K.EAGAIN || errno === K.ENOBUFS) c[this.iTxBusy] += k;
     else {

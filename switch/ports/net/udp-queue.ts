@@ -84,7 +84,7 @@ export class UdpQueue implements QueuePort {
     this.peer = remote === null ? udpLearnedPeer(io.shared!) : null;
     this.socket = io.receives ? new QueueSocket(io, local, 0) : null;
     try {
-      this.tx = new QueueTx(io, { local, remote, peer: this.peer ?? undefined, mtu, prefix: new Uint8Array(0), fd: this.socket?.fd ?? null });
+      this.tx = new QueueTx(io, { local, to: remote ?? this.peer!, mtu, prefix: new Uint8Array(0), fd: this.socket?.fd ?? null });
     } catch (e) {
       this.socket?.close();
       throw e;

@@ -31,7 +31,7 @@ export function vxlanQueueTx(config: PortConfig, io: QueueIO): QueueTx {
   writeVxlanHeader(header, 0, config.vni as number);
   return new QueueTx(io, {
     local: parseHostPort(config.local, VXLAN_PORT),
-    remote: parseHostPort(config.remote, (config.dstport as number | undefined) ?? VXLAN_PORT),
+    to: parseHostPort(config.remote, (config.dstport as number | undefined) ?? VXLAN_PORT),
     mtu: (config.mtu as number | undefined) ?? DEFAULT_VXLAN_MTU,
     prefix: header,
     fd: null,
