@@ -19,6 +19,11 @@ export async function boundUdp(cleanup: (() => Promise<void> | void)[], port = 0
   return s;
 }
 
+/** `n` sockets bound to 127.0.0.1 (several 4-tuples: the kernel hashes them over a port's queue sockets). */
+export function boundUdps(cleanup: (() => Promise<void> | void)[], n: number): Promise<dgram.Socket[]> {
+  return Promise.all(Array.from({ length: n }, () => boundUdp(cleanup)));
+}
+
 /** UDP sockets bound to local port `port`, as the kernel lists them (`ss`). */
 export function udpSocketsOn(port: number): number {
   return execFileSync('ss', ['-Huln', `sport = :${port}`], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '').length;

@@ -15,12 +15,17 @@ import type { Switch } from '../../../switch/switch.js';
 import type { PortConfig } from '../../../switch/ports/port.js';
 import { SteeringControl } from '../../../flows/control.js';
 import { workerUrl } from '../../../lib/worker-url.js';
-import { boundUdp, freeUdpPort, sendUdp, udpSocketsOn } from '../../support/udp.js';
+import { boundUdp, boundUdps, freeUdpPort, sendUdp, udpSocketsOn } from '../../support/udp.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
+
+/** The local port a running udp port bound (its status: `local: 127.0.0.1:N`). */
+async function boundPort(sw: Switch, port: string): Promise<number> {
+  return Number(String((await sw.portStatus(port)).local).split(':')[1]);
+}
 
 describe('udp port thread option', () => {
   it('says why thread: queue is not possible, and accepts what is', () => {
@@ -65,7 +70,7 @@ describeNeeding(missing({ native: true, tools: ['ss'] }), 'udp ports on the queu
       expect(udpSocketsOn(bLocal)).toBe(2);
 
       // Several senders (the kernel hashes their 4-tuples over both sockets).
-      const senders = [peerA, ...(await Promise.all([0, 1, 2, 3, 4, 5, 6].map(() => boundUdp(cleanup))))];
+      const senders = [peerA, ...(await boundUdps(cleanup, 7))];
       const sent = new Set<string>();
       const round = async (seed: number) => {
         for (let i = 0; i < 40; i++) {
@@ -171,7 +176,7 @@ describeNeeding(missing({ native: true, tools: ['ss'] }), 'udp ports on the queu
       await until(() => logs.some((l) => l.includes(`learned peer 127.0.0.1:${peerA.address().port}`)), 'the peer learned');
       expect((await sw.portStatus('a')).peer).toBe(`127.0.0.1:${peerA.address().port}`);
       // Frames for a from many senders (both of b's queues): every one reaches a's peer.
-      const senders = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(() => boundUdp(cleanup)));
+      const senders = await boundUdps(cleanup, 8);
       for (let i = 0; i < 32; i++) await sendUdp(senders[i % senders.length], ethFrame(100 + i, i), bLocal);
       await until(() => gotA.length === 32, '32 frames at the learned peer');
       const q = sw.stats().queues;
@@ -212,11 +217,11 @@ describeNeeding(missing({ native: true, tools: ['ss'] }), 'udp ports on the queu
     cleanup.push(async () => void (await sw?.stop().catch(() => {})));
     expect(sw.receivesOnQueues('a')).toBe(false);
     expect(udpSocketsOn(aLocal), 'the device thread\'s socket only').toBe(1);
-    const bLocal = Number(String((await sw.portStatus('b')).local).split(':')[1]);
+    const bLocal = await boundPort(sw, 'b');
     await sendUdp(peerA, ethFrame(64, 1), aLocal);
     await until(() => logs.some((l) => l.includes(`learned peer 127.0.0.1:${peerA.address().port}`)), 'the device thread learned the peer');
     // b's frames are switched on the queues, whose sides send to a's peer: the one the device learned.
-    const senders = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(() => boundUdp(cleanup)));
+    const senders = await boundUdps(cleanup, 8);
     for (let i = 0; i < 16; i++) await sendUdp(senders[i % senders.length], ethFrame(100 + i, i), bLocal);
     await until(() => gotA.length === 16, '16 frames at the peer the device thread learned');
     const summary = await sw.stop();
@@ -240,7 +245,7 @@ describeNeeding(missing({ native: true, tools: ['ss'] }), 'udp ports on the queu
     cleanup.push(async () => void (await sw?.stop().catch(() => {})));
     expect(sw.receivesOnQueues('a') || sw.receivesOnQueues('b')).toBe(false);
     expect((await sw.portStatus('a')).thread).toBe('device');
-    const aLocal = Number(String((await sw.portStatus('a')).local).split(':')[1]);
+    const aLocal = await boundPort(sw, 'a');
     expect(udpSocketsOn(aLocal)).toBe(1);
     const sender = await boundUdp(cleanup);
     for (let i = 0; i < 10; i++) await sendUdp(sender, ethFrame(64, i), aLocal);

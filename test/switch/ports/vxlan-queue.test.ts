@@ -10,7 +10,7 @@ import { checkAccounted, startBetween } from '../../support/switch.js';
 import { describeNeeding, missing } from '../../support/prereq.js';
 import { ethFrame, until } from '../../support/fake-io.js';
 import type { Switch } from '../../../switch/switch.js';
-import { boundUdp, freeUdpPort, sendUdp, udpSocketsOn } from '../../support/udp.js';
+import { boundUdp, boundUdps, freeUdpPort, sendUdp, udpSocketsOn } from '../../support/udp.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -46,7 +46,7 @@ describeNeeding(missing({ native: true, tools: ['ss'] }), 'vxlan received on the
       expect(udpSocketsOn(local)).toBe(2);
 
       // Several source ports (as a VXLAN sender's per-flow ports): the kernel hashes them over both sockets.
-      const senders = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(() => boundUdp(cleanup)));
+      const senders = await boundUdps(cleanup, 8);
       const round = async (seed: number) => {
         for (let i = 0; i < 40; i++) {
           await sendUdp(senders[i % senders.length], vxlanDatagram(1 + (i & 1), ethFrame(100 + i, seed + i)), local);
