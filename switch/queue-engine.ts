@@ -548,7 +548,7 @@ export class QueueEngine {
     if (ctx.redirectKind === Redirect.PORT && isIndex(idx, this.ports)) {
       const side = this.txSides[idx];
       if (side !== null && side.direct && this.groOn[idx] === 0 && this.inFlags === 0) {
-        if (this.transmitWhole(side, frame, ctx.data, ctx.dataEnd - ctx.data)) c[Q.xdp_redirect]++;
+        if (this.transmitWhole(side, frame, ctx.data, ctx.dataEnd - ctx.data, 0)) c[Q.xdp_redirect]++;
         else {
           c[Q.xdp_tx_full]++;
           this.free(frame);
@@ -780,33 +780,32 @@ export class QueueEngine {
 
   /** Writes a frame on the queue side of `port` (see stageTx); the frame goes home when taken. */
   private transmitDirect(port: number, side: QueuePortIO, frame: number, off: number, len: number, flags: number): boolean {
-    this.local[Q.tx_frames]++;
-    const base = frame * this.frameSize;
+    if (flags === 0 || this.takesVnet(port, frame * this.frameSize, off)) return this.transmitWhole(side, frame, off, len, flags);
     // A frame whose header the medium does not take (a partial checksum, a GSO super-frame
     // from a chain that takes frags) is completed or cut here: the side gets whole packets.
-    if (flags !== 0 && !this.takesVnet(port, base, off)) {
-      const ok = this.deliverTo(null, side, frame, off, len, port, flags);
-      // Each segment is a frame handed to the side (its tx_packets or tx_dropped).
-      const n = this.cutSegments;
-      if (n > 0) {
-        this.local[Q.tx_frames] += n - 1;
-        side.counters[P.tx_gso_packets]++;
-        side.counters[P.tx_gso_segments] += n;
-      }
-      if (!ok) return false;
-    } else if (!side.transmit(this.area, base + off, len, base, flags)) return false;
+    this.local[Q.tx_frames]++;
+    const ok = this.deliverTo(null, side, frame, off, len, port, flags);
+    // Each segment is a frame handed to the side (its tx_packets or tx_dropped).
+    const n = this.cutSegments;
+    if (n > 0) {
+      this.local[Q.tx_frames] += n - 1;
+      side.counters[P.tx_gso_packets]++;
+      side.counters[P.tx_gso_segments] += n;
+    }
+    if (!ok) return false;
     this.free(frame);
     return true;
   }
 
   /**
-   * transmitDirect of a frame without a header (flags 0), the redirect fast path's: small
-   * enough that V8 inlines the side's transmit into runBatch with it.
+   * A frame the side takes as it is (with its header, if `flags` says it has one), the frame
+   * home once written. Small, so that V8 inlines the side's transmit with it into runBatch
+   * on the redirect fast path.
    */
-  private transmitWhole(side: QueuePortIO, frame: number, off: number, len: number): boolean {
+  private transmitWhole(side: QueuePortIO, frame: number, off: number, len: number, flags: number): boolean {
     this.local[Q.tx_frames]++;
     const base = frame * this.frameSize;
-    if (!side.transmit(this.area, base + off, len, base, 0)) return false;
+    if (!side.transmit(this.area, base + off, len, base, flags)) return false;
     this.free(frame);
     return true;
   }
