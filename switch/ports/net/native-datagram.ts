@@ -159,18 +159,9 @@ export class NativeDatagramSocket {
   /** Sends every staged datagram; calls onFailed(first not sent, errno) when the kernel refuses. */
   flush(onFailed: (from: number, errno: number) => void): void {
     const tx = this.tx;
-    let sent = 0;
-    // A full send buffer (EAGAIN) drops the rest of the burst at once: back-pressure, never a
-    // stalled device thread or an unbounded queue.
-    while (sent < tx.count) {
-      const n = tx.sendFrom(this.fd, sent);
-      if (n > 0) {
-        sent += n;
-        continue;
-      }
-      onFailed(sent, -n);
-      break;
-    }
+    // A full send buffer (EAGAIN) drops the rest of the burst at once (SendBatch.sendAll).
+    const sent = tx.sendAll(this.fd);
+    if (sent < tx.count) onFailed(sent, tx.errno);
     tx.clear();
   }
 

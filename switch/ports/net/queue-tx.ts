@@ -166,17 +166,8 @@ export class QueueTx implements QueuePort {
 
   flushTx(): void {
     const b = this.batch;
-    let sent = 0;
-    // A full send buffer drops the rest of the burst at once: back-pressure, never a stalled worker.
-    while (sent < b.count) {
-      const n = b.sendFrom(this.fd, sent);
-      if (n > 0) {
-        sent += n;
-        continue;
-      }
-      this.failed(sent, -n);
-      break;
-    }
+    const sent = b.sendAll(this.fd);
+    if (sent < b.count) this.failed(sent, b.errno);
     b.clear();
   }
 

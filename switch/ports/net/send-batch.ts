@@ -69,6 +69,27 @@ export class SendBatch {
     return this.mmsg.sendFrom(fd, first, this.count - first);
   }
 
+  /** Why the last sendAll() stopped short (an errno), when it did. */
+  errno = 0;
+
+  /**
+   * Sends every slot on `fd` without blocking: how many went. A refusal ends the burst at
+   * once (a full send buffer drops the rest: back-pressure, never a stalled thread), its
+   * errno in `errno`; the slots stay until clear(), for the caller's accounting.
+   */
+  sendAll(fd: number): number {
+    let sent = 0;
+    while (sent < this.count) {
+      const n = this.sendFrom(fd, sent);
+      if (n <= 0) {
+        this.errno = -n;
+        break;
+      }
+      sent += n;
+    }
+    return sent;
+  }
+
   clear(): void {
     this.count = 0;
   }
