@@ -68,15 +68,17 @@ export class BreathJournal {
   }
 
   /**
-   * Stages: counter `index` will hold what the caller stores at `totals[returned]`. The
-   * total is not a parameter: past 2^31 (a queue's bytes, within seconds) it is a double,
-   * and a double passed to a call the compiler did not inline is boxed, 16 bytes of heap
-   * a breath (a CI run's allocation test caught it).
+   * Stages: counter `index` will hold `base[index] + n` (n: a breath's count, a small
+   * integer). The sum is made here, not by the caller: past 2^31 (a queue's bytes, within
+   * seconds) it is a double, and a double passed to a call the compiler did not inline is
+   * boxed, 16 bytes of heap a breath (a CI run's allocation test caught it); so is one that
+   * a caller left unoptimized computes (docs/architecture.md §3, "Code V8 leaves
+   * unoptimized"). This method has no loop, so V8 optimizes it whole.
    */
-  count(index: number): number {
+  add(index: number, base: Float64Array, n: number): void {
     const k = 2 * this.m++;
     this.totals[k] = index;
-    return k + 1;
+    this.totals[k + 1] = base[index] + n;
   }
 
   /** Counter entries staged so far (the worker applies them from here). */
@@ -84,14 +86,9 @@ export class BreathJournal {
     return this.m;
   }
 
-  /** Entry k's counter index (a small integer, so returning it boxes nothing). */
-  counterIndex(k: number): number {
-    return this.totals[2 * k];
-  }
-
-  /** Where entry k's total is in `totals` (read there, for the reason count() gives). */
-  totalAt(k: number): number {
-    return 2 * k + 1;
+  /** Stores staged counter entry k into `values` (its loop is the caller's, its double here: see add()). */
+  store(k: number, values: Float64Array): void {
+    values[this.totals[2 * k]] = this.totals[2 * k + 1];
   }
 
   /** The staged values are the breath: from here a successor finishes it. */

@@ -120,11 +120,11 @@ export class QueueEngine {
   /**
    * This breath's counts, added to the shared block once by flush(). Int32: a counter
    * bumped per packet in a Float64Array is a chain of float adds through memory (≈ 4 ns a
-   * packet here), in an Int32Array an integer add. Bytes, the one sum that can pass 2^31 in
-   * a breath, have a double of their own (added once per burst).
+   * packet here), in an Int32Array an integer add. Bytes have a number of their own (added
+   * once per burst): a breath's sum can pass 2^31 with a large budget.
    */
   private readonly local: Int32Array;
-  private readonly localBytes = new Float64Array(1);
+  private breathBytes = 0;
   /** The context's own broadcast flags: a program that replaces ctx.broadcastPorts is not followed. */
   private readonly broadcastPorts: Uint8Array;
   private readonly ports: number;
@@ -378,7 +378,7 @@ export class QueueEngine {
       // A plain store: only the supervisor's watchdog reads it, after it saw no progress.
       this.ctl[this.ctlBase + CTL_INPUT] = i;
       // Counted per burst: a worker that dies mid-breath publishes none of its counts anyway.
-      this.localBytes[0] += this.runBatch(ring, 0, n, c);
+      this.breathBytes += this.runBatch(ring, 0, n, c);
       c[Q.packets] += n;
       total += n;
     }
@@ -1008,16 +1008,17 @@ export class QueueEngine {
     }
     j.word(this.depthIds[0], this.pool.available());
     j.word(this.depthIds[1], this.pool.largeAvailable());
+    // Integers only here (each sum is made by j.add): V8 may leave this function unoptimized
+    // up to the loop it compiled alone (on-stack replacement), where a double is boxed.
     const shared = this.counters.values;
     const local = this.local;
-    const totals = j.totals;
     for (let i = 0; i < local.length; i++) {
-      if (local[i] !== 0 && i !== Q.bytes && i !== Q.breaths) totals[j.count(i)] = shared[i] + local[i];
+      if (local[i] !== 0 && i !== Q.bytes && i !== Q.breaths) j.add(i, shared, local[i]);
       local[i] = 0;
     }
-    totals[j.count(Q.bytes)] = shared[Q.bytes] + local[Q.bytes] + this.localBytes[0];
-    totals[j.count(Q.breaths)] = shared[Q.breaths] + 1;
-    this.localBytes[0] = 0;
+    j.add(Q.bytes, shared, this.breathBytes);
+    j.add(Q.breaths, shared, 1);
+    this.breathBytes = 0;
     j.commit();
     // Release first, publish after (the order a successor without the journal relied on).
     for (let i = 0; i < inputs.length; i++) {
@@ -1045,7 +1046,7 @@ export class QueueEngine {
     this.pool.publish();
     // Bracketed: a reader sees this breath's packets and its exits together, or neither.
     this.counters.beginWrite();
-    for (let k = 0, m = j.counterEntries(); k < m; k++) shared[j.counterIndex(k)] = totals[j.totalAt(k)];
+    for (let k = 0, m = j.counterEntries(); k < m; k++) j.store(k, shared);
     this.counters.endWrite();
     const eps = this.endpoints;
     for (let e = 0; e < eps.length; e++) {
@@ -1119,7 +1120,7 @@ export class QueueEngine {
     if (ring === undefined || ring.peek(pos + 1) !== pos + 1) return false;
     const w = ring.words;
     const c = this.local;
-    this.localBytes[0] += this.runBatch(ring, 0, pos, c);
+    this.breathBytes += this.runBatch(ring, 0, pos, c);
     c[Q.packets] += pos + 1;
     c[Q.xdp_aborted]++;
     this.free(w[ring.entryOf(pos) + Desc.FRAME]);

@@ -190,6 +190,10 @@ export class QueuePortIO implements QueueIO {
     return true;
   }
 
+  submitHashed(frame: number, length: number, hashes: Int32Array, at: number): boolean {
+    return this.submit(frame, length, hashes[at]);
+  }
+
   allocSuperFrame(): number {
     return this.pool.allocLarge();
   }

@@ -318,6 +318,8 @@ class GenQueue implements QueuePort {
   /** Packets this queue sends in all (0 = forever) and at what rate (0 = as fast as possible). */
   private readonly count: number;
   private readonly rate: number;
+  /** A count to stop at, a pace, or no templates: poll asks allowance() first. */
+  private readonly limited: boolean;
   /** Packets a paced poll releases at once (paceBatch). */
   private readonly batch: number;
   private readonly rxPackets: number;
@@ -362,6 +364,7 @@ class GenQueue implements QueuePort {
     this.count = o.count === 0 ? 0 : Math.floor(o.count / n) * mineBefore[n] + mineBefore[o.count % n];
     this.rate = (o.rate * mineBefore[n]) / n;
     this.batch = paceBatch(this.rate);
+    this.limited = this.count !== 0 || this.rate !== 0 || this.templates.length === 0;
     this.rxPackets = io.counterIndex('rx_packets');
     // A restarted worker resumes the template cycle where the count says it was.
     if (this.templates.length !== 0) this.next = io.counters[this.rxPackets] % this.templates.length;
@@ -374,22 +377,10 @@ class GenQueue implements QueuePort {
   poll(budget: number): number {
     const io = this.io;
     const nt = this.templates.length;
-    const sent = io.counters[this.rxPackets];
-    let n = budget;
-    if (this.count !== 0 || nt === 0) {
-      const left = this.count - sent;
-      if (left <= 0) return -1;
-      if (left < n) n = left;
-    }
-    if (this.rate !== 0) {
-      // A restarted worker's clock starts over from what was already sent.
-      if (this.startNs === 0n) this.startNs = process.hrtime.bigint() - BigInt(Math.floor((sent / this.rate) * 1e9));
-      const elapsed = Number(process.hrtime.bigint() - this.startNs) / 1e9;
-      const allowed = Math.floor(elapsed * this.rate) - sent;
-      // Paced in batches (see PACE_MS): nothing until a batch is due, so the worker sleeps between.
-      if (allowed < (n < this.batch ? n : this.batch)) return 0;
-      if (allowed < n) n = allowed;
-    }
+    // An endless, unpaced generator (the benchmarks') skips the accounting: see allowance().
+    // A flag, not `rate !== 0`: the rate is a double, a heap number when read unoptimized.
+    const n = this.limited ? this.allowance(budget) : budget;
+    if (n <= 0) return n;
     const a32 = this.area32;
     const written = io.written;
     const localOf = this.localOf;
@@ -417,11 +408,39 @@ class GenQueue implements QueuePort {
         else io.area.set(this.bytes[t], w << 2);
         written[f] = this.tagOfLocal[t];
       }
-      io.submit(f, lengths[t], hashes[t]);
+      // The hash stays in its array until submit reads it (QueueIO.submitHashed).
+      io.submitHashed(f, lengths[t], hashes, t);
       done++;
     }
     this.next = next;
     return done;
+  }
+
+  /**
+   * How many frames this poll may make: what is left of `count`, and what the pace allows
+   * (0: not yet; -1: finished). Off poll's way, for the reason submitHashed has
+   * (docs/architecture.md §3, "Code V8 leaves unoptimized"): it reads a shared counter, a
+   * double, which unoptimized code boxes.
+   */
+  private allowance(budget: number): number {
+    const nt = this.templates.length;
+    const sent = this.io.counters[this.rxPackets];
+    let n = budget;
+    if (this.count !== 0 || nt === 0) {
+      const left = this.count - sent;
+      if (left <= 0) return -1;
+      if (left < n) n = left;
+    }
+    if (this.rate !== 0) {
+      // A restarted worker's clock starts over from what was already sent.
+      if (this.startNs === 0n) this.startNs = process.hrtime.bigint() - BigInt(Math.floor((sent / this.rate) * 1e9));
+      const elapsed = Number(process.hrtime.bigint() - this.startNs) / 1e9;
+      const allowed = Math.floor(elapsed * this.rate) - sent;
+      // Paced in batches (see PACE_MS): nothing until a batch is due, so the worker sleeps between.
+      if (allowed < (n < this.batch ? n : this.batch)) return 0;
+      if (allowed < n) n = allowed;
+    }
+    return n;
   }
 
   transmit(): boolean {

@@ -214,6 +214,13 @@ export interface QueueIO {
    * rx_packets. `flags`: descriptor flags (F_VNET: the frame carries its virtio_net_hdr).
    */
   submit(frame: number, length: number, hash: number, flags?: number): boolean;
+  /**
+   * submit() with the hash read from `hashes[at]` here. For a side whose poll loop would
+   * otherwise hold a 32-bit hash in a variable: V8 can leave such a loop's function
+   * unoptimized but for the loop itself (on-stack replacement), and there a hash beyond
+   * ±2^30 is a heap number, one a poll (docs/architecture.md §3).
+   */
+  submitHashed(frame: number, length: number, hashes: Int32Array, at: number): boolean;
   /** A free super-frame of the worker's pool (queues/pool.ts allocLarge), or -1; counts nothing. Optional. */
   allocSuperFrame?(): number;
   /** Whether this queue's chain takes super-frames whole now (ProgramModule.frags). Optional. */

@@ -22,6 +22,10 @@ const area = new Uint8Array(new SharedArrayBuffer(FRAMES * 2048));
 function fakeIO(queue = 0, queues = 1): PortIO & QueueIO {
   const counters = new Float64Array(PORT_COUNTERS.length);
   let next = 0;
+  const submit = (): boolean => {
+    counters[P.rx_packets]++;
+    return true;
+  };
   return {
     name: 'gen0',
     ifindex: 1,
@@ -36,10 +40,8 @@ function fakeIO(queue = 0, queues = 1): PortIO & QueueIO {
     dataOffset: (f: number) => f * 2048 + 256,
     room: () => 64,
     receive: () => true,
-    submit: () => {
-      counters[P.rx_packets]++;
-      return true;
-    },
+    submit,
+    submitHashed: submit,
     flush() {},
     count() {},
     counterIndex: (n: string) => PORT_COUNTERS.indexOf(n as never),
