@@ -75,7 +75,7 @@ const steps: [string, object, string, number][] = [
   ['after the commit, before the inputs’ release', Ring.prototype, 'release', 1],
   ['after the release, before the tx ring’s submit', Ring.prototype, 'submit', 2],
   ['after the submit, before the pool’s depth', FramePool.prototype, 'publish', 2],
-  ['half-way through the counters', BreathJournal.prototype, 'totalAt', 2],
+  ['half-way through the counters', BreathJournal.prototype, 'store', 2],
   ['after everything, before the journal is cleared', BreathJournal.prototype, 'done', 1],
 ];
 
