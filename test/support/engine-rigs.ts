@@ -262,3 +262,16 @@ export function guestRing(engine: QueueEngine, config: { name: string; type: str
   };
 }
 
+/** The run-to-completion cases both allocation files run: program, and the gen port's options. */
+export const RTC_CASES = [
+  ['drop', { recycle: true }],
+  ['tx', { recycle: true }],
+  ['redirect', {}],
+] as const;
+
+/** A run-to-completion rig warmed up (300,000 packets), then measured over a million. */
+export async function rtcSpread(program: string, gen: Record<string, unknown>): Promise<Spread & { packets: number }> {
+  const { engine, run } = await rtcRig(program, gen);
+  run(300_000);
+  return { ...bestSpread(run, 1_000_000), packets: engine.counters.get('packets') };
+}

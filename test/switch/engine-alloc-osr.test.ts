@@ -12,23 +12,17 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { bestSpread, rig, rtcRig, vmRig } from '../support/engine-rigs.js';
+import { bestSpread, rig, rtcSpread, RTC_CASES, vmRig } from '../support/engine-rigs.js';
 
 // Read by V8 each time it decides how to tier a function up: set before any rig runs.
 setFlagsFromString('--always-osr');
 
 describe('queue engine under --always-osr: no allocation per packet or per breath', () => {
-  for (const [program, gen] of [
-    ['drop', { recycle: true }],
-    ['tx', { recycle: true }],
-    ['redirect', {}],
-  ] as const) {
+  for (const [program, gen] of RTC_CASES) {
     it(`gen (${'recycle' in gen ? 'pre-written frames' : 'written'}) through ${program}`, async () => {
-      const { engine, run } = await rtcRig(program, gen);
-      run(300_000);
-      const { spread, processed, samples } = bestSpread(run, 1_000_000);
+      const { spread, processed, samples, packets } = await rtcSpread(program, gen);
       expect(processed).toBeGreaterThanOrEqual(1_000_000);
-      expect(engine.counters.get('packets')).toBeGreaterThanOrEqual(1_300_000);
+      expect(packets).toBeGreaterThanOrEqual(1_300_000);
       expect(spread, samples).toBeLessThan(200 * 1024);
     });
   }
