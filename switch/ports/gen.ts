@@ -367,7 +367,9 @@ class GenQueue implements QueuePort {
     this.limited = this.count !== 0 || this.rate !== 0 || this.templates.length === 0;
     this.rxPackets = io.counterIndex('rx_packets');
     // A restarted worker resumes the template cycle where the count says it was.
-    if (this.templates.length !== 0) this.next = io.counters[this.rxPackets] % this.templates.length;
+    // `| 0`: the counter is a double, and a field that once held one keeps a double's
+    // representation, which poll's unoptimized part boxes on every read (§3 of the docs).
+    if (this.templates.length !== 0) this.next = (io.counters[this.rxPackets] % this.templates.length) | 0;
   }
 
   private readonly tagOfLocal: Int32Array;
