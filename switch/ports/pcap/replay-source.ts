@@ -94,7 +94,10 @@ export class PreloadedSource implements ReplaySource {
         // 256 bytes into a frame).
         this.copier.copy(area, dst, data, offsets[i - 1], len);
       }
-      io.submit(f, len, hashes === null ? 0 : hashes[i - 1]);
+      // Hashes come with a queue side's share (run to completion), read where they are
+      // stored (QueueIO.submitHashed); the device thread's PortIO hashes when it steers.
+      if (hashes !== null) (io as QueueIO).submitHashed(f, len, hashes, i - 1);
+      else io.submit(f, len, 0);
     }
     this.i = i;
     return taken;
