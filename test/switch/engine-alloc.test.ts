@@ -6,7 +6,7 @@
  * between samples.
  */
 import { describe, expect, it } from 'vitest';
-import { bestSpread, groRig, rig, rtcRig, rtcSpread, RTC_CASES, vmRig } from '../support/engine-rigs.js';
+import { bestSpread, engineAllocationCases, groRig, rig, rtcRig } from '../support/engine-rigs.js';
 
 describe('queue engine: no allocation per packet', () => {
   it('a million TCP segments merged by GRO leave the heap where it was', async () => {
@@ -38,36 +38,7 @@ describe('queue engine: no allocation per packet', () => {
     expect(spread, samples).toBeLessThan(200 * 1024);
   });
 
-  for (const program of ['drop', 'tx']) {
-    it(`a million packets through ${program} leave the heap where it was`, async () => {
-      const { engine, run } = await rig(program);
-      run(300_000); // warm up: JIT compilation and inline caches settle
-      const { spread, processed, samples } = bestSpread(run, 1_000_000);
-      expect(processed).toBeGreaterThanOrEqual(1_000_000);
-      expect(engine.counters.get('packets')).toBeGreaterThanOrEqual(1_300_000);
-      // Allocating 8 bytes per packet would move the young generation by ≥ 512 KiB between samples.
-      expect(spread, samples).toBeLessThan(200 * 1024);
-    });
-  }
-
-  for (const [program, gen] of RTC_CASES) {
-    it(`run to completion: a million packets polled from gen${'recycle' in gen ? ' (pre-written frames)' : ''} through ${program} leave the heap where it was`, async () => {
-      const { spread, processed, samples, packets } = await rtcSpread(program, gen);
-      expect(processed).toBeGreaterThanOrEqual(1_000_000);
-      expect(packets).toBeGreaterThanOrEqual(1_300_000);
-      expect(spread, samples).toBeLessThan(200 * 1024);
-    });
-  }
-
-  it('run to completion: a million packets from gen written into a JS guest RX ring by the worker leave the heap where it was', async () => {
-    const { run, delivered, direct } = await vmRig();
-    run(300_000);
-    expect(direct()).toBe(true);
-    const { spread, processed, samples } = bestSpread(run, 1_000_000);
-    expect(processed).toBeGreaterThanOrEqual(1_000_000);
-    expect(delivered()).toBeGreaterThanOrEqual(1_000_000);
-    expect(spread, samples).toBeLessThan(200 * 1024);
-  });
+  engineAllocationCases();
 
   it('run to completion: the check catches a program that allocates (negative control)', async () => {
     const { run } = await rtcRig(new URL('../fixtures/programs/allocates.mjs', import.meta.url).pathname, { recycle: true });
